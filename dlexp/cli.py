@@ -1,0 +1,127 @@
+"""What every experiment script shares: the common flags, the config they
+resolve to, one-line errors for bad input, and the final results table.
+
+An experiment script declares the axis it ablates and calls `run_ablation`;
+see experiments/elu_vs_relu.py.
+"""
+import os
+import re
+import sys
+from typing import Any, Dict, Optional, Sequence
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from dlexp import config as config_lib
+from dlexp import report
+from dlexp.errors import DlexpError
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
+                 seeds: int = 3) -> None:
+  """Flags common to every ablation; `--config.<field>=value` reaches any
+  config field."""
+  flags.DEFINE_string('model', model, 'Model family (config.model.name).')
+  flags.DEFINE_string('dataset', 'fashion_mnist', 'Dataset (config.data.name).')
+  flags.DEFINE_string('data_dir', None, 'Where the dataset files are '
+                      '(config.data.data_dir; also $DLEXP_DATA_DIR).')
+  flags.DEFINE_integer('epochs', epochs, 'Epochs per trial (config.epochs).')
+  flags.DEFINE_integer('seeds', seeds, 'Seeds per trial, trained as one '
+                       'vmapped program (config.num_seeds).')
+  flags.DEFINE_string('workdir', os.path.join('runs', name),
+                      'Directory for one subdirectory per trial and seed.')
+  flags.DEFINE_bool('plot', False, 'Also write PNG learning curves.')
+  config_flags.DEFINE_config_dict('config', config_lib.default_config(),
+                                  'Any config field: --config.<field>=value.',
+                                  lock_config=True)
+
+
+def resolved_config():
+  """FLAGS.config with the shortcut flags applied (they win)."""
+  config = FLAGS.config
+  config.model.name = FLAGS.model
+  config.data.name = FLAGS.dataset
+  if FLAGS.data_dir is not None:
+    config.data.data_dir = FLAGS.data_dir
+  config.epochs = FLAGS.epochs
+  config.num_seeds = FLAGS.seeds
+  config_lib.validate(config)
+  return config
+
+
+def run_ablation(axes: Dict[str, Sequence[Any]],
+                 columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
+                 config=None, title: str = ''):
+  """Runs the grid and prints its table; returns (results, table)."""
+  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
+  config = config or resolved_config()
+  results = runner.run(config, axes, FLAGS.workdir)
+  trials = list(dict.fromkeys(r['trial'] for r in results))
+  runs = [r for r in report.load_runs(FLAGS.workdir) if r.trial in trials]
+  text = report.table(report.by_trial(runs), columns, order=trials)
+  print()
+  if title:
+    print(f'## {title}')
+  print(f'{config.data.name}, model {config.model.name}, {config.epochs} '
+        f'epochs, seeds {config.seed}..{config.seed + config.num_seeds - 1} '
+        f'(mean ± std over seeds); workdir {os.path.abspath(FLAGS.workdir)}')
+  print(text)
+  if FLAGS.plot:
+    for path in report.plot(runs, ['val_accuracy', 'val_loss', 'train_loss'],
+                            FLAGS.workdir):
+      print(f'wrote {path}')
+  return results, text
+
+
+def _die(message: str) -> None:
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def _check_config_overrides(argv: Sequence[str]) -> None:
+  """Unknown --config.<key>: name it and suggest the closest key, before absl
+  turns it into a traceback."""
+  defaults = config_lib.default_config()
+  for arg in argv[1:]:
+    m = re.match(r'^--?(?:no)?config\.([^=]+)', arg)
+    if m:
+      config_lib.check_key(defaults, m.group(1))
+
+
+def _parse_flags(argv):
+  try:
+    _check_config_overrides(argv)
+    return FLAGS(argv)
+  except flags.Error as e:
+    _die(str(e).splitlines()[0])
+  except DlexpError as e:
+    _die(str(e))
+
+
+def run_main(main) -> None:
+  """app.run with user errors as one line on stderr and exit status 2."""
+
+  def guarded(argv):
+    if len(argv) > 1:
+      _die(f'unexpected arguments {argv[1:]}; flags look like --name=value')
+    try:
+      main(argv)
+    except DlexpError as e:
+      _die(str(e))
+
+  app.run(guarded, flags_parser=_parse_flags)
+
+
+def list_flag(values: Optional[Sequence[str]], kind: type, name: str):
+  """Parses a list flag's items, naming the bad one."""
+  out = []
+  for v in values or []:
+    try:
+      out.append(kind(v))
+    except ValueError:
+      raise DlexpError(f'--{name}: {v!r} is not a {kind.__name__}') from None
+  if not out:
+    raise DlexpError(f'--{name} needs at least one value')
+  return out

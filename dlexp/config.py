@@ -1,0 +1,195 @@
+"""The experiment config: one locked ConfigDict assembled from the sections that
+each module owns (see docs/CONTRACTS.md), plus validation before any compile."""
+import math
+from typing import Any, Dict, Iterable, Tuple
+
+import ml_collections
+
+from dlexp import data, losses, optim, regularizers
+from dlexp.errors import ConfigError
+from dlexp.models import config as model_config
+from dlexp.registry import closest
+
+# How grid members share compiled programs: 'auto' vmaps members of models that
+# profit from it (MLPs, RNNs) and loops over members of conv nets, where XLA-CPU
+# measured slower vmapped (see README).
+MEMBER_MODES = ('auto', 'vmap', 'loop')
+ES_MODES = ('auto', 'min', 'max')
+
+
+def default_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.num_seeds = 1
+  c.epochs = 10
+  c.batch_size = 128
+  c.eval_batch_size = 1000
+  c.members = 'auto'
+  c.data = data.defaults()
+  c.model = model_config.defaults()
+  c.optimizer = optim.defaults()
+  c.schedule = optim.schedule_defaults()
+  c.loss = losses.defaults()
+  c.reg = regularizers.defaults()
+
+  c.early_stopping = ml_collections.ConfigDict()
+  c.early_stopping.monitor = 'val_loss'  # any logged metric name
+  c.early_stopping.mode = 'auto'  # min for *loss*, max otherwise
+  c.early_stopping.patience = 0  # epochs without improvement; 0 = never stop
+  c.early_stopping.min_delta = 0.0
+  c.early_stopping.restore_best = True  # final params = best epoch's, always
+
+  c.diagnostics = ml_collections.ConfigDict()
+  c.diagnostics.every_epochs = 1  # 0 = off
+  c.diagnostics.probe_size = 512  # fixed validation examples used as probe
+
+  c.checkpoint = ml_collections.ConfigDict()
+  c.checkpoint.every_epochs = 1  # 0 = only on SIGTERM/SIGINT
+  c.checkpoint.keep = 2
+  return c
+
+
+def traced_fields() -> Tuple[str, ...]:
+  """Config paths that are traced inputs of the compiled step."""
+  return tuple(optim.TRACED) + tuple(losses.TRACED) + tuple(
+      regularizers.TRACED) + tuple(model_config.TRACED)
+
+
+def lock(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  config.lock()
+  return config
+
+
+def flatten(config, prefix: str = '') -> Dict[str, Any]:
+  """{'model.activation': 'relu', ...} for config.json, tables and grids."""
+  out = {}
+  for key, value in config.items():
+    path = f'{prefix}{key}'
+    if isinstance(value, ml_collections.ConfigDict):
+      out.update(flatten(value, path + '.'))
+    else:
+      out[path] = value
+  return out
+
+
+def get(config, path: str):
+  node = config
+  for part in path.split('.'):
+    node = node[part]
+  return node
+
+
+def check_key(config, path: str) -> None:
+  """A one-line error naming an unknown key and the closest valid one."""
+  keys = flatten(config)
+  if path in keys:
+    return
+  hint = closest(path, keys)
+  hint = f'; did you mean {hint!r}?' if hint else ''
+  raise ConfigError(f'unknown config key {path!r}{hint}')
+
+
+def set_value(config, path: str, value) -> None:
+  """Sets config[path] = value, converting to the field's type."""
+  check_key(config, path)
+  *parents, leaf = path.split('.')
+  node = config
+  for part in parents:
+    node = node[part]
+  old = node[leaf]
+  node[leaf] = coerce(path, old, value)
+
+
+def coerce(path: str, old, value):
+  """Converts `value` to the type of the field's default `old`."""
+  try:
+    if isinstance(old, bool):
+      if isinstance(value, str):
+        if value.lower() not in ('true', 'false', '1', '0'):
+          raise ValueError
+        return value.lower() in ('true', '1')
+      return bool(value)
+    if isinstance(old, int):
+      if isinstance(value, float) and not value.is_integer():
+        raise ValueError
+      return int(value)
+    if isinstance(old, float):
+      return float(value)
+    if isinstance(old, str):
+      return str(value)
+    if isinstance(old, tuple):
+      return tuple(value)
+  except (TypeError, ValueError):
+    pass
+  else:
+    return value
+  raise ConfigError(f'{path}={value!r} has the wrong type; expected '
+                    f'{type(old).__name__}')
+
+
+def _check(cond: bool, message: str) -> None:
+  if not cond:
+    raise ConfigError(message)
+
+
+def validate(config) -> None:
+  """Checks every value before anything is compiled; one-line ConfigError."""
+  _check(config.num_seeds >= 1,
+         f'num_seeds={config.num_seeds} must be >= 1')
+  _check(config.epochs >= 1, f'epochs={config.epochs} must be >= 1')
+  _check(config.batch_size >= 1,
+         f'batch_size={config.batch_size} must be >= 1')
+  _check(config.eval_batch_size >= 1,
+         f'eval_batch_size={config.eval_batch_size} must be >= 1')
+  _check(config.members in MEMBER_MODES,
+         f'members={config.members!r} is not allowed; allowed: '
+         f'{", ".join(MEMBER_MODES)}')
+  es = config.early_stopping
+  _check(es.mode in ES_MODES, f'early_stopping.mode={es.mode!r} is not '
+         f'allowed; allowed: {", ".join(ES_MODES)}')
+  _check(es.patience >= 0,
+         f'early_stopping.patience={es.patience} must be >= 0')
+  _check(es.min_delta >= 0 and math.isfinite(es.min_delta),
+         f'early_stopping.min_delta={es.min_delta} must be >= 0')
+  _check(config.diagnostics.every_epochs >= 0,
+         f'diagnostics.every_epochs={config.diagnostics.every_epochs} must '
+         'be >= 0')
+  _check(config.diagnostics.probe_size >= 1,
+         f'diagnostics.probe_size={config.diagnostics.probe_size} must be >= 1')
+  _check(config.checkpoint.every_epochs >= 0,
+         f'checkpoint.every_epochs={config.checkpoint.every_epochs} must be '
+         '>= 0')
+  _check(config.checkpoint.keep >= 1,
+         f'checkpoint.keep={config.checkpoint.keep} must be >= 1')
+  data.validate(config.data)
+  _check(config.data.val_size >= 1, f'data.val_size={config.data.val_size} '
+         'must be >= 1: validation metrics drive early stopping and the '
+         'best-epoch choice')
+  model_config.validate(config.model)
+  optim.validate(config.optimizer)
+  optim.validate_schedule(config.schedule)
+  losses.validate(config.loss)
+  regularizers.validate(config.reg)
+
+
+def validate_against_data(config, dataset, num_devices: int) -> None:
+  """Checks that need the dataset's sizes (still before any compile)."""
+  n_train = len(dataset.train_y)
+  _check(config.batch_size <= n_train,
+         f'batch_size={config.batch_size} is larger than the training set '
+         f'({n_train} examples)')
+  _check(config.batch_size % num_devices == 0,
+         f'batch_size={config.batch_size} must be divisible by the number of '
+         f'devices ({num_devices})')
+  monitor = config.early_stopping.monitor
+  allowed = ('val_loss', 'val_accuracy', 'train_loss', 'train_accuracy')
+  if config.early_stopping.patience > 0 or monitor != 'val_loss':
+    from dlexp import losses as losses_lib  # metric names depend on the loss
+    names = ['loss'] + sorted(losses_lib.make_metrics(config.loss))
+    allowed = tuple(f'{split}_{n}' for split in ('val', 'train') for n in names)
+    _check(monitor in allowed, f'early_stopping.monitor={monitor!r} is not a '
+           f'logged metric; allowed: {", ".join(allowed)}')
+
+
+def member_values(axes: Dict[str, Iterable]) -> Dict[str, list]:
+  return {k: list(v) for k, v in axes.items()}

@@ -1,0 +1,102 @@
+"""Datasets: the `config.data` section and `load(data_cfg) -> Dataset`.
+
+Names (see DATASETS):
+  fashion_mnist       Fashion-MNIST from its IDX files (local, or downloaded
+                      with data.download=True); 28x28x1 images.
+  mnist1d             MNIST-1D generated offline; (40, 1) sequences.
+  mnist, cifar10, cifar100, tfds/fashion_mnist
+                      TensorFlow Datasets (prepared ArrayRecord data); the
+                      'tfds/' prefix only where a non-TFDS loader has the name.
+  synthetic           seeded Gaussian clusters, 8x8x1 images (tests).
+  synthetic_vector    the same as flat (64,) vectors.
+"""
+import functools
+
+import ml_collections
+
+from dlexp.data import fashion_mnist, mnist1d, synthetic
+from dlexp.data import tfds as tfds_data
+from dlexp.data.base import Dataset, DatasetSpec, RawData, cache_dir
+from dlexp.data.splits import make_dataset, split_indices, train_statistics
+from dlexp.errors import ConfigError
+from dlexp.registry import Registry
+
+__all__ = ('DATASETS', 'Dataset', 'DatasetSpec', 'RawData', 'cache_dir',
+           'defaults', 'load', 'make_dataset', 'split_indices',
+           'train_statistics', 'validate')
+
+DATASETS = Registry('dataset')
+DATASETS.register('fashion_mnist', DatasetSpec(
+    fashion_mnist.load_raw, 60000, 'image',
+    'Fashion-MNIST from IDX files (apt, data_dir, $DLEXP_DATA_DIR, download)'))
+DATASETS.register('mnist1d', DatasetSpec(
+    mnist1d.load_raw, 4000, 'sequence', 'MNIST-1D, generated offline'))
+DATASETS.register('synthetic', DatasetSpec(
+    synthetic.load_images, synthetic.NUM_TRAIN, 'image',
+    'Gaussian class clusters, 8x8x1'))
+DATASETS.register('synthetic_vector', DatasetSpec(
+    synthetic.load_vectors, synthetic.NUM_TRAIN, 'vector',
+    'Gaussian class clusters, (64,) vectors'))
+
+
+def _register_tfds(name: str, tfds_name: str, num_train: int) -> None:
+  DATASETS.register(name, DatasetSpec(
+      functools.partial(tfds_data.load_raw, tfds_name), num_train, 'image',
+      f'TFDS {tfds_name} (prepared ArrayRecord)'))
+
+
+_register_tfds('mnist', 'mnist', 60000)
+_register_tfds('cifar10', 'cifar10', 50000)
+_register_tfds('cifar100', 'cifar100', 50000)
+_register_tfds('tfds/fashion_mnist', 'fashion_mnist', 60000)
+
+
+def defaults() -> ml_collections.ConfigDict:
+  """The `config.data` section."""
+  c = ml_collections.ConfigDict()
+  c.name = 'fashion_mnist'  # a DATASETS name
+  c.data_dir = ''  # '' = not set: the default search places / TFDS folder
+  c.val_size = 5000  # carved from train; 0 = no validation split
+  c.split_seed = 0  # fixes the train/validation permutation
+  c.standardize = True  # mean/std from the training split only
+  c.download = False  # network access only when True
+  c.train_limit = 0  # 0 = all; else the first N train examples after the split
+  c.test_limit = 0  # 0 = all; else the first N test examples
+  return c
+
+
+def _check(ok: bool, message: str) -> None:
+  if not ok:
+    raise ConfigError(message)
+
+
+def validate(cfg) -> None:
+  """Raises ConfigError (one line) for a bad `config.data` value."""
+  spec = DATASETS.get(cfg.name)  # unknown names: did-you-mean + allowed list
+  for key in ('val_size', 'split_seed', 'train_limit', 'test_limit'):
+    value = getattr(cfg, key)
+    _check(isinstance(value, int) and not isinstance(value, bool),
+           f'data.{key}={value!r} must be an int')
+    _check(value >= 0, f'data.{key}={value} must be >= 0'
+           + (' (0 = all)' if key.endswith('limit') else ''))
+  _check(cfg.val_size < spec.num_train,
+         f'data.val_size={cfg.val_size} must be < {spec.num_train}, the '
+         f'number of {cfg.name} training examples; allowed: '
+         f'0..{spec.num_train - 1}')
+  _check(isinstance(cfg.data_dir, str),
+         f'data.data_dir={cfg.data_dir!r} must be a string (\'\' = not set)')
+  for key in ('standardize', 'download'):
+    value = getattr(cfg, key)
+    _check(isinstance(value, bool), f'data.{key}={value!r} must be a bool')
+
+
+def load(data_cfg) -> Dataset:
+  """Loads the dataset `data_cfg.name` (see module docstring) as a Dataset.
+
+  Raises:
+    ConfigError: a bad config value.
+    DataError: the data could not be found, fetched or read.
+  """
+  validate(data_cfg)
+  raw = DATASETS.get(data_cfg.name).loader(data_cfg)
+  return make_dataset(data_cfg.name, raw, data_cfg)

@@ -1,0 +1,236 @@
+"""Per-example losses and metrics for classification.
+
+Owns `config.loss`. `make_loss(loss_cfg, num_classes)` returns
+`loss_fn(logits, labels, hp) -> (N,)`; the engine averages over the batch.
+
+Labels are integer class ids of shape (N,), or float targets with the logits'
+shape (one-hot, smoothed or soft). Conventions:
+- 'cross_entropy': softmax cross-entropy. Label smoothing (traced) mixes the
+  targets with the uniform distribution: (1 - eps) * onehot + eps / K.
+- 'binary_cross_entropy' ('bce'): sigmoid cross-entropy. With one output logit
+  (N, 1) or (N,) the label is P(class 1) (ids 0/1); the model should then emit
+  `output_dim(loss_cfg, num_classes) == 1` logit for two classes. With K > 1
+  logits each class is an independent one-vs-rest sigmoid against the one-hot
+  target, summed over classes. Smoothing maps a target y to
+  y * (1 - eps) + eps / 2.
+- 'mse', 'mae', 'huber': regression of the raw logits (no softmax) onto the
+  one-hot (smoothed) targets, averaged over the K outputs.
+- 'focal' (Lin et al. 2017): -sum_k t_k (1 - p_k)^gamma log p_k with softmax
+  p; gamma = 0 is cross-entropy. The alpha balance is `class_weights`.
+- `class_weights` (empty = none) multiplies each example's loss by the weight
+  of its (argmax) label, for every loss. The batch mean is then
+  sum(w_i l_i) / N, not normalized by sum(w_i).
+"""
+from typing import Callable, Dict, Mapping
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from dlexp.errors import ConfigError
+from dlexp.registry import Registry
+
+LOSSES = Registry('loss')
+
+TRACED = ('loss.label_smoothing', 'loss.focal_gamma', 'loss.huber_delta')
+
+# Losses that score class probabilities rather than regress outputs.
+CLASSIFICATION = ('cross_entropy', 'binary_cross_entropy', 'bce', 'focal')
+REGRESSION = ('mse', 'mae', 'huber')
+
+
+def defaults() -> ml_collections.ConfigDict:
+  """The `config.loss` section."""
+  return ml_collections.ConfigDict(dict(
+      name='cross_entropy',
+      label_smoothing=0.0,
+      focal_gamma=2.0,
+      huber_delta=1.0,
+      class_weights=(),    # One float per class; empty = unweighted.
+  ))
+
+
+def validate(cfg: ml_collections.ConfigDict) -> None:
+  """Checks the `config.loss` section; raises ConfigError."""
+  LOSSES.get(cfg.name)
+  if not 0.0 <= cfg.label_smoothing < 1.0:
+    raise ConfigError(
+        f'loss.label_smoothing={cfg.label_smoothing!r} must be in [0, 1)')
+  if not cfg.focal_gamma >= 0:
+    raise ConfigError(f'loss.focal_gamma={cfg.focal_gamma!r} must be >= 0')
+  if not cfg.huber_delta > 0:
+    raise ConfigError(f'loss.huber_delta={cfg.huber_delta!r} must be > 0')
+  w = tuple(cfg.class_weights)
+  if not all(isinstance(x, (int, float)) and x >= 0 for x in w):
+    raise ConfigError(
+        f'loss.class_weights={w!r} must be numbers >= 0 (empty = unweighted)')
+
+
+def output_dim(loss_cfg: ml_collections.ConfigDict, num_classes: int) -> int:
+  """Logits the model should emit: 1 for binary cross-entropy on 2 classes."""
+  if loss_cfg.name in ('binary_cross_entropy', 'bce') and num_classes <= 2:
+    return 1
+  return num_classes
+
+
+# ---------------------------------------------------------------------------
+# Helpers.
+
+def _hp(hp: Mapping, cfg, key: str):
+  v = (hp or {}).get('loss.' + key, cfg[key])
+  return jnp.asarray(v, jnp.float32)
+
+
+def _soft(labels, logits) -> bool:
+  """Float targets with the logits' shape (one-hot or soft)."""
+  return labels.ndim == logits.ndim and logits.ndim > 1 and (
+      labels.shape[-1] == logits.shape[-1] and logits.shape[-1] > 1)
+
+
+def _targets(logits, labels, eps):
+  """(N, K) float targets, smoothed towards uniform by `eps`."""
+  k = logits.shape[-1]
+  if _soft(labels, logits):
+    t = labels.astype(jnp.float32)
+  else:
+    t = jax.nn.one_hot(labels, k, dtype=jnp.float32)
+  return (1.0 - eps) * t + eps / k
+
+
+def _class_ids(logits, labels):
+  """Integer class per example (argmax of soft targets)."""
+  if _soft(labels, logits):
+    return jnp.argmax(labels, axis=-1)
+  if labels.ndim > 1:
+    labels = labels.reshape(labels.shape[0])  # (N, 1) single-logit labels.
+  if jnp.issubdtype(labels.dtype, jnp.floating):
+    # Binary probabilities for a single-logit model.
+    return (labels > 0.5).astype(jnp.int32)
+  return labels.astype(jnp.int32)
+
+
+# ---------------------------------------------------------------------------
+# Losses: fn(logits, labels, v) with v the traced values.
+
+@LOSSES.register('cross_entropy')
+def cross_entropy(logits, labels, v):
+  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  if _soft(labels, logits):
+    return -jnp.sum(_targets(logits, labels, v['label_smoothing']) * logp, -1)
+  eps = v['label_smoothing']
+  nll = -jnp.take_along_axis(logp, labels[..., None].astype(jnp.int32),
+                             axis=-1)[..., 0]
+  # Written so that eps == 0 gives exactly the sparse cross-entropy.
+  return (1.0 - eps) * nll - eps * jnp.mean(logp, axis=-1)
+
+
+def _bce(logits, labels, v):
+  logits = logits.astype(jnp.float32)
+  eps = v['label_smoothing']
+  if logits.ndim == 1 or logits.shape[-1] == 1:
+    z = logits.reshape(logits.shape[0])
+    y = labels.reshape(labels.shape[0]).astype(jnp.float32)
+    y = y * (1.0 - eps) + eps / 2.0
+    return _sigmoid_xent(z, y)
+  t = _targets(logits, labels, 0.0)
+  t = t * (1.0 - eps) + eps / 2.0
+  return jnp.sum(_sigmoid_xent(logits, t), axis=-1)
+
+
+def _sigmoid_xent(z, y):
+  # -y log s(z) - (1-y) log(1-s(z)), in the overflow-safe form.
+  return jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z)))
+
+
+LOSSES.register('binary_cross_entropy', _bce)
+LOSSES.register('bce', _bce)
+
+
+@LOSSES.register('focal')
+def focal(logits, labels, v):
+  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  t = _targets(logits, labels, v['label_smoothing'])
+  # (1 - p)^gamma as exp(gamma * log(1 - p)); the floor keeps log finite (and
+  # its gradient zero) when p rounds to 1, and gamma = 0 gives exactly 1.
+  one_minus_p = jnp.maximum(-jnp.expm1(logp), 1e-30)
+  w = jnp.exp(v['focal_gamma'] * jnp.log(one_minus_p))
+  return -jnp.sum(t * w * logp, axis=-1)
+
+
+@LOSSES.register('mse')
+def mse(logits, labels, v):
+  t = _targets(logits, labels, v['label_smoothing'])
+  return jnp.mean(jnp.square(logits.astype(jnp.float32) - t), axis=-1)
+
+
+@LOSSES.register('mae')
+def mae(logits, labels, v):
+  t = _targets(logits, labels, v['label_smoothing'])
+  return jnp.mean(jnp.abs(logits.astype(jnp.float32) - t), axis=-1)
+
+
+@LOSSES.register('huber')
+def huber(logits, labels, v):
+  t = _targets(logits, labels, v['label_smoothing'])
+  d = v['huber_delta']
+  err = jnp.abs(logits.astype(jnp.float32) - t)
+  quad = jnp.minimum(err, d)
+  # 0.5 e^2 inside [-d, d], d (|e| - d/2) outside (continuous at |e| = d).
+  return jnp.mean(0.5 * quad ** 2 + d * (err - quad), axis=-1)
+
+
+def make_loss(loss_cfg: ml_collections.ConfigDict,
+              num_classes: int) -> Callable:
+  """loss_fn(logits, labels, hp) -> per-example loss (N,)."""
+  validate(loss_cfg)
+  fn = LOSSES.get(loss_cfg.name)
+  weights = tuple(float(w) for w in loss_cfg.class_weights)
+  if weights and len(weights) != num_classes:
+    raise ConfigError(
+        f'loss.class_weights has {len(weights)} values; the data has '
+        f'{num_classes} classes (need one weight per class, or empty)')
+  keys = [p.split('.', 1)[1] for p in TRACED]
+
+  def loss_fn(logits, labels, hp=None):
+    v = {k: _hp(hp, loss_cfg, k) for k in keys}
+    loss = fn(logits, labels, v)
+    if weights:
+      w = jnp.asarray(weights, jnp.float32)[_class_ids(logits, labels)]
+      loss = loss * w
+    return loss
+
+  return loss_fn
+
+
+# ---------------------------------------------------------------------------
+# Metrics.
+
+def accuracy(logits, labels):
+  """1.0 where the predicted class is the label (per example)."""
+  if logits.ndim == 1 or logits.shape[-1] == 1:
+    pred = (logits.reshape(logits.shape[0]) > 0).astype(jnp.int32)
+  else:
+    pred = jnp.argmax(logits, axis=-1)
+  return (pred == _class_ids(logits, labels)).astype(jnp.float32)
+
+
+def _mse_metric(logits, labels):
+  return mse(logits, labels, {'label_smoothing': 0.0})
+
+
+def _mae_metric(logits, labels):
+  return mae(logits, labels, {'label_smoothing': 0.0})
+
+
+def make_metrics(loss_cfg: ml_collections.ConfigDict) -> Dict[str, Callable]:
+  """name -> fn(logits, labels) -> per-example values (N,).
+
+  Always 'accuracy'; the regression losses add 'mse' and 'mae' against the
+  unsmoothed one-hot targets.
+  """
+  LOSSES.get(loss_cfg.name)
+  metrics = {'accuracy': accuracy}
+  if loss_cfg.name in REGRESSION:
+    metrics['mse'] = _mse_metric
+    metrics['mae'] = _mae_metric
+  return metrics

@@ -1,0 +1,226 @@
+"""The `config.model` section, the MODELS registry and the layer factories
+(`Parts`) that every model family builds from.
+
+Sentinels (ml_collections cannot hold None):
+- kernel_init 'default': the family's own default for the activation
+  (He normal for the ReLU family, LeCun normal for SELU, Glorot uniform for
+  saturating ones; recurrent cells keep flax's LeCun/orthogonal defaults).
+- norm 'default': the family's own default ('batch' for resnet and inception,
+  which are built around it; 'none' elsewhere).
+- variant '': the family's default variant; hidden ()/head (): family default
+  (hidden () = depth x width); init_value nan: 'constant' init draws one value.
+"""
+import dataclasses
+import math
+from typing import Callable, Mapping, Optional, Tuple
+
+import ml_collections
+
+from dlexp.errors import ConfigError
+from dlexp.layers import (Activation, Dense, Dropout, make_activation,
+                          make_bias_init, make_dropout, make_initializer,
+                          make_norm)
+from dlexp.layers.conv import CONV_IMPLS, Conv, MaxPool
+from dlexp.registry import Registry
+
+# Paths of the numeric knobs that change no shapes: the engine passes them
+# traced, per grid member, so a dropout-rate grid shares one compile.
+TRACED = ('model.dropout_rate',)
+
+NORMS = ('default', 'none', 'batch')
+CELLS = ('lstm', 'gru')
+# Activations that saturate (Glorot & Bengio's case) and the self-normalizing
+# one (LeCun normal is part of SELU's fixed-point argument); everything else is
+# ReLU-like and gets He normal.
+_GLOROT_ACTIVATIONS = ('tanh', 'sigmoid', 'softplus', 'linear')
+
+
+def defaults() -> ml_collections.ConfigDict:
+  """Default model section: the notes' exercise MLP (20 hidden layers of 100)."""
+  return ml_collections.ConfigDict(dict(
+      name='mlp',
+      activation='relu',
+      leaky_slope=0.01,
+      elu_alpha=1.0,
+      rrelu_lower=0.125,
+      rrelu_upper=0.3333333,
+      prelu_init=0.25,
+      kernel_init='default',
+      bias_init=0.0,
+      init_gain=1.0,
+      init_value=math.nan,
+      norm='default',
+      bn_momentum=0.9,
+      bn_epsilon=1e-5,
+      dropout='standard',
+      dropout_rate=0.0,
+      depth=20,
+      width=100,
+      hidden=(),
+      width_mult=1.0,
+      variant='',
+      plain=False,
+      head=(),
+      cell='lstm',
+      rnn_hidden=128,
+      conv_impl='auto',
+  ))
+
+
+def _no_variants(variant: str) -> None:
+  if variant:
+    raise ConfigError(f'model.variant={variant!r} not allowed for this model; '
+                      "allowed: '' (it has no variants)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """A registered model family.
+
+  builder(model_cfg, num_classes, input_shape) -> nn.Module gets a validated
+  section. vmap_friendly: the engine may vmap grid members through it (false
+  for conv nets, whose batched convs are slow). check_variant raises a
+  ConfigError for a variant the family does not have. tiny: config overrides
+  for a small instance that tests and smoke runs train in seconds.
+  """
+  builder: Callable
+  vmap_friendly: bool
+  check_variant: Callable[[str], None] = _no_variants
+  tiny: Mapping = dataclasses.field(default_factory=dict)
+  uses_plain: bool = False
+
+
+MODELS = Registry('model')
+
+
+def default_kernel_init(activation: str) -> str:
+  if activation == 'selu':
+    return 'lecun_normal'
+  if activation in _GLOROT_ACTIVATIONS:
+    return 'glorot_uniform'
+  return 'he_normal'
+
+
+def resolved_norm(model_cfg, family_default: str) -> str:
+  return family_default if model_cfg.norm == 'default' else model_cfg.norm
+
+
+def _norm_section(model_cfg, norm: str) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(norm=norm,
+                                        bn_momentum=model_cfg.bn_momentum,
+                                        bn_epsilon=model_cfg.bn_epsilon))
+
+
+def _positive_ints(key: str, value) -> None:
+  if not (isinstance(value, tuple)
+          and all(isinstance(v, int) and v >= 1 for v in value)):
+    raise ConfigError(f'model.{key}={value!r} not allowed; need a tuple of '
+                      'ints >= 1 (empty = family default)')
+
+
+def validate(model_cfg) -> None:
+  """Raises ConfigError (one line) for the first value that is not allowed."""
+  spec = MODELS.get(model_cfg.name)
+  spec.check_variant(model_cfg.variant)
+  for key in ('depth', 'width', 'rnn_hidden'):
+    value = model_cfg[key]
+    if not (isinstance(value, int) and value >= 1):
+      raise ConfigError(f'model.{key}={value!r} not allowed; need an int >= 1')
+  _positive_ints('hidden', model_cfg.hidden)
+  _positive_ints('head', model_cfg.head)
+  width_mult = float(model_cfg.width_mult)
+  if not (math.isfinite(width_mult) and width_mult > 0):
+    raise ConfigError(f'model.width_mult={width_mult} not allowed; need a '
+                      'finite float > 0')
+  for key, allowed in (('norm', NORMS), ('cell', CELLS),
+                       ('conv_impl', CONV_IMPLS)):
+    if model_cfg[key] not in allowed:
+      raise ConfigError(f'model.{key}={model_cfg[key]!r} not allowed; '
+                        f'allowed: {", ".join(allowed)}')
+  if model_cfg.plain and not spec.uses_plain:
+    raise ConfigError(f'model.plain=True not allowed for model '
+                      f'{model_cfg.name!r}; it removes the skip connections '
+                      'of resnet only')
+  # The layer factories check their own knobs (names, ranges, finiteness).
+  make_activation(model_cfg)
+  make_dropout(model_cfg)
+  make_norm(_norm_section(model_cfg, resolved_norm(model_cfg, 'none')), 'conv')
+  init = model_cfg.kernel_init
+  make_initializer('he_normal' if init == 'default' else init,
+                   model_cfg.init_gain, model_cfg.init_value)
+  make_bias_init(model_cfg.bias_init)
+
+
+def _fields(module) -> Tuple[Tuple[str, object], ...]:
+  return tuple((f.name, getattr(module, f.name))
+               for f in dataclasses.fields(module)
+               if f.init and f.name not in ('parent', 'name'))
+
+
+@dataclasses.dataclass(frozen=True)
+class Parts:
+  """Layer factories configured by one model section.
+
+  Call the methods inside a parent's @nn.compact method: each call makes a new
+  submodule of that parent (its own PReLU slopes, BN statistics, names).
+  """
+  activation: Tuple
+  norm: Tuple
+  dropout: str
+  dropconnect: bool
+  kernel_init: Callable
+  bias_init: Callable
+  conv_impl: str
+  has_norm: bool
+
+  def act(self, name: Optional[str] = None) -> Activation:
+    return Activation(**dict(self.activation), name=name)
+
+  def norm_layer(self, name: Optional[str] = None):
+    norm_cls, kwargs = self.norm
+    return norm_cls(**dict(kwargs), name=name)
+
+  def drop(self, name: Optional[str] = None, variant: str = '') -> Dropout:
+    return Dropout(variant=variant or self.dropout, name=name)
+
+  def dense(self, features: int, name: Optional[str] = None,
+            dropconnect: bool = False) -> Dense:
+    """A Dense layer; DropConnect only if configured and `dropconnect` (the
+    layer consumes units that unit dropout would have dropped)."""
+    return Dense(features, kernel_init=self.kernel_init,
+                 bias_init=self.bias_init,
+                 dropconnect=self.dropconnect and dropconnect, name=name)
+
+  def conv(self, features: int, kernel_size=3, strides=1, padding='SAME',
+           use_bias: bool = True, name: Optional[str] = None) -> Conv:
+    return Conv(features, kernel_size, strides, padding, use_bias,
+                kernel_init=self.kernel_init, bias_init=self.bias_init,
+                impl=self.conv_impl, name=name)
+
+  def pool(self, window=2, strides=None, padding='VALID',
+           name: Optional[str] = None) -> MaxPool:
+    return MaxPool(window, strides, padding, self.conv_impl, name=name)
+
+
+def make_parts(model_cfg, norm_default: str = 'none',
+               init_default: str = '') -> Parts:
+  """Parts for a family whose defaults are `norm_default` / `init_default`
+  ('' = by activation, see default_kernel_init)."""
+  norm = make_norm(_norm_section(model_cfg,
+                                 resolved_norm(model_cfg, norm_default)), 'conv')
+  init_default = init_default or default_kernel_init(model_cfg.activation)
+  return Parts(
+      activation=_fields(make_activation(model_cfg)),
+      norm=(type(norm), _fields(norm)),
+      dropout=make_dropout(model_cfg).variant,
+      dropconnect=model_cfg.dropout == 'dropconnect',
+      kernel_init=make_initializer(model_cfg.kernel_init, model_cfg.init_gain,
+                                   model_cfg.init_value, default=init_default),
+      bias_init=make_bias_init(model_cfg.bias_init),
+      conv_impl=model_cfg.conv_impl,
+      has_norm=norm.norm != 'none')
+
+
+def scaled(channels: int, width_mult: float) -> int:
+  """A family's default width scaled by model.width_mult, at least 1."""
+  return max(1, int(round(channels * width_mult)))

@@ -1,0 +1,90 @@
+"""Keras-like model summary computed from shapes only (jax.eval_shape), so
+even VGG16 or ResNet-50 are summarized without allocating or computing."""
+import math
+from typing import Dict, List, Optional, Tuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+_RULE_WIDTH = 78
+
+
+def count_params(variables) -> Dict[str, int]:
+  """Sizes of 'params' (trainable) and the other collections such as
+  'batch_stats' (non-trainable, like Keras's BN moving statistics)."""
+  sizes = {name: sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(tree))
+           for name, tree in variables.items()}
+  trainable = sizes.get('params', 0)
+  total = sum(sizes.values())
+  return {'total': total, 'trainable': trainable,
+          'non_trainable': total - trainable}
+
+
+def _shape(out) -> str:
+  shapes = [tuple(x.shape) for x in jax.tree_util.tree_leaves(out)]
+  text = [str((None,) + s[1:]) if s else '()' for s in shapes]
+  return text[0] if len(text) == 1 else '[' + ', '.join(text) + ']'
+
+
+def trace(model: nn.Module, input_shape) -> Tuple[dict, List[Tuple[str, str, str]]]:
+  """(variable shapes, [(layer, type, output shape)] in call order) for one
+  (1, *input_shape) float32 input, from shapes only."""
+  rows: List[Tuple[str, str, str]] = []
+  types: Dict[str, str] = {}
+
+  def top_level(module, method_name):
+    path = module.scope.path if module.scope is not None else ()
+    if method_name == '__call__' and len(path) == 1:
+      types.setdefault(path[0], type(module).__name__)
+      return True
+    return False
+
+  def run(x):
+    rngs = {'params': jax.random.key(0), 'dropout': jax.random.key(1)}
+    variables = model.init(rngs, x, train=False)
+    _, state = model.apply(variables, x, train=False, rngs=rngs,
+                           capture_intermediates=top_level,
+                           mutable=['intermediates'])
+    # Read the call order here: eval_shape's output pytree sorts dict keys.
+    for name, value in state['intermediates'].items():
+      if isinstance(value, dict) and '__call__' in value:
+        rows.append((name, types.get(name, ''), _shape(value['__call__'])))
+    return variables
+
+  x = jax.ShapeDtypeStruct((1,) + tuple(input_shape), jnp.float32)
+  variables = jax.eval_shape(run, x)
+  return variables, rows
+
+
+def summary(model: nn.Module, input_shape, num_classes: Optional[int] = None
+            ) -> str:
+  """A table with one row per top-level layer (name, type, output shape,
+  parameters incl. BN statistics), then total / trainable / non-trainable
+  counts. `input_shape` has no batch axis; `num_classes`, if given, is
+  checked against the logits."""
+  variables, rows = trace(model, input_shape)
+  counts = count_params(variables)
+  x = jax.ShapeDtypeStruct((1,) + tuple(input_shape), jnp.float32)
+  logits = jax.eval_shape(
+      lambda v, x: model.apply(v, x, train=False), variables, x)
+  if num_classes is not None and logits.shape[-1] != num_classes:
+    raise ValueError(f'model outputs {logits.shape[-1]} logits, expected '
+                     f'{num_classes}')
+
+  def layer_size(name):
+    return sum(math.prod(leaf.shape) for coll in variables.values()
+               for leaf in jax.tree_util.tree_leaves(coll.get(name, {})))
+
+  lines = [f'Model: {type(model).__name__}', '_' * _RULE_WIDTH,
+           f'{"Layer (type)":<40}{"Output Shape":<26}{"Param #":>12}',
+           '=' * _RULE_WIDTH]
+  for name, kind, shape in rows:
+    label = f'{name} ({kind})' if kind else name
+    lines.append(f'{label:<40}{shape:<26}{layer_size(name):>12,}')
+  lines += ['=' * _RULE_WIDTH,
+            f'Total params: {counts["total"]:,}',
+            f'Trainable params: {counts["trainable"]:,}',
+            f'Non-trainable params: {counts["non_trainable"]:,}',
+            '_' * _RULE_WIDTH]
+  return '\n'.join(lines)

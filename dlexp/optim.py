@@ -1,0 +1,475 @@
+"""Optimizers and learning-rate schedules with traced hyperparameters.
+
+This module owns two config sections: `defaults()` returns `config.optimizer`
+and `schedule_defaults()` returns `config.schedule` (`validate` and
+`validate_schedule` check them; `SECTIONS` maps each name to its pair).
+
+Every numeric knob that changes no shapes is *traced*: `update` and
+`learning_rate` read it from the flat `hp` dict (keys in `TRACED`), falling back
+to the config value when a key is absent. The optax transformation is rebuilt
+inside `update` from those values, so one compiled program serves any values
+and `jax.vmap` over `hp` trains one grid member per lane. The optimizer state's
+structure never depends on a value (e.g. SGD always keeps a momentum trace), so
+momentum 0 is exactly plain SGD and 0.99999 needs no recompilation.
+
+Conventions:
+- Momentum follows optax: `v = g + m * v`; the step is `-lr * v`, or
+  `-lr * (g + m * v)` with Nesterov (v already updated).
+- `weight_decay` is decoupled (SGDW / AdamW): the step is
+  `-lr * (direction + weight_decay * param)`, added after the momentum / Adam
+  direction so it never enters the moment estimates. It applies to kernels only
+  (leaf name 'kernel') unless `decay_all_params` is True. Coupled L2 lives in
+  `config.reg.l2` (see `dlexp.regularizers`).
+- Clipping acts on the raw gradients: first by value, then by global norm.
+- `step` is the number of updates already applied (0 for the first update);
+  the rate at `step` is `learning_rate * schedule(step) * plateau_scale`.
+"""
+import math
+from typing import Any, Callable, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from dlexp.errors import ConfigError
+from dlexp.registry import Registry
+from dlexp.regularizers import kernel_mask
+
+OPTIMIZERS = Registry('optimizer')
+SCHEDULES = Registry('schedule')
+
+TRACED = (
+    'optimizer.learning_rate',
+    'optimizer.momentum',
+    'optimizer.weight_decay',
+    'optimizer.b1',
+    'optimizer.b2',
+    'optimizer.eps',
+    'optimizer.rms_decay',
+    'optimizer.rms_momentum',
+    'optimizer.clip_global_norm',
+    'optimizer.clip_value',
+    'schedule.warmup_epochs',
+    'schedule.warmup_init',
+    'schedule.decay_factor',
+    'schedule.decay_rate',
+    'schedule.min_lr_ratio',
+    'schedule.peak_fraction',
+    'schedule.initial_lr_ratio',
+    'schedule.plateau_factor',
+    'schedule.plateau_min_delta',
+    'schedule.plateau_patience',
+    'schedule.plateau_cooldown',
+)
+
+
+def defaults() -> ml_collections.ConfigDict:
+  """The `config.optimizer` section."""
+  return ml_collections.ConfigDict(dict(
+      name='sgd',
+      learning_rate=0.01,
+      momentum=0.9,         # sgd / momentum / nesterov; 0 = plain SGD.
+      nesterov=False,
+      weight_decay=0.0,     # Decoupled, scaled by the learning rate.
+      decay_all_params=False,  # False: decay kernels only.
+      b1=0.9,               # adam / adamw / nadam.
+      b2=0.999,
+      eps=1e-8,             # adam*, rmsprop, adagrad.
+      rms_decay=0.9,        # rmsprop: EMA decay of squared gradients.
+      rms_momentum=0.0,     # rmsprop: heavy-ball momentum on the scaled step.
+      initial_accumulator=0.1,  # adagrad (not traced: it sets the init state).
+      clip_global_norm=0.0,  # 0 = off.
+      clip_value=0.0,        # 0 = off.
+  ))
+
+
+def schedule_defaults() -> ml_collections.ConfigDict:
+  """The `config.schedule` section (multipliers of optimizer.learning_rate)."""
+  return ml_collections.ConfigDict(dict(
+      name='constant',
+      warmup_epochs=0.0,     # Linear warm-up prepended to any schedule.
+      warmup_init=0.0,       # Multiplier at step 0 of the warm-up.
+      boundaries=(),         # step: epochs at which the rate is decayed.
+      decay_factor=0.1,      # step: multiplier applied at each boundary.
+      decay_rate=0.95,       # exponential: multiplier per epoch (smooth).
+      min_lr_ratio=0.0,      # cosine / onecycle final value; plateau floor.
+      peak_fraction=0.3,     # onecycle: fraction of training at the peak.
+      initial_lr_ratio=0.04,  # onecycle: start value (1/25 as in fastai).
+      plateau_mode='min',    # plateau: 'min' (loss) or 'max' (accuracy).
+      plateau_factor=0.5,    # plateau: scale multiplier per reduction.
+      plateau_patience=5,    # plateau: bad epochs before a reduction.
+      plateau_min_delta=0.0,  # plateau: absolute improvement that counts.
+      plateau_cooldown=0,    # plateau: epochs ignored after a reduction.
+  ))
+
+
+def _check(ok: bool, path: str, value: Any, allowed: str):
+  if not ok:
+    raise ConfigError(f'{path}={value!r} {allowed}')
+
+
+def _in_unit(value) -> bool:
+  return 0.0 <= value < 1.0
+
+
+def validate(cfg: ml_collections.ConfigDict) -> None:
+  """Checks the `config.optimizer` section; raises ConfigError."""
+  OPTIMIZERS.get(cfg.name)
+  p = 'optimizer.'
+  _check(cfg.learning_rate > 0, p + 'learning_rate', cfg.learning_rate,
+         'must be > 0')
+  for key in ('momentum', 'b1', 'b2', 'rms_decay', 'rms_momentum'):
+    _check(_in_unit(cfg[key]), p + key, cfg[key], 'must be in [0, 1)')
+  _check(cfg.eps > 0, p + 'eps', cfg.eps, 'must be > 0')
+  for key in ('weight_decay', 'initial_accumulator', 'clip_global_norm',
+              'clip_value'):
+    _check(cfg[key] >= 0, p + key, cfg[key], 'must be >= 0 (0 = off)')
+  for key in ('nesterov', 'decay_all_params'):
+    _check(isinstance(cfg[key], bool), p + key, cfg[key],
+           'must be True or False')
+
+
+def validate_schedule(cfg: ml_collections.ConfigDict) -> None:
+  """Checks the `config.schedule` section; raises ConfigError."""
+  SCHEDULES.get(cfg.name)
+  p = 'schedule.'
+  _check(cfg.warmup_epochs >= 0, p + 'warmup_epochs', cfg.warmup_epochs,
+         'must be >= 0')
+  _check(0 <= cfg.warmup_init <= 1, p + 'warmup_init', cfg.warmup_init,
+         'must be in [0, 1]')
+  b = tuple(cfg.boundaries)
+  _check(all(isinstance(x, (int, float)) and x > 0 for x in b)
+         and list(b) == sorted(b), p + 'boundaries', b,
+         'must be increasing epochs > 0')
+  if cfg.name in ('step', 'piecewise'):
+    _check(len(b) > 0, p + 'boundaries', b,
+           f"must list at least one epoch for schedule '{cfg.name}'")
+  _check(0 < cfg.decay_factor <= 1, p + 'decay_factor', cfg.decay_factor,
+         'must be in (0, 1]')
+  _check(0 < cfg.decay_rate <= 1, p + 'decay_rate', cfg.decay_rate,
+         'must be in (0, 1]')
+  _check(0 <= cfg.min_lr_ratio <= 1, p + 'min_lr_ratio', cfg.min_lr_ratio,
+         'must be in [0, 1]')
+  _check(0 < cfg.peak_fraction < 1, p + 'peak_fraction', cfg.peak_fraction,
+         'must be in (0, 1)')
+  _check(0 <= cfg.initial_lr_ratio <= 1, p + 'initial_lr_ratio',
+         cfg.initial_lr_ratio, 'must be in [0, 1]')
+  _check(cfg.plateau_mode in ('min', 'max'), p + 'plateau_mode',
+         cfg.plateau_mode, "must be 'min' or 'max'")
+  _check(0 < cfg.plateau_factor < 1, p + 'plateau_factor', cfg.plateau_factor,
+         'must be in (0, 1)')
+  _check(cfg.plateau_patience >= 1, p + 'plateau_patience',
+         cfg.plateau_patience, 'must be >= 1')
+  _check(cfg.plateau_min_delta >= 0, p + 'plateau_min_delta',
+         cfg.plateau_min_delta, 'must be >= 0')
+  _check(cfg.plateau_cooldown >= 0, p + 'plateau_cooldown',
+         cfg.plateau_cooldown, 'must be >= 0')
+  if cfg.name == 'onecycle':
+    # Its first phase is the warm-up; a second one would be ambiguous.
+    _check(cfg.warmup_epochs == 0, p + 'warmup_epochs', cfg.warmup_epochs,
+           "must be 0 for schedule 'onecycle' (set schedule.peak_fraction)")
+  if cfg.name == 'warmup_cosine':
+    _check(cfg.warmup_epochs > 0, p + 'warmup_epochs', cfg.warmup_epochs,
+           "must be > 0 for schedule 'warmup_cosine'")
+
+
+SECTIONS = {
+    'optimizer': (defaults, validate),
+    'schedule': (schedule_defaults, validate_schedule),
+}
+
+
+# ---------------------------------------------------------------------------
+# Traced values.
+
+def _values(hp: Mapping[str, Any], section: str,
+            cfg: ml_collections.ConfigDict) -> dict:
+  """Traced knobs of one section: hp[path] when present, else the config."""
+  hp = hp or {}
+  out = {}
+  prefix = section + '.'
+  for path in TRACED:
+    if path.startswith(prefix):
+      key = path[len(prefix):]
+      v = hp.get(path, cfg[key])
+      out[key] = jnp.asarray(v, jnp.float32)
+  return out
+
+
+# ---------------------------------------------------------------------------
+# Optimizer directions: GradientTransformations without the learning rate.
+# Each builder takes (hyperparameter values, optimizer config) and must give
+# the same state structure for any values.
+
+@OPTIMIZERS.register('sgd')
+def _sgd(v, cfg):
+  return optax.trace(decay=v['momentum'], nesterov=bool(cfg.nesterov))
+
+
+# Aliases so that grids can name the classic variants directly.
+OPTIMIZERS.register('momentum', _sgd)
+
+
+@OPTIMIZERS.register('nesterov')
+def _nesterov(v, cfg):
+  del cfg
+  return optax.trace(decay=v['momentum'], nesterov=True)
+
+
+@OPTIMIZERS.register('adagrad')
+def _adagrad(v, cfg):
+  return optax.scale_by_rss(initial_accumulator_value=cfg.initial_accumulator,
+                            eps=v['eps'])
+
+
+@OPTIMIZERS.register('rmsprop')
+def _rmsprop(v, cfg):
+  del cfg
+  return optax.chain(
+      optax.scale_by_rms(decay=v['rms_decay'], eps=v['eps']),
+      optax.trace(decay=v['rms_momentum']))
+
+
+@OPTIMIZERS.register('adam')
+def _adam(v, cfg):
+  del cfg
+  return optax.scale_by_adam(b1=v['b1'], b2=v['b2'], eps=v['eps'])
+
+
+# AdamW is Adam plus `weight_decay`, which is decoupled for every optimizer.
+OPTIMIZERS.register('adamw', _adam)
+
+
+@OPTIMIZERS.register('nadam')
+def _nadam(v, cfg):
+  del cfg
+  return optax.scale_by_adam(b1=v['b1'], b2=v['b2'], eps=v['eps'],
+                             nesterov=True)
+
+
+def _clip(v) -> optax.GradientTransformation:
+  """Clip by value then by global norm; a bound of 0 switches either off."""
+
+  def update(grads, state, params=None):
+    del params
+    c = v['clip_value']
+    grads = jax.tree.map(
+        lambda g: jnp.where(c > 0, jnp.clip(g, -c, c), g), grads)
+    n = v['clip_global_norm']
+    norm = optax.tree.norm(grads)
+    # The maximum keeps n / 0 out of the result when the gradient is zero.
+    scale = jnp.where((n > 0) & (norm > n), n / jnp.maximum(norm, 1e-30), 1.0)
+    return jax.tree.map(lambda g: g * scale.astype(g.dtype), grads), state
+
+  return optax.GradientTransformation(lambda p: optax.EmptyState(), update)
+
+
+# ---------------------------------------------------------------------------
+# Schedules: multiplier(t, v, info) with t the float step, v traced values.
+
+class _Info(NamedTuple):
+  total_steps: int
+  steps_per_epoch: int
+  boundaries: tuple
+
+
+def _cos_interp(start, end, frac):
+  """Half-cosine from `start` (frac=0) to `end` (frac=1)."""
+  return end + (start - end) * 0.5 * (1.0 + jnp.cos(jnp.pi * frac))
+
+
+@SCHEDULES.register('constant')
+def _constant(t, v, info):
+  del v, info
+  return jnp.ones_like(t)
+
+
+# Reduce-on-plateau keeps a constant base; its scale lives in the opt state.
+SCHEDULES.register('plateau', _constant)
+
+
+@SCHEDULES.register('step')
+def _step(t, v, info):
+  epoch = t / info.steps_per_epoch
+  n = sum((epoch >= b).astype(jnp.float32) for b in info.boundaries)
+  return v['decay_factor'] ** n
+
+
+SCHEDULES.register('piecewise', _step)
+
+
+@SCHEDULES.register('exponential')
+def _exponential(t, v, info):
+  return v['decay_rate'] ** (t / info.steps_per_epoch)
+
+
+@SCHEDULES.register('cosine')
+def _cosine(t, v, info):
+  # The cosine spans the steps after the warm-up and reaches its floor
+  # (min_lr_ratio) at total_steps.
+  w = v['warmup_epochs'] * info.steps_per_epoch
+  frac = jnp.clip((t - w) / jnp.maximum(info.total_steps - w, 1.0), 0.0, 1.0)
+  return _cos_interp(1.0, v['min_lr_ratio'], frac)
+
+
+SCHEDULES.register('warmup_cosine', _cosine)
+
+
+@SCHEDULES.register('onecycle')
+def _onecycle(t, v, info):
+  # Smith & Topin 2017 with cosine annealing (as fastai / PyTorch): rises from
+  # initial_lr_ratio to 1 at peak_fraction of training, then falls to
+  # min_lr_ratio at total_steps. Momentum is not cycled.
+  peak = v['peak_fraction'] * info.total_steps
+  up = _cos_interp(v['initial_lr_ratio'], 1.0,
+                   jnp.clip(t / jnp.maximum(peak, 1.0), 0.0, 1.0))
+  down_frac = jnp.clip((t - peak) / jnp.maximum(info.total_steps - peak, 1.0),
+                       0.0, 1.0)
+  down = _cos_interp(1.0, v['min_lr_ratio'], down_frac)
+  return jnp.where(t < peak, up, down)
+
+
+def _warmup(t, v, info):
+  """Linear ramp from warmup_init to 1 over warmup_epochs (1 if none)."""
+  w = v['warmup_epochs'] * info.steps_per_epoch
+  frac = jnp.where(w > 0, jnp.clip(t / jnp.maximum(w, 1e-30), 0.0, 1.0), 1.0)
+  return v['warmup_init'] + (1.0 - v['warmup_init']) * frac
+
+
+# ---------------------------------------------------------------------------
+# The optimizer.
+
+class PlateauState(NamedTuple):
+  """Reduce-on-plateau state, one per vmapped member (checkpointable)."""
+  scale: jnp.ndarray        # Multiplier of the learning rate.
+  best: jnp.ndarray         # Best monitored value (sign-flipped for 'max').
+  bad_epochs: jnp.ndarray   # Epochs since the last improvement.
+  cooldown: jnp.ndarray     # Epochs left in which bad epochs are not counted.
+  # The traced plateau knobs, refreshed by every `update` from hp, because
+  # `end_epoch` receives no hp.
+  factor: jnp.ndarray
+  min_delta: jnp.ndarray
+  patience: jnp.ndarray
+  cooldown_epochs: jnp.ndarray
+  min_scale: jnp.ndarray
+
+
+class OptState(NamedTuple):
+  inner: Any
+  plateau: PlateauState
+
+
+class Optimizer(NamedTuple):
+  """Pure functions; see the module docstring for the conventions."""
+  init: Callable
+  update: Callable
+  learning_rate: Callable
+  end_epoch: Callable
+
+
+def make_optimizer(config: ml_collections.ConfigDict,
+                   steps_per_epoch: int) -> Optimizer:
+  """Builds the optimizer from the top-level config.
+
+  Reads config.optimizer, config.schedule and config.epochs.
+  """
+  ocfg, scfg = config.optimizer, config.schedule
+  validate(ocfg)
+  validate_schedule(scfg)
+  _check(int(steps_per_epoch) >= 1, 'steps_per_epoch', steps_per_epoch,
+         'must be >= 1')
+  epochs = config.get('epochs', None)
+  _check(isinstance(epochs, (int, float)) and epochs > 0, 'epochs', epochs,
+         'must be > 0')
+  info = _Info(total_steps=total_steps(config, steps_per_epoch),
+               steps_per_epoch=int(steps_per_epoch),
+               boundaries=tuple(float(b) for b in scfg.boundaries))
+  direction = OPTIMIZERS.get(ocfg.name)
+  schedule = SCHEDULES.get(scfg.name)
+  is_plateau = scfg.name == 'plateau'
+  sign = 1.0 if scfg.plateau_mode == 'min' else -1.0
+
+  def inner_tx(ov):
+    return optax.chain(_clip(ov), direction(ov, ocfg))
+
+  def plateau_knobs(sv):
+    return dict(factor=sv['plateau_factor'], min_delta=sv['plateau_min_delta'],
+                patience=sv['plateau_patience'],
+                cooldown_epochs=sv['plateau_cooldown'],
+                min_scale=sv['min_lr_ratio'])
+
+  def init(params):
+    ov = _values({}, 'optimizer', ocfg)
+    sv = _values({}, 'schedule', scfg)
+    f32 = lambda x: jnp.asarray(x, jnp.float32)
+    plateau = PlateauState(scale=f32(1.0), best=f32(jnp.inf),
+                           bad_epochs=f32(0.0), cooldown=f32(0.0),
+                           **plateau_knobs(sv))
+    return OptState(inner=inner_tx(ov).init(params), plateau=plateau)
+
+  def rate(step, hp, opt_state):
+    ov = _values(hp, 'optimizer', ocfg)
+    sv = _values(hp, 'schedule', scfg)
+    t = jnp.asarray(step, jnp.float32)
+    m = _warmup(t, sv, info) * schedule(t, sv, info)
+    return ov['learning_rate'] * m * opt_state.plateau.scale
+
+  decay_mask_cache = {}
+
+  def decay_mask(params):
+    key = jax.tree.structure(params)
+    if key not in decay_mask_cache:
+      if ocfg.decay_all_params:
+        decay_mask_cache[key] = jax.tree.map(lambda _: True, params)
+      else:
+        decay_mask_cache[key] = kernel_mask(params)
+    return decay_mask_cache[key]
+
+  def update(grads, opt_state, params, hp, step):
+    ov = _values(hp, 'optimizer', ocfg)
+    sv = _values(hp, 'schedule', scfg)
+    updates, inner = inner_tx(ov).update(grads, opt_state.inner, params)
+    wd = ov['weight_decay']
+    updates = jax.tree.map(
+        lambda u, p, m: u + (wd * p).astype(u.dtype) if m else u,
+        updates, params, decay_mask(params))
+    lr = rate(step, hp, opt_state)
+    updates = jax.tree.map(lambda u: (-lr * u).astype(u.dtype), updates)
+    plateau = opt_state.plateau._replace(**plateau_knobs(sv))
+    return updates, OptState(inner=inner, plateau=plateau)
+
+  def end_epoch(opt_state, monitored_value):
+    if not is_plateau:
+      return opt_state
+    return opt_state._replace(
+        plateau=_plateau_step(opt_state.plateau, monitored_value, sign))
+
+  return Optimizer(init=init, update=update, learning_rate=rate,
+                   end_epoch=end_epoch)
+
+
+def _plateau_step(s: PlateauState, value, sign: float) -> PlateauState:
+  """One epoch of reduce-on-plateau (Keras semantics, absolute min_delta).
+
+  The scale is multiplied by `factor` once `patience` consecutive epochs fail
+  to beat the best value by more than `min_delta`; then `cooldown` epochs are
+  not counted. NaN never counts as an improvement.
+  """
+  v = sign * jnp.asarray(value, jnp.float32)
+  improved = v < s.best - s.min_delta
+  best = jnp.where(improved, v, s.best)
+  in_cooldown = s.cooldown > 0
+  bad = jnp.where(improved | in_cooldown, 0.0, s.bad_epochs + 1.0)
+  cooldown = jnp.maximum(s.cooldown - 1.0, 0.0)
+  reduce = bad >= s.patience
+  scale = jnp.where(reduce, jnp.maximum(s.scale * s.factor, s.min_scale),
+                    s.scale)
+  bad = jnp.where(reduce, 0.0, bad)
+  cooldown = jnp.where(reduce, s.cooldown_epochs, cooldown)
+  return s._replace(scale=scale, best=best, bad_epochs=bad, cooldown=cooldown)
+
+
+def total_steps(config: ml_collections.ConfigDict, steps_per_epoch: int) -> int:
+  """Number of updates in a run (the schedules' horizon)."""
+  return max(int(math.floor(config.epochs * steps_per_epoch + 0.5)), 1)

@@ -1,0 +1,173 @@
+"""The logged-metrics contract other tools read. One directory per trial and
+seed holding:
+
+- config.json: the full resolved config (plus the trial's overrides and seed),
+- metrics.jsonl: one JSON object per line, one line per epoch at least,
+- status.json: running / done / diverged / failed, final metrics, wall time,
+  git commit, library versions and devices,
+- TensorBoard event files (tensorboardX, no TensorFlow needed).
+
+JSON files are written atomically (temporary file, then rename); metrics lines
+are flushed as written.
+"""
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from typing import Any, Dict, Iterable, List, Optional
+
+STATUSES = ('running', 'done', 'diverged', 'failed', 'stopped')
+
+
+def jsonable(value: Any) -> Any:
+  """Numpy/jax scalars to Python; non-finite floats to strings JSON can hold."""
+  if hasattr(value, 'tolist'):
+    value = value.tolist()
+  if isinstance(value, float) and not math.isfinite(value):
+    return str(value)  # 'nan', 'inf': json.loads would choke on bare NaN
+  if isinstance(value, dict):
+    return {str(k): jsonable(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [jsonable(v) for v in value]
+  return value
+
+
+def write_json(path: str, obj: Any) -> None:
+  """Atomic: a crash leaves the old file or the new one, never half of one."""
+  directory = os.path.dirname(path) or '.'
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix='.json')
+  try:
+    with os.fdopen(fd, 'w') as f:
+      json.dump(jsonable(obj), f, indent=2, sort_keys=True)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+
+
+def read_json(path: str) -> Optional[Dict[str, Any]]:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def read_metrics(path: str) -> List[Dict[str, Any]]:
+  """All complete lines of a metrics.jsonl (a torn last line is ignored)."""
+  rows = []
+  try:
+    with open(path) as f:
+      for line in f:
+        try:
+          rows.append(json.loads(line))
+        except ValueError:
+          break
+  except OSError:
+    pass
+  return rows
+
+
+def repair_metrics(path: str, keep_epochs: int) -> None:
+  """Keeps the first `keep_epochs` complete epoch lines, drops the rest (a torn
+  line or epochs logged after the checkpoint being resumed)."""
+  rows = [r for r in read_metrics(path) if r.get('epoch', 0) <= keep_epochs]
+  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.tmp-')
+  with os.fdopen(fd, 'w') as f:
+    for row in rows:
+      f.write(json.dumps(row, sort_keys=True) + '\n')
+  os.replace(tmp, path)
+
+
+def git_commit() -> str:
+  try:
+    here = os.path.dirname(os.path.abspath(__file__))
+    return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=here,
+                          capture_output=True, text=True, timeout=5,
+                          check=True).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return 'unknown'
+
+
+def environment() -> Dict[str, Any]:
+  """Written once per run into status.json: enough to reproduce it."""
+  import jax  # pylint: disable=g-import-not-at-top
+  versions = {}
+  for name in ('jax', 'jaxlib', 'flax', 'optax', 'orbax.checkpoint', 'numpy',
+               'ml_collections', 'tensorflow_datasets'):
+    try:
+      module = __import__(name, fromlist=['__version__'])
+      versions[name] = getattr(module, '__version__', 'unknown')
+    except ImportError:
+      versions[name] = 'missing'
+  return {
+      'git_commit': git_commit(),
+      'python': platform.python_version(),
+      'host': platform.node(),
+      'versions': versions,
+      'devices': [str(d) for d in jax.devices()],
+      'backend': jax.default_backend(),
+  }
+
+
+class RunWriter:
+  """Writes one member's (trial x seed) directory."""
+
+  def __init__(self, directory: str, config: Dict[str, Any],
+               env: Dict[str, Any], resume_epoch: int = 0,
+               tensorboard: bool = True):
+    self.dir = directory
+    os.makedirs(directory, exist_ok=True)
+    self.status_path = os.path.join(directory, 'status.json')
+    self.metrics_path = os.path.join(directory, 'metrics.jsonl')
+    write_json(os.path.join(directory, 'config.json'), config)
+    if resume_epoch and os.path.exists(self.metrics_path):
+      repair_metrics(self.metrics_path, resume_epoch)
+    elif os.path.exists(self.metrics_path):
+      os.unlink(self.metrics_path)
+    self._metrics = open(self.metrics_path, 'a')
+    self.env = env
+    self.start = time.time()
+    self._tb = None
+    if tensorboard:
+      try:
+        from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+        self._tb = SummaryWriter(logdir=os.path.join(directory, 'tb'))
+      except ImportError:
+        self._tb = None
+    self.set_status('running')
+
+  def log(self, row: Dict[str, Any]) -> None:
+    row = jsonable(row)
+    self._metrics.write(json.dumps(row, sort_keys=True) + '\n')
+    self._metrics.flush()
+    if self._tb is not None:
+      step = row.get('step', row.get('epoch', 0))
+      for key, value in row.items():
+        if key not in ('step', 'epoch') and isinstance(value, (int, float)):
+          self._tb.add_scalar(key, value, step)
+      self._tb.flush()
+
+  def set_status(self, status: str, **fields) -> None:
+    assert status in STATUSES, status
+    write_json(self.status_path, dict(
+        status=status, wall_time=time.time() - self.start,
+        updated=time.strftime('%Y-%m-%dT%H:%M:%S'), **self.env, **fields))
+
+  def close(self) -> None:
+    self._metrics.close()
+    if self._tb is not None:
+      self._tb.close()
+
+
+def find_runs(workdir: str) -> Iterable[str]:
+  """Directories under `workdir` holding a status.json, sorted."""
+  for root, _, files in sorted(os.walk(workdir)):
+    if 'status.json' in files and 'config.json' in files:
+      yield root

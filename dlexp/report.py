@@ -1,0 +1,212 @@
+"""Results as tables and plots, read back from the logged-metrics files.
+
+  python -m dlexp.report WORKDIR [--plot] [--metrics=val_accuracy,train_loss]
+
+prints a markdown table (one row per trial, mean ± std over seeds) and, with
+--plot, writes PNG learning curves into WORKDIR.
+"""
+import dataclasses
+import math
+import os
+import sys
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from dlexp import records
+
+
+@dataclasses.dataclass
+class Run:
+  """One trial x seed directory."""
+  directory: str
+  config: Dict
+  status: Dict
+  _metrics: Optional[List[Dict]] = None
+
+  @property
+  def trial(self) -> str:
+    return self.config.get('trial') or 'run'
+
+  @property
+  def seed(self) -> int:
+    return self.config.get('seed', 0)
+
+  @property
+  def metrics(self) -> List[Dict]:
+    if self._metrics is None:
+      self._metrics = records.read_metrics(
+          os.path.join(self.directory, 'metrics.jsonl'))
+    return self._metrics
+
+  def final(self, key: str) -> Optional[float]:
+    return _number(self.status.get('final', {}).get(key))
+
+  def at_epoch(self, key: str, epoch: int) -> Optional[float]:
+    for row in self.metrics:
+      if row.get('epoch') == epoch and key in row:
+        return _number(row[key])
+    return None
+
+
+def _number(value) -> Optional[float]:
+  if value is None:
+    return None
+  try:
+    return float(value)  # 'nan' strings too
+  except (TypeError, ValueError):
+    return None
+
+
+@dataclasses.dataclass
+class Column:
+  header: str
+  value: Callable[[Run], Optional[float]]  # one number per seed
+  fmt: str = '.4f'
+  spread: bool = True  # show ± std over seeds
+
+
+def final(key: str, header: Optional[str] = None, fmt: str = '.4f') -> Column:
+  return Column(header or key, lambda r: r.final(key), fmt)
+
+
+def at_epoch(key: str, epoch: int, header: str, fmt: str = '.3f') -> Column:
+  return Column(header, lambda r: r.at_epoch(key, epoch), fmt)
+
+
+DEFAULT_COLUMNS = (
+    final('val_accuracy', 'val acc'),
+    final('test_accuracy', 'test acc'),
+    Column('best epoch', lambda r: r.final('best_epoch'), '.1f'),
+    Column('wall s', lambda r: _number(r.status.get('train_seconds')), '.0f',
+           spread=False),
+)
+
+
+def load_runs(workdir: str) -> List[Run]:
+  runs = []
+  for d in records.find_runs(workdir):
+    config = records.read_json(os.path.join(d, 'config.json'))
+    status = records.read_json(os.path.join(d, 'status.json'))
+    if config is not None and status is not None:
+      runs.append(Run(d, config, status))
+  return runs
+
+
+def by_trial(runs: Sequence[Run]) -> Dict[str, List[Run]]:
+  groups: Dict[str, List[Run]] = {}
+  for r in runs:
+    groups.setdefault(r.trial, []).append(r)
+  return groups
+
+
+def mean_std(values: Sequence[float], fmt: str, spread: bool = True) -> str:
+  """'0.8731 ± 0.0042' (sample std over seeds), 'n/a' if nothing finite."""
+  values = [v for v in values if v is not None and math.isfinite(v)]
+  if not values:
+    return 'n/a'
+  mean = float(np.mean(values))
+  if len(values) == 1 or not spread:
+    return format(mean, fmt)
+  return f'{format(mean, fmt)} ± {format(float(np.std(values, ddof=1)), fmt)}'
+
+
+def table(groups: Dict[str, List[Run]],
+          columns: Sequence[Column] = DEFAULT_COLUMNS,
+          order: Optional[Sequence[str]] = None) -> str:
+  names = list(order) if order else list(groups)
+  header = ['trial', 'seeds'] + [c.header for c in columns] + ['status']
+  lines = ['| ' + ' | '.join(header) + ' |',
+           '|' + '|'.join(['---'] * len(header)) + '|']
+  for name in names:
+    runs = groups.get(name, [])
+    if not runs:
+      continue
+    statuses = sorted({r.status.get('status', '?') for r in runs})
+    cells = [name, str(len(runs))]
+    cells += [mean_std([c.value(r) for r in runs], c.fmt, c.spread)
+              for c in columns]
+    cells.append(','.join(f'{s}:{sum(r.status.get("status") == s for r in runs)}'
+                          if len(statuses) > 1 else s for s in statuses))
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
+
+
+def curves(runs: Sequence[Run], metric: str) -> Dict[str, np.ndarray]:
+  """trial -> (seeds, epochs) array of `metric` (nan where missing)."""
+  out = {}
+  for trial, rs in by_trial(runs).items():
+    epochs = max((row.get('epoch', 0) for r in rs for row in r.metrics),
+                 default=0)
+    arr = np.full((len(rs), epochs + 1), np.nan)
+    for i, r in enumerate(rs):
+      for row in r.metrics:
+        v = _number(row.get(metric))
+        if v is not None:
+          arr[i, row['epoch']] = v
+    out[trial] = arr
+  return out
+
+
+def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str) -> List[str]:
+  """One PNG per metric: mean over seeds with a min-max band per trial."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  paths = []
+  for metric in metrics:
+    data = curves(runs, metric)
+    if not any(np.isfinite(a).any() for a in data.values()):
+      continue
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for trial, arr in data.items():
+      x = np.arange(arr.shape[1])
+      ok = np.isfinite(arr).any(axis=0)
+      if not ok.any():
+        continue
+      with np.errstate(all='ignore'):
+        mean = np.nanmean(arr[:, ok], axis=0)
+        lo, hi = np.nanmin(arr[:, ok], axis=0), np.nanmax(arr[:, ok], axis=0)
+      line, = ax.plot(x[ok], mean, label=f'{trial} (n={arr.shape[0]})')
+      if arr.shape[0] > 1:
+        ax.fill_between(x[ok], lo, hi, alpha=0.2, color=line.get_color())
+    ax.set_xlabel('epoch')
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(outdir, f'{metric}.png')
+    fig.savefig(path)
+    plt.close(fig)
+    paths.append(path)
+  return paths
+
+
+def main(argv: Sequence[str]) -> int:
+  import argparse  # pylint: disable=g-import-not-at-top
+  parser = argparse.ArgumentParser(
+      prog='python -m dlexp.report', description=__doc__.split('\n')[0])
+  parser.add_argument('workdir')
+  parser.add_argument('--plot', action='store_true',
+                      help='write PNG learning curves into WORKDIR')
+  parser.add_argument('--metrics', default='val_accuracy,val_loss,train_loss',
+                      help='comma-separated metrics to plot')
+  args = parser.parse_args(argv)
+  if not os.path.isdir(args.workdir):
+    print(f'error: workdir {args.workdir!r} is not a directory',
+          file=sys.stderr)
+    return 2
+  runs = load_runs(args.workdir)
+  if not runs:
+    print(f'error: no runs (status.json + config.json) under '
+          f'{args.workdir!r}', file=sys.stderr)
+    return 2
+  print(table(by_trial(runs)))
+  if args.plot:
+    for path in plot(runs, args.metrics.split(','), args.workdir):
+      print(f'wrote {path}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,33 @@
+"""Shared test helpers: tiny configs on the synthetic dataset."""
+import os
+
+# Tests run on the CPU whatever the machine has; keep XLA from grabbing every
+# core per process when pytest-xdist runs two.
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+
+import pytest  # pylint: disable=g-import-not-at-top
+
+from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
+
+
+def tiny_config(**overrides):
+  """A 2x16 MLP on 'synthetic' (10k/2k examples, 8x8x1), 2 epochs."""
+  c = config_lib.default_config()
+  c.data.name = 'synthetic'
+  c.data.val_size = 500
+  c.data.train_limit = 2048
+  c.model.depth = 2
+  c.model.width = 16
+  c.epochs = 2
+  c.batch_size = 64
+  c.eval_batch_size = 500
+  c.diagnostics.every_epochs = 0
+  c.optimizer.learning_rate = 0.05
+  for path, value in overrides.items():
+    config_lib.set_value(c, path.replace('__', '.'), value)
+  return c
+
+
+@pytest.fixture
+def tiny():
+  return tiny_config

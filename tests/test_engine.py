@@ -1,0 +1,183 @@
+"""The training engine: vmapped members equal separate runs, traced grids
+share one program, early stopping and divergence act per member, files."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import tiny_config
+from dlexp import config as config_lib
+from dlexp import records
+from dlexp.errors import ConfigError
+from dlexp.train import runner
+
+QUIET = runner.Printer(quiet=True)
+
+
+def _run(config, axes, workdir):
+  return runner.run(config, axes, str(workdir), out=QUIET)
+
+
+def _curve(result, key='val_loss'):
+  rows = records.read_metrics(os.path.join(result['directory'],
+                                           'metrics.jsonl'))
+  return np.array([r[key] for r in rows if key in r], np.float64)
+
+
+def _by(results):
+  return {(r['trial'], r['seed']): r for r in results}
+
+
+def test_vmapped_seeds_equal_each_seed_trained_alone(tmp_path):
+  together = _run(tiny_config(num_seeds=2, members='vmap'), {}, tmp_path / 'v')
+  alone = _run(tiny_config(seed=1, members='vmap'), {}, tmp_path / 'a')
+  assert [r['seed'] for r in together] == [0, 1]
+  np.testing.assert_allclose(_curve(together[1]), _curve(alone[0]),
+                             rtol=2e-5, atol=1e-6)
+  np.testing.assert_allclose(together[1]['test_loss'], alone[0]['test_loss'],
+                             rtol=2e-5)
+  # Different seeds really are different runs.
+  assert not np.allclose(_curve(together[0]), _curve(together[1]))
+
+
+def test_loop_mode_equals_vmap_mode(tmp_path):
+  v = _run(tiny_config(num_seeds=2, members='vmap'), {}, tmp_path / 'v')
+  l = _run(tiny_config(num_seeds=2, members='loop'), {}, tmp_path / 'l')
+  for a, b in zip(v, l):
+    np.testing.assert_allclose(_curve(a), _curve(b), rtol=2e-5, atol=1e-6)
+
+
+def test_traced_axis_is_one_group_and_matches_separate_runs(tmp_path):
+  axes = {'optimizer.learning_rate': [0.01, 0.1],
+          'optimizer.momentum': [0.0, 0.9], 'model.dropout_rate': [0.0, 0.3]}
+  trials = runner.make_trials(tiny_config(), axes)
+  assert len(trials) == 8 and len(runner.group_trials(trials)) == 1
+  grid = _by(_run(tiny_config(), {'optimizer.learning_rate': [0.01, 0.1],
+                                  'model.dropout_rate': [0.0, 0.3]},
+                  tmp_path / 'g'))
+  single = _run(tiny_config(optimizer__learning_rate=0.1,
+                            model__dropout_rate=0.3), {}, tmp_path / 's')[0]
+  member = grid[('learning_rate=0.1,dropout_rate=0.3', 0)]
+  np.testing.assert_allclose(_curve(member), _curve(single), rtol=2e-5,
+                             atol=1e-6)
+  curves = [_curve(r) for r in grid.values()]
+  assert all(not np.allclose(curves[0], c) for c in curves[1:])
+
+
+def test_shape_or_code_axes_are_separate_groups():
+  trials = runner.make_trials(
+      tiny_config(), {'model.activation': ['relu', 'elu'],
+                      'model.width': [8, 16],
+                      'optimizer.learning_rate': [0.1, 0.2]})
+  assert len(trials) == 8
+  assert len(runner.group_trials(trials)) == 4
+
+
+def test_files_written(tmp_path):
+  c = tiny_config(num_seeds=2, epochs=3)
+  c.diagnostics.every_epochs = 1
+  results = _run(c, {'model.activation': ['relu']}, tmp_path)
+  for r in results:
+    d = r['directory']
+    assert d == str(tmp_path / 'activation=relu' / f'seed_{r["seed"]}')
+    cfg = json.load(open(os.path.join(d, 'config.json')))
+    assert cfg['config']['model.activation'] == 'relu'
+    assert cfg['seed'] == r['seed']
+    rows = records.read_metrics(os.path.join(d, 'metrics.jsonl'))
+    assert [row['epoch'] for row in rows] == [0, 1, 2, 3]
+    for row in rows[1:]:
+      for key in ('step', 'train_loss', 'train_accuracy', 'val_loss',
+                  'val_accuracy', 'learning_rate', 'examples_per_sec'):
+        assert key in row, key
+      assert row['step'] == row['epoch'] * (2048 - 0) // 64
+      assert 'diag/dead_fraction' in row
+    assert 'diag/dead_fraction' in rows[0]  # at initialization
+    status = json.load(open(os.path.join(d, 'status.json')))
+    assert status['status'] == 'done'
+    assert status['final']['epochs_run'] == 3
+    for key in ('git_commit', 'versions', 'devices', 'train_seconds'):
+      assert key in status
+    assert any(f.startswith('events') for f in os.listdir(os.path.join(d,
+                                                                       'tb')))
+    # The final val metrics are those of the restored best epoch.
+    best = min(rows[1:], key=lambda row: row['val_loss'])
+    assert status['final']['best_epoch'] == best['epoch']
+    np.testing.assert_allclose(status['final']['val_loss'], best['val_loss'],
+                               rtol=1e-5)
+
+
+def test_early_stopping_acts_per_member(tmp_path):
+  c = tiny_config(epochs=6)
+  c.early_stopping.patience = 2
+  c.early_stopping.min_delta = 1e-3
+  # lr 1e-7 cannot improve val_loss by 1e-3: it stops after epoch 1 + 2.
+  results = _by(_run(c, {'optimizer.learning_rate': [1e-7, 0.05]}, tmp_path))
+  slow = results[('learning_rate=1e-07', 0)]
+  fast = results[('learning_rate=0.05', 0)]
+  assert slow['stopped_epoch'] == 3 and slow['epochs_run'] == 3
+  assert len(_curve(slow)) == 4  # epochs 0..3: nothing logged after stopping
+  assert slow['best_epoch'] == 1
+  assert fast['epochs_run'] > 3
+
+
+def test_divergent_member_does_not_affect_others(tmp_path):
+  grid = _by(_run(tiny_config(epochs=3),
+                  {'optimizer.learning_rate': [0.05, 1e4]}, tmp_path / 'g'))
+  alone = _run(tiny_config(epochs=3), {}, tmp_path / 'a')[0]
+  bad, good = grid[('learning_rate=10000', 0)], grid[('learning_rate=0.05', 0)]
+  assert bad['status'] == 'diverged' and bad['diverged_epoch'] >= 1
+  status = json.load(open(os.path.join(bad['directory'], 'status.json')))
+  assert status['status'] == 'diverged'
+  assert good['status'] == 'done'
+  np.testing.assert_allclose(_curve(good), _curve(alone), rtol=2e-5,
+                             atol=1e-6)
+
+
+_TWO_DEVICES = r'''
+import json, sys
+sys.path.insert(0, 'tests')
+import jax
+from conftest import tiny_config
+from dlexp.train import runner
+assert jax.device_count() == int(sys.argv[2]), jax.devices()
+res = runner.run(tiny_config(num_seeds=2), {}, sys.argv[1],
+                 out=runner.Printer(quiet=True))
+print(json.dumps([r['test_loss'] for r in res]))
+'''
+
+
+@pytest.mark.parametrize('devices', [2])
+def test_two_cpu_devices_match_one(tmp_path, devices):
+  def run(n):
+    env = dict(os.environ, JAX_PLATFORMS='cpu',
+               XLA_FLAGS=f'--xla_force_host_platform_device_count={n}')
+    out = subprocess.run(
+        [sys.executable, '-c', _TWO_DEVICES, str(tmp_path / f'd{n}'), str(n)],
+        env=env, capture_output=True, text=True, check=True,
+        cwd=os.path.dirname(os.path.dirname(__file__)))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+  np.testing.assert_allclose(run(devices), run(1), rtol=1e-4)
+
+
+def test_grid_values_validated_before_compiling(tmp_path):
+  with pytest.raises(ConfigError, match='learning_rate=-0.1'):
+    _run(tiny_config(), {'optimizer.learning_rate': [0.1, -0.1]}, tmp_path)
+  with pytest.raises(ConfigError, match="did you mean 'model.activation'"):
+    _run(tiny_config(), {'model.activaton': ['relu']}, tmp_path)
+  assert not os.listdir(tmp_path)  # nothing written
+
+
+def test_batch_size_larger_than_dataset_is_an_error(tmp_path):
+  with pytest.raises(ConfigError, match='batch_size=4096 is larger'):
+    _run(tiny_config(batch_size=4096), {}, tmp_path)
+
+
+def test_unknown_key_suggests_closest():
+  c = config_lib.default_config()
+  with pytest.raises(ConfigError, match="did you mean 'optimizer.momentum'"):
+    config_lib.set_value(c, 'optimizer.momentun', 0.9)
+  with pytest.raises(ConfigError, match='wrong type'):
+    config_lib.set_value(c, 'epochs', 'ten')

@@ -1,0 +1,367 @@
+"""Models: every registered family trains, known parameter counts, plain vs
+residual trees, traced dropout, summaries and config errors.
+
+Big networks (VGG16, ResNet-50) are only traced with jax.eval_shape.
+"""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import traverse_util
+
+from dlexp.errors import ConfigError
+from dlexp.models import (MODELS, build_model, count_params, defaults,
+                          summary, tiny_config, validate)
+from dlexp.models.inception import InceptionModule
+from dlexp.models.summary import trace
+
+IMAGE = (28, 28, 1)  # Fashion-MNIST
+SEQUENCE = (40, 1)  # MNIST-1D
+BATCH = 8
+
+
+def model_cfg(**kw):
+  cfg = defaults()
+  cfg.update(kw)
+  return cfg
+
+
+def shapes(model, input_shape):
+  """Variable shapes of `model` from jax.eval_shape (nothing allocated)."""
+  return trace(model, input_shape)[0]
+
+
+def base_count(variables, head_prefixes=('head_', 'logits')):
+  """Parameters + BN statistics outside the dense head."""
+  return sum(math.prod(leaf.shape) for coll in variables.values()
+             for name, tree in coll.items() if not name.startswith(head_prefixes)
+             for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def batch(input_shape, seed=0):
+  kx, ky = jax.random.split(jax.random.key(seed))
+  return (jax.random.normal(kx, (BATCH,) + input_shape),
+          jax.random.randint(ky, (BATCH,), 0, 10))
+
+
+def init(model, x):
+  rngs = {'params': jax.random.key(0), 'dropout': jax.random.key(1)}
+  variables = model.init(rngs, x, train=False)
+  return variables['params'], variables.get('batch_stats', {})
+
+
+def make_loss(model):
+  def loss_fn(params, batch_stats, x, y, rate):
+    variables = {'params': params}
+    if batch_stats:
+      variables['batch_stats'] = batch_stats
+    logits, state = model.apply(variables, x, train=True, dropout_rate=rate,
+                                rngs={'dropout': jax.random.key(2)},
+                                mutable=['batch_stats', 'intermediates'])
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    return loss, (state, logits)
+  return loss_fn
+
+
+# -- every registered model ------------------------------------------------
+
+@pytest.mark.parametrize('input_shape', [IMAGE, SEQUENCE],
+                         ids=['image', 'sequence'])
+@pytest.mark.parametrize('name', MODELS.names())
+def test_tiny_model_trains(name, input_shape):
+  """Forward shape, sown features, 3 SGD steps lower the loss on one batch,
+  and dropout_rate is a traced argument (no recompile, changes the loss)."""
+  model = build_model(tiny_config(name), 10, input_shape)
+  x, y = batch(input_shape)
+  params, batch_stats = init(model, x)
+  loss_fn = make_loss(model)
+
+  @jax.jit
+  def step(params, batch_stats, rate):
+    (loss, (state, logits)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(params, batch_stats, x, y, rate)
+    params = jax.tree_util.tree_map(lambda p, g: p - 0.05 * g, params, grads)
+    return params, state.get('batch_stats', batch_stats), loss, state, logits
+
+  losses = []
+  for _ in range(4):  # Three SGD steps, then the loss they reached.
+    new_params, batch_stats, loss, state, logits = step(
+        params, batch_stats, jnp.float32(0.0))
+    losses.append(float(loss))
+    if len(losses) < 4:
+      params = new_params
+  assert logits.shape == (BATCH, 10)
+  assert np.all(np.isfinite(losses)), losses
+  assert losses[-1] < losses[0], losses
+  features = state['intermediates']['features'][0]
+  assert features.shape[0] == BATCH and features.ndim == 2
+  # The same compiled step with a traced rate of 0.5 drops units.
+  dropped = float(step(params, batch_stats, jnp.float32(0.5))[2])
+  assert step._cache_size() == 1
+  assert dropped != losses[-1]
+
+
+@pytest.mark.parametrize('name', [n for n in MODELS.names()
+                                  if MODELS.get(n).vmap_friendly])
+def test_vmap_friendly_models_vmap_over_dropout_rate(name):
+  model = build_model(tiny_config(name), 10, SEQUENCE)
+  x, _ = batch(SEQUENCE)
+  params, _ = init(model, x)
+  rates = jnp.array([0.0, 0.5])
+  out = jax.jit(jax.vmap(lambda r: model.apply(
+      {'params': params}, x, train=True, dropout_rate=r,
+      rngs={'dropout': jax.random.key(3)})))(rates)
+  clean = model.apply({'params': params}, x, train=False)
+  np.testing.assert_allclose(out[0], clean, rtol=1e-5, atol=1e-5)
+  assert not np.allclose(out[1], clean)
+
+
+@pytest.mark.parametrize('name', MODELS.names())
+def test_summary_totals_equal_variable_sizes(name):
+  model = build_model(tiny_config(name), 10, IMAGE)
+  variables, rows = trace(model, IMAGE)
+  sizes = {coll: sum(math.prod(v.shape)
+                     for v in jax.tree_util.tree_leaves(tree))
+           for coll, tree in variables.items()}
+  text = summary(model, IMAGE, num_classes=10)
+  assert f'Total params: {sum(sizes.values()):,}' in text
+  assert f'Trainable params: {sizes["params"]:,}' in text
+  non_trainable = sum(sizes.values()) - sizes['params']
+  assert f'Non-trainable params: {non_trainable:,}' in text
+  # Every top-level layer with variables has a row: the rows add up.
+  row_total = sum(int(line.split()[-1].replace(',', ''))
+                  for line in text.splitlines()
+                  if line.split()[0] in {r[0] for r in rows})
+  assert row_total == sum(sizes.values())
+  assert rows[-1][0] == 'logits' and rows[-1][2] == '(None, 10)'
+
+
+# -- parameter counts ------------------------------------------------------
+
+def test_vgg16_counts_match_keras():
+  """The notes' Keras summary (002): VGG16(include_top=False) on 32x32x3 has
+  14,714,688 params; with the 1024-512-256-128-10 head, 15,930,314."""
+  model = build_model(model_cfg(name='vgg', variant='vgg16',
+                                head=(1024, 512, 256, 128)), 10, (32, 32, 3))
+  variables = shapes(model, (32, 32, 3))
+  assert base_count(variables) == 14_714_688
+  assert count_params(variables) == {'total': 15_930_314,
+                                     'trainable': 15_930_314,
+                                     'non_trainable': 0}
+
+
+def test_resnet50_counts_match_keras():
+  """keras.applications.ResNet50(include_top=False): 23,587,712 weights of
+  which 23,534,592 trainable (53,120 BN moving statistics); with the notes'
+  1024-512-256-128-10 head 26,376,202 (the notes' Keras summary, seed 002)."""
+  model = build_model(model_cfg(name='resnet', variant='resnet50',
+                                head=(1024, 512, 256, 128)), 10, (32, 32, 3))
+  variables = shapes(model, (32, 32, 3))
+  assert base_count(variables) == 23_587_712
+  assert base_count({'params': variables['params']}) == 23_534_592
+  assert count_params(variables) == {'total': 26_376_202,
+                                     'trainable': 26_323_082,
+                                     'non_trainable': 53_120}
+  text = summary(model, (32, 32, 3))
+  assert 'stage4_block3 (Block)' in text and '(None, 1, 1, 2048)' in text
+
+
+@pytest.mark.parametrize('depth,millions', [(20, 0.27), (32, 0.46),
+                                            (44, 0.66), (56, 0.85),
+                                            (110, 1.7)])
+def test_cifar_resnet_counts_match_he_et_al(depth, millions):
+  """He et al. 2015, Table 6 (CIFAR-10): # params per depth, within 2%."""
+  model = build_model(model_cfg(name='resnet', variant=f'resnet{depth}'), 10,
+                      (32, 32, 3))
+  trainable = count_params(shapes(model, (32, 32, 3)))['trainable']
+  assert abs(trainable / 1e6 - millions) <= 0.02 * millions, trainable
+
+
+def test_default_mlp_is_the_notes_exercise():
+  """20 hidden layers of 100 units on 28x28 inputs, 10 classes."""
+  model = build_model(defaults(), 10, IMAGE)
+  params = shapes(model, IMAGE)['params']
+  kernels = [params[f'dense{i}']['kernel'].shape for i in range(1, 21)]
+  assert kernels[0] == (784, 100) and set(kernels[1:]) == {(100, 100)}
+  assert params['logits']['kernel'].shape == (100, 10)
+  assert 'dense21' not in params
+
+
+def test_cnn_is_the_keras_beginner_network():
+  model = build_model(model_cfg(name='cnn'), 10, IMAGE)
+  params = shapes(model, IMAGE)['params']
+  assert params['conv1']['kernel'].shape == (3, 3, 1, 32)
+  assert params['conv2']['kernel'].shape == (3, 3, 32, 64)
+  # 28 -conv-> 26 -pool-> 13 -conv-> 11 -pool-> 5: 5*5*64 features.
+  assert params['head_dense1']['kernel'].shape == (1600, 128)
+
+
+def test_vgg_uses_only_3x3_convs():
+  model = build_model(model_cfg(name='vgg', variant='vgg19'), 10, (32, 32, 3))
+  params = shapes(model, (32, 32, 3))['params']
+  convs = [v['kernel'].shape for k, v in params.items() if '_conv' in k]
+  assert len(convs) == 16 and {s[:2] for s in convs} == {(3, 3)}
+
+
+# -- architecture details --------------------------------------------------
+
+def test_inception_module_concatenates_its_branches():
+  channels = dict(c1=3, c3_reduce=2, c3=5, c5_reduce=2, c5=4, pool_proj=6)
+  parts = build_model(tiny_config('inception'), 10, IMAGE).parts
+  module = InceptionModule(parts, **channels)
+  x = jnp.ones((2, 8, 8, 7))
+  out, _ = jax.eval_shape(
+      lambda x: module.init_with_output(jax.random.key(0), x, train=False), x)
+  assert out.shape == (2, 8, 8, 3 + 5 + 4 + 6)
+
+
+@pytest.mark.parametrize('variant', ['resnet20', 'resnet18', 'resnet50'])
+def test_plain_resnet_has_the_residual_parameter_tree(variant):
+  trees = []
+  for plain in (False, True):
+    model = build_model(model_cfg(name='resnet', variant=variant, plain=plain),
+                        10, (32, 32, 3))
+    variables = shapes(model, (32, 32, 3))
+    trees.append(traverse_util.flatten_dict(jax.tree_util.tree_map(
+        lambda v: v.shape, variables)))
+  assert trees[0] == trees[1]
+
+
+@pytest.mark.parametrize('variant', ['resnet8', 'resnet18'])
+def test_plain_resnet_drops_the_skips(variant):
+  """Same parameters, different function: the skips are really gone."""
+  shape = (16, 16, 3)
+  x, _ = batch(shape)
+  outs = []
+  for plain in (False, True):
+    model = build_model(model_cfg(name='resnet', variant=variant, plain=plain,
+                                  width_mult=0.125), 10, shape)
+    if not outs:
+      variables = model.init(jax.random.key(0), x, train=False)
+    outs.append(model.apply(variables, x, train=False))
+  assert not np.allclose(outs[0], outs[1])
+
+
+def test_rnn_reads_images_row_by_row():
+  model = build_model(tiny_config('gru'), 10, IMAGE)
+  x, _ = batch(IMAGE)
+  params, _ = init(model, x)
+  rows = model.apply({'params': params}, x[..., 0], train=False)
+  np.testing.assert_allclose(model.apply({'params': params}, x, train=False),
+                             rows, rtol=1e-6)
+  assert params['gru1']['cell']['ir']['kernel'].shape == (28, 16)
+
+
+def test_rnn_dropout_is_locked_over_time():
+  """One input mask per sequence: a dropped feature is dropped at every step."""
+  model = build_model(tiny_config('lstm'), 10, (40, 3))
+  x = jnp.ones((4, 40, 3))
+  variables = model.init(jax.random.key(0), x, train=False)
+  _, state = model.apply(variables, x, train=True, dropout_rate=0.5,
+                         rngs={'dropout': jax.random.key(1)},
+                         capture_intermediates=True, mutable=['intermediates'])
+  dropped = state['intermediates']['input_dropout']['__call__'][0] == 0
+  assert jnp.any(dropped)
+  assert jnp.all(dropped == dropped[:, :1, :])
+
+
+@pytest.mark.parametrize('norm,has_stats', [('default', True), ('none', False),
+                                            ('batch', True)])
+def test_resnet_norm_default_is_batch(norm, has_stats):
+  model = build_model(model_cfg(name='resnet', variant='resnet8', norm=norm),
+                      10, (8, 8, 3))
+  assert ('batch_stats' in shapes(model, (8, 8, 3))) == has_stats
+
+
+def test_mlp_batch_norm_updates_running_stats():
+  model = build_model(model_cfg(depth=2, width=8, norm='batch'), 10, IMAGE)
+  x, _ = batch(IMAGE)
+  params, stats = init(model, x)
+  _, new = model.apply({'params': params, 'batch_stats': stats}, x, train=True,
+                       mutable=['batch_stats'])
+  assert not np.allclose(new['batch_stats']['norm1']['mean'],
+                         stats['norm1']['mean'])
+
+
+def test_mlp_dropconnect_drops_weights_not_units():
+  model = build_model(model_cfg(depth=2, width=32, dropout='dropconnect'), 10,
+                      IMAGE)
+  x, _ = batch(IMAGE)
+  params, _ = init(model, x)
+  apply = lambda rate, train: model.apply(
+      {'params': params}, x, train=train, dropout_rate=rate,
+      rngs={'dropout': jax.random.key(4)}, capture_intermediates=True,
+      mutable=['intermediates'])[1]['intermediates']
+  clean, noisy = apply(0.0, False), apply(0.5, True)
+  # The first layer reads the raw input: nothing dropped before it.
+  np.testing.assert_allclose(noisy['dense1']['__call__'][0],
+                             clean['dense1']['__call__'][0], rtol=1e-6)
+  # The second layer's weights are dropped; its input units are not.
+  np.testing.assert_allclose(noisy['dropout1']['__call__'][0],
+                             noisy['act1']['__call__'][0])
+  assert not np.allclose(noisy['dense2']['__call__'][0],
+                         clean['dense2']['__call__'][0])
+
+
+@pytest.mark.parametrize('activation,std', [('relu', math.sqrt(2 / 784)),
+                                            ('selu', math.sqrt(1 / 784))])
+def test_default_kernel_init_follows_the_activation(activation, std):
+  model = build_model(model_cfg(depth=1, width=512, activation=activation), 10,
+                      IMAGE)
+  params, _ = init(model, jnp.zeros((1,) + IMAGE))
+  assert float(jnp.std(params['dense1']['kernel'])) == pytest.approx(std,
+                                                                     rel=0.05)
+
+
+def test_conv_impls_agree_on_a_model():
+  x, _ = batch(IMAGE)
+  outs = []
+  for impl in ('xla', 'im2col'):
+    model = build_model(model_cfg(name='alexnet', width_mult=0.0625,
+                                  conv_impl=impl), 10, IMAGE)
+    if not outs:
+      variables = model.init(jax.random.key(0), x, train=False)
+    outs.append(model.apply(variables, x, train=False))
+  np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5)
+
+
+# -- config errors ---------------------------------------------------------
+
+@pytest.mark.parametrize('overrides,match', [
+    (dict(name='resnt'), "unknown model 'resnt' \\(did you mean 'resnet'"),
+    (dict(name='vgg', variant='vgg15'), "variant='vgg15'.*vgg11"),
+    (dict(name='resnet', variant='resnet21'), "variant='resnet21'.*resnet20"),
+    (dict(name='mlp', variant='big'), "variant='big'"),
+    (dict(depth=0), 'depth=0'),
+    (dict(width=0), 'width=0'),
+    (dict(hidden=(64, 0)), 'hidden'),
+    (dict(dropout_rate=1.0), 'dropout_rate=1.0'),
+    (dict(dropout_rate=-0.1), 'dropout_rate=-0.1'),
+    (dict(norm='layer'), "norm='layer'.*batch"),
+    (dict(activation='relu6'), "activation 'relu6'"),
+    (dict(kernel_init='he'), "initializer 'he'"),
+    (dict(dropout='gaussian'), "dropout variant 'gaussian'"),
+    (dict(cell='rnn'), "cell='rnn'"),
+    (dict(conv_impl='fft'), "conv_impl='fft'"),
+    (dict(width_mult=0.0), 'width_mult=0.0'),
+    (dict(plain=True), 'plain=True.*resnet'),
+])
+def test_validate_rejects_bad_values(overrides, match):
+  with pytest.raises(ConfigError, match=match) as info:
+    validate(model_cfg(**overrides))
+  assert '\n' not in str(info.value)
+
+
+def test_conv_families_reject_flat_inputs():
+  with pytest.raises(ConfigError, match=r'images \(H, W, C\)'):
+    build_model(model_cfg(name='vgg'), 10, (784,))
+
+
+def test_defaults_are_valid_and_command_line_types():
+  cfg = defaults()
+  validate(cfg)
+  for key, value in cfg.items():
+    assert isinstance(value, (int, float, str, bool, tuple)), key
