@@ -53,11 +53,11 @@ def resolved_config():
 
 def run_ablation(axes: Dict[str, Sequence[Any]],
                  columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
-                 config=None, title: str = ''):
+                 config=None, title: str = '', final_hooks=()):
   """Runs the grid and prints its table; returns (results, table)."""
   from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   config = config or resolved_config()
-  results = runner.run(config, axes, FLAGS.workdir)
+  results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks)
   trials = list(dict.fromkeys(r['trial'] for r in results))
   runs = [r for r in report.load_runs(FLAGS.workdir) if r.trial in trials]
   text = report.table(report.by_trial(runs), columns, order=trials)

@@ -94,6 +94,24 @@ def group_trials(trials: Sequence[Trial]) -> List[List[Trial]]:
   return list(groups.values())
 
 
+@dataclasses.dataclass
+class FinalContext:
+  """What a final hook sees: one chunk of members with their final (restored
+  best) parameters stacked on a leading member axis."""
+  model: Any
+  steps: Steps
+  params: Any
+  batch_stats: Any
+  hp: Dict[str, jax.Array]
+  data: 'DeviceData'
+  members: List[Member]
+
+
+# A final hook returns extra final metrics: name -> array with one value per
+# member of the chunk (e.g. MC-dropout accuracy); they land in status.json.
+FinalHook = Callable[[FinalContext], Dict[str, Any]]
+
+
 # -- data on device ------------------------------------------------------------
 @dataclasses.dataclass
 class DeviceData:
@@ -167,7 +185,8 @@ class Printer:
 
 def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
               workdir: str, env: Dict[str, Any], out: Printer,
-              shown_models: set) -> List[Dict[str, Any]]:
+              shown_models: set, final_hooks: Sequence[FinalHook] = ()
+              ) -> List[Dict[str, Any]]:
   cfg = trials[0].config  # all static fields are equal within a group
   model = models.build_model(cfg.model,
                              losses.output_dim(cfg.loss, dataset.num_classes),
@@ -264,6 +283,8 @@ def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
       monitored = row[cfg.early_stopping.monitor]
       trackers[k] = prog.track(trackers[k], states[k], monitored,
                                row['train_loss'])
+      # The epochs whose parameters early stopping saved as the best so far.
+      row['saved_best'] = trackers[k].best_epoch == epoch - 1
       states[k] = prog.end_epoch(states[k], trackers[k], row['val_loss'])
       if diag_every and epoch % diag_every == 0:
         row.update(prog.diagnose(states[k], hps[k], ddata.probe_x,
@@ -315,8 +336,13 @@ def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
     bstats = jax.tree_util.tree_map(pick, tr.best_batch_stats, st.batch_stats)
     val = prog.evaluate(params, bstats, hps[k], *ddata.val)
     test = prog.evaluate(params, bstats, hps[k], *ddata.test)
+    extra = {}
+    for hook in final_hooks:
+      extra.update(hook(FinalContext(model, steps, params, bstats, hps[k],
+                                     ddata, c)))
     for i, m in enumerate(c):
       final = _scalars(val, i, 'val_') | _scalars(test, i, 'test_')
+      final.update(_scalars(extra, i))
       diverged = bool(tr.diverged[i])
       final.update(
           best_epoch=int(tr.best_epoch[i]) + 1,
@@ -336,8 +362,8 @@ def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
 
 
 def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
-        workdir: str, out: Optional[Printer] = None,
-        dataset=None) -> List[Dict[str, Any]]:
+        workdir: str, out: Optional[Printer] = None, dataset=None,
+        final_hooks: Sequence[FinalHook] = ()) -> List[Dict[str, Any]]:
   """Runs every trial x seed of the grid; returns one result per member."""
   out = out or Printer()
   trials = make_trials(base, axes)
@@ -355,7 +381,8 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
   env = records.environment()
   results, shown = [], set()
   for group in group_trials(trials):
-    results += run_group(group, ddata, dataset, mesh, workdir, env, out, shown)
+    results += run_group(group, ddata, dataset, mesh, workdir, env, out, shown,
+                         final_hooks)
   return results
 
 
