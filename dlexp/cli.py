@@ -9,7 +9,7 @@ import re
 import sys
 from typing import Any, Dict, Optional, Sequence
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from dlexp import config as config_lib
@@ -33,6 +33,12 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
   flags.DEFINE_string('workdir', os.path.join('runs', name),
                       'Directory for one subdirectory per trial and seed.')
   flags.DEFINE_bool('plot', False, 'Also write PNG learning curves.')
+  flags.DEFINE_bool('rerun_failed', False, 'Rerun members whose status is '
+                    'failed (done ones are always skipped on relaunch).')
+  try:  # config_flags parses overrides right here, with a traceback on typos
+    _check_config_overrides(sys.argv)
+  except DlexpError as e:
+    _die(str(e))
   config_flags.DEFINE_config_dict('config', config_lib.default_config(),
                                   'Any config field: --config.<field>=value.',
                                   lock_config=True)
@@ -57,7 +63,8 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
   """Runs the grid and prints its table; returns (results, table)."""
   from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   config = config or resolved_config()
-  results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks)
+  results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
+                       rerun_failed=FLAGS.rerun_failed)
   trials = list(dict.fromkeys(r['trial'] for r in results))
   runs = [r for r in report.load_runs(FLAGS.workdir) if r.trial in trials]
   text = report.table(report.by_trial(runs), columns, order=trials)
@@ -72,12 +79,16 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
     for path in report.plot(runs, ['val_accuracy', 'val_loss', 'train_loss'],
                             FLAGS.workdir):
       print(f'wrote {path}')
+  failed = [r for r in results if r['status'] == 'failed']
+  if failed:
+    _die(f'{len(failed)} member(s) failed (see their status.json); relaunch '
+         'with --rerun_failed to retry them', code=1)
   return results, text
 
 
-def _die(message: str) -> None:
+def _die(message: str, code: int = 2) -> None:
   print(f'error: {message}', file=sys.stderr)
-  sys.exit(2)
+  sys.exit(code)
 
 
 def _check_config_overrides(argv: Sequence[str]) -> None:
@@ -104,12 +115,19 @@ def run_main(main) -> None:
   """app.run with user errors as one line on stderr and exit status 2."""
 
   def guarded(argv):
+    # Orbax and TFDS log every step at INFO through absl; keep the console for
+    # the progress lines and the table.
+    logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
       _die(f'unexpected arguments {argv[1:]}; flags look like --name=value')
+    from dlexp.train.runner import Interrupted  # pylint: disable=g-import-not-at-top
     try:
       main(argv)
     except DlexpError as e:
       _die(str(e))
+    except Interrupted as e:
+      print(str(e), file=sys.stderr)
+      sys.exit(128 + e.signum)
 
   app.run(guarded, flags_parser=_parse_flags)
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from typing import Any, Dict, Iterable, List, Optional
 
-STATUSES = ('running', 'done', 'diverged', 'failed', 'stopped')
+STATUSES = ('running', 'done', 'diverged', 'failed', 'interrupted')
 
 
 def jsonable(value: Any) -> Any:
@@ -171,3 +171,38 @@ def find_runs(workdir: str) -> Iterable[str]:
   for root, _, files in sorted(os.walk(workdir)):
     if 'status.json' in files and 'config.json' in files:
       yield root
+
+
+class TrialLock:
+  """An exclusive lock on a run directory, held while a process trains it.
+
+  fcntl locks die with their process (even on SIGKILL), so a crashed run never
+  leaves a stale lock behind; the file only names the last holder.
+  """
+
+  def __init__(self, directory: str):
+    self.path = os.path.join(directory, '.lock')
+    self._fd = None
+
+  def acquire(self) -> None:
+    import fcntl  # pylint: disable=g-import-not-at-top
+    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      holder = os.read(fd, 200).decode(errors='replace').strip() or 'unknown'
+      os.close(fd)
+      from dlexp.errors import DlexpError  # pylint: disable=g-import-not-at-top
+      raise DlexpError(f'{os.path.dirname(self.path)} is being trained by '
+                       f'another process ({holder}); wait for it or use '
+                       'another --workdir') from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f'pid {os.getpid()} on {platform.node()} since '
+                 f'{time.strftime("%Y-%m-%dT%H:%M:%S")}'.encode())
+    self._fd = fd
+
+  def release(self) -> None:
+    if self._fd is not None:
+      os.close(self._fd)  # closing the descriptor releases the flock
+      self._fd = None

@@ -6,7 +6,7 @@ max pool -> 1x1 projection. The bottlenecks are what make the 3x3 and 5x5
 branches affordable. The 'googlenet' variant keeps the paper's nine modules
 (3a-5b, with its channel table) behind a single 3x3 stem instead of the
 ImageNet stem, for 28-32 px inputs (the layout of the common CIFAR GoogLeNet);
-'mini' keeps three of them. Conv units are conv -> BatchNorm -> activation by
+'mini' keeps two of them (3a, pool, 4a). Conv units are conv -> BatchNorm -> activation by
 default (norm 'default' = batch).
 """
 from typing import Tuple, Union
@@ -37,7 +37,7 @@ STEM = 192
 VARIANTS = {
     'googlenet': ('3a', '3b', 'M', '4a', '4b', '4c', '4d', '4e', 'M', '5a',
                   '5b'),
-    'mini': ('3a', 'M', '4a', 'M', '5b'),
+    'mini': ('3a', 'M', '4a'),
 }
 DEFAULT_VARIANT = 'googlenet'
 

@@ -8,9 +8,12 @@ groups. Every value is validated before anything is compiled.
 """
 import copy
 import dataclasses
+import hashlib
 import itertools
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -23,7 +26,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from dlexp import config as config_lib
 from dlexp import data as data_lib
 from dlexp import losses, models, optim, records
-from dlexp.errors import ConfigError
+from dlexp.errors import ConfigError, DlexpError
+from dlexp.train import checkpoint as checkpoint_lib
 from dlexp.train import program as program_lib
 from dlexp.train.steps import Steps
 
@@ -183,17 +187,81 @@ class Printer:
       print(msg, file=self.stream, flush=True)
 
 
-def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
-              workdir: str, env: Dict[str, Any], out: Printer,
-              shown_models: set, final_hooks: Sequence[FinalHook] = ()
-              ) -> List[Dict[str, Any]]:
-  cfg = trials[0].config  # all static fields are equal within a group
+class Interrupted(Exception):
+  """SIGTERM/SIGINT arrived: the state was checkpointed; relaunch to resume."""
+
+  def __init__(self, signum: int, epoch: int):
+    super().__init__(f'interrupted by signal {signum} after epoch {epoch}; '
+                     'checkpoint saved, relaunch the same command to resume')
+    self.signum = signum
+
+
+class SignalGuard:
+  """Turns the first SIGTERM/SIGINT into a request to checkpoint and stop at
+  the end of the current epoch; a second one acts as usual."""
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+  def __init__(self, out: Printer):
+    self.out = out
+    self.requested: Optional[int] = None
+    self._old = {}
+
+  def _handle(self, signum, frame):
+    if self.requested is not None:
+      signal.signal(signum, self._old.get(signum, signal.SIG_DFL))
+      signal.raise_signal(signum)
+      return
+    self.requested = signum
+    self.out(f'signal {signum}: checkpointing at the end of this epoch, then '
+             'stopping (send it again to stop now)')
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for s in self.SIGNALS:
+        self._old[s] = signal.signal(s, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for s, handler in self._old.items():
+      signal.signal(s, handler)
+
+
+@dataclasses.dataclass
+class Context:
+  """What every group of a run shares."""
+  ddata: 'DeviceData'
+  dataset: Any
+  mesh: Any
+  workdir: str
+  env: Dict[str, Any]
+  out: Printer
+  signals: SignalGuard
+  final_hooks: Sequence[FinalHook] = ()
+  shown_models: set = dataclasses.field(default_factory=set)
+
+
+def _group_id(members: Sequence[Member], mode: str) -> str:
+  text = '\n'.join([mode] + [m.directory for m in members])
+  return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _result(m: Member, status: Dict[str, Any]) -> Dict[str, Any]:
+  return dict(trial=m.trial.name, seed=m.seed, status=status.get('status'),
+              directory=m.directory, **(status.get('final') or {}))
+
+
+def run_group(members: List[Member], ctx: Context) -> List[Dict[str, Any]]:
+  """Trains one group (same static config) from scratch or its checkpoint."""
+  out, ddata, dataset = ctx.out, ctx.ddata, ctx.dataset
+  trials = list(dict.fromkeys(id(m.trial) for m in members))
+  cfg = members[0].trial.config  # all static fields are equal within a group
   model = models.build_model(cfg.model,
                              losses.output_dim(cfg.loss, dataset.num_classes),
                              dataset.input_shape)
   model_key = repr(sorted(config_lib.flatten(cfg.model).items()))
-  if model_key not in shown_models:
-    shown_models.add(model_key)
+  if model_key not in ctx.shown_models:
+    ctx.shown_models.add(model_key)
     out(models.summary(model, dataset.input_shape,
                        num_classes=dataset.num_classes))
   n_train = len(dataset.train_y)
@@ -202,15 +270,13 @@ def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
       model=model, optimizer=optim.make_optimizer(cfg, steps_per_epoch),
       loss_fn=losses.make_loss(cfg.loss, dataset.num_classes),
       metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
-      batch_size=cfg.batch_size, steps_per_epoch=steps_per_epoch, mesh=mesh,
-      es_mode=_monitor_mode(cfg), es_patience=cfg.early_stopping.patience,
+      batch_size=cfg.batch_size, steps_per_epoch=steps_per_epoch,
+      mesh=ctx.mesh, es_mode=_monitor_mode(cfg),
+      es_patience=cfg.early_stopping.patience,
       es_min_delta=cfg.early_stopping.min_delta,
       monitor=cfg.early_stopping.monitor)
   prog = program_lib.Program(steps)
 
-  members = [Member(t, t.config.seed + s, _member_dir(workdir, t,
-                                                      t.config.seed + s))
-             for t in trials for s in range(t.config.num_seeds)]
   mode = cfg.members
   if mode == 'auto':
     mode = 'vmap' if models.MODELS.get(cfg.model.name).vmap_friendly else 'loop'
@@ -221,49 +287,86 @@ def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
                                    for m in c] for p in traced})
          for c in chunks]
 
+  sample = jnp.zeros((1,) + tuple(dataset.input_shape), jnp.float32)
+  states, trackers = [], []
+  for c in chunks:
+    st = prog.init(jnp.asarray([m.seed for m in c], jnp.int32), sample)
+    states.append(st)
+    trackers.append(prog.new_tracker(st))
+  ckpt = checkpoint_lib.GroupCheckpoints(
+      os.path.join(ctx.workdir, '.checkpoints', _group_id(members, mode)),
+      keep=cfg.checkpoint.keep, member_axis=True)
+  restored = ckpt.restore_latest((states, trackers), warn=out)
+  start_epoch = 0
+  if restored is not None:
+    start_epoch, tree, _ = restored
+    states, trackers = jax.tree_util.tree_map(jnp.asarray, tree)
+
+  label = (members[0].trial.name or 'run') if len(trials) == 1 else (
+      f'{len(trials)} trials')
+  out(f'[{label}] {len(members)} member(s), {mode} '
+      f'({len(chunks)} program call(s) per epoch), '
+      f'{steps_per_epoch} steps/epoch of {cfg.batch_size}'
+      + (f'; resuming after epoch {start_epoch}' if start_epoch else ''))
   writers = []
   for m in members:
     flat = config_lib.flatten(m.trial.config)
     flat['seed'] = m.seed
     writers.append(records.RunWriter(m.directory, dict(
         config=flat, trial=m.trial.name, overrides=m.trial.overrides,
-        seed=m.seed, members_in_program=size, member_mode=mode), env))
+        seed=m.seed, members_in_program=size, member_mode=mode), ctx.env,
+        resume_epoch=start_epoch))
+  try:
+    return _train(members, chunks, hps, states, trackers, start_epoch, cfg,
+                  prog, steps, model, writers, ckpt, label, ctx)
+  except (DlexpError, Interrupted):
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    # A crash of this group (not of the user's input) must not take the rest
+    # of the sweep with it: record it, go on, rerun with --rerun_failed.
+    message = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+    out(f'[{label}] failed: {message}')
+    results = []
+    for m, w in zip(members, writers):
+      w.set_status('failed', error=message, trial=m.trial.name, seed=m.seed)
+      results.append(_result(m, {'status': 'failed'}))
+    return results
+  finally:
+    for w in writers:
+      w.close()
+    ckpt.close()
 
-  label = trials[0].name if len(trials) == 1 else f'{len(trials)} trials'
-  out(f'[{label}] {len(members)} member(s), {mode} '
-      f'({len(chunks)} program call(s) per epoch), '
-      f'{steps_per_epoch} steps/epoch of {cfg.batch_size}')
-  sample = jnp.zeros((1,) + tuple(dataset.input_shape), jnp.float32)
-  start = time.time()
-  states, trackers = [], []
-  for c in chunks:
-    seeds = jnp.asarray([m.seed for m in c], jnp.int32)
-    st = prog.init(seeds, sample)
-    states.append(st)
-    trackers.append(prog.new_tracker(st))
+
+def _train(members, chunks, hps, states, trackers, start_epoch, cfg, prog,
+           steps, model, writers, ckpt, label, ctx) -> List[Dict[str, Any]]:
+  out, ddata = ctx.out, ctx.ddata
+  steps_per_epoch = steps.steps_per_epoch
+  writer_of = {id(m): w for m, w in zip(members, writers)}
   diag_every = cfg.diagnostics.every_epochs
+  start = time.time()
 
-  def log_rows(epoch, chunk_rows):
-    for c, rows in zip(chunks, chunk_rows):
+  def save(epoch):
+    ckpt.save(epoch, (states, trackers),
+              meta=dict(members=[m.directory for m in members]))
+
+  if start_epoch == 0:
+    # Epoch 0: the untrained network (diagnostics at initialization).
+    for k, c in enumerate(chunks):
+      st, hp = states[k], hps[k]
+      row = {f'val_{n}': v for n, v in prog.evaluate(
+          st.params, st.batch_stats, hp, *ddata.val).items()}
+      if diag_every:
+        row.update(prog.diagnose(st, hp, ddata.probe_x, ddata.probe_y))
+      row = {n: np.asarray(v) for n, v in row.items()}
       for i, m in enumerate(c):
-        writers[members.index(m)].log({k: v[i] for k, v in rows.items()})
-
-  # Epoch 0: the untrained network (diagnostics at initialization).
-  rows0 = []
-  for k, (st, hp) in enumerate(zip(states, hps)):
-    row = {'epoch': np.zeros(len(chunks[k]), int),
-           'step': np.zeros(len(chunks[k]), int)}
-    val = prog.evaluate(st.params, st.batch_stats, hp, *ddata.val)
-    row.update({f'val_{n}': np.asarray(v) for n, v in val.items()})
-    if diag_every:
-      diag = prog.diagnose(st, hp, ddata.probe_x, ddata.probe_y)
-      row.update({n: np.asarray(v) for n, v in diag.items()})
-    rows0.append(row)
-  log_rows(0, rows0)
+        writer_of[id(m)].log(dict({n: v[i] for n, v in row.items()},
+                                  epoch=0, step=0))
   first_compile = sum(prog.compile_seconds().values())
 
   epoch_times = []
-  for epoch in range(1, cfg.epochs + 1):
+  for epoch in range(start_epoch + 1, cfg.epochs + 1):
+    if not any(bool(jnp.any(t.active)) for t in trackers):
+      break
     t0 = time.perf_counter()
     compiled_before = sum(prog.compile_seconds().values())
     chunk_rows = []
@@ -294,10 +397,12 @@ def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
     compiling = sum(prog.compile_seconds().values()) - compiled_before
     seconds = time.perf_counter() - t0 - compiling  # training time only
     if compiling:
-      out(f'[{label}] compiled in {compiling + (first_compile if epoch == 1 else 0):.1f}s')
+      total = compiling + (first_compile if epoch == start_epoch + 1 else 0)
+      out(f'[{label}] compiled in {total:.1f}s')
     epoch_times.append(seconds)
     ran = sum(int(np.sum(a)) for a, _ in filter(None, chunk_rows))
     throughput = ran * steps_per_epoch * cfg.batch_size / seconds
+    accs, train_losses = [], []
     for k, c in enumerate(chunks):
       if chunk_rows[k] is None:
         continue
@@ -310,19 +415,22 @@ def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
         line.update(epoch=epoch, step=epoch * steps_per_epoch,
                     examples_per_sec=throughput, epoch_seconds=seconds,
                     members=ran)
-        writers[members.index(m)].log(line)
+        writer_of[id(m)].log(line)
+        accs.append(float(line.get('val_accuracy', line['val_loss'])))
+        train_losses.append(float(line['train_loss']))
+    metric = 'val_acc' if 'accuracy' in steps.metric_fns else 'val_loss'
     remaining = (cfg.epochs - epoch) * float(np.median(epoch_times))
-    accs = [float(v) for _, r in filter(None, chunk_rows)
-            for v in np.asarray(r.get('val_accuracy', r['val_loss']))]
-    losses_ = [float(v) for _, r in filter(None, chunk_rows)
-               for v in np.asarray(r['train_loss'])]
-    metric = 'val_acc' if 'val_accuracy' in steps.metric_fns or any(
-        'val_accuracy' in r for _, r in filter(None, chunk_rows)) else 'val_loss'
     out(f'[{label}] epoch {epoch}/{cfg.epochs}  train_loss '
-        f'{_nanmean(losses_):.4f}  {metric} {_nanmean(accs):.4f}'
+        f'{_nanmean(train_losses):.4f}  {metric} {_nanmean(accs):.4f}'
         f'  {throughput:,.0f} ex/s  {seconds:.1f}s  ETA {remaining:.0f}s')
-    if not any(bool(jnp.any(t.active)) for t in trackers):
-      break
+    every = cfg.checkpoint.every_epochs
+    if ctx.signals.requested or (every and epoch % every == 0):
+      save(epoch)
+    if ctx.signals.requested:
+      for m in members:
+        writer_of[id(m)].set_status('interrupted', epoch=epoch,
+                                    trial=m.trial.name, seed=m.seed)
+      raise Interrupted(ctx.signals.requested, epoch)
   train_seconds = time.time() - start
 
   results = []
@@ -337,34 +445,38 @@ def run_group(trials: List[Trial], ddata: DeviceData, dataset, mesh,
     val = prog.evaluate(params, bstats, hps[k], *ddata.val)
     test = prog.evaluate(params, bstats, hps[k], *ddata.test)
     extra = {}
-    for hook in final_hooks:
+    for hook in ctx.final_hooks:
       extra.update(hook(FinalContext(model, steps, params, bstats, hps[k],
                                      ddata, c)))
     for i, m in enumerate(c):
       final = _scalars(val, i, 'val_') | _scalars(test, i, 'test_')
       final.update(_scalars(extra, i))
       diverged = bool(tr.diverged[i])
+      stopped = int(tr.stopped_epoch[i])
       final.update(
           best_epoch=int(tr.best_epoch[i]) + 1,
-          stopped_epoch=int(tr.stopped_epoch[i]) + 1 if int(
-              tr.stopped_epoch[i]) >= 0 else None,
+          stopped_epoch=stopped + 1 if stopped >= 0 else None,
           diverged_epoch=int(tr.diverged_epoch[i]) + 1 if diverged else None,
           epochs_run=int(st.epoch[i]), restored_best=bool(use_best[i]))
       status = 'diverged' if diverged else 'done'
-      w = writers[members.index(m)]
-      w.set_status(status, final=final, train_seconds=train_seconds,
-                   compile_seconds=sum(prog.compile_seconds().values()),
-                   trial=m.trial.name, seed=m.seed)
-      w.close()
-      results.append(dict(trial=m.trial.name, seed=m.seed, status=status,
-                          directory=m.directory, **final))
+      writer_of[id(m)].set_status(
+          status, final=final, train_seconds=train_seconds,
+          compile_seconds=sum(prog.compile_seconds().values()),
+          resumed_from_epoch=start_epoch, trial=m.trial.name, seed=m.seed)
+      results.append(_result(m, {'status': status, 'final': final}))
   return results
 
 
 def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
         workdir: str, out: Optional[Printer] = None, dataset=None,
-        final_hooks: Sequence[FinalHook] = ()) -> List[Dict[str, Any]]:
-  """Runs every trial x seed of the grid; returns one result per member."""
+        final_hooks: Sequence[FinalHook] = (),
+        rerun_failed: bool = False) -> List[Dict[str, Any]]:
+  """Runs every trial x seed of the grid; returns one result per member.
+
+  Relaunching on the same workdir skips members whose status is done or
+  diverged, resumes interrupted groups from their latest checkpoint, and
+  reruns failed members only with `rerun_failed`.
+  """
   out = out or Printer()
   trials = make_trials(base, axes)
   workdir = _prepare_workdir(workdir)
@@ -373,17 +485,49 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
   mesh = Mesh(np.array(jax.devices()), ('data',))
   for t in trials:
     config_lib.validate_against_data(t.config, dataset, mesh.size)
-  out(f'dataset {dataset.name}: {len(dataset.train_y)} train / '
-      f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
-      f'{tuple(dataset.input_shape)}, {dataset.num_classes} classes; devices: '
-      f'{mesh.size} x {jax.devices()[0].platform}')
-  ddata = to_device(dataset, base, mesh)
-  env = records.environment()
-  results, shown = [], set()
-  for group in group_trials(trials):
-    results += run_group(group, ddata, dataset, mesh, workdir, env, out, shown,
-                         final_hooks)
-  return results
+  members = [Member(t, t.config.seed + s,
+                    _member_dir(workdir, t, t.config.seed + s))
+             for t in trials for s in range(t.config.num_seeds)]
+  locks = []
+  try:
+    for m in members:  # all or nothing, before anything is written
+      lock = records.TrialLock(m.directory)
+      lock.acquire()
+      locks.append(lock)
+    results: Dict[str, Dict[str, Any]] = {}
+    pending = []
+    for m in members:
+      status = records.read_json(os.path.join(m.directory, 'status.json'))
+      state = (status or {}).get('status')
+      if state in ('done', 'diverged') or (state == 'failed'
+                                           and not rerun_failed):
+        results[m.directory] = _result(m, status)
+      else:
+        pending.append(m)
+    skipped = len(members) - len(pending)
+    out(f'dataset {dataset.name}: {len(dataset.train_y)} train / '
+        f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
+        f'{tuple(dataset.input_shape)}, {dataset.num_classes} classes; '
+        f'devices: {mesh.size} x {jax.devices()[0].platform}'
+        + (f'; {skipped} member(s) already finished in {workdir}'
+           if skipped else ''))
+    if pending:
+      by_trial = {}
+      for m in pending:
+        by_trial.setdefault(id(m.trial), []).append(m)
+      groups: Dict[Tuple, List[Member]] = {}
+      for ms in by_trial.values():
+        groups.setdefault(_static_key(ms[0].trial.config), []).extend(ms)
+      with SignalGuard(out) as signals:
+        ctx = Context(to_device(dataset, base, mesh), dataset, mesh, workdir,
+                      records.environment(), out, signals, final_hooks)
+        for group in groups.values():
+          for r in run_group(group, ctx):
+            results[r['directory']] = r
+    return [results[m.directory] for m in members]
+  finally:
+    for lock in locks:
+      lock.release()
 
 
 def _prepare_workdir(workdir: str) -> str:

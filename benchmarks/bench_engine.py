@@ -1,0 +1,419 @@
+"""Training throughput of dlexp's engine against a naive JAX loop and PyTorch.
+
+    .venv/bin/python benchmarks/bench_engine.py [--quick] [--steps 50]
+        [--repeats 7] [--batch 128] [--models ...] [--vmap MODEL:M ...]
+        [--torch-threads 1] [--no-torch] [--no-step-loop] [--no-runner]
+
+Fashion-MNIST (dlexp.data.load with the default config), SGD with momentum
+0.9, examples/s after compilation. Configurations:
+
+- engine: `Program.train_epoch` (the vmapped, compiled lax.scan the runner
+  calls once per epoch) over --steps batches, one member. The epoch is
+  truncated through `Steps.steps_per_epoch` so every row times the same number
+  of steps; evaluation, tracking and diagnostics are left out (the runner check
+  below includes them).
+- naive-jax (baseline): the same flax module and optimizer as one jitted train
+  step, called from a Python loop over numpy batches (the usual JAX recipe).
+- step-loop: dlexp's own `Steps.train_step` jitted per step with the data on
+  the device; separates the cost of dlexp's step from the effect of the scan.
+- torch: the same architecture in PyTorch (CPU), if `import torch` works
+  (not a dlexp dependency; install it into the venv only to benchmark).
+- vmap xM / loop xM: M grid members as one vmapped program vs M calls of the
+  one-member program (the runner's members='vmap' / 'loop'); the baseline is
+  the loop, and the ratio decides members='auto'.
+- runner: `runner.run` for two full epochs; examples_per_sec of epoch 2 from
+  metrics.jsonl (training plus per-epoch validation, tracking; no diagnostics).
+
+Every configuration is compiled and warmed up first; the timed repeats are
+then interleaved across configurations, so a burst of load from other
+processes hits all rows alike. Reported: the median over repeats, the best
+repeat (the least disturbed one, a gauge of the noise), examples per second
+of this process's CPU time (median; it moves less with other processes' load,
+as long as nothing spin-waits) and ratios of the wall-clock medians.
+"""
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from dlexp import config as config_lib
+from dlexp import data as data_lib
+from dlexp import losses, models, optim, records
+from dlexp.train import program as program_lib
+from dlexp.train import runner
+from dlexp.train.steps import Steps
+
+# name -> (model config overrides, description). Shared by every backend.
+MODELS = {
+    'mlp20x100': (dict(name='mlp', depth=20, width=100), 'MLP 20x100'),
+    'mlp2x256': (dict(name='mlp', depth=2, width=256), 'MLP 2x256'),
+    'cnn': (dict(name='cnn'), 'CNN (32-64-128)'),
+    'lstm': (dict(name='lstm', rnn_hidden=128), 'LSTM 128'),
+}
+TORCH_MODELS = ('mlp20x100', 'mlp2x256', 'cnn')
+
+
+@dataclasses.dataclass
+class Bench:
+  """One row: `run()` trains and returns the number of examples it saw."""
+  label: str
+  group: str
+  run: Callable[[], int]
+  baseline: Optional[str] = None  # label of the row the ratio divides by
+  times: List[float] = dataclasses.field(default_factory=list)
+  cpu_times: List[float] = dataclasses.field(default_factory=list)
+  examples: int = 0
+
+
+def make_config(model: str, batch: int):
+  cfg = config_lib.default_config()
+  cfg.model.update(MODELS[model][0])
+  cfg.batch_size = batch
+  cfg.diagnostics.every_epochs = 0
+  cfg.checkpoint.every_epochs = 0
+  config_lib.validate(cfg)
+  return cfg
+
+
+# -- dlexp ---------------------------------------------------------------------
+def make_steps(cfg, dataset, steps: int, mesh) -> Steps:
+  """Steps as runner.run_group builds them, with `steps` per epoch."""
+  module = models.build_model(cfg.model, dataset.num_classes,
+                              dataset.input_shape)
+  return Steps(
+      model=module,
+      optimizer=optim.make_optimizer(cfg, len(dataset.train_y) // cfg.batch_size),
+      loss_fn=losses.make_loss(cfg.loss, dataset.num_classes),
+      metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
+      batch_size=cfg.batch_size, steps_per_epoch=steps, mesh=mesh,
+      es_mode='min', es_patience=0, es_min_delta=0.0, monitor='val_loss')
+
+
+def engine(prog: program_lib.Program, cfg, dataset, ddata, members: int,
+           mode: str) -> Callable[[], int]:
+  """One epoch of `members` members, vmapped in one program or looped over
+  one-member programs (the same Program code and calls as the runner's)."""
+  steps = prog.steps.steps_per_epoch
+  size = members if mode == 'vmap' else 1
+  sample = jnp.zeros((1,) + tuple(dataset.input_shape), jnp.float32)
+  hp = program_lib.stack_hp({p: [config_lib.get(cfg, p)] * size
+                             for p in config_lib.traced_fields()})
+  active = np.ones(size, bool)
+  states = [prog.init(jnp.arange(i, i + size, dtype=jnp.int32), sample)
+            for i in range(0, members, size)]
+
+  def run() -> int:
+    for k, st in enumerate(states):
+      states[k], _ = prog.train_epoch(st, hp, active, ddata.train_x,
+                                      ddata.train_y)
+    jax.block_until_ready(states)
+    return members * steps * cfg.batch_size
+  return run
+
+
+def step_loop(cfg, dataset, ddata, mesh, steps: int) -> Callable[[], int]:
+  """dlexp's train step jitted per step; batches gathered on the device."""
+  st = make_steps(cfg, dataset, steps, mesh)
+  state = jax.jit(st.init)(jnp.int32(0), ddata.train_x[:1])
+  hp = {p: jnp.float32(config_lib.get(cfg, p))
+        for p in config_lib.traced_fields()}
+  n, b = len(dataset.train_y), cfg.batch_size
+
+  @jax.jit
+  def step(state, idx):
+    return st.train_step(state, hp, ddata.train_x[idx], ddata.train_y[idx])
+
+  rng = np.random.default_rng(0)
+  holder = [state]
+
+  def run() -> int:
+    order = rng.permutation(n)[:steps * b].reshape(steps, b)
+    state = holder[0]
+    for idx in order:
+      state, metrics = step(state, idx)
+    jax.block_until_ready(metrics)
+    holder[0] = state
+    return steps * b
+  return run
+
+
+# -- baseline 1: naive JAX -------------------------------------------------------
+def naive_jax(cfg, dataset, steps: int) -> Callable[[], int]:
+  """flax module + optax.sgd, one jitted step per batch from a Python loop."""
+  module = models.build_model(cfg.model, dataset.num_classes,
+                              dataset.input_shape)
+  key = jax.random.PRNGKey(0)
+  variables = module.init({'params': key, 'dropout': key},
+                          jnp.asarray(dataset.train_x[:1]), train=False)
+  params, stats = variables['params'], variables.get('batch_stats', {})
+  opt = optax.sgd(cfg.optimizer.learning_rate,
+                  momentum=cfg.optimizer.momentum)
+
+  @jax.jit
+  def step(params, stats, opt_state, x, y):
+    def loss_fn(p):
+      v = {'params': p, **({'batch_stats': stats} if stats else {})}
+      logits, new = module.apply(v, x, train=True, dropout_rate=0.0,
+                                 rngs={'dropout': key}, mutable=['batch_stats'])
+      loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+      return loss, new.get('batch_stats', stats)
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = opt.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), stats, opt_state, loss
+
+  x_all, y_all = dataset.train_x, dataset.train_y
+  rng = np.random.default_rng(0)
+  holder = [(params, stats, opt.init(params))]
+  b = cfg.batch_size
+
+  def run() -> int:
+    order = rng.permutation(len(y_all))[:steps * b].reshape(steps, b)
+    state = holder[0]
+    for idx in order:
+      *state, loss = step(*state, x_all[idx], y_all[idx])
+    jax.block_until_ready(loss)
+    holder[0] = tuple(state)
+    return steps * b
+  return run
+
+
+# -- baseline 2: PyTorch ---------------------------------------------------------
+def torch_bench(model: str, cfg, dataset, steps: int) -> Callable[[], int]:
+  """The same architecture, SGD momentum and batch size in PyTorch (CPU)."""
+  import torch  # pylint: disable=import-outside-toplevel
+  from torch import nn  # pylint: disable=import-outside-toplevel
+
+  torch.manual_seed(0)
+  h, w, c = dataset.input_shape
+  if model.startswith('mlp'):
+    layers, width = [nn.Flatten()], h * w * c
+    for _ in range(cfg.model.depth):
+      layers += [nn.Linear(width, cfg.model.width), nn.ReLU()]
+      width = cfg.model.width
+    net = nn.Sequential(*layers, nn.Linear(width, dataset.num_classes))
+  elif model == 'cnn':
+    # conv32-pool-conv64-pool-dense128 with 3x3 valid convs, as dlexp's 'cnn'.
+    side = ((h - 2) // 2 - 2) // 2
+    net = nn.Sequential(
+        nn.Conv2d(c, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(64 * side * side, 128), nn.ReLU(),
+        nn.Linear(128, dataset.num_classes))
+  else:
+    raise ValueError(f'no PyTorch version of {model!r}')
+  opt = torch.optim.SGD(net.parameters(), lr=cfg.optimizer.learning_rate,
+                        momentum=cfg.optimizer.momentum)
+  loss_fn = nn.CrossEntropyLoss()
+  # NCHW is PyTorch's native conv layout; converted once, outside the timing.
+  x_all = torch.from_numpy(dataset.train_x.transpose(0, 3, 1, 2).copy())
+  y_all = torch.from_numpy(dataset.train_y.astype(np.int64))  # a copy
+  gen = torch.Generator().manual_seed(0)
+  b = cfg.batch_size
+  net.train()
+
+  def run() -> int:
+    order = torch.randperm(len(y_all), generator=gen)[:steps * b]
+    for idx in order.view(steps, b):
+      opt.zero_grad(set_to_none=True)
+      loss = loss_fn(net(x_all[idx]), y_all[idx])
+      loss.backward()
+      opt.step()
+    loss.item()  # Waits for the last step, like block_until_ready.
+    return steps * b
+  return run
+
+
+def torch_setup(threads: int) -> str:
+  """Sets torch's intra-op threads; its version, or '' if it cannot be
+  imported."""
+  try:
+    import torch  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    return ''
+  torch.set_num_threads(threads)
+  return torch.__version__
+
+
+# -- runner cross-check ------------------------------------------------------------
+def runner_throughput(cfg, dataset) -> float:
+  """examples_per_sec that runner.run logs for epoch 2 of a 2-epoch run."""
+  cfg.epochs = 2
+  with tempfile.TemporaryDirectory() as workdir:
+    runner.run(cfg, {}, workdir, out=runner.Printer(quiet=True),
+               dataset=dataset)
+    rows = records.read_metrics(os.path.join(workdir, 'run', 'seed_0',
+                                             'metrics.jsonl'))
+  return float([r for r in rows if r.get('epoch') == 2][0]['examples_per_sec'])
+
+
+# -- driver -------------------------------------------------------------------------
+def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
+  benches: List[Bench] = []
+  programs: Dict[str, program_lib.Program] = {}
+
+  def program(model: str) -> program_lib.Program:
+    # One Program per model, as the runner has per group: the one-member rows
+    # and the loop rows share its compiled executables.
+    if model not in programs:
+      programs[model] = program_lib.Program(make_steps(
+          make_config(model, args.batch), dataset, args.steps, mesh))
+    return programs[model]
+
+  for model in args.models:
+    cfg = make_config(model, args.batch)
+    name = MODELS[model][1]
+    base = f'{name} naive-jax'
+    benches.append(Bench(f'{name} engine (scan)', name,
+                         engine(program(model), cfg, dataset, ddata, 1,
+                                'loop'), base))
+    if args.step_loop:
+      benches.append(Bench(f'{name} dlexp step, Python loop', name,
+                           step_loop(cfg, dataset, ddata, mesh, args.steps),
+                           base))
+    benches.append(Bench(base, name, naive_jax(cfg, dataset, args.steps)))
+    if args.torch_version and model in TORCH_MODELS:
+      benches.append(Bench(
+          f'{name} torch ({args.torch_threads} thread'
+          f'{"s" if args.torch_threads > 1 else ""})', name,
+          torch_bench(model, cfg, dataset, args.steps), base))
+  for spec in args.vmap:
+    model, members = spec.split(':')
+    members = int(members)
+    cfg = make_config(model, args.batch)
+    name = f'{MODELS[model][1]} x{members} members'
+    loop = f'{name} loop'
+    benches.append(Bench(f'{name} vmap', name,
+                         engine(program(model), cfg, dataset, ddata, members,
+                                'vmap'), loop))
+    benches.append(Bench(loop, name, engine(program(model), cfg, dataset,
+                                            ddata, members, 'loop')))
+  return benches
+
+
+def parse_args():
+  parser = argparse.ArgumentParser(
+      description=__doc__.splitlines()[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--quick', action='store_true',
+                      help='MLP rows and the vmap checks with few steps; '
+                      '< 1 minute')
+  parser.add_argument('--batch', type=int, default=128)
+  parser.add_argument('--steps', type=int, default=0,
+                      help='train steps per timed repeat and member (default '
+                      '50; quick 10)')
+  parser.add_argument('--repeats', type=int, default=0,
+                      help='timed repeats per row (default 7; quick 3)')
+  parser.add_argument('--models', nargs='+', choices=list(MODELS),
+                      help='models of the engine/baseline rows')
+  parser.add_argument('--vmap', nargs='*', metavar='MODEL:MEMBERS',
+                      help='vmap-vs-loop rows, e.g. mlp20x100:8 cnn:4')
+  parser.add_argument('--torch-threads', type=int, default=1,
+                      help='PyTorch intra-op threads (default 1: with 2 '
+                      'OpenMP threads on a shared 2-core machine torch '
+                      'collapsed to ~10%% of its 1-thread speed)')
+  parser.add_argument('--no-torch', dest='torch', action='store_false')
+  parser.add_argument('--no-step-loop', dest='step_loop', action='store_false')
+  parser.add_argument('--no-runner', dest='runner', action='store_false',
+                      help='skip the runner.run cross-check (2 full epochs)')
+  args = parser.parse_args()
+  if args.quick:
+    args.steps = args.steps or 10
+    args.repeats = args.repeats or 3
+    args.models = args.models or ['mlp20x100']
+    args.vmap = ['mlp20x100:8', 'cnn:4'] if args.vmap is None else args.vmap
+    args.step_loop = args.runner = False
+  args.steps = args.steps or 50
+  args.repeats = args.repeats or 7
+  args.models = args.models or ['mlp20x100', 'mlp2x256', 'cnn']
+  if args.vmap is None:
+    args.vmap = ['mlp20x100:8', 'mlp2x256:8', 'cnn:4', 'lstm:4']
+  args.torch_version = torch_setup(args.torch_threads) if args.torch else ''
+  return args
+
+
+def main():
+  args = parse_args()
+  start = time.perf_counter()
+  cfg = config_lib.default_config()
+  dataset = data_lib.load(cfg.data)
+  mesh = Mesh(np.array(jax.devices()), ('data',))
+  ddata = runner.to_device(dataset, cfg, mesh)
+  torch_note = (args.torch_version if args.torch_version else
+                'skipped' if not args.torch else 'not importable (skipped)')
+  print(f'{time.strftime("%Y-%m-%d")}  jax {jax.__version__}  backend '
+        f'{jax.default_backend()} x{len(jax.devices())}  cpus {os.cpu_count()}'
+        f'  load {os.getloadavg()[0]:.1f}  torch {torch_note}')
+  print(f'{dataset.name}: {len(dataset.train_y)} train, input '
+        f'{tuple(dataset.input_shape)}; batch {args.batch}, {args.steps} steps '
+        f'per repeat and member, {args.repeats} repeats')
+
+  benches = build_benches(args, dataset, ddata, mesh)
+  for b in benches:  # Compile and warm up (caches, allocator) before timing.
+    t0 = time.perf_counter()
+    b.run()
+    print(f'  warm-up {b.label}: {time.perf_counter() - t0:.1f}s', flush=True)
+  for _ in range(args.repeats):
+    for b in benches:
+      t0, c0 = time.perf_counter(), time.process_time()
+      b.examples = b.run()
+      b.times.append(time.perf_counter() - t0)
+      b.cpu_times.append(time.process_time() - c0)
+
+  rates: Dict[str, float] = {}
+  best: Dict[str, str] = {}
+  per_cpu: Dict[str, str] = {}
+  for b in benches:
+    per = [b.examples / t for t in b.times]
+    rates[b.label] = statistics.median(per)
+    best[b.label] = f'{max(per):,.0f}'
+    per_cpu[b.label] = (
+        f'{statistics.median(b.examples / t for t in b.cpu_times):,.0f}')
+  if args.runner:
+    for model in args.models:
+      if model.startswith('mlp'):
+        name = MODELS[model][1]
+        label = f'{name} runner.run (epoch 2, with eval)'
+        t0 = time.perf_counter()
+        rates[label] = runner_throughput(make_config(model, args.batch),
+                                         dataset)
+        best[label] = per_cpu[label] = '(1 epoch)'
+        benches.append(Bench(label, name, lambda: 0, f'{name} naive-jax'))
+        print(f'  {label}: {time.perf_counter() - t0:.1f}s', flush=True)
+
+  print(f'\nload {os.getloadavg()[0]:.1f} at the end\n')
+  print('| configuration | examples/s (median) | best | per CPU-s | ratio '
+        '(medians) |')
+  print('|---|---:|---:|---:|---|')
+  for b in benches:
+    ratio = (f'{rates[b.label] / rates[b.baseline]:.2f}x vs {b.baseline}'
+             if b.baseline else 'baseline')
+    print(f'| {b.label} | {rates[b.label]:,.0f} | {best[b.label]} | '
+          f'{per_cpu[b.label]} | {ratio} |')
+  print()
+  for spec in args.vmap:
+    model, members = spec.split(':')
+    family = make_config(model, args.batch).model.name
+    friendly = models.MODELS.get(family).vmap_friendly
+    name = f'{MODELS[model][1]} x{members} members'
+    ratio = rates[f'{name} vmap'] / rates[f'{name} loop']
+    verdict = 'agrees' if (ratio > 1) == friendly else 'DISAGREES'
+    print(f"members='auto' picks {'vmap' if friendly else 'loop'} for "
+          f'{family}; measured vmap/loop {ratio:.2f}x ({MODELS[model][1]}, '
+          f'{members} members): {verdict}')
+  print(f'total {time.perf_counter() - start:.0f}s')
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,206 @@
+"""Parameter counts and training throughput of every registered model family.
+
+    .venv/bin/python benchmarks/bench_models.py [--quick] [--steps 5]
+        [--batch 128] [--big-batch 32] [--models mlp cnn ...]
+
+For each family in dlexp.models.MODELS: its default variant on a
+Fashion-MNIST-sized input (28, 28, 1), plus a CIFAR-sized input (32, 32, 3)
+for vgg and resnet (whose defaults are vgg16 and resnet20). --quick uses each
+family's registered tiny variant instead and finishes in under a minute.
+
+Throughput is that of dlexp's own training step (`Steps.train_step`: the
+step the engine scans over; SGD with momentum 0.9, softmax cross-entropy,
+config defaults otherwise), jitted, on one fixed random batch: the data do
+not change the cost. Each step is timed on its own after compilation and a
+warm-up step; examples/s is batch / median step time, so a burst of load from
+other processes does not move it much. GFLOP/step is XLA's cost analysis of
+the compiled step. A family that fails to build or run is reported and
+skipped.
+"""
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+import traceback
+from typing import Dict, List, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from dlexp import config as config_lib
+from dlexp import losses, models, optim
+from dlexp.train.steps import Steps
+
+FMNIST = (28, 28, 1)
+CIFAR = (32, 32, 3)
+# Families also measured on CIFAR-sized inputs (their defaults are the CIFAR
+# networks of the notes: vgg16, resnet20).
+CIFAR_FAMILIES = ('vgg', 'resnet')
+# Families whose default variant costs > ~1 GFLOP per training example on
+# these inputs: a smaller batch keeps a step within seconds on a laptop CPU.
+BIG_FAMILIES = ('vgg', 'inception', 'alexnet')
+NUM_CLASSES = 10
+
+
+def variant_name(family: str, cfg) -> str:
+  """The variant a config builds, spelled out for the table."""
+  if cfg.variant:
+    name = cfg.variant
+  elif family == 'mlp':
+    name = 'x'.join(map(str, cfg.hidden)) if cfg.hidden else (
+        f'{cfg.depth}x{cfg.width}')
+  elif family in ('rnn', 'lstm', 'gru'):
+    cell = cfg.cell if family == 'rnn' else family
+    name = f'{cell} {cfg.rnn_hidden}'
+  else:
+    module = sys.modules.get(models.MODELS.get(family).builder.__module__)
+    name = getattr(module, 'DEFAULT_VARIANT', 'default')
+  if cfg.width_mult != 1.0:
+    name += f' x{cfg.width_mult:g} width'
+  return name
+
+
+def make_config(family: str, tiny: bool):
+  cfg = config_lib.default_config()
+  cfg.model = models.tiny_config(family) if tiny else cfg.model
+  cfg.model.name = family
+  return cfg
+
+
+def measure(family: str, input_shape: Tuple[int, ...], batch: int,
+            steps: int, max_seconds: float, tiny: bool, mesh
+            ) -> Dict[str, object]:
+  """One table row: params, compile time, step FLOPs and examples/s."""
+  cfg = make_config(family, tiny)
+  cfg.batch_size = batch
+  module = models.build_model(cfg.model, NUM_CLASSES, input_shape)
+  steps_obj = Steps(
+      model=module, optimizer=optim.make_optimizer(cfg, 100),
+      loss_fn=losses.make_loss(cfg.loss, NUM_CLASSES),
+      metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
+      batch_size=batch, steps_per_epoch=100, mesh=mesh, es_mode='min',
+      es_patience=0, es_min_delta=0.0, monitor='val_loss')
+  key = jax.random.PRNGKey(0)
+  x = jax.random.normal(key, (batch,) + tuple(input_shape), jnp.float32)
+  y = jax.random.randint(key, (batch,), 0, NUM_CLASSES, jnp.int32)
+  state = jax.jit(steps_obj.init)(jnp.int32(0), x[:1])
+  sizes = models.count_params({'params': state.params,
+                               'batch_stats': state.batch_stats})
+  hp = {p: jnp.float32(config_lib.get(cfg, p))
+        for p in config_lib.traced_fields()}
+
+  start = time.perf_counter()
+  # The state is donated, as in the engine: parameters update in place.
+  step = jax.jit(steps_obj.train_step, donate_argnums=(0,)).lower(
+      state, hp, x, y).compile()
+  compile_s = time.perf_counter() - start
+  cost = step.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  flops = float((cost or {}).get('flops', math.nan))
+
+  state, metrics = step(state, hp, x, y)  # Warm-up.
+  jax.block_until_ready(metrics)
+  times: List[float] = []
+  budget_end = time.perf_counter() + max_seconds
+  while len(times) < steps and (len(times) < 2
+                                or time.perf_counter() < budget_end):
+    t0 = time.perf_counter()
+    state, metrics = step(state, hp, x, y)
+    jax.block_until_ready(metrics)
+    times.append(time.perf_counter() - t0)
+  loss = float(metrics['loss'])
+  return dict(
+      params=sizes['trainable'], non_trainable=sizes['non_trainable'],
+      compile_s=compile_s, gflop_step=flops / 1e9, steps=len(times),
+      step_s=statistics.median(times),
+      rate=batch / statistics.median(times),
+      best=batch / min(times), finite=math.isfinite(loss))
+
+
+def parse_args():
+  parser = argparse.ArgumentParser(
+      description=__doc__.splitlines()[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--quick', action='store_true',
+                      help="each family's tiny variant, 28x28x1 only, batch "
+                      '32; < 1 minute')
+  parser.add_argument('--models', nargs='+', metavar='FAMILY',
+                      help='families to measure (default: every registered '
+                      'one)')
+  parser.add_argument('--batch', type=int, default=0,
+                      help='batch size (default 128; quick 32)')
+  parser.add_argument('--big-batch', type=int, default=32,
+                      help=f'batch size for {", ".join(BIG_FAMILIES)}')
+  parser.add_argument('--steps', type=int, default=0,
+                      help='timed steps per model (default 5; quick 3)')
+  parser.add_argument('--max-seconds', type=float, default=30.0,
+                      help='stop timing a model after this long (at least '
+                      '2 steps)')
+  args = parser.parse_args()
+  args.batch = args.batch or (32 if args.quick else 128)
+  args.steps = args.steps or (3 if args.quick else 5)
+  return args
+
+
+def main():
+  args = parse_args()
+  start = time.perf_counter()
+  mesh = Mesh(np.array(jax.devices()), ('data',))
+  families = args.models or models.MODELS.names()
+  print(f'{time.strftime("%Y-%m-%d")}  jax {jax.__version__}  backend '
+        f'{jax.default_backend()} x{len(jax.devices())}  cpus {os.cpu_count()}'
+        f'  load {os.getloadavg()[0]:.1f}  '
+        f'{"tiny variants" if args.quick else "default variants"}')
+  rows, failures = [], []
+  for family in families:
+    shapes = [FMNIST]
+    if family in CIFAR_FAMILIES and not args.quick:
+      shapes.append(CIFAR)
+    for shape in shapes:
+      batch = args.big_batch if (family in BIG_FAMILIES
+                                 and not args.quick) else args.batch
+      batch = min(batch, args.batch)
+      t0 = time.perf_counter()
+      try:
+        variant = variant_name(family, make_config(family, args.quick).model)
+        row = measure(family, shape, batch, args.steps, args.max_seconds,
+                      args.quick, mesh)
+      except Exception as e:  # pylint: disable=broad-except
+        # A family still in flux must not hide the others' numbers.
+        first = (str(e).splitlines() or [''])[0][:160]
+        failures.append((family, shape, f'{type(e).__name__}: {first}'))
+        print(f'  {family} {shape}: FAILED ({type(e).__name__}: {first})',
+              flush=True)
+        if os.environ.get('BENCH_TRACEBACK'):
+          traceback.print_exc()
+        continue
+      row.update(family=family, variant=variant, shape=shape, batch=batch)
+      rows.append(row)
+      print(f'  {family} {variant} {shape}: compile {row["compile_s"]:.1f}s, '
+            f'{row["steps"]} steps, {time.perf_counter() - t0:.1f}s total',
+            flush=True)
+
+  print(f'\nload {os.getloadavg()[0]:.1f} at the end\n')
+  print('| model | variant | input | params | BN stats | batch | GFLOP/step '
+        '| compile s | examples/s (median) | best |')
+  print('|---|---|---|---:|---:|---:|---:|---:|---:|---:|')
+  for r in rows:
+    shape = 'x'.join(map(str, r['shape']))
+    nan_note = '' if r['finite'] else ' (loss not finite)'
+    print(f'| {r["family"]} | {r["variant"]} | {shape} | {r["params"]:,} | '
+          f'{r["non_trainable"]:,} | {r["batch"]} | {r["gflop_step"]:.2f} | '
+          f'{r["compile_s"]:.1f} | {r["rate"]:,.0f}{nan_note} | '
+          f'{r["best"]:,.0f} |')
+  for family, shape, why in failures:
+    print(f'| {family} | FAILED | {"x".join(map(str, shape))} | {why} |')
+  print(f'total {time.perf_counter() - start:.0f}s')
+
+
+if __name__ == '__main__':
+  main()

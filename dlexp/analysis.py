@@ -1,0 +1,383 @@
+"""Measurements that the ablation scripts add to the runner's records.
+
+Final hooks (`runner.FinalHook`) run once per chunk of grid members on the
+final (restored-best) parameters, which carry a leading member axis, and
+return one number per member; the runner writes them into each run's
+status.json under 'final', where report columns read them. Column helpers
+read per-layer diagnostics back from metrics.jsonl.
+
+- distinct_units_hook: symmetry of the first hidden layer (init_schemes).
+- clean_train_accuracy_hook: train accuracy in inference mode (no dropout).
+- drop_frequency_hook: the fraction of units the model's own Dropout layer
+  drops at each member's rate.
+- step_time_hook: compiled train-step time with dropout layers vs the same
+  model without any.
+- mc_dropout_hook: Monte-Carlo dropout accuracy and predictive entropy.
+"""
+import copy
+import dataclasses
+import functools
+import re
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import traverse_util
+
+from dlexp.errors import ConfigError
+from dlexp.layers import dropout as dropout_lib
+
+# A member's analysis randomness (MC passes, drop-frequency probe) is its own
+# stream of the member seed, independent of the training streams.
+_ANALYSIS_STREAM = 0x616e61
+
+
+def member_keys(members) -> jax.Array:
+  """One PRNG key per member, from its seed."""
+  return jnp.stack([jax.random.fold_in(jax.random.PRNGKey(m.seed),
+                                       _ANALYSIS_STREAM) for m in members])
+
+
+def member_hp(hp: Dict[str, jax.Array], i: int) -> Dict[str, jax.Array]:
+  return {k: v[i] for k, v in hp.items()}
+
+
+# -- reading diagnostics back --------------------------------------------------
+def natural_key(name: str):
+  """'act10' after 'act2': digit runs compare as numbers."""
+  return [int(p) if p.isdigit() else p for p in re.split(r'(\d+)', name)]
+
+
+def layer_names(row: Dict[str, Any], stat: str = 'act_std') -> List[str]:
+  """Layers with a 'diag/<layer>/<stat>' key in a metrics row, in network
+  order. records writes rows with sorted keys, so the insertion order is lost;
+  the natural order of the sown names (act1..act20; conv1_act, conv2_act,
+  head_act1) is the network order for the mlp and cnn families."""
+  pattern = re.compile(r'^diag/(.+)/' + re.escape(stat) + '$')
+  names = [m.group(1) for m in map(pattern.match, row) if m]
+  return sorted(names, key=natural_key)
+
+
+def pick_layer(names: Sequence[str], position: str) -> Optional[str]:
+  """'first', 'middle' or 'last' of `names`."""
+  if not names:
+    return None
+  index = {'first': 0, 'middle': len(names) // 2, 'last': -1}[position]
+  return names[index]
+
+
+def layer_stat(run, stat: str, position: str, epoch: int = 0
+               ) -> Optional[float]:
+  """diag/<layer>/<stat> of the first, middle or last layer at `epoch`."""
+  for row in run.metrics:
+    if row.get('epoch') == epoch:
+      layer = pick_layer(layer_names(row, stat), position)
+      if layer is not None:
+        return run.at_epoch(f'diag/{layer}/{stat}', epoch)
+  return None
+
+
+# -- symmetry of a layer -------------------------------------------------------
+def first_kernel(params) -> jax.Array:
+  """The kernel of the first layer in network order (natural order of the
+  layer names: jax's tree functions sort dict keys, dense10 before dense2)."""
+  kernels = {'/'.join(map(str, p[:-1])): v
+             for p, v in traverse_util.flatten_dict(params).items()
+             if p[-1] == 'kernel'}
+  if not kernels:
+    raise ConfigError('model has no layer with a kernel to measure')
+  return kernels[min(kernels, key=natural_key)]
+
+
+def distinct_units(kernel: jax.Array, rtol: float = 1e-5) -> jax.Array:
+  """How many units (last axis) have distinct incoming weights.
+
+  A unit counts unless an earlier unit's weights equal its own to within
+  rtol times the kernel's largest |weight|: units started equal get equal
+  gradients, and float rounding is the only thing that could part them.
+  """
+  w = kernel.reshape(-1, kernel.shape[-1]).T  # (units, fan_in)
+  tol = rtol * jnp.max(jnp.abs(w)) + 1e-30
+  diff = jnp.max(jnp.abs(w[:, None, :] - w[None, :, :]), axis=-1)
+  earlier = jnp.tril(jnp.ones(diff.shape, bool), k=-1)
+  duplicate = jnp.any((diff <= tol) & earlier, axis=1)
+  return jnp.sum(~duplicate)
+
+
+def unit_spread(kernel: jax.Array) -> jax.Array:
+  """Std over units of the incoming weights, averaged over inputs, relative
+  to the kernel's RMS: 0 when every unit is a copy, about 1 when random."""
+  w = kernel.reshape(-1, kernel.shape[-1])
+  rms = jnp.sqrt(jnp.mean(jnp.square(w))) + 1e-30
+  return jnp.mean(jnp.std(w, axis=-1)) / rms
+
+
+@jax.jit
+def _symmetry(params):
+  kernel = first_kernel(params)
+  return {'distinct_units': jax.vmap(distinct_units)(kernel),
+          'unit_spread': jax.vmap(unit_spread)(kernel)}
+
+
+def distinct_units_hook(ctx) -> Dict[str, jax.Array]:
+  """Distinct units and unit spread of the first hidden layer, after
+  training: a layer initialized with one shared value stays a stack of
+  copies of one unit."""
+  return _symmetry(ctx.params)
+
+
+# -- train accuracy in inference mode ------------------------------------------
+@functools.partial(jax.jit, static_argnums=(0,))
+def _evaluate(steps, params, batch_stats, hp, xs, ys, ws):
+  return jax.vmap(steps.evaluate, in_axes=(0, 0, 0, None, None, None))(
+      params, batch_stats, hp, xs, ys, ws)
+
+
+def clean_train_accuracy_hook(num_examples: int = 10000,
+                              batch_size: int = 1000):
+  """Hook: loss and accuracy on the first `num_examples` training examples
+  (a fixed subset) in inference mode, i.e. with dropout off, as 'clean_train_*'.
+
+  The per-epoch 'train_accuracy' the runner logs averages the training steps
+  with dropout on; against the validation accuracy (inference mode) only this
+  one measures the generalization gap.
+  """
+
+  def hook(ctx) -> Dict[str, jax.Array]:
+    n = min(num_examples, ctx.data.train_x.shape[0])
+    b = min(batch_size, n)
+    n -= n % b  # whole batches: no padding needed
+    xs = ctx.data.train_x[:n].reshape((n // b, b) + ctx.data.train_x.shape[1:])
+    ys = ctx.data.train_y[:n].reshape((n // b, b) + ctx.data.train_y.shape[1:])
+    ws = jnp.ones((n // b, b), jnp.float32)
+    out = _evaluate(ctx.steps, ctx.params, ctx.batch_stats, ctx.hp, xs, ys, ws)
+    return {f'clean_train_{k}': v for k, v in out.items()}
+
+  return hook
+
+
+# -- dropout -------------------------------------------------------------------
+def dropped_fraction(variant: str, rate, key, shape=(256, 4, 4, 64)
+                     ) -> jax.Array:
+  """Fraction of units that `variant` drops at `rate`, measured by running
+  the model's own layer in training mode on a random probe.
+
+  Unit variants run `Dropout(variant)` on x and on 2x with the same key: a
+  kept unit's output changes with its input, a dropped one's is a constant
+  (0, or alpha dropout's saturation value), so this counts drops for every
+  variant. 'dropconnect' runs `Dense(dropconnect=True)` with an all-ones
+  256x256 kernel on the identity, which returns the masked kernel itself.
+  """
+  rate = jnp.asarray(rate, jnp.float32)
+  if variant == 'dropconnect':
+    units = 256  # 65536 weights: the fraction to about +-0.002
+    layer = dropout_lib.Dense(units, kernel_init=nn.initializers.ones,
+                              dropconnect=True)
+    eye = jnp.eye(units)
+    variables = layer.init(key, eye)
+    y = layer.apply(variables, eye, rate, True, rngs={'dropout': key})
+    return jnp.mean((y == 0).astype(jnp.float32))
+  layer = dropout_lib.Dropout(variant=variant)
+  x = jax.random.normal(jax.random.fold_in(key, 1), shape)
+  y1 = layer.apply({}, x, rate, True, rngs={'dropout': key})
+  y2 = layer.apply({}, 2 * x, rate, True, rngs={'dropout': key})
+  return jnp.mean((y1 == y2).astype(jnp.float32))
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _dropped_fractions(variant, rates, keys):
+  return jax.vmap(lambda r, k: dropped_fraction(variant, r, k))(rates, keys)
+
+
+def drop_frequency_hook(variant: str):
+  """Hook: 'drop_frequency', the measured probability that a unit (a weight,
+  for DropConnect) is dropped in one training pass at the member's rate."""
+
+  def hook(ctx) -> Dict[str, jax.Array]:
+    return {'drop_frequency': _dropped_fractions(
+        variant, ctx.hp['model.dropout_rate'], member_keys(ctx.members))}
+
+  return hook
+
+
+def check_spatial_dropout(model_cfg, input_shape: Sequence[int]) -> None:
+  """ConfigError unless some Dropout layer of the model sees feature maps
+  (N, ..., C): channel dropout on (N, C) is plain unit dropout."""
+  from dlexp import models  # pylint: disable=g-import-not-at-top
+  model = models.build_model(model_cfg, 10, tuple(input_shape))
+  ranks = []
+
+  def record(next_fun, args, kwargs, context):
+    if (isinstance(context.module, dropout_lib.Dropout)
+        and context.method_name == '__call__'):
+      ranks.append(args[0].ndim)
+    return next_fun(*args, **kwargs)
+
+  x = jax.ShapeDtypeStruct((2,) + tuple(input_shape), jnp.float32)
+  with nn.intercept_methods(record):
+    jax.eval_shape(lambda x: model.init(
+        {'params': jax.random.PRNGKey(0), 'dropout': jax.random.PRNGKey(0)},
+        x, train=True, dropout_rate=0.5), x)
+  if max(ranks, default=0) < 3:
+    raise ConfigError(
+        f'--variant=spatial drops whole feature maps, but model '
+        f'{model_cfg.name!r} applies dropout to flat (N, C) features only, '
+        'where it is standard dropout; use a conv model (--model=cnn)')
+
+
+def _dropout_only_training(next_fun, args, kwargs, context):
+  """Runs Dropout and DropConnect layers in training mode, everything else
+  (BatchNorm running averages, rrelu) as in inference."""
+  module = context.module
+  if context.method_name == '__call__' and (
+      isinstance(module, dropout_lib.Dropout)
+      or (isinstance(module, dropout_lib.Dense) and module.dropconnect)):
+    # Both take (x, rate, train); train may come by keyword.
+    if len(args) > 2:
+      args = tuple(args[:2]) + (True,) + tuple(args[3:])
+    else:
+      kwargs = dict(kwargs, train=True)
+  return next_fun(*args, **kwargs)
+
+
+def dropout_apply(model, variables, x, rate, key) -> jax.Array:
+  """Logits of one stochastic pass: dropout on at `rate`, the rest of the
+  model in inference mode (batch_stats are read, never updated)."""
+  with nn.intercept_methods(_dropout_only_training):
+    return model.apply(variables, x, train=False, dropout_rate=rate,
+                       rngs={'dropout': key})
+
+
+def _entropy(probs):
+  return -jax.scipy.special.xlogy(probs, probs).sum(axis=-1)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _mc_eval(model, n_samples, params, batch_stats, rates, keys, xs, ys, ws):
+
+  def member(p, bs, rate, key):
+    variables = {'params': p}
+    if bs:
+      variables['batch_stats'] = bs
+
+    def body(totals, batch):
+      x, y, w, k = batch
+      probs, entropy = dropout_lib.mc_dropout_predict(
+          lambda xx, kk: dropout_apply(model, variables, xx, rate, kk),
+          x, n_samples, k)
+      det = jax.nn.softmax(model.apply(variables, x, train=False,
+                                       dropout_rate=rate), axis=-1)
+      correct = (jnp.argmax(probs, -1) == y).astype(jnp.float32)
+      sums = {'accuracy': jnp.sum(correct * w),
+              'entropy': jnp.sum(entropy * w),
+              'det_entropy': jnp.sum(_entropy(det) * w)}
+      return jax.tree_util.tree_map(jnp.add, totals, sums), None
+
+    zeros = {k: jnp.zeros((), jnp.float32)
+             for k in ('accuracy', 'entropy', 'det_entropy')}
+    batch_keys = jax.random.split(key, xs.shape[0])
+    totals, _ = jax.lax.scan(body, zeros, (xs, ys, ws, batch_keys))
+    return {k: v / jnp.sum(ws) for k, v in totals.items()}
+
+  return jax.vmap(member)(params, batch_stats, rates, keys)
+
+
+def mc_dropout_hook(n_samples: int):
+  """Hook: Monte-Carlo dropout on the test set (Gal & Ghahramani 2016):
+  'mc_test_accuracy' of the prediction averaged over `n_samples` stochastic
+  passes, 'mc_test_entropy' the mean entropy of that averaged prediction
+  (nats), and 'test_entropy' of the usual deterministic prediction."""
+  if n_samples < 1:
+    raise ConfigError(f'mc_samples={n_samples} not allowed; need an int >= 1')
+
+  def hook(ctx) -> Dict[str, jax.Array]:
+    out = _mc_eval(ctx.model, n_samples, ctx.params, ctx.batch_stats,
+                   ctx.hp['model.dropout_rate'], member_keys(ctx.members),
+                   *ctx.data.test)
+    return {'mc_test_accuracy': out['accuracy'],
+            'mc_test_entropy': out['entropy'],
+            'test_entropy': out['det_entropy']}
+
+  return hook
+
+
+# -- step time -----------------------------------------------------------------
+def without_dropout(model):
+  """The same model with no dropout layers (variant 'none', no DropConnect);
+  the parameters are the same pytree."""
+  parts = getattr(model, 'parts', None)
+  if parts is None:
+    raise ConfigError(f'model {type(model).__name__} has no Parts to rebuild '
+                      'without dropout')
+  return model.clone(parts=dataclasses.replace(parts, dropout='none',
+                                               dropconnect=False))
+
+
+def _steps_program(steps, num_steps: int):
+  """jit(state, hp, xs, ys) -> state after `num_steps` train steps."""
+
+  def run(state, hp, xs, ys):
+    def body(st, batch):
+      st, _ = steps.train_step(st, hp, *batch)
+      return st, None
+    return jax.lax.scan(body, state, (xs, ys))[0]
+
+  return jax.jit(run)
+
+
+def _seconds(fn, *args) -> float:
+  start = time.perf_counter()
+  jax.block_until_ready(fn(*args))
+  return time.perf_counter() - start
+
+
+def step_time_hook(num_steps: int = 20, repeats: int = 5):
+  """Hook: 'step_ms' (one compiled train step of the model as configured, at
+  the member's dropout rate), 'step_ms_nodrop' (the same model rebuilt with
+  no dropout layers, same batches and optimizer) and 'step_time_ratio'.
+
+  Each is the fastest of `repeats` timed runs of `num_steps` steps (the
+  fastest is the least disturbed by other processes), the two programs
+  alternating. One member at a time, not vmapped: an ordinary training run.
+  """
+
+  cache = {}  # Steps -> its programs: looped members reuse the compiles
+
+  def programs_of(steps):
+    if steps not in cache:
+      nodrop = copy.copy(steps)
+      nodrop.model = without_dropout(steps.model)
+      cache[steps] = {
+          name: (jax.jit(s.init), _steps_program(s, num_steps))
+          for name, s in (('drop', steps), ('nodrop', nodrop))}
+    return cache[steps]
+
+  def hook(ctx) -> Dict[str, jax.Array]:
+    programs = programs_of(ctx.steps)
+    b = ctx.steps.batch_size
+    n = ctx.data.train_x.shape[0]
+    idx = jnp.arange(num_steps * b).reshape(num_steps, b) % n
+    xs, ys = ctx.data.train_x[idx], ctx.data.train_y[idx]
+    sample = ctx.data.train_x[:1]
+    out = {'step_ms': [], 'step_ms_nodrop': []}
+    for i, m in enumerate(ctx.members):
+      hp = member_hp(ctx.hp, i)
+      states = {name: init(jnp.int32(m.seed), sample)
+                for name, (init, _) in programs.items()}
+      best = {}
+      for name, (_, fn) in programs.items():
+        _seconds(fn, states[name], hp, xs, ys)  # compile and warm up
+      for _ in range(repeats):
+        for name, (_, fn) in programs.items():
+          t = _seconds(fn, states[name], hp, xs, ys)
+          best[name] = min(best.get(name, t), t)
+      out['step_ms'].append(1e3 * best['drop'] / num_steps)
+      out['step_ms_nodrop'].append(1e3 * best['nodrop'] / num_steps)
+    out = {k: np.asarray(v) for k, v in out.items()}
+    out['step_time_ratio'] = out['step_ms'] / out['step_ms_nodrop']
+    return out
+
+  return hook

@@ -1,0 +1,127 @@
+r"""What does dropout do to training, overfitting and speed, rate by rate?
+
+The notes claim that dropout prevents overfitting, that a rate of 0.3 drops a
+neuron with probability 30%, that dropout slows training "because the network
+performs more forward and backward passes", and that at test time activations
+are scaled down by the dropout rate. This trains the same model (the deep MLP:
+20 hidden ReLU layers of 100 units, dropout after each; or --model=cnn) at each
+rate, several seeds each. The rate is traced, so all rates and seeds of one
+variant are ONE compiled, vmapped program. Columns:
+
+- train acc (drop on): the runner's per-epoch train accuracy at the best
+  epoch, averaged over that epoch's steps WITH dropout active;
+- train acc: accuracy on a fixed 10,000-example training subset in inference
+  mode (dropout off), with the final (best-epoch) parameters;
+- val acc, gap: validation accuracy and train acc (dropout off) - val acc,
+  both in inference mode with the same parameters: the overfitting measure;
+- test acc, best epoch: the epoch whose parameters are kept (lowest val loss);
+  dropout's real cost in time is here, in epochs to converge;
+- dropped %: measured fraction of units the model's own Dropout layer (the
+  configured variant; the Dense layer for DropConnect) zeroes in training mode
+  at the member's rate, counted on a random probe of 262,144 units;
+- step ms, step/no-drop: time of one compiled train step (batch 128, one
+  member, fastest of 5 timed runs of 20 steps) of this model at this rate,
+  and its ratio to the same model rebuilt with no dropout layers. Dropout
+  adds no forward or backward pass: a mask costs one random draw and one
+  multiply per unit, and rate 0 pays it too, since the rate is data, not code.
+  (Inside the grid every rate runs the same program, so the runner's epoch
+  times are equal by construction.) Timings share the machine with whatever
+  else runs; compare ratios, not absolute milliseconds;
+- with --mc_samples=N: MC-dropout test accuracy and mean predictive entropy
+  (nats) of the prediction averaged over N stochastic passes (dropout on,
+  BatchNorm on its running averages), next to the deterministic one.
+
+Evaluation never scales activations: dropout is inverted (kept units are
+scaled by 1/(1-rate) in training), so inference uses the weights as they are
+('classic' dropout, --config.model.dropout=classic, scales by 1-rate at test
+time instead).
+
+  python experiments/dropout_rates.py                     # defaults below
+  python experiments/dropout_rates.py --mc_samples=20
+  python experiments/dropout_rates.py --model=cnn --variant=spatial \
+      --rates=0,0.1,0.3 --epochs=3 --seeds=1
+  python experiments/dropout_rates.py --rates=0,0.5 \
+      --config.model.depth=2 --config.model.width=512 --epochs=30 \
+      --config.data.train_limit=5000                      # strong overfitting
+
+--variant=spatial needs a model that drops conv feature maps (cnn, alexnet,
+inception; locked dropout on rnn inputs): on the MLP it would be standard
+dropout, so the script refuses with a one-line error.
+"""
+from absl import flags
+
+from dlexp import analysis, cli, report
+from dlexp import data as data_lib
+from dlexp.errors import ConfigError
+
+_RATES = flags.DEFINE_list('rates', ['0', '0.1', '0.2', '0.3', '0.5'],
+                           'Dropout rates (config.model.dropout_rate).')
+_VARIANT = flags.DEFINE_enum(
+    'variant', 'standard', ['standard', 'spatial', 'alpha', 'dropconnect'],
+    'Dropout variant (config.model.dropout).')
+_MC_SAMPLES = flags.DEFINE_integer(
+    'mc_samples', 0, 'Stochastic passes for MC-dropout test accuracy and '
+    'entropy; 0 = off.')
+
+cli.define_flags('dropout_rates', model='mlp', epochs=8, seeds=2)
+
+# Dummy input shapes per data layout, only to see which layers dropout meets.
+_PROBE_SHAPES = {'image': (32, 32, 3), 'sequence': (40, 1), 'vector': (64,)}
+
+
+def _drop_on_train_accuracy(run):
+  best = run.final('best_epoch')
+  return None if best is None else run.at_epoch('train_accuracy', int(best))
+
+
+def _gap(run):
+  train, val = run.final('clean_train_accuracy'), run.final('val_accuracy')
+  return None if train is None or val is None else train - val
+
+
+def _percent(key):
+  return lambda r: None if r.final(key) is None else 100 * r.final(key)
+
+
+def columns(mc: bool):
+  cols = [
+      report.Column('train acc (drop on)', _drop_on_train_accuracy, '.4f'),
+      report.final('clean_train_accuracy', 'train acc'),
+      report.final('val_accuracy', 'val acc'),
+      report.Column('gap', _gap, '.4f'),
+      report.final('test_accuracy', 'test acc'),
+      report.DEFAULT_COLUMNS[2],  # best epoch
+      report.Column('dropped %', _percent('drop_frequency'), '.1f'),
+      report.final('step_ms', 'step ms', '.2f'),
+      report.final('step_time_ratio', 'step/no-drop', '.2f'),
+  ]
+  if mc:
+    cols += [report.final('mc_test_accuracy', 'MC test acc'),
+             report.final('mc_test_entropy', 'MC entropy', '.3f'),
+             report.final('test_entropy', 'entropy', '.3f')]
+  return cols + [report.DEFAULT_COLUMNS[3]]
+
+
+def main(_):
+  config = cli.resolved_config()
+  config.model.dropout = _VARIANT.value
+  rates = cli.list_flag(_RATES.value, float, 'rates')
+  if _MC_SAMPLES.value < 0:
+    raise ConfigError(f'--mc_samples={_MC_SAMPLES.value} not allowed; need '
+                      '0 (off) or more')
+  if _VARIANT.value == 'spatial':
+    layout = data_lib.DATASETS.get(config.data.name).layout
+    analysis.check_spatial_dropout(config.model, _PROBE_SHAPES[layout])
+  hooks = [analysis.clean_train_accuracy_hook(),
+           analysis.drop_frequency_hook(_VARIANT.value),
+           analysis.step_time_hook()]
+  if _MC_SAMPLES.value:
+    hooks.append(analysis.mc_dropout_hook(_MC_SAMPLES.value))
+  cli.run_ablation({'model.dropout_rate': rates}, columns(bool(
+      _MC_SAMPLES.value)), config=config,
+                   title=f'Dropout rates ({_VARIANT.value})',
+                   final_hooks=hooks)
+
+
+if __name__ == '__main__':
+  cli.run_main(main)

@@ -1,0 +1,187 @@
+"""dlexp.analysis: diagnostics readers, the symmetry measure, the dropout
+measurements and the final hooks on real (tiny) runs."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import tiny_config
+from dlexp import analysis, models, report
+from dlexp.errors import ConfigError
+from dlexp.train import runner
+
+QUIET = runner.Printer(quiet=True)
+
+
+def _fake_run(rows):
+  return report.Run('/nowhere', {}, {'final': {}}, _metrics=rows)
+
+
+def test_layer_names_in_network_order_despite_sorted_keys():
+  row = {f'diag/act{i}/act_std': float(i) for i in (1, 10, 11, 2, 20, 3)}
+  row['diag/dead_fraction'] = 0.5
+  row['diag/act1/dead_fraction'] = 0.0
+  names = analysis.layer_names(dict(sorted(row.items())))
+  assert names == ['act1', 'act2', 'act3', 'act10', 'act11', 'act20']
+  assert [analysis.pick_layer(names, p) for p in ('first', 'middle', 'last')
+          ] == ['act1', 'act10', 'act20']
+  cnn = {'diag/head_act1/act_std': 0, 'diag/conv2_act/act_std': 0,
+         'diag/conv1_act/act_std': 0}
+  assert analysis.layer_names(cnn) == ['conv1_act', 'conv2_act', 'head_act1']
+  assert analysis.pick_layer([], 'first') is None
+
+
+def test_layer_stat_reads_the_requested_epoch():
+  rows = [{'epoch': 0, 'diag/act1/act_std': 1.0, 'diag/act2/act_std': 2.0,
+           'diag/act3/act_std': 3.0},
+          {'epoch': 1, 'diag/act1/act_std': 10.0, 'diag/act2/act_std': 20.0,
+           'diag/act3/act_std': 30.0}]
+  run = _fake_run(rows)
+  assert analysis.layer_stat(run, 'act_std', 'first') == 1.0
+  assert analysis.layer_stat(run, 'act_std', 'middle') == 2.0
+  assert analysis.layer_stat(run, 'act_std', 'last', epoch=1) == 30.0
+  assert analysis.layer_stat(run, 'act_std', 'first', epoch=5) is None
+  assert analysis.layer_stat(_fake_run([{'epoch': 0}]), 'act_std',
+                             'first') is None
+
+
+def test_distinct_units_counts_copies():
+  key = jax.random.PRNGKey(0)
+  random = jax.random.normal(key, (50, 12))
+  assert int(analysis.distinct_units(random)) == 12
+  assert int(analysis.distinct_units(jnp.full((50, 12), -0.2))) == 1
+  two = jnp.concatenate([jnp.tile(random[:, :1], (1, 5)),
+                         jnp.tile(random[:, 1:2], (1, 7))], axis=1)
+  assert int(analysis.distinct_units(two)) == 2
+  # Rounding-level differences do not make a copy distinct.
+  assert int(analysis.distinct_units(two + 1e-9 * random)) == 2
+  conv = jax.random.normal(key, (3, 3, 1, 8))
+  assert int(analysis.distinct_units(conv)) == 8
+  assert float(analysis.unit_spread(jnp.full((50, 12), 0.3))) < 1e-6
+  assert 0.8 < float(analysis.unit_spread(random)) < 1.2
+
+
+def test_first_kernel_is_first_in_network_order():
+  k = lambda v: {'kernel': jnp.full((2, 2), v), 'bias': jnp.zeros(2)}
+  params = {'dense10': k(10.), 'dense2': k(2.), 'dense1': k(1.),
+            'logits': k(0.)}
+  assert float(analysis.first_kernel(params)[0, 0]) == 1.0
+  cnn = {'head_dense1': k(3.), 'conv2': k(2.), 'conv1': k(1.), 'logits': k(0.)}
+  assert float(analysis.first_kernel(cnn)[0, 0]) == 1.0
+  with pytest.raises(ConfigError):
+    analysis.first_kernel({'norm': {'scale': jnp.ones(2)}})
+
+
+@pytest.mark.parametrize('variant', ['standard', 'spatial', 'alpha', 'classic',
+                                     'locked', 'dropconnect'])
+def test_dropped_fraction_is_the_rate(variant):
+  key = jax.random.PRNGKey(3)
+  for rate in (0.3, 0.5):
+    frac = float(analysis.dropped_fraction(variant, rate, key))
+    assert abs(frac - rate) < 0.015, (variant, rate, frac)
+  assert float(analysis.dropped_fraction(variant, 0.0, key)) == 0.0
+  assert float(analysis.dropped_fraction('none', 0.5, key)) == 0.0
+
+
+def _model(name='mlp', **overrides):
+  cfg = models.tiny_config(name)
+  for k, v in overrides.items():
+    cfg[k] = v
+  shape = (8, 8, 1) if name == 'mlp' else (16, 16, 1)
+  model = models.build_model(cfg, 10, shape)
+  x = jax.random.normal(jax.random.PRNGKey(1), (32,) + shape)
+  variables = model.init({'params': jax.random.PRNGKey(0)}, x, train=False)
+  return model, variables, x
+
+
+def test_dropout_apply_keeps_batchnorm_in_inference_mode():
+  model, variables, x = _model(norm='batch')
+  # Running averages far from this batch's statistics: using the batch's
+  # own statistics (train mode) would change the output.
+  variables = dict(variables, batch_stats=jax.tree_util.tree_map(
+      lambda a: a + 0.5, variables['batch_stats']))
+  key = jax.random.PRNGKey(2)
+  inference = model.apply(variables, x, train=False, dropout_rate=0.0)
+  np.testing.assert_array_equal(
+      analysis.dropout_apply(model, variables, x, 0.0, key), inference)
+  train_bn, _ = model.apply(variables, x, train=True, dropout_rate=0.0,
+                            rngs={'dropout': key}, mutable=['batch_stats'])
+  assert not np.allclose(train_bn, inference, atol=1e-3)
+  stochastic = analysis.dropout_apply(model, variables, x, 0.5, key)
+  assert not np.allclose(stochastic, inference, atol=1e-3)
+
+
+def test_dropout_apply_drops_connections_for_dropconnect():
+  model, variables, x = _model(dropout='dropconnect')
+  key = jax.random.PRNGKey(2)
+  inference = model.apply(variables, x, train=False, dropout_rate=0.5)
+  np.testing.assert_allclose(
+      analysis.dropout_apply(model, variables, x, 0.0, key), inference,
+      rtol=1e-6, atol=1e-6)
+  assert not np.allclose(analysis.dropout_apply(model, variables, x, 0.5, key),
+                         inference, atol=1e-3)
+
+
+def test_without_dropout_has_no_dropout_and_same_params():
+  model, variables, x = _model(dropout='dropconnect')
+  bare = analysis.without_dropout(model)
+  key = jax.random.PRNGKey(2)
+  np.testing.assert_allclose(
+      bare.apply(variables, x, train=True, dropout_rate=0.9,
+                 rngs={'dropout': key}),
+      model.apply(variables, x, train=False, dropout_rate=0.9), rtol=1e-6,
+      atol=1e-6)
+
+
+def test_spatial_dropout_needs_feature_maps():
+  with pytest.raises(ConfigError, match="model 'mlp'.*--model=cnn"):
+    analysis.check_spatial_dropout(models.tiny_config('mlp'), (28, 28, 1))
+  cfg = models.tiny_config('cnn')
+  cfg.dropout = 'spatial'
+  analysis.check_spatial_dropout(cfg, (28, 28, 1))
+
+
+def test_mc_dropout_hook_rejects_no_samples():
+  with pytest.raises(ConfigError, match='mc_samples=0'):
+    analysis.mc_dropout_hook(0)
+
+
+def test_dropout_hooks_on_a_grid(tmp_path):
+  """Looped members (one chunk each) exercise the per-chunk path."""
+  config = tiny_config(num_seeds=2, members='loop')
+  hooks = [analysis.clean_train_accuracy_hook(num_examples=700,
+                                              batch_size=300),
+           analysis.drop_frequency_hook('standard'),
+           analysis.step_time_hook(num_steps=3, repeats=2),
+           analysis.mc_dropout_hook(4)]
+  results = runner.run(config, {'model.dropout_rate': [0.0, 0.3]},
+                       str(tmp_path), out=QUIET, final_hooks=hooks)
+  assert len(results) == 4
+  for r in results:
+    rate = 0.3 if r['trial'].endswith('0.3') else 0.0
+    assert abs(r['drop_frequency'] - rate) < 0.01
+    assert 0 <= r['clean_train_accuracy'] <= 1
+    assert r['clean_train_loss'] > 0
+    assert r['step_ms'] > 0 and r['step_ms_nodrop'] > 0
+    assert r['step_time_ratio'] == pytest.approx(
+        r['step_ms'] / r['step_ms_nodrop'])
+    assert 0 <= r['mc_test_accuracy'] <= 1
+    assert 0 <= r['mc_test_entropy'] <= math.log(10) + 1e-5
+    if rate == 0:
+      # No unit dropped: every pass is the deterministic prediction.
+      assert r['mc_test_accuracy'] == pytest.approx(r['test_accuracy'])
+      assert r['mc_test_entropy'] == pytest.approx(r['test_entropy'],
+                                                   rel=1e-4)
+
+
+def test_constant_init_leaves_one_distinct_unit(tmp_path):
+  config = tiny_config(epochs=1)
+  results = runner.run(config, {'model.kernel_init': ['he_normal', 'constant']},
+                       str(tmp_path), out=QUIET,
+                       final_hooks=[analysis.distinct_units_hook])
+  by_init = {r['trial'].split('=')[1]: r for r in results}
+  assert by_init['he_normal']['distinct_units'] == config.model.width
+  assert by_init['constant']['distinct_units'] == 1
+  assert by_init['constant']['unit_spread'] < 1e-5
