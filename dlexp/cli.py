@@ -115,9 +115,9 @@ def run_main(main) -> None:
   """app.run with user errors as one line on stderr and exit status 2."""
 
   def guarded(argv):
-    # Orbax and TFDS log every step at INFO through absl; keep the console for
-    # the progress lines and the table.
-    logging.set_verbosity(logging.WARNING)
+    # Orbax and TFDS log through absl (every checkpoint step at INFO, TFDS
+    # folder probes at WARNING); dlexp reports what matters in its own lines.
+    logging.set_verbosity(logging.ERROR)
     if len(argv) > 1:
       _die(f'unexpected arguments {argv[1:]}; flags look like --name=value')
     from dlexp.train.runner import Interrupted  # pylint: disable=g-import-not-at-top

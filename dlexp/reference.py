@@ -428,7 +428,7 @@ def _package_path(fn: Callable) -> str:
   return os.path.relpath(inspect.getsourcefile(fn), root)
 
 
-def _defaults_sources(fn: Callable, prefix: str,
+def defaults_sources(fn: Callable, prefix: str,
                       out: Dict[str, Tuple[str, str]]) -> None:
   """Fills out[path] = (comment, file) for every default `fn` sets.
 
@@ -458,7 +458,7 @@ def _defaults_sources(fn: Callable, prefix: str,
     """Follows a nested section; False for a plain value."""
     target = _resolve(node.func, namespace)
     if inspect.isfunction(target):  # a section's defaults()
-      _defaults_sources(target, path + '.', out)
+      defaults_sources(target, path + '.', out)
       return True
     if target is ml_collections.ConfigDict:  # fields set below or inline
       keywords(node, path + '.')
@@ -488,7 +488,7 @@ def _defaults_sources(fn: Callable, prefix: str,
 def field_sources() -> Dict[str, Tuple[str, str]]:
   """path -> (trailing comment, defining file), in source order."""
   out: Dict[str, Tuple[str, str]] = {}
-  _defaults_sources(config_lib.default_config, '', out)
+  defaults_sources(config_lib.default_config, '', out)
   return out
 
 
@@ -588,16 +588,18 @@ def embedded(text: str) -> Optional[str]:
 
 def check(path: str) -> Optional[str]:
   """None if `path` holds the current reference, else a one-line message."""
+  fix = f'run: python -m dlexp.reference --write {path}'
   try:
     with open(path) as f:
       text = f.read()
   except OSError as e:
-    return f'{path}: cannot read ({e.strerror}); run: {COMMAND}'
+    return f'{path}: cannot read ({e.strerror}); {fix}'
   current = embedded(text)
   if current is None:
-    return f'{path}: no {START} ... {END} markers; run: {COMMAND}'
+    return (f'{path}: no {START} ... {END} markers; add them where the '
+            f'reference belongs, then {fix}')
   if current != generate():
-    return f'{path} is out of date with the code; run: {COMMAND}'
+    return f'{path} is out of date with the code; {fix}'
   return None
 
 

@@ -111,7 +111,7 @@ def _toy_defaults():
 
 def test_trailing_comments_are_extracted():
   out = {}
-  reference._defaults_sources(_toy_defaults, '', out)  # pylint: disable=protected-access
+  reference.defaults_sources(_toy_defaults, '', out)
   comments = {path: comment for path, (comment, _) in out.items()}
   assert comments == {'seed': 'the seed', 'toy.alpha': 'the alpha',
                       'toy.beta': '', 'toy.gamma': 'a value over two lines',

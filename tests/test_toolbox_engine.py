@@ -145,6 +145,8 @@ def grid_run(dataset, tmp_path_factory):
   axes = {'reg.l1': L1S, 'optimizer.momentum': MOMENTA}
   base = _config(epochs=4, members='vmap')
   base.diagnostics.every_epochs = 1
+  # Patience 0 never stops; the best epoch must be restored all the same.
+  assert base.early_stopping.patience == 0
   groups = runner.group_trials(runner.make_trials(base, axes))
   grid = _by_trial(_run(base, axes, tmp_path_factory.mktemp('grid'),
                         dataset))
@@ -311,9 +313,9 @@ def constrained_run(dataset, tmp_path_factory):
   early stopping on val_accuracy whose patience outlasts the run. lr 1e-6
   cannot move val_loss by min_delta, so that member's plateau is forced."""
   c = _config(epochs=6, reg__max_norm=0.5, schedule__name='plateau',
-                  schedule__plateau_patience=PLATEAU['patience'],
-                  schedule__plateau_factor=PLATEAU['factor'],
-                  schedule__plateau_min_delta=PLATEAU['min_delta'])
+              schedule__plateau_patience=PLATEAU['patience'],
+              schedule__plateau_factor=PLATEAU['factor'],
+              schedule__plateau_min_delta=PLATEAU['min_delta'])
   c.early_stopping.monitor = 'val_accuracy'
   c.early_stopping.patience = 100
   return _by_trial(_run(c, {'optimizer.learning_rate': LR_AXIS},
@@ -328,11 +330,13 @@ def test_max_norm_bounds_every_unit(constrained_run):
     assert 0.5 - 1e-3 < norm <= 0.5 + 1e-5, (result['trial'], norm)
 
 
-def _plateau_scales(val_losses, patience, factor, min_delta):
+def _plateau_scales(values, patience, factor, min_delta, sign=1.0):
   """Keras ReduceLROnPlateau (absolute min_delta, no cooldown): the scale in
-  force during each epoch, given the val_loss at the end of each epoch."""
+  force during each epoch, given the monitored value at the end of each
+  epoch; sign -1 for 'max' mode."""
   scale, best, bad, out = 1.0, math.inf, 0, []
-  for v in val_losses:
+  for v in values:
+    v = sign * v
     out.append(scale)
     if v < best - min_delta:
       best, bad = v, 0
@@ -356,6 +360,28 @@ def test_plateau_schedule_reduces_after_patience(constrained_run):
                              [1, 1, 1, 0.5, 0.5, 0.25], rtol=1e-6)
 
 
+@pytest.fixture(scope='module')
+def plateau_max_run(dataset, tmp_path_factory):
+  """plateau_mode 'max' is documented for accuracy; early stopping monitors
+  val_accuracy too, so either reading of "the monitored metric" agrees."""
+  c = _config(epochs=5, schedule__name='plateau', schedule__plateau_mode='max',
+              schedule__plateau_patience=1, schedule__plateau_factor=0.5,
+              schedule__plateau_min_delta=0.005, optimizer__learning_rate=0.02)
+  c.early_stopping.monitor = 'val_accuracy'
+  return _run(c, {}, tmp_path_factory.mktemp('plateau_max'), dataset)[0]
+
+
+def test_plateau_max_mode_follows_val_accuracy(plateau_max_run):
+  rows = _rows(plateau_max_run)[1:]
+  knobs = dict(patience=1, factor=0.5, min_delta=0.005, sign=-1.0)
+  on_accuracy = _plateau_scales(_series(rows, 'val_accuracy'), **knobs)
+  on_loss = _plateau_scales(_series(rows, 'val_loss'), **knobs)
+  assert on_accuracy != on_loss  # the run tells the two metrics apart
+  np.testing.assert_allclose(
+      _series(rows, 'learning_rate') / 0.02, on_accuracy, rtol=1e-6,
+      err_msg=f'scales computed from val_loss instead: {on_loss}')
+
+
 def test_early_stopping_on_val_accuracy_restores_the_max(constrained_run):
   telling = 0
   for result in constrained_run.values():
@@ -377,3 +403,4 @@ def test_early_stopping_on_val_accuracy_restores_the_max(constrained_run):
                 and best != int(loss.argmin())
                 and abs(loss[best] - loss[-1]) > 1e-3)
   assert telling >= 1
+

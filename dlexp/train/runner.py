@@ -479,12 +479,13 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
   """
   out = out or Printer()
   trials = make_trials(base, axes)
-  workdir = _prepare_workdir(workdir)
+  _check_workdir(workdir)
   if dataset is None:
     dataset = data_lib.load(base.data)
   mesh = Mesh(np.array(jax.devices()), ('data',))
   for t in trials:
     config_lib.validate_against_data(t.config, dataset, mesh.size)
+  workdir = _prepare_workdir(workdir)  # only now: every check has passed
   members = [Member(t, t.config.seed + s,
                     _member_dir(workdir, t, t.config.seed + s))
              for t in trials for s in range(t.config.num_seeds)]
@@ -528,6 +529,19 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
   finally:
     for lock in locks:
       lock.release()
+
+
+def _check_workdir(workdir: str) -> None:
+  """The workdir checks that need not create anything."""
+  path = os.path.abspath(os.path.expanduser(workdir))
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise ConfigError(f'workdir {path!r} is a file; pass a directory')
+  parent = path
+  while not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+    raise ConfigError(f'workdir {path!r} cannot be created: {parent!r} is '
+                      'not a writable directory')
 
 
 def _prepare_workdir(workdir: str) -> str:

@@ -1,0 +1,143 @@
+"""The catalogue of bad inputs: each gives one line on stderr naming the bad
+value and what is allowed, a non-zero exit, no traceback, and writes nothing
+(checked before any compile)."""
+import gzip
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = 'experiments/elu_vs_relu.py'
+SMALL = ['--dataset=synthetic', '--epochs=1', '--seeds=1',
+         '--config.model.depth=1', '--config.model.width=8',
+         '--config.data.val_size=500']
+
+# (id, extra argv, expected substring of the one error line)
+CASES = [
+    ('unknown_flag', ['--bogus=1'], "Unknown command line flag 'bogus'"),
+    ('positional_arg', ['relu'], "unexpected arguments ['relu']"),
+    ('unknown_config_key', ['--config.optimizer.learning_rat=0.1'],
+     "unknown config key 'optimizer.learning_rat'; did you mean "
+     "'optimizer.learning_rate'?"),
+    ('unknown_nested_key', ['--config.model.activaton=relu'],
+     "did you mean 'model.activation'?"),
+    ('wrong_type_float', ['--config.optimizer.learning_rate=abc'],
+     "could not convert string to float: 'abc'"),
+    ('wrong_type_int_flag', ['--epochs=ten'], '--epochs=ten'),
+    ('negative_learning_rate', ['--config.optimizer.learning_rate=-0.1'],
+     'optimizer.learning_rate=-0.1 must be > 0'),
+    ('zero_learning_rate', ['--config.optimizer.learning_rate=0'],
+     'optimizer.learning_rate=0.0 must be > 0'),
+    ('momentum_above_one', ['--config.optimizer.momentum=1.5'],
+     'optimizer.momentum=1.5 must be in [0, 1)'),
+    ('negative_momentum', ['--config.optimizer.momentum=-0.1'],
+     'optimizer.momentum=-0.1 must be in [0, 1)'),
+    ('dropout_rate_one', ['--config.model.dropout_rate=1.0'],
+     'model.dropout_rate=1.0'),
+    ('negative_dropout_rate', ['--config.model.dropout_rate=-0.2'],
+     'model.dropout_rate=-0.2'),
+    ('zero_batch_size', ['--config.batch_size=0'],
+     'batch_size=0 must be >= 1'),
+    ('batch_larger_than_data', ['--config.batch_size=100000'],
+     'batch_size=100000 is larger than the training set (9500 examples)'),
+    ('zero_epochs', ['--epochs=0'], 'epochs=0 must be >= 1'),
+    ('zero_seeds', ['--seeds=0'], 'num_seeds=0 must be >= 1'),
+    ('unknown_model', ['--model=resnet99'], "unknown model 'resnet99'"),
+    ('unknown_activation', ['--activations=relu,reluu'],
+     "unknown activation 'reluu' (did you mean 'relu'?)"),
+    ('unknown_initializer', ['--config.model.kernel_init=he_normall'],
+     "unknown initializer 'he_normall' (did you mean 'he_normal'?)"),
+    ('unknown_optimizer', ['--config.optimizer.name=adamm'],
+     "unknown optimizer 'adamm' (did you mean 'adam'?)"),
+    ('unknown_schedule', ['--config.schedule.name=cosin'],
+     "unknown schedule 'cosin' (did you mean 'cosine'?)"),
+    ('unknown_loss', ['--config.loss.name=hinge'], "unknown loss 'hinge'"),
+    ('unknown_dataset', ['--dataset=cifar11'],
+     "unknown dataset 'cifar11' (did you mean 'cifar10'?)"),
+    ('unknown_member_mode', ['--config.members=gpu'],
+     "members='gpu' is not allowed; allowed: auto, vmap, loop"),
+    ('negative_val_size', ['--config.data.val_size=-5'],
+     'data.val_size=-5 must be >= 0'),
+    ('unknown_monitor', ['--config.early_stopping.monitor=val_acc',
+                         '--config.early_stopping.patience=2'],
+     "early_stopping.monitor='val_acc' is not a logged metric"),
+    ('negative_patience', ['--config.early_stopping.patience=-1'],
+     'early_stopping.patience=-1 must be >= 0'),
+    ('unknown_norm', ['--config.model.norm=layer'], "model.norm='layer'"),
+]
+
+
+def _run(argv, workdir, env=None):
+  return subprocess.run(
+      [sys.executable, SCRIPT, f'--workdir={workdir}'] + argv, cwd=ROOT,
+      capture_output=True, text=True, timeout=120,
+      env=dict(os.environ, **(env or {})))
+
+
+def _assert_one_line_error(proc, expected):
+  assert proc.returncode != 0
+  assert 'Traceback' not in proc.stderr, proc.stderr
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1, proc.stderr
+  assert lines[0].startswith('error: '), lines[0]
+  assert expected in lines[0], lines[0]
+
+
+@pytest.mark.parametrize('argv,expected', [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_cli_input(tmp_path, argv, expected):
+  workdir = tmp_path / 'runs'
+  proc = _run(SMALL + argv, workdir)
+  _assert_one_line_error(proc, expected)
+  assert not workdir.exists()  # nothing written before the check
+
+
+def test_workdir_that_is_a_file(tmp_path):
+  path = tmp_path / 'a_file'
+  path.write_text('keep me')
+  _assert_one_line_error(_run(SMALL, path), 'is a file; pass a directory')
+  assert path.read_text() == 'keep me'
+
+
+def test_workdir_that_cannot_be_created(tmp_path):
+  _assert_one_line_error(_run(SMALL, '/proc/dlexp_runs'), 'cannot be created')
+
+
+def test_data_dir_without_the_dataset(tmp_path):
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  proc = _run(['--dataset=cifar10', f'--data_dir={empty}', '--epochs=1'],
+              tmp_path / 'runs')
+  _assert_one_line_error(proc, str(empty))
+  assert not (tmp_path / 'runs').exists()
+
+
+def test_truncated_dataset_file(tmp_path):
+  src = '/usr/share/datasets/fashion-mnist'
+  if not os.path.isdir(src):
+    pytest.skip('Fashion-MNIST is not installed (apt-get install '
+                'dataset-fashion-mnist)')
+  bad = tmp_path / 'fmnist'
+  bad.mkdir()
+  for name in os.listdir(src):
+    data = open(os.path.join(src, name), 'rb').read()
+    if name.startswith('train-images'):
+      data = gzip.compress(gzip.decompress(data)[:100000])  # truncated
+    (bad / name).write_bytes(data)
+  proc = _run(['--dataset=fashion_mnist', f'--data_dir={bad}', '--epochs=1'],
+              tmp_path / 'runs')
+  _assert_one_line_error(proc, 'train-images-idx3-ubyte')
+  assert not (tmp_path / 'runs').exists()
+
+
+def test_report_on_missing_workdir(tmp_path):
+  proc = subprocess.run([sys.executable, '-m', 'dlexp.report',
+                         str(tmp_path / 'nothing')], cwd=ROOT,
+                        capture_output=True, text=True, timeout=60)
+  _assert_one_line_error(proc, 'is not a directory')
+
+
+def test_catalogue_size():
+  assert len(CASES) + 5 >= 25
