@@ -181,14 +181,12 @@ def validate_against_data(config, dataset, num_devices: int) -> None:
   _check(config.batch_size % num_devices == 0,
          f'batch_size={config.batch_size} must be divisible by the number of '
          f'devices ({num_devices})')
-  monitor = config.early_stopping.monitor
-  allowed = ('val_loss', 'val_accuracy', 'train_loss', 'train_accuracy')
-  if config.early_stopping.patience > 0 or monitor != 'val_loss':
-    from dlexp import losses as losses_lib  # metric names depend on the loss
-    names = ['loss'] + sorted(losses_lib.make_metrics(config.loss))
-    allowed = tuple(f'{split}_{n}' for split in ('val', 'train') for n in names)
-    _check(monitor in allowed, f'early_stopping.monitor={monitor!r} is not a '
-           f'logged metric; allowed: {", ".join(allowed)}')
+  names = ['loss'] + sorted(losses.make_metrics(config.loss))
+  allowed = tuple(f'{split}_{n}' for split in ('val', 'train') for n in names)
+  for path in ('early_stopping.monitor', 'schedule.plateau_monitor'):
+    value = get(config, path)
+    _check(value in allowed, f'{path}={value!r} is not a logged metric; '
+           f'allowed: {", ".join(allowed)}')
 
 
 def member_values(axes: Dict[str, Iterable]) -> Dict[str, list]:

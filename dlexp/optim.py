@@ -96,6 +96,7 @@ def schedule_defaults() -> ml_collections.ConfigDict:
       min_lr_ratio=0.0,      # cosine / onecycle final value; plateau floor.
       peak_fraction=0.3,     # onecycle: fraction of training at the peak.
       initial_lr_ratio=0.04,  # onecycle: start value (1/25 as in fastai).
+      plateau_monitor='val_loss',  # plateau: the logged metric it watches.
       plateau_mode='min',    # plateau: 'min' (loss) or 'max' (accuracy).
       plateau_factor=0.5,    # plateau: scale multiplier per reduction.
       plateau_patience=5,    # plateau: bad epochs before a reduction.

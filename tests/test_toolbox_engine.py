@@ -362,12 +362,12 @@ def test_plateau_schedule_reduces_after_patience(constrained_run):
 
 @pytest.fixture(scope='module')
 def plateau_max_run(dataset, tmp_path_factory):
-  """plateau_mode 'max' is documented for accuracy; early stopping monitors
-  val_accuracy too, so either reading of "the monitored metric" agrees."""
+  """plateau_mode 'max' with schedule.plateau_monitor='val_accuracy'."""
   c = _config(epochs=5, schedule__name='plateau', schedule__plateau_mode='max',
               schedule__plateau_patience=1, schedule__plateau_factor=0.5,
               schedule__plateau_min_delta=0.005, optimizer__learning_rate=0.02)
   c.early_stopping.monitor = 'val_accuracy'
+  c.schedule.plateau_monitor = 'val_accuracy'
   return _run(c, {}, tmp_path_factory.mktemp('plateau_max'), dataset)[0]
 
 

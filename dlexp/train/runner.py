@@ -388,7 +388,8 @@ def _train(members, chunks, hps, states, trackers, start_epoch, cfg, prog,
                                row['train_loss'])
       # The epochs whose parameters early stopping saved as the best so far.
       row['saved_best'] = trackers[k].best_epoch == epoch - 1
-      states[k] = prog.end_epoch(states[k], trackers[k], row['val_loss'])
+      states[k] = prog.end_epoch(states[k], trackers[k],
+                                 row[cfg.schedule.plateau_monitor])
       if diag_every and epoch % diag_every == 0:
         row.update(prog.diagnose(states[k], hps[k], ddata.probe_x,
                                  ddata.probe_y))
