@@ -32,9 +32,10 @@ def _rows(text):
   return out
 
 
-def test_reference_md_is_up_to_date():
+@pytest.mark.parametrize('doc', [DOC, os.path.join(ROOT, 'README.md')])
+def test_reference_md_is_up_to_date(doc):
   # Fails when a knob, name or description changed without regenerating.
-  message = reference.check(DOC)
+  message = reference.check(doc)
   assert message is None, message
 
 
