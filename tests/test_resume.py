@@ -87,11 +87,18 @@ def _assert_same_run(a, b):
       assert sa['final'][key] == sb['final'][key], key
 
 
-def test_sigkill_at_random_epochs_then_resume_equals_uninterrupted(tmp_path):
-  reference = tmp_path / 'reference'
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+  """The reference: the same command, never interrupted."""
+  reference = tmp_path_factory.mktemp('reference') / 'run'
   proc = _launch(reference)
   assert proc.wait(timeout=300) == 0, proc.communicate(1)[1]
-  expected = _final(reference)
+  return _final(reference)
+
+
+def test_sigkill_at_random_epochs_then_resume_equals_uninterrupted(
+    tmp_path, uninterrupted):
+  expected = uninterrupted
 
   work = tmp_path / 'killed'
   rng = random.Random(0)
@@ -114,9 +121,7 @@ def test_sigkill_at_random_epochs_then_resume_equals_uninterrupted(tmp_path):
   _assert_same_run(_final(work), expected)
 
 
-def test_sigterm_checkpoints_then_resumes(tmp_path):
-  reference = tmp_path / 'reference'
-  assert _launch(reference).wait(timeout=300) == 0
+def test_sigterm_checkpoints_then_resumes(tmp_path, uninterrupted):
   work = tmp_path / 'term'
   proc = _launch(work)
   while proc.poll() is None and _epochs_logged(work) < 3:
@@ -131,7 +136,7 @@ def test_sigterm_checkpoints_then_resumes(tmp_path):
   out, err = proc.communicate(timeout=300)
   assert proc.returncode == 0, err
   assert 'resuming after epoch' in out
-  _assert_same_run(_final(work), _final(reference))
+  _assert_same_run(_final(work), uninterrupted)
 
 
 def _interrupt(workdir):
