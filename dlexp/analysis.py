@@ -12,6 +12,7 @@ read per-layer diagnostics back from metrics.jsonl.
   drops at each member's rate.
 - step_time_hook: compiled train-step time with dropout layers vs the same
   model without any.
+- logit_scale_hook: how much larger the logits are with dropout on.
 - mc_dropout_hook: Monte-Carlo dropout accuracy and predictive entropy.
 """
 import copy
@@ -249,6 +250,31 @@ def dropout_apply(model, variables, x, rate, key) -> jax.Array:
   with nn.intercept_methods(_dropout_only_training):
     return model.apply(variables, x, train=False, dropout_rate=rate,
                        rngs={'dropout': key})
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _logit_scale(model, params, batch_stats, rates, keys, x):
+
+  def member(p, bs, rate, key):
+    variables = {'params': p}
+    if bs:
+      variables['batch_stats'] = bs
+    rms = lambda a: jnp.sqrt(jnp.mean(jnp.square(a)))
+    on = dropout_apply(model, variables, x, rate, key)
+    off = model.apply(variables, x, train=False, dropout_rate=rate)
+    return rms(on) / rms(off)
+
+  return jax.vmap(member)(params, batch_stats, rates, keys)
+
+
+def logit_scale_hook(ctx) -> Dict[str, jax.Array]:
+  """'logit_scale': RMS of the logits with dropout on (one training-mode
+  pass) over their RMS in inference mode, on the probe batch. Inverted
+  dropout keeps each unit's mean, but multiplies its second moment by
+  1/(1-rate), layer after layer."""
+  return {'logit_scale': _logit_scale(
+      ctx.model, ctx.params, ctx.batch_stats, ctx.hp['model.dropout_rate'],
+      member_keys(ctx.members), ctx.data.probe_x)}
 
 
 def _entropy(probs):

@@ -92,6 +92,7 @@ def columns(mc: bool):
       report.final('test_accuracy', 'test acc'),
       report.DEFAULT_COLUMNS[2],  # best epoch
       report.Column('dropped %', _percent('drop_frequency'), '.1f'),
+      report.final('logit_scale', 'logit scale on/off', '.2f'),
       report.final('step_ms', 'step ms', '.2f'),
       report.final('step_time_ratio', 'step/no-drop', '.2f'),
   ]
@@ -114,6 +115,7 @@ def main(_):
     analysis.check_spatial_dropout(config.model, _PROBE_SHAPES[layout])
   hooks = [analysis.clean_train_accuracy_hook(),
            analysis.drop_frequency_hook(_VARIANT.value),
+           analysis.logit_scale_hook,
            analysis.step_time_hook()]
   if _MC_SAMPLES.value:
     hooks.append(analysis.mc_dropout_hook(_MC_SAMPLES.value))

@@ -28,20 +28,25 @@ kernel initializer x bias start, several seeds each (vmapped), and prints:
       --bias_inits=0,0.1,1 --config.model.activation=tanh
 
 Each (init, bias) pair is its own compiled program (the initializer and the
-bias value are static), so compile time dominates at small epoch counts.
+bias value are static), so compile time dominates at small epoch counts. On
+the CPU, a grid with 'orthogonal' loops over seeds instead of vmapping them
+(jaxlib's batched QR deadlocks there; see _unbatched_qr).
 Per-layer statistics for every epoch are in each run's metrics.jsonl
 (diag/<layer>/act_std, dead_fraction, grad_norm).
 """
+import jax
 from absl import flags
 
 from dlexp import analysis, cli, report
+from dlexp.errors import ConfigError
 
 _INITS = flags.DEFINE_list(
     'inits', ['he_normal', 'glorot_uniform', 'lecun_normal', 'orthogonal',
               'constant'],
     'Kernel initializers to compare (config.model.kernel_init).')
 _BIAS_INITS = flags.DEFINE_list(
-    'bias_inits', ['0', '0.1'], 'Bias starts to compare (config.model.bias_init).')
+    'bias_inits', ['0', '0.1'],
+    'Bias starts to compare (config.model.bias_init).')
 
 cli.define_flags('init_schemes', model='mlp', epochs=3, seeds=2)
 
@@ -62,12 +67,27 @@ COLUMNS = report.DEFAULT_COLUMNS[:3] + (
 )
 
 
+def _unbatched_qr(config, inits) -> None:
+  """Orthogonal init runs a QR per layer. jaxlib 0.10's CPU QR kernel,
+  batched over vmapped members, waits on the thread pool it runs in and
+  deadlocks once more QRs run at once than the pool has threads (21 layers,
+  2 cores); looped members (a batch of 1 each) run it inline."""
+  if 'orthogonal' not in inits or jax.default_backend() != 'cpu':
+    return
+  if config.members == 'vmap':
+    raise ConfigError('--config.members=vmap with orthogonal init deadlocks '
+                      "jaxlib's batched CPU QR; use 'auto' or 'loop'")
+  config.members = 'loop'
+
+
 def main(_):
+  config = cli.resolved_config()
+  _unbatched_qr(config, _INITS.value)
   cli.run_ablation(
       {'model.kernel_init': _INITS.value,
        'model.bias_init': cli.list_flag(_BIAS_INITS.value, float,
                                         'bias_inits')},
-      COLUMNS, title='Initialization schemes',
+      COLUMNS, config=config, title='Initialization schemes',
       final_hooks=[analysis.distinct_units_hook])
 
 

@@ -154,6 +154,7 @@ def test_dropout_hooks_on_a_grid(tmp_path):
   hooks = [analysis.clean_train_accuracy_hook(num_examples=700,
                                               batch_size=300),
            analysis.drop_frequency_hook('standard'),
+           analysis.logit_scale_hook,
            analysis.step_time_hook(num_steps=3, repeats=2),
            analysis.mc_dropout_hook(4)]
   results = runner.run(config, {'model.dropout_rate': [0.0, 0.3]},
@@ -169,7 +170,9 @@ def test_dropout_hooks_on_a_grid(tmp_path):
         r['step_ms'] / r['step_ms_nodrop'])
     assert 0 <= r['mc_test_accuracy'] <= 1
     assert 0 <= r['mc_test_entropy'] <= math.log(10) + 1e-5
+    assert r['logit_scale'] > 0
     if rate == 0:
+      assert r['logit_scale'] == pytest.approx(1.0, rel=1e-5)
       # No unit dropped: every pass is the deterministic prediction.
       assert r['mc_test_accuracy'] == pytest.approx(r['test_accuracy'])
       assert r['mc_test_entropy'] == pytest.approx(r['test_entropy'],

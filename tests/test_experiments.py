@@ -20,7 +20,8 @@ TINY = ['--dataset=synthetic', '--config.model.depth=2',
         '--config.data.val_size=500', '--epochs=2', '--seeds=2']
 SCRIPTS = {
     'elu_vs_relu': ['--activations=relu,elu'],
-    'init_schemes': ['--inits=he_normal,constant', '--bias_inits=0,0.1'],
+    'init_schemes': ['--inits=he_normal,orthogonal,constant',
+                     '--bias_inits=0,0.1'],
     'dropout_rates': ['--rates=0,0.3', '--mc_samples=3'],
 }
 TIMEOUT_S = 300
@@ -97,7 +98,8 @@ def test_elu_vs_relu(outputs):
 
 
 def test_init_schemes(outputs):
-  trials = [f'kernel_init={i},bias_init={b}' for i in ('he_normal', 'constant')
+  trials = [f'kernel_init={i},bias_init={b}'
+            for i in ('he_normal', 'orthogonal', 'constant')
             for b in ('0', '0.1')]
   rows, workdir = _check(outputs, 'init_schemes', trials)
   for trial, row in rows.items():
@@ -124,6 +126,7 @@ def test_dropout_rates(outputs):
       assert 0 <= _mean(row[col]) <= 1, (trial, col)
     assert -1 <= _mean(row['gap']) <= 1
     assert 0.2 < _mean(row['step/no-drop']) < 10
+    assert 0 < _mean(row['logit scale on/off']) < 100
     assert _mean(row['step ms']) > 0
     assert 0 <= _mean(row['MC entropy']) <= math.log(10) + 1e-3
     gaps = [_final(workdir, trial, s)['clean_train_accuracy']

@@ -37,7 +37,8 @@ def shapes(model, input_shape):
 def base_count(variables, head_prefixes=('head_', 'logits')):
   """Parameters + BN statistics outside the dense head."""
   return sum(math.prod(leaf.shape) for coll in variables.values()
-             for name, tree in coll.items() if not name.startswith(head_prefixes)
+             for name, tree in coll.items()
+             if not name.startswith(head_prefixes)
              for leaf in jax.tree_util.tree_leaves(tree))
 
 
@@ -47,10 +48,21 @@ def batch(input_shape, seed=0):
           jax.random.randint(ky, (BATCH,), 0, 10))
 
 
+# These programs run a handful of times, so compile time is what counts:
+# without LLVM's expensive passes XLA-CPU compiles them 2-3x faster.
+QUICK = {'xla_backend_optimization_level': 0,
+         'xla_llvm_disable_expensive_passes': True}
+
+
+def quick_jit(fn, *args):
+  """fn jitted and compiled for `args` (one compile, quick options)."""
+  return jax.jit(fn).lower(*args).compile(compiler_options=QUICK)
+
+
 def init_variables(model, x):
   # Jitted: one compile instead of one dispatch (and compile) per primitive.
   rngs = {'params': jax.random.key(0), 'dropout': jax.random.key(1)}
-  return jax.jit(lambda x: model.init(rngs, x, train=False))(x)
+  return quick_jit(lambda x: model.init(rngs, x, train=False), x)(x)
 
 
 def init(model, x):
@@ -59,7 +71,21 @@ def init(model, x):
 
 
 def predict(model, variables, x):
-  return jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
+  return quick_jit(lambda v, x: model.apply(v, x, train=False), variables,
+                   x)(variables, x)
+
+
+def layer_outputs(model, variables, x, rate, train):
+  """Outputs of every top-level layer, by name (jitted, dropout seed 4)."""
+  def run(v, x, rate):
+    _, state = model.apply(v, x, train=train, dropout_rate=rate,
+                           rngs={'dropout': jax.random.key(4)},
+                           capture_intermediates=True,
+                           mutable=['intermediates'])
+    return {k: v['__call__'][0] for k, v in state['intermediates'].items()
+            if isinstance(v, dict) and '__call__' in v}
+  rate = jnp.float32(rate)
+  return quick_jit(run, variables, x, rate)(variables, x, rate)
 
 
 def make_loss(model):
@@ -83,17 +109,23 @@ def make_loss(model):
 def test_tiny_model_trains(name, input_shape):
   """Forward shape, sown features, 3 SGD steps lower the loss on one batch,
   and dropout_rate is a traced argument (no recompile, changes the loss)."""
-  model = build_model(tiny_config(name), 10, input_shape)
+  cfg = tiny_config(name)
+  # The lax conv compiles in about half the time of im2col, which
+  # tests/test_models_conv.py checks against it, values and gradients.
+  cfg.conv_impl = 'xla'
+  model = build_model(cfg, 10, input_shape)
   x, y = batch(input_shape)
   params, batch_stats = init(model, x)
   loss_fn = make_loss(model)
 
-  @jax.jit
-  def step(params, batch_stats, rate):
+  def sgd_step(params, batch_stats, rate):
     (loss, (state, logits)), grads = jax.value_and_grad(
         loss_fn, has_aux=True)(params, batch_stats, x, y, rate)
     params = jax.tree_util.tree_map(lambda p, g: p - 0.05 * g, params, grads)
     return params, state.get('batch_stats', batch_stats), loss, state, logits
+
+  # One executable for every rate: it cannot depend on the rate's value.
+  step = quick_jit(sgd_step, params, batch_stats, jnp.float32(0.0))
 
   losses = []
   for _ in range(4):  # Three SGD steps, then the loss they reached.
@@ -109,7 +141,6 @@ def test_tiny_model_trains(name, input_shape):
   assert features.shape[0] == BATCH and features.ndim == 2
   # The same compiled step with a traced rate of 0.5 drops units.
   dropped = float(step(params, batch_stats, jnp.float32(0.5))[2])
-  assert step._cache_size() == 1
   assert dropped != losses[-1]
 
 
@@ -120,9 +151,9 @@ def test_vmap_friendly_models_vmap_over_dropout_rate(name):
   x, _ = batch(SEQUENCE)
   params, _ = init(model, x)
   rates = jnp.array([0.0, 0.5])
-  out = jax.jit(jax.vmap(lambda r: model.apply(
+  out = quick_jit(jax.vmap(lambda r: model.apply(
       {'params': params}, x, train=True, dropout_rate=r,
-      rngs={'dropout': jax.random.key(3)})))(rates)
+      rngs={'dropout': jax.random.key(3)})), rates)(rates)
   clean = predict(model, {'params': params}, x)
   np.testing.assert_allclose(out[0], clean, rtol=1e-5, atol=1e-5)
   assert not np.allclose(out[1], clean)
@@ -242,12 +273,13 @@ def test_plain_resnet_has_the_residual_parameter_tree(variant):
 @pytest.mark.parametrize('variant', ['resnet8', 'resnet18'])
 def test_plain_resnet_drops_the_skips(variant):
   """Same parameters, different function: the skips are really gone."""
-  shape = (16, 16, 3)
+  shape = (8, 8, 3)
   x, _ = batch(shape)
   outs = []
   for plain in (False, True):
     model = build_model(model_cfg(name='resnet', variant=variant, plain=plain,
-                                  width_mult=0.125), 10, shape)
+                                  width_mult=0.125, conv_impl='xla'), 10,
+                        shape)
     if not outs:
       variables = init_variables(model, x)
     outs.append(predict(model, variables, x))
@@ -269,10 +301,8 @@ def test_rnn_dropout_is_locked_over_time():
   model = build_model(tiny_config('lstm'), 10, (40, 3))
   x = jnp.ones((4, 40, 3))
   variables = init_variables(model, x)
-  _, state = model.apply(variables, x, train=True, dropout_rate=0.5,
-                         rngs={'dropout': jax.random.key(1)},
-                         capture_intermediates=True, mutable=['intermediates'])
-  dropped = state['intermediates']['input_dropout']['__call__'][0] == 0
+  outputs = layer_outputs(model, variables, x, 0.5, train=True)
+  dropped = outputs['input_dropout'] == 0
   assert jnp.any(dropped)
   assert jnp.all(dropped == dropped[:, :1, :])
 
@@ -288,12 +318,13 @@ def test_resnet_norm_default_is_batch(norm, has_stats):
 def test_mlp_batch_norm_updates_running_stats():
   model = build_model(model_cfg(depth=2, width=8, norm='batch'), 10, IMAGE)
   x, _ = batch(IMAGE)
-  params, stats = init(model, x)
-  _, new = model.apply({'params': params, 'batch_stats': stats}, x, train=True,
-                       rngs={'dropout': jax.random.key(0)},
-                       mutable=['batch_stats'])
+  variables = init_variables(model, x)
+  train = lambda v, x: model.apply(v, x, train=True, mutable=['batch_stats'],
+                                   rngs={'dropout': jax.random.key(0)})
+  _, new = quick_jit(train, variables, x)(variables, x)
   mean = lambda tree: jax.tree_util.tree_leaves(tree['norm1'])[0]
-  assert not np.allclose(mean(new['batch_stats']), mean(stats))
+  assert not np.allclose(mean(new['batch_stats']),
+                         mean(variables['batch_stats']))
 
 
 def test_mlp_dropconnect_drops_weights_not_units():
@@ -301,19 +332,13 @@ def test_mlp_dropconnect_drops_weights_not_units():
                       IMAGE)
   x, _ = batch(IMAGE)
   params, _ = init(model, x)
-  apply = lambda rate, train: model.apply(
-      {'params': params}, x, train=train, dropout_rate=rate,
-      rngs={'dropout': jax.random.key(4)}, capture_intermediates=True,
-      mutable=['intermediates'])[1]['intermediates']
-  clean, noisy = apply(0.0, False), apply(0.5, True)
+  clean = layer_outputs(model, {'params': params}, x, 0.0, train=False)
+  noisy = layer_outputs(model, {'params': params}, x, 0.5, train=True)
   # The first layer reads the raw input: nothing dropped before it.
-  np.testing.assert_allclose(noisy['dense1']['__call__'][0],
-                             clean['dense1']['__call__'][0], rtol=1e-6)
+  np.testing.assert_allclose(noisy['dense1'], clean['dense1'], rtol=1e-6)
   # The second layer's weights are dropped; its input units are not.
-  np.testing.assert_allclose(noisy['dropout1']['__call__'][0],
-                             noisy['act1']['__call__'][0])
-  assert not np.allclose(noisy['dense2']['__call__'][0],
-                         clean['dense2']['__call__'][0])
+  np.testing.assert_allclose(noisy['dropout1'], noisy['act1'])
+  assert not np.allclose(noisy['dense2'], clean['dense2'])
 
 
 @pytest.mark.parametrize('activation,std', [('relu', math.sqrt(2 / 784)),
@@ -368,6 +393,13 @@ def test_validate_rejects_bad_values(overrides, match):
 def test_conv_families_reject_flat_inputs():
   with pytest.raises(ConfigError, match=r'images \(H, W, C\)'):
     build_model(model_cfg(name='vgg'), 10, (784,))
+
+
+def test_too_small_inputs_fail_with_a_config_error():
+  """The Keras CNN's valid convs and pools need >= 10 px: 8 -> 6 -> 3 -> 1."""
+  model = build_model(model_cfg(name='cnn'), 10, (8, 8, 1))
+  with pytest.raises(ConfigError, match='input too small'):
+    summary(model, (8, 8, 1))
 
 
 def test_defaults_are_valid_and_command_line_types():

@@ -10,6 +10,16 @@ from dlexp.errors import ConfigError
 from dlexp.layers.conv import Conv, MaxPool, max_pool, resolve_impl
 
 # (input shape, kernel size, strides, padding, impl).
+# One compile per case instead of one per primitive, without LLVM's expensive
+# passes: each program runs once.
+QUICK = {'xla_backend_optimization_level': 0,
+         'xla_llvm_disable_expensive_passes': True}
+
+
+def quick_jit(fn, *args):
+  return jax.jit(fn).lower(*args).compile(compiler_options=QUICK)
+
+
 CASES = [((2, 11, 3), (3,), 1, 'SAME', 'im2col'),
          ((2, 11, 3), (3,), 2, 'VALID', 'im2col'),
          ((2, 11, 3), (3,), 2, 'SAME', 'im2col'),
@@ -38,7 +48,6 @@ def test_conv_matches_flax(shape, kernel, strides, padding, impl):
   variables = jax.tree_util.tree_map(
       lambda s: jax.random.normal(next(keys), s.shape), variables)
 
-  @jax.jit  # One compile per case instead of one per primitive.
   def values_and_grads(v, x):
     out = []
     for module in (ours, ref):
@@ -46,7 +55,8 @@ def test_conv_matches_flax(shape, kernel, strides, padding, impl):
       out.append((module.apply(v, x), jax.grad(loss, argnums=(0, 1))(v, x)))
     return out
 
-  (y_ours, g_ours), (y_ref, g_ref) = values_and_grads(variables, x)
+  (y_ours, g_ours), (y_ref, g_ref) = quick_jit(values_and_grads, variables,
+                                               x)(variables, x)
   np.testing.assert_allclose(y_ours, y_ref, rtol=1e-5, atol=1e-5)
   for a, b in zip(jax.tree_util.tree_leaves(g_ours),
                   jax.tree_util.tree_leaves(g_ref)):
@@ -73,8 +83,8 @@ def test_max_pool_matches_flax(shape, window, strides, padding):
   ours = lambda x: max_pool(x, window, strides, padding, impl='im2col')
   # No ties in random data, so the (sub)gradient is unique.
   both = lambda f, x: (f(x), jax.grad(lambda x: jnp.sum(f(x) ** 2))(x))
-  (y_ours, g_ours), (y_ref, g_ref) = jax.jit(
-      lambda x: (both(ours, x), both(ref, x)))(x)
+  (y_ours, g_ours), (y_ref, g_ref) = quick_jit(
+      lambda x: (both(ours, x), both(ref, x)), x)(x)
   np.testing.assert_array_equal(y_ours, y_ref)
   np.testing.assert_allclose(g_ours, g_ref)
 
@@ -83,7 +93,10 @@ def test_max_pool_module_and_impl_names():
   x = jnp.arange(16.0).reshape(1, 4, 4, 1)
   out = MaxPool(2).apply({}, x)
   np.testing.assert_array_equal(out[0, :, :, 0], [[5, 7], [13, 15]])
-  assert resolve_impl('auto') == ('im2col' if jax.default_backend() == 'cpu'
-                                  else 'xla')
+  cpu = jax.default_backend() == 'cpu'
+  assert resolve_impl('auto') == ('im2col' if cpu else 'xla')  # pooling
+  assert resolve_impl('auto', 512) == ('im2col' if cpu else 'xla')
+  assert resolve_impl('auto', 16) == 'xla'
+  assert resolve_impl('im2col', 16) == 'im2col'
   with pytest.raises(ConfigError, match="conv_impl 'fast'"):
     resolve_impl('fast')

@@ -1,23 +1,25 @@
 """Convolution and max pooling that train fast on XLA-CPU.
 
-XLA-CPU spends most of a CNN's training step in the convolution backward pass
-and in max pooling's backward (select_and_scatter). Two rewrites avoid both:
+On XLA-CPU a naive CNN step is dominated by max pooling's backward
+(select_and_scatter) and, on wide layers, by the native convolution. Here:
 
-- im2col: pad, take the kh*kw shifted (strided) views of the input, concatenate
-  them along channels and do one matmul with the kernel reshaped to
-  (kh*kw*cin, cout). Its gradient is slices, pads and one matmul, all of which
-  XLA-CPU runs well.
-- pooling without select_and_scatter: a non-overlapping window (window ==
-  stride) is a reshape then max; an overlapping one (AlexNet's 3x3 stride 2) is
-  an elementwise max of the shifted strided views.
+- max_pool is an elementwise max of the window's shifted strided views, for
+  any window (2x2 stride 2, AlexNet's overlapping 3x3 stride 2, inception's
+  3x3 stride 1). Its backward is a few selects: for a 2x2 pool of
+  (128, 26, 26, 32) the gradient took 3.5 ms against 116 ms for nn.max_pool
+  and 23 ms for a reshape-then-max (whose reduce_max JVP splits ties).
+- Conv with impl 'im2col' pads, concatenates the kh*kw shifted views along
+  channels and does one matmul with the kernel reshaped to (kh*kw*cin, cout);
+  its gradients are matmuls, slices and pads.
 
-impl 'auto' picks these on CPU and the native lax ops on GPU/TPU, where cuDNN
-and friends are faster. Both paths compute the same function (tested).
-Layouts are channels-last with any number of spatial axes: images (N, H, W, C)
-and sequences (N, L, C).
+impl 'auto' picks per layer (see resolve_impl): the native lax conv off CPU
+(cuDNN) and on narrow CPU layers, im2col on wide CPU layers, slice pooling on
+CPU. 'xla' and 'im2col' force one path. Both compute the same function
+(tests/test_models_conv.py); benchmarks/bench_conv.py measures them. Layouts
+are channels-last with any number of spatial axes: images (N, H, W, C) and
+sequences (N, L, C).
 """
 import itertools
-import math
 from typing import Callable, Sequence, Tuple, Union
 
 import flax.linen as nn
@@ -31,13 +33,29 @@ CONV_IMPLS = ('auto', 'xla', 'im2col')
 Padding = Union[str, int, Sequence[Tuple[int, int]]]
 
 
-def resolve_impl(impl: str) -> str:
-  """'xla' or 'im2col' for `impl`; 'auto' is im2col on CPU only."""
+# 'auto' on CPU: im2col for convs with at least this many input channels.
+# Measured on full training steps (2-core XLA-CPU): the native conv is
+# pathologically slow on wide layers over small maps (VGG11 on 32x32: 5 vs
+# 67 examples/s with im2col from 128 channels up), while on narrow layers
+# over large maps im2col's kh*kw times larger patch tensor costs more than it
+# saves (ResNet-20, 16-64 channels: 48 with im2col everywhere vs 107 with the
+# native conv; im2col from 64 channels up: 89).
+IM2COL_MIN_CHANNELS = 128
+
+
+def resolve_impl(impl: str, in_channels: int = IM2COL_MIN_CHANNELS) -> str:
+  """'xla' or 'im2col' for `impl` and a layer's input channels.
+
+  'auto' is the native conv off CPU (cuDNN), and on CPU im2col from
+  IM2COL_MIN_CHANNELS input channels up; pooling (no channel argument) always
+  takes the slice-based path on CPU.
+  """
   if impl not in CONV_IMPLS:
     raise ConfigError(f'conv_impl {impl!r} not allowed; allowed: '
                       f'{", ".join(CONV_IMPLS)}')
   if impl == 'auto':
-    return 'im2col' if jax.default_backend() == 'cpu' else 'xla'
+    cpu = jax.default_backend() == 'cpu'
+    return 'im2col' if cpu and in_channels >= IM2COL_MIN_CHANNELS else 'xla'
   return impl
 
 
@@ -51,7 +69,8 @@ def _tuple(value, nd: int, what: str) -> Tuple[int, ...]:
   return value
 
 
-def _pads(padding: Padding, sizes, window, strides) -> Tuple[Tuple[int, int], ...]:
+def _pads(padding: Padding, sizes, window,
+          strides) -> Tuple[Tuple[int, int], ...]:
   """Explicit (low, high) pads per spatial axis, as lax computes them."""
   if isinstance(padding, str):
     if padding not in ('SAME', 'VALID'):
@@ -74,7 +93,18 @@ def _shifted_views(x, window, strides, out_sizes):
 
 
 def _out_sizes(padded_sizes, window, strides):
-  return tuple((n - k) // s + 1 for n, k, s in zip(padded_sizes, window, strides))
+  return tuple((n - k) // s + 1
+               for n, k, s in zip(padded_sizes, window, strides))
+
+
+def _check_fits(what: str, x, window, pads) -> None:
+  """A ConfigError when a window is larger than the (padded) input: the model
+  downsamples more than the input has room for."""
+  sizes = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads))
+  if any(n < k for n, k in zip(sizes, window)):
+    raise ConfigError(f'input too small for this model: a {what} with window '
+                      f'{window} meets spatial size {x.shape[1:-1]}; use larger '
+                      'inputs or a model that downsamples less')
 
 
 def conv_im2col(x, kernel, strides, pads):
@@ -100,12 +130,12 @@ def conv_xla(x, kernel, strides, pads):
 def _quick_compiling(init: Callable) -> Callable:
   """`init` drawing with the classic (non-partitionable) threefry.
 
-  With jax_threefry_partitionable on (jax's default), a random draw over a 4-D
-  kernel shape measured ~5x slower to compile on XLA-CPU than over a flat one
-  (~1.5 s per conv kernel: a ResNet's init took minutes). The classic
-  generator compiles like the flat draw. The values differ from the
-  partitionable ones but come from the same distribution; params here are
-  replicated, so partitioned generation buys nothing.
+  With jax_threefry_partitionable on (jax's default), XLA-CPU compiles a
+  random draw over a 4-D kernel shape several times slower than over a flat
+  one; the classic generator compiles like the flat draw (ResNet-20 and VGG16
+  init: 3.1-3.7 s -> 1.4-1.5 s). The values differ from the partitionable
+  ones but come from the same distribution; params are replicated here, so
+  partitioned generation buys nothing.
   """
   def draw(key, shape, dtype=jnp.float32):
     with jax.threefry_partitionable(False):
@@ -140,8 +170,9 @@ class Conv(nn.Module):
     kernel = self.param('kernel', _quick_compiling(self.kernel_init),
                         window + (x.shape[-1], self.features), jnp.float32)
     pads = _pads(self.padding, x.shape[1:-1], window, strides)
+    _check_fits('conv', x, window, pads)
     kernel = kernel.astype(x.dtype)
-    if resolve_impl(self.impl) == 'im2col':
+    if resolve_impl(self.impl, x.shape[-1]) == 'im2col':
       y = conv_im2col(x, kernel, strides, pads)
     else:
       y = conv_xla(x, kernel, strides, pads)
@@ -156,12 +187,14 @@ def max_pool(x, window: Union[int, Sequence[int]],
              padding: Padding = 'VALID', impl: str = 'auto'):
   """Max pooling over the spatial axes of (N, ..., C); strides default window.
 
+  impl 'xla' is nn.max_pool; 'im2col' (and 'auto' on CPU) the slice-based max.
   Padding pads with -inf, like nn.max_pool, so padded cells never win.
   """
   nd = x.ndim - 2
   window = _tuple(window, nd, 'window')
   strides = window if strides is None else _tuple(strides, nd, 'strides')
   pads = _pads(padding, x.shape[1:-1], window, strides)
+  _check_fits('max pool', x, window, pads)
   if resolve_impl(impl) == 'xla':
     return nn.max_pool(x, window, strides, pads)
   if any(lo or hi for lo, hi in pads):
@@ -187,11 +220,3 @@ class MaxPool(nn.Module):
 
   def __call__(self, x):
     return max_pool(x, self.window, self.strides, self.padding, self.impl)
-
-
-def conv_output_size(size: int, window: int, stride: int,
-                     padding: str) -> int:
-  """Output length of one spatial axis (SAME: ceil(size / stride))."""
-  if padding == 'SAME':
-    return math.ceil(size / stride)
-  return (size - window) // stride + 1

@@ -8,6 +8,8 @@ Every model's `__call__(x, *, train, dropout_rate=0.0)` returns logits;
 BatchNorm statistics live in 'batch_stats'; the penultimate features are sown
 as intermediates/features and each Activation sows its output.
 """
+import operator
+
 import flax.linen as nn
 
 from dlexp.errors import ConfigError
@@ -21,11 +23,15 @@ from dlexp.models.summary import count_params, summary
 def build_model(model_cfg, num_classes: int, input_shape) -> nn.Module:
   """The configured model for inputs of `input_shape` (no batch axis)."""
   validate(model_cfg)
-  if not (isinstance(num_classes, int) and num_classes >= 1):
+  try:
+    classes = operator.index(num_classes)
+  except TypeError:
+    classes = 0
+  if classes < 1:
     raise ConfigError(f'num_classes={num_classes!r} not allowed; need an '
                       'int >= 1')
   spec = MODELS.get(model_cfg.name)
-  return spec.builder(model_cfg, num_classes, tuple(input_shape))
+  return spec.builder(model_cfg, classes, tuple(int(d) for d in input_shape))
 
 
 def tiny_config(name: str):

@@ -12,10 +12,9 @@ from typing import Tuple
 import flax.linen as nn
 
 from dlexp.layers import LocalResponseNorm
-from dlexp.models.cnn import (check_spatial_input, conv_unit, flatten,
-                              spatial_dropout)
+from dlexp.models.cnn import (check_spatial_input, conv_head, conv_unit,
+                              flatten, spatial_dropout)
 from dlexp.models.config import MODELS, ModelSpec, Parts, make_parts, scaled
-from dlexp.models.mlp import classifier
 
 # (channels, kernel size, LRN after it, pool after it) per conv.
 _CONVS = ((64, 5, True, True), (192, 5, True, True), (384, 3, False, False),
@@ -37,9 +36,7 @@ class AlexNet(nn.Module):
       if pool:
         x = self.parts.pool(3, 2, name=f'pool{i}')(x)
         x = spatial_dropout(self.parts, x, dropout_rate, train, f'pool{i}_drop')
-    return classifier(self, self.parts, flatten(x), self.head,
-                      self.num_classes, train=train, rate=dropout_rate,
-                      drop_input=not self.head, prefix='head_')
+    return conv_head(self, flatten(x), train, dropout_rate)
 
 
 def build_alexnet(model_cfg, num_classes: int, input_shape) -> AlexNet:

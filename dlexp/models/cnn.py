@@ -1,4 +1,4 @@
-"""The Keras beginner's CNN, and the conv building blocks the conv families share.
+"""The Keras beginner's CNN, and the building blocks all conv families share.
 
 Conv families take images (N, H, W, C) and sequences (N, L, C): an int kernel
 size or window is repeated over however many spatial axes the input has, so
@@ -25,7 +25,7 @@ def check_spatial_input(name: str, input_shape) -> Tuple[int, ...]:
 def conv_unit(parts: Parts, x, features: int, kernel_size=3, strides=1,
               padding='SAME', *, train: bool, name: str, use_bias=True,
               activate: bool = True):
-  """conv -> [norm] -> [activation], as submodules `name`, `name`_bn, `name`_act."""
+  """conv -> [norm] -> [activation]: submodules name, name_bn, name_act."""
   x = parts.conv(features, kernel_size, strides, padding, use_bias,
                  name=name)(x)
   if parts.has_norm:
@@ -50,6 +50,17 @@ def flatten(x):
   return x.reshape(x.shape[0], -1)
 
 
+def conv_head(module: nn.Module, x, train: bool, rate):
+  """The dense classifier of a conv family on its flat features `x`.
+
+  `module` has fields parts, head and num_classes. With no hidden head layer,
+  dropout acts on the features themselves, so it always precedes the logits.
+  """
+  return classifier(module, module.parts, x, module.head, module.num_classes,
+                    train=train, rate=rate, drop_input=not module.head,
+                    prefix='head_')
+
+
 class CNN(nn.Module):
   """conv32-pool-conv64-pool-dense128: 3x3 valid convs, 2x2 max pools, dropout
   before the classifier (the Keras beginner's network)."""
@@ -65,9 +76,7 @@ class CNN(nn.Module):
                     name=f'conv{i}')
       x = self.parts.pool(2, name=f'pool{i}')(x)
       x = spatial_dropout(self.parts, x, dropout_rate, train, f'pool{i}_drop')
-    return classifier(self, self.parts, flatten(x), self.head,
-                      self.num_classes, train=train, rate=dropout_rate,
-                      drop_input=not self.head, prefix='head_')
+    return conv_head(self, flatten(x), train, dropout_rate)
 
 
 def build_cnn(model_cfg, num_classes: int, input_shape) -> CNN:

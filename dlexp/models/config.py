@@ -36,34 +36,34 @@ _GLOROT_ACTIVATIONS = ('tanh', 'sigmoid', 'softplus', 'linear')
 
 
 def defaults() -> ml_collections.ConfigDict:
-  """Default model section: the notes' exercise MLP (20 hidden layers of 100)."""
+  """Default section: the notes' exercise MLP (20 hidden layers of 100)."""
   return ml_collections.ConfigDict(dict(
-      name='mlp',
-      activation='relu',
+      name='mlp',  # a MODELS name
+      activation='relu',  # an ACTIVATIONS name, and its parameters:
       leaky_slope=0.01,
       elu_alpha=1.0,
       rrelu_lower=0.125,
       rrelu_upper=0.3333333,
       prelu_init=0.25,
-      kernel_init='default',
+      kernel_init='default',  # an INITIALIZERS name or 'default'
       bias_init=0.0,
-      init_gain=1.0,
-      init_value=math.nan,
-      norm='default',
+      init_gain=1.0,  # multiplies the initial weights' standard deviation
+      init_value=math.nan,  # for kernel_init='constant'; nan = draw one value
+      norm='default',  # 'none' | 'batch' | 'default'
       bn_momentum=0.9,
       bn_epsilon=1e-5,
-      dropout='standard',
-      dropout_rate=0.0,
-      depth=20,
-      width=100,
-      hidden=(),
-      width_mult=1.0,
-      variant='',
-      plain=False,
-      head=(),
-      cell='lstm',
-      rnn_hidden=128,
-      conv_impl='auto',
+      dropout='standard',  # a dropout variant, or 'dropconnect'
+      dropout_rate=0.0,  # traced
+      depth=20,  # mlp: hidden layers ...
+      width=100,  # ... of this many units,
+      hidden=(),  # ... unless given here (rnn: stacked layer sizes)
+      width_mult=1.0,  # scales conv channels and default head widths
+      variant='',  # e.g. 'vgg16', 'resnet20', 'googlenet'
+      plain=False,  # resnet without skip connections
+      head=(),  # hidden dense sizes of a conv or rnn classifier
+      cell='lstm',  # model 'rnn' only: 'lstm' | 'gru'
+      rnn_hidden=128,  # units of the single recurrent layer
+      conv_impl='auto',  # 'auto' | 'xla' | 'im2col' (dlexp/layers/conv.py)
   ))
 
 
@@ -71,6 +71,15 @@ def _no_variants(variant: str) -> None:
   if variant:
     raise ConfigError(f'model.variant={variant!r} not allowed for this model; '
                       "allowed: '' (it has no variants)")
+
+
+def named_variants(family: str, names, default: str) -> Callable[[str], None]:
+  """A ModelSpec.check_variant accepting '' (= `default`) and `names`."""
+  def check(variant: str) -> None:
+    if variant and variant not in names:
+      raise ConfigError(f'model.variant={variant!r} not allowed for {family}; '
+                        f'allowed: {", ".join(names)} or "" (= {default})')
+  return check
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,8 +215,8 @@ def make_parts(model_cfg, norm_default: str = 'none',
                init_default: str = '') -> Parts:
   """Parts for a family whose defaults are `norm_default` / `init_default`
   ('' = by activation, see default_kernel_init)."""
-  norm = make_norm(_norm_section(model_cfg,
-                                 resolved_norm(model_cfg, norm_default)), 'conv')
+  norm_cfg = _norm_section(model_cfg, resolved_norm(model_cfg, norm_default))
+  norm = make_norm(norm_cfg, 'conv')
   init_default = init_default or default_kernel_init(model_cfg.activation)
   return Parts(
       activation=_fields(make_activation(model_cfg)),

@@ -1,4 +1,4 @@
-"""GoogLeNet-style Inception network (Szegedy et al. 2014) sized for small images.
+"""GoogLeNet-style Inception network (Szegedy et al. 2014) for small images.
 
 An inception module runs four branches on the same input and concatenates
 them along channels: 1x1; 1x1 bottleneck -> 3x3; 1x1 bottleneck -> 5x5; 3x3
@@ -6,18 +6,18 @@ max pool -> 1x1 projection. The bottlenecks are what make the 3x3 and 5x5
 branches affordable. The 'googlenet' variant keeps the paper's nine modules
 (3a-5b, with its channel table) behind a single 3x3 stem instead of the
 ImageNet stem, for 28-32 px inputs (the layout of the common CIFAR GoogLeNet);
-'mini' keeps two of them (3a, pool, 4a). Conv units are conv -> BatchNorm -> activation by
-default (norm 'default' = batch).
+'mini' keeps two of them (3a, pool, 4a). Conv units are conv -> BatchNorm ->
+activation by default (norm 'default' = batch).
 """
 from typing import Tuple, Union
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-from dlexp.errors import ConfigError
-from dlexp.models.cnn import check_spatial_input, conv_unit, spatial_dropout
-from dlexp.models.config import MODELS, ModelSpec, Parts, make_parts, scaled
-from dlexp.models.mlp import classifier
+from dlexp.models.cnn import (check_spatial_input, conv_head, conv_unit,
+                              spatial_dropout)
+from dlexp.models.config import (MODELS, ModelSpec, Parts, make_parts,
+                                 named_variants, scaled)
 
 # Branch channels (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj), from
 # Table 1 of the paper.
@@ -40,13 +40,6 @@ VARIANTS = {
     'mini': ('3a', 'M', '4a'),
 }
 DEFAULT_VARIANT = 'googlenet'
-
-
-def check_variant(variant: str) -> None:
-  if variant and variant not in VARIANTS:
-    raise ConfigError(f'model.variant={variant!r} not allowed for inception; '
-                      f'allowed: {", ".join(VARIANTS)} or "" '
-                      f'(= {DEFAULT_VARIANT})')
 
 
 class InceptionModule(nn.Module):
@@ -97,9 +90,7 @@ class Inception(nn.Module):
             x, train)
     # Global average pooling, as in the paper (no large dense layers).
     x = jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
-    return classifier(self, self.parts, x, self.head, self.num_classes,
-                      train=train, rate=dropout_rate,
-                      drop_input=not self.head, prefix='head_')
+    return conv_head(self, x, train, dropout_rate)
 
 
 def build_inception(model_cfg, num_classes: int, input_shape) -> Inception:
@@ -115,5 +106,6 @@ def build_inception(model_cfg, num_classes: int, input_shape) -> Inception:
 
 
 MODELS.register('inception', ModelSpec(
-    build_inception, vmap_friendly=False, check_variant=check_variant,
+    build_inception, vmap_friendly=False,
+    check_variant=named_variants('inception', VARIANTS, DEFAULT_VARIANT),
     tiny=dict(variant='mini', width_mult=0.0625)))

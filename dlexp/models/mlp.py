@@ -34,7 +34,7 @@ def classifier(module: nn.Module, parts: Parts, x, sizes: Sequence[int],
 
 
 class MLP(nn.Module):
-  """Fully connected net on the flattened input: `hidden` layers, then logits."""
+  """Fully connected net on the flattened input: `hidden` layers, logits."""
   parts: Parts
   hidden: Tuple[int, ...]
   num_classes: int

@@ -26,9 +26,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from dlexp.errors import ConfigError
-from dlexp.models.cnn import check_spatial_input, conv_unit, spatial_dropout
+from dlexp.models.cnn import (check_spatial_input, conv_head, conv_unit,
+                              spatial_dropout)
 from dlexp.models.config import MODELS, ModelSpec, Parts, make_parts, scaled
-from dlexp.models.mlp import classifier
 
 # depth -> (block, blocks per stage) of the ImageNet networks.
 IMAGENET = {18: ('basic', (2, 2, 2, 2)), 34: ('basic', (3, 4, 6, 3)),
@@ -138,9 +138,7 @@ class ResNet(nn.Module):
                   name=f'stage{s}_block{b}')(x, train)
       x = spatial_dropout(self.parts, x, dropout_rate, train, f'stage{s}_drop')
     x = jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
-    return classifier(self, self.parts, x, self.head, self.num_classes,
-                      train=train, rate=dropout_rate,
-                      drop_input=not self.head, prefix='head_')
+    return conv_head(self, x, train, dropout_rate)
 
 
 def build_resnet(model_cfg, num_classes: int, input_shape) -> ResNet:

@@ -13,7 +13,8 @@ _RULE_WIDTH = 78
 def count_params(variables) -> Dict[str, int]:
   """Sizes of 'params' (trainable) and the other collections such as
   'batch_stats' (non-trainable, like Keras's BN moving statistics)."""
-  sizes = {name: sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(tree))
+  sizes = {name: sum(math.prod(x.shape)
+                     for x in jax.tree_util.tree_leaves(tree))
            for name, tree in variables.items()}
   trainable = sizes.get('params', 0)
   total = sum(sizes.values())
@@ -27,10 +28,13 @@ def _shape(out) -> str:
   return text[0] if len(text) == 1 else '[' + ', '.join(text) + ']'
 
 
-def trace(model: nn.Module, input_shape) -> Tuple[dict, List[Tuple[str, str, str]]]:
+Row = Tuple[str, str, str]  # (layer name, module type, output shape)
+
+
+def trace(model: nn.Module, input_shape) -> Tuple[dict, List[Row]]:
   """(variable shapes, [(layer, type, output shape)] in call order) for one
   (1, *input_shape) float32 input, from shapes only."""
-  rows: List[Tuple[str, str, str]] = []
+  rows: List[Row] = []
   types: Dict[str, str] = {}
 
   def top_level(module, method_name):
@@ -61,22 +65,19 @@ def summary(model: nn.Module, input_shape, num_classes: Optional[int] = None
             ) -> str:
   """A table with one row per top-level layer (name, type, output shape,
   parameters incl. BN statistics), then total / trainable / non-trainable
-  counts. `input_shape` has no batch axis; `num_classes`, if given, is
-  checked against the logits."""
+  counts. `input_shape` has no batch axis; `num_classes` (the dataset's)
+  goes in the title line."""
   variables, rows = trace(model, input_shape)
   counts = count_params(variables)
-  x = jax.ShapeDtypeStruct((1,) + tuple(input_shape), jnp.float32)
-  logits = jax.eval_shape(
-      lambda v, x: model.apply(v, x, train=False), variables, x)
-  if num_classes is not None and logits.shape[-1] != num_classes:
-    raise ValueError(f'model outputs {logits.shape[-1]} logits, expected '
-                     f'{num_classes}')
 
   def layer_size(name):
     return sum(math.prod(leaf.shape) for coll in variables.values()
                for leaf in jax.tree_util.tree_leaves(coll.get(name, {})))
 
-  lines = [f'Model: {type(model).__name__}', '_' * _RULE_WIDTH,
+  title = f'Model: {type(model).__name__} on input {tuple(input_shape)}'
+  if num_classes is not None:
+    title += f', {num_classes} classes'
+  lines = [title, '_' * _RULE_WIDTH,
            f'{"Layer (type)":<40}{"Output Shape":<26}{"Param #":>12}',
            '=' * _RULE_WIDTH]
   for name, kind, shape in rows:

@@ -7,15 +7,14 @@ through all five pools. model.head sets the dense head; the notes' experiment
 is head=(1024, 512, 256, 128). The default head is 512-512 (the usual CIFAR
 VGG head) rather than the ImageNet 4096-4096.
 """
-from typing import Tuple, Union
+from typing import Tuple
 
 import flax.linen as nn
 
-from dlexp.errors import ConfigError
-from dlexp.models.cnn import (check_spatial_input, conv_unit, flatten,
-                              spatial_dropout)
-from dlexp.models.config import MODELS, ModelSpec, Parts, make_parts, scaled
-from dlexp.models.mlp import classifier
+from dlexp.models.cnn import (check_spatial_input, conv_head, conv_unit,
+                              flatten, spatial_dropout)
+from dlexp.models.config import (MODELS, ModelSpec, Parts, make_parts,
+                                 named_variants, scaled)
 
 # Conv widths per block; each block ends in a 2x2 max pool.
 CONFIGS = {
@@ -26,13 +25,6 @@ CONFIGS = {
     'vgg19': ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4),
 }
 DEFAULT_VARIANT = 'vgg16'
-
-
-def check_variant(variant: str) -> None:
-  if variant and variant not in CONFIGS:
-    raise ConfigError(f'model.variant={variant!r} not allowed for vgg; '
-                      f'allowed: {", ".join(CONFIGS)} or "" '
-                      f'(= {DEFAULT_VARIANT})')
 
 
 class VGG(nn.Module):
@@ -49,9 +41,7 @@ class VGG(nn.Module):
                       name=f'block{b}_conv{i}')
       x = self.parts.pool(2, padding='SAME', name=f'block{b}_pool')(x)
       x = spatial_dropout(self.parts, x, dropout_rate, train, f'block{b}_drop')
-    return classifier(self, self.parts, flatten(x), self.head,
-                      self.num_classes, train=train, rate=dropout_rate,
-                      drop_input=not self.head, prefix='head_')
+    return conv_head(self, flatten(x), train, dropout_rate)
 
 
 def build_vgg(model_cfg, num_classes: int, input_shape) -> VGG:
@@ -64,5 +54,6 @@ def build_vgg(model_cfg, num_classes: int, input_shape) -> VGG:
 
 
 MODELS.register('vgg', ModelSpec(
-    build_vgg, vmap_friendly=False, check_variant=check_variant,
+    build_vgg, vmap_friendly=False,
+    check_variant=named_variants('vgg', CONFIGS, DEFAULT_VARIANT),
     tiny=dict(variant='vgg11', width_mult=0.0625)))
