@@ -3,6 +3,7 @@ residual trees, traced dropout, summaries and config errors.
 
 Big networks (VGG16, ResNet-50) are only traced with jax.eval_shape.
 """
+import functools
 import math
 
 import jax
@@ -12,6 +13,7 @@ import optax
 import pytest
 from flax import traverse_util
 
+from dlexp import data
 from dlexp.errors import ConfigError
 from dlexp.models import (MODELS, build_model, count_params, defaults,
                           summary, tiny_config, validate)
@@ -42,7 +44,22 @@ def base_count(variables, head_prefixes=('head_', 'logits')):
              for leaf in jax.tree_util.tree_leaves(tree))
 
 
+@functools.lru_cache(maxsize=None)
+def _real(name):
+  """A small standardized slice of a real dataset (read or generated once)."""
+  cfg = data.defaults()
+  cfg.name, cfg.val_size, cfg.train_limit = name, 500, 4 * BATCH
+  ds = data.load(cfg)
+  return jnp.asarray(ds.train_x), jnp.asarray(ds.train_y)
+
+
 def batch(input_shape, seed=0):
+  """Real data: Fashion-MNIST for images, MNIST-1D for sequences; random
+  data for other shapes."""
+  real = {IMAGE: 'fashion_mnist', SEQUENCE: 'mnist1d'}.get(input_shape)
+  if real:
+    x, y = _real(real)
+    return x[seed * BATCH:(seed + 1) * BATCH], y[seed * BATCH:(seed + 1) * BATCH]
   kx, ky = jax.random.split(jax.random.key(seed))
   return (jax.random.normal(kx, (BATCH,) + input_shape),
           jax.random.randint(ky, (BATCH,), 0, 10))
