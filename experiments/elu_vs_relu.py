@@ -23,7 +23,7 @@ _ACTIVATIONS = flags.DEFINE_list(
     'activations', ['relu', 'leaky_relu', 'elu', 'selu'],
     'Activations to compare (config.model.activation).')
 
-cli.define_flags('elu_vs_relu', model='mlp', epochs=5, seeds=2)
+cli.define_flags('elu_vs_relu', model='mlp', epochs=10, seeds=3)
 
 COLUMNS = report.DEFAULT_COLUMNS[:3] + (
     report.Column('dead units @end',
