@@ -25,6 +25,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.batch_size = 128
   c.eval_batch_size = 1000
   c.members = 'auto'
+  # 'scan': an epoch is one lax.scan; 'step': a Python loop over a compiled
+  # step (conv nets on XLA:CPU, where conv gradients in a loop are slow).
+  c.epoch_driver = 'auto'
   c.data = data.defaults()
   c.model = model_config.defaults()
   c.optimizer = optim.defaults()
@@ -144,6 +147,10 @@ def validate(config) -> None:
   _check(config.members in MEMBER_MODES,
          f'members={config.members!r} is not allowed; allowed: '
          f'{", ".join(MEMBER_MODES)}')
+  from dlexp.train.program import EPOCH_DRIVERS  # pylint: disable=g-import-not-at-top
+  _check(config.epoch_driver in EPOCH_DRIVERS,
+         f'epoch_driver={config.epoch_driver!r} is not allowed; allowed: '
+         f'{", ".join(EPOCH_DRIVERS)}')
   es = config.early_stopping
   _check(es.mode in ES_MODES, f'early_stopping.mode={es.mode!r} is not '
          f'allowed; allowed: {", ".join(ES_MODES)}')

@@ -181,3 +181,14 @@ def test_unknown_key_suggests_closest():
     config_lib.set_value(c, 'optimizer.momentun', 0.9)
   with pytest.raises(ConfigError, match='wrong type'):
     config_lib.set_value(c, 'epochs', 'ten')
+
+
+def test_step_driver_equals_scan_driver(tmp_path):
+  """The per-step driver (conv nets on CPU) trains exactly what the scanned
+  epoch trains: same permutation, same steps, same early-stopping masks."""
+  scan = _run(tiny_config(num_seeds=2, epoch_driver='scan'), {}, tmp_path / 's')
+  step = _run(tiny_config(num_seeds=2, epoch_driver='step'), {}, tmp_path / 'p')
+  for a, b in zip(scan, step):
+    np.testing.assert_allclose(_curve(a), _curve(b), rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(_curve(a, 'train_loss'),
+                               _curve(b, 'train_loss'), rtol=2e-5, atol=1e-6)

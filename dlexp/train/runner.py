@@ -281,6 +281,9 @@ def run_group(members: List[Member], ctx: Context) -> List[Dict[str, Any]]:
   if mode == 'auto':
     mode = 'vmap' if models.MODELS.get(cfg.model.name).vmap_friendly else 'loop'
   size = len(members) if mode == 'vmap' else 1
+  # Conv families are the ones registered as not vmap-friendly.
+  driver = program_lib.epoch_driver(
+      cfg.epoch_driver, not models.MODELS.get(cfg.model.name).vmap_friendly)
   chunks = [members[i:i + size] for i in range(0, len(members), size)]
   traced = config_lib.traced_fields()
   hps = [program_lib.stack_hp({p: [config_lib.get(m.trial.config, p)
@@ -305,7 +308,7 @@ def run_group(members: List[Member], ctx: Context) -> List[Dict[str, Any]]:
   label = (members[0].trial.name or 'run') if len(trials) == 1 else (
       f'{len(trials)} trials')
   out(f'[{label}] {len(members)} member(s), {mode} '
-      f'({len(chunks)} program call(s) per epoch), '
+      f'({len(chunks)} chunk(s), epoch driver {driver}), '
       f'{steps_per_epoch} steps/epoch of {cfg.batch_size}'
       + (f'; resuming after epoch {start_epoch}' if start_epoch else ''))
   writers = []
@@ -318,7 +321,7 @@ def run_group(members: List[Member], ctx: Context) -> List[Dict[str, Any]]:
         resume_epoch=start_epoch))
   try:
     return _train(members, chunks, hps, states, trackers, start_epoch, cfg,
-                  prog, steps, model, writers, ckpt, label, ctx)
+                  prog, steps, model, writers, ckpt, label, ctx, driver)
   except (DlexpError, Interrupted):
     raise
   except Exception as e:  # pylint: disable=broad-except
@@ -338,7 +341,8 @@ def run_group(members: List[Member], ctx: Context) -> List[Dict[str, Any]]:
 
 
 def _train(members, chunks, hps, states, trackers, start_epoch, cfg, prog,
-           steps, model, writers, ckpt, label, ctx) -> List[Dict[str, Any]]:
+           steps, model, writers, ckpt, label, ctx, driver
+           ) -> List[Dict[str, Any]]:
   out, ddata = ctx.out, ctx.ddata
   steps_per_epoch = steps.steps_per_epoch
   writer_of = {id(m): w for m, w in zip(members, writers)}
@@ -375,8 +379,9 @@ def _train(members, chunks, hps, states, trackers, start_epoch, cfg, prog,
       if not active.any():  # a looped member that stopped: skip it
         chunk_rows.append(None)
         continue
-      states[k], train_m = prog.train_epoch(states[k], hps[k], active,
-                                            ddata.train_x, ddata.train_y)
+      states[k], train_m = program_lib.run_epoch(
+          prog, driver, states[k], hps[k], active, ddata.train_x,
+          ddata.train_y)
       val = prog.evaluate(states[k].params, states[k].batch_stats, hps[k],
                           *ddata.val)
       row = {f'train_{n}': v for n, v in train_m.items()

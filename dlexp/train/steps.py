@@ -103,28 +103,41 @@ class Steps:
                          batch_stats=batch_stats, opt_state=opt_state,
                          masks=masks), metrics
 
+  def epoch_order(self, state: TrainState, train_y) -> jnp.ndarray:
+    """(steps, batch) example indices of this member's current epoch: a fresh
+    permutation per epoch, drawn in the program from the data-order key."""
+    key = jax.random.fold_in(state.data_key, state.epoch)
+    order = jax.random.permutation(key, train_y.shape[0])
+    return order[:self.steps_per_epoch * self.batch_size].reshape(
+        self.steps_per_epoch, self.batch_size)
+
+  def _batch_step(self, state: TrainState, hp: HP, train_x, train_y, idx):
+    x = jax.lax.with_sharding_constraint(train_x[idx], self.batch_sharding)
+    y = jax.lax.with_sharding_constraint(train_y[idx], self.batch_sharding)
+    return self.train_step(state, hp, x, y)
+
   def train_epoch(self, state: TrainState, hp: HP, active: jnp.ndarray,
                   train_x, train_y):
     """One epoch as a scan over batches drawn by an in-program permutation.
     Inactive members (stopped early or diverged) keep their state."""
-    n = train_x.shape[0]
-    key = jax.random.fold_in(state.data_key, state.epoch)
-    order = jax.random.permutation(key, n)
-    order = order[:self.steps_per_epoch * self.batch_size].reshape(
-        self.steps_per_epoch, self.batch_size)
+    order = self.epoch_order(state, train_y)
+    new, metrics = jax.lax.scan(
+        lambda st, idx: self._batch_step(st, hp, train_x, train_y, idx),
+        state, order)
+    keep = lambda a, b: jnp.where(active, a, b)
+    new = jax.tree_util.tree_map(keep, new, state)
+    return self.end_of_epoch(new, active), summarize(metrics)
 
-    def body(st, idx):
-      x = jax.lax.with_sharding_constraint(train_x[idx], self.batch_sharding)
-      y = jax.lax.with_sharding_constraint(train_y[idx], self.batch_sharding)
-      return self.train_step(st, hp, x, y)
-
-    new, metrics = jax.lax.scan(body, state, order)
-    lr = metrics.pop('learning_rate')
-    metrics = jax.tree_util.tree_map(jnp.mean, metrics)
-    metrics['learning_rate'] = lr[-1]
-    new = new.replace(epoch=state.epoch + 1)
+  def train_indexed_step(self, state: TrainState, hp: HP, active, train_x,
+                         train_y, idx):
+    """One step on the batch `idx`, for the per-step driver (see
+    Program.epoch_driver)."""
+    new, metrics = self._batch_step(state, hp, train_x, train_y, idx)
     keep = lambda a, b: jnp.where(active, a, b)
     return jax.tree_util.tree_map(keep, new, state), metrics
+
+  def end_of_epoch(self, state: TrainState, active) -> TrainState:
+    return state.replace(epoch=state.epoch + active.astype(jnp.int32))
 
   # -- evaluation ----------------------------------------------------------
   def evaluate(self, params, batch_stats, hp: HP, xs, ys, ws):
@@ -190,3 +203,12 @@ class Steps:
     return state.replace(opt_state=jax.tree_util.tree_map(
         keep, opt_state, state.opt_state))
 
+
+def summarize(metrics: Dict[str, jnp.ndarray]) -> Dict[str, jnp.ndarray]:
+  """Per-step metrics (leading step axis) -> epoch means; the learning rate
+  is the last one applied."""
+  metrics = dict(metrics)
+  lr = metrics.pop('learning_rate')
+  out = {k: jnp.mean(v, axis=0) for k, v in metrics.items()}
+  out['learning_rate'] = lr[-1]
+  return out
