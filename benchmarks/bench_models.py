@@ -1,7 +1,8 @@
 """Parameter counts and training throughput of every registered model family.
 
     .venv/bin/python benchmarks/bench_models.py [--quick] [--steps 5]
-        [--batch 128] [--big-batch 32] [--models mlp cnn ...]
+        [--batch 128] [--big-batch 32] [--models mlp cnn ...] [--engine]
+        [--conv-impl auto|xla|im2col]
 
 For each family in dlexp.models.MODELS: its default variant on a
 Fashion-MNIST-sized input (28, 28, 1), plus a CIFAR-sized input (32, 32, 3)
@@ -14,8 +15,10 @@ config defaults otherwise), jitted, on one fixed random batch: the data do
 not change the cost. Each step is timed on its own after compilation and a
 warm-up step; examples/s is batch / median step time, so a burst of load from
 other processes does not move it much. GFLOP/step is XLA's cost analysis of
-the compiled step. A family that fails to build or run is reported and
-skipped.
+the compiled step. --engine adds one timed engine epoch (Program.train_epoch,
+the vmapped lax.scan the runner calls) of --steps steps per model, which can
+differ from the step alone (XLA-CPU runs some ops slower inside a loop). A
+family that fails to build or run is reported and skipped.
 """
 import argparse
 import math
@@ -35,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from dlexp import config as config_lib
 from dlexp import losses, models, optim
+from dlexp.train import program as program_lib
 from dlexp.train.steps import Steps
 
 FMNIST = (28, 28, 1)
@@ -66,26 +70,50 @@ def variant_name(family: str, cfg) -> str:
   return name
 
 
-def make_config(family: str, tiny: bool):
+def make_config(family: str, tiny: bool, conv_impl: str = 'auto'):
   cfg = config_lib.default_config()
   cfg.model = models.tiny_config(family) if tiny else cfg.model
   cfg.model.name = family
+  cfg.model.conv_impl = conv_impl
   return cfg
 
 
-def measure(family: str, input_shape: Tuple[int, ...], batch: int,
-            steps: int, max_seconds: float, tiny: bool, mesh
-            ) -> Dict[str, object]:
-  """One table row: params, compile time, step FLOPs and examples/s."""
-  cfg = make_config(family, tiny)
-  cfg.batch_size = batch
-  module = models.build_model(cfg.model, NUM_CLASSES, input_shape)
-  steps_obj = Steps(
-      model=module, optimizer=optim.make_optimizer(cfg, 100),
+def make_steps(cfg, module, steps_per_epoch: int, mesh) -> Steps:
+  return Steps(
+      model=module, optimizer=optim.make_optimizer(cfg, steps_per_epoch),
       loss_fn=losses.make_loss(cfg.loss, NUM_CLASSES),
       metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
-      batch_size=batch, steps_per_epoch=100, mesh=mesh, es_mode='min',
-      es_patience=0, es_min_delta=0.0, monitor='val_loss')
+      batch_size=cfg.batch_size, steps_per_epoch=steps_per_epoch, mesh=mesh,
+      es_mode='min', es_patience=0, es_min_delta=0.0, monitor='val_loss')
+
+
+def engine_throughput(cfg, module, x, y, steps: int, mesh) -> float:
+  """examples/s of one engine epoch (Program.train_epoch: the vmapped
+  lax.scan the runner calls) of `steps` steps over copies of the batch."""
+  prog = program_lib.Program(make_steps(cfg, module, steps, mesh))
+  train_x = jnp.concatenate([x] * steps)
+  train_y = jnp.concatenate([y] * steps)
+  hp = program_lib.stack_hp({p: [config_lib.get(cfg, p)]
+                             for p in config_lib.traced_fields()})
+  state = prog.init(jnp.zeros((1,), jnp.int32), x[:1])
+  active = np.ones(1, bool)
+  state, _ = prog.train_epoch(state, hp, active, train_x, train_y)  # Compile.
+  jax.block_until_ready(state)
+  t0 = time.perf_counter()
+  state, _ = prog.train_epoch(state, hp, active, train_x, train_y)
+  jax.block_until_ready(state)
+  return steps * x.shape[0] / (time.perf_counter() - t0)
+
+
+def measure(family: str, input_shape: Tuple[int, ...], batch: int,
+            steps: int, max_seconds: float, tiny: bool, mesh,
+            engine: bool = False, conv_impl: str = 'auto'
+            ) -> Dict[str, object]:
+  """One table row: params, compile time, step FLOPs and examples/s."""
+  cfg = make_config(family, tiny, conv_impl)
+  cfg.batch_size = batch
+  module = models.build_model(cfg.model, NUM_CLASSES, input_shape)
+  steps_obj = make_steps(cfg, module, 100, mesh)
   key = jax.random.PRNGKey(0)
   x = jax.random.normal(key, (batch,) + tuple(input_shape), jnp.float32)
   y = jax.random.randint(key, (batch,), 0, NUM_CLASSES, jnp.int32)
@@ -103,6 +131,9 @@ def measure(family: str, input_shape: Tuple[int, ...], batch: int,
   cost = step.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = float((cost or {}).get('flops', math.nan))
+  # XLA's cost analysis counts a while-loop body once (nn.RNN scans over
+  # time), so such a figure is a lower bound.
+  loops = 'while(' in step.as_text() or ' while ' in step.as_text()
 
   state, metrics = step(state, hp, x, y)  # Warm-up.
   jax.block_until_ready(metrics)
@@ -115,7 +146,9 @@ def measure(family: str, input_shape: Tuple[int, ...], batch: int,
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - t0)
   loss = float(metrics['loss'])
-  return dict(
+  engine_rate = (engine_throughput(cfg, module, x, y, steps, mesh)
+                 if engine else math.nan)
+  return dict(engine_rate=engine_rate, loops=loops,
       params=sizes['trainable'], non_trainable=sizes['non_trainable'],
       compile_s=compile_s, gflop_step=flops / 1e9, steps=len(times),
       step_s=statistics.median(times),
@@ -139,6 +172,12 @@ def parse_args():
                       help=f'batch size for {", ".join(BIG_FAMILIES)}')
   parser.add_argument('--steps', type=int, default=0,
                       help='timed steps per model (default 5; quick 3)')
+  parser.add_argument('--engine', action='store_true',
+                      help='also time one engine epoch (Program.train_epoch, '
+                      'a lax.scan) of --steps steps per model')
+  parser.add_argument('--conv-impl', default='auto',
+                      choices=('auto', 'xla', 'im2col'),
+                      help='model.conv_impl of the conv families')
   parser.add_argument('--max-seconds', type=float, default=30.0,
                       help='stop timing a model after this long (at least '
                       '2 steps)')
@@ -156,7 +195,8 @@ def main():
   print(f'{time.strftime("%Y-%m-%d")}  jax {jax.__version__}  backend '
         f'{jax.default_backend()} x{len(jax.devices())}  cpus {os.cpu_count()}'
         f'  load {os.getloadavg()[0]:.1f}  '
-        f'{"tiny variants" if args.quick else "default variants"}')
+        f'{"tiny variants" if args.quick else "default variants"}  '
+        f'conv_impl {args.conv_impl}')
   rows, failures = [], []
   for family in families:
     shapes = [FMNIST]
@@ -170,7 +210,7 @@ def main():
       try:
         variant = variant_name(family, make_config(family, args.quick).model)
         row = measure(family, shape, batch, args.steps, args.max_seconds,
-                      args.quick, mesh)
+                      args.quick, mesh, args.engine, args.conv_impl)
       except Exception as e:  # pylint: disable=broad-except
         # A family still in flux must not hide the others' numbers.
         first = (str(e).splitlines() or [''])[0][:160]
@@ -187,18 +227,25 @@ def main():
             flush=True)
 
   print(f'\nload {os.getloadavg()[0]:.1f} at the end\n')
+  engine_col = ' engine epoch ex/s |' if args.engine else ''
   print('| model | variant | input | params | BN stats | batch | GFLOP/step '
-        '| compile s | examples/s (median) | best |')
-  print('|---|---|---|---:|---:|---:|---:|---:|---:|---:|')
+        f'| compile s | examples/s (median) | best |{engine_col}')
+  print('|---|---|---|---:|---:|---:|---:|---:|---:|---:|'
+        + ('---:|' if args.engine else ''))
   for r in rows:
     shape = 'x'.join(map(str, r['shape']))
     nan_note = '' if r['finite'] else ' (loss not finite)'
     print(f'| {r["family"]} | {r["variant"]} | {shape} | {r["params"]:,} | '
-          f'{r["non_trainable"]:,} | {r["batch"]} | {r["gflop_step"]:.2f} | '
+          f'{r["non_trainable"]:,} | {r["batch"]} | {r["gflop_step"]:.2f}'
+          f'{"*" if r["loops"] else ""} | '
           f'{r["compile_s"]:.1f} | {r["rate"]:,.0f}{nan_note} | '
-          f'{r["best"]:,.0f} |')
+          f'{r["best"]:,.0f} |'
+          + (f' {r["engine_rate"]:,.0f} |' if args.engine else ''))
   for family, shape, why in failures:
     print(f'| {family} | FAILED | {"x".join(map(str, shape))} | {why} |')
+  if any(r['loops'] for r in rows):
+    print('\n* the step has a loop (a recurrent scan): XLA counts its body '
+          'once, so the figure is a lower bound.')
   print(f'total {time.perf_counter() - start:.0f}s')
 
 

@@ -66,7 +66,10 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
                        rerun_failed=FLAGS.rerun_failed)
   trials = list(dict.fromkeys(r['trial'] for r in results))
-  runs = [r for r in report.load_runs(FLAGS.workdir) if r.trial in trials]
+  # Only this grid's runs: a reused workdir may hold more seeds or trials.
+  dirs = {os.path.realpath(r['directory']) for r in results}
+  runs = [r for r in report.load_runs(FLAGS.workdir)
+          if os.path.realpath(r.directory) in dirs]
   text = report.table(report.by_trial(runs), columns, order=trials)
   print()
   if title:

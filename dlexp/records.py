@@ -81,7 +81,7 @@ def repair_metrics(path: str, keep_epochs: int) -> None:
   fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.tmp-')
   with os.fdopen(fd, 'w') as f:
     for row in rows:
-      f.write(json.dumps(row, sort_keys=True) + '\n')
+      f.write(json.dumps(row) + '\n')
   os.replace(tmp, path)
 
 
@@ -145,7 +145,8 @@ class RunWriter:
 
   def log(self, row: Dict[str, Any]) -> None:
     row = jsonable(row)
-    self._metrics.write(json.dumps(row, sort_keys=True) + '\n')
+    # Insertion order kept: diagnostics keys follow the model's layer order.
+    self._metrics.write(json.dumps(row) + '\n')
     self._metrics.flush()
     if self._tb is not None:
       step = row.get('step', row.get('epoch', 0))

@@ -1,52 +1,60 @@
 r"""What does dropout do to training, overfitting and speed, rate by rate?
 
-The notes claim that dropout prevents overfitting, that a rate of 0.3 drops a
-neuron with probability 30%, that dropout slows training "because the network
-performs more forward and backward passes", and that at test time activations
-are scaled down by the dropout rate. This trains the same model (the deep MLP:
-20 hidden ReLU layers of 100 units, dropout after each; or --model=cnn) at each
-rate, several seeds each. The rate is traced, so all rates and seeds of one
-variant are ONE compiled, vmapped program. Columns:
+The notes claim that dropout prevents overfitting and "works well with deep
+networks", that a rate of 0.3 drops a neuron with probability 30%, that
+dropout slows training "because the network performs more forward and
+backward passes", and that at test time activations are scaled down by the
+dropout rate. This trains the same model at each rate, several seeds each:
+by default the notes' deep MLP (20 hidden ReLU layers of 100 units, dropout
+after every one), or --model=cnn. The rate is traced, so all rates and seeds
+of one variant are ONE compiled, vmapped program. Columns:
 
-- train acc (drop on): the runner's per-epoch train accuracy at the best
-  epoch, averaged over that epoch's steps WITH dropout active;
+- train acc (drop on): the runner's train accuracy of the best epoch,
+  averaged over that epoch's steps WITH dropout active;
 - train acc: accuracy on a fixed 10,000-example training subset in inference
   mode (dropout off), with the final (best-epoch) parameters;
-- val acc, gap: validation accuracy and train acc (dropout off) - val acc,
+- val acc, gap: validation accuracy, and train acc (dropout off) - val acc,
   both in inference mode with the same parameters: the overfitting measure;
-- test acc, best epoch: the epoch whose parameters are kept (lowest val loss);
-  dropout's real cost in time is here, in epochs to converge;
-- dropped %: measured fraction of units the model's own Dropout layer (the
-  configured variant; the Dense layer for DropConnect) zeroes in training mode
-  at the member's rate, counted on a random probe of 262,144 units;
+- test acc, best epoch: the epoch whose parameters are kept (lowest val
+  loss); dropout's real cost in time shows here, as epochs to converge;
+- dropped %: measured fraction of units that the model's own Dropout layer
+  (the configured variant; the Dense layer for DropConnect) drops in
+  training mode at the member's rate, on a random probe of 262,144 units;
+- logit scale on/off: RMS of the logits in one training-mode pass (dropout
+  on) over their RMS in inference mode, on 512 validation images with the
+  final parameters. Inverted dropout keeps each unit's mean but multiplies its
+  second moment by 1/(1-rate), layer after layer: in a deep net the training
+  signal is far larger than the one inference sees;
 - step ms, step/no-drop: time of one compiled train step (batch 128, one
-  member, fastest of 5 timed runs of 20 steps) of this model at this rate,
-  and its ratio to the same model rebuilt with no dropout layers. Dropout
-  adds no forward or backward pass: a mask costs one random draw and one
-  multiply per unit, and rate 0 pays it too, since the rate is data, not code.
-  (Inside the grid every rate runs the same program, so the runner's epoch
-  times are equal by construction.) Timings share the machine with whatever
-  else runs; compare ratios, not absolute milliseconds;
+  member, fastest of up to 5 timed runs of 20 steps) at this rate, and its
+  ratio to the same model rebuilt with no dropout layers. Dropout adds no
+  forward or backward pass; it costs a random draw and a multiply per unit,
+  at rate 0 too, since the rate is data, not code. (Inside the grid all
+  rates run one program, so the runner's epoch times are equal by
+  construction.) Other processes on the machine disturb timings: compare
+  ratios;
 - with --mc_samples=N: MC-dropout test accuracy and mean predictive entropy
   (nats) of the prediction averaged over N stochastic passes (dropout on,
-  BatchNorm on its running averages), next to the deterministic one.
+  BatchNorm on its running averages), next to the deterministic entropy.
 
-Evaluation never scales activations: dropout is inverted (kept units are
-scaled by 1/(1-rate) in training), so inference uses the weights as they are
-('classic' dropout, --config.model.dropout=classic, scales by 1-rate at test
-time instead).
+No activation is scaled at test time: dropout is inverted (kept units are
+scaled by 1/(1-rate) in training), so inference uses the weights as they are;
+--variant=classic is the original form, unscaled in training and scaled by
+1-rate at test time (the same function up to that constant).
 
   python experiments/dropout_rates.py                     # defaults below
   python experiments/dropout_rates.py --mc_samples=20
+  python experiments/dropout_rates.py --config.model.depth=2 \
+      --config.model.width=512 --config.data.train_limit=5000 --epochs=30
+      # a net that overfits: what dropout is for
   python experiments/dropout_rates.py --model=cnn --variant=spatial \
-      --rates=0,0.1,0.3 --epochs=3 --seeds=1
-  python experiments/dropout_rates.py --rates=0,0.5 \
-      --config.model.depth=2 --config.model.width=512 --epochs=30 \
-      --config.data.train_limit=5000                      # strong overfitting
+      --rates=0,0.1,0.3 --epochs=2 --seeds=1 --config.data.train_limit=10000 \
+      --config.model.conv_impl=im2col   # the native conv is slow on XLA-CPU
 
---variant=spatial needs a model that drops conv feature maps (cnn, alexnet,
-inception; locked dropout on rnn inputs): on the MLP it would be standard
-dropout, so the script refuses with a one-line error.
+--variant sets config.model.dropout (it wins over --config.model.dropout).
+'spatial' drops whole feature maps and needs a model whose dropout sees them
+(cnn, alexnet, inception; on rnn inputs it is locked dropout): on the MLP it
+would be standard dropout, so the script stops with a one-line error.
 """
 from absl import flags
 
@@ -57,7 +65,8 @@ from dlexp.errors import ConfigError
 _RATES = flags.DEFINE_list('rates', ['0', '0.1', '0.2', '0.3', '0.5'],
                            'Dropout rates (config.model.dropout_rate).')
 _VARIANT = flags.DEFINE_enum(
-    'variant', 'standard', ['standard', 'spatial', 'alpha', 'dropconnect'],
+    'variant', 'standard',
+    ['standard', 'classic', 'spatial', 'alpha', 'dropconnect'],
     'Dropout variant (config.model.dropout).')
 _MC_SAMPLES = flags.DEFINE_integer(
     'mc_samples', 0, 'Stochastic passes for MC-dropout test accuracy and '
@@ -119,8 +128,8 @@ def main(_):
            analysis.step_time_hook()]
   if _MC_SAMPLES.value:
     hooks.append(analysis.mc_dropout_hook(_MC_SAMPLES.value))
-  cli.run_ablation({'model.dropout_rate': rates}, columns(bool(
-      _MC_SAMPLES.value)), config=config,
+  cli.run_ablation({'model.dropout_rate': rates},
+                   columns(mc=bool(_MC_SAMPLES.value)), config=config,
                    title=f'Dropout rates ({_VARIANT.value})',
                    final_hooks=hooks)
 

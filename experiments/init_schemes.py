@@ -23,7 +23,9 @@ kernel initializer x bias start, several seeds each (vmapped), and prints:
   copies, about 1 = random).
 
   python experiments/init_schemes.py                      # defaults below
-  python experiments/init_schemes.py --model=cnn --epochs=2 --seeds=1
+  python experiments/init_schemes.py --model=cnn --epochs=2 --seeds=1 \
+      --config.data.train_limit=10000 \
+      --config.model.conv_impl=im2col   # the native conv is slow on XLA-CPU
   python experiments/init_schemes.py --inits=he_normal,constant \
       --bias_inits=0,0.1,1 --config.model.activation=tanh
 

@@ -1,9 +1,6 @@
 """Smoke runs of the experiment scripts as users run them: tiny models on the
 synthetic dataset, checked for exit status, the printed table, the files and
 numbers within sane bounds.
-
-The three scripts start together (each is mostly compile time, one process
-each) and every test reads one script's finished output.
 """
 import json
 import math
@@ -27,30 +24,17 @@ SCRIPTS = {
 TIMEOUT_S = 300
 
 
-@pytest.fixture(scope='module')
-def outputs(tmp_path_factory):
-  """name -> (returncode, stdout, stderr, workdir), all run concurrently."""
-  procs = {}
-  for name, flags in SCRIPTS.items():
-    base = tmp_path_factory.mktemp(name)
-    workdir = str(base / 'runs')
-    cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
-           f'--workdir={workdir}'] + TINY + flags
-    # Files, not pipes: a full pipe would stall a script while the fixture
-    # waits on another one.
-    logs = [open(base / 'stdout', 'w+'), open(base / 'stderr', 'w+')]
-    procs[name] = (subprocess.Popen(cmd, cwd=ROOT, stdout=logs[0],
-                                    stderr=logs[1], text=True), logs, workdir)
-  done = {}
-  for name, (proc, logs, workdir) in procs.items():
-    proc.wait(timeout=TIMEOUT_S)
-    texts = []
-    for f in logs:
-      f.seek(0)
-      texts.append(f.read())
-      f.close()
-    done[name] = (proc.returncode, texts[0], texts[1], workdir)
-  return done
+def _run_script(name, tmp_path):
+  """(returncode, stdout, stderr, workdir) of one tiny run of `name`.
+
+  One script per test, so pytest-xdist spreads them over its workers.
+  """
+  workdir = str(tmp_path / 'runs')
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+         f'--workdir={workdir}'] + TINY + SCRIPTS[name]
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=TIMEOUT_S)
+  return proc.returncode, proc.stdout, proc.stderr, workdir
 
 
 def _table(stdout: str):
@@ -68,8 +52,8 @@ def _mean(cell: str) -> float:
   return float(cell.split('±')[0])
 
 
-def _check(outputs, name, trials):
-  code, out, err, workdir = outputs[name]
+def _check(name, tmp_path, trials):
+  code, out, err, workdir = _run_script(name, tmp_path)
   assert code == 0, err[-3000:]
   rows = _table(out)
   assert list(rows) == trials
@@ -90,18 +74,18 @@ def _final(workdir, trial, seed=0):
     return json.load(f)['final']
 
 
-def test_elu_vs_relu(outputs):
-  rows, _ = _check(outputs, 'elu_vs_relu', ['activation=relu',
-                                            'activation=elu'])
+def test_elu_vs_relu(tmp_path):
+  rows, _ = _check('elu_vs_relu', tmp_path, ['activation=relu',
+                                             'activation=elu'])
   for row in rows.values():
     assert 0 <= _mean(row['dead units @end']) <= 1
 
 
-def test_init_schemes(outputs):
+def test_init_schemes(tmp_path):
   trials = [f'kernel_init={i},bias_init={b}'
             for i in ('he_normal', 'orthogonal', 'constant')
             for b in ('0', '0.1')]
-  rows, workdir = _check(outputs, 'init_schemes', trials)
+  rows, workdir = _check('init_schemes', tmp_path, trials)
   for trial, row in rows.items():
     for pos in ('first', 'mid', 'last'):
       assert 0 < _mean(row[f'act std {pos} @init']) < 1e3, (trial, pos)
@@ -116,8 +100,8 @@ def test_init_schemes(outputs):
   assert _mean(const['spread L1']) < 1e-3
 
 
-def test_dropout_rates(outputs):
-  rows, workdir = _check(outputs, 'dropout_rates',
+def test_dropout_rates(tmp_path):
+  rows, workdir = _check('dropout_rates', tmp_path,
                          ['dropout_rate=0', 'dropout_rate=0.3'])
   for trial, row in rows.items():
     rate = 0.3 if trial.endswith('0.3') else 0.0
@@ -134,12 +118,20 @@ def test_dropout_rates(outputs):
     assert sum(gaps) / 2 == pytest.approx(_mean(row['gap']), abs=1e-3)
 
 
-def test_spatial_dropout_on_the_mlp_is_a_one_line_error(tmp_path):
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', 'dropout_rates.py'),
-         f'--workdir={tmp_path}', '--variant=spatial'] + TINY
+@pytest.mark.parametrize('script,flags,message', [
+    ('dropout_rates', ['--variant=spatial'],
+     r"--variant=spatial .* model 'mlp'"),
+    ('dropout_rates', ['--rates=0,x'], r"--rates: 'x' is not a float"),
+    ('init_schemes', ['--inits=orthogonal', '--config.members=vmap'],
+     r'--config.members=vmap with orthogonal init deadlocks'),
+    ('init_schemes', ['--inits=he_normall'], r'did you mean .he_normal'),
+])
+def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{script}.py'),
+         f'--workdir={tmp_path}'] + TINY + flags
   proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                         timeout=TIMEOUT_S)
-  assert proc.returncode == 2
-  lines = proc.stderr.strip().splitlines()
-  assert re.match(r"error: --variant=spatial .* model 'mlp'", lines[-1])
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and re.search(message, last), last
   assert 'Traceback' not in proc.stderr
