@@ -25,9 +25,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.batch_size = 128
   c.eval_batch_size = 1000
   c.members = 'auto'
-  # 'scan': an epoch is one lax.scan; 'step': a Python loop over a compiled
-  # step (conv nets on XLA:CPU, where conv gradients in a loop are slow).
-  c.epoch_driver = 'auto'
+  # Conv gradients inside a loop are very slow on XLA:CPU: see program.py.
+  c.epoch_driver = 'auto'  # scan (epoch = one lax.scan) or step (Python loop over a compiled step); auto = step for conv nets on CPU
   c.data = data.defaults()
   c.model = model_config.defaults()
   c.optimizer = optim.defaults()
