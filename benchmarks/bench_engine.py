@@ -8,8 +8,8 @@ Fashion-MNIST (dlexp.data.load with the default config), SGD with momentum
 0.9, examples/s after compilation. Configurations:
 
 - engine: `Program.train_epoch` (the vmapped, compiled lax.scan the runner
-  calls once per epoch), one member, one epoch. Training, evaluation-free:
-  tracking and validation are left out (the runner check below has them).
+  calls once per epoch), one member, one epoch; training only (the runner
+  check below adds validation and tracking).
 - naive-jax (baseline): the same flax module and optimizer as one jitted train
   step, called from a Python loop over numpy batches (the usual JAX recipe).
 - step-loop: dlexp's own `Steps.train_step` jitted per step with the data on
@@ -28,12 +28,12 @@ engine call is a whole epoch of --steps steps: the per-epoch work (the
 in-program shuffle, ~21 ms for all 55,000 examples on this CPU) is amortized
 as in a full epoch, which a truncated epoch of the full set would not do
 (--steps 0: the full 429-step epoch). Every configuration is compiled and
-warmed up first; the timed repeats are
-then interleaved across configurations, so a burst of load from other
-processes hits all rows alike. Reported: the median over repeats, the best
-repeat (the least disturbed one, a gauge of the noise), examples per second
-of this process's CPU time (median; it moves less with other processes' load,
-as long as nothing spin-waits) and ratios of the wall-clock medians.
+warmed up first; the timed repeats are then interleaved across
+configurations, so a burst of load from other processes hits all rows alike.
+Reported: the median over repeats, the best repeat (the least disturbed one,
+a gauge of the noise), examples per second of this process's CPU time
+(median; it moves less with other processes' load, as long as nothing
+spin-waits) and ratios of the wall-clock medians.
 """
 import argparse
 import dataclasses
@@ -82,7 +82,6 @@ NEUTRAL = 0.1
 class Bench:
   """One row: `run()` trains and returns the number of examples it saw."""
   label: str
-  group: str
   run: Callable[[], int]
   baseline: Optional[str] = None  # label of the row the ratio divides by
   times: List[float] = dataclasses.field(default_factory=list)
@@ -108,7 +107,8 @@ def make_steps(cfg, dataset, steps: int, mesh) -> Steps:
                               dataset.input_shape)
   return Steps(
       model=module,
-      optimizer=optim.make_optimizer(cfg, len(dataset.train_y) // cfg.batch_size),
+      optimizer=optim.make_optimizer(cfg,
+                                     len(dataset.train_y) // cfg.batch_size),
       loss_fn=losses.make_loss(cfg.loss, dataset.num_classes),
       metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
       batch_size=cfg.batch_size, steps_per_epoch=steps, mesh=mesh,
@@ -163,7 +163,7 @@ def step_loop(cfg, dataset, ddata, mesh, steps: int) -> Callable[[], int]:
   return run
 
 
-# -- baseline 1: naive JAX -------------------------------------------------------
+# -- baseline 1: naive JAX -----------------------------------------------------
 def naive_jax(cfg, dataset, steps: int) -> Callable[[], int]:
   """flax module + optax.sgd, one jitted step per batch from a Python loop."""
   module = models.build_model(cfg.model, dataset.num_classes,
@@ -203,7 +203,7 @@ def naive_jax(cfg, dataset, steps: int) -> Callable[[], int]:
   return run
 
 
-# -- baseline 2: PyTorch ---------------------------------------------------------
+# -- baseline 2: PyTorch -------------------------------------------------------
 def torch_bench(model: str, cfg, dataset, steps: int) -> Callable[[], int]:
   """The same architecture, SGD momentum and batch size in PyTorch (CPU)."""
   import torch  # pylint: disable=import-outside-toplevel
@@ -260,7 +260,7 @@ def torch_setup(threads: int) -> str:
   return torch.__version__
 
 
-# -- runner cross-check ------------------------------------------------------------
+# -- runner cross-check --------------------------------------------------------
 def runner_throughput(cfg, dataset, epochs: int) -> List[float]:
   """examples_per_sec that runner.run logs for epochs 2.. of a run (epoch 1
   may include compilation)."""
@@ -274,7 +274,7 @@ def runner_throughput(cfg, dataset, epochs: int) -> List[float]:
           if r.get('epoch', 0) >= 2 and 'examples_per_sec' in r]
 
 
-# -- driver -------------------------------------------------------------------------
+# -- driver --------------------------------------------------------------------
 def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
   benches: List[Bench] = []
   programs: Dict[str, program_lib.Program] = {}
@@ -291,18 +291,18 @@ def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
     cfg = make_config(model, args.batch)
     name = MODELS[model][1]
     base = f'{name} naive-jax'
-    benches.append(Bench(f'{name} engine (scan)', name,
+    benches.append(Bench(f'{name} engine (scan)',
                          engine(program(model), cfg, dataset, ddata, 1,
                                 'loop'), base))
     if args.step_loop:
-      benches.append(Bench(f'{name} dlexp step, Python loop', name,
+      benches.append(Bench(f'{name} dlexp step, Python loop',
                            step_loop(cfg, dataset, ddata, mesh, args.steps),
                            base))
-    benches.append(Bench(base, name, naive_jax(cfg, dataset, args.steps)))
+    benches.append(Bench(base, naive_jax(cfg, dataset, args.steps)))
     if args.torch_version and model in TORCH_MODELS:
       benches.append(Bench(
           f'{name} torch ({args.torch_threads} thread'
-          f'{"s" if args.torch_threads > 1 else ""})', name,
+          f'{"s" if args.torch_threads > 1 else ""})',
           torch_bench(model, cfg, dataset, args.steps), base))
   for spec in args.vmap:
     model, members = spec.split(':')
@@ -310,11 +310,11 @@ def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
     cfg = make_config(model, args.batch)
     name = f'{MODELS[model][1]} x{members} members'
     loop = f'{name} loop'
-    benches.append(Bench(f'{name} vmap', name,
+    benches.append(Bench(f'{name} vmap',
                          engine(program(model), cfg, dataset, ddata, members,
                                 'vmap'), loop))
-    benches.append(Bench(loop, name, engine(program(model), cfg, dataset,
-                                            ddata, members, 'loop')))
+    benches.append(Bench(loop, engine(program(model), cfg, dataset, ddata,
+                                      members, 'loop')))
   return benches
 
 
@@ -427,7 +427,7 @@ def main():
         rates[label] = statistics.median(per)
         best[label] = f'{max(per):,.0f}'
         per_cpu[label] = '-'
-        benches.append(Bench(label, name, lambda: 0, f'{name} naive-jax'))
+        benches.append(Bench(label, lambda: 0, f'{name} naive-jax'))
         print(f'  {label}: {time.perf_counter() - t0:.1f}s', flush=True)
 
   print(f'\nload {os.getloadavg()[0]:.1f} at the end\n')
