@@ -2,23 +2,29 @@
 
     .venv/bin/python benchmarks/bench_engine.py [--quick] [--steps 50 | 0]
         [--repeats 7] [--batch 128] [--models ...] [--vmap MODEL:M ...]
-        [--torch-threads 1] [--no-torch] [--no-step-loop] [--no-runner]
+        [--torch-threads 1] [--no-torch] [--no-step-loop] [--no-scan-check]
+        [--no-runner]
 
 Fashion-MNIST (dlexp.data.load with the default config), SGD with momentum
 0.9, examples/s after compilation. Configurations:
 
-- engine: `Program.train_epoch` (the vmapped, compiled lax.scan the runner
-  calls once per epoch), one member, one epoch; training only (the runner
-  check below adds validation and tracking).
+- engine (DRIVER): one epoch of one member through `program.run_epoch`, as
+  the runner trains, with the epoch driver it picks: 'scan' (the epoch is
+  one vmapped, compiled lax.scan) or, for conv nets on CPU, 'step' (a Python
+  loop over one compiled step). Conv nets also get a row with the scan
+  driver. Training only (the runner check below adds validation and
+  tracking).
 - naive-jax (baseline): the same flax module and optimizer as one jitted train
   step, called from a Python loop over numpy batches (the usual JAX recipe).
-- step-loop: dlexp's own `Steps.train_step` jitted per step with the data on
-  the device; separates the cost of dlexp's step from the effect of the scan.
+- step-loop (scan-driven models): dlexp's own `Steps.train_step` jitted per
+  step with the data on the device; separates the cost of dlexp's step from
+  the effect of the scan.
 - torch: the same architecture in PyTorch (CPU), if `import torch` works
   (not a dlexp dependency; install it into the venv only to benchmark).
 - vmap xM / loop xM: M grid members as one vmapped program vs M calls of the
-  one-member program (the runner's members='vmap' / 'loop'); the baseline is
-  the loop, and the ratio decides members='auto'.
+  one-member program (the runner's members='vmap' / 'loop'), with the
+  default driver; the baseline is the loop, and the ratio decides
+  members='auto'.
 - runner: `runner.run` for four full epochs (all 55,000 examples); the median
   examples_per_sec of epochs 2-4 from metrics.jsonl (training plus per-epoch
   validation and tracking; no diagnostics).
@@ -115,10 +121,16 @@ def make_steps(cfg, dataset, steps: int, mesh) -> Steps:
       es_mode='min', es_patience=0, es_min_delta=0.0, monitor='val_loss')
 
 
+def default_driver(cfg) -> str:
+  """The epoch driver runner.run_group picks for this config."""
+  conv_net = not models.MODELS.get(cfg.model.name).vmap_friendly
+  return program_lib.epoch_driver(cfg.epoch_driver, conv_net)
+
+
 def engine(prog: program_lib.Program, cfg, dataset, ddata, members: int,
-           mode: str) -> Callable[[], int]:
+           mode: str, driver: str) -> Callable[[], int]:
   """One epoch of `members` members, vmapped in one program or looped over
-  one-member programs (the same Program code and calls as the runner's)."""
+  one-member programs, driven as the runner drives it (program.run_epoch)."""
   steps = prog.steps.steps_per_epoch
   size = members if mode == 'vmap' else 1
   sample = jnp.zeros((1,) + tuple(dataset.input_shape), jnp.float32)
@@ -130,8 +142,8 @@ def engine(prog: program_lib.Program, cfg, dataset, ddata, members: int,
 
   def run() -> int:
     for k, st in enumerate(states):
-      states[k], _ = prog.train_epoch(st, hp, active, ddata.train_x,
-                                      ddata.train_y)
+      states[k], _ = program_lib.run_epoch(prog, driver, st, hp, active,
+                                           ddata.train_x, ddata.train_y)
     jax.block_until_ready(states)
     return members * steps * cfg.batch_size
   return run
@@ -291,10 +303,16 @@ def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
     cfg = make_config(model, args.batch)
     name = MODELS[model][1]
     base = f'{name} naive-jax'
-    benches.append(Bench(f'{name} engine (scan)',
+    driver = default_driver(cfg)
+    benches.append(Bench(f'{name} engine ({driver})',
                          engine(program(model), cfg, dataset, ddata, 1,
-                                'loop'), base))
-    if args.step_loop:
+                                'loop', driver), base))
+    if driver != 'scan' and args.scan_check:
+      # What the default replaced: the whole epoch as one lax.scan.
+      benches.append(Bench(f'{name} engine (scan)',
+                           engine(program(model), cfg, dataset, ddata, 1,
+                                  'loop', 'scan'), base))
+    if args.step_loop and driver == 'scan':
       benches.append(Bench(f'{name} dlexp step, Python loop',
                            step_loop(cfg, dataset, ddata, mesh, args.steps),
                            base))
@@ -308,13 +326,14 @@ def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
     model, members = spec.split(':')
     members = int(members)
     cfg = make_config(model, args.batch)
-    name = f'{MODELS[model][1]} x{members} members'
+    driver = default_driver(cfg)
+    name = f'{MODELS[model][1]} x{members} members ({driver})'
     loop = f'{name} loop'
     benches.append(Bench(f'{name} vmap',
                          engine(program(model), cfg, dataset, ddata, members,
-                                'vmap'), loop))
+                                'vmap', driver), loop))
     benches.append(Bench(loop, engine(program(model), cfg, dataset, ddata,
-                                      members, 'loop')))
+                                      members, 'loop', driver)))
   return benches
 
 
@@ -344,6 +363,10 @@ def parse_args():
                       'longer are timed once, not --repeats times')
   parser.add_argument('--no-torch', dest='torch', action='store_false')
   parser.add_argument('--no-step-loop', dest='step_loop', action='store_false')
+  parser.add_argument('--no-scan-check', dest='scan_check',
+                      action='store_false',
+                      help='skip the scan-driver rows of models whose default '
+                      'epoch driver is step (conv nets on CPU; slow)')
   parser.add_argument('--no-runner', dest='runner', action='store_false',
                       help='skip the runner.run cross-check (4 full '
                       'epochs per MLP)')
@@ -353,14 +376,13 @@ def parse_args():
     args.steps = 8 if args.steps is None else args.steps
     args.repeats = args.repeats or 3
     args.models = args.models or ['mlp2x256']
-    args.vmap = (['mlp2x256:4', 'cnn-im2col:2'] if args.vmap is None
-                 else args.vmap)
-    args.step_loop = args.runner = False
+    args.vmap = ['mlp2x256:4', 'cnn:2'] if args.vmap is None else args.vmap
+    args.step_loop = args.runner = args.scan_check = False
   args.steps = 50 if args.steps is None else args.steps
   args.repeats = args.repeats or 7
   args.models = args.models or ['mlp20x100', 'mlp2x256', 'cnn', 'cnn-im2col']
   if args.vmap is None:
-    args.vmap = ['mlp20x100:8', 'mlp2x256:8', 'cnn-im2col:4', 'lstm:4']
+    args.vmap = ['mlp20x100:8', 'mlp2x256:8', 'cnn:4', 'lstm:4']
   args.torch_version = torch_setup(args.torch_threads) if args.torch else ''
   return args
 
@@ -444,7 +466,8 @@ def main():
     model, members = spec.split(':')
     family = make_config(model, args.batch).model.name
     friendly = models.MODELS.get(family).vmap_friendly
-    name = f'{MODELS[model][1]} x{members} members'
+    name = (f'{MODELS[model][1]} x{members} members '
+            f'({default_driver(make_config(model, args.batch))})')
     ratio = rates[f'{name} vmap'] / rates[f'{name} loop']
     cpu_ratio = cpu_rates[f'{name} vmap'] / cpu_rates[f'{name} loop']
     if abs(ratio - 1) < NEUTRAL:
@@ -455,8 +478,7 @@ def main():
       verdict = f'DISAGREES: {"loop" if friendly else "vmap"} is faster'
     print(f"members='auto' picks {'vmap' if friendly else 'loop'} for "
           f'{family}; measured vmap/loop {ratio:.2f}x (per CPU-s '
-          f'{cpu_ratio:.2f}x; {MODELS[model][1]}, {members} members): '
-          f'{verdict}')
+          f'{cpu_ratio:.2f}x; {name}): {verdict}')
   print(f'total {time.perf_counter() - start:.0f}s')
 
 
