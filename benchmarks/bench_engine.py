@@ -1,7 +1,7 @@
 """Training throughput of dlexp's engine against a naive JAX loop and PyTorch.
 
-    .venv/bin/python benchmarks/bench_engine.py [--quick] [--steps 50 | 0]
-        [--repeats 7] [--batch 128] [--models ...] [--vmap MODEL:M ...]
+    .venv/bin/python benchmarks/bench_engine.py [--quick] [--steps S]
+        [--repeats 5] [--batch 128] [--models ...] [--vmap MODEL:M ...]
         [--torch-threads 1] [--no-torch] [--no-step-loop] [--no-scan-check]
         [--no-runner]
 
@@ -29,13 +29,14 @@ Fashion-MNIST (dlexp.data.load with the default config), SGD with momentum
   examples_per_sec of epochs 2-4 from metrics.jsonl (training plus per-epoch
   validation and tracking; no diagnostics).
 
-Every row trains on the first --steps x --batch training examples, so one
-engine call is a whole epoch of --steps steps: the per-epoch work (the
-in-program shuffle, ~21 ms for all 55,000 examples on this CPU) is amortized
-as in a full epoch, which a truncated epoch of the full set would not do
-(--steps 0: the full 429-step epoch). Every configuration is compiled and
-warmed up first; the timed repeats are then interleaved across
-configurations, so a burst of load from other processes hits all rows alike.
+One timed repeat is one epoch of S steps (full 429-step epochs for the MLPs,
+S = 50 for the CNN and LSTM; --steps sets S for all), trained on the first
+S x --batch examples: the per-epoch work (the in-program shuffle, ~21 ms for
+all 55,000 examples on this CPU, and each epoch call's fixed cost) is then
+amortized as in a full epoch, which a truncated epoch of the full set would
+not do. Every configuration is compiled and warmed up first; the timed
+repeats are then interleaved across configurations, so a burst of load from
+other processes hits all rows alike.
 Reported: the median over repeats, the best repeat (the least disturbed one,
 a gauge of the noise), examples per second of this process's CPU time
 (median; it moves less with other processes' load, as long as nothing
@@ -65,16 +66,18 @@ from dlexp.train import program as program_lib
 from dlexp.train import runner
 from dlexp.train.steps import Steps
 
-# name -> (model config overrides, description). Shared by every backend.
+# name -> (model config overrides, description, default steps per epoch:
+# 0 = the full 429-step epoch; the slower nets train on a 50-step epoch so
+# that a row takes seconds, not a minute). Shared by every backend.
 MODELS = {
-    'mlp20x100': (dict(name='mlp', depth=20, width=100), 'MLP 20x100'),
-    'mlp2x256': (dict(name='mlp', depth=2, width=256), 'MLP 2x256'),
-    'cnn': (dict(name='cnn'), 'CNN (32-64-128)'),
+    'mlp20x100': (dict(name='mlp', depth=20, width=100), 'MLP 20x100', 0),
+    'mlp2x256': (dict(name='mlp', depth=2, width=256), 'MLP 2x256', 0),
+    'cnn': (dict(name='cnn'), 'CNN (32-64-128)', 50),
     # conv_impl 'auto' resolves per layer; the CNN's convs (1 and 32 input
     # channels) take the native XLA conv on CPU. This row forces im2col.
     'cnn-im2col': (dict(name='cnn', conv_impl='im2col'),
-                   'CNN (32-64-128) im2col'),
-    'lstm': (dict(name='lstm', rnn_hidden=128), 'LSTM 128'),
+                   'CNN (32-64-128) im2col', 50),
+    'lstm': (dict(name='lstm', rnn_hidden=128), 'LSTM 128', 50),
 }
 TORCH_MODELS = ('mlp20x100', 'mlp2x256', 'cnn')
 # runner.run cross-check: epochs 2..RUNNER_EPOCHS are timed.
@@ -90,6 +93,7 @@ class Bench:
   label: str
   run: Callable[[], int]
   baseline: Optional[str] = None  # label of the row the ratio divides by
+  steps: int = 0  # steps per epoch (one timed repeat of one member)
   times: List[float] = dataclasses.field(default_factory=list)
   cpu_times: List[float] = dataclasses.field(default_factory=list)
   examples: int = 0
@@ -287,16 +291,32 @@ def runner_throughput(cfg, dataset, epochs: int) -> List[float]:
 
 
 # -- driver --------------------------------------------------------------------
-def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
+def build_benches(args, full, base_cfg, mesh) -> List[Bench]:
+  """The rows; each model trains on epochs of its own length (see MODELS)."""
   benches: List[Bench] = []
   programs: Dict[str, program_lib.Program] = {}
+  subsets: Dict[int, tuple] = {}
+
+  def epoch_data(model: str):
+    """(steps, dataset, device data): the first steps x batch examples, so
+    that one epoch is `steps` steps and its per-epoch work (the in-program
+    shuffle) is amortized as in a full epoch."""
+    steps = MODELS[model][2] if args.steps is None else args.steps
+    steps = steps or len(full.train_y) // args.batch
+    if steps not in subsets:
+      n = steps * args.batch
+      subset = dataclasses.replace(full, train_x=full.train_x[:n],
+                                   train_y=full.train_y[:n])
+      subsets[steps] = (subset, runner.to_device(subset, base_cfg, mesh))
+    return (steps,) + subsets[steps]
 
   def program(model: str) -> program_lib.Program:
     # One Program per model, as the runner has per group: the one-member rows
     # and the loop rows share its compiled executables.
     if model not in programs:
+      steps, dataset, _ = epoch_data(model)
       programs[model] = program_lib.Program(make_steps(
-          make_config(model, args.batch), dataset, args.steps, mesh))
+          make_config(model, args.batch), dataset, steps, mesh))
     return programs[model]
 
   for model in args.models:
@@ -304,6 +324,8 @@ def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
     name = MODELS[model][1]
     base = f'{name} naive-jax'
     driver = default_driver(cfg)
+    steps, dataset, ddata = epoch_data(model)
+    first = len(benches)
     benches.append(Bench(f'{name} engine ({driver})',
                          engine(program(model), cfg, dataset, ddata, 1,
                                 'loop', driver), base))
@@ -314,19 +336,23 @@ def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
                                   'loop', 'scan'), base))
     if args.step_loop and driver == 'scan':
       benches.append(Bench(f'{name} dlexp step, Python loop',
-                           step_loop(cfg, dataset, ddata, mesh, args.steps),
+                           step_loop(cfg, dataset, ddata, mesh, steps),
                            base))
-    benches.append(Bench(base, naive_jax(cfg, dataset, args.steps)))
+    benches.append(Bench(base, naive_jax(cfg, dataset, steps)))
     if args.torch_version and model in TORCH_MODELS:
       benches.append(Bench(
           f'{name} torch ({args.torch_threads} thread'
           f'{"s" if args.torch_threads > 1 else ""})',
-          torch_bench(model, cfg, dataset, args.steps), base))
+          torch_bench(model, cfg, dataset, steps), base))
+    for b in benches[first:]:
+      b.steps = steps
   for spec in args.vmap:
     model, members = spec.split(':')
     members = int(members)
     cfg = make_config(model, args.batch)
     driver = default_driver(cfg)
+    steps, dataset, ddata = epoch_data(model)
+    first = len(benches)
     name = f'{MODELS[model][1]} x{members} members ({driver})'
     loop = f'{name} loop'
     benches.append(Bench(f'{name} vmap',
@@ -334,6 +360,8 @@ def build_benches(args, dataset, ddata, mesh) -> List[Bench]:
                                 'vmap', driver), loop))
     benches.append(Bench(loop, engine(program(model), cfg, dataset, ddata,
                                       members, 'loop', driver)))
+    for b in benches[first:]:
+      b.steps = steps
   return benches
 
 
@@ -346,10 +374,12 @@ def parse_args():
                       'CNN x2) with few steps; < 1 minute')
   parser.add_argument('--batch', type=int, default=128)
   parser.add_argument('--steps', type=int,
-                      help='steps of an epoch (one timed repeat of a member); '
-                      'default 50, quick 8, 0 = all 55,000 examples')
+                      help='steps of an epoch (one timed repeat of a member) '
+                      'for every model; 0 = all 55,000 examples (default: '
+                      'full epochs for the MLPs, 50 steps for the CNN and '
+                      'LSTM; quick: 8)')
   parser.add_argument('--repeats', type=int, default=0,
-                      help='timed repeats per row (default 7; quick 3)')
+                      help='timed repeats per row (default 5; quick 3)')
   parser.add_argument('--models', nargs='+', choices=list(MODELS),
                       help='models of the engine/baseline rows')
   parser.add_argument('--vmap', nargs='*', metavar='MODEL:MEMBERS',
@@ -358,7 +388,7 @@ def parse_args():
                       help='PyTorch intra-op threads (default 1: with 2 '
                       'OpenMP threads on a shared 2-core machine torch '
                       'collapsed to ~10%% of its 1-thread speed)')
-  parser.add_argument('--slow-seconds', type=float, default=60.0,
+  parser.add_argument('--slow-seconds', type=float, default=30.0,
                       help='rows whose warm-up (compile + one run) takes '
                       'longer are timed once, not --repeats times')
   parser.add_argument('--no-torch', dest='torch', action='store_false')
@@ -378,8 +408,7 @@ def parse_args():
     args.models = args.models or ['mlp2x256']
     args.vmap = ['mlp2x256:4', 'cnn:2'] if args.vmap is None else args.vmap
     args.step_loop = args.runner = args.scan_check = False
-  args.steps = 50 if args.steps is None else args.steps
-  args.repeats = args.repeats or 7
+  args.repeats = args.repeats or 5
   args.models = args.models or ['mlp20x100', 'mlp2x256', 'cnn', 'cnn-im2col']
   if args.vmap is None:
     args.vmap = ['mlp20x100:8', 'mlp2x256:8', 'cnn:4', 'lstm:4']
@@ -392,25 +421,21 @@ def main():
   start = time.perf_counter()
   cfg = config_lib.default_config()
   full = data_lib.load(cfg.data)
-  if not 0 <= args.steps <= len(full.train_y) // args.batch:
+  if args.steps is not None and not (
+      0 <= args.steps <= len(full.train_y) // args.batch):
     raise SystemExit(f'--steps={args.steps} not allowed; need 0 (a full '
                      f'epoch) .. {len(full.train_y) // args.batch}')
-  args.steps = args.steps or len(full.train_y) // args.batch
-  n = args.steps * args.batch
-  dataset = dataclasses.replace(full, train_x=full.train_x[:n],
-                                train_y=full.train_y[:n])
   mesh = Mesh(np.array(jax.devices()), ('data',))
-  ddata = runner.to_device(dataset, cfg, mesh)
   torch_note = (args.torch_version if args.torch_version else
                 'skipped' if not args.torch else 'not importable (skipped)')
   print(f'{time.strftime("%Y-%m-%d")}  jax {jax.__version__}  backend '
         f'{jax.default_backend()} x{len(jax.devices())}  cpus {os.cpu_count()}'
         f'  load {os.getloadavg()[0]:.1f}  torch {torch_note}')
-  print(f'{dataset.name}: epochs of {n} training examples = {args.steps} '
-        f'steps of {args.batch}, input {tuple(dataset.input_shape)}; '
+  print(f'{full.name}, input {tuple(full.input_shape)}, batch {args.batch}; '
+        f'an epoch of S steps trains on the first S x {args.batch} examples; '
         f'{args.repeats} repeats')
 
-  benches = build_benches(args, dataset, ddata, mesh)
+  benches = build_benches(args, full, cfg, mesh)
   for b in benches:  # Compile and warm up (caches, allocator) before timing.
     t0 = time.perf_counter()
     b.run()
@@ -453,13 +478,14 @@ def main():
         print(f'  {label}: {time.perf_counter() - t0:.1f}s', flush=True)
 
   print(f'\nload {os.getloadavg()[0]:.1f} at the end\n')
-  print('| configuration | examples/s (median) | best | per CPU-s | ratio '
-        '(medians) |')
-  print('|---|---:|---:|---:|---|')
+  print('| configuration | steps/epoch | examples/s (median) | best | '
+        'per CPU-s | ratio (medians) |')
+  print('|---|---:|---:|---:|---:|---|')
   for b in benches:
     ratio = (f'{rates[b.label] / rates[b.baseline]:.2f}x vs {b.baseline}'
              if b.baseline else 'baseline')
-    print(f'| {b.label} | {rates[b.label]:,.0f} | {best[b.label]} | '
+    print(f'| {b.label} | {b.steps or "-"} | {rates[b.label]:,.0f} | '
+          f'{best[b.label]} | '
           f'{per_cpu[b.label]} | {ratio} |')
   print()
   for spec in args.vmap:

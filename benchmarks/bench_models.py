@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_models.py [--quick] [--steps 5]
         [--batch 128] [--big-batch 32] [--models mlp cnn ...] [--engine]
-        [--conv-impl auto|xla|im2col]
+        [--conv-impl auto|xla|im2col] [--epoch-driver auto|scan|step]
 
 For each family in dlexp.models.MODELS: its default variant on a
 Fashion-MNIST-sized input (28, 28, 1), plus a CIFAR-sized input (32, 32, 3)
@@ -15,9 +15,10 @@ config defaults otherwise), jitted, on one fixed random batch: the data do
 not change the cost. Each step is timed on its own after compilation and a
 warm-up step; examples/s is batch / median step time, so a burst of load from
 other processes does not move it much. GFLOP/step is XLA's cost analysis of
-the compiled step. --engine adds one timed engine epoch (Program.train_epoch,
-the vmapped lax.scan the runner calls) of --steps steps per model, which can
-differ from the step alone (XLA-CPU runs some ops slower inside a loop). A
+the compiled step. --engine adds one timed engine epoch of --steps steps per
+model, driven as the runner drives it (program.run_epoch with the default
+epoch driver: a lax.scan, or a per-step loop for conv nets on CPU, where conv
+gradients inside a scan are slow); --epoch-driver scan|step forces one. A
 family that fails to build or run is reported and skipped.
 """
 import argparse
@@ -71,11 +72,13 @@ def variant_name(family: str, cfg) -> str:
   return name
 
 
-def make_config(family: str, tiny: bool, conv_impl: str = 'auto'):
+def make_config(family: str, tiny: bool, conv_impl: str = 'auto',
+                epoch_driver: str = 'auto'):
   cfg = config_lib.default_config()
   cfg.model = models.tiny_config(family) if tiny else cfg.model
   cfg.model.name = family
   cfg.model.conv_impl = conv_impl
+  cfg.epoch_driver = epoch_driver
   return cfg
 
 
@@ -89,29 +92,31 @@ def make_steps(cfg, module, steps_per_epoch: int, mesh) -> Steps:
 
 
 def engine_throughput(cfg, module, x, y, steps: int, mesh) -> float:
-  """examples/s of one engine epoch (Program.train_epoch: the vmapped
-  lax.scan the runner calls) of `steps` steps over copies of the batch."""
+  """examples/s of one engine epoch of `steps` steps over copies of the batch,
+  driven as the runner drives it (program.run_epoch, its default driver)."""
   prog = program_lib.Program(make_steps(cfg, module, steps, mesh))
+  driver = program_lib.epoch_driver(
+      cfg.epoch_driver, not models.MODELS.get(cfg.model.name).vmap_friendly)
   train_x = jnp.concatenate([x] * steps)
   train_y = jnp.concatenate([y] * steps)
   hp = program_lib.stack_hp({p: [config_lib.get(cfg, p)]
                              for p in config_lib.traced_fields()})
   state = prog.init(jnp.zeros((1,), jnp.int32), x[:1])
   active = np.ones(1, bool)
-  state, _ = prog.train_epoch(state, hp, active, train_x, train_y)  # Compile.
-  jax.block_until_ready(state)
-  t0 = time.perf_counter()
-  state, _ = prog.train_epoch(state, hp, active, train_x, train_y)
-  jax.block_until_ready(state)
+  for _ in range(2):  # The first epoch compiles; the second is timed.
+    t0 = time.perf_counter()
+    state, _ = program_lib.run_epoch(prog, driver, state, hp, active, train_x,
+                                     train_y)
+    jax.block_until_ready(state)
   return steps * x.shape[0] / (time.perf_counter() - t0)
 
 
 def measure(family: str, input_shape: Tuple[int, ...], batch: int,
             steps: int, max_seconds: float, tiny: bool, mesh,
-            engine: bool = False, conv_impl: str = 'auto'
-            ) -> Dict[str, object]:
+            engine: bool = False, conv_impl: str = 'auto',
+            epoch_driver: str = 'auto') -> Dict[str, object]:
   """One table row: params, compile time, step FLOPs and examples/s."""
-  cfg = make_config(family, tiny, conv_impl)
+  cfg = make_config(family, tiny, conv_impl, epoch_driver)
   cfg.batch_size = batch
   module = models.build_model(cfg.model, NUM_CLASSES, input_shape)
   steps_obj = make_steps(cfg, module, 100, mesh)
@@ -179,6 +184,9 @@ def parse_args():
   parser.add_argument('--conv-impl', default='auto',
                       choices=('auto', 'xla', 'im2col'),
                       help='model.conv_impl of the conv families')
+  parser.add_argument('--epoch-driver', default='auto',
+                      choices=('auto', 'scan', 'step'),
+                      help='config.epoch_driver of the --engine epoch')
   parser.add_argument('--max-seconds', type=float, default=30.0,
                       help='stop timing a model after this long (at least '
                       '2 steps)')
@@ -197,7 +205,8 @@ def main():
         f'{jax.default_backend()} x{len(jax.devices())}  cpus {os.cpu_count()}'
         f'  load {os.getloadavg()[0]:.1f}  '
         f'{"tiny variants" if args.quick else "default variants"}  '
-        f'conv_impl {args.conv_impl}')
+        f'conv_impl {args.conv_impl}'
+        + (f'  epoch_driver {args.epoch_driver}' if args.engine else ''))
   rows, failures = [], []
   for family in families:
     shapes = [FMNIST]
@@ -211,7 +220,8 @@ def main():
       try:
         variant = variant_name(family, make_config(family, args.quick).model)
         row = measure(family, shape, batch, args.steps, args.max_seconds,
-                      args.quick, mesh, args.engine, args.conv_impl)
+                      args.quick, mesh, args.engine, args.conv_impl,
+                      args.epoch_driver)
       except Exception as e:  # pylint: disable=broad-except
         # A family still in flux must not hide the others' numbers.
         first = (str(e).splitlines() or [''])[0][:160]
