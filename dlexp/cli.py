@@ -59,12 +59,19 @@ def resolved_config():
 
 def run_ablation(axes: Dict[str, Sequence[Any]],
                  columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
-                 config=None, title: str = '', final_hooks=()):
-  """Runs the grid and prints its table; returns (results, table)."""
+                 config=None, title: str = '', final_hooks=(),
+                 options: Optional[Dict[str, Any]] = None):
+  """Runs the grid and prints its table; returns (results, table).
+
+  `options`: the script's own settings that change what its hooks measure
+  (e.g. MC-dropout samples); like config fields, they are part of each run's
+  identity, so a rerun with other options never reuses these runs.
+  """
   from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   config = config or resolved_config()
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
-                       rerun_failed=FLAGS.rerun_failed)
+                       rerun_failed=FLAGS.rerun_failed,
+                       script_options=options)
   trials = list(dict.fromkeys(r['trial'] for r in results))
   # Only this grid's runs: a reused workdir may hold more seeds or trials.
   dirs = {os.path.realpath(r['directory']) for r in results}

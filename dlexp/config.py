@@ -25,6 +25,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.batch_size = 128
   c.eval_batch_size = 1000
   c.members = 'auto'
+  # Persistent compilation cache: 'auto' ($DLEXP_COMPILE_CACHE or ~/.cache/dlexp/jax), 'off', or a directory
+  c.compile_cache = 'auto'
   # Conv gradients inside a loop are very slow on XLA:CPU: see program.py.
   c.epoch_driver = 'auto'  # scan (epoch = one lax.scan) or step (Python loop over a compiled step); auto = step for conv nets on CPU
   c.data = data.defaults()
@@ -150,6 +152,8 @@ def validate(config) -> None:
   _check(config.epoch_driver in EPOCH_DRIVERS,
          f'epoch_driver={config.epoch_driver!r} is not allowed; allowed: '
          f'{", ".join(EPOCH_DRIVERS)}')
+  from dlexp.train import compile_cache  # pylint: disable=g-import-not-at-top
+  compile_cache.validate(config.compile_cache)
   es = config.early_stopping
   _check(es.mode in ES_MODES, f'early_stopping.mode={es.mode!r} is not '
          f'allowed; allowed: {", ".join(ES_MODES)}')

@@ -29,6 +29,16 @@ class Run:
     return self.config.get('trial') or 'run'
 
   @property
+  def config_id(self) -> str:
+    """The id of the result-changing settings (the run directory's parent);
+    computed from config.json for runs written before ids existed."""
+    if self.config.get('config_id'):
+      return self.config['config_id']
+    from dlexp.train import workdir  # pylint: disable=g-import-not-at-top
+    return workdir.config_id(self.config.get('config', {}),
+                             self.config.get('script_options'))
+
+  @property
   def seed(self) -> int:
     return self.config.get('seed', 0)
 
@@ -94,10 +104,39 @@ def load_runs(workdir: str) -> List[Run]:
 
 
 def by_trial(runs: Sequence[Run]) -> Dict[str, List[Run]]:
+  """Runs grouped by trial and settings: 'trial' when the trial has one
+  config id among `runs`, else 'trial [config id]' per id."""
+  ids: Dict[str, set] = {}
+  for r in runs:
+    ids.setdefault(r.trial, set()).add(r.config_id)
   groups: Dict[str, List[Run]] = {}
   for r in runs:
-    groups.setdefault(r.trial, []).append(r)
+    name = r.trial if len(ids[r.trial]) == 1 else f'{r.trial} [{r.config_id}]'
+    groups.setdefault(name, []).append(r)
   return groups
+
+
+def settings_legend(groups: Dict[str, List[Run]]) -> List[str]:
+  """For trials run under several settings: one line per config id naming
+  the fields in which it differs from the trial's other settings."""
+  from dlexp.train import workdir  # pylint: disable=g-import-not-at-top
+  by_name: Dict[str, Dict[str, Dict]] = {}
+  for name, runs in groups.items():
+    if ' [' in name and name.endswith(']'):
+      r = runs[0]
+      fields = workdir.result_fields(r.config.get('config', {}))
+      fields.update({f'script.{k}': v for k, v in
+                     (r.config.get('script_options') or {}).items()})
+      by_name.setdefault(r.trial, {})[r.config_id] = fields
+  lines = []
+  for trial, variants in by_name.items():
+    keys = sorted({k for f in variants.values() for k in f})
+    differ = [k for k in keys
+              if len({repr(f.get(k)) for f in variants.values()}) > 1]
+    for cid, fields in variants.items():
+      shown = ', '.join(f'{k}={fields.get(k)!r}' for k in differ)
+      lines.append(f'- {trial} [{cid}]: {shown}')
+  return lines
 
 
 def mean_std(values: Sequence[float], fmt: str, spread: bool = True) -> str:
@@ -201,7 +240,12 @@ def main(argv: Sequence[str]) -> int:
     print(f'error: no runs (status.json + config.json) under '
           f'{args.workdir!r}', file=sys.stderr)
     return 2
-  print(table(by_trial(runs)))
+  groups = by_trial(runs)
+  print(table(groups))
+  legend = settings_legend(groups)
+  if legend:
+    print('\nTrials run under several settings (fields that differ):')
+    print('\n'.join(legend))
   if args.plot:
     for path in plot(runs, args.metrics.split(','), args.workdir):
       print(f'wrote {path}')

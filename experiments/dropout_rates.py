@@ -131,7 +131,8 @@ def main(_):
   cli.run_ablation({'model.dropout_rate': rates},
                    columns(mc=bool(_MC_SAMPLES.value)), config=config,
                    title=f'Dropout rates ({_VARIANT.value})',
-                   final_hooks=hooks)
+                   final_hooks=hooks,
+                   options={'mc_samples': _MC_SAMPLES.value})
 
 
 if __name__ == '__main__':

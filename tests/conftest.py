@@ -1,13 +1,21 @@
 """Shared test helpers: tiny configs on the synthetic dataset."""
 import os
+import tempfile
 
 # Tests run on the CPU whatever the machine has; keep XLA from grabbing every
 # core per process when pytest-xdist runs two.
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+# One persistent compilation cache for every test process (and the
+# subprocesses tests start): a program compiled once is loaded afterwards.
+os.environ.setdefault('DLEXP_COMPILE_CACHE', os.path.join(
+    tempfile.gettempdir(), f'dlexp-test-compile-cache-{os.getuid()}'))
 
 import pytest  # pylint: disable=g-import-not-at-top
 
 from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
+from dlexp.train import compile_cache  # pylint: disable=g-import-not-at-top
+
+compile_cache.enable('auto')
 
 
 def tiny_config(**overrides):
@@ -31,3 +39,13 @@ def tiny_config(**overrides):
 @pytest.fixture
 def tiny():
   return tiny_config
+
+
+def member_dir(workdir, trial: str, seed: int) -> str:
+  """The one run directory of `trial` and `seed` under `workdir`
+  (WORKDIR/<trial>/<config id>/seed_<n>); fails unless exactly one exists."""
+  import glob  # pylint: disable=g-import-not-at-top
+  found = glob.glob(os.path.join(str(workdir), glob.escape(trial), '*',
+                                 f'seed_{seed}'))
+  assert len(found) == 1, (trial, seed, found)
+  return found[0]

@@ -82,8 +82,10 @@ def test_files_written(tmp_path):
   results = _run(c, {'model.activation': ['relu']}, tmp_path)
   for r in results:
     d = r['directory']
-    assert d == str(tmp_path / 'activation=relu' / f'seed_{r["seed"]}')
+    cid = os.path.basename(os.path.dirname(d))
+    assert d == str(tmp_path / 'activation=relu' / cid / f'seed_{r["seed"]}')
     cfg = json.load(open(os.path.join(d, 'config.json')))
+    assert cfg['config_id'] == cid and len(cid) == 10
     assert cfg['config']['model.activation'] == 'relu'
     assert cfg['seed'] == r['seed']
     rows = records.read_metrics(os.path.join(d, 'metrics.jsonl'))

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from conftest import member_dir
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--dataset=synthetic', '--config.model.depth=2',
         '--config.model.width=16', '--config.data.train_limit=1024',
@@ -60,7 +62,7 @@ def _check(name, tmp_path, trials):
   for trial, row in rows.items():
     assert row['seeds'] == '2' and row['status'] == 'done', row
     for seed in (0, 1):
-      d = os.path.join(workdir, trial, f'seed_{seed}')
+      d = member_dir(workdir, trial, seed)
       for f in ('config.json', 'status.json', 'metrics.jsonl'):
         assert os.path.isfile(os.path.join(d, f)), (d, f)
     for col in ('val acc', 'test acc'):
@@ -70,7 +72,7 @@ def _check(name, tmp_path, trials):
 
 
 def _final(workdir, trial, seed=0):
-  with open(os.path.join(workdir, trial, f'seed_{seed}', 'status.json')) as f:
+  with open(os.path.join(member_dir(workdir, trial, seed), 'status.json')) as f:
     return json.load(f)['final']
 
 

@@ -9,6 +9,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'launch'))
 
+from conftest import member_dir  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tpu_vm  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
@@ -22,8 +23,8 @@ def test_local_launcher_runs_on_two_forced_cpu_devices(tmp_path):
       cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr
   assert 'devices: 2 x cpu' in proc.stdout
-  status = json.load(open(tmp_path / 'activation=relu' / 'seed_0' /
-                          'status.json'))
+  status = json.load(open(os.path.join(
+      member_dir(tmp_path, 'activation=relu', 0), 'status.json')))
   assert status['status'] == 'done' and len(status['devices']) == 2
 
 

@@ -1,5 +1,6 @@
 """Preemption and resume: SIGKILL at random epochs, SIGTERM, corrupt and
 mismatching checkpoints, locks, and sweeps that skip finished members."""
+import glob
 import json
 import os
 import random
@@ -11,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import tiny_config
+from conftest import member_dir, tiny_config
 from dlexp import records
 from dlexp.errors import DlexpError
 from dlexp.train import checkpoint as checkpoint_lib
@@ -61,14 +62,16 @@ def _launch(workdir):
 
 
 def _epochs_logged(workdir):
-  path = os.path.join(workdir, 'activation=relu', 'seed_0', 'metrics.jsonl')
-  return len(records.read_metrics(path))
+  """Epoch lines seed 0 has logged so far (0 before its directory exists)."""
+  found = glob.glob(os.path.join(str(workdir), 'activation=relu', '*',
+                                 'seed_0', 'metrics.jsonl'))
+  return len(records.read_metrics(found[0])) if found else 0
 
 
 def _final(workdir):
   out = {}
   for seed in (0, 1):
-    d = os.path.join(workdir, 'activation=relu', f'seed_{seed}')
+    d = member_dir(workdir, 'activation=relu', seed)
     status = json.load(open(os.path.join(d, 'status.json')))
     rows = records.read_metrics(os.path.join(d, 'metrics.jsonl'))
     out[seed] = (status, rows)
@@ -130,7 +133,7 @@ def test_sigterm_checkpoints_then_resumes(tmp_path, uninterrupted):
   _, err = proc.communicate(timeout=120)
   assert proc.returncode == 128 + signal.SIGTERM, err
   assert 'relaunch the same command to resume' in err
-  status = json.load(open(work / 'activation=relu' / 'seed_0' / 'status.json'))
+  status = json.load(open(os.path.join(member_dir(work, 'activation=relu', 0), 'status.json')))
   assert status['status'] == 'interrupted'
   proc = _launch(work)
   out, err = proc.communicate(timeout=300)
@@ -176,15 +179,32 @@ def test_corrupt_latest_checkpoint_is_skipped(tmp_path):
 
 
 def test_checkpoint_of_another_model_shape_is_refused(tmp_path):
-  runner.run(tiny_config(epochs=2), {}, str(tmp_path), out=QUIET)
-  _interrupt(tmp_path)
+  """A checkpoint whose tree does not fit the model (e.g. written by other
+  code into the same group directory) is refused, naming the parameter."""
+  runner.run(tiny_config(epochs=2), {}, str(tmp_path / 'a'), out=QUIET)
+  (group,) = os.listdir(tmp_path / 'a' / '.checkpoints')
+  source = str(tmp_path / 'a' / '.checkpoints' / group)
+  wide = runner.make_trials(tiny_config(epochs=2, model__width=24), {})
+  ckpt = checkpoint_lib.GroupCheckpoints(source, keep=2, member_axis=True)
+  from dlexp.train import program as program_lib  # pylint: disable=g-import-not-at-top
+  from dlexp import data as data_lib  # pylint: disable=g-import-not-at-top
+  cfg = wide[0].config
+  prog = program_lib.build(cfg, data_lib.load(cfg.data), _mesh())
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  target = prog.init(jnp.zeros((1,), jnp.int32), jnp.zeros((1, 8, 8, 1)))
   with pytest.raises(DlexpError) as e:
-    runner.run(tiny_config(epochs=2, model__width=24), {}, str(tmp_path),
-               out=QUIET)
+    ckpt.restore_latest(([target[0]], [target[1]]))
+  ckpt.close()
   message = str(e.value)
   assert 'different model' in message
   assert ('params/dense1/bias has shape (16,) in the checkpoint and (24,) in '
           'the model') in message, message
+
+
+def _mesh():
+  import jax  # pylint: disable=g-import-not-at-top
+  from jax.sharding import Mesh  # pylint: disable=g-import-not-at-top
+  return Mesh(np.array(jax.devices()), ('data',))
 
 
 def test_torn_metrics_line_is_repaired_on_resume(tmp_path):

@@ -112,8 +112,16 @@ class Dropout(nn.Module):
 
   @nn.compact
   def __call__(self, x, rate, train: bool):
+    if _statically_zero(rate):
+      return x  # every variant keeps every unit unscaled at rate 0
     rate = jnp.asarray(rate, jnp.float32)
     return DROPOUTS.get(self.variant)(self, x, rate, train)
+
+
+def _statically_zero(rate) -> bool:
+  """A Python 0 (not a traced value): the engine passes it when no member of
+  a program uses dropout, so no random masks are drawn at all."""
+  return isinstance(rate, (int, float)) and rate == 0
 
 
 def make_dropout(model_cfg) -> Dropout:
@@ -144,7 +152,7 @@ class Dense(nn.Module):
     kernel = self.param('kernel', self.kernel_init,
                         (x.shape[-1], self.features), jnp.float32)
     bias = self.param('bias', self.bias_init, (self.features,), jnp.float32)
-    if self.dropconnect and train:
+    if self.dropconnect and train and not _statically_zero(rate):
       rate = jnp.asarray(rate, jnp.float32)
       kernel = _inverted(kernel, _keep_mask(self, rate, kernel.shape), rate)
     return jnp.dot(x, kernel.astype(x.dtype)) + bias.astype(x.dtype)

@@ -20,17 +20,19 @@ def _name(path) -> str:
   return '/'.join(str(p) for p in path[:-1]) or str(path[-1])
 
 
-def compute(model, params, batch_stats, loss_fn, hp, probe_x, probe_y
-            ) -> Dict[str, jnp.ndarray]:
+def compute(model, params, batch_stats, loss_fn, hp, probe_x, probe_y,
+            dropout_rate=None) -> Dict[str, jnp.ndarray]:
   variables = {'params': params}
   if batch_stats:
     variables['batch_stats'] = batch_stats
   out: Dict[str, jnp.ndarray] = {}
+  if dropout_rate is None:
+    dropout_rate = hp['model.dropout_rate']
 
   def probe_loss(p):
     v = dict(variables, params=p)
     logits, state = model.apply(v, probe_x, train=False,
-                                dropout_rate=hp['model.dropout_rate'],
+                                dropout_rate=dropout_rate,
                                 mutable=['intermediates'])
     return jnp.mean(loss_fn(logits, probe_y, hp)), state
 

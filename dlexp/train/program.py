@@ -1,37 +1,96 @@
 """Compiled programs over a chunk of grid members.
 
 Each per-member function of `Steps` is vmapped over a leading member axis and
-jitted once (ahead of time, so compile time is measured on its own). A group of
-M members runs either as one chunk of M (vmap) or as M chunks of 1 that reuse
-the same compiled program (loop): the same code either way.
+compiled ahead of time, so compile time is measured on its own. A group of M
+members runs either as one chunk of M (vmap) or as M chunks of 1 that reuse
+the same compiled programs (loop): the same code either way.
+
+A group compiles four programs: `init` (state and tracker), the epoch
+(`train_epoch`, or `epoch_order` + `train_indexed_step` for the per-step
+driver), `eval_sums` (one evaluation batch: validation and test share it) and
+`after_epoch` (tracking, plateau and diagnostics). `Program.precompile`
+compiles them concurrently; with the persistent compilation cache
+(dlexp.train.compile_cache) a rerun loads them from disk.
 """
+import concurrent.futures
+import os
+import threading
 import time
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from dlexp.train.steps import Steps, summarize
+from dlexp.train.steps import Steps
+
+# Programs that run once per run (or once per epoch on a handful of inputs)
+# skip LLVM's optimizations: on XLA:CPU that cuts their compile time 2-3x
+# (the default MLP's init: 0.94 s -> 0.30 s), while their run time stays
+# negligible next to training.
+QUICK_COMPILE = {'xla_backend_optimization_level': 0}
 
 
 class Compiled:
-  """jax.jit compiled ahead of time per argument signature (shapes, dtypes),
-  so compile time is measured on its own."""
+  """jax.jit compiled ahead of time per argument signature (tree structure,
+  shapes, dtypes), so compile time is measured on its own."""
 
-  def __init__(self, fn: Callable, donate_argnums=()):
+  def __init__(self, fn: Callable, donate_argnums=(),
+               options: Optional[Dict[str, Any]] = None):
     self._jit = jax.jit(fn, donate_argnums=donate_argnums)
+    self._options = options
     self._exe = {}
+    self._lock = threading.Lock()
     self.compile_seconds = 0.0
 
-  def __call__(self, *args):
+  @staticmethod
+  def _key(args):
     leaves, treedef = jax.tree_util.tree_flatten(args)
-    key = (treedef, tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves))
-    exe = self._exe.get(key)
+    return (treedef, tuple((jnp.shape(x), jnp.result_type(x))
+                           for x in leaves))
+
+  def prepare(self, *args) -> Optional[Callable[[], None]]:
+    """Lowers for `args` (real arrays or ShapeDtypeStructs) and returns a
+    function that compiles, or None if already compiled. Lowering traces
+    Python, so it runs in the caller's thread; the returned compile step may
+    run in another thread (XLA releases the GIL while it compiles)."""
+    key = self._key(args)
+    if key in self._exe:
+      return None
+    start = time.perf_counter()
+    lowered = self._jit.lower(*args)
+    lower_seconds = time.perf_counter() - start
+
+    def compile_now():
+      t0 = time.perf_counter()
+      exe = lowered.compile(self._options) if self._options else (
+          lowered.compile())
+      with self._lock:
+        self._exe[key] = exe
+        self.compile_seconds += lower_seconds + time.perf_counter() - t0
+    return compile_now
+
+  def __call__(self, *args):
+    exe = self._exe.get(self._key(args))
     if exe is None:
-      start = time.perf_counter()
-      exe = self._exe[key] = self._jit.lower(*args).compile()
-      self.compile_seconds += time.perf_counter() - start
+      compile_now = self.prepare(*args)
+      if compile_now is not None:
+        compile_now()
+      exe = self._exe[self._key(args)]
     return exe(*args)
+
+
+def compile_all(thunks: Sequence[Optional[Callable[[], None]]]) -> None:
+  """Runs the compile steps of `prepare` concurrently (one thread per core)."""
+  thunks = [t for t in thunks if t is not None]
+  if len(thunks) <= 1:
+    for t in thunks:
+      t()
+    return
+  workers = min(len(thunks), os.cpu_count() or 1)
+  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    for future in [pool.submit(t) for t in thunks]:
+      future.result()
 
 
 class Program:
@@ -40,28 +99,57 @@ class Program:
   def __init__(self, steps: Steps):
     self.steps = steps
     v = jax.vmap
-    self.init = Compiled(v(steps.init, in_axes=(0, None)))
-    self.new_tracker = Compiled(v(steps.new_tracker))
+    self.init = Compiled(v(steps.init_run, in_axes=(0, None)),
+                         options=QUICK_COMPILE)
     # The state is donated: an epoch updates parameters in place.
     self.train_epoch = Compiled(
         v(steps.train_epoch, in_axes=(0, 0, 0, None, None)),
         donate_argnums=(0,))
     # The per-step driver: a Python loop over one compiled step per batch.
-    self.epoch_order = Compiled(v(steps.epoch_order, in_axes=(0, None)))
+    self.epoch_order = Compiled(v(steps.epoch_order, in_axes=(0, None)),
+                                options=QUICK_COMPILE)
     self.train_indexed_step = Compiled(
         v(steps.train_indexed_step, in_axes=(0, 0, 0, None, None, 0)),
         donate_argnums=(0,))
-    self.summarize = Compiled(v(summarize))
-    self.end_of_epoch = Compiled(v(steps.end_of_epoch), donate_argnums=(0,))
-    self.evaluate = Compiled(
-        v(steps.evaluate, in_axes=(0, 0, 0, None, None, None)))
-    self.diagnose = Compiled(v(steps.diagnose, in_axes=(0, 0, None, None)))
-    self.track = Compiled(v(steps.track), donate_argnums=(0,))
-    self.end_epoch = Compiled(v(steps.end_epoch))
+    self.eval_sums = Compiled(
+        v(steps.eval_sums, in_axes=(0, 0, 0, None, None, None)))
+    self.after_epoch = Compiled(
+        v(steps.after_epoch, in_axes=(0, 0, 0, 0, None, None, None, None)),
+        donate_argnums=(0, 1))
 
   def compile_seconds(self) -> Dict[str, float]:
     return {name: c.compile_seconds for name, c in vars(self).items()
             if isinstance(c, Compiled)}
+
+  def total_compile_seconds(self) -> float:
+    return sum(self.compile_seconds().values())
+
+  def precompile(self, driver: str, state, tracker, hp, active, data) -> None:
+    """Compiles every program a run of this chunk shape uses, concurrently,
+    from real arguments (their shardings included)."""
+    members = len(active)
+    thunks = []
+    if driver == 'scan':
+      thunks.append(self.train_epoch.prepare(state, hp, active, data.train_x,
+                                             data.train_y))
+    else:  # The step program is lowered for a real batch of indices.
+      order = self.epoch_order(state, data.train_y)
+      thunks.append(self.train_indexed_step.prepare(
+          state, hp, active, data.train_x, data.train_y, order[:, 0]))
+    xs, ys, ws = data.val
+    thunks.append(self.eval_sums.prepare(state.params, state.batch_stats, hp,
+                                         xs[0], ys[0], ws[0]))
+    thunks.append(self.after_epoch.prepare(
+        state, tracker, hp, self.row_spec(members), np.bool_(True),
+        np.bool_(True), data.probe_x, data.probe_y))
+    compile_all(thunks)
+
+  def row_spec(self, members: int) -> Dict[str, np.ndarray]:
+    """The metrics row `after_epoch` reads, as zeros (its shapes)."""
+    names = ['loss', *self.steps.metric_fns]
+    row = {f'{split}_{n}': np.zeros(members, np.float32)
+           for split in ('train', 'val') for n in names}
+    return row
 
 
 # How an epoch is driven. 'scan': the whole epoch is one lax.scan (no Python
@@ -89,9 +177,29 @@ def run_epoch(prog: 'Program', driver: str, state, hp, active, train_x,
     state, metrics = prog.train_indexed_step(state, hp, active, train_x,
                                              train_y, order[:, i])
     per_step.append(metrics)
-  stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs, axis=1),
-                                   *per_step)
-  return prog.end_of_epoch(state, active), prog.summarize(stacked)
+  # Averaged on the host: one transfer per epoch, no program to compile.
+  stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs, axis=1),
+                                   *jax.device_get(per_step))
+  lr = stacked.pop('learning_rate')
+  metrics = {k: v.mean(axis=1, dtype=np.float32) for k, v in stacked.items()}
+  metrics['learning_rate'] = lr[:, -1]
+  return state, metrics
+
+
+def evaluate(prog: 'Program', params, batch_stats, hp, split):
+  """Weighted means over a pre-batched split (xs, ys, ws), one compiled batch
+  program called per batch; validation and test share it."""
+  xs, ys, ws = split
+  batches = jax.device_get([
+      prog.eval_sums(params, batch_stats, hp, xs[i], ys[i], ws[i])
+      for i in range(xs.shape[0])])
+  # Summed in float32 batch after batch, as a scan over the batches would.
+  totals = {k: np.zeros_like(v) for k, v in batches[0].items()}
+  for sums in batches:
+    for k, v in sums.items():
+      totals[k] = totals[k] + v
+  weight = totals.pop('weight')
+  return {k: v / weight for k, v in totals.items()}
 
 
 def stack_hp(values: Dict[str, list]) -> Dict[str, jnp.ndarray]:
@@ -100,3 +208,53 @@ def stack_hp(values: Dict[str, list]) -> Dict[str, jnp.ndarray]:
 
 def take(tree: Any, index: int) -> Any:
   return jax.tree_util.tree_map(lambda a: a[index], tree)
+
+
+# -- building a group's program ------------------------------------------------
+def monitor_mode(cfg) -> str:
+  es = cfg.early_stopping
+  if es.mode != 'auto':
+    return es.mode
+  return 'min' if 'loss' in es.monitor else 'max'
+
+
+def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
+  """The Program of a group with static config `cfg` on `dataset` (sizes,
+  classes, input shape): what the runner and the benchmarks train.
+  `dropout_rates`, the set of the members' rates, lets a group without
+  dropout compile without it (see Steps.static_dropout_rate)."""
+  from dlexp import losses, models, optim  # pylint: disable=g-import-not-at-top
+  model = models.build_model(cfg.model,
+                             losses.output_dim(cfg.loss, dataset.num_classes),
+                             dataset.input_shape)
+  steps_per_epoch = len(dataset.train_y) // cfg.batch_size
+  no_dropout = dropout_rates is not None and set(dropout_rates) == {0.0}
+  return Program(Steps(
+      model=model, optimizer=optim.make_optimizer(cfg, steps_per_epoch),
+      loss_fn=losses.make_loss(cfg.loss, dataset.num_classes),
+      metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
+      batch_size=cfg.batch_size, steps_per_epoch=steps_per_epoch, mesh=mesh,
+      es_mode=monitor_mode(cfg), es_patience=cfg.early_stopping.patience,
+      es_min_delta=cfg.early_stopping.min_delta,
+      monitor=cfg.early_stopping.monitor,
+      plateau_monitor=cfg.schedule.plateau_monitor,
+      diagnostics=bool(cfg.diagnostics.every_epochs),
+      static_dropout_rate=0.0 if no_dropout else None))
+
+
+def is_conv_net(cfg) -> bool:
+  from dlexp import models  # pylint: disable=g-import-not-at-top
+  # Conv families are the ones registered as not vmap-friendly.
+  return not models.MODELS.get(cfg.model.name).vmap_friendly
+
+
+def epoch_driver_for(cfg) -> str:
+  return epoch_driver(cfg.epoch_driver, is_conv_net(cfg))
+
+
+def member_mode(cfg, members: int) -> str:
+  """'vmap' or 'loop' for a group of `members` (see config.members)."""
+  del members
+  if cfg.members != 'auto':
+    return cfg.members
+  return 'loop' if is_conv_net(cfg) else 'vmap'

@@ -2,18 +2,19 @@
 
 Trials whose configs differ only in traced fields (learning rate, momentum,
 dropout rate, ...) and seeds become members of one group, compiled once and
-vmapped (or looped over, for models where vmap does not pay on this backend).
-Axes that change shapes or code (activation, width, depth) give separate
-groups. Every value is validated before anything is compiled.
+vmapped (or looped over, where vmap does not pay on this backend). Axes that
+change shapes or code (activation, width, depth) give separate groups. Every
+value is validated before anything is compiled.
+
+`run` prepares the workdir and data and hands each group to a `GroupRun`,
+which reads top to bottom: start (init or resume), epoch 0, the epoch loop,
+finish (restored-best evaluation, hooks, status), or fail.
 """
 import copy
 import dataclasses
 import hashlib
 import itertools
 import os
-import signal
-import sys
-import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -21,15 +22,23 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh
 
 from dlexp import config as config_lib
 from dlexp import data as data_lib
-from dlexp import losses, models, optim, records
+from dlexp import records
 from dlexp.errors import ConfigError, DlexpError
 from dlexp.train import checkpoint as checkpoint_lib
+from dlexp.train import compile_cache
 from dlexp.train import program as program_lib
+from dlexp.train import workdir as workdir_lib
+from dlexp.train.device_data import DeviceData, replicate, to_device
+from dlexp.train.progress import Printer
+from dlexp.train.signals import Interrupted, SignalGuard
 from dlexp.train.steps import Steps
+
+__all__ = ('DeviceData', 'FinalContext', 'Interrupted', 'Member', 'Printer',
+           'Trial', 'group_trials', 'make_trials', 'run', 'to_device')
 
 
 @dataclasses.dataclass
@@ -46,6 +55,7 @@ class Member:
   directory: str
 
 
+# -- the grid ------------------------------------------------------------------
 def _short_names(paths: Sequence[str]) -> Dict[str, str]:
   """'model.activation' -> 'activation' unless two axes share a last part."""
   last = [p.split('.')[-1] for p in paths]
@@ -84,7 +94,8 @@ def make_trials(base: ml_collections.ConfigDict,
   return trials
 
 
-def _static_key(cfg) -> Tuple:
+def static_key(cfg) -> Tuple:
+  """Equal for configs that can share compiled programs."""
   traced = set(config_lib.traced_fields())
   flat = config_lib.flatten(cfg)
   return tuple(sorted((k, repr(v)) for k, v in flat.items()
@@ -94,10 +105,23 @@ def _static_key(cfg) -> Tuple:
 def group_trials(trials: Sequence[Trial]) -> List[List[Trial]]:
   groups: Dict[Tuple, List[Trial]] = {}
   for t in trials:
-    groups.setdefault(_static_key(t.config), []).append(t)
+    groups.setdefault(static_key(t.config), []).append(t)
   return list(groups.values())
 
 
+def make_members(trials: Sequence[Trial], workdir: str,
+                 script_options: Optional[Dict[str, Any]]) -> List[Member]:
+  members = []
+  for t in trials:
+    cid = workdir_lib.config_id(config_lib.flatten(t.config), script_options)
+    for s in range(t.config.num_seeds):
+      seed = t.config.seed + s
+      members.append(Member(t, seed, workdir_lib.member_dir(
+          workdir, t.name, cid, seed)))
+  return members
+
+
+# -- what final hooks see ------------------------------------------------------
 @dataclasses.dataclass
 class FinalContext:
   """What a final hook sees: one chunk of members with their final (restored
@@ -107,7 +131,7 @@ class FinalContext:
   params: Any
   batch_stats: Any
   hp: Dict[str, jax.Array]
-  data: 'DeviceData'
+  data: DeviceData
   members: List[Member]
 
 
@@ -116,121 +140,10 @@ class FinalContext:
 FinalHook = Callable[[FinalContext], Dict[str, Any]]
 
 
-# -- data on device ------------------------------------------------------------
-@dataclasses.dataclass
-class DeviceData:
-  train_x: jax.Array
-  train_y: jax.Array
-  val: Tuple[jax.Array, jax.Array, jax.Array]  # (B, b, ...) batches + weights
-  test: Tuple[jax.Array, jax.Array, jax.Array]
-  probe_x: jax.Array
-  probe_y: jax.Array
-
-
-def _batched(x: np.ndarray, y: np.ndarray, batch: int):
-  """Pads to a whole number of batches; weight 0 marks the padding."""
-  n = len(y)
-  batch = min(batch, n)
-  num = -(-n // batch)
-  pad = num * batch - n
-  w = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
-  x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
-  y = np.concatenate([y, np.zeros((pad,) + y.shape[1:], y.dtype)])
-  shape = lambda a: a.reshape((num, batch) + a.shape[1:])
-  return shape(x), shape(y), shape(w)
-
-
-def to_device(dataset, config, mesh) -> DeviceData:
-  """Small datasets stay resident on the device(s), replicated."""
-  rep = NamedSharding(mesh, P())
-  put = lambda a: jax.device_put(a, rep)
-  probe = min(config.diagnostics.probe_size, len(dataset.val_y))
-  return DeviceData(
-      train_x=put(dataset.train_x), train_y=put(dataset.train_y),
-      val=tuple(map(put, _batched(dataset.val_x, dataset.val_y,
-                                  config.eval_batch_size))),
-      test=tuple(map(put, _batched(dataset.test_x, dataset.test_y,
-                                   config.eval_batch_size))),
-      probe_x=put(dataset.val_x[:probe]), probe_y=put(dataset.val_y[:probe]))
-
-
-# -- running -------------------------------------------------------------------
-def _monitor_mode(cfg) -> str:
-  es = cfg.early_stopping
-  if es.mode != 'auto':
-    return es.mode
-  return 'min' if 'loss' in es.monitor else 'max'
-
-
-def _member_dir(workdir: str, trial: Trial, seed: int) -> str:
-  return os.path.join(workdir, trial.name or 'run', f'seed_{seed}')
-
-
-def _scalars(tree: Dict[str, Any], i: int, prefix: str = '') -> Dict[str, float]:
-  return {prefix + k: float(v[i]) for k, v in tree.items()}
-
-
-def _nanmean(values) -> float:
-  finite = [v for v in values if np.isfinite(v)]
-  return float(np.mean(finite)) if finite else float('nan')
-
-
-class Printer:
-  """Progress lines: compile times, then one line per epoch with ETA."""
-
-  def __init__(self, stream=None, quiet: bool = False):
-    self.stream = stream or sys.stdout
-    self.quiet = quiet
-
-  def __call__(self, msg: str = '') -> None:
-    if not self.quiet:
-      print(msg, file=self.stream, flush=True)
-
-
-class Interrupted(Exception):
-  """SIGTERM/SIGINT arrived: the state was checkpointed; relaunch to resume."""
-
-  def __init__(self, signum: int, epoch: int):
-    super().__init__(f'interrupted by signal {signum} after epoch {epoch}; '
-                     'checkpoint saved, relaunch the same command to resume')
-    self.signum = signum
-
-
-class SignalGuard:
-  """Turns the first SIGTERM/SIGINT into a request to checkpoint and stop at
-  the end of the current epoch; a second one acts as usual."""
-
-  SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-  def __init__(self, out: Printer):
-    self.out = out
-    self.requested: Optional[int] = None
-    self._old = {}
-
-  def _handle(self, signum, frame):
-    if self.requested is not None:
-      signal.signal(signum, self._old.get(signum, signal.SIG_DFL))
-      signal.raise_signal(signum)
-      return
-    self.requested = signum
-    self.out(f'signal {signum}: checkpointing at the end of this epoch, then '
-             'stopping (send it again to stop now)')
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      for s in self.SIGNALS:
-        self._old[s] = signal.signal(s, self._handle)
-    return self
-
-  def __exit__(self, *exc):
-    for s, handler in self._old.items():
-      signal.signal(s, handler)
-
-
 @dataclasses.dataclass
 class Context:
   """What every group of a run shares."""
-  ddata: 'DeviceData'
+  ddata: DeviceData
   dataset: Any
   mesh: Any
   workdir: str
@@ -238,12 +151,8 @@ class Context:
   out: Printer
   signals: SignalGuard
   final_hooks: Sequence[FinalHook] = ()
+  script_options: Optional[Dict[str, Any]] = None
   shown_models: set = dataclasses.field(default_factory=set)
-
-
-def _group_id(members: Sequence[Member], mode: str) -> str:
-  text = '\n'.join([mode] + [m.directory for m in members])
-  return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def _result(m: Member, status: Dict[str, Any]) -> Dict[str, Any]:
@@ -251,266 +160,334 @@ def _result(m: Member, status: Dict[str, Any]) -> Dict[str, Any]:
               directory=m.directory, **(status.get('final') or {}))
 
 
-def run_group(members: List[Member], ctx: Context) -> List[Dict[str, Any]]:
-  """Trains one group (same static config) from scratch or its checkpoint."""
-  out, ddata, dataset = ctx.out, ctx.ddata, ctx.dataset
-  trials = list(dict.fromkeys(id(m.trial) for m in members))
-  cfg = members[0].trial.config  # all static fields are equal within a group
-  model = models.build_model(cfg.model,
-                             losses.output_dim(cfg.loss, dataset.num_classes),
-                             dataset.input_shape)
-  model_key = repr(sorted(config_lib.flatten(cfg.model).items()))
-  if model_key not in ctx.shown_models:
-    ctx.shown_models.add(model_key)
-    out(models.summary(model, dataset.input_shape,
-                       num_classes=dataset.num_classes))
-  n_train = len(dataset.train_y)
-  steps_per_epoch = n_train // cfg.batch_size
-  steps = Steps(
-      model=model, optimizer=optim.make_optimizer(cfg, steps_per_epoch),
-      loss_fn=losses.make_loss(cfg.loss, dataset.num_classes),
-      metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
-      batch_size=cfg.batch_size, steps_per_epoch=steps_per_epoch,
-      mesh=ctx.mesh, es_mode=_monitor_mode(cfg),
-      es_patience=cfg.early_stopping.patience,
-      es_min_delta=cfg.early_stopping.min_delta,
-      monitor=cfg.early_stopping.monitor)
-  prog = program_lib.Program(steps)
+def _scalars(tree: Dict[str, Any], i: int, prefix: str = '') -> Dict[str, float]:
+  return {prefix + k: float(v[i]) for k, v in tree.items()}
 
-  mode = cfg.members
-  if mode == 'auto':
-    mode = 'vmap' if models.MODELS.get(cfg.model.name).vmap_friendly else 'loop'
-  size = len(members) if mode == 'vmap' else 1
-  # Conv families are the ones registered as not vmap-friendly.
-  driver = program_lib.epoch_driver(
-      cfg.epoch_driver, not models.MODELS.get(cfg.model.name).vmap_friendly)
-  chunks = [members[i:i + size] for i in range(0, len(members), size)]
-  traced = config_lib.traced_fields()
-  hps = [program_lib.stack_hp({p: [config_lib.get(m.trial.config, p)
-                                   for m in c] for p in traced})
-         for c in chunks]
 
-  sample = jnp.zeros((1,) + tuple(dataset.input_shape), jnp.float32)
-  states, trackers = [], []
-  for c in chunks:
-    st = prog.init(jnp.asarray([m.seed for m in c], jnp.int32), sample)
-    states.append(st)
-    trackers.append(prog.new_tracker(st))
-  ckpt = checkpoint_lib.GroupCheckpoints(
-      os.path.join(ctx.workdir, '.checkpoints', _group_id(members, mode)),
-      keep=cfg.checkpoint.keep, member_axis=True)
-  restored = ckpt.restore_latest((states, trackers), warn=out)
-  start_epoch = 0
-  if restored is not None:
-    start_epoch, tree, _ = restored
-    states, trackers = jax.tree_util.tree_map(jnp.asarray, tree)
+# -- one group -----------------------------------------------------------------
+class GroupRun:
+  """Trains one group of members (same static config) from scratch or from
+  its latest checkpoint."""
 
-  label = (members[0].trial.name or 'run') if len(trials) == 1 else (
-      f'{len(trials)} trials')
-  out(f'[{label}] {len(members)} member(s), {mode} '
-      f'({len(chunks)} chunk(s), epoch driver {driver}), '
-      f'{steps_per_epoch} steps/epoch of {cfg.batch_size}'
-      + (f'; resuming after epoch {start_epoch}' if start_epoch else ''))
-  writers = []
-  for m in members:
+  def __init__(self, members: List[Member], ctx: Context):
+    self.members, self.ctx = members, ctx
+    self.cfg = cfg = members[0].trial.config  # static fields are all equal
+    rates = {float(m.trial.config.model.dropout_rate) for m in members}
+    self.prog = program_lib.build(cfg, ctx.dataset, ctx.mesh,
+                                  dropout_rates=rates)
+    self.steps = self.prog.steps
+    self.mode = program_lib.member_mode(cfg, len(members))
+    self.driver = program_lib.epoch_driver_for(cfg)
+    size = len(members) if self.mode == 'vmap' else 1
+    self.chunks = [members[i:i + size] for i in range(0, len(members), size)]
+    traced = config_lib.traced_fields()
+    self.hps = [program_lib.stack_hp(
+        {p: [config_lib.get(m.trial.config, p) for m in c] for p in traced})
+                for c in self.chunks]
+    trials = list(dict.fromkeys(id(m.trial) for m in members))
+    self.label = (members[0].trial.name or 'run') if len(trials) == 1 else (
+        f'{len(trials)} trials')
+    self.states, self.trackers = [], []
+    self.writers: Dict[int, records.RunWriter] = {}
+    self.ckpt = None
+    self.start_epoch = 0
+    self.epoch_times: List[float] = []
+
+  # The run, top to bottom.
+  def run(self) -> List[Dict[str, Any]]:
+    self.show_model()
+    try:
+      self.start()
+      if self.start_epoch == 0:
+        self.log_epoch0()
+      self.train()
+      return self.finish()
+    except (DlexpError, Interrupted):
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      # A crash of this group (not of the user's input) must not take the
+      # rest of the sweep with it: record it, go on, rerun with --rerun_failed.
+      return self.fail(e)
+    finally:
+      for w in self.writers.values():
+        w.close()
+      if self.ckpt is not None:
+        self.ckpt.close()
+
+  def show_model(self) -> None:
+    from dlexp import models  # pylint: disable=g-import-not-at-top
+    key = repr(sorted(config_lib.flatten(self.cfg.model).items()))
+    if key not in self.ctx.shown_models:
+      self.ctx.shown_models.add(key)
+      self.ctx.out(models.summary(self.steps.model,
+                                  self.ctx.dataset.input_shape,
+                                  num_classes=self.ctx.dataset.num_classes))
+
+  def start(self) -> None:
+    """Fresh states, or the latest checkpoint's; run writers; compiles."""
+    ctx, prog = self.ctx, self.prog
+    sample = jnp.zeros((1,) + tuple(ctx.dataset.input_shape), jnp.float32)
+    for c in self.chunks:
+      st, tr = prog.init(jnp.asarray([m.seed for m in c], jnp.int32), sample)
+      self.states.append(st)
+      self.trackers.append(tr)
+    self.ckpt = checkpoint_lib.GroupCheckpoints(
+        os.path.join(ctx.workdir, '.checkpoints', self.group_id()),
+        keep=self.cfg.checkpoint.keep, member_axis=True)
+    restored = self.ckpt.restore_latest((self.states, self.trackers),
+                                        warn=ctx.out)
+    if restored is not None:
+      self.start_epoch, (self.states, self.trackers), _ = restored
+    self.states, self.trackers = replicate((self.states, self.trackers),
+                                           ctx.mesh)
+    ctx.out.group(self.label, len(self.members), self.mode, len(self.chunks),
+                  self.driver, self.steps.steps_per_epoch,
+                  self.cfg.batch_size, self.start_epoch)
+    self.writers = {id(m): self.make_writer(m) for m in self.members}
+    active = np.ones(len(self.chunks[0]), bool)
+    prog.precompile(self.driver, self.states[0], self.trackers[0],
+                    self.hps[0], active, ctx.ddata)
+    ctx.out(f'[{self.label}] compiled in {prog.total_compile_seconds():.1f}s')
+
+  def group_id(self) -> str:
+    text = '\n'.join([self.mode] + [m.directory for m in self.members])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+  def make_writer(self, m: Member) -> records.RunWriter:
     flat = config_lib.flatten(m.trial.config)
     flat['seed'] = m.seed
-    writers.append(records.RunWriter(m.directory, dict(
+    return records.RunWriter(m.directory, dict(
         config=flat, trial=m.trial.name, overrides=m.trial.overrides,
-        seed=m.seed, members_in_program=size, member_mode=mode), ctx.env,
-        resume_epoch=start_epoch))
-  try:
-    return _train(members, chunks, hps, states, trackers, start_epoch, cfg,
-                  prog, steps, model, writers, ckpt, label, ctx, driver)
-  except (DlexpError, Interrupted):
-    raise
-  except Exception as e:  # pylint: disable=broad-except
-    # A crash of this group (not of the user's input) must not take the rest
-    # of the sweep with it: record it, go on, rerun with --rerun_failed.
-    message = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
-    out(f'[{label}] failed: {message}')
-    results = []
-    for m, w in zip(members, writers):
-      w.set_status('failed', error=message, trial=m.trial.name, seed=m.seed)
-      results.append(_result(m, {'status': 'failed'}))
-    return results
-  finally:
-    for w in writers:
-      w.close()
-    ckpt.close()
+        seed=m.seed, config_id=os.path.basename(os.path.dirname(m.directory)),
+        script_options=self.ctx.script_options or {},
+        members_in_program=len(self.chunks[0]), member_mode=self.mode),
+        self.ctx.env, resume_epoch=self.start_epoch)
 
+  def after_epoch(self, k: int, row: Dict[str, np.ndarray], track: bool,
+                  diagnose: bool) -> Dict[str, np.ndarray]:
+    """Tracking, plateau and diagnostics of chunk k; the values to log."""
+    names = self.prog.row_spec(len(self.chunks[k]))
+    inputs = {n: np.asarray(row.get(n, np.zeros_like(z)), np.float32)
+              for n, z in names.items()}
+    ddata = self.ctx.ddata
+    self.states[k], self.trackers[k], out = self.prog.after_epoch(
+        self.states[k], self.trackers[k], self.hps[k], inputs,
+        np.bool_(track), np.bool_(diagnose), ddata.probe_x, ddata.probe_y)
+    out = jax.device_get(out)
+    if not diagnose:
+      out = {n: v for n, v in out.items() if not n.startswith('diag/')}
+    if not track:
+      out.pop('saved_best')
+    return out
 
-def _train(members, chunks, hps, states, trackers, start_epoch, cfg, prog,
-           steps, model, writers, ckpt, label, ctx, driver
-           ) -> List[Dict[str, Any]]:
-  out, ddata = ctx.out, ctx.ddata
-  steps_per_epoch = steps.steps_per_epoch
-  writer_of = {id(m): w for m, w in zip(members, writers)}
-  diag_every = cfg.diagnostics.every_epochs
-  start = time.time()
-
-  def save(epoch):
-    ckpt.save(epoch, (states, trackers),
-              meta=dict(members=[m.directory for m in members]))
-
-  if start_epoch == 0:
-    # Epoch 0: the untrained network (diagnostics at initialization).
-    for k, c in enumerate(chunks):
-      st, hp = states[k], hps[k]
-      row = {f'val_{n}': v for n, v in prog.evaluate(
-          st.params, st.batch_stats, hp, *ddata.val).items()}
-      if diag_every:
-        row.update(prog.diagnose(st, hp, ddata.probe_x, ddata.probe_y))
-      row = {n: np.asarray(v) for n, v in row.items()}
+  def log_epoch0(self) -> None:
+    """Epoch 0: the untrained network (diagnostics at initialization)."""
+    diagnose = bool(self.cfg.diagnostics.every_epochs)
+    for k, c in enumerate(self.chunks):
+      st = self.states[k]
+      row = {f'val_{n}': v for n, v in program_lib.evaluate(
+          self.prog, st.params, st.batch_stats, self.hps[k],
+          self.ctx.ddata.val).items()}
+      row.update(self.after_epoch(k, row, track=False, diagnose=diagnose))
       for i, m in enumerate(c):
-        writer_of[id(m)].log(dict({n: v[i] for n, v in row.items()},
-                                  epoch=0, step=0))
-  first_compile = sum(prog.compile_seconds().values())
+        self.writer(m).log(dict({n: v[i] for n, v in row.items()}, epoch=0,
+                                step=0))
 
-  epoch_times = []
-  for epoch in range(start_epoch + 1, cfg.epochs + 1):
-    if not any(bool(jnp.any(t.active)) for t in trackers):
-      break
-    t0 = time.perf_counter()
-    compiled_before = sum(prog.compile_seconds().values())
-    chunk_rows = []
-    for k in range(len(chunks)):
-      active = np.asarray(trackers[k].active)  # the tracker is donated below
-      if not active.any():  # a looped member that stopped: skip it
-        chunk_rows.append(None)
+  def writer(self, m: Member) -> records.RunWriter:
+    return self.writers[id(m)]
+
+  def train_chunk(self, k: int, epoch: int):
+    """One epoch of chunk k: (mask of members that trained, row) or None."""
+    active = np.asarray(self.trackers[k].active)  # donated below
+    if not active.any():  # a looped member that stopped: skip it
+      return None
+    ddata, prog = self.ctx.ddata, self.prog
+    self.states[k], train_m = program_lib.run_epoch(
+        prog, self.driver, self.states[k], self.hps[k], active,
+        ddata.train_x, ddata.train_y)
+    st = self.states[k]
+    train_m = jax.device_get(train_m)
+    row = {f'train_{n}': v for n, v in train_m.items() if n != 'learning_rate'}
+    row.update({f'val_{n}': v for n, v in program_lib.evaluate(
+        prog, st.params, st.batch_stats, self.hps[k], ddata.val).items()})
+    every = self.cfg.diagnostics.every_epochs
+    row.update(self.after_epoch(k, row, track=True,
+                                diagnose=bool(every) and epoch % every == 0))
+    row['learning_rate'] = train_m['learning_rate']
+    return active, row
+
+  def train(self) -> None:
+    cfg, ctx = self.cfg, self.ctx
+    self.train_start = time.time()
+    for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
+      if not any(bool(np.any(t.active)) for t in self.trackers):
+        break
+      t0 = time.perf_counter()
+      compiled_before = self.prog.total_compile_seconds()
+      rows = [self.train_chunk(k, epoch) for k in range(len(self.chunks))]
+      jax.block_until_ready(self.states)
+      recompiled = self.prog.total_compile_seconds() - compiled_before
+      if recompiled:
+        ctx.out(f'[{self.label}] compiled again: {recompiled:.1f}s')
+      seconds = time.perf_counter() - t0 - recompiled  # training time only
+      self.epoch_times.append(seconds)
+      self.log_epoch(epoch, rows, seconds)
+      every = cfg.checkpoint.every_epochs
+      if ctx.signals.requested or (every and epoch % every == 0):
+        self.ckpt.save(epoch, (self.states, self.trackers),
+                       meta=dict(members=[m.directory for m in self.members]))
+      if ctx.signals.requested:
+        for m in self.members:
+          self.writer(m).set_status('interrupted', epoch=epoch,
+                                    trial=m.trial.name, seed=m.seed)
+        raise Interrupted(ctx.signals.requested, epoch)
+
+  def log_epoch(self, epoch: int, rows, seconds: float) -> None:
+    ran = sum(int(np.sum(r[0])) for r in rows if r is not None)
+    steps = self.steps.steps_per_epoch
+    throughput = ran * steps * self.cfg.batch_size / seconds
+    values, train_losses = [], []
+    for c, r in zip(self.chunks, rows):
+      if r is None:
         continue
-      states[k], train_m = program_lib.run_epoch(
-          prog, driver, states[k], hps[k], active, ddata.train_x,
-          ddata.train_y)
-      val = prog.evaluate(states[k].params, states[k].batch_stats, hps[k],
-                          *ddata.val)
-      row = {f'train_{n}': v for n, v in train_m.items()
-             if n != 'learning_rate'}
-      row['learning_rate'] = train_m['learning_rate']
-      row.update({f'val_{n}': v for n, v in val.items()})
-      monitored = row[cfg.early_stopping.monitor]
-      trackers[k] = prog.track(trackers[k], states[k], monitored,
-                               row['train_loss'])
-      # The epochs whose parameters early stopping saved as the best so far.
-      row['saved_best'] = trackers[k].best_epoch == epoch - 1
-      states[k] = prog.end_epoch(states[k], trackers[k],
-                                 row[cfg.schedule.plateau_monitor])
-      if diag_every and epoch % diag_every == 0:
-        row.update(prog.diagnose(states[k], hps[k], ddata.probe_x,
-                                 ddata.probe_y))
-      chunk_rows.append((active, row))
-    jax.block_until_ready(states)
-    compiling = sum(prog.compile_seconds().values()) - compiled_before
-    seconds = time.perf_counter() - t0 - compiling  # training time only
-    if compiling:
-      total = compiling + (first_compile if epoch == start_epoch + 1 else 0)
-      out(f'[{label}] compiled in {total:.1f}s')
-    epoch_times.append(seconds)
-    ran = sum(int(np.sum(a)) for a, _ in filter(None, chunk_rows))
-    throughput = ran * steps_per_epoch * cfg.batch_size / seconds
-    accs, train_losses = [], []
-    for k, c in enumerate(chunks):
-      if chunk_rows[k] is None:
-        continue
-      active, row = chunk_rows[k]
-      row = {n: np.asarray(v) for n, v in row.items()}
+      active, row = r
       for i, m in enumerate(c):
         if not bool(active[i]):
           continue  # stopped members log nothing more
         line = {n: v[i] for n, v in row.items()}
-        line.update(epoch=epoch, step=epoch * steps_per_epoch,
+        line.update(epoch=epoch, step=epoch * steps,
                     examples_per_sec=throughput, epoch_seconds=seconds,
                     members=ran)
-        writer_of[id(m)].log(line)
-        accs.append(float(line.get('val_accuracy', line['val_loss'])))
+        self.writer(m).log(line)
+        values.append(float(line.get('val_accuracy', line['val_loss'])))
         train_losses.append(float(line['train_loss']))
-    metric = 'val_acc' if 'accuracy' in steps.metric_fns else 'val_loss'
-    remaining = (cfg.epochs - epoch) * float(np.median(epoch_times))
-    out(f'[{label}] epoch {epoch}/{cfg.epochs}  train_loss '
-        f'{_nanmean(train_losses):.4f}  {metric} {_nanmean(accs):.4f}'
-        f'  {throughput:,.0f} ex/s  {seconds:.1f}s  ETA {remaining:.0f}s')
-    every = cfg.checkpoint.every_epochs
-    if ctx.signals.requested or (every and epoch % every == 0):
-      save(epoch)
-    if ctx.signals.requested:
-      for m in members:
-        writer_of[id(m)].set_status('interrupted', epoch=epoch,
-                                    trial=m.trial.name, seed=m.seed)
-      raise Interrupted(ctx.signals.requested, epoch)
-  train_seconds = time.time() - start
+    metric = 'val_acc' if 'accuracy' in self.steps.metric_fns else 'val_loss'
+    eta = (self.cfg.epochs - epoch) * float(np.median(self.epoch_times))
+    self.ctx.out.epoch(self.label, epoch, self.cfg.epochs, train_losses,
+                       metric, values, throughput, seconds, eta)
 
-  results = []
-  restore = cfg.early_stopping.restore_best
-  for k, c in enumerate(chunks):
-    tr, st = trackers[k], states[k]
-    use_best = jnp.asarray(restore) & (tr.best_epoch >= 0)
-    pick = lambda b, cur: jnp.where(
-        use_best.reshape((-1,) + (1,) * (cur.ndim - 1)), b, cur)
+  def final_params(self, k: int):
+    """Chunk k's final parameters: the best epoch's when restore_best (and a
+    best epoch exists), else the last; picked on the host."""
+    st, tr = jax.device_get((self.states[k], self.trackers[k]))
+    use_best = (bool(self.cfg.early_stopping.restore_best)
+                & (np.asarray(tr.best_epoch) >= 0))
+    pick = lambda best, cur: np.where(
+        use_best.reshape((-1,) + (1,) * (np.ndim(cur) - 1)), best, cur)
     params = jax.tree_util.tree_map(pick, tr.best_params, st.params)
     bstats = jax.tree_util.tree_map(pick, tr.best_batch_stats, st.batch_stats)
-    val = prog.evaluate(params, bstats, hps[k], *ddata.val)
-    test = prog.evaluate(params, bstats, hps[k], *ddata.test)
-    extra = {}
-    for hook in ctx.final_hooks:
-      extra.update(hook(FinalContext(model, steps, params, bstats, hps[k],
-                                     ddata, c)))
-    for i, m in enumerate(c):
-      final = _scalars(val, i, 'val_') | _scalars(test, i, 'test_')
-      final.update(_scalars(extra, i))
-      diverged = bool(tr.diverged[i])
-      stopped = int(tr.stopped_epoch[i])
-      final.update(
-          best_epoch=int(tr.best_epoch[i]) + 1,
-          stopped_epoch=stopped + 1 if stopped >= 0 else None,
-          diverged_epoch=int(tr.diverged_epoch[i]) + 1 if diverged else None,
-          epochs_run=int(st.epoch[i]), restored_best=bool(use_best[i]))
-      status = 'diverged' if diverged else 'done'
-      writer_of[id(m)].set_status(
-          status, final=final, train_seconds=train_seconds,
-          compile_seconds=sum(prog.compile_seconds().values()),
-          resumed_from_epoch=start_epoch, trial=m.trial.name, seed=m.seed)
-      results.append(_result(m, {'status': status, 'final': final}))
-  return results
+    put = lambda a, ref: jax.device_put(a, ref.sharding)
+    return (jax.tree_util.tree_map(put, params, self.states[k].params),
+            jax.tree_util.tree_map(put, bstats, self.states[k].batch_stats),
+            use_best, st, tr)
+
+  def finish(self) -> List[Dict[str, Any]]:
+    train_seconds = time.time() - self.train_start
+    results = []
+    for k, c in enumerate(self.chunks):
+      params, bstats, use_best, st, tr = self.final_params(k)
+      final = {f'val_{n}': v for n, v in program_lib.evaluate(
+          self.prog, params, bstats, self.hps[k], self.ctx.ddata.val).items()}
+      final.update({f'test_{n}': v for n, v in program_lib.evaluate(
+          self.prog, params, bstats, self.hps[k],
+          self.ctx.ddata.test).items()})
+      for hook in self.ctx.final_hooks:
+        final.update(hook(FinalContext(self.steps.model, self.steps, params,
+                                       bstats, self.hps[k], self.ctx.ddata,
+                                       c)))
+      for i, m in enumerate(c):
+        results.append(self.finish_member(m, i, _scalars(final, i), tr, st,
+                                          bool(use_best[i]), train_seconds))
+    return results
+
+  def finish_member(self, m: Member, i: int, final: Dict[str, float], tr, st,
+                    restored: bool, train_seconds: float) -> Dict[str, Any]:
+    diverged = bool(tr.diverged[i])
+    stopped = int(tr.stopped_epoch[i])
+    final.update(
+        best_epoch=int(tr.best_epoch[i]) + 1,
+        stopped_epoch=stopped + 1 if stopped >= 0 else None,
+        diverged_epoch=int(tr.diverged_epoch[i]) + 1 if diverged else None,
+        epochs_run=int(st.epoch[i]), restored_best=restored)
+    status = 'diverged' if diverged else 'done'
+    self.writer(m).set_status(
+        status, final=final, train_seconds=train_seconds,
+        compile_seconds=self.prog.total_compile_seconds(),
+        resumed_from_epoch=self.start_epoch, trial=m.trial.name, seed=m.seed)
+    return _result(m, {'status': status, 'final': final})
+
+  def fail(self, e: Exception) -> List[Dict[str, Any]]:
+    message = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+    self.ctx.out(f'[{self.label}] failed: {message}')
+    if not self.writers:
+      self.writers = {id(m): self.make_writer(m) for m in self.members}
+    for m in self.members:
+      self.writer(m).set_status('failed', error=message, trial=m.trial.name,
+                                seed=m.seed)
+    return [_result(m, {'status': 'failed'}) for m in self.members]
+
+
+# -- the whole run -------------------------------------------------------------
+def _finished(members: Sequence[Member], rerun_failed: bool):
+  """(results of members that need no training, members that do)."""
+  results, pending = {}, []
+  for m in members:
+    status = records.read_json(os.path.join(m.directory, 'status.json'))
+    state = (status or {}).get('status')
+    if state in ('done', 'diverged') or (state == 'failed'
+                                         and not rerun_failed):
+      results[m.directory] = _result(m, status)
+    else:
+      pending.append(m)
+  return results, pending
+
+
+def _groups(pending: Sequence[Member]) -> List[List[Member]]:
+  by_trial: Dict[int, List[Member]] = {}
+  for m in pending:
+    by_trial.setdefault(id(m.trial), []).append(m)
+  groups: Dict[Tuple, List[Member]] = {}
+  for ms in by_trial.values():
+    groups.setdefault(static_key(ms[0].trial.config), []).extend(ms)
+  return list(groups.values())
 
 
 def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
-        workdir: str, out: Optional[Printer] = None, dataset=None,
-        final_hooks: Sequence[FinalHook] = (),
-        rerun_failed: bool = False) -> List[Dict[str, Any]]:
+        workdir: str, out: Optional[Callable[[str], None]] = None,
+        dataset=None,
+        final_hooks: Sequence[FinalHook] = (), rerun_failed: bool = False,
+        script_options: Optional[Dict[str, Any]] = None
+        ) -> List[Dict[str, Any]]:
   """Runs every trial x seed of the grid; returns one result per member.
 
-  Relaunching on the same workdir skips members whose status is done or
-  diverged, resumes interrupted groups from their latest checkpoint, and
-  reruns failed members only with `rerun_failed`.
+  Relaunching on the same workdir with the same settings skips members whose
+  status is done or diverged, resumes interrupted groups from their latest
+  checkpoint, and reruns failed members only with `rerun_failed`; other
+  settings train into their own directories (see dlexp.train.workdir).
+  `script_options` (a script's own flags) are part of a member's identity.
   """
-  out = out or Printer()
+  if not isinstance(out, Printer):
+    out = Printer(write=out)  # any callable taking a line
   trials = make_trials(base, axes)
-  _check_workdir(workdir)
+  workdir_lib.check(workdir)
   if dataset is None:
     dataset = data_lib.load(base.data)
   mesh = Mesh(np.array(jax.devices()), ('data',))
   for t in trials:
     config_lib.validate_against_data(t.config, dataset, mesh.size)
-  workdir = _prepare_workdir(workdir)  # only now: every check has passed
-  members = [Member(t, t.config.seed + s,
-                    _member_dir(workdir, t, t.config.seed + s))
-             for t in trials for s in range(t.config.num_seeds)]
+  workdir = workdir_lib.prepare(workdir)  # only now: every check has passed
+  members = make_members(trials, workdir, script_options)
+  for m in members:
+    workdir_lib.check_reusable(m.directory, config_lib.flatten(m.trial.config),
+                               script_options)
+  compile_cache.enable(base.compile_cache)
   locks = []
   try:
     for m in members:  # all or nothing, before anything is written
       lock = records.TrialLock(m.directory)
       lock.acquire()
       locks.append(lock)
-    results: Dict[str, Dict[str, Any]] = {}
-    pending = []
-    for m in members:
-      status = records.read_json(os.path.join(m.directory, 'status.json'))
-      state = (status or {}).get('status')
-      if state in ('done', 'diverged') or (state == 'failed'
-                                           and not rerun_failed):
-        results[m.directory] = _result(m, status)
-      else:
-        pending.append(m)
+    results, pending = _finished(members, rerun_failed)
     skipped = len(members) - len(pending)
     out(f'dataset {dataset.name}: {len(dataset.train_y)} train / '
         f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
@@ -519,46 +496,14 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
         + (f'; {skipped} member(s) already finished in {workdir}'
            if skipped else ''))
     if pending:
-      by_trial = {}
-      for m in pending:
-        by_trial.setdefault(id(m.trial), []).append(m)
-      groups: Dict[Tuple, List[Member]] = {}
-      for ms in by_trial.values():
-        groups.setdefault(_static_key(ms[0].trial.config), []).extend(ms)
       with SignalGuard(out) as signals:
         ctx = Context(to_device(dataset, base, mesh), dataset, mesh, workdir,
-                      records.environment(), out, signals, final_hooks)
-        for group in groups.values():
-          for r in run_group(group, ctx):
+                      records.environment(), out, signals, final_hooks,
+                      script_options)
+        for group in _groups(pending):
+          for r in GroupRun(group, ctx).run():
             results[r['directory']] = r
     return [results[m.directory] for m in members]
   finally:
     for lock in locks:
       lock.release()
-
-
-def _check_workdir(workdir: str) -> None:
-  """The workdir checks that need not create anything."""
-  path = os.path.abspath(os.path.expanduser(workdir))
-  if os.path.exists(path) and not os.path.isdir(path):
-    raise ConfigError(f'workdir {path!r} is a file; pass a directory')
-  parent = path
-  while not os.path.exists(parent):
-    parent = os.path.dirname(parent)
-  if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-    raise ConfigError(f'workdir {path!r} cannot be created: {parent!r} is '
-                      'not a writable directory')
-
-
-def _prepare_workdir(workdir: str) -> str:
-  workdir = os.path.abspath(os.path.expanduser(workdir))
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise ConfigError(f'workdir {workdir!r} is a file; pass a directory')
-  try:
-    os.makedirs(workdir, exist_ok=True)
-  except OSError as e:
-    raise ConfigError(f'workdir {workdir!r} cannot be created: '
-                      f'{e.strerror}') from None
-  if not os.access(workdir, os.W_OK):
-    raise ConfigError(f'workdir {workdir!r} is not writable')
-  return workdir

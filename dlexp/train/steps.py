@@ -1,10 +1,12 @@
-"""Pure per-member functions of training: init, one epoch as a lax.scan, eval,
-diagnostics and the per-epoch tracker update. `Program` vmaps and jits them.
+"""Pure per-member functions of training: init, one epoch as a lax.scan (or
+one step of it), evaluation sums, and the once-per-epoch bookkeeping
+(early stopping, divergence, plateau, diagnostics). `Program` vmaps and
+compiles them.
 
 Everything numeric that an ablation turns arrives in `hp` (traced), so a grid
 over those values shares one compiled program.
 """
-from typing import Callable, Dict, Mapping
+from typing import Callable, Dict, Mapping, Optional
 
 import flax.linen as nn
 import jax
@@ -20,12 +22,20 @@ HP = Mapping[str, jnp.ndarray]
 
 class Steps:
   """The static parts of a program (model, optimizer, loss, sizes) and the
-  pure functions over its array parts."""
+  pure functions over its array parts.
+
+  `static_dropout_rate`: when every member of a group trains without dropout,
+  the rate is the Python constant 0.0 rather than a traced value, so the
+  dropout layers compile to nothing (no random masks drawn per step) and the
+  numbers are those of a traced rate 0, which keeps every unit exactly.
+  """
 
   def __init__(self, *, model: nn.Module, optimizer, loss_fn: Callable,
                metric_fns: Dict[str, Callable], reg_cfg, batch_size: int,
                steps_per_epoch: int, mesh, es_mode: str, es_patience: int,
-               es_min_delta: float, monitor: str):
+               es_min_delta: float, monitor: str,
+               plateau_monitor: str = 'val_loss', diagnostics: bool = True,
+               static_dropout_rate: Optional[float] = None):
     self.model = model
     self.optimizer = optimizer
     self.loss_fn = loss_fn
@@ -39,6 +49,14 @@ class Steps:
     self.es_patience = es_patience
     self.es_min_delta = es_min_delta
     self.monitor = monitor
+    self.plateau_monitor = plateau_monitor
+    self.diagnostics = diagnostics
+    self.static_dropout_rate = static_dropout_rate
+
+  def dropout_rate(self, hp: HP):
+    if self.static_dropout_rate is not None:
+      return self.static_dropout_rate
+    return hp['model.dropout_rate']
 
   # -- init ----------------------------------------------------------------
   def init(self, seed: jnp.ndarray, sample_x: jnp.ndarray) -> TrainState:
@@ -57,19 +75,22 @@ class Steps:
         opt_state=self.optimizer.init(params), masks=masks,
         dropout_key=dropout_key, data_key=data_key)
 
-  def new_tracker(self, state: TrainState) -> Tracker:
-    return new_tracker(state, self.es_mode)
+  def init_run(self, seed: jnp.ndarray, sample_x: jnp.ndarray):
+    """(state, tracker) of a fresh member: one program, compiled once."""
+    state = self.init(seed, sample_x)
+    return state, new_tracker(state, self.es_mode)
 
   # -- forward -------------------------------------------------------------
-  def _variables(self, params, batch_stats):
+  @staticmethod
+  def variables(params, batch_stats):
     variables = {'params': params}
     if batch_stats:
       variables['batch_stats'] = batch_stats
     return variables
 
   def _loss(self, params, batch_stats, hp: HP, x, y, key):
-    variables = self._variables(params, batch_stats)
-    kwargs = dict(train=True, dropout_rate=hp['model.dropout_rate'],
+    variables = self.variables(params, batch_stats)
+    kwargs = dict(train=True, dropout_rate=self.dropout_rate(hp),
                   rngs={'dropout': key})
     if batch_stats:
       logits, updates = self.model.apply(variables, x, mutable=['batch_stats'],
@@ -119,57 +140,80 @@ class Steps:
   def train_epoch(self, state: TrainState, hp: HP, active: jnp.ndarray,
                   train_x, train_y):
     """One epoch as a scan over batches drawn by an in-program permutation.
-    Inactive members (stopped early or diverged) keep their state."""
+    Inactive members (stopped early or diverged) keep their state. The epoch
+    counter moves in `after_epoch`."""
     order = self.epoch_order(state, train_y)
     new, metrics = jax.lax.scan(
         lambda st, idx: self._batch_step(st, hp, train_x, train_y, idx),
         state, order)
-    keep = lambda a, b: jnp.where(active, a, b)
-    new = jax.tree_util.tree_map(keep, new, state)
-    return self.end_of_epoch(new, active), summarize(metrics)
+    return _keep_where(active, new, state), summarize(metrics)
 
   def train_indexed_step(self, state: TrainState, hp: HP, active, train_x,
                          train_y, idx):
     """One step on the batch `idx`, for the per-step driver (see
-    Program.epoch_driver)."""
+    program.run_epoch)."""
     new, metrics = self._batch_step(state, hp, train_x, train_y, idx)
-    keep = lambda a, b: jnp.where(active, a, b)
-    return jax.tree_util.tree_map(keep, new, state), metrics
-
-  def end_of_epoch(self, state: TrainState, active) -> TrainState:
-    return state.replace(epoch=state.epoch + active.astype(jnp.int32))
+    return _keep_where(active, new, state), metrics
 
   # -- evaluation ----------------------------------------------------------
+  def eval_sums(self, params, batch_stats, hp: HP, x, y, w):
+    """Weighted sums of the loss and metrics over one batch, and the weight
+    total (w = 0 marks padding)."""
+    logits = self.model.apply(self.variables(params, batch_stats), x,
+                              train=False, dropout_rate=self.dropout_rate(hp))
+    values = {'loss': self.loss_fn(logits, y, hp)}
+    for name, fn in self.metric_fns.items():
+      values[name] = fn(logits, y)
+    sums = {k: jnp.sum(v * w) for k, v in values.items()}
+    sums['weight'] = jnp.sum(w)
+    return sums
+
   def evaluate(self, params, batch_stats, hp: HP, xs, ys, ws):
-    """Weighted means over pre-batched (B, b, ...) arrays; w=0 marks padding."""
-    variables = self._variables(params, batch_stats)
-
+    """Weighted means over pre-batched (B, b, ...) arrays, in one program
+    (for analysis hooks; the runner loops `eval_sums` over batches)."""
     def body(totals, batch):
-      x, y, w = batch
-      logits = self.model.apply(variables, x, train=False,
-                                dropout_rate=hp['model.dropout_rate'])
-      values = {'loss': self.loss_fn(logits, y, hp)}
-      for name, fn in self.metric_fns.items():
-        values[name] = fn(logits, y)
-      sums = {k: jnp.sum(v * w) for k, v in values.items()}
+      sums = self.eval_sums(params, batch_stats, hp, *batch)
       return jax.tree_util.tree_map(jnp.add, totals, sums), None
-
-    zeros = {k: jnp.zeros((), jnp.float32) for k in ['loss', *self.metric_fns]}
+    zeros = jax.tree_util.tree_map(
+        jnp.zeros_like, jax.eval_shape(self.eval_sums, params, batch_stats, hp,
+                                       xs[0], ys[0], ws[0]))
     totals, _ = jax.lax.scan(body, zeros, (xs, ys, ws))
-    count = jnp.sum(ws)
-    return {k: v / count for k, v in totals.items()}
+    return means(totals)
 
   def diagnose(self, state: TrainState, hp: HP, probe_x, probe_y):
     return diag_lib.compute(self.model, state.params, state.batch_stats,
-                            self.loss_fn, hp, probe_x, probe_y)
+                            self.loss_fn, hp, probe_x, probe_y,
+                            dropout_rate=self.dropout_rate(hp))
 
-  # -- per-epoch bookkeeping -----------------------------------------------
-  def track(self, tracker: Tracker, state: TrainState, value: jnp.ndarray,
-            train_loss: jnp.ndarray) -> Tracker:
+  # -- once per epoch ------------------------------------------------------
+  def after_epoch(self, state: TrainState, tracker: Tracker, hp: HP,
+                  row: Dict[str, jnp.ndarray], track: jnp.ndarray,
+                  diagnose: jnp.ndarray, probe_x, probe_y):
+    """Everything that happens once per epoch after training and validation,
+    as one program: the epoch counter, early stopping, divergence and
+    best-parameter bookkeeping, reduce-on-plateau, and (when `diagnose`) the
+    probe diagnostics. `row` holds the epoch's logged metrics; `track` is
+    False for epoch 0 (the untrained network is only diagnosed)."""
+    active = tracker.active & track
+    state = state.replace(epoch=state.epoch + active.astype(jnp.int32))
+    tracker = self.track(tracker, state, active, row[self.monitor],
+                         row['train_loss'])
+    opt_state = self.optimizer.end_epoch(state.opt_state,
+                                         row[self.plateau_monitor])
+    state = state.replace(opt_state=_keep_where(
+        tracker.active & track, opt_state, state.opt_state))
+    out = {'saved_best': active & (tracker.best_epoch == state.epoch - 1)}
+    if self.diagnostics:
+      compute = lambda: self.diagnose(state, hp, probe_x, probe_y)
+      zeros = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(compute))
+      out.update(jax.lax.cond(diagnose, compute, lambda: zeros))
+    return state, tracker, out
+
+  def track(self, tracker: Tracker, state: TrainState, active, value,
+            train_loss) -> Tracker:
     """Early stopping, divergence and best-parameter bookkeeping; `value` is
-    the monitored metric of the epoch just finished."""
-    epoch = state.epoch - 1  # 0-based index of the epoch just finished
-    active = tracker.active
+    the monitored metric of the epoch just finished (state.epoch - 1)."""
+    epoch = state.epoch - 1
     finite = (jnp.isfinite(value) & jnp.isfinite(train_loss)
               & all_finite(state.params))
     if self.es_mode == 'min':
@@ -183,7 +227,7 @@ class Steps:
     stop_now = active & finite & (self.es_patience > 0) & (
         bad >= max(self.es_patience, 1))
     return tracker.replace(
-        active=active & ~diverged_now & ~stop_now,
+        active=tracker.active & ~diverged_now & ~stop_now,
         diverged=tracker.diverged | diverged_now,
         diverged_epoch=jnp.where(diverged_now, epoch, tracker.diverged_epoch),
         stopped_epoch=jnp.where(stop_now, epoch, tracker.stopped_epoch),
@@ -195,13 +239,15 @@ class Steps:
         best_batch_stats=jax.tree_util.tree_map(pick, state.batch_stats,
                                                 tracker.best_batch_stats))
 
-  def end_epoch(self, state: TrainState, tracker: Tracker,
-                monitored: jnp.ndarray) -> TrainState:
-    """Optimizer hooks that read a validation metric (reduce-on-plateau)."""
-    opt_state = self.optimizer.end_epoch(state.opt_state, monitored)
-    keep = lambda a, b: jnp.where(tracker.active, a, b)
-    return state.replace(opt_state=jax.tree_util.tree_map(
-        keep, opt_state, state.opt_state))
+
+def _keep_where(flag, new, old):
+  return jax.tree_util.tree_map(lambda a, b: jnp.where(flag, a, b), new, old)
+
+
+def means(totals: Dict[str, jnp.ndarray]) -> Dict[str, jnp.ndarray]:
+  """Weighted sums (with their 'weight') -> weighted means."""
+  weight = totals['weight']
+  return {k: v / weight for k, v in totals.items() if k != 'weight'}
 
 
 def summarize(metrics: Dict[str, jnp.ndarray]) -> Dict[str, jnp.ndarray]:

@@ -1,0 +1,51 @@
+"""The dataset on the device(s): training arrays resident and replicated,
+evaluation splits pre-batched with padding weights, the diagnostics probe."""
+import dataclasses
+from typing import Tuple
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+
+@dataclasses.dataclass
+class DeviceData:
+  train_x: jax.Array
+  train_y: jax.Array
+  val: Tuple[jax.Array, jax.Array, jax.Array]  # (B, b, ...) batches + weights
+  test: Tuple[jax.Array, jax.Array, jax.Array]
+  probe_x: jax.Array
+  probe_y: jax.Array
+
+
+def batched(x: np.ndarray, y: np.ndarray, batch: int):
+  """Pads to a whole number of batches; weight 0 marks the padding."""
+  n = len(y)
+  batch = min(batch, n)
+  num = -(-n // batch)
+  pad = num * batch - n
+  w = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
+  x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
+  y = np.concatenate([y, np.zeros((pad,) + y.shape[1:], y.dtype)])
+  shape = lambda a: a.reshape((num, batch) + a.shape[1:])
+  return shape(x), shape(y), shape(w)
+
+
+def replicate(tree, mesh):
+  """Every leaf on every device of the mesh: the placement the compiled
+  programs are built for (training outputs come back replicated too)."""
+  return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+def to_device(dataset, config, mesh) -> DeviceData:
+  """Small datasets stay resident on the device(s), replicated."""
+  rep = NamedSharding(mesh, P())
+  put = lambda a: jax.device_put(a, rep)
+  probe = min(config.diagnostics.probe_size, len(dataset.val_y))
+  return DeviceData(
+      train_x=put(dataset.train_x), train_y=put(dataset.train_y),
+      val=tuple(map(put, batched(dataset.val_x, dataset.val_y,
+                                 config.eval_batch_size))),
+      test=tuple(map(put, batched(dataset.test_x, dataset.test_y,
+                                  config.eval_batch_size))),
+      probe_x=put(dataset.val_x[:probe]), probe_y=put(dataset.val_y[:probe]))
