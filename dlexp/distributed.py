@@ -104,7 +104,7 @@ class Plan:
 def _section(cfg):
   if cfg is None:
     return defaults()
-  return cfg.distributed if 'distributed' in cfg else cfg
+  return cfg['distributed'] if 'distributed' in cfg else cfg
 
 
 def _explicit(section, environ: Mapping[str, str]) -> dict:
@@ -211,6 +211,41 @@ def is_primary() -> bool:
   reports): process 0, or the only one."""
   import jax  # pylint: disable=g-import-not-at-top
   return jax.process_index() == 0
+
+
+def directory_is_shared(path: str) -> bool:
+  """True when every process sees the same `path` (one filesystem, e.g. NFS
+  or a Filestore mount): process 0 writes a token there, and every process
+  must read it back. Collective: every process calls it with its own view of
+  the path. One process: True, nothing written.
+
+  Orbax checkpoints of a multi-process run are written by process 0 and
+  listed by every process, so resuming needs a shared directory; on local
+  disks the processes disagree about the latest checkpoint and hang.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  if jax.process_count() == 1:
+    return True
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  nonce = int(multihost_utils.broadcast_one_to_all(
+      np.int32(int.from_bytes(os.urandom(3), 'little'))))
+  token = os.path.join(path, '.dlexp_shared_check')
+  if is_primary():
+    os.makedirs(path, exist_ok=True)
+    with open(token, 'w') as f:
+      f.write(str(nonce))
+  multihost_utils.sync_global_devices('dlexp_shared_check_written')
+  try:
+    with open(token) as f:
+      seen = f.read() == str(nonce)
+  except OSError:
+    seen = False
+  shared = bool(multihost_utils.process_allgather(np.int32(seen)).min())
+  multihost_utils.sync_global_devices('dlexp_shared_check_read')
+  if is_primary():
+    os.remove(token)
+  return shared
 
 
 # -- trial shards --------------------------------------------------------------

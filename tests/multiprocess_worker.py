@@ -150,6 +150,10 @@ def main() -> int:
   resident, resident_losses = train_resident(mesh, params, x, y)
   trained = time.perf_counter()
 
+  # Local disks (here: --out differs per process) cannot hold checkpoints
+  # that a restarted job resumes from; --ckpt is shared.
+  shared = dict(ckpt=distributed.directory_is_shared(args.ckpt),
+                out=distributed.directory_is_shared(args.out))
   # Every process calls save and restore: Orbax synchronizes them and lets
   # the primary process write the replicated arrays and the metadata.
   ckpts = checkpoint.GroupCheckpoints(args.ckpt, keep=1)
@@ -167,7 +171,7 @@ def main() -> int:
           local_device_count=jax.local_device_count(),
           host=to_list(host), resident=to_list(resident),
           host_losses=host_losses, resident_losses=resident_losses,
-          restored_epoch=epoch, restored=to_list(restored),
+          restored_epoch=epoch, shared=shared, restored=to_list(restored),
           seconds=dict(start_to_mesh=started - START,
                        train=trained - started,
                        checkpoint=time.perf_counter() - trained)), f)

@@ -83,6 +83,8 @@ def test_two_processes_equal_one_process_with_two_devices(tmp_path):
   assert multi['host_losses'][0] != multi['host_losses'][-1]
   assert not np.allclose(_leaves(multi['host'])[0],
                          _leaves(multi['resident'])[0])
+  assert multi['shared'] == {'ckpt': True, 'out': False}
+  assert ref['shared'] == {'ckpt': True, 'out': True}  # one process
   # Orbax saved by both processes into one directory, restored by both.
   assert multi['restored_epoch'] == 1
   for a, b in zip(_leaves(multi['restored']), _leaves(multi['host']),
