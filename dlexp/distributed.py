@@ -24,12 +24,12 @@ of several, in this order:
 5. A Cloud TPU VM (libtpu installed and TPU chips attached; JAX_PLATFORMS
    unset or naming tpu): `jax.distributed.initialize()` without arguments;
    JAX reads the slice's workers from the VM metadata. On a single-host slice
-   that is a one-process runtime, which costs nothing.
+   that is a one-process runtime, which does no harm.
 6. Otherwise one process: nothing is started.
 
-On CPU, cross-process collectives go through gloo (the default of
-`jax_cpu_collectives_implementation` since jax 0.5; set here where an older
-jax has none).
+On CPU, cross-process collectives go through gloo: the default of
+`jax_cpu_collectives_implementation` in jax 0.10.2, set here only where an
+older jax has none.
 
 Trial shards (`trial_shard`, `shard`): `--trial_shard=i/n` or a SLURM array
 job picks the i-th of n contiguous, balanced blocks of the grid's ordered
@@ -193,8 +193,8 @@ def initialize(cfg=None, environ: Optional[Mapping[str, str]] = None) -> Plan:
   import jax  # pylint: disable=g-import-not-at-top
   if not p.multi or jax.distributed.is_initialized():
     return p
-  # jax < 0.5 had no CPU collectives unless asked; since then gloo is the
-  # default, so this only fills a gap and never overrides a user's choice.
+  # Older jax had no CPU collectives unless asked (0.10.2 defaults to gloo):
+  # this only fills that gap and never overrides a user's choice.
   try:
     if jax.config.jax_cpu_collectives_implementation is None:
       jax.config.update('jax_cpu_collectives_implementation', 'gloo')

@@ -38,8 +38,6 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import optax  # pylint: disable=g-import-not-at-top,wrong-import-position
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from dlexp.train import checkpoint  # pylint: disable=g-import-not-at-top,wrong-import-position
-
 N, FEATURES, CLASSES, BATCH, STEPS = 64, 4, 3, 16, 4
 
 
@@ -137,10 +135,30 @@ def train_resident(mesh, params, x, y):
   return params, np.asarray(losses).tolist()
 
 
+def check_checkpoints(params, args) -> dict:
+  """Saves and restores `params` with dlexp's GroupCheckpoints, and tells a
+  shared directory from per-process ones."""
+  # Imported here: Orbax is slow to import, and the reference run skips this.
+  from dlexp.train import checkpoint  # pylint: disable=g-import-not-at-top
+  # Local disks (here: --out differs per process) cannot hold checkpoints
+  # that a restarted job resumes from; --ckpt is shared.
+  shared = dict(ckpt=distributed.directory_is_shared(args.ckpt),
+                out=distributed.directory_is_shared(args.out))
+  # Every process calls save and restore: Orbax synchronizes them and lets
+  # the primary process write the replicated arrays and the metadata.
+  ckpts = checkpoint.GroupCheckpoints(args.ckpt, keep=1)
+  ckpts.save(1, params, {'note': 'spike'})
+  epoch, restored, _ = ckpts.restore_latest(params)
+  ckpts.close()
+  return dict(shared=shared, restored_epoch=epoch, restored=restored)
+
+
 def main() -> int:
   parser = argparse.ArgumentParser()
   parser.add_argument('--out', required=True)
-  parser.add_argument('--ckpt', required=True)
+  parser.add_argument('--ckpt', default='',
+                      help='checkpoint directory shared by all processes; '
+                      "'' = skip the checkpoint check")
   args = parser.parse_args()
   started = time.perf_counter()
   mesh = Mesh(np.array(jax.devices()), ('data',))  # every process's devices
@@ -150,16 +168,7 @@ def main() -> int:
   resident, resident_losses = train_resident(mesh, params, x, y)
   trained = time.perf_counter()
 
-  # Local disks (here: --out differs per process) cannot hold checkpoints
-  # that a restarted job resumes from; --ckpt is shared.
-  shared = dict(ckpt=distributed.directory_is_shared(args.ckpt),
-                out=distributed.directory_is_shared(args.out))
-  # Every process calls save and restore: Orbax synchronizes them and lets
-  # the primary process write the replicated arrays and the metadata.
-  ckpts = checkpoint.GroupCheckpoints(args.ckpt, keep=1)
-  ckpts.save(1, host, {'note': 'spike'})
-  epoch, restored, _ = ckpts.restore_latest(host)
-  ckpts.close()
+  checks = check_checkpoints(host, args) if args.ckpt else {}
   to_list = lambda t: jax.tree_util.tree_map(lambda a: np.asarray(a).tolist(),
                                              t)
   if distributed.is_primary():
@@ -171,7 +180,7 @@ def main() -> int:
           local_device_count=jax.local_device_count(),
           host=to_list(host), resident=to_list(resident),
           host_losses=host_losses, resident_losses=resident_losses,
-          restored_epoch=epoch, shared=shared, restored=to_list(restored),
+          **{k: to_list(v) for k, v in checks.items()},
           seconds=dict(start_to_mesh=started - START,
                        train=trained - started,
                        checkpoint=time.perf_counter() - trained)), f)

@@ -110,6 +110,13 @@ def test_initialize_single_process_starts_nothing_and_repeats():
   assert dist.is_primary()
 
 
+def test_one_process_sees_any_directory_as_shared(tmp_path):
+  # Nothing to compare with and nothing written (the two-process case is in
+  # test_multiprocess.py).
+  assert dist.directory_is_shared(str(tmp_path / 'new'))
+  assert not (tmp_path / 'new').exists()
+
+
 # -- trial shards --------------------------------------------------------------
 @pytest.mark.parametrize('n_items, count', [(0, 1), (1, 3), (7, 3), (12, 4),
                                             (10, 10), (97, 8)])

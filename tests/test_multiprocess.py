@@ -52,8 +52,7 @@ def test_two_processes_equal_one_process_with_two_devices(tmp_path):
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
            for i in range(2)]
   single = subprocess.Popen(
-      [sys.executable, WORKER, f'--out={tmp_path}/single',
-       f'--ckpt={tmp_path}/ckpt_single'],
+      [sys.executable, WORKER, f'--out={tmp_path}/single'],
       env=_env(XLA_FLAGS='--xla_force_host_platform_device_count=2',
                DLEXP_NUM_PROCESSES='1'),
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -84,7 +83,6 @@ def test_two_processes_equal_one_process_with_two_devices(tmp_path):
   assert not np.allclose(_leaves(multi['host'])[0],
                          _leaves(multi['resident'])[0])
   assert multi['shared'] == {'ckpt': True, 'out': False}
-  assert ref['shared'] == {'ckpt': True, 'out': True}  # one process
   # Orbax saved by both processes into one directory, restored by both.
   assert multi['restored_epoch'] == 1
   for a, b in zip(_leaves(multi['restored']), _leaves(multi['host']),
