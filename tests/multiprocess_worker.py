@@ -7,13 +7,13 @@ JAX (not the dlexp runner), two ways the runner could feed it:
 - 'resident': the whole dataset is put on every device, replicated, and each
   step gathers its batch by an in-program permutation (the runner's way).
 
-Then every process saves and restores the final state with
-dlexp.train.checkpoint.GroupCheckpoints (Orbax) into the shared --ckpt, and
-process 0 alone writes --out/result.json.
+With --ckpt, every process then saves and restores the final state with
+dlexp.train.checkpoint.GroupCheckpoints (Orbax) into that shared directory.
+Process 0 alone writes --out/result.json.
 
   # one process, N devices:
   XLA_FLAGS=--xla_force_host_platform_device_count=2 JAX_PLATFORMS=cpu \
-      python tests/multiprocess_worker.py --out=DIR --ckpt=DIR
+      python tests/multiprocess_worker.py --out=DIR
   # process i of 2 (dlexp.distributed reads the DLEXP_* variables):
   DLEXP_COORDINATOR=127.0.0.1:PORT DLEXP_NUM_PROCESSES=2 DLEXP_PROCESS_ID=i \
       JAX_PLATFORMS=cpu python tests/multiprocess_worker.py --out=DIR --ckpt=DIR

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -56,8 +57,12 @@ def test_two_processes_equal_one_process_with_two_devices(tmp_path):
       env=_env(XLA_FLAGS='--xla_force_host_platform_device_count=2',
                DLEXP_NUM_PROCESSES='1'),
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  # One deadline for all: a process that dies early leaves the other waiting
+  # at a barrier for JAX's own timeouts (minutes).
+  deadline = time.monotonic() + 120
   try:
-    logs = [p.communicate(timeout=120)[0] for p in procs + [single]]
+    logs = [p.communicate(timeout=max(1, deadline - time.monotonic()))[0]
+            for p in procs + [single]]
   finally:
     for p in procs + [single]:
       if p.poll() is None:
