@@ -413,6 +413,8 @@ class GroupRun:
     self.writer(m).set_status(
         status, final=final, train_seconds=train_seconds,
         compile_seconds=self.prog.total_compile_seconds(),
+        compile_seconds_by_program={
+            k: v for k, v in self.prog.compile_seconds().items() if v},
         resumed_from_epoch=self.start_epoch, trial=m.trial.name, seed=m.seed)
     return _result(m, {'status': status, 'final': final})
 
