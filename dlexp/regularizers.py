@@ -163,6 +163,15 @@ def apply_constraints(params, reg_cfg: ml_collections.ConfigDict):
 
 # ---------------------------------------------------------------------------
 # Pruning.
+#
+# Hand-written, not jaxpruner (google-research/jaxpruner, evaluated from its
+# source): its pruners fix the target sparsity when built (a Python float in
+# sparsity_distribution_fn) and keep their own step count in a wrapped optax
+# state, so a per-member traced sparsity is not part of its API; it zeros
+# n - round(n (1 - s)) weights where dlexp zeros exactly floor(s n), and its
+# polynomial schedule runs one step ahead ((step + 1 - t0) / (t1 - t0)). Its
+# released code also calls jax.tree_map (gone from jax since 0.6), and the
+# package mirror has no distribution of it.
 
 def init_masks(params):
   """All-True masks shaped like `params` (bool leaves)."""
