@@ -43,11 +43,11 @@ REGRESSION = ('mse', 'mae', 'huber')
 def defaults() -> ml_collections.ConfigDict:
   """The `config.loss` section."""
   return ml_collections.ConfigDict(dict(
-      name='cross_entropy',
-      label_smoothing=0.0,
-      focal_gamma=2.0,
-      huber_delta=1.0,
-      class_weights=(),    # One float per class; empty = unweighted.
+      name='cross_entropy',  # A loss.
+      label_smoothing=0.0,   # Mixes the targets with the uniform distribution.
+      focal_gamma=2.0,       # focal: focusing exponent.
+      huber_delta=1.0,       # huber: quadratic-to-linear threshold.
+      class_weights=(),      # One float per class; empty = unweighted.
   ))
 
 

@@ -68,27 +68,31 @@ TRACED = (
 def defaults() -> ml_collections.ConfigDict:
   """The `config.optimizer` section."""
   return ml_collections.ConfigDict(dict(
-      name='sgd',
-      learning_rate=0.01,
-      momentum=0.9,         # sgd / momentum / nesterov; 0 = plain SGD.
-      nesterov=False,
-      weight_decay=0.0,     # Decoupled, scaled by the learning rate.
-      decay_all_params=False,  # False: decay kernels only.
-      b1=0.9,               # adam / adamw / nadam.
-      b2=0.999,
-      eps=1e-8,             # adam*, rmsprop, adagrad.
+      name='sgd',           # An optimizer.
+      learning_rate=0.01,   # Base learning rate (the schedule multiplies it).
+      momentum=0.9,         # Momentum coefficient (sgd / momentum /
+                            # nesterov); 0 = plain SGD.
+      nesterov=False,       # sgd: Nesterov momentum.
+      weight_decay=0.0,     # Decoupled weight decay coefficient, scaled by the
+                            # learning rate.
+      decay_all_params=False,  # True: weight_decay acts on every parameter;
+                               # False: on kernels only.
+      b1=0.9,               # adam / adamw / nadam: first-moment decay.
+      b2=0.999,             # adam / adamw / nadam: second-moment decay.
+      eps=1e-8,             # Denominator epsilon (adam*, rmsprop, adagrad).
       rms_decay=0.9,        # rmsprop: EMA decay of squared gradients.
       rms_momentum=0.0,     # rmsprop: heavy-ball momentum on the scaled step.
-      initial_accumulator=0.1,  # adagrad (not traced: it sets the init state).
-      clip_global_norm=0.0,  # 0 = off.
-      clip_value=0.0,        # 0 = off.
+      initial_accumulator=0.1,  # adagrad: start of the squared-gradient sum
+                                # (not traced: it sets the init state).
+      clip_global_norm=0.0,  # Clip the gradient to this global norm; 0 = off.
+      clip_value=0.0,        # Clip every gradient entry to [-v, v]; 0 = off.
   ))
 
 
 def schedule_defaults() -> ml_collections.ConfigDict:
   """The `config.schedule` section (multipliers of optimizer.learning_rate)."""
   return ml_collections.ConfigDict(dict(
-      name='constant',
+      name='constant',      # A learning-rate schedule.
       warmup_epochs=0.0,     # Linear warm-up prepended to any schedule.
       warmup_init=0.0,       # Multiplier at step 0 of the warm-up.
       boundaries=(),         # step: epochs at which the rate is decayed.

@@ -41,15 +41,19 @@ PRUNE_SCOPES = ('layer', 'global')
 def defaults() -> ml_collections.ConfigDict:
   """The `config.reg` section."""
   return ml_collections.ConfigDict(dict(
-      l1=0.0,
-      l2=0.0,
-      max_norm=0.0,          # 0 = off; static (apply_constraints gets no hp).
-      prune_method='none',   # 'none' | 'one_shot' | 'gradual'.
-      prune_scope='layer',   # 'layer' | 'global'.
+      l1=0.0,                # L1 penalty on kernels.
+      l2=0.0,                # L2 penalty (l2 / 2) sum w^2 on kernels (coupled
+                             # weight decay).
+      max_norm=0.0,          # Bound on the norm of each unit's incoming
+                             # weights; 0 = off; static (apply_constraints
+                             # gets no hp).
+      prune_method='none',   # Magnitude pruning method.
+      prune_scope='layer',   # Which kernels are ranked together.
       prune_sparsity=0.5,    # Final fraction of kernel weights set to zero.
-      prune_start_epoch=0,
-      prune_end_epoch=10,    # gradual only.
-      prune_every_steps=100,  # gradual only.
+      prune_start_epoch=0,   # Pruning starts after this many epochs.
+      prune_end_epoch=10,    # gradual: epoch at which the sparsity reaches
+                             # reg.prune_sparsity.
+      prune_every_steps=100,  # gradual: steps between mask updates.
   ))
 
 
