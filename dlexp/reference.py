@@ -419,7 +419,7 @@ def defaults_sources(fn: Callable, prefix: str,
 
 
 def field_sources() -> Dict[str, Tuple[str, str]]:
-  """path -> (trailing comment, defining file), in source order."""
+  """path -> (description comment, defining file), in source order."""
   out: Dict[str, Tuple[str, str]] = {}
   defaults_sources(config_lib.default_config, '', out)
   return out
