@@ -283,6 +283,10 @@ def test_group_checkpoints_keep_names_and_refuse_another_model(tmp_path):
                                        member_axis=True)
   tree = group(4)
   ck.save(1, tree, meta={'members': ['a', 'b']})
+  ck.close()
+  # A fresh instance, as in a resumed process.
+  ck = checkpoint_lib.GroupCheckpoints(str(tmp_path / 'c'), keep=2,
+                                       member_axis=True)
   epoch, restored, meta = ck.restore_latest(group(4))
   assert epoch == 1 and meta['members'] == ['a', 'b']
   assert jax.tree.structure(restored) == jax.tree.structure(tree)

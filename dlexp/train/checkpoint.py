@@ -57,8 +57,11 @@ class GroupCheckpoints:
     self.directory = directory
     self.member_axis = member_axis  # leaves are stacked over members
     os.makedirs(directory, exist_ok=True)
+    # Handlers named up front, so that a fresh manager (a resumed process)
+    # can read the stored metadata before any restore.
     self._mgr = ocp.CheckpointManager(
-        directory, item_names=('state', 'meta'),
+        directory, item_handlers=dict(state=ocp.StandardCheckpointHandler(),
+                                      meta=ocp.JsonCheckpointHandler()),
         options=ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=False,
             create=True))
