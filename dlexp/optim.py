@@ -28,7 +28,6 @@ Conventions:
 import math
 from typing import Any, Callable, Mapping, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
