@@ -19,16 +19,19 @@ ES_MODES = ('auto', 'min', 'max')
 
 def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.seed = 0
-  c.num_seeds = 1
-  c.epochs = 10
-  c.batch_size = 128
-  c.eval_batch_size = 1000
-  c.members = 'auto'
-  # Persistent compilation cache: 'auto' ($DLEXP_COMPILE_CACHE or ~/.cache/dlexp/jax), 'off', or a directory
-  c.compile_cache = 'auto'
+  c.seed = 0  # Seed of the first member; seed + i for the i-th seed.
+  c.num_seeds = 1  # Seeds per trial, trained in the same program.
+  c.epochs = 10  # Training epochs per trial.
+  c.batch_size = 128  # Training batch size (split across devices).
+  c.eval_batch_size = 1000  # Batch size of validation and test evaluation.
+  c.members = 'auto'  # How the members of a group share a compiled program.
+  c.compile_cache = 'auto'  # Persistent compilation cache: 'auto'
+                            # ($DLEXP_COMPILE_CACHE, else ~/.cache/dlexp/jax),
+                            # 'off', or a directory.
   # Conv gradients inside a loop are very slow on XLA:CPU: see program.py.
-  c.epoch_driver = 'auto'  # scan (epoch = one lax.scan) or step (Python loop over a compiled step); auto = step for conv nets on CPU
+  c.epoch_driver = 'auto'  # scan (epoch = one lax.scan) or step (Python loop
+                           # over a compiled step); auto = step for conv nets
+                           # on CPU.
   c.data = data.defaults()
   c.model = model_config.defaults()
   c.optimizer = optim.defaults()
@@ -37,19 +40,24 @@ def default_config() -> ml_collections.ConfigDict:
   c.reg = regularizers.defaults()
 
   c.early_stopping = ml_collections.ConfigDict()
-  c.early_stopping.monitor = 'val_loss'  # any logged metric name
-  c.early_stopping.mode = 'auto'  # min for *loss*, max otherwise
-  c.early_stopping.patience = 0  # epochs without improvement; 0 = never stop
-  c.early_stopping.min_delta = 0.0
-  c.early_stopping.restore_best = True  # final params = best epoch's, always
+  c.early_stopping.monitor = 'val_loss'  # Any logged metric name.
+  c.early_stopping.mode = 'auto'  # auto = min for *loss*, max otherwise.
+  c.early_stopping.patience = 0  # Epochs without improvement; 0 = never stop.
+  c.early_stopping.min_delta = 0.0  # Improvement of the monitored value that
+                                    # counts.
+  c.early_stopping.restore_best = True  # Final params = the best epoch's,
+                                        # stopped early or not.
 
   c.diagnostics = ml_collections.ConfigDict()
-  c.diagnostics.every_epochs = 1  # 0 = off
-  c.diagnostics.probe_size = 512  # fixed validation examples used as probe
+  c.diagnostics.every_epochs = 1  # Epochs between diagnostics (dead units,
+                                  # activation statistics, gradient norms,
+                                  # sparsity); 0 = off.
+  c.diagnostics.probe_size = 512  # Fixed validation examples used as probe.
 
   c.checkpoint = ml_collections.ConfigDict()
-  c.checkpoint.every_epochs = 1  # 0 = only on SIGTERM/SIGINT
-  c.checkpoint.keep = 2
+  c.checkpoint.every_epochs = 1  # Epochs between checkpoints; 0 = only on
+                                 # SIGTERM/SIGINT.
+  c.checkpoint.keep = 2  # Newest checkpoints kept per group of members.
   return c
 
 

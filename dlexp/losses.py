@@ -26,6 +26,7 @@ from typing import Callable, Dict, Mapping
 import jax
 import jax.numpy as jnp
 import ml_collections
+import optax
 
 from dlexp.errors import ConfigError
 from dlexp.registry import Registry
@@ -42,11 +43,11 @@ REGRESSION = ('mse', 'mae', 'huber')
 def defaults() -> ml_collections.ConfigDict:
   """The `config.loss` section."""
   return ml_collections.ConfigDict(dict(
-      name='cross_entropy',
-      label_smoothing=0.0,
-      focal_gamma=2.0,
-      huber_delta=1.0,
-      class_weights=(),    # One float per class; empty = unweighted.
+      name='cross_entropy',  # A loss.
+      label_smoothing=0.0,   # Mixes the targets with the uniform distribution.
+      focal_gamma=2.0,       # focal: focusing exponent.
+      huber_delta=1.0,       # huber: quadratic-to-linear threshold.
+      class_weights=(),      # One float per class; empty = unweighted.
   ))
 
 
@@ -89,12 +90,11 @@ def _soft(labels, logits) -> bool:
 
 def _targets(logits, labels, eps):
   """(N, K) float targets, smoothed towards uniform by `eps`."""
-  k = logits.shape[-1]
   if _soft(labels, logits):
     t = labels.astype(jnp.float32)
   else:
-    t = jax.nn.one_hot(labels, k, dtype=jnp.float32)
-  return (1.0 - eps) * t + eps / k
+    t = jax.nn.one_hot(labels, logits.shape[-1], dtype=jnp.float32)
+  return optax.smooth_labels(t, eps)
 
 
 def _class_ids(logits, labels):
@@ -114,32 +114,23 @@ def _class_ids(logits, labels):
 
 @LOSSES.register('cross_entropy')
 def cross_entropy(logits, labels, v):
-  logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-  if _soft(labels, logits):
-    return -jnp.sum(_targets(logits, labels, v['label_smoothing']) * logp, -1)
-  eps = v['label_smoothing']
-  nll = -jnp.take_along_axis(logp, labels[..., None].astype(jnp.int32),
-                             axis=-1)[..., 0]
-  # Written so that eps == 0 gives exactly the sparse cross-entropy.
-  return (1.0 - eps) * nll - eps * jnp.mean(logp, axis=-1)
+  # Exact one-hot targets at eps == 0 give exactly the sparse cross-entropy.
+  t = _targets(logits, labels, v['label_smoothing'])
+  return optax.softmax_cross_entropy(logits.astype(jnp.float32), t)
 
 
 def _bce(logits, labels, v):
   logits = logits.astype(jnp.float32)
   eps = v['label_smoothing']
   if logits.ndim == 1 or logits.shape[-1] == 1:
-    z = logits.reshape(logits.shape[0])
-    y = labels.reshape(labels.shape[0]).astype(jnp.float32)
-    y = y * (1.0 - eps) + eps / 2.0
-    return _sigmoid_xent(z, y)
-  t = _targets(logits, labels, 0.0)
+    logits = logits.reshape(logits.shape[0])
+    t = labels.reshape(labels.shape[0]).astype(jnp.float32)
+  else:
+    t = _targets(logits, labels, 0.0)
+  # Each output is its own two-class problem: smoothing towards 1/2.
   t = t * (1.0 - eps) + eps / 2.0
-  return jnp.sum(_sigmoid_xent(logits, t), axis=-1)
-
-
-def _sigmoid_xent(z, y):
-  # -y log s(z) - (1-y) log(1-s(z)), in the overflow-safe form.
-  return jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z)))
+  xent = optax.sigmoid_binary_cross_entropy(logits, t)
+  return xent if xent.ndim == 1 else jnp.sum(xent, axis=-1)
 
 
 LOSSES.register('binary_cross_entropy', _bce)
@@ -148,6 +139,8 @@ LOSSES.register('bce', _bce)
 
 @LOSSES.register('focal')
 def focal(logits, labels, v):
+  # Hand-written: optax's sigmoid_focal_loss is the one-vs-rest sigmoid form;
+  # this is the softmax form of Lin et al.
   logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
   t = _targets(logits, labels, v['label_smoothing'])
   # (1 - p)^gamma as exp(gamma * log(1 - p)); the floor keeps log finite (and
@@ -160,7 +153,7 @@ def focal(logits, labels, v):
 @LOSSES.register('mse')
 def mse(logits, labels, v):
   t = _targets(logits, labels, v['label_smoothing'])
-  return jnp.mean(jnp.square(logits.astype(jnp.float32) - t), axis=-1)
+  return jnp.mean(optax.squared_error(logits.astype(jnp.float32), t), -1)
 
 
 @LOSSES.register('mae')
@@ -172,11 +165,9 @@ def mae(logits, labels, v):
 @LOSSES.register('huber')
 def huber(logits, labels, v):
   t = _targets(logits, labels, v['label_smoothing'])
-  d = v['huber_delta']
-  err = jnp.abs(logits.astype(jnp.float32) - t)
-  quad = jnp.minimum(err, d)
   # 0.5 e^2 inside [-d, d], d (|e| - d/2) outside (continuous at |e| = d).
-  return jnp.mean(0.5 * quad ** 2 + d * (err - quad), axis=-1)
+  err = optax.huber_loss(logits.astype(jnp.float32), t, delta=v['huber_delta'])
+  return jnp.mean(err, axis=-1)
 
 
 def make_loss(loss_cfg: ml_collections.ConfigDict,

@@ -6,11 +6,12 @@ and `schedule_defaults()` returns `config.schedule` (`validate` and
 
 Every numeric knob that changes no shapes is *traced*: `update` and
 `learning_rate` read it from the flat `hp` dict (keys in `TRACED`), falling back
-to the config value when a key is absent. The optax transformation is rebuilt
-inside `update` from those values, so one compiled program serves any values
-and `jax.vmap` over `hp` trains one grid member per lane. The optimizer state's
-structure never depends on a value (e.g. SGD always keeps a momentum trace), so
-momentum 0 is exactly plain SGD and 0.99999 needs no recompilation.
+to the config value when a key is absent. The optax chain is wrapped in
+`optax.inject_hyperparams`, and `update` writes the member's values into the
+state's `hyperparams` before each step, so one compiled program serves any
+values and `jax.vmap` over `hp` trains one grid member per lane. The optimizer
+state's structure never depends on a value (e.g. SGD always keeps a momentum
+trace), so momentum 0 is exactly plain SGD and 0.99999 needs no recompilation.
 
 Conventions:
 - Momentum follows optax: `v = g + m * v`; the step is `-lr * v`, or
@@ -27,7 +28,6 @@ Conventions:
 import math
 from typing import Any, Callable, Mapping, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
@@ -67,27 +67,31 @@ TRACED = (
 def defaults() -> ml_collections.ConfigDict:
   """The `config.optimizer` section."""
   return ml_collections.ConfigDict(dict(
-      name='sgd',
-      learning_rate=0.01,
-      momentum=0.9,         # sgd / momentum / nesterov; 0 = plain SGD.
-      nesterov=False,
-      weight_decay=0.0,     # Decoupled, scaled by the learning rate.
-      decay_all_params=False,  # False: decay kernels only.
-      b1=0.9,               # adam / adamw / nadam.
-      b2=0.999,
-      eps=1e-8,             # adam*, rmsprop, adagrad.
+      name='sgd',           # An optimizer.
+      learning_rate=0.01,   # Base learning rate (the schedule multiplies it).
+      momentum=0.9,         # Momentum coefficient (sgd / momentum /
+                            # nesterov); 0 = plain SGD.
+      nesterov=False,       # sgd: Nesterov momentum.
+      weight_decay=0.0,     # Decoupled weight decay coefficient, scaled by the
+                            # learning rate.
+      decay_all_params=False,  # True: weight_decay acts on every parameter;
+                               # False: on kernels only.
+      b1=0.9,               # adam / adamw / nadam: first-moment decay.
+      b2=0.999,             # adam / adamw / nadam: second-moment decay.
+      eps=1e-8,             # Denominator epsilon (adam*, rmsprop, adagrad).
       rms_decay=0.9,        # rmsprop: EMA decay of squared gradients.
       rms_momentum=0.0,     # rmsprop: heavy-ball momentum on the scaled step.
-      initial_accumulator=0.1,  # adagrad (not traced: it sets the init state).
-      clip_global_norm=0.0,  # 0 = off.
-      clip_value=0.0,        # 0 = off.
+      initial_accumulator=0.1,  # adagrad: start of the squared-gradient sum
+                                # (not traced: it sets the init state).
+      clip_global_norm=0.0,  # Clip the gradient to this global norm; 0 = off.
+      clip_value=0.0,        # Clip every gradient entry to [-v, v]; 0 = off.
   ))
 
 
 def schedule_defaults() -> ml_collections.ConfigDict:
   """The `config.schedule` section (multipliers of optimizer.learning_rate)."""
   return ml_collections.ConfigDict(dict(
-      name='constant',
+      name='constant',      # A learning-rate schedule.
       warmup_epochs=0.0,     # Linear warm-up prepended to any schedule.
       warmup_init=0.0,       # Multiplier at step 0 of the warm-up.
       boundaries=(),         # step: epochs at which the rate is decayed.
@@ -205,6 +209,8 @@ def _values(hp: Mapping[str, Any], section: str,
 
 @OPTIMIZERS.register('sgd')
 def _sgd(v, cfg):
+  # optax.trace rather than optax.sgd: sgd drops its trace when momentum is 0,
+  # which would change the state structure with a value.
   return optax.trace(decay=v['momentum'], nesterov=bool(cfg.nesterov))
 
 
@@ -249,25 +255,41 @@ def _nadam(v, cfg):
                              nesterov=True)
 
 
-def _clip(v) -> optax.GradientTransformation:
-  """Clip by value then by global norm; a bound of 0 switches either off."""
+def _chain_factory(direction: Callable, ocfg: ml_collections.ConfigDict,
+                   decay_mask: Any) -> Callable:
+  """The optax chain as a function of the traced `optimizer.*` values.
 
-  def update(grads, state, params=None):
-    del params
-    c = v['clip_value']
-    grads = jax.tree.map(
-        lambda g: jnp.where(c > 0, jnp.clip(g, -c, c), g), grads)
-    n = v['clip_global_norm']
-    norm = optax.tree.norm(grads)
-    # The maximum keeps n / 0 out of the result when the gradient is zero.
-    scale = jnp.where((n > 0) & (norm > n), n / jnp.maximum(norm, 1e-30), 1.0)
-    return jax.tree.map(lambda g: g * scale.astype(g.dtype), grads), state
+  `optax.inject_hyperparams` keeps its arguments in the optimizer state;
+  `update` overwrites them with each member's values (learning_rate is the
+  full rate at the step), so any values share one compiled program.
+  """
 
-  return optax.GradientTransformation(lambda p: optax.EmptyState(), update)
+  def chain(learning_rate, momentum, weight_decay, b1, b2, eps, rms_decay,
+            rms_momentum, clip_global_norm, clip_value):
+    v = dict(momentum=momentum, b1=b1, b2=b2, eps=eps, rms_decay=rms_decay,
+             rms_momentum=rms_momentum)
+    # optax's clippers have no 'off' value: a bound of 0 becomes +inf, which
+    # leaves finite gradients exactly unchanged and stays traced.
+    off_at_zero = lambda c: jnp.where(c > 0, c, jnp.inf)
+    return optax.chain(
+        optax.clip(off_at_zero(clip_value)),
+        optax.clip_by_global_norm(off_at_zero(clip_global_norm)),
+        direction(v, ocfg),
+        optax.add_decayed_weights(weight_decay, mask=decay_mask),
+        optax.scale_by_learning_rate(learning_rate))
+
+  return chain
 
 
 # ---------------------------------------------------------------------------
 # Schedules: multiplier(t, v, info) with t the float step, v traced values.
+# optax's schedule constructors check their arguments with Python `if`s
+# (linear_schedule's transition_steps, exponential_decay's decay_rate,
+# piecewise_constant_schedule's scales, cosine_decay_schedule's decay_steps,
+# cosine_onecycle_schedule's int(pct_start * steps)), which fails on traced
+# per-member values. So only what takes traced values comes from optax:
+# cosine_decay_schedule's floor (alpha) and join_schedules' boundary; the
+# warm-up ramp, step, exponential and the one-cycle rise are written here.
 
 class _Info(NamedTuple):
   total_steps: int
@@ -275,9 +297,10 @@ class _Info(NamedTuple):
   boundaries: tuple
 
 
-def _cos_interp(start, end, frac):
-  """Half-cosine from `start` (frac=0) to `end` (frac=1)."""
-  return end + (start - end) * 0.5 * (1.0 + jnp.cos(jnp.pi * frac))
+def _cosine_decay(frac, floor):
+  """Half-cosine from 1 (frac=0) to `floor` (frac>=1); optax's decay_steps
+  must be static, so it runs over the traced fraction of the span."""
+  return optax.cosine_decay_schedule(1.0, decay_steps=1, alpha=floor)(frac)
 
 
 @SCHEDULES.register('constant')
@@ -311,7 +334,7 @@ def _cosine(t, v, info):
   # (min_lr_ratio) at total_steps.
   w = v['warmup_epochs'] * info.steps_per_epoch
   frac = jnp.clip((t - w) / jnp.maximum(info.total_steps - w, 1.0), 0.0, 1.0)
-  return _cos_interp(1.0, v['min_lr_ratio'], frac)
+  return _cosine_decay(frac, v['min_lr_ratio'])
 
 
 SCHEDULES.register('warmup_cosine', _cosine)
@@ -323,12 +346,17 @@ def _onecycle(t, v, info):
   # initial_lr_ratio to 1 at peak_fraction of training, then falls to
   # min_lr_ratio at total_steps. Momentum is not cycled.
   peak = v['peak_fraction'] * info.total_steps
-  up = _cos_interp(v['initial_lr_ratio'], 1.0,
-                   jnp.clip(t / jnp.maximum(peak, 1.0), 0.0, 1.0))
-  down_frac = jnp.clip((t - peak) / jnp.maximum(info.total_steps - peak, 1.0),
-                       0.0, 1.0)
-  down = _cos_interp(1.0, v['min_lr_ratio'], down_frac)
-  return jnp.where(t < peak, up, down)
+  start = v['initial_lr_ratio']
+
+  def rise(s):
+    frac = jnp.clip(s / jnp.maximum(peak, 1.0), 0.0, 1.0)
+    return 1.0 + (start - 1.0) * 0.5 * (1.0 + jnp.cos(jnp.pi * frac))
+
+  def fall(s):  # s counts from the peak.
+    frac = s / jnp.maximum(info.total_steps - peak, 1.0)
+    return _cosine_decay(jnp.clip(frac, 0.0, 1.0), v['min_lr_ratio'])
+
+  return optax.join_schedules([rise, fall], [peak])(t)
 
 
 def _warmup(t, v, info):
@@ -342,7 +370,12 @@ def _warmup(t, v, info):
 # The optimizer.
 
 class PlateauState(NamedTuple):
-  """Reduce-on-plateau state, one per vmapped member (checkpointable)."""
+  """Reduce-on-plateau state, one per vmapped member (checkpointable).
+
+  Hand-written: optax.contrib.reduce_on_plateau checks factor, rtol and atol
+  with Python `if`s (so they cannot be traced per member) and rejects
+  rtol = atol = 0, i.e. plateau_min_delta = 0, the default.
+  """
   scale: jnp.ndarray        # Multiplier of the learning rate.
   best: jnp.ndarray         # Best monitored value (sign-flipped for 'max').
   bad_epochs: jnp.ndarray   # Epochs since the last improvement.
@@ -357,7 +390,7 @@ class PlateauState(NamedTuple):
 
 
 class OptState(NamedTuple):
-  inner: Any
+  inner: optax.InjectStatefulHyperparamsState  # hyperparams: last values used.
   plateau: PlateauState
 
 
@@ -386,28 +419,26 @@ def make_optimizer(config: ml_collections.ConfigDict,
   info = _Info(total_steps=total_steps(config, steps_per_epoch),
                steps_per_epoch=int(steps_per_epoch),
                boundaries=tuple(float(b) for b in scfg.boundaries))
-  direction = OPTIMIZERS.get(ocfg.name)
   schedule = SCHEDULES.get(scfg.name)
-  is_plateau = scfg.name == 'plateau'
   sign = 1.0 if scfg.plateau_mode == 'min' else -1.0
+  decay_mask = None if ocfg.decay_all_params else kernel_mask
+  tx = optax.inject_hyperparams(
+      _chain_factory(OPTIMIZERS.get(ocfg.name), ocfg, decay_mask),
+      hyperparam_dtype=jnp.float32)(**_values({}, 'optimizer', ocfg))
 
-  def inner_tx(ov):
-    return optax.chain(_clip(ov), direction(ov, ocfg))
-
-  def plateau_knobs(sv):
+  def plateau_knobs(hp):
+    sv = _values(hp, 'schedule', scfg)
     return dict(factor=sv['plateau_factor'], min_delta=sv['plateau_min_delta'],
                 patience=sv['plateau_patience'],
                 cooldown_epochs=sv['plateau_cooldown'],
                 min_scale=sv['min_lr_ratio'])
 
   def init(params):
-    ov = _values({}, 'optimizer', ocfg)
-    sv = _values({}, 'schedule', scfg)
     f32 = lambda x: jnp.asarray(x, jnp.float32)
     plateau = PlateauState(scale=f32(1.0), best=f32(jnp.inf),
                            bad_epochs=f32(0.0), cooldown=f32(0.0),
-                           **plateau_knobs(sv))
-    return OptState(inner=inner_tx(ov).init(params), plateau=plateau)
+                           **plateau_knobs({}))
+    return OptState(inner=tx.init(params), plateau=plateau)
 
   def rate(step, hp, opt_state):
     ov = _values(hp, 'optimizer', ocfg)
@@ -416,32 +447,16 @@ def make_optimizer(config: ml_collections.ConfigDict,
     m = _warmup(t, sv, info) * schedule(t, sv, info)
     return ov['learning_rate'] * m * opt_state.plateau.scale
 
-  decay_mask_cache = {}
-
-  def decay_mask(params):
-    key = jax.tree.structure(params)
-    if key not in decay_mask_cache:
-      if ocfg.decay_all_params:
-        decay_mask_cache[key] = jax.tree.map(lambda _: True, params)
-      else:
-        decay_mask_cache[key] = kernel_mask(params)
-    return decay_mask_cache[key]
-
   def update(grads, opt_state, params, hp, step):
-    ov = _values(hp, 'optimizer', ocfg)
-    sv = _values(hp, 'schedule', scfg)
-    updates, inner = inner_tx(ov).update(grads, opt_state.inner, params)
-    wd = ov['weight_decay']
-    updates = jax.tree.map(
-        lambda u, p, m: u + (wd * p).astype(u.dtype) if m else u,
-        updates, params, decay_mask(params))
-    lr = rate(step, hp, opt_state)
-    updates = jax.tree.map(lambda u: (-lr * u).astype(u.dtype), updates)
-    plateau = opt_state.plateau._replace(**plateau_knobs(sv))
+    values = _values(hp, 'optimizer', ocfg)
+    values['learning_rate'] = rate(step, hp, opt_state)
+    inner = opt_state.inner._replace(hyperparams=values)
+    updates, inner = tx.update(grads, inner, params)
+    plateau = opt_state.plateau._replace(**plateau_knobs(hp))
     return updates, OptState(inner=inner, plateau=plateau)
 
   def end_epoch(opt_state, monitored_value):
-    if not is_plateau:
+    if scfg.name != 'plateau':
       return opt_state
     return opt_state._replace(
         plateau=_plateau_step(opt_state.plateau, monitored_value, sign))

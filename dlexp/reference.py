@@ -9,9 +9,9 @@ Names come from the registries (and the few choice tuples that are not
 registries); their descriptions from the entry itself (a `description` field
 or the docstring), else `ENTRY_DESCRIPTIONS`, else the docstring of the module
 that defines the entry. Config fields come from `config.default_config()`;
-their descriptions from the trailing `# comment` on the line that sets the
-default in the owning module's source, after the `FIELD_DESCRIPTIONS` entry
-where a comment is missing or only qualifies the field ('0 = off.').
+their descriptions, from one place only: the `# comment` beside the default in
+the owning module's defaults() (continued on the comment-only lines below it
+that start in the same column).
 """
 import argparse
 import ast
@@ -172,84 +172,6 @@ ENTRY_DESCRIPTIONS: Dict[str, Dict[str, str]] = {
     },
 }
 
-# What a config field is, for defaults whose trailing comment is missing or
-# only qualifies the field; the comment, if any, follows this text.
-FIELD_DESCRIPTIONS: Dict[str, str] = {
-    'seed': 'Seed of the first member; seed + i for the i-th seed.',
-    'num_seeds': 'Seeds per trial, trained in the same program.',
-    'epochs': 'Training epochs per trial.',
-    'batch_size': 'Training batch size (split across devices).',
-    'eval_batch_size': 'Batch size of validation and test evaluation.',
-    'members': 'How the members of a group share a compiled program.',
-    'early_stopping.min_delta': 'Improvement of the monitored value that '
-                                'counts.',
-    'model.name': 'A model family.',
-    'model.activation': 'Activation of every hidden layer.',
-    'model.leaky_slope': 'leaky_relu: slope for x < 0.',
-    'model.elu_alpha': 'elu: saturation value -alpha for x -> -inf.',
-    'model.rrelu_lower': 'rrelu: lower bound of the random slope.',
-    'model.rrelu_upper': 'rrelu: upper bound of the random slope.',
-    'model.prelu_init': 'prelu: initial learned slope.',
-    'model.kernel_init': "Kernel initializer; 'default' = the family's "
-                         'choice for the activation (He / LeCun / Glorot).',
-    'model.bias_init': 'Constant every bias starts at.',
-    'model.init_gain': 'Multiplies the initializer standard deviation.',
-    'model.init_value': "'constant' init: the value; nan = one He-normal "
-                        'draw.',
-    'model.norm': 'Normalization after each dense / conv layer.',
-    'model.bn_momentum': 'BatchNorm running-average momentum.',
-    'model.bn_epsilon': 'BatchNorm epsilon.',
-    'model.dropout': 'Dropout variant.',
-    'model.dropout_rate': 'Dropout (or DropConnect) rate; 0 = off.',
-    'model.depth': 'mlp: hidden layers (when model.hidden is empty).',
-    'model.width': 'mlp: units per hidden layer (when model.hidden is '
-                   'empty).',
-    'model.hidden': 'mlp: hidden layer sizes; empty = depth x width.',
-    'model.width_mult': 'Conv families: multiplies every channel count.',
-    'model.variant': "Family variant (see Models); '' = family default.",
-    'model.plain': 'resnet: remove the skip connections.',
-    'model.head': 'Dense head sizes of conv families; empty = family '
-                  'default.',
-    'model.cell': 'rnn: recurrent cell.',
-    'model.rnn_hidden': 'Recurrent families: units per recurrent layer.',
-    'model.conv_impl': 'Convolution / pooling implementation.',
-    'optimizer.name': 'An optimizer.',
-    'optimizer.learning_rate': 'Base learning rate (the schedule multiplies '
-                               'it).',
-    'optimizer.momentum': 'Momentum coefficient:',
-    'optimizer.nesterov': 'sgd: Nesterov momentum.',
-    'optimizer.weight_decay': 'Weight decay coefficient.',
-    'optimizer.decay_all_params': 'True: weight_decay acts on every '
-                                  'parameter;',
-    'optimizer.b1': 'First-moment decay:',
-    'optimizer.b2': 'adam / adamw / nadam: second-moment decay.',
-    'optimizer.eps': 'Denominator epsilon:',
-    'optimizer.initial_accumulator': 'Start value of the squared-gradient '
-                                     'sum:',
-    'optimizer.clip_global_norm': 'Clip the gradient to this global norm;',
-    'optimizer.clip_value': 'Clip every gradient entry to [-v, v];',
-    'schedule.name': 'A learning-rate schedule.',
-    'loss.name': 'A loss.',
-    'loss.label_smoothing': 'Mixes the targets with the uniform '
-                            'distribution.',
-    'loss.focal_gamma': 'focal: focusing exponent.',
-    'loss.huber_delta': 'huber: quadratic-to-linear threshold.',
-    'reg.l1': 'L1 penalty on kernels.',
-    'reg.l2': 'L2 penalty (l2 / 2) sum w^2 on kernels (coupled weight '
-              'decay).',
-    'reg.max_norm': 'Bound on the norm of each unit\'s incoming weights;',
-    'reg.prune_start_epoch': 'Pruning starts after this many epochs.',
-    'reg.prune_end_epoch': 'Epoch at which the sparsity reaches '
-                           'reg.prune_sparsity;',
-    'reg.prune_every_steps': 'Steps between mask updates;',
-    'diagnostics.every_epochs': 'Epochs between diagnostics (dead units, '
-                                'activation statistics, gradient norms, '
-                                'sparsity);',
-    'checkpoint.every_epochs': 'Epochs between checkpoints;',
-    'checkpoint.keep': 'Checkpoints kept per member.',
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class Choices:
   """A set of names selectable by one config field."""
@@ -394,11 +316,22 @@ class Field:
 
 
 def _comments(source: str) -> Dict[int, str]:
-  """Line number -> text of the comment that ends that line."""
-  out = {}
+  """Line number -> the comment that ends that line, joined with the
+  comment-only lines below it that start in the same column."""
+  found = {}  # line -> (column, text, comment only)
+  lines = source.splitlines()
   for tok in tokenize.generate_tokens(io.StringIO(source).readline):
     if tok.type == tokenize.COMMENT:
-      out[tok.start[0]] = tok.string.lstrip('#').strip()
+      line, column = tok.start
+      alone = not lines[line - 1][:column].strip()
+      found[line] = (column, tok.string.lstrip('#').strip(), alone)
+  out = {}
+  for line, (column, text, _) in found.items():
+    more = line + 1
+    while more in found and found[more][2] and found[more][0] == column:
+      text += ' ' + found[more][1]
+      more += 1
+    out[line] = text
   return out
 
 
@@ -486,7 +419,7 @@ def defaults_sources(fn: Callable, prefix: str,
 
 
 def field_sources() -> Dict[str, Tuple[str, str]]:
-  """path -> (trailing comment, defining file), in source order."""
+  """path -> (description comment, defining file), in source order."""
   out: Dict[str, Tuple[str, str]] = {}
   defaults_sources(config_lib.default_config, '', out)
   return out
@@ -503,8 +436,7 @@ def fields() -> List[Field]:
       p for p in flat if p not in sources)
   result = []
   for path in order:
-    comment, where = sources.get(path, ('', ''))
-    text = ' '.join(filter(None, [FIELD_DESCRIPTIONS.get(path), comment]))
+    text, where = sources.get(path, ('', ''))
     if text and not text.endswith(('.', ';', ':', ')')):
       text += '.'  # comments are often bare phrases
     if path in selectors:

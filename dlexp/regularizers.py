@@ -41,15 +41,19 @@ PRUNE_SCOPES = ('layer', 'global')
 def defaults() -> ml_collections.ConfigDict:
   """The `config.reg` section."""
   return ml_collections.ConfigDict(dict(
-      l1=0.0,
-      l2=0.0,
-      max_norm=0.0,          # 0 = off; static (apply_constraints gets no hp).
-      prune_method='none',   # 'none' | 'one_shot' | 'gradual'.
-      prune_scope='layer',   # 'layer' | 'global'.
+      l1=0.0,                # L1 penalty on kernels.
+      l2=0.0,                # L2 penalty (l2 / 2) sum w^2 on kernels (coupled
+                             # weight decay).
+      max_norm=0.0,          # Bound on the norm of each unit's incoming
+                             # weights; 0 = off; static (apply_constraints
+                             # gets no hp).
+      prune_method='none',   # Magnitude pruning method.
+      prune_scope='layer',   # Which kernels are ranked together.
       prune_sparsity=0.5,    # Final fraction of kernel weights set to zero.
-      prune_start_epoch=0,
-      prune_end_epoch=10,    # gradual only.
-      prune_every_steps=100,  # gradual only.
+      prune_start_epoch=0,   # Pruning starts after this many epochs.
+      prune_end_epoch=10,    # gradual: epoch at which the sparsity reaches
+                             # reg.prune_sparsity.
+      prune_every_steps=100,  # gradual: steps between mask updates.
   ))
 
 
@@ -163,6 +167,15 @@ def apply_constraints(params, reg_cfg: ml_collections.ConfigDict):
 
 # ---------------------------------------------------------------------------
 # Pruning.
+#
+# Hand-written, not jaxpruner (google-research/jaxpruner, evaluated from its
+# source): its pruners fix the target sparsity when built (a Python float in
+# sparsity_distribution_fn) and keep their own step count in a wrapped optax
+# state, so a per-member traced sparsity is not part of its API; it zeros
+# n - round(n (1 - s)) weights where dlexp zeros exactly floor(s n), and its
+# polynomial schedule runs one step ahead ((step + 1 - t0) / (t1 - t0)). Its
+# released code also calls jax.tree_map (gone from jax since 0.6), and the
+# package mirror has no distribution of it.
 
 def init_masks(params):
   """All-True masks shaped like `params` (bool leaves)."""

@@ -166,6 +166,29 @@ def test_state_structure_is_stable_and_checkpointable():
     assert isinstance(leaf, jax.Array)
 
 
+
+def test_state_holds_each_members_last_hyperparameters():
+  # optax.inject_hyperparams keeps the values in the state: per member under
+  # vmap, with learning_rate the full scheduled rate of the step.
+  cfg = make_config(**{'schedule.name': 'exponential',
+                       'schedule.decay_rate': 0.5})
+  opt = optim.make_optimizer(cfg, steps_per_epoch=2)
+  params, loss = _quadratic_problem()
+  hp = {'optimizer.learning_rate': jnp.array([0.1, 0.4]),
+        'optimizer.momentum': jnp.array([0.0, 0.7])}
+
+  def one(h):
+    s = opt.init(params)
+    _, s = opt.update(jax.grad(loss)(params), s, params, h, 2)
+    return s
+
+  s = jax.jit(jax.vmap(one))(hp)
+  np.testing.assert_allclose(s.inner.hyperparams['learning_rate'],
+                             [0.05, 0.2], rtol=1e-6)
+  np.testing.assert_array_equal(s.inner.hyperparams['momentum'],
+                                np.float32([0.0, 0.7]))
+  np.testing.assert_array_equal(s.inner.count, [1, 1])
+
 # ---------------------------------------------------------------------------
 # Other optimizers, weight decay and clipping.
 
@@ -218,7 +241,8 @@ def test_weight_decay_is_decoupled_and_kernel_only():
   np.testing.assert_allclose(u['kernel'], [-0.1, 0.2], rtol=1e-6)
   np.testing.assert_array_equal(u['bias'], [0.0])
   # Decay never enters the momentum buffer.
-  np.testing.assert_array_equal(state.inner[1].trace['kernel'], [0.0, 0.0])
+  trace = state.inner.inner_state[2]  # clip, clip, direction, decay, lr.
+  np.testing.assert_array_equal(trace.trace['kernel'], [0.0, 0.0])
   cfg.optimizer.decay_all_params = True
   opt = optim.make_optimizer(cfg, steps_per_epoch=10)
   u, _ = opt.update(zeros, opt.init(params), params, {}, 0)

@@ -76,8 +76,7 @@ def test_every_config_field_appears_with_default_and_traced_mark(generated):
     assert cells[1] == f'`{reference.format_default(value)}`', path
     assert (cells[2] == 'traced') == (path in traced), path
     assert cells[3].rstrip(' |'), (
-        f'{path} has no description: add a trailing # comment to its '
-        'default or an entry in reference.FIELD_DESCRIPTIONS')
+        f'{path} has no description: add a # comment beside its default')
   assert traced <= set(flat)  # a TRACED path names a real field
 
 
@@ -98,6 +97,10 @@ def _toy_section():
       beta=(),
       gamma=max(
           2, 3),  # a value over two lines
+      epsilon=0.5,  # a comment continued
+                    # on the line below,
+  # a section comment is not part of it
+      zeta=1,
   ))
 
 
@@ -116,9 +119,25 @@ def test_trailing_comments_are_extracted():
   comments = {path: comment for path, (comment, _) in out.items()}
   assert comments == {'seed': 'the seed', 'toy.alpha': 'the alpha',
                       'toy.beta': '', 'toy.gamma': 'a value over two lines',
-                      'inner.delta': 'the delta'}
+                      'toy.epsilon': 'a comment continued on the line below,',
+                      'toy.zeta': '', 'inner.delta': 'the delta'}
   assert list(out) == ['seed', 'toy.alpha', 'toy.beta', 'toy.gamma',
-                       'inner.delta']  # source order
+                       'toy.epsilon', 'toy.zeta', 'inner.delta']  # in order
+
+
+def test_a_field_is_described_by_its_comment_alone():
+  # One source: the comment beside the default (plus the pointer to the
+  # names a selector field takes), nothing kept elsewhere.
+  sources = reference.field_sources()
+  selectors = {g.field for g in reference.choices()}
+  assert not hasattr(reference, 'FIELD_DESCRIPTIONS')
+  for field in reference.fields():
+    comment = sources[field.path][0]
+    assert comment, f'{field.path}: add a # comment beside its default'
+    text = field.description.split(' One of the *')[0]
+    assert text.rstrip('.') == comment.rstrip('.'), field.path
+    assert (' One of the *' in field.description) == (
+        field.path in selectors), field.path
 
 
 def test_description_tables_name_existing_entries():
@@ -128,8 +147,6 @@ def test_description_tables_name_existing_entries():
     assert key in groups, key
     assert set(table) <= set(groups[key].entries), (key, set(table) - set(
         groups[key].entries))
-  flat = config_lib.flatten(config_lib.default_config())
-  assert set(reference.FIELD_DESCRIPTIONS) <= set(flat)
 
 
 def test_model_variants_come_from_the_families(generated):

@@ -9,14 +9,19 @@ import subprocess
 import sys
 import time
 
+import jax
+import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 from conftest import member_dir, tiny_config
+from dlexp import optim
 from dlexp import records
 from dlexp.errors import DlexpError
 from dlexp.train import checkpoint as checkpoint_lib
 from dlexp.train import runner
+from dlexp.train import state as state_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUIET = runner.Printer(quiet=True)
@@ -270,4 +275,51 @@ def test_group_checkpoints_unit(tmp_path):
   with pytest.raises(DlexpError, match=r'a has shape \(2, 3\) in the '
                      r'checkpoint and \(3, 2\)'):
     ck.restore_latest({'a': np.zeros((3, 2)), 'b': [np.int32(0)]})
+  ck.close()
+
+
+def test_group_checkpoints_keep_names_and_refuse_another_model(tmp_path):
+  # A run-shaped tree: lists of flax dataclasses holding the optimizer's
+  # NamedTuples, stacked over 2 members; empty containers come back as-is.
+  cfg = ml_collections.ConfigDict(dict(
+      optimizer=optim.defaults(), schedule=optim.schedule_defaults(),
+      epochs=2))
+  opt = optim.make_optimizer(cfg, steps_per_epoch=3)
+
+  def member(width, seed):
+    params = {'dense1': {'kernel': jnp.full((3, width), seed, jnp.float32),
+                         'bias': jnp.zeros((width,))}}
+    return state_lib.TrainState(
+        step=jnp.int32(seed), epoch=jnp.int32(1), params=params,
+        batch_stats={}, opt_state=opt.init(params), masks={},
+        dropout_key=jax.random.PRNGKey(seed), data_key=jax.random.PRNGKey(7))
+
+  def group(width):
+    states = jax.tree.map(lambda *x: jnp.stack(x), member(width, 1),
+                          member(width, 2))
+    return [states], [state_lib.new_tracker(states, 'min')]
+
+  ck = checkpoint_lib.GroupCheckpoints(str(tmp_path / 'c'), keep=2,
+                                       member_axis=True)
+  tree = group(4)
+  ck.save(1, tree, meta={'members': ['a', 'b']})
+  ck.close()
+  # A fresh instance, as in a resumed process.
+  ck = checkpoint_lib.GroupCheckpoints(str(tmp_path / 'c'), keep=2,
+                                       member_axis=True)
+  epoch, restored, meta = ck.restore_latest(group(4))
+  assert epoch == 1 and meta['members'] == ['a', 'b']
+  assert jax.tree.structure(restored) == jax.tree.structure(tree)
+  for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(tree)):
+    np.testing.assert_array_equal(a, b)
+  # Orbax stored the real names, e.g. the momentum trace of the kernel.
+  saved = ck._mgr.item_metadata(1)['state'].tree  # pylint: disable=protected-access
+  trace = saved['0']['0']['opt_state']['inner']['inner_state']['2']['trace']
+  assert tuple(trace['dense1']['kernel'].shape) == (2, 3, 4)
+  with pytest.raises(DlexpError) as e:
+    ck.restore_latest(group(5))
+  message = str(e.value)
+  assert '\n' not in message
+  assert ('params/dense1/bias has shape (4,) in the checkpoint and (5,) in '
+          'the model') in message, message
   ck.close()

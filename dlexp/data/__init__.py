@@ -54,14 +54,16 @@ _register_tfds('tfds/fashion_mnist', 'fashion_mnist', 60000)
 def defaults() -> ml_collections.ConfigDict:
   """The `config.data` section."""
   c = ml_collections.ConfigDict()
-  c.name = 'fashion_mnist'  # a DATASETS name
-  c.data_dir = ''  # '' = not set: the default search places / TFDS folder
-  c.val_size = 5000  # carved from train; 0 = no validation split
-  c.split_seed = 0  # fixes the train/validation permutation
-  c.standardize = True  # mean/std from the training split only
-  c.download = False  # network access only when True
-  c.train_limit = 0  # 0 = all; else the first N train examples after the split
-  c.test_limit = 0  # 0 = all; else the first N test examples
+  c.name = 'fashion_mnist'  # A dataset.
+  c.data_dir = ''  # Folder of the data files; '' = the default search places
+                   # / TFDS folder.
+  c.val_size = 5000  # Validation examples carved from train; 0 = none.
+  c.split_seed = 0  # Fixes the train/validation permutation.
+  c.standardize = True  # Standardize with mean/std of the training split only.
+  c.download = False  # Network access (download) only when True.
+  c.train_limit = 0  # 0 = all; else the first N train examples after the
+                     # split.
+  c.test_limit = 0  # 0 = all; else the first N test examples.
   return c
 
 

@@ -38,32 +38,41 @@ _GLOROT_ACTIVATIONS = ('tanh', 'sigmoid', 'softplus', 'linear')
 def defaults() -> ml_collections.ConfigDict:
   """Default section: the notes' exercise MLP (20 hidden layers of 100)."""
   return ml_collections.ConfigDict(dict(
-      name='mlp',  # a MODELS name
-      activation='relu',  # an ACTIVATIONS name, and its parameters:
-      leaky_slope=0.01,
-      elu_alpha=1.0,
-      rrelu_lower=0.125,
-      rrelu_upper=0.3333333,
-      prelu_init=0.25,
-      kernel_init='default',  # an INITIALIZERS name or 'default'
-      bias_init=0.0,
-      init_gain=1.0,  # multiplies the initial weights' standard deviation
-      init_value=math.nan,  # for kernel_init='constant'; nan = draw one value
-      norm='default',  # 'none' | 'batch' | 'default'
-      bn_momentum=0.9,
-      bn_epsilon=1e-5,
-      dropout='standard',  # a dropout variant, or 'dropconnect'
-      dropout_rate=0.0,  # traced
-      depth=20,  # mlp: hidden layers ...
-      width=100,  # ... of this many units,
-      hidden=(),  # ... unless given here (rnn: stacked layer sizes)
-      width_mult=1.0,  # scales conv channels and default head widths
-      variant='',  # e.g. 'vgg16', 'resnet20', 'googlenet'
-      plain=False,  # resnet without skip connections
-      head=(),  # hidden dense sizes of a conv or rnn classifier
-      cell='lstm',  # model 'rnn' only: 'lstm' | 'gru'
-      rnn_hidden=128,  # units of the single recurrent layer
-      conv_impl='auto',  # 'auto' | 'xla' | 'im2col' (dlexp/layers/conv.py)
+      name='mlp',  # A model family.
+      activation='relu',  # Activation of every hidden layer.
+      leaky_slope=0.01,  # leaky_relu: slope for x < 0.
+      elu_alpha=1.0,  # elu: saturation value -alpha for x -> -inf.
+      rrelu_lower=0.125,  # rrelu: lower bound of the random slope.
+      rrelu_upper=0.3333333,  # rrelu: upper bound of the random slope.
+      prelu_init=0.25,  # prelu: initial learned slope.
+      kernel_init='default',  # Kernel initializer; 'default' = the family's
+                              # choice for the activation (He / LeCun /
+                              # Glorot).
+      bias_init=0.0,  # Constant every bias starts at.
+      init_gain=1.0,  # Multiplies the initial weights' standard deviation.
+      init_value=math.nan,  # kernel_init 'constant': the value; nan = one
+                            # He-normal draw.
+      norm='default',  # Normalization after each dense / conv layer.
+      bn_momentum=0.9,  # BatchNorm running-average momentum.
+      bn_epsilon=1e-5,  # BatchNorm epsilon.
+      dropout='standard',  # Dropout variant.
+      dropout_rate=0.0,  # Dropout (or DropConnect) rate; 0 = off.
+      depth=20,  # mlp: hidden layers (when model.hidden is empty).
+      width=100,  # mlp: units per hidden layer (when model.hidden is empty).
+      hidden=(),  # Layer sizes: mlp hidden layers (empty = depth x width), rnn
+                  # stacked recurrent layers (empty = one of rnn_hidden).
+      width_mult=1.0,  # Conv families: scales channels and default head
+                       # widths.
+      variant='',  # Family variant, e.g. 'vgg16', 'resnet20' (see Models);
+                   # '' = family default.
+      plain=False,  # resnet: remove the skip connections.
+      head=(),  # Dense head sizes of conv and rnn classifiers; empty = family
+                # default.
+      cell='lstm',  # rnn: recurrent cell.
+      rnn_hidden=128,  # rnn: units of the recurrent layer when model.hidden
+                       # is empty.
+      conv_impl='auto',  # Convolution / pooling implementation
+                         # (dlexp/layers/conv.py).
   ))
 
 

@@ -2,12 +2,13 @@
 parameters, batch statistics, optimizer state, step, rng keys, early-stopping
 state, the data-order position), one per saved epoch, committed atomically.
 
-Leaves are stored under index keys with their tree paths, shapes and dtypes in
-a JSON item beside them, so a checkpoint from a different model is refused
-with the first mismatching path and both shapes before anything is loaded.
+The tree is saved under its own names (`_named`: nested dicts of the field,
+key and index names) and restored against an abstract target. Orbax restores
+a different shape without complaint, so a checkpoint of another model is
+refused first, from Orbax's stored metadata, with the first mismatching
+parameter path and both shapes.
 """
 import os
-import re
 import shutil
 import sys
 from typing import Any, Dict, List, Optional, Tuple
@@ -19,9 +20,34 @@ import orbax.checkpoint as ocp
 from dlexp.errors import DlexpError
 
 
-def _leaves(tree) -> Tuple[List[str], List[Any], Any]:
-  flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
-  return [jax.tree_util.keystr(p) for p, _ in flat], [x for _, x in flat], treedef
+def _key(k) -> str:
+  for attr in ('key', 'name', 'idx'):
+    if hasattr(k, attr):
+      return str(getattr(k, attr))
+  return str(k)
+
+
+def _named(tree) -> Dict[str, Any]:
+  """The tree as nested dicts keyed by field / key / index names, the form
+  Orbax saves under those names (containers without leaves drop out)."""
+  out = {}
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    *parents, last = [_key(k) for k in path]
+    node = out
+    for name in parents:
+      node = node.setdefault(name, {})
+    node[last] = leaf
+  return out
+
+
+def _flat(named, prefix=()) -> Dict[Tuple[str, ...], Any]:
+  """{path: leaf} of a `_named` tree, in order."""
+  if not isinstance(named, dict):
+    return {prefix: named}
+  out = {}
+  for k, v in named.items():
+    out.update(_flat(v, prefix + (k,)))
+  return out
 
 
 class GroupCheckpoints:
@@ -31,25 +57,24 @@ class GroupCheckpoints:
     self.directory = directory
     self.member_axis = member_axis  # leaves are stacked over members
     os.makedirs(directory, exist_ok=True)
+    # Handlers named up front, so that a fresh manager (a resumed process)
+    # can read the stored metadata before any restore.
     self._mgr = ocp.CheckpointManager(
-        directory, item_names=('state', 'meta'),
+        directory, item_handlers=dict(state=ocp.StandardCheckpointHandler(),
+                                      meta=ocp.JsonCheckpointHandler()),
         options=ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=False,
             create=True))
 
   def save(self, epoch: int, tree: Any, meta: Dict[str, Any]) -> None:
-    paths, leaves, _ = _leaves(tree)
-    state = {f'leaf_{i:05d}': np.asarray(x) for i, x in enumerate(leaves)}
-    meta = dict(meta, epoch=epoch, paths=paths,
-                shapes=[list(np.shape(x)) for x in leaves],
-                dtypes=[str(np.asarray(x).dtype) for x in leaves])
+    state = _named(jax.tree_util.tree_map(np.asarray, tree))
     if epoch in self.epochs():
       # An unreadable checkpoint that resume skipped: replaced by this one.
       shutil.rmtree(os.path.join(self.directory, str(epoch)))
       self._mgr.reload()
     self._mgr.save(epoch, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-        force=True)
+        state=ocp.args.StandardSave(state),
+        meta=ocp.args.JsonSave(dict(meta, epoch=epoch))), force=True)
     self._mgr.wait_until_finished()
 
   def epochs(self) -> List[int]:
@@ -65,30 +90,34 @@ class GroupCheckpoints:
     raises DlexpError naming the first mismatching path and both shapes.
     """
     warn = warn or (lambda m: print(m, file=sys.stderr))
-    paths, leaves, treedef = _leaves(target)
+    flat, treedef = jax.tree_util.tree_flatten_with_path(target)
+    abstract = _named(jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype),
+        target))
     for epoch in reversed(self.epochs()):
+      where = f'{self.directory}/{epoch}'
       try:
-        meta = self._mgr.restore(epoch, args=ocp.args.Composite(
-            meta=ocp.args.JsonRestore()))['meta']
+        saved = self._mgr.item_metadata(epoch)['state'].tree
+        _check_compatible(saved, abstract, where, self.member_axis)
+        restored = self._mgr.restore(epoch, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract),
+            meta=ocp.args.JsonRestore()))
+      except DlexpError:
+        raise
       except Exception as e:  # pylint: disable=broad-except
-        warn(f'warning: checkpoint {self.directory}/{epoch} unreadable '
-             f'({type(e).__name__}); trying the one before it')
+        first = str(e).splitlines()[0][:120] if str(e) else ''
+        warn(f'warning: checkpoint {where} unreadable ({type(e).__name__}: '
+             f'{first}); trying the one before it')
         continue
-      _check_compatible(meta, paths, leaves, f'{self.directory}/{epoch}',
-                        self.member_axis)
-      abstract = {f'leaf_{i:05d}': jax.ShapeDtypeStruct(np.shape(x),
-                                                        np.asarray(x).dtype)
-                  for i, x in enumerate(leaves)}
-      try:
-        state = self._mgr.restore(epoch, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract)))['state']
-      except Exception as e:  # pylint: disable=broad-except
-        warn(f'warning: checkpoint {self.directory}/{epoch} unreadable '
-             f'({type(e).__name__}: {str(e).splitlines()[0][:120]}); trying '
-             'the one before it')
-        continue
-      restored = [np.asarray(state[f'leaf_{i:05d}']) for i in range(len(leaves))]
-      return epoch, jax.tree_util.tree_unflatten(treedef, restored), meta
+      state = restored['state']
+      leaves = []
+      for path, _ in flat:
+        node = state
+        for k in path:
+          node = node[_key(k)]
+        leaves.append(np.asarray(node))
+      return epoch, jax.tree_util.tree_unflatten(treedef, leaves), (
+          restored['meta'])
     return None
 
   def close(self) -> None:
@@ -99,33 +128,33 @@ class GroupCheckpoints:
     shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def readable(path: str) -> str:
-  """"[0][1].params['dense1']['bias']" -> 'params/dense1/bias'."""
-  path = re.sub(r'^(\[\d+\])+', '', path)
-  parts = re.findall(r"\['([^']*)'\]|\.(\w+)|\[(\d+)\]", path)
-  return '/'.join(next(x for x in p if x) for p in parts) or path
+def _readable(path: Tuple[str, ...]) -> str:
+  """('0', '1', 'params', 'dense1', 'bias') -> 'params/dense1/bias': the
+  leading indices (which list, which group chunk) name no parameter."""
+  i = 0
+  while i < len(path) - 1 and path[i].isdigit():
+    i += 1
+  return '/'.join(path[i:])
 
 
-def _check_compatible(meta, paths, leaves, where: str,
-                      member_axis: bool) -> None:
+def _check_compatible(saved, abstract, where: str, member_axis: bool) -> None:
   """Raises naming the first mismatching path and both shapes (without the
   leading member axis when the tree is stacked over members)."""
+  if not isinstance(saved, dict) or not saved:
+    raise ValueError('no readable state metadata')
   cut = 1 if member_axis else 0
-  saved = [(readable(p), tuple(s[cut:]))
-           for p, s in zip(meta['paths'], meta['shapes'])]
-  current = [(readable(p), tuple(np.shape(x)[cut:]))
-             for p, x in zip(paths, leaves)]
-  for (sp, ss), (cp, cs) in zip(saved, current):
-    if sp != cp:
-      raise DlexpError(f'checkpoint {where} is of a different model: it has '
-                       f'{sp} {ss} where the model has {cp} {cs}; use a new '
+  have = {p: tuple(m.shape)[cut:] for p, m in _flat(saved).items()}
+  want = {p: tuple(x.shape)[cut:] for p, x in _flat(abstract).items()}
+  prefix = f'checkpoint {where} is of a different model: '
+  for path, shape in want.items():
+    if path not in have:
+      raise DlexpError(f'{prefix}{_readable(path)} {shape} is not in the '
+                       'checkpoint; use a new --workdir')
+    if have[path] != shape:
+      raise DlexpError(f'{prefix}{_readable(path)} has shape {have[path]} in '
+                       f'the checkpoint and {shape} in the model; use a new '
                        '--workdir')
-    if ss != cs:
-      raise DlexpError(f'checkpoint {where} is of a different model: {cp} has '
-                       f'shape {ss} in the checkpoint and {cs} in the model; '
-                       'use a new --workdir')
-  if len(saved) != len(current):
-    extra = saved[len(current):] or current[len(saved):]
-    raise DlexpError(f'checkpoint {where} is of a different model: '
-                     f'{extra[0][0]} is only in one of them; use a new '
-                     '--workdir')
+  for path, shape in have.items():
+    if path not in want:
+      raise DlexpError(f'{prefix}{_readable(path)} {shape} is not in the '
+                       'model; use a new --workdir')
