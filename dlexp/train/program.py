@@ -239,7 +239,8 @@ def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
       monitor=cfg.early_stopping.monitor,
       plateau_monitor=cfg.schedule.plateau_monitor,
       diagnostics=bool(cfg.diagnostics.every_epochs),
-      static_dropout_rate=0.0 if no_dropout else None))
+      static_dropout_rate=0.0 if no_dropout else None,
+      freeze=tuple(cfg.train.freeze)))
 
 
 def is_conv_net(cfg) -> bool:
