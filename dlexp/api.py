@@ -79,7 +79,7 @@ def fingerprint(dataset) -> str:
                'mean', 'std'):
     a = np.ascontiguousarray(getattr(dataset, name))
     h.update(f'{name}{a.shape}{a.dtype}'.encode())
-    h.update(memoryview(a).cast('B'))
+    h.update(a.tobytes())
   return h.hexdigest()[:16]
 
 
