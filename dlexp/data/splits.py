@@ -114,7 +114,7 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
     if len(y) and (y.min() < 0 or y.max() >= len(raw.class_names)):
       raise DataError(f'{name}: {split} labels span {y.min()}..{y.max()}, '
                       f'outside 0..{len(raw.class_names) - 1}')
-  raw = keep_classes(name, raw, data_cfg.get('classes', ()))
+  raw = keep_classes(name, raw, getattr(data_cfg, 'classes', ()))
   num_train = len(raw.train_y)
   if not num_train:
     raise DataError(f'{name}: the training split is empty')
