@@ -21,7 +21,8 @@ all (`seeds`, `history[seed]`, `results`), and `predict`, `evaluate` and
 predict returns class probabilities (N, K), K = the number of classes:
 softmax for cross_entropy and focal; for binary cross-entropy with one logit
 the columns are [1 - p, p], with K logits each column is its own sigmoid;
-for the regression losses (mse, mae, huber) the raw outputs.
+for the regression losses (mse, mae, huber) the raw outputs. A model of
+float regression targets predicts targets shaped like them ((N,) or (N, d)).
 """
 import copy
 import hashlib
@@ -203,13 +204,20 @@ class Trained:
     return int(self.meta['dataset']['num_classes'])
 
   @property
+  def target_shape(self) -> Tuple[int, ...]:
+    """Shape of one regression target (() for (N,) targets)."""
+    return tuple(self.meta['dataset'].get('target_shape', ()))
+
+  @property
   def input_shape(self) -> Tuple[int, ...]:
     return tuple(self.meta['dataset']['input_shape'])
 
   def __repr__(self) -> str:
+    task = (f'{self.num_classes} classes' if self.num_classes else
+            f'regression targets {self.target_shape}')
     return (f'Trained({self.config.model.name} on '
             f'{self.meta["dataset"]["name"]}, seeds {self.seeds}, epochs '
-            f'{self.epochs}, {self.num_classes} classes)')
+            f'{self.epochs}, {task})')
 
   def _index(self, seed: Optional[int]) -> int:
     if seed is None:
@@ -239,7 +247,8 @@ class Trained:
 
   def summary(self) -> str:
     from dlexp import models  # pylint: disable=g-import-not-at-top
-    return models.summary(self.model, self.input_shape, self.num_classes)
+    return models.summary(self.model, self.input_shape,
+                          self.num_classes or None)
 
   # -- inputs ------------------------------------------------------------------
   def preprocess(self, x) -> np.ndarray:
@@ -304,8 +313,10 @@ class Trained:
               ) -> np.ndarray:
     """(N, K) class probabilities of raw inputs x (see the module docstring);
     jitted and batched, any N."""
-    return probabilities(self.logits(x, batch_size, seed),
-                         self.config.loss.name)
+    outputs = self.logits(x, batch_size, seed)
+    if self.num_classes == 0:  # regression targets
+      return outputs.reshape((len(outputs),) + self.target_shape)
+    return probabilities(outputs, self.config.loss.name)
 
   def evaluate(self, data: Data = 'test', batch_size: int = 1000,
                seed: Optional[int] = None) -> Dict[str, float]:
@@ -318,7 +329,8 @@ class Trained:
           for p in losses.TRACED}
     loss_fn = losses.make_loss(self.config.loss, self.num_classes)
     out = {'loss': float(np.mean(loss_fn(logits, y, hp)))}
-    for name, fn in losses.make_metrics(self.config.loss).items():
+    for name, fn in losses.make_metrics(self.config.loss,
+                                        self.num_classes == 0).items():
       out[name] = float(np.mean(fn(logits, y)))
     return out
 
@@ -337,8 +349,8 @@ class Trained:
     except (TypeError, ValueError):
       raise DataError('data must be a split name or an (x, y) pair') from None
     y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-      y = y[:, 0]
+    if y.ndim == 2 and y.shape[1] == 1 and self.num_classes:
+      y = y[:, 0]  # (N, 1) class ids
     if len(y) != len(x):
       raise DataError(f'x has {len(x)} examples and y {len(y)}')
     return x, y, False

@@ -209,7 +209,10 @@ def validate_against_data(config, dataset, num_devices: int) -> None:
   _check(config.batch_size % num_devices == 0,
          f'batch_size={config.batch_size} must be divisible by the number of '
          f'devices ({num_devices})')
-  names = ['loss'] + sorted(losses.make_metrics(config.loss))
+  regression = dataset.num_classes == 0  # float targets
+  if regression:
+    losses.check_regression(config.loss)
+  names = ['loss'] + sorted(losses.make_metrics(config.loss, regression))
   allowed = tuple(f'{split}_{n}' for split in ('val', 'train') for n in names)
   for path in ('early_stopping.monitor', 'schedule.plateau_monitor'):
     value = get(config, path)

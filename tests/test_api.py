@@ -171,3 +171,40 @@ def test_data_classes_errors():
       dlexp.fit(tiny_config(data__classes=bad), out=False)
   with pytest.raises(ConfigError, match="class 12 is not one of synthetic's"):
     data_lib.load(tiny_config(data__classes=(0, 12)).data)
+
+
+@pytest.mark.parametrize('target_dim', [1, 2])
+def test_from_arrays_regression_on_float_targets(target_dim):
+  rng = np.random.default_rng(1)
+
+  def task(n):
+    x = rng.uniform(-2, 2, size=(n, 2)).astype(np.float32)
+    t = np.stack([np.sin(x[:, 0]) + 0.5 * x[:, 1] ** 2,
+                  x[:, 0] * x[:, 1]], axis=1).astype(np.float32)
+    return x, (t[:, 0] if target_dim == 1 else t)
+
+  x, t = task(2000)
+  xt, tt = task(400)
+  ds = data_lib.from_arrays(x, t, xt, tt, val_size=400)
+  assert ds.num_classes == 0 and ds.class_names == ()
+  assert ds.target_dim == target_dim and ds.train_y.dtype == np.float32
+  config = {'model.depth': 2, 'model.width': 32, 'epochs': 6,
+            'batch_size': 32, 'optimizer.learning_rate': 0.02,
+            'loss.name': 'mse', 'diagnostics.every_epochs': 0}
+  trained = dlexp.fit(config, data=ds, out=False)
+  result = trained.results[0]
+  assert 'test_accuracy' not in result and 'val_accuracy' not in result
+  # Measured: test mse 0.013 (d=1) and 0.016 (d=2) against a target
+  # variance of 1.0 and 1.5: the net explains ~99% of it.
+  assert result['test_mse'] < 0.05 * np.var(tt)
+  assert trained.params()['logits']['kernel'].shape == (32, target_dim)
+  got = trained.evaluate((xt, tt))
+  assert sorted(got) == ['loss', 'mae', 'mse']
+  np.testing.assert_allclose(got['mse'], result['test_mse'], rtol=1e-4)
+  pred = trained.predict(xt)
+  assert pred.shape == tt.shape
+  np.testing.assert_allclose(np.mean((pred - tt) ** 2), got['mse'], rtol=1e-4)
+  with pytest.raises(ConfigError, match="loss.name='cross_entropy' needs "
+                     'class labels; float regression targets take mse'):
+    dlexp.fit(dict(config, **{'loss.name': 'cross_entropy'}), data=ds,
+              out=False)

@@ -4,7 +4,8 @@ datasets are (dlexp.data.splits.make_dataset).
 
 Layouts of x (the batch axis first): images (N, H, W, C), sequences (N, L, C)
 or vectors (N, D); uint8 values are scaled to [0, 1], floats are taken as
-they are. Labels are integer class ids 0..K-1 (shape (N,) or (N, 1)).
+they are. Labels are integer class ids 0..K-1 (shape (N,) or (N, 1)), or
+float regression targets (N,) or (N, d) (train with loss mse, mae or huber).
 """
 from typing import Optional, Sequence, Union
 
@@ -18,12 +19,18 @@ from dlexp.errors import DataError
 
 def _labels(y, what: str) -> np.ndarray:
   y = np.asarray(y)
+  if np.issubdtype(y.dtype, np.floating):  # regression targets
+    if y.ndim not in (1, 2):
+      raise DataError(f'{what} has shape {y.shape}; regression targets need '
+                      '(N,) or (N, d)')
+    return y.astype(np.float32)
   if y.ndim == 2 and y.shape[1] == 1:
     y = y[:, 0]  # Keras-style (N, 1) labels
   if y.ndim != 1:
     raise DataError(f'{what} has shape {y.shape}; need (N,) class ids')
   if not np.issubdtype(y.dtype, np.integer):
-    raise DataError(f'{what} has dtype {y.dtype}; need integer class ids')
+    raise DataError(f'{what} has dtype {y.dtype}; need integer class ids '
+                    'or float regression targets')
   if len(y) and y.min() < 0:
     raise DataError(f'{what} holds {y.min()}; class ids start at 0')
   return y
@@ -61,7 +68,8 @@ def from_arrays(x_train, y_train, x_test=None, y_test=None, *,
   a count) is carved from the training arrays with `split_seed`; the
   standardization statistics come from what remains for training. Without
   x_test/y_test the test split is empty and no test metrics are computed.
-  `class_names` defaults to '0'..'K-1' with K = the largest label + 1.
+  `class_names` defaults to '0'..'K-1' with K = the largest label + 1
+  (none for regression targets).
   """
   x_train = _inputs(x_train, 'x_train')
   y_train = _labels(y_train, 'y_train')
@@ -74,7 +82,16 @@ def from_arrays(x_train, y_train, x_test=None, y_test=None, *,
   if x_test.shape[1:] != x_train.shape[1:]:
     raise DataError(f'x_test examples have shape {x_test.shape[1:]}, x_train '
                     f'ones {x_train.shape[1:]}')
-  num_classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
+  if (y_train.dtype.kind == 'f') != (y_test.dtype.kind == 'f') or (
+      y_train.shape[1:] != y_test.shape[1:]):
+    raise DataError(f'y_test ({y_test.dtype}, {y_test.shape[1:]} per example) '
+                    f'does not match y_train ({y_train.dtype}, '
+                    f'{y_train.shape[1:]})')
+  regression = y_train.dtype.kind == 'f'
+  if regression and class_names is not None:
+    raise DataError('class_names given for float regression targets')
+  num_classes = 0 if regression else int(
+      max(y_train.max(initial=0), y_test.max(initial=0))) + 1
   if class_names is None:
     class_names = tuple(str(i) for i in range(num_classes))
   elif len(class_names) < num_classes:

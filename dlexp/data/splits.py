@@ -105,15 +105,21 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
   """Keeps data_cfg.classes, then splits, limits, converts and standardizes
-  `raw` as `data_cfg` says."""
+  `raw` as `data_cfg` says. Float labels are regression targets (kept as
+  float32; num_classes 0), integer ones class ids (int32)."""
+  regression = np.issubdtype(np.asarray(raw.train_y).dtype, np.floating)
   for split in ('train', 'test'):
     x, y = getattr(raw, f'{split}_x'), getattr(raw, f'{split}_y')
     if len(x) != len(y):
       raise DataError(f'{name}: {split} split has {len(x)} inputs but '
                       f'{len(y)} labels')
-    if len(y) and (y.min() < 0 or y.max() >= len(raw.class_names)):
+    if not regression and len(y) and (y.min() < 0 or
+                                      y.max() >= len(raw.class_names)):
       raise DataError(f'{name}: {split} labels span {y.min()}..{y.max()}, '
                       f'outside 0..{len(raw.class_names) - 1}')
+  if regression and tuple(getattr(data_cfg, 'classes', ())):
+    raise ConfigError(f'data.classes={tuple(data_cfg.classes)!r} needs class '
+                      f'labels; {name} has float regression targets')
   raw = keep_classes(name, raw, getattr(data_cfg, 'classes', ()))
   num_train = len(raw.train_y)
   if not num_train:
@@ -144,12 +150,13 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
       x -= mean  # in place: no second copy of each split
       x /= std
     _readonly(x)
+  y_type = np.float32 if regression else np.int32
   return Dataset(
       name=name,
-      train_x=xs['train'], train_y=_readonly(ys['train'].astype(np.int32)),
-      val_x=xs['val'], val_y=_readonly(ys['val'].astype(np.int32)),
-      test_x=xs['test'], test_y=_readonly(ys['test'].astype(np.int32)),
+      train_x=xs['train'], train_y=_readonly(ys['train'].astype(y_type)),
+      val_x=xs['val'], val_y=_readonly(ys['val'].astype(y_type)),
+      test_x=xs['test'], test_y=_readonly(ys['test'].astype(y_type)),
       class_names=tuple(raw.class_names),
-      num_classes=len(raw.class_names),
+      num_classes=0 if regression else len(raw.class_names),
       input_shape=tuple(int(d) for d in raw.train_x.shape[1:]),
       mean=_readonly(mean), std=_readonly(std))

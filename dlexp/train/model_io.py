@@ -4,7 +4,8 @@ directory's `model/` read and write. No pickle anywhere.
 A model directory holds one or more members (seeds) of one config:
 
   model.json   format and version, the dataset's metadata (name, class names,
-               number of classes, input shape, standardization mean and std),
+               number of classes (0 for regression targets), the shape of
+               one target, input shape, standardization mean and std),
                the output dimension, the loss, one entry per member (seed,
                epochs trained, whether the best epoch was restored) and the
                environment (library versions, git commit, devices).
@@ -116,7 +117,8 @@ def read(path: str, what: str = 'model path') -> SavedModel:
 def dataset_meta(dataset) -> Dict[str, Any]:
   """What predicting needs to know of the training data."""
   return dict(name=dataset.name, class_names=list(dataset.class_names),
-              num_classes=int(dataset.num_classes),
+              num_classes=int(dataset.num_classes),  # 0: regression
+              target_shape=[int(d) for d in dataset.train_y.shape[1:]],
               input_shape=[int(d) for d in dataset.input_shape],
               mean=np.asarray(dataset.mean).tolist(),
               std=np.asarray(dataset.std).tolist())

@@ -224,7 +224,8 @@ class GroupRun:
       self.ctx.shown_models.add(key)
       self.ctx.out(models.summary(self.steps.model,
                                   self.ctx.dataset.input_shape,
-                                  num_classes=self.ctx.dataset.num_classes))
+                                  num_classes=self.ctx.dataset.num_classes
+                                  or None))  # None: regression targets
 
   def start(self) -> None:
     """Fresh states (or those of init.from_path), or the latest
@@ -423,7 +424,8 @@ class GroupRun:
         os.path.join(m.directory, model_io.MODEL_DIR), one, flat,
         dict(dataset=model_io.dataset_meta(self.ctx.dataset),
              output_dim=losses.output_dim(self.cfg.loss,
-                                          self.ctx.dataset.num_classes),
+                                          self.ctx.dataset.num_classes,
+                                          self.ctx.dataset.target_dim),
              loss=self.cfg.loss.name,
              trial=m.trial.name,
              members=[dict(seed=m.seed, epochs=int(st.epoch[i]),
@@ -527,7 +529,9 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
     skipped = len(members) - len(pending)
     out(f'dataset {dataset.name}: {len(dataset.train_y)} train / '
         f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
-        f'{tuple(dataset.input_shape)}, {dataset.num_classes} classes; '
+        f'{tuple(dataset.input_shape)}, '
+        + (f'{dataset.num_classes} classes; ' if dataset.num_classes else
+           f'regression targets of {dataset.target_dim}; ') +
         f'devices: {mesh.size} x {jax.devices()[0].platform}'
         + (f'; {skipped} member(s) already finished in {workdir}'
            if skipped else ''))

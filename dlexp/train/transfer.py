@@ -195,7 +195,8 @@ def _abstract_variables(config, dataset) -> Dict[str, Any]:
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from dlexp import losses, models  # pylint: disable=g-import-not-at-top
   model = models.build_model(
-      config.model, losses.output_dim(config.loss, dataset.num_classes),
+      config.model, losses.output_dim(config.loss, dataset.num_classes,
+                                      dataset.target_dim),
       dataset.input_shape)
   sample = jax.ShapeDtypeStruct((1,) + tuple(dataset.input_shape),
                                 jnp.float32)
