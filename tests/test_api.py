@@ -128,8 +128,10 @@ def test_from_arrays_trains_a_small_numpy_task():
 
 def test_from_arrays_errors():
   x = np.zeros((10, 3), np.float32)
-  with pytest.raises(DataError, match='integer class ids'):
-    data_lib.from_arrays(x, np.zeros(10, np.float32) + 0.5)
+  with pytest.raises(DataError, match='need integer class ids or float'):
+    data_lib.from_arrays(x, np.array(['cat'] * 10))
+  with pytest.raises(DataError, match='y_test .* does not match y_train'):
+    data_lib.from_arrays(x, np.zeros(10, int), x, np.zeros(10, np.float32))
   with pytest.raises(DataError, match='x_test and y_test go together'):
     data_lib.from_arrays(x, np.zeros(10, int), x_test=x)
   with pytest.raises(DataError, match='val_size=0 not allowed'):
