@@ -56,6 +56,9 @@ def _config(config):
                       'ConfigDict (dlexp.config.default_config()) or a dict '
                       "of overrides such as {'epochs': 5}")
   config_lib.validate(cfg)
+  if not cfg.save_model:
+    raise ConfigError('save_model=False not allowed in dlexp.fit: the '
+                      'trained model is what it returns')
   return cfg
 
 
@@ -96,25 +99,28 @@ def fit(config=None, data=None, workdir: Optional[str] = None,
   out: None prints progress; a callable gets each line; False is quiet.
   """
   from dlexp import data as data_lib  # pylint: disable=g-import-not-at-top
-  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   cfg = _config(config)
-  if not cfg.save_model:
-    raise ConfigError('save_model=False not allowed in dlexp.fit: the '
-                      'trained model is what it returns')
-  options = None
   if data is None:
-    data = data_lib.load(cfg.data)
-  elif isinstance(data, data_lib.Dataset):
-    _check_data_fields(cfg, data)
-    options = {'data': f'{data.name}:{fingerprint(data)}'}
-  else:
+    return _fit(cfg, data_lib.load(cfg.data), True, workdir, out)
+  if not isinstance(data, data_lib.Dataset):
     raise DataError(f'data={type(data).__name__} not allowed; pass a dlexp '
                     'Dataset (dlexp.data.from_arrays) or None')
+  _check_data_fields(cfg, data)
+  return _fit(cfg, data, False, workdir, out)
+
+
+def _fit(cfg, dataset, named: bool, workdir: Optional[str], out
+         ) -> 'Trained':
+  """fit on `dataset`: the one config.data names (`named`), or one passed
+  in, whose fingerprint then joins the runs' identity."""
+  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
+  options = None if named else {
+      'data': f'{dataset.name}:{fingerprint(dataset)}'}
   printer = runner.Printer(quiet=True) if out is False else out
   temporary = workdir is None
   workdir = tempfile.mkdtemp(prefix='dlexp-fit-') if temporary else workdir
   try:
-    results = runner.run(cfg, {}, workdir, out=printer, dataset=data,
+    results = runner.run(cfg, {}, workdir, out=printer, dataset=dataset,
                          script_options=options)
     failed = [r for r in results if r['status'] == 'failed']
     if failed:
@@ -123,7 +129,7 @@ def fit(config=None, data=None, workdir: Optional[str] = None,
                                               'status.json')) or {}
       raise DlexpError(f'training seed {failed[0]["seed"]} failed: '
                        f'{status.get("error", "see its status.json")}')
-    trained = _from_run_dirs([r['directory'] for r in results], data)
+    trained = _from_run_dirs([r['directory'] for r in results], dataset)
     trained.results = results
     if temporary:
       trained.directories = []
@@ -355,15 +361,20 @@ class Trained:
       raise DataError(f'x has {len(x)} examples and y {len(y)}')
     return x, y, False
 
+  def _named_data(self) -> bool:
+    """Whether config.data names the training dataset (else it was passed
+    in as arrays)."""
+    return self.meta['dataset']['name'] == self.config.data.name
+
   def _dataset(self):
-    """The training dataset (standardized), loaded from config.data if this
-    model was trained on a named dataset."""
+    """The training dataset (standardized): held since fit, or loaded from
+    config.data if this model was trained on a named dataset."""
     if self.dataset is None:
       from dlexp import data as data_lib  # pylint: disable=g-import-not-at-top
-      name = self.meta['dataset']['name']
-      if name != self.config.data.name:
-        raise DataError(f'this model was trained on {name!r} passed as '
-                        'arrays; evaluate it on (x, y)')
+      if not self._named_data():
+        raise DataError(f'this model was trained on '
+                        f'{self.meta["dataset"]["name"]!r} passed as arrays; '
+                        'pass the data: evaluate((x, y)), fit(data=...)')
       self.dataset = data_lib.load(self.config.data)
     return self.dataset
 
@@ -390,7 +401,11 @@ class Trained:
     """Trains `epochs` more epochs from where this model stopped (optimizer
     state, step, data order and rng keys included): the result equals a first
     run trained that much longer (same seeds, data and static config; a
-    schedule then spans the longer run). Returns a new Trained."""
+    schedule then spans the longer run). Where early stopping restored the
+    best epoch, training goes on from those parameters with the last epoch's
+    optimizer state, as Keras does after restore_best_weights. `data`: None
+    is the training dataset (a named one, or the arrays this Trained still
+    holds); a Dataset passed replaces config.data. Returns a new Trained."""
     if not isinstance(epochs, int) or epochs < 1:
       raise ConfigError(f'epochs={epochs!r} must be an int >= 1')
     done = set(self.epochs)
@@ -408,7 +423,9 @@ class Trained:
       cfg.init.from_path, cfg.init.restore, cfg.init.skip = source, 'state', ()
       cfg.epochs = done.pop() + epochs
       if data is None:
-        data = self.dataset
+        return _fit(cfg, self._dataset(), self._named_data(), workdir, out)
+      from dlexp import data as data_lib  # pylint: disable=g-import-not-at-top
+      cfg.data = data_lib.defaults()  # the dataset passed replaces it
       return fit(cfg, data, workdir, out)
     finally:
       if tmp is not None:

@@ -102,7 +102,7 @@ def _xor_blobs(n, rng):
   return x.astype(np.float32), (corners[:, 0] ^ corners[:, 1]).astype(np.int64)
 
 
-def test_from_arrays_trains_a_small_numpy_task():
+def test_from_arrays_trains_a_small_numpy_task(tmp_path):
   rng = np.random.default_rng(0)
   x, y = _xor_blobs(2400, rng)
   xt, yt = _xor_blobs(500, rng)
@@ -119,6 +119,11 @@ def test_from_arrays_trains_a_small_numpy_task():
   acc = trained.evaluate((xt, yt))['accuracy']
   assert acc == pytest.approx(trained.results[0]['test_accuracy'], abs=1e-6)
   assert (trained.predict(xt).argmax(1) == yt).mean() == pytest.approx(acc)
+  # A model of arrays, reloaded, needs its arrays to go on training.
+  loaded = dlexp.load(trained.save(str(tmp_path / 'xor')))
+  with pytest.raises(DataError, match="trained on 'arrays' passed as arrays"):
+    loaded.fit(epochs=1, out=False)
+  assert loaded.fit(epochs=1, data=ds, out=False).epochs == [9]
   # Without a test split nothing is tested (and nothing crashes).
   no_test = dlexp.fit(dict(config, epochs=1), out=False,
                       data=data_lib.from_arrays(x, y, val_size=0.25))
