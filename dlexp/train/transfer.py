@@ -45,8 +45,9 @@ def init_defaults() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       from_path='',      # Saved model (or run directory) to start from; ''
                          # = train from a fresh initialization.
-      skip=(),           # Parameter patterns not loaded (re-initialized),
-                         # e.g. ('logits',) for a new head.
+      skip=(),           # Parameters not loaded (re-initialized), as
+                         # regexes on '/'-paths, e.g. ('logits',) for a new
+                         # head.
       restore='params',  # 'params' (transfer) or 'state' (continue
                          # training: optimizer state, step, data order).
   ))
@@ -55,7 +56,8 @@ def init_defaults() -> ml_collections.ConfigDict:
 def train_defaults() -> ml_collections.ConfigDict:
   """The `config.train` section."""
   return ml_collections.ConfigDict(dict(
-      freeze=(),  # Parameter patterns never trained, e.g. ('dense[1-3]',).
+      freeze=(),  # Parameters never trained, as regexes on '/'-paths of
+                  # parameters or layers, e.g. ('dense[1-3]',).
   ))
 
 
