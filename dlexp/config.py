@@ -9,6 +9,7 @@ from dlexp import data, losses, optim, regularizers
 from dlexp.errors import ConfigError
 from dlexp.models import config as model_config
 from dlexp.registry import closest
+from dlexp.train import transfer
 
 # How grid members share compiled programs: 'auto' vmaps members of models that
 # profit from it (MLPs, RNNs) and loops over members of conv nets, where XLA-CPU
@@ -38,6 +39,11 @@ def default_config() -> ml_collections.ConfigDict:
   c.schedule = optim.schedule_defaults()
   c.loss = losses.defaults()
   c.reg = regularizers.defaults()
+  c.init = transfer.init_defaults()  # Start from a saved model (transfer,
+                                     # fine-tuning): dlexp/train/transfer.py.
+  c.train = transfer.train_defaults()
+  c.save_model = True  # Write each run's final model to <run dir>/model/
+                       # (dlexp.load reads it); False for huge sweeps.
 
   c.early_stopping = ml_collections.ConfigDict()
   c.early_stopping.monitor = 'val_loss'  # Any logged metric name.
@@ -188,6 +194,10 @@ def validate(config) -> None:
   optim.validate_schedule(config.schedule)
   losses.validate(config.loss)
   regularizers.validate(config.reg)
+  _check(isinstance(config.save_model, bool),
+         f'save_model={config.save_model!r} must be True or False')
+  transfer.validate_init(config.init)
+  transfer.validate_train(config.train)
 
 
 def validate_against_data(config, dataset, num_devices: int) -> None:
@@ -199,7 +209,10 @@ def validate_against_data(config, dataset, num_devices: int) -> None:
   _check(config.batch_size % num_devices == 0,
          f'batch_size={config.batch_size} must be divisible by the number of '
          f'devices ({num_devices})')
-  names = ['loss'] + sorted(losses.make_metrics(config.loss))
+  regression = dataset.num_classes == 0  # float targets
+  if regression:
+    losses.check_regression(config.loss)
+  names = ['loss'] + sorted(losses.make_metrics(config.loss, regression))
   allowed = tuple(f'{split}_{n}' for split in ('val', 'train') for n in names)
   for path in ('early_stopping.monitor', 'schedule.plateau_monitor'):
     value = get(config, path)

@@ -20,6 +20,12 @@ shape (one-hot, smoothed or soft). Conventions:
 - `class_weights` (empty = none) multiplies each example's loss by the weight
   of its (argmax) label, for every loss. The batch mean is then
   sum(w_i l_i) / N, not normalized by sum(w_i).
+
+Regression: a dataset of float targets (N,) or (N, d) has num_classes 0
+(see dlexp.data.Dataset); `make_loss(loss_cfg, 0)` then takes only mse, mae
+or huber, regressing the d outputs onto the targets as they are (no one-hot,
+no smoothing), and `make_metrics(loss_cfg, regression=True)` gives 'mse' and
+'mae' (no accuracy).
 """
 from typing import Callable, Dict, Mapping
 
@@ -67,8 +73,12 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
         f'loss.class_weights={w!r} must be numbers >= 0 (empty = unweighted)')
 
 
-def output_dim(loss_cfg: ml_collections.ConfigDict, num_classes: int) -> int:
-  """Logits the model should emit: 1 for binary cross-entropy on 2 classes."""
+def output_dim(loss_cfg: ml_collections.ConfigDict, num_classes: int,
+               target_dim: int = 1) -> int:
+  """Outputs the model should emit: 1 logit for binary cross-entropy on 2
+  classes; `target_dim` for regression (num_classes 0)."""
+  if num_classes == 0:
+    return target_dim
   if loss_cfg.name in ('binary_cross_entropy', 'bce') and num_classes <= 2:
     return 1
   return num_classes
@@ -170,11 +180,32 @@ def huber(logits, labels, v):
   return jnp.mean(err, axis=-1)
 
 
+# Per-output errors of the regression losses on float targets.
+_ERRORS = {
+    'mse': lambda y, t, v: optax.squared_error(y, t),
+    'mae': lambda y, t, v: jnp.abs(y - t),
+    'huber': lambda y, t, v: optax.huber_loss(y, t, delta=v['huber_delta']),
+}
+
+
+def _regression(name: str) -> Callable:
+  """fn(outputs, targets, v) -> (N,): the mean error over the outputs."""
+  def fn(outputs, targets, v):
+    y = outputs.astype(jnp.float32)
+    t = targets.astype(jnp.float32).reshape(y.shape)
+    return jnp.mean(_ERRORS[name](y, t, v), axis=-1)
+  return fn
+
+
 def make_loss(loss_cfg: ml_collections.ConfigDict,
               num_classes: int) -> Callable:
-  """loss_fn(logits, labels, hp) -> per-example loss (N,)."""
+  """loss_fn(logits, labels, hp) -> per-example loss (N,); num_classes 0
+  means float regression targets."""
   validate(loss_cfg)
   fn = LOSSES.get(loss_cfg.name)
+  if num_classes == 0:
+    check_regression(loss_cfg)
+    fn = _regression(loss_cfg.name)
   weights = tuple(float(w) for w in loss_cfg.class_weights)
   if weights and len(weights) != num_classes:
     raise ConfigError(
@@ -213,13 +244,30 @@ def _mae_metric(logits, labels):
   return mae(logits, labels, {'label_smoothing': 0.0})
 
 
-def make_metrics(loss_cfg: ml_collections.ConfigDict) -> Dict[str, Callable]:
+def check_regression(loss_cfg: ml_collections.ConfigDict) -> None:
+  """Float targets take a regression loss and no class weights."""
+  if loss_cfg.name not in REGRESSION:
+    raise ConfigError(f'loss.name={loss_cfg.name!r} needs class labels; '
+                      f'float regression targets take {", ".join(REGRESSION)}')
+  if tuple(loss_cfg.class_weights):
+    raise ConfigError(f'loss.class_weights={tuple(loss_cfg.class_weights)!r} '
+                      'needs class labels; leave it empty for regression '
+                      'targets')
+
+
+def make_metrics(loss_cfg: ml_collections.ConfigDict,
+                 regression: bool = False) -> Dict[str, Callable]:
   """name -> fn(logits, labels) -> per-example values (N,).
 
-  Always 'accuracy'; the regression losses add 'mse' and 'mae' against the
-  unsmoothed one-hot targets.
+  Classes: always 'accuracy'; the regression losses add 'mse' and 'mae'
+  against the unsmoothed one-hot targets. Float targets (`regression`):
+  'mse' and 'mae' of the outputs against the targets.
   """
   LOSSES.get(loss_cfg.name)
+  if regression:
+    no_v = {'huber_delta': 1.0}
+    return {'mse': lambda y, t: _regression('mse')(y, t, no_v),
+            'mae': lambda y, t: _regression('mae')(y, t, no_v)}
   metrics = {'accuracy': accuracy}
   if loss_cfg.name in REGRESSION:
     metrics['mse'] = _mse_metric

@@ -24,6 +24,10 @@ Conventions:
 - Clipping acts on the raw gradients: first by value, then by global norm.
 - `step` is the number of updates already applied (0 for the first update);
   the rate at `step` is `learning_rate * schedule(step) * plateau_scale`.
+- Parameters matched by `config.train.freeze` get zero updates: the chain is
+  wrapped in `optax.multi_transform({'train': chain, 'frozen':
+  optax.set_to_zero()})`, so they hold no optimizer state and no decay (see
+  dlexp.train.transfer).
 """
 import math
 from typing import Any, Callable, Mapping, NamedTuple
@@ -35,6 +39,7 @@ import optax
 from dlexp.errors import ConfigError
 from dlexp.registry import Registry
 from dlexp.regularizers import kernel_mask
+from dlexp.train import transfer
 
 OPTIMIZERS = Registry('optimizer')
 SCHEDULES = Registry('schedule')
@@ -390,8 +395,21 @@ class PlateauState(NamedTuple):
 
 
 class OptState(NamedTuple):
-  inner: optax.InjectStatefulHyperparamsState  # hyperparams: last values used.
+  # hyperparams: last values used; inside optax.multi_transform's
+  # inner_states['train'] when parameters are frozen.
+  inner: Any
   plateau: PlateauState
+
+
+def _with_hyperparams(inner, values):
+  """`inner` (the inject_hyperparams state, or the multi_transform state
+  around it) with `values` as its hyperparams."""
+  if isinstance(inner, optax.InjectStatefulHyperparamsState):
+    return inner._replace(hyperparams=values)
+  train = inner.inner_states['train']
+  return inner._replace(inner_states=dict(
+      inner.inner_states, train=train._replace(
+          inner_state=_with_hyperparams(train.inner_state, values))))
 
 
 class Optimizer(NamedTuple):
@@ -425,6 +443,11 @@ def make_optimizer(config: ml_collections.ConfigDict,
   tx = optax.inject_hyperparams(
       _chain_factory(OPTIMIZERS.get(ocfg.name), ocfg, decay_mask),
       hyperparam_dtype=jnp.float32)(**_values({}, 'optimizer', ocfg))
+  freeze = tuple(config.train.freeze) if 'train' in config else ()
+  if freeze:
+    tx = optax.multi_transform(
+        {'train': tx, 'frozen': optax.set_to_zero()},
+        lambda params: transfer.labels(params, freeze))
 
   def plateau_knobs(hp):
     sv = _values(hp, 'schedule', scfg)
@@ -450,7 +473,7 @@ def make_optimizer(config: ml_collections.ConfigDict,
   def update(grads, opt_state, params, hp, step):
     values = _values(hp, 'optimizer', ocfg)
     values['learning_rate'] = rate(step, hp, opt_state)
-    inner = opt_state.inner._replace(hyperparams=values)
+    inner = _with_hyperparams(opt_state.inner, values)
     updates, inner = tx.update(grads, inner, params)
     plateau = opt_state.plateau._replace(**plateau_knobs(hp))
     return updates, OptState(inner=inner, plateau=plateau)

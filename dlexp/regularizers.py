@@ -224,11 +224,15 @@ def _keep_mask(scores, sparsity):
   return jnp.zeros((n,), bool).at[order].set(keep_sorted).reshape(scores.shape)
 
 
-def _prune(params, masks, sparsity, scope: str):
-  """Magnitude masks at `sparsity`; already-pruned weights stay pruned."""
+def _prune(params, masks, sparsity, scope: str, exclude=None):
+  """Magnitude masks at `sparsity`; already-pruned weights stay pruned.
+  Kernels `exclude` names (frozen ones) are neither ranked nor pruned."""
   flat_p, treedef = jax.tree_util.tree_flatten_with_path(params)
   flat_m = treedef.flatten_up_to(masks)
-  idx = [i for i, (p, _) in enumerate(flat_p) if _is_kernel(p)]
+  excluded = lambda p: exclude is not None and exclude(
+      [_key_name(k) for k in p])
+  idx = [i for i, (p, _) in enumerate(flat_p)
+         if _is_kernel(p) and not excluded(p)]
   # -1 ranks a pruned weight below every kept one, even an exact zero.
   scores = [jnp.where(flat_m[i], jnp.abs(flat_p[i][1]).astype(jnp.float32),
                       -1.0) for i in idx]
@@ -248,8 +252,9 @@ def _prune(params, masks, sparsity, scope: str):
 
 
 def update_masks(params, masks, step, steps_per_epoch: int,
-                 reg_cfg: ml_collections.ConfigDict):
-  """New masks for `step` (identity except at pruning steps).
+                 reg_cfg: ml_collections.ConfigDict, exclude=None):
+  """New masks for `step` (identity except at pruning steps). `exclude`:
+  None, or names -> bool for kernels left out of pruning (frozen ones).
 
   Pure jnp and vmappable; safe to call every step inside a scan: a lax.cond on
   the (usually unbatched) step skips the sort on non-pruning steps.
@@ -266,7 +271,8 @@ def update_masks(params, masks, step, steps_per_epoch: int,
     due = (t >= t0) & (t <= t1) & (((t - t0) % every == 0) | (t == t1))
   sparsity = target_sparsity(t, steps_per_epoch, reg_cfg)
   return jax.lax.cond(
-      due, lambda m: _prune(params, m, sparsity, reg_cfg.prune_scope),
+      due, lambda m: _prune(params, m, sparsity, reg_cfg.prune_scope,
+                            exclude),
       lambda m: m, masks)
 
 

@@ -17,12 +17,14 @@ import ml_collections
 from dlexp.data import fashion_mnist, mnist1d, synthetic
 from dlexp.data import tfds as tfds_data
 from dlexp.data.base import Dataset, DatasetSpec, RawData, cache_dir
-from dlexp.data.splits import make_dataset, split_indices, train_statistics
+from dlexp.data.arrays import from_arrays
+from dlexp.data.splits import (check_classes, make_dataset, split_indices,
+                               train_statistics)
 from dlexp.errors import ConfigError
 from dlexp.registry import Registry
 
 __all__ = ('DATASETS', 'Dataset', 'DatasetSpec', 'RawData', 'cache_dir',
-           'defaults', 'load', 'make_dataset', 'split_indices',
+           'defaults', 'from_arrays', 'load', 'make_dataset', 'split_indices',
            'train_statistics', 'validate')
 
 DATASETS = Registry('dataset')
@@ -64,6 +66,8 @@ def defaults() -> ml_collections.ConfigDict:
   c.train_limit = 0  # 0 = all; else the first N train examples after the
                      # split.
   c.test_limit = 0  # 0 = all; else the first N test examples.
+  c.classes = ()  # Keep these class ids, relabelled 0..k-1 in this order
+                  # (e.g. (0, 6): a binary task); empty = all.
   return c
 
 
@@ -90,6 +94,7 @@ def validate(cfg) -> None:
   for key in ('standardize', 'download'):
     value = getattr(cfg, key)
     _check(isinstance(value, bool), f'data.{key}={value!r} must be a bool')
+  check_classes(tuple(cfg.classes))
 
 
 def load(data_cfg) -> Dataset:

@@ -38,7 +38,9 @@ class DatasetSpec:
 # eq=False: arrays make `==` ambiguous, and identity is what callers mean.
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-  """A loaded dataset: read-only numpy arrays, x float32, y int32.
+  """A loaded dataset: read-only numpy arrays, x float32, y int32 class ids;
+  or y float32 regression targets (N,) or (N, d), with num_classes 0 and no
+  class names.
 
   x is stored standardized as `(x_raw - mean) / std`, where x_raw is the raw
   value (uint8 pixels scaled to [0, 1]) and mean/std (float32, shape () for
@@ -69,6 +71,11 @@ class Dataset:
   @property
   def num_test(self) -> int:
     return len(self.test_y)
+
+  @property
+  def target_dim(self) -> int:
+    """Outputs a regression model needs: d of (N, d) targets, 1 of (N,)."""
+    return int(self.train_y.shape[1]) if self.train_y.ndim > 1 else 1
 
   def __repr__(self) -> str:
     # The default repr would print every array.

@@ -28,6 +28,39 @@ def split_indices(num_train: int, val_size: int, split_seed: int,
   return train, val
 
 
+def check_classes(classes) -> None:
+  """data.classes: distinct class ids >= 0, none or at least two."""
+  ok = all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
+           for c in classes)
+  if not ok or len(set(classes)) != len(classes) or len(classes) == 1:
+    raise ConfigError(f'data.classes={classes!r} must be empty (all classes) '
+                      'or at least two distinct class ids >= 0')
+
+
+def keep_classes(name: str, raw: RawData, classes) -> RawData:
+  """Only the examples of `classes`, relabelled 0..k-1 in that order (before
+  the validation split and the statistics, which then see only them)."""
+  classes = tuple(classes)
+  if not classes:
+    return raw
+  missing = [c for c in classes if c >= len(raw.class_names)]
+  if missing:
+    raise ConfigError(f'data.classes={classes!r}: class {missing[0]} is not '
+                      f'one of {name}\'s ids 0..{len(raw.class_names) - 1}')
+  relabel = np.full(len(raw.class_names), -1, np.int64)
+  relabel[list(classes)] = np.arange(len(classes))
+
+  def keep(x, y):
+    new = relabel[np.asarray(y, np.int64)]
+    kept = np.flatnonzero(new >= 0)
+    return x[kept], new[kept].astype(np.int32)
+
+  train_x, train_y = keep(raw.train_x, raw.train_y)
+  test_x, test_y = keep(raw.test_x, raw.test_y)
+  return RawData(train_x, train_y, test_x, test_y,
+                 tuple(raw.class_names[c] for c in classes))
+
+
 def _to_float32(x: np.ndarray) -> np.ndarray:
   """float32 copy; uint8 pixels are scaled to [0, 1]."""
   out = x.astype(np.float32)
@@ -71,15 +104,23 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
-  """Splits, limits, converts and standardizes `raw` as `data_cfg` says."""
+  """Keeps data_cfg.classes, then splits, limits, converts and standardizes
+  `raw` as `data_cfg` says. Float labels are regression targets (kept as
+  float32; num_classes 0), integer ones class ids (int32)."""
+  regression = np.issubdtype(np.asarray(raw.train_y).dtype, np.floating)
   for split in ('train', 'test'):
     x, y = getattr(raw, f'{split}_x'), getattr(raw, f'{split}_y')
     if len(x) != len(y):
       raise DataError(f'{name}: {split} split has {len(x)} inputs but '
                       f'{len(y)} labels')
-    if len(y) and (y.min() < 0 or y.max() >= len(raw.class_names)):
+    if not regression and len(y) and (y.min() < 0 or
+                                      y.max() >= len(raw.class_names)):
       raise DataError(f'{name}: {split} labels span {y.min()}..{y.max()}, '
                       f'outside 0..{len(raw.class_names) - 1}')
+  if regression and tuple(getattr(data_cfg, 'classes', ())):
+    raise ConfigError(f'data.classes={tuple(data_cfg.classes)!r} needs class '
+                      f'labels; {name} has float regression targets')
+  raw = keep_classes(name, raw, getattr(data_cfg, 'classes', ()))
   num_train = len(raw.train_y)
   if not num_train:
     raise DataError(f'{name}: the training split is empty')
@@ -109,12 +150,13 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
       x -= mean  # in place: no second copy of each split
       x /= std
     _readonly(x)
+  y_type = np.float32 if regression else np.int32
   return Dataset(
       name=name,
-      train_x=xs['train'], train_y=_readonly(ys['train'].astype(np.int32)),
-      val_x=xs['val'], val_y=_readonly(ys['val'].astype(np.int32)),
-      test_x=xs['test'], test_y=_readonly(ys['test'].astype(np.int32)),
+      train_x=xs['train'], train_y=_readonly(ys['train'].astype(y_type)),
+      val_x=xs['val'], val_y=_readonly(ys['val'].astype(y_type)),
+      test_x=xs['test'], test_y=_readonly(ys['test'].astype(y_type)),
       class_names=tuple(raw.class_names),
-      num_classes=len(raw.class_names),
+      num_classes=0 if regression else len(raw.class_names),
       input_shape=tuple(int(d) for d in raw.train_x.shape[1:]),
       mean=_readonly(mean), std=_readonly(std))

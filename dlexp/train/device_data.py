@@ -1,7 +1,7 @@
 """The dataset on the device(s): training arrays resident and replicated,
 evaluation splits pre-batched with padding weights, the diagnostics probe."""
 import dataclasses
-from typing import Tuple
+from typing import Optional, Tuple
 
 import jax
 import numpy as np
@@ -13,7 +13,7 @@ class DeviceData:
   train_x: jax.Array
   train_y: jax.Array
   val: Tuple[jax.Array, jax.Array, jax.Array]  # (B, b, ...) batches + weights
-  test: Tuple[jax.Array, jax.Array, jax.Array]
+  test: Optional[Tuple[jax.Array, jax.Array, jax.Array]]  # None: no test
   probe_x: jax.Array
   probe_y: jax.Array
 
@@ -46,6 +46,8 @@ def to_device(dataset, config, mesh) -> DeviceData:
       train_x=put(dataset.train_x), train_y=put(dataset.train_y),
       val=tuple(map(put, batched(dataset.val_x, dataset.val_y,
                                  config.eval_batch_size))),
+      # A dataset from arrays may have no test split (nothing to evaluate).
       test=tuple(map(put, batched(dataset.test_x, dataset.test_y,
-                                  config.eval_batch_size))),
+                                  config.eval_batch_size)))
+      if len(dataset.test_y) else None,
       probe_x=put(dataset.val_x[:probe]), probe_y=put(dataset.val_y[:probe]))

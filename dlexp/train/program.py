@@ -224,22 +224,25 @@ def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
   `dropout_rates`, the set of the members' rates, lets a group without
   dropout compile without it (see Steps.static_dropout_rate)."""
   from dlexp import losses, models, optim  # pylint: disable=g-import-not-at-top
-  model = models.build_model(cfg.model,
-                             losses.output_dim(cfg.loss, dataset.num_classes),
-                             dataset.input_shape)
+  model = models.build_model(
+      cfg.model, losses.output_dim(cfg.loss, dataset.num_classes,
+                                   dataset.target_dim), dataset.input_shape)
   steps_per_epoch = len(dataset.train_y) // cfg.batch_size
   no_dropout = dropout_rates is not None and set(dropout_rates) == {0.0}
   return Program(Steps(
       model=model, optimizer=optim.make_optimizer(cfg, steps_per_epoch),
       loss_fn=losses.make_loss(cfg.loss, dataset.num_classes),
-      metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
+      metric_fns=losses.make_metrics(cfg.loss,
+                                     regression=dataset.num_classes == 0),
+      reg_cfg=cfg.reg,
       batch_size=cfg.batch_size, steps_per_epoch=steps_per_epoch, mesh=mesh,
       es_mode=monitor_mode(cfg), es_patience=cfg.early_stopping.patience,
       es_min_delta=cfg.early_stopping.min_delta,
       monitor=cfg.early_stopping.monitor,
       plateau_monitor=cfg.schedule.plateau_monitor,
       diagnostics=bool(cfg.diagnostics.every_epochs),
-      static_dropout_rate=0.0 if no_dropout else None))
+      static_dropout_rate=0.0 if no_dropout else None,
+      freeze=tuple(cfg.train.freeze)))
 
 
 def is_conv_net(cfg) -> bool:

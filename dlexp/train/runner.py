@@ -26,11 +26,14 @@ from jax.sharding import Mesh
 
 from dlexp import config as config_lib
 from dlexp import data as data_lib
+from dlexp import losses
 from dlexp import records
 from dlexp.errors import ConfigError, DlexpError
 from dlexp.train import checkpoint as checkpoint_lib
 from dlexp.train import compile_cache
+from dlexp.train import model_io
 from dlexp.train import program as program_lib
+from dlexp.train import transfer
 from dlexp.train import workdir as workdir_lib
 from dlexp.train.device_data import DeviceData, replicate, to_device
 from dlexp.train.progress import Printer
@@ -221,16 +224,21 @@ class GroupRun:
       self.ctx.shown_models.add(key)
       self.ctx.out(models.summary(self.steps.model,
                                   self.ctx.dataset.input_shape,
-                                  num_classes=self.ctx.dataset.num_classes))
+                                  num_classes=self.ctx.dataset.num_classes
+                                  or None))  # None: regression targets
 
   def start(self) -> None:
-    """Fresh states, or the latest checkpoint's; run writers; compiles."""
+    """Fresh states (or those of init.from_path), or the latest
+    checkpoint's; run writers; compiles."""
     ctx, prog = self.ctx, self.prog
     sample = jnp.zeros((1,) + tuple(ctx.dataset.input_shape), jnp.float32)
     for c in self.chunks:
       st, tr = prog.init(jnp.asarray([m.seed for m in c], jnp.int32), sample)
       self.states.append(st)
       self.trackers.append(tr)
+    if self.cfg.init.from_path:
+      self.states, self.trackers, self.start_epoch = transfer.start_states(
+          self.cfg, self.chunks, self.states, self.trackers)
     self.ckpt = checkpoint_lib.GroupCheckpoints(
         os.path.join(ctx.workdir, '.checkpoints', self.group_id()),
         keep=self.cfg.checkpoint.keep, member_axis=True)
@@ -368,7 +376,8 @@ class GroupRun:
 
   def final_params(self, k: int):
     """Chunk k's final parameters: the best epoch's when restore_best (and a
-    best epoch exists), else the last; picked on the host."""
+    best epoch exists), else the last; picked on the host. Also the final
+    state on the host (those parameters, the last epoch's other fields)."""
     st, tr = jax.device_get((self.states[k], self.trackers[k]))
     use_best = (bool(self.cfg.early_stopping.restore_best)
                 & (np.asarray(tr.best_epoch) >= 0))
@@ -377,9 +386,10 @@ class GroupRun:
     params = jax.tree_util.tree_map(pick, tr.best_params, st.params)
     bstats = jax.tree_util.tree_map(pick, tr.best_batch_stats, st.batch_stats)
     put = lambda a, ref: jax.device_put(a, ref.sharding)
+    final = st.replace(params=params, batch_stats=bstats)  # on the host
     return (jax.tree_util.tree_map(put, params, self.states[k].params),
             jax.tree_util.tree_map(put, bstats, self.states[k].batch_stats),
-            use_best, st, tr)
+            use_best, final, tr)
 
   def finish(self) -> List[Dict[str, Any]]:
     train_seconds = time.time() - self.train_start
@@ -388,17 +398,41 @@ class GroupRun:
       params, bstats, use_best, st, tr = self.final_params(k)
       final = {f'val_{n}': v for n, v in program_lib.evaluate(
           self.prog, params, bstats, self.hps[k], self.ctx.ddata.val).items()}
-      final.update({f'test_{n}': v for n, v in program_lib.evaluate(
-          self.prog, params, bstats, self.hps[k],
-          self.ctx.ddata.test).items()})
+      if self.ctx.ddata.test is not None:  # from_arrays without a test split
+        final.update({f'test_{n}': v for n, v in program_lib.evaluate(
+            self.prog, params, bstats, self.hps[k],
+            self.ctx.ddata.test).items()})
       for hook in self.ctx.final_hooks:
         final.update(hook(FinalContext(self.steps.model, self.steps, params,
                                        bstats, self.hps[k], self.ctx.ddata,
                                        c)))
       for i, m in enumerate(c):
+        if self.cfg.save_model:
+          self.save_model(m, i, st, tr, bool(use_best[i]))
         results.append(self.finish_member(m, i, _scalars(final, i), tr, st,
                                           bool(use_best[i]), train_seconds))
     return results
+
+  def save_model(self, m: Member, i: int, st, tr, restored: bool) -> None:
+    """Member i's final model into <run dir>/model/ (dlexp.load reads it)."""
+    from dlexp.train import checkpoint  # pylint: disable=g-import-not-at-top
+    named = checkpoint._named(st)  # pylint: disable=protected-access
+    one = jax.tree_util.tree_map(lambda a: np.asarray(a)[i:i + 1], named)
+    flat = config_lib.flatten(m.trial.config)
+    flat.update(seed=m.seed, num_seeds=1)
+    model_io.write(
+        os.path.join(m.directory, model_io.MODEL_DIR), one, flat,
+        dict(dataset=model_io.dataset_meta(self.ctx.dataset),
+             output_dim=losses.output_dim(self.cfg.loss,
+                                          self.ctx.dataset.num_classes,
+                                          self.ctx.dataset.target_dim),
+             loss=self.cfg.loss.name,
+             trial=m.trial.name,
+             members=[dict(seed=m.seed, epochs=int(st.epoch[i]),
+                           restored_best=restored,
+                           best_epoch=int(tr.best_epoch[i]) + 1,
+                           diverged=bool(tr.diverged[i]))],
+             environment=self.ctx.env))
 
   def finish_member(self, m: Member, i: int, final: Dict[str, float], tr, st,
                     restored: bool, train_seconds: float) -> Dict[str, Any]:
@@ -477,6 +511,8 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
   mesh = Mesh(np.array(jax.devices()), ('data',))
   for t in trials:
     config_lib.validate_against_data(t.config, dataset, mesh.size)
+  for group in group_trials(trials):  # init.from_path, freeze patterns
+    transfer.check(group[0].config, dataset)
   workdir = workdir_lib.prepare(workdir)  # only now: every check has passed
   members = make_members(trials, workdir, script_options)
   for m in members:
@@ -493,7 +529,9 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
     skipped = len(members) - len(pending)
     out(f'dataset {dataset.name}: {len(dataset.train_y)} train / '
         f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
-        f'{tuple(dataset.input_shape)}, {dataset.num_classes} classes; '
+        f'{tuple(dataset.input_shape)}, '
+        + (f'{dataset.num_classes} classes; ' if dataset.num_classes else
+           f'regression targets of {dataset.target_dim}; ') +
         f'devices: {mesh.size} x {jax.devices()[0].platform}'
         + (f'; {skipped} member(s) already finished in {workdir}'
            if skipped else ''))

@@ -6,7 +6,7 @@ compiles them.
 Everything numeric that an ablation turns arrives in `hp` (traced), so a grid
 over those values shares one compiled program.
 """
-from typing import Callable, Dict, Mapping, Optional
+from typing import Callable, Dict, Mapping, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -15,6 +15,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from dlexp import regularizers
 from dlexp.train import diagnostics as diag_lib
+from dlexp.train import transfer
 from dlexp.train.state import Tracker, TrainState, all_finite, new_tracker
 
 HP = Mapping[str, jnp.ndarray]
@@ -28,6 +29,9 @@ class Steps:
   the rate is the Python constant 0.0 rather than a traced value, so the
   dropout layers compile to nothing (no random masks drawn per step) and the
   numbers are those of a traced rate 0, which keeps every unit exactly.
+
+  `freeze`: parameter patterns (config.train.freeze) whose parameters and
+  batch statistics every step keeps bit for bit (see dlexp.train.transfer).
   """
 
   def __init__(self, *, model: nn.Module, optimizer, loss_fn: Callable,
@@ -35,7 +39,8 @@ class Steps:
                steps_per_epoch: int, mesh, es_mode: str, es_patience: int,
                es_min_delta: float, monitor: str,
                plateau_monitor: str = 'val_loss', diagnostics: bool = True,
-               static_dropout_rate: Optional[float] = None):
+               static_dropout_rate: Optional[float] = None,
+               freeze: Sequence[str] = ()):
     self.model = model
     self.optimizer = optimizer
     self.loss_fn = loss_fn
@@ -52,6 +57,7 @@ class Steps:
     self.plateau_monitor = plateau_monitor
     self.diagnostics = diagnostics
     self.static_dropout_rate = static_dropout_rate
+    self.frozen = transfer.frozen_predicate(freeze)
 
   def dropout_rate(self, hp: HP):
     if self.static_dropout_rate is not None:
@@ -116,8 +122,13 @@ class Steps:
     masks = state.masks
     if self.pruning:
       masks = regularizers.update_masks(params, masks, state.step + 1,
-                                        self.steps_per_epoch, self.reg_cfg)
+                                        self.steps_per_epoch, self.reg_cfg,
+                                        exclude=self.frozen)
       params = regularizers.apply_masks(params, masks)
+    # Frozen leaves stay the very arrays they were (no +0, -0.0 or rescale).
+    params = transfer.keep_frozen(self.frozen, state.params, params)
+    batch_stats = transfer.keep_frozen(self.frozen, state.batch_stats,
+                                       batch_stats)
     metrics['learning_rate'] = self.optimizer.learning_rate(
         state.step, hp, state.opt_state)
     return state.replace(step=state.step + 1, params=params,
