@@ -247,15 +247,17 @@ def test_resnet50_counts_match_keras():
   assert 'stage4_block3 (Block)' in text and '(None, 1, 1, 2048)' in text
 
 
-@pytest.mark.parametrize('depth,millions', [(20, 0.27), (32, 0.46),
-                                            (44, 0.66), (56, 0.85),
-                                            (110, 1.7)])
-def test_cifar_resnet_counts_match_he_et_al(depth, millions):
-  """He et al. 2015, Table 6 (CIFAR-10): # params per depth, within 2%."""
+@pytest.mark.parametrize('depth,millions,readme', [
+    (20, 0.27, 0.270), (32, 0.46, 0.464), (44, 0.66, 0.659),
+    (56, 0.85, 0.853), (110, 1.7, 1.728)])
+def test_cifar_resnet_counts_match_he_et_al(depth, millions, readme):
+  """He et al. 2015, Table 6 (CIFAR-10): # params per depth, within 2%; and
+  the three-decimal counts README quotes."""
   model = build_model(model_cfg(name='resnet', variant=f'resnet{depth}'), 10,
                       (32, 32, 3))
   trainable = count_params(shapes(model, (32, 32, 3)))['trainable']
   assert abs(trainable / 1e6 - millions) <= 0.02 * millions, trainable
+  assert round(trainable / 1e6, 3) == readme, trainable
 
 
 def test_default_mlp_is_the_notes_exercise():
