@@ -285,7 +285,7 @@ def check_spatial_dropout(model_cfg, input_shape: Sequence[int]) -> None:
         x, train=True, dropout_rate=0.5), x)
   if max(ranks, default=0) < 3:
     raise ConfigError(
-        f'--variant=spatial drops whole feature maps, but model '
+        "dropout variant 'spatial' drops whole feature maps, but model "
         f'{model_cfg.name!r} applies dropout to flat (N, C) features only, '
         'where it is standard dropout; use a conv model (--model=cnn)')
 

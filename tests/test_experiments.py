@@ -150,23 +150,13 @@ def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
   assert _table(proc.stdout)['activation=relu']['seeds'] == '1'
 
 
-def test_dropout_variant_from_the_config_form(tmp_path):
-  """--config.model.dropout is kept when --variant is not given (it used to
-  be overwritten by --variant's default)."""
-  code, out, err, workdir = _run_script(
-      'dropout_rates', tmp_path,
-      extra=['--config.model.dropout=classic', '--rates=0.3', '--seeds=1',
-             '--epochs=1'])
-  assert code == 0, err[-2000:]
-  assert '## Dropout rates (classic)' in out
-  with open(os.path.join(workdir, 'dropout_rate=0.3', 'seed_0',
-                         'config.json')) as f:
-    assert json.load(f)['config']['model.dropout'] == 'classic'
-
-
 @pytest.mark.parametrize('script,flags,message', [
     ('dropout_rates', ['--variant=spatial'],
-     r"--variant=spatial .* model 'mlp'"),
+     r"variant 'spatial' .* model 'mlp'"),
+    # The --config form of --variant reaches the script (it used to be
+    # replaced by --variant's default, 'standard', and the run went on).
+    ('dropout_rates', ['--config.model.dropout=spatial'],
+     r"variant 'spatial' .* model 'mlp'"),
     ('dropout_rates', ['--variant=alpha', '--config.model.dropout=classic'],
      r'--variant=alpha and --config.model.dropout=classic disagree'),
     ('dropout_rates', ['--config.model.dropout_rate=0.2'],
