@@ -2,18 +2,36 @@
 #   make demo   creates .venv, installs dlexp and Fashion-MNIST, runs the
 #               default ablation (experiments/elu_vs_relu.py), prints its table
 #   make test   creates .venv, installs dlexp[dev] and the data, runs the tests
+#   make test-oldest  the lowest versions pyproject.toml allows, in their own
+#               venv (.venv-oldest), and a fast subset of the tests
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test data install bench clean
+OLDEST_VENV ?= .venv-oldest
+OLDEST_TESTS := tests/test_config.py tests/test_activations.py \
+  tests/test_dropout.py tests/test_diagnostics.py tests/test_report.py \
+  tests/test_engine.py tests/test_data.py tests/test_models_conv.py \
+  tests/test_experiments.py::test_elu_vs_relu
+
+.PHONY: demo test test-oldest data install bench clean
 
 demo: install data
 	$(PY) experiments/elu_vs_relu.py
 
 test: install data
 	$(PY) -m pytest -n 2 tests
+
+# Keeps pyproject's lower bounds honest: exactly tests/constraints-oldest.txt.
+test-oldest: data
+	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install --quiet \
+	  -c tests/constraints-oldest.txt -e . pytest
+	$(OLDEST_VENV)/bin/python -m pip list 2>/dev/null | \
+	  grep -iE '^(jax|jaxlib|flax|optax|orbax-checkpoint|numpy|tensorflow-datasets) '
+	$(OLDEST_VENV)/bin/python -m pytest -W ignore::DeprecationWarning $(OLDEST_TESTS)
 
 install: $(VENV)/.installed
 
@@ -40,4 +58,4 @@ bench: install data
 	$(PY) benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(OLDEST_VENV) runs .pytest_cache

@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import re
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax
@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from dlexp import records
 from dlexp.errors import ConfigError
 from dlexp.layers import dropout as dropout_lib
 
@@ -47,19 +48,60 @@ def member_hp(hp: Dict[str, jax.Array], i: int) -> Dict[str, jax.Array]:
 
 
 # -- reading diagnostics back --------------------------------------------------
-def natural_key(name: str):
-  """'act10' after 'act2': digit runs compare as numbers."""
-  return [int(p) if p.isdigit() else p for p in re.split(r'(\d+)', name)]
-
-
-def layer_names(row: Dict[str, Any], stat: str = 'act_std') -> List[str]:
+def layer_names(row: Dict[str, Any], order: Sequence[str],
+                stat: str = 'act_std') -> List[str]:
   """Layers with a 'diag/<layer>/<stat>' key in a metrics row, in network
-  order. records writes rows with sorted keys, so the insertion order is lost;
-  the natural order of the sown names (act1..act20; conv1_act, conv2_act,
-  head_act1) is the network order for the mlp and cnn families."""
+  `order` (models.layer_order: the order the modules are called). Names
+  cannot give it: resnet's 'stem' sorts after its 'head_' layers.
+
+  Raises:
+    ValueError: a layer of the row is not in `order` (another model's).
+  """
   pattern = re.compile(r'^diag/(.+)/' + re.escape(stat) + '$')
   names = [m.group(1) for m in map(pattern.match, row) if m]
-  return sorted(names, key=natural_key)
+  position = {name: i for i, name in enumerate(order)}
+  unknown = [n for n in names if n not in position]
+  if unknown:
+    raise ValueError(f'layers {unknown} of the metrics are not in the '
+                     f'model\'s layer order {list(order)}')
+  return sorted(names, key=position.__getitem__)
+
+
+def _config_section(flat: Dict[str, Any], prefix: str):
+  """config.<prefix> from a run's flattened config.json (JSON lists back to
+  tuples, 'nan' strings back to floats); fields unknown today are skipped."""
+  from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.default_config()
+  for path, value in flat.items():
+    if path.startswith(prefix + '.'):
+      try:
+        config_lib.set_value(config, path, value)
+      except ConfigError:
+        pass  # a field of an older or newer dlexp
+  return config_lib.get(config, prefix)
+
+
+@functools.lru_cache(maxsize=64)
+def _order_for(model_items: Tuple, dataset: str) -> Tuple[str, ...]:
+  from dlexp import data, models  # pylint: disable=g-import-not-at-top
+  spec = data.DATASETS.get(dataset)
+  model_cfg = _config_section(dict(model_items), 'model')
+  model = models.build_model(model_cfg, spec.num_classes, spec.input_shape)
+  return tuple(models.layer_order(model, spec.input_shape))
+
+
+def run_layer_order(run) -> Optional[List[str]]:
+  """A run's layers in call order: its layers.json (records.write_layers), or
+  else rebuilt from its config.json; None if neither is there."""
+  layers = records.read_layers(run.directory)
+  if layers is not None:
+    return layers
+  flat = (run.config or {}).get('config')
+  if not flat or 'data.name' not in flat:
+    return None
+  items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                       for k, v in flat.items() if k.startswith('model.')))
+  return list(_order_for(items, flat['data.name']))
 
 
 def pick_layer(names: Sequence[str], position: str) -> Optional[str]:
@@ -72,25 +114,33 @@ def pick_layer(names: Sequence[str], position: str) -> Optional[str]:
 
 def layer_stat(run, stat: str, position: str, epoch: int = 0
                ) -> Optional[float]:
-  """diag/<layer>/<stat> of the first, middle or last layer at `epoch`."""
+  """diag/<layer>/<stat> of the first, middle or last layer (in the run's
+  layer order) at `epoch`; None when the run has no layer order."""
+  order = run_layer_order(run)
+  if order is None:
+    return None
   for row in run.metrics:
     if row.get('epoch') == epoch:
-      layer = pick_layer(layer_names(row, stat), position)
+      layer = pick_layer(layer_names(row, order, stat), position)
       if layer is not None:
         return run.at_epoch(f'diag/{layer}/{stat}', epoch)
   return None
 
 
 # -- symmetry of a layer -------------------------------------------------------
-def first_kernel(params) -> jax.Array:
-  """The kernel of the first layer in network order (natural order of the
-  layer names: jax's tree functions sort dict keys, dense10 before dense2)."""
+def first_kernel(params, order: Sequence[str]) -> jax.Array:
+  """The kernel of the first layer in network `order` (models.layer_order).
+
+  Raises:
+    ConfigError: the model has no kernel.
+  """
   kernels = {'/'.join(map(str, p[:-1])): v
              for p, v in traverse_util.flatten_dict(params).items()
              if p[-1] == 'kernel'}
-  if not kernels:
-    raise ConfigError('model has no layer with a kernel to measure')
-  return kernels[min(kernels, key=natural_key)]
+  for name in order:
+    if name in kernels:
+      return kernels[name]
+  raise ConfigError('model has no layer with a kernel to measure')
 
 
 def distinct_units(kernel: jax.Array, rtol: float = 1e-5) -> jax.Array:
@@ -122,17 +172,23 @@ def unit_spread(kernel: jax.Array) -> jax.Array:
 
 
 @jax.jit
-def _symmetry(params):
-  kernel = first_kernel(params)
+def _symmetry(kernel):
   return {'distinct_units': jax.vmap(distinct_units)(kernel),
           'unit_spread': jax.vmap(unit_spread)(kernel)}
 
 
+@functools.lru_cache(maxsize=16)
+def _model_order(model, input_shape: Tuple[int, ...]) -> Tuple[str, ...]:
+  from dlexp import models  # pylint: disable=g-import-not-at-top
+  return tuple(models.layer_order(model, input_shape))
+
+
 def distinct_units_hook(ctx) -> Dict[str, jax.Array]:
-  """Distinct units and unit spread of the first hidden layer, after
-  training: a layer initialized with one shared value stays a stack of
-  copies of one unit."""
-  return _symmetry(ctx.params)
+  """Distinct units and unit spread of the first layer in call order (the
+  first hidden layer), after training: a layer initialized with one shared
+  value stays a stack of copies of one unit."""
+  order = _model_order(ctx.model, tuple(ctx.data.probe_x.shape[1:]))
+  return _symmetry(first_kernel(ctx.params, order))
 
 
 # -- train accuracy in inference mode ------------------------------------------
@@ -229,7 +285,7 @@ def check_spatial_dropout(model_cfg, input_shape: Sequence[int]) -> None:
         x, train=True, dropout_rate=0.5), x)
   if max(ranks, default=0) < 3:
     raise ConfigError(
-        f'--variant=spatial drops whole feature maps, but model '
+        "dropout variant 'spatial' drops whole feature maps, but model "
         f'{model_cfg.name!r} applies dropout to flat (N, C) features only, '
         'where it is standard dropout; use a conv model (--model=cnn)')
 

@@ -44,31 +44,74 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                                   lock_config=True)
 
 
+# Shortcut flag -> the config field it sets.
+SHORTCUTS = (('model', 'model.name'), ('dataset', 'data.name'),
+             ('data_dir', 'data.data_dir'), ('epochs', 'epochs'),
+             ('seeds', 'num_seeds'))
+
+
+def config_overrides():
+  """{path: value} of the --config.<path> flags given on the command line."""
+  return dict(config_flags.get_override_values(FLAGS['config']))
+
+
+def apply_shortcut(config, flag: str, path: str) -> None:
+  """Sets config[path] from the shortcut flag --`flag`.
+
+  Given explicitly, the flag wins; given only as --config.<path>, that value
+  stays; given neither way, the flag's default (the script's) applies. Both
+  given with different values is an error: neither may silently lose.
+  """
+  flag_given = FLAGS[flag].present
+  overrides = config_overrides()
+  value = FLAGS[flag].value
+  if path in overrides and flag_given:
+    if config_lib.get(config, path) != value:
+      raise DlexpError(f'--{flag}={value} and --config.{path}='
+                       f'{config_lib.get(config, path)} disagree; give one')
+  elif path in overrides or value is None:
+    return
+  config_lib.set_value(config, path, value)
+
+
 def resolved_config():
-  """FLAGS.config with the shortcut flags applied (they win)."""
+  """FLAGS.config with the shortcut flags applied (see apply_shortcut)."""
   config = FLAGS.config
-  config.model.name = FLAGS.model
-  config.data.name = FLAGS.dataset
-  if FLAGS.data_dir is not None:
-    config.data.data_dir = FLAGS.data_dir
-  config.epochs = FLAGS.epochs
-  config.num_seeds = FLAGS.seeds
+  for flag, path in SHORTCUTS:
+    apply_shortcut(config, flag, path)
   config_lib.validate(config)
   return config
+
+
+def check_axes(axes: Dict[str, Sequence[Any]],
+               axis_flags: Optional[Dict[str, str]] = None) -> None:
+  """The grid sets each axis path per trial: a --config.<path> for an axis
+  would be overwritten without a word, so it is an error naming both."""
+  overrides = config_overrides()
+  for path, values in axes.items():
+    if path in overrides:
+      flag = (axis_flags or {}).get(path)
+      how = f'--{flag}' if flag else 'this script\'s axis flag'
+      raise DlexpError(
+          f'--config.{path}={overrides[path]} is overridden by the ablated '
+          f'axis {path} ({", ".join(map(str, values))}); set it with {how}')
 
 
 def run_ablation(axes: Dict[str, Sequence[Any]],
                  columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
                  config=None, title: str = '', final_hooks=(),
-                 options: Optional[Dict[str, Any]] = None):
+                 options: Optional[Dict[str, Any]] = None,
+                 axis_flags: Optional[Dict[str, str]] = None):
   """Runs the grid and prints its table; returns (results, table).
 
   `options`: the script's own settings that change what its hooks measure
   (e.g. MC-dropout samples); like config fields, they are part of each run's
   identity, so a rerun with other options never reuses these runs.
+  `axis_flags` names the flag that sets each axis path, for error messages.
   """
   from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   config = config or resolved_config()
+  check_axes(axes, axis_flags)
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
                        rerun_failed=FLAGS.rerun_failed,
                        script_options=options)

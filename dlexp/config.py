@@ -150,8 +150,28 @@ def _check(cond: bool, message: str) -> None:
     raise ConfigError(message)
 
 
+# Float fields where nan is a documented sentinel (inf is still rejected).
+NAN_SENTINELS = ('model.init_value',)
+
+
+def check_finite(config) -> None:
+  """Every float of the config (tuple entries too) is finite, except the nan
+  sentinels: an inf or nan rate would only show as a diverged run later."""
+  for path, value in flatten(config).items():
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+      if not isinstance(v, float) or math.isfinite(v):
+        continue
+      if math.isnan(v) and path in NAN_SENTINELS:
+        continue
+      allowed = ('a finite float, or nan (the sentinel)'
+                 if path in NAN_SENTINELS else 'a finite float')
+      raise ConfigError(f'{path}={value!r} not allowed; need {allowed}')
+
+
 def validate(config) -> None:
   """Checks every value before anything is compiled; one-line ConfigError."""
+  check_finite(config)
   _check(config.num_seeds >= 1,
          f'num_seeds={config.num_seeds} must be >= 1')
   _check(config.epochs >= 1, f'epochs={config.epochs} must be >= 1')
@@ -186,9 +206,11 @@ def validate(config) -> None:
   _check(config.checkpoint.keep >= 1,
          f'checkpoint.keep={config.checkpoint.keep} must be >= 1')
   data.validate(config.data)
-  _check(config.data.val_size >= 1, f'data.val_size={config.data.val_size} '
-         'must be >= 1: validation metrics drive early stopping and the '
-         'best-epoch choice')
+  num_train = data.DATASETS.get(config.data.name).num_train
+  _check(data.resolve_val_size(config.data.val_size, num_train) >= 1,
+         f'data.val_size={config.data.val_size} must be >= 1 (or '
+         f'{data.AUTO_VAL_SIZE} = auto): validation metrics drive early '
+         'stopping and the best-epoch choice')
   model_config.validate(config.model)
   optim.validate(config.optimizer)
   optim.validate_schedule(config.schedule)

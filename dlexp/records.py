@@ -5,6 +5,9 @@ seed holding:
 - metrics.jsonl: one JSON object per line, one line per epoch at least,
 - status.json: running / done / diverged / failed, final metrics, wall time,
   git commit, library versions and devices,
+- layers.json: the model's layers in the order they are called (first =
+  nearest the input), since metrics rows cannot keep that order (see
+  write_layers),
 - TensorBoard event files (tensorboardX, no TensorFlow needed).
 
 JSON files are written atomically (temporary file, then rename); metrics lines
@@ -15,11 +18,14 @@ import math
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 STATUSES = ('running', 'done', 'diverged', 'failed', 'interrupted')
+LAYERS_FILE = 'layers.json'
+_warned: set = set()
 
 
 def jsonable(value: Any) -> Any:
@@ -85,6 +91,38 @@ def repair_metrics(path: str, keep_epochs: int) -> None:
   os.replace(tmp, path)
 
 
+def write_layers(directory: str, names: Sequence[str]) -> None:
+  """Writes the model's layer paths in call order (models.layer_order) into
+  `directory`/layers.json, for readers that need the network order."""
+  write_json(os.path.join(directory, LAYERS_FILE), {'layers': list(names)})
+
+
+def read_layers(directory: str) -> Optional[List[str]]:
+  """The layer order written by write_layers, or None if there is none."""
+  obj = read_json(os.path.join(directory, LAYERS_FILE))
+  layers = (obj or {}).get('layers')
+  return list(layers) if isinstance(layers, list) else None
+
+
+def warn_once(key: str, message: str) -> None:
+  """One line on stderr, the first time `key` is seen in this process."""
+  if key not in _warned:
+    _warned.add(key)
+    print(f'warning: {message}', file=sys.stderr)
+
+
+def _tensorboard_writer(logdir: str):
+  """A tensorboardX SummaryWriter, or None (with a one-time warning) when
+  tensorboardX cannot be imported."""
+  try:
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    warn_once('tensorboardX', f'tensorboardX could not be imported ({e}); '
+              'TensorBoard event files will not be written')
+    return None
+  return SummaryWriter(logdir=logdir)
+
+
 def git_commit() -> str:
   try:
     here = os.path.dirname(os.path.abspath(__file__))
@@ -136,11 +174,7 @@ class RunWriter:
     self.start = time.time()
     self._tb = None
     if tensorboard:
-      try:
-        from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-        self._tb = SummaryWriter(logdir=os.path.join(directory, 'tb'))
-      except ImportError:
-        self._tb = None
+      self._tb = _tensorboard_writer(os.path.join(directory, 'tb'))
     self.set_status('running')
 
   def log(self, row: Dict[str, Any]) -> None:

@@ -139,35 +139,79 @@ def settings_legend(groups: Dict[str, List[Run]]) -> List[str]:
   return lines
 
 
-def mean_std(values: Sequence[float], fmt: str, spread: bool = True) -> str:
-  """'0.8731 ± 0.0042' (sample std over seeds), 'n/a' if nothing finite."""
-  values = [v for v in values if v is not None and math.isfinite(v)]
-  if not values:
+def _finite(value) -> bool:
+  return value is not None and math.isfinite(value)
+
+
+def mean_std(values: Sequence[Optional[float]], fmt: str,
+             spread: bool = True) -> str:
+  """'0.8731 ± 0.0042' (sample std over seeds), 'n/a' if nothing finite.
+
+  When some seeds have no finite value, the cell says how many seeds the
+  mean covers: '0.8731 ± 0.0042 (2/3)'.
+  """
+  finite = [v for v in values if _finite(v)]
+  if not finite:
     return 'n/a'
-  mean = float(np.mean(values))
-  if len(values) == 1 or not spread:
-    return format(mean, fmt)
-  return f'{format(mean, fmt)} ± {format(float(np.std(values, ddof=1)), fmt)}'
+  mean = float(np.mean(finite))
+  if len(finite) == 1 or not spread:
+    text = format(mean, fmt)
+  else:
+    text = (f'{format(mean, fmt)} ± '
+            f'{format(float(np.std(finite, ddof=1)), fmt)}')
+  if len(finite) < len(values):
+    text += f' ({len(finite)}/{len(values)})'
+  return text
+
+
+def _why(run: Run) -> str:
+  """A run's status, with the epoch where it diverged if known."""
+  status = run.status.get('status', '?')
+  epoch = run.final('diverged_epoch')
+  if status == 'diverged' and epoch is not None:
+    return f'diverged at epoch {int(epoch)}'
+  return status
+
+
+def _statuses(runs: Sequence[Run]) -> str:
+  names = sorted({r.status.get('status', '?') for r in runs})
+  if len(names) == 1:
+    return names[0]
+  return ','.join(f'{s}:{sum(r.status.get("status", "?") == s for r in runs)}'
+                  for s in names)
 
 
 def table(groups: Dict[str, List[Run]],
           columns: Sequence[Column] = DEFAULT_COLUMNS,
           order: Optional[Sequence[str]] = None) -> str:
+  """Markdown table, one row per trial; then, if any seed had no finite
+  value in a column that others had, one line per such seed saying which
+  means it is left out of and why (its status)."""
   names = list(order) if order else list(groups)
   header = ['trial', 'seeds'] + [c.header for c in columns] + ['status']
   lines = ['| ' + ' | '.join(header) + ' |',
            '|' + '|'.join(['---'] * len(header)) + '|']
+  notes = []
   for name in names:
-    runs = groups.get(name, [])
+    runs = sorted(groups.get(name, []), key=lambda r: r.seed)
     if not runs:
       continue
-    statuses = sorted({r.status.get('status', '?') for r in runs})
+    left_out: Dict[int, List[str]] = {}
     cells = [name, str(len(runs))]
-    cells += [mean_std([c.value(r) for r in runs], c.fmt, c.spread)
-              for c in columns]
-    cells.append(','.join(f'{s}:{sum(r.status.get("status") == s for r in runs)}'
-                          if len(statuses) > 1 else s for s in statuses))
+    for c in columns:
+      values = [c.value(r) for r in runs]
+      cells.append(mean_std(values, c.fmt, c.spread))
+      if any(_finite(v) for v in values):
+        for i, v in enumerate(values):
+          if not _finite(v):
+            left_out.setdefault(i, []).append(c.header)
+    cells.append(_statuses(runs))
     lines.append('| ' + ' | '.join(cells) + ' |')
+    for i, headers in left_out.items():
+      notes.append(f'- {name}, seed {runs[i].seed} ({_why(runs[i])}): no '
+                   f'finite value, left out of {", ".join(headers)}')
+  if notes:
+    lines += ['', 'Seeds left out of means (the (k/n) cells):'] + notes
   return '\n'.join(lines)
 
 

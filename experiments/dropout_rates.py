@@ -51,8 +51,10 @@ scaled by 1/(1-rate) in training), so inference uses the weights as they are;
       --rates=0,0.1,0.3 --epochs=2 --seeds=1 --config.data.train_limit=10000 \
       --config.model.conv_impl=im2col   # the native conv is slow on XLA-CPU
 
---variant sets config.model.dropout (it wins over --config.model.dropout).
-'spatial' drops whole feature maps and needs a model whose dropout sees them
+--variant sets config.model.dropout; --config.model.dropout=NAME does the
+same (any variant, e.g. locked), and giving both with different values is an
+error. The rates are the grid: set them with --rates, not
+--config.model.dropout_rate. 'spatial' drops whole feature maps and needs a model whose dropout sees them
 (cnn, alexnet, inception; on rnn inputs it is locked dropout): on the MLP it
 would be standard dropout, so the script stops with a one-line error.
 """
@@ -114,25 +116,26 @@ def columns(mc: bool):
 
 def main(_):
   config = cli.resolved_config()
-  config.model.dropout = _VARIANT.value
+  cli.apply_shortcut(config, 'variant', 'model.dropout')
+  variant = config.model.dropout
   rates = cli.list_flag(_RATES.value, float, 'rates')
   if _MC_SAMPLES.value < 0:
     raise ConfigError(f'--mc_samples={_MC_SAMPLES.value} not allowed; need '
                       '0 (off) or more')
-  if _VARIANT.value == 'spatial':
+  if variant == 'spatial':
     layout = data_lib.DATASETS.get(config.data.name).layout
     analysis.check_spatial_dropout(config.model, _PROBE_SHAPES[layout])
   hooks = [analysis.clean_train_accuracy_hook(),
-           analysis.drop_frequency_hook(_VARIANT.value),
+           analysis.drop_frequency_hook(variant),
            analysis.logit_scale_hook,
            analysis.step_time_hook()]
   if _MC_SAMPLES.value:
     hooks.append(analysis.mc_dropout_hook(_MC_SAMPLES.value))
   cli.run_ablation({'model.dropout_rate': rates},
                    columns(mc=bool(_MC_SAMPLES.value)), config=config,
-                   title=f'Dropout rates ({_VARIANT.value})',
-                   final_hooks=hooks,
-                   options={'mc_samples': _MC_SAMPLES.value})
+                   title=f'Dropout rates ({variant})', final_hooks=hooks,
+                   options={'mc_samples': _MC_SAMPLES.value},
+                   axis_flags={'model.dropout_rate': 'rates'})
 
 
 if __name__ == '__main__':

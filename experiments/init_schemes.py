@@ -12,8 +12,11 @@ kernel initializer x bias start, several seeds each (vmapped), and prints:
   last hidden layer's activations on a fixed probe batch of 512 validation
   images before any training (epoch-0 diagnostics): whether the signal keeps
   its scale through the depth;
-- dead @ep1: fraction of hidden units that output <= 0 for every probe
-  example after the first epoch (mean over layers);
+- dead @ep1: fraction of hidden units that output exactly 0 with a zero
+  derivative for every probe example after the first epoch (mean over
+  layers): no gradient reaches them;
+- never-positive @ep1: fraction that output <= 0 for every probe example
+  (for ReLU nearly the same units; for other activations not death);
 - distinct units L1: how many of the first hidden layer's units have distinct
   incoming weights after training. 'constant' draws ONE He-normal value for
   every weight: all units of a layer compute the same thing, get the same
@@ -34,7 +37,7 @@ bias value are static), so compile time dominates at small epoch counts. On
 the CPU, a grid with 'orthogonal' loops over seeds instead of vmapping them
 (jaxlib's batched QR deadlocks there; see _unbatched_qr).
 Per-layer statistics for every epoch are in each run's metrics.jsonl
-(diag/<layer>/act_std, dead_fraction, grad_norm).
+(diag/<layer>/act_std, dead_fraction, never_positive_fraction, grad_norm).
 """
 import jax
 from absl import flags
@@ -63,6 +66,7 @@ COLUMNS = report.DEFAULT_COLUMNS[:3] + (
     _act_std('first', 'first'), _act_std('middle', 'mid'),
     _act_std('last', 'last'),
     report.at_epoch('diag/dead_fraction', 1, 'dead @ep1'),
+    report.at_epoch('diag/never_positive_fraction', 1, 'never-positive @ep1'),
     report.final('distinct_units', 'distinct units L1', '.0f'),
     report.final('unit_spread', 'spread L1', '.3f'),
     report.DEFAULT_COLUMNS[3],
@@ -90,7 +94,9 @@ def main(_):
        'model.bias_init': cli.list_flag(_BIAS_INITS.value, float,
                                         'bias_inits')},
       COLUMNS, config=config, title='Initialization schemes',
-      final_hooks=[analysis.distinct_units_hook])
+      final_hooks=[analysis.distinct_units_hook],
+      axis_flags={'model.kernel_init': 'inits',
+                  'model.bias_init': 'bias_inits'})
 
 
 if __name__ == '__main__':

@@ -51,6 +51,7 @@ CASES = [
     ('elu', {'elu_alpha': 2.0}, -0.5, 2 * (math.exp(-0.5) - 1),
      2 * math.exp(-0.5)),
     ('elu', {}, 1.5, 1.5, 1.0),
+    ('elu', {}, 0.0, 0.0, 1.0),  # continuous derivative at 0 for alpha 1
     ('selu', {}, 1.0, 1.0507009873554805, 1.0507009873554805),
     ('selu', {}, -1.0, 1.0507009873554805 * 1.6732632423543772
      * (math.exp(-1) - 1), 1.0507009873554805 * 1.6732632423543772
@@ -81,9 +82,29 @@ def test_value_and_derivative(name, kw, x, value, deriv):
   np.testing.assert_allclose(dy, deriv, rtol=1e-5, atol=1e-7)
 
 
-def test_selu_constants():
-  np.testing.assert_allclose(A.SELU_ALPHA, 1.6732632, rtol=1e-7)
-  np.testing.assert_allclose(A.SELU_SCALE, 1.0507010, rtol=1e-7)
+def test_selu_constants_solve_the_fixed_point_equations():
+  """Klambauer et al. 2017, eq. 14: the closed forms of alpha and lambda
+  that make (mean 0, variance 1) SELU's fixed point, computed here from
+  erfc (not copied from the module)."""
+  erfc, e = math.erfc, math.e
+  alpha = -math.sqrt(2 / math.pi) / (erfc(1 / math.sqrt(2)) * math.exp(0.5)
+                                     - 1)
+  scale = ((1 - erfc(1 / math.sqrt(2)) * math.sqrt(e))
+           * math.sqrt(2 * math.pi)
+           * (2 * erfc(math.sqrt(2)) * e**2
+              + math.pi * erfc(1 / math.sqrt(2))**2 * e
+              - 2 * (2 + math.pi) * erfc(1 / math.sqrt(2)) * math.sqrt(e)
+              + math.pi + 2)**-0.5)
+  np.testing.assert_allclose(A.SELU_ALPHA, alpha, rtol=1e-14)
+  np.testing.assert_allclose(A.SELU_SCALE, scale, rtol=1e-14)
+  # And by quadrature of N(0, 1): E[selu(z)] = 0, E[selu(z)^2] = 1.
+  z, dz = np.linspace(-12, 12, 400_001, retstep=True)
+  pdf = np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+  y = A.SELU_SCALE * np.where(z > 0, z, A.SELU_ALPHA * np.expm1(
+      np.minimum(z, 0)))
+  # The integrands vanish at +-12, so the plain sum is the trapezoid rule.
+  np.testing.assert_allclose(np.sum(y * pdf) * dz, 0, atol=1e-9)
+  np.testing.assert_allclose(np.sum(y * y * pdf) * dz, 1, rtol=1e-9)
 
 
 def test_selu_keeps_standard_normal_moments():
@@ -152,9 +173,44 @@ def test_activation_sows_its_output():
   np.testing.assert_array_equal(y, state['intermediates']['act'][0])
 
 
-def test_swish_and_silu_are_the_same():
-  x = jnp.linspace(-4, 4, 17)
-  np.testing.assert_array_equal(apply('swish', x)[0], apply('silu', x)[0])
+@pytest.mark.parametrize('name', ['swish', 'silu'])
+def test_swish_and_silu_are_x_times_sigmoid(name):
+  x = np.linspace(-6, 6, 25)
+  expected = x / (1 + np.exp(-x))  # numpy, in float64
+  np.testing.assert_allclose(apply(name, x)[0], expected, rtol=1e-6,
+                             atol=1e-7)
+  # Its minimum, -0.278465 at x = -1.278465 (W(1/e) + 1 = 1.278465).
+  y, dy = apply(name, -1.2784645)
+  np.testing.assert_allclose(y, -0.2784645, rtol=1e-6)
+  assert abs(float(dy)) < 1e-6
+
+
+@pytest.mark.parametrize('name,x,expected', [
+    ('relu', [-2.0, -0.5, 0.5, 2.0], [0, 0, 1, 1]),
+    ('leaky_relu', [-2.0, 2.0], [0.01, 1]),
+    ('elu', [-1.0, 0.0, 1.0], [math.exp(-1), 1, 1]),
+    ('tanh', [0.0, 2.0], [1, 1 - math.tanh(2)**2]),
+    ('sigmoid', [0.0], [0.25]),
+])
+def test_activation_sows_its_derivative_for_diagnostics(name, x, expected):
+  act = A.make_activation(model_cfg(activation=name))
+  x = jnp.asarray(x)
+  y, state = act.apply({}, x, mutable=['intermediates'])
+  sown = state['intermediates']
+  np.testing.assert_allclose(sown['act'][0], y)
+  np.testing.assert_allclose(sown['act_grad'][0], expected, rtol=1e-6)
+  assert ('saturated' in sown) == (name in ('tanh', 'sigmoid'))
+  # Nothing is sown (or computed) when intermediates are not collected.
+  assert act.apply({}, x).shape == x.shape
+
+
+def test_saturation_threshold_is_one_percent_of_the_largest_derivative():
+  # tanh'(x) = 1 - tanh(x)^2 < 0.01 beyond atanh(sqrt(0.99)) = 2.9932.
+  act = A.make_activation(model_cfg(activation='tanh'))
+  x = jnp.array([0.0, 2.9, 3.1, -3.1])
+  _, state = act.apply({}, x, mutable=['intermediates'])
+  np.testing.assert_array_equal(state['intermediates']['saturated'][0],
+                                [False, False, True, True])
 
 
 def test_every_registered_activation_runs_under_jit_and_vmap():

@@ -1,5 +1,6 @@
 """dlexp.analysis: diagnostics readers, the symmetry measure, the dropout
 measurements and the final hooks on real (tiny) runs."""
+import json
 import math
 
 import jax
@@ -8,43 +9,74 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from dlexp import analysis, models, report
+from dlexp import analysis, models, records, report
+from dlexp import config as config_lib
 from dlexp.errors import ConfigError
 from dlexp.train import runner
 
 QUIET = runner.Printer(quiet=True)
 
 
-def _fake_run(rows):
-  return report.Run('/nowhere', {}, {'final': {}}, _metrics=rows)
+def _fake_run(rows, directory='/nowhere', config=None):
+  return report.Run(str(directory), config or {}, {'final': {}}, _metrics=rows)
 
 
-def test_layer_names_in_network_order_despite_sorted_keys():
-  row = {f'diag/act{i}/act_std': float(i) for i in (1, 10, 11, 2, 20, 3)}
+def _resnet_order():
+  model = models.build_model(models.tiny_config('resnet'), 10, (8, 8, 1))
+  return models.layer_order(model, (8, 8, 1))
+
+
+def test_layer_names_follow_the_call_order_not_the_names():
+  order = _resnet_order()
+  acts = [n for n in order if n.endswith('_act')]
+  row = {f'diag/{n}/act_std': 1.0 for n in sorted(acts)}  # keys sorted
   row['diag/dead_fraction'] = 0.5
-  row['diag/act1/dead_fraction'] = 0.0
-  names = analysis.layer_names(dict(sorted(row.items())))
-  assert names == ['act1', 'act2', 'act3', 'act10', 'act11', 'act20']
-  assert [analysis.pick_layer(names, p) for p in ('first', 'middle', 'last')
-          ] == ['act1', 'act10', 'act20']
-  cnn = {'diag/head_act1/act_std': 0, 'diag/conv2_act/act_std': 0,
-         'diag/conv1_act/act_std': 0}
-  assert analysis.layer_names(cnn) == ['conv1_act', 'conv2_act', 'head_act1']
+  row['diag/stem_act/dead_fraction'] = 0.0
+  names = analysis.layer_names(row, order)
+  assert names == acts
+  # Sorted, the stem came last ('stage' < 'stem'): first/last were swapped.
+  assert sorted(names)[-1] == 'stem_act'
+  assert [analysis.pick_layer(names, p) for p in ('first', 'last')] == [
+      'stem_act', 'stage3_block1/out_act']
   assert analysis.pick_layer([], 'first') is None
+  with pytest.raises(ValueError, match='head_act1'):
+    analysis.layer_names({'diag/head_act1/act_std': 0.0}, order)
 
 
-def test_layer_stat_reads_the_requested_epoch():
+def test_layer_stat_reads_the_requested_epoch(tmp_path):
+  records.write_layers(str(tmp_path), ['dense10', 'act10', 'dense2', 'act2',
+                                       'dense1', 'act1', 'logits'])
   rows = [{'epoch': 0, 'diag/act1/act_std': 1.0, 'diag/act2/act_std': 2.0,
-           'diag/act3/act_std': 3.0},
+           'diag/act10/act_std': 3.0},
           {'epoch': 1, 'diag/act1/act_std': 10.0, 'diag/act2/act_std': 20.0,
-           'diag/act3/act_std': 30.0}]
-  run = _fake_run(rows)
-  assert analysis.layer_stat(run, 'act_std', 'first') == 1.0
+           'diag/act10/act_std': 30.0}]
+  run = _fake_run(rows, tmp_path)
+  # The written order, whatever the names say.
+  assert analysis.layer_stat(run, 'act_std', 'first') == 3.0
   assert analysis.layer_stat(run, 'act_std', 'middle') == 2.0
-  assert analysis.layer_stat(run, 'act_std', 'last', epoch=1) == 30.0
+  assert analysis.layer_stat(run, 'act_std', 'last', epoch=1) == 10.0
   assert analysis.layer_stat(run, 'act_std', 'first', epoch=5) is None
-  assert analysis.layer_stat(_fake_run([{'epoch': 0}]), 'act_std',
+  assert analysis.layer_stat(_fake_run([{'epoch': 0}], tmp_path), 'act_std',
                              'first') is None
+  # No layers.json and no config.json: no order, no answer (not a guess).
+  assert analysis.layer_stat(_fake_run(rows), 'act_std', 'first') is None
+
+
+def test_layer_order_rebuilt_from_config_json(tmp_path):
+  """Runs without layers.json: the model is rebuilt from config.json (as
+  the runner writes it: flattened, JSON types)."""
+  config = tiny_config(**{'model.name': 'resnet', 'model.variant': 'resnet8',
+                          'model.width_mult': 0.25})
+  flat = records.jsonable(config_lib.flatten(config))
+  flat = json.loads(json.dumps(flat))  # tuples -> lists, nan -> 'nan'
+  order = _resnet_order()
+  acts = [n for n in order if n.endswith('_act')]
+  rows = [{'epoch': 0, **{f'diag/{n}/act_std': float(i)
+                          for i, n in enumerate(acts)}}]
+  run = _fake_run(rows, tmp_path, {'config': flat})
+  assert analysis.run_layer_order(run) == order
+  assert analysis.layer_stat(run, 'act_std', 'first') == 0.0
+  assert analysis.layer_stat(run, 'act_std', 'last') == len(acts) - 1
 
 
 def test_distinct_units_counts_copies():
@@ -67,11 +99,14 @@ def test_first_kernel_is_first_in_network_order():
   k = lambda v: {'kernel': jnp.full((2, 2), v), 'bias': jnp.zeros(2)}
   params = {'dense10': k(10.), 'dense2': k(2.), 'dense1': k(1.),
             'logits': k(0.)}
-  assert float(analysis.first_kernel(params)[0, 0]) == 1.0
-  cnn = {'head_dense1': k(3.), 'conv2': k(2.), 'conv1': k(1.), 'logits': k(0.)}
-  assert float(analysis.first_kernel(cnn)[0, 0]) == 1.0
+  order = ['dense1', 'act1', 'dense2', 'act2', 'dense10', 'logits']
+  assert float(analysis.first_kernel(params, order)[0, 0]) == 1.0
+  resnet = {'head_dense1': k(3.), 'stage1_block1': {'conv1': k(2.)},
+            'stem': k(1.), 'logits': k(0.)}
+  order = ['stem', 'stem_act', 'stage1_block1/conv1', 'head_dense1', 'logits']
+  assert float(analysis.first_kernel(resnet, order)[0, 0]) == 1.0
   with pytest.raises(ConfigError):
-    analysis.first_kernel({'norm': {'scale': jnp.ones(2)}})
+    analysis.first_kernel({'norm': {'scale': jnp.ones(2)}}, ['norm'])
 
 
 @pytest.mark.parametrize('variant', ['standard', 'spatial', 'alpha', 'classic',

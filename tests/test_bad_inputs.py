@@ -66,6 +66,47 @@ CASES = [
     ('negative_patience', ['--config.early_stopping.patience=-1'],
      'early_stopping.patience=-1 must be >= 0'),
     ('unknown_norm', ['--config.model.norm=layer'], "model.norm='layer'"),
+    ('unknown_dropout_variant', ['--config.model.dropout=gaussian'],
+     "unknown dropout variant 'gaussian'"),
+    ('zero_val_size', ['--config.data.val_size=0'],
+     'data.val_size=0 must be >= 1 (or -1 = auto)'),
+    ('val_size_below_auto', ['--config.data.val_size=-2'],
+     'data.val_size=-2 must be >= 0, or -1 for auto'),
+    # Non-finite numbers: rejected up front, not trained until "diverged".
+    ('inf_learning_rate', ['--config.optimizer.learning_rate=inf'],
+     'optimizer.learning_rate=inf not allowed; need a finite float'),
+    ('nan_learning_rate', ['--config.optimizer.learning_rate=nan'],
+     'optimizer.learning_rate=nan not allowed; need a finite float'),
+    ('nan_momentum', ['--config.optimizer.momentum=nan'],
+     'optimizer.momentum=nan not allowed'),
+    ('inf_weight_decay', ['--config.optimizer.weight_decay=inf'],
+     'optimizer.weight_decay=inf not allowed'),
+    ('inf_l2', ['--config.reg.l2=inf'], 'reg.l2=inf not allowed'),
+    ('nan_decay_rate', ['--config.schedule.decay_rate=nan'],
+     'schedule.decay_rate=nan not allowed'),
+    ('inf_label_smoothing', ['--config.loss.label_smoothing=-inf'],
+     'loss.label_smoothing=-inf not allowed'),
+    ('inf_init_value', ['--config.model.init_value=inf'],
+     'model.init_value=inf not allowed; need a finite float, or nan (the '
+     'sentinel)'),
+    # A shortcut flag and its --config form must not disagree silently.
+    ('epochs_twice', ['--config.epochs=3'],
+     '--epochs=1 and --config.epochs=3 disagree; give one'),
+    ('seeds_twice', ['--config.num_seeds=2'],
+     '--seeds=1 and --config.num_seeds=2 disagree'),
+    ('model_twice', ['--model=cnn', '--config.model.name=mlp'],
+     '--model=cnn and --config.model.name=mlp disagree'),
+    ('dataset_twice', ['--config.data.name=mnist1d'],
+     '--dataset=synthetic and --config.data.name=mnist1d disagree'),
+    # The grid sets its axis per trial: a --config value for it would vanish.
+    ('axis_set_by_config', ['--config.model.activation=tanh'],
+     '--config.model.activation=tanh is overridden by the ablated axis '
+     'model.activation (relu, leaky_relu, elu, selu); set it with '
+     '--activations'),
+    ('variational_dropout_on_mlp', ['--config.model.dropout=variational'],
+     "model.dropout='variational' not allowed for model 'mlp'"),
+    ('data_dir_for_generated_data', ['--data_dir=/usr/share'],
+     "data.data_dir='/usr/share' not allowed with data.name='synthetic'"),
 ]
 
 
@@ -139,5 +180,45 @@ def test_report_on_missing_workdir(tmp_path):
   _assert_one_line_error(proc, 'is not a directory')
 
 
-def test_catalogue_size():
-  assert len(CASES) + 5 >= 25
+def _registries():
+  """Every Registry of the package, found by walking its modules."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  import pkgutil  # pylint: disable=g-import-not-at-top
+  import dlexp  # pylint: disable=g-import-not-at-top
+  from dlexp.registry import Registry  # pylint: disable=g-import-not-at-top
+  found = {}
+  for info in pkgutil.walk_packages(dlexp.__path__, 'dlexp.'):
+    if info.name.startswith('dlexp.train'):
+      continue  # the engine registers nothing selectable
+    module = importlib.import_module(info.name)
+    for value in vars(module).values():
+      if isinstance(value, Registry):
+        found[value.kind] = value
+  return found
+
+
+def test_every_registry_has_an_unknown_name_case():
+  kinds = _registries()
+  assert {'model', 'dataset', 'activation', 'optimizer'} <= set(kinds)
+  expected = ' '.join(c[2] for c in CASES)
+  missing = [k for k in kinds if f'unknown {k} ' not in expected]
+  assert not missing, f'no bad-input case for an unknown {missing} name'
+
+
+def test_named_data_dir_without_the_files(tmp_path):
+  """fashion_mnist with --data_dir (or $DLEXP_DATA_DIR) naming a folder
+  without the files: an error naming it, even where a system copy exists
+  (which used to be read instead, without a word)."""
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  small = [a for a in SMALL if not a.startswith('--dataset')]
+  proc = _run(small + ['--dataset=fashion_mnist', f'--data_dir={empty}'],
+              tmp_path / 'runs')
+  _assert_one_line_error(
+      proc, f'data.data_dir={empty} does not hold the four IDX files')
+  assert 'missing train-images-idx3-ubyte' in proc.stderr
+  proc = _run(small + ['--dataset=fashion_mnist'], tmp_path / 'runs',
+              env={'DLEXP_DATA_DIR': str(empty)})
+  _assert_one_line_error(
+      proc, f'$DLEXP_DATA_DIR={empty} does not hold the four IDX files')
+  assert not (tmp_path / 'runs').exists()

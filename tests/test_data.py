@@ -58,8 +58,31 @@ def test_defaults_are_valid_and_have_contract_keys():
       'name', 'data_dir', 'val_size', 'split_seed', 'standardize', 'download',
       'train_limit', 'test_limit', 'classes'])
   assert (c.name, c.data_dir, c.val_size, c.download) == (
-      'fashion_mnist', '', 5000, False)
+      'fashion_mnist', '', -1, False)
   data.validate(c)
+
+
+@pytest.mark.parametrize('name', data.DATASETS.names())
+def test_every_dataset_validates_with_its_defaults(name):
+  # Before val_size was sized per dataset, mnist1d's default of 5000 was
+  # larger than its 4000 training examples.
+  data.validate(cfg(name=name))
+
+
+def test_auto_val_size_is_a_tenth_of_train_capped_at_5000():
+  assert data.resolve_val_size(-1, 60000) == 5000  # Fashion-MNIST, MNIST
+  assert data.resolve_val_size(-1, 50000) == 5000  # CIFAR
+  assert data.resolve_val_size(-1, 4000) == 400  # MNIST-1D
+  assert data.resolve_val_size(-1, 10000) == 1000  # synthetic
+  assert data.resolve_val_size(123, 4000) == 123  # explicit: as given
+  assert data.resolve_val_size(0, 4000) == 0
+
+
+def test_auto_val_size_on_load():
+  ds = data.load(cfg(name='synthetic'))
+  assert (ds.num_train, ds.num_val) == (9000, 1000)
+  ds = data.load(cfg(name='synthetic', val_size=700))
+  assert (ds.num_train, ds.num_val) == (9300, 700)
 
 
 def test_dataset_names():
@@ -75,9 +98,14 @@ def test_unknown_dataset_has_did_you_mean():
 
 
 @pytest.mark.parametrize('overrides, pattern', [
-    ({'val_size': -1}, r'data.val_size=-1 must be >= 0'),
     ({'val_size': 60000}, r'data.val_size=60000 must be < 60000'),
-    ({'name': 'mnist1d'}, r'data.val_size=5000 must be < 4000'),
+    ({'name': 'mnist1d', 'val_size': 5000},
+     r'data.val_size=5000 must be < 4000'),
+    ({'val_size': -2}, r'data.val_size=-2 must be >= 0, or -1 for auto'),
+    ({'name': 'mnist1d', 'data_dir': '/data'},
+     r"data.data_dir='/data' not allowed with data.name='mnist1d'.*reads no "
+     'files'),
+    ({'name': 'synthetic', 'data_dir': '/data'}, r'reads no files'),
     ({'split_seed': -3}, r'data.split_seed=-3 must be >= 0'),
     ({'train_limit': -1}, r'data.train_limit=-1 must be >= 0'),
     ({'test_limit': 1.5}, r'data.test_limit=1.5 must be an int'),
@@ -223,21 +251,16 @@ def test_load_from_data_dir(tmp_path, no_system_copy):
   assert ds.input_shape == (28, 28, 1)
 
 
-def test_nowhere_error_lists_every_place(monkeypatch, tmp_path,
-                                         no_system_copy):
-  empty = tmp_path / 'empty'
-  empty.mkdir()
-  monkeypatch.setenv('DLEXP_DATA_DIR', str(empty))
+def test_nowhere_error_lists_every_place(tmp_path, no_system_copy):
   cache = data.cache_dir('fashion_mnist')
   write_fashion(cache)
   for f in ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'):
     (cache / f).unlink()
   with pytest.raises(DataError) as e:
-    data.load(cfg(data_dir=str(tmp_path / 'missing')))
+    data.load(cfg())
   assert_one_line(e)
   message = str(e.value)
-  for place in (tmp_path / 'missing', tmp_path / 'missing' / 'fashion_mnist',
-                empty, empty / 'fashion_mnist', no_system_copy, cache):
+  for place in (no_system_copy, cache):
     assert f'{place} (' in message
   assert 'no such folder' in message
   assert 'has 2 of 4 files, missing t10k-images-idx3-ubyte' in message
@@ -245,6 +268,43 @@ def test_nowhere_error_lists_every_place(monkeypatch, tmp_path,
   assert '$DLEXP_DATA_DIR' in message and '--config.data.data_dir' in message
   assert '--config.data.download=True' in message
   assert 'Download is off' in message
+
+
+@pytest.mark.parametrize('how', ['data_dir', 'env'])
+def test_named_folder_without_the_files_is_an_error_not_a_fallback(
+    monkeypatch, tmp_path, no_system_copy, how):
+  """The default places hold the files, but the user named another folder:
+  it is the only place looked in, and the error names it and what is
+  missing (before, the system copy was read without a word)."""
+  write_fashion(no_system_copy, marker=3)
+  write_fashion(data.cache_dir('fashion_mnist'), marker=4)
+  named = tmp_path / 'mine'
+  write_fashion(named)
+  for f in ('train-labels-idx1-ubyte.gz', 't10k-labels-idx1-ubyte.gz'):
+    (named / f).unlink()
+  if how == 'env':
+    monkeypatch.setenv('DLEXP_DATA_DIR', str(named))
+    c, why = cfg(), '$DLEXP_DATA_DIR'
+  else:
+    c, why = cfg(data_dir=str(named)), 'data.data_dir'
+  with pytest.raises(DataError) as e:
+    data.load(c)
+  assert_one_line(e)
+  message = str(e.value)
+  assert f'{why}={named} does not hold the four IDX files' in message
+  assert (f'{named} ({why}: has 2 of 4 files, missing '
+          'train-labels-idx1-ubyte, t10k-labels-idx1-ubyte)') in message
+  assert f'{named / "fashion_mnist"} ({why}: no such folder)' in message
+  assert fashion_mnist.locate(c.data_dir)[0] is None
+
+
+def test_data_dir_wins_over_the_environment(monkeypatch, tmp_path,
+                                            no_system_copy):
+  write_fashion(tmp_path / 'flag', marker=1)
+  write_fashion(tmp_path / 'env', marker=2)
+  monkeypatch.setenv('DLEXP_DATA_DIR', str(tmp_path / 'env'))
+  assert marker_of(fashion_mnist.locate(str(tmp_path / 'flag'))[0]) == 1
+  assert marker_of(fashion_mnist.locate('')[0]) == 2
 
 
 def test_corrupt_file_is_an_error_not_skipped(tmp_path, no_system_copy):
@@ -329,6 +389,16 @@ def test_download_checksum_mismatch_leaves_nothing(fake_server,
   assert 'apt-get install dataset-fashion-mnist' in message
   cache = data.cache_dir('fashion_mnist')
   assert list(cache.iterdir()) == []  # no partial or unverified file
+
+
+def test_download_into_the_named_folder(fake_server, tmp_path,
+                                        no_system_copy):
+  named = tmp_path / 'mine'
+  ds = data.load(cfg(download=True, data_dir=str(named), val_size=5))
+  assert ds.train_x.shape == (15, 28, 28, 1)
+  assert sorted(p.name for p in named.iterdir()) == sorted(
+      f'{stem}.gz' for stem, _ in fashion_mnist.FILES.values())
+  assert not data.cache_dir('fashion_mnist').exists()
 
 
 def test_no_fetch_without_download_flag(fake_server, no_system_copy):

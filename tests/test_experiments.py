@@ -26,14 +26,14 @@ SCRIPTS = {
 TIMEOUT_S = 300
 
 
-def _run_script(name, tmp_path):
+def _run_script(name, tmp_path, extra=()):
   """(returncode, stdout, stderr, workdir) of one tiny run of `name`.
 
   One script per test, so pytest-xdist spreads them over its workers.
   """
   workdir = str(tmp_path / 'runs')
   cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
-         f'--workdir={workdir}'] + TINY + SCRIPTS[name]
+         f'--workdir={workdir}'] + TINY + SCRIPTS[name] + list(extra)
   proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                         timeout=TIMEOUT_S)
   return proc.returncode, proc.stdout, proc.stderr, workdir
@@ -80,7 +80,10 @@ def test_elu_vs_relu(tmp_path):
   rows, _ = _check('elu_vs_relu', tmp_path, ['activation=relu',
                                              'activation=elu'])
   for row in rows.values():
-    assert 0 <= _mean(row['dead units @end']) <= 1
+    for col in ('dead @end', 'never-positive @end'):
+      assert 0 <= _mean(row[col]) <= 1
+  # An ELU unit is never dead (its derivative is positive everywhere).
+  assert _mean(rows['activation=elu']['dead @end']) == 0
 
 
 def test_init_schemes(tmp_path):
@@ -92,6 +95,8 @@ def test_init_schemes(tmp_path):
     for pos in ('first', 'mid', 'last'):
       assert 0 < _mean(row[f'act std {pos} @init']) < 1e3, (trial, pos)
     assert 0 <= _mean(row['dead @ep1']) <= 1
+    # For ReLU a dead unit is never positive; not every such unit is dead.
+    assert _mean(row['dead @ep1']) <= _mean(row['never-positive @ep1'])
     assert _final(workdir, trial)['distinct_units'] == (
         1 if 'constant' in trial else 16)
   he = rows['kernel_init=he_normal,bias_init=0']
@@ -120,13 +125,51 @@ def test_dropout_rates(tmp_path):
     assert sum(gaps) / 2 == pytest.approx(_mean(row['gap']), abs=1e-3)
 
 
+def test_mnist1d_runs_with_its_defaults(tmp_path):
+  """No --config.data.val_size: the validation split is sized for the
+  dataset (400 of MNIST-1D's 4000), where 5000 used to stop every run."""
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
+         f'--workdir={tmp_path}', '--dataset=mnist1d', '--activations=relu',
+         '--config.model.depth=1', '--config.model.width=8', '--epochs=1',
+         '--seeds=1']
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=TIMEOUT_S)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert '3600 train / 400 val / 1000 test' in proc.stdout
+
+
+def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
+  """--config.epochs / --config.num_seeds without --epochs / --seeds: the
+  values given are used (they used to be replaced by the flags' defaults)."""
+  tiny = [a for a in TINY if not a.startswith(('--epochs', '--seeds'))]
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
+         f'--workdir={tmp_path}', '--activations=relu', '--config.epochs=1',
+         '--config.num_seeds=1'] + tiny
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=TIMEOUT_S)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert 'model mlp, 1 epochs, seeds 0..0' in proc.stdout
+  assert _table(proc.stdout)['activation=relu']['seeds'] == '1'
+
+
 @pytest.mark.parametrize('script,flags,message', [
     ('dropout_rates', ['--variant=spatial'],
-     r"--variant=spatial .* model 'mlp'"),
+     r"variant 'spatial' .* model 'mlp'"),
+    # The --config form of --variant reaches the script (it used to be
+    # replaced by --variant's default, 'standard', and the run went on).
+    ('dropout_rates', ['--config.model.dropout=spatial'],
+     r"variant 'spatial' .* model 'mlp'"),
+    ('dropout_rates', ['--variant=alpha', '--config.model.dropout=classic'],
+     r'--variant=alpha and --config.model.dropout=classic disagree'),
+    ('dropout_rates', ['--config.model.dropout_rate=0.2'],
+     r'--config.model.dropout_rate=0.2 is overridden by the ablated axis '
+     r'model.dropout_rate \(0.0, 0.1, .*\); set it with --rates'),
     ('dropout_rates', ['--rates=0,x'], r"--rates: 'x' is not a float"),
     ('init_schemes', ['--inits=orthogonal', '--config.members=vmap'],
      r'--config.members=vmap with orthogonal init deadlocks'),
     ('init_schemes', ['--inits=he_normall'], r'did you mean .he_normal'),
+    ('init_schemes', ['--config.model.bias_init=0.5'],
+     r'--config.model.bias_init=0.5 is overridden .* --bias_inits'),
 ])
 def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
   cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{script}.py'),

@@ -16,7 +16,7 @@ from flax import traverse_util
 from dlexp import data
 from dlexp.errors import ConfigError
 from dlexp.models import (MODELS, build_model, count_params, defaults,
-                          summary, tiny_config, validate)
+                          layer_order, summary, tiny_config, validate)
 from dlexp.models.inception import InceptionModule
 from dlexp.models.summary import trace
 
@@ -198,6 +198,27 @@ def test_summary_totals_equal_variable_sizes(name):
 
 # -- parameter counts ------------------------------------------------------
 
+def test_default_mlp_has_271410_parameters():
+  """README's count: 784*100+100 in, 19 x (100*100+100) hidden, 100*10+10
+  out."""
+  model = build_model(defaults(), 10, IMAGE)
+  counts = count_params(shapes(model, IMAGE))
+  assert 784 * 100 + 100 + 19 * (100 * 100 + 100) + 100 * 10 + 10 == 271_410
+  assert counts == {'total': 271_410, 'trainable': 271_410,
+                    'non_trainable': 0}
+
+
+def test_cnn_has_225034_parameters():
+  """README's count for the Keras beginner's CNN on 28x28x1: conv 3x3x1x32,
+  conv 3x3x32x64, dense 5*5*64 -> 128, dense 128 -> 10, with biases."""
+  model = build_model(model_cfg(name='cnn'), 10, IMAGE)
+  counts = count_params(shapes(model, IMAGE))
+  assert (9 * 32 + 32) + (9 * 32 * 64 + 64) + (1600 * 128 + 128) + (
+      128 * 10 + 10) == 225_034
+  assert counts == {'total': 225_034, 'trainable': 225_034,
+                    'non_trainable': 0}
+
+
 def test_vgg16_counts_match_keras():
   """The notes' Keras summary (002): VGG16(include_top=False) on 32x32x3 has
   14,714,688 params; with the 1024-512-256-128-10 head, 15,930,314."""
@@ -226,15 +247,17 @@ def test_resnet50_counts_match_keras():
   assert 'stage4_block3 (Block)' in text and '(None, 1, 1, 2048)' in text
 
 
-@pytest.mark.parametrize('depth,millions', [(20, 0.27), (32, 0.46),
-                                            (44, 0.66), (56, 0.85),
-                                            (110, 1.7)])
-def test_cifar_resnet_counts_match_he_et_al(depth, millions):
-  """He et al. 2015, Table 6 (CIFAR-10): # params per depth, within 2%."""
+@pytest.mark.parametrize('depth,millions,readme', [
+    (20, 0.27, 0.270), (32, 0.46, 0.464), (44, 0.66, 0.659),
+    (56, 0.85, 0.853), (110, 1.7, 1.728)])
+def test_cifar_resnet_counts_match_he_et_al(depth, millions, readme):
+  """He et al. 2015, Table 6 (CIFAR-10): # params per depth, within 2%; and
+  the three-decimal counts README quotes."""
   model = build_model(model_cfg(name='resnet', variant=f'resnet{depth}'), 10,
                       (32, 32, 3))
   trainable = count_params(shapes(model, (32, 32, 3)))['trainable']
   assert abs(trainable / 1e6 - millions) <= 0.02 * millions, trainable
+  assert round(trainable / 1e6, 3) == readme, trainable
 
 
 def test_default_mlp_is_the_notes_exercise():
@@ -324,6 +347,122 @@ def test_rnn_dropout_is_locked_over_time():
   assert jnp.all(dropped == dropped[:, :1, :])
 
 
+@pytest.mark.parametrize('cell,recurrent_kernel', [('lstm', 'hi'),
+                                                   ('gru', 'hr')])
+def test_variational_dropout_masks_the_recurrent_state(cell,
+                                                       recurrent_kernel):
+  """Gal & Ghahramani: one mask per sequence on h fed back at every step. A
+  unit dropped from h for a sequence contributes to no step's recurrent
+  matmul, so its row of the recurrent kernel gets exactly zero gradient from
+  that sequence; with a fresh mask per step (or none), no row would. Two
+  sequences draw different masks."""
+  x = jax.random.normal(jax.random.key(0), (2, 20, 3))
+  grads = {}
+  for variant in ('variational', 'locked'):
+    model = build_model(model_cfg(name=cell, rnn_hidden=16, dropout=variant),
+                        10, (20, 3))
+    params = init_variables(model, x)['params']
+
+    def sequence_loss(params, i):
+      logits = model.apply({'params': params}, x, train=True,
+                           dropout_rate=0.5,
+                           rngs={'dropout': jax.random.key(5)})
+      return logits[i].sum()
+
+    grads[variant] = [np.asarray(jax.grad(sequence_loss)(params, i)[
+        f'{cell}1']['cell'][recurrent_kernel]['kernel']) for i in (0, 1)]
+  dropped = [np.all(g == 0, axis=1) for g in grads['variational']]
+  for d in dropped:
+    assert 2 <= d.sum() <= 14, d  # about half of 16 units, at rate 0.5
+  assert not np.array_equal(dropped[0], dropped[1])
+  # Locked dropout never touches the recurrent state.
+  for g in grads['locked']:
+    assert not np.any(np.all(g == 0, axis=1))
+
+
+def test_state_dropout_cell_feeds_the_masked_state_to_the_cell():
+  from dlexp.models.rnn import StateDropoutCell  # pylint: disable=g-import-not-at-top
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  lstm = nn.LSTMCell(4)
+  x = jax.random.normal(jax.random.key(1), (3, 2))
+  c, h = (jax.random.normal(jax.random.key(i), (3, 4)) for i in (2, 3))
+  mask = jnp.array([[2.0, 0.0, 2.0, 0.0]] * 3)
+  variables = lstm.init(jax.random.key(0), (c, h), x)
+  # Unbound, the wrapped cell becomes the wrapper's child 'cell'.
+  wrapped = {'params': {'cell': variables['params']}}
+  ((c1, h1), kept), y = StateDropoutCell(lstm).apply(wrapped, ((c, h), mask),
+                                                     x)
+  (c2, h2), y2 = lstm.apply(variables, (c, h * mask), x)
+  np.testing.assert_array_equal(kept, mask)  # the same mask next step
+  np.testing.assert_array_equal(h1, h2)
+  np.testing.assert_array_equal(c1, c2)
+  np.testing.assert_array_equal(y, y2)
+
+
+@pytest.mark.parametrize('cell', ['lstm', 'gru'])
+def test_variational_dropout_at_rate_zero_is_no_dropout(cell):
+  x = jax.random.normal(jax.random.key(0), (3, 12, 2))
+  outs = []
+  for variant in ('variational', 'none'):
+    model = build_model(model_cfg(name=cell, rnn_hidden=8, dropout=variant),
+                        10, (12, 2))
+    if not outs:
+      params = init_variables(model, x)['params']
+    outs.append(model.apply({'params': params}, x, train=True,
+                            dropout_rate=0.0,
+                            rngs={'dropout': jax.random.key(1)}))
+  np.testing.assert_array_equal(outs[0], outs[1])
+
+
+# -- layer order -------------------------------------------------------------
+
+def _first_layer_reads_the_input(name, params, order, input_shape):
+  """The first layer's kernel takes the raw input's features: its fan-in
+  axis has the input's channels (conv), its flat size (mlp) or one image
+  row (rnn)."""
+  kernel = traverse_util.flatten_dict(params)
+  kernel = {'/'.join(p[:-1]): v for p, v in kernel.items()
+            if p[-1] == 'kernel'}[order[0]]
+  h, w, c = input_shape
+  allowed = {'mlp': h * w * c}.get(name)
+  if allowed is None:
+    allowed = w * c if MODELS.get(name).recurrent else c
+  return kernel.shape[-2] == allowed
+
+
+EXPECTED_ENDS = {
+    'alexnet': ('conv1', 'logits'), 'cnn': ('conv1', 'logits'),
+    'gru': ('gru1/cell/ir', 'logits'), 'inception': ('stem', 'logits'),
+    'lstm': ('lstm1/cell/ii', 'logits'), 'mlp': ('dense1', 'logits'),
+    'resnet': ('stem', 'logits'), 'rnn': ('lstm1/cell/ii', 'logits'),
+    'vgg': ('block1_conv1', 'logits'),
+}
+
+
+@pytest.mark.parametrize('name', MODELS.names())
+def test_layer_order_runs_from_the_stem_to_the_classifier(name):
+  input_shape = (28, 28, 3)
+  model = build_model(tiny_config(name), 10, input_shape)
+  order = layer_order(model, input_shape)
+  assert (order[0], order[-1]) == EXPECTED_ENDS[name]
+  params = shapes(model, input_shape)['params']
+  assert _first_layer_reads_the_input(name, params, order, input_shape)
+  assert params['logits']['kernel'].shape[-1] == 10
+  # Every kernel and every activation is in the order, once.
+  kernels = {'/'.join(p[:-1]) for p in traverse_util.flatten_dict(params)
+             if p[-1] == 'kernel'}
+  assert kernels <= set(order) and len(order) == len(set(order))
+
+
+def test_layer_order_is_not_the_sorted_names():
+  """The case that sorting got wrong: resnet's stem sorts after its stages
+  ('stage' < 'stem'), so 'first' was a late layer."""
+  model = build_model(tiny_config('resnet'), 10, IMAGE)
+  order = [n for n in layer_order(model, IMAGE) if n.endswith('_act')]
+  assert order[0] == 'stem_act' and sorted(order)[0] != 'stem_act'
+  assert order[-1] == 'stage3_block1/out_act'
+
+
 @pytest.mark.parametrize('norm,has_stats', [('default', True), ('none', False),
                                             ('batch', True)])
 def test_resnet_norm_default_is_batch(norm, has_stats):
@@ -400,6 +539,9 @@ def test_conv_impls_agree_on_a_model():
     (dict(conv_impl='fft'), "conv_impl='fft'"),
     (dict(width_mult=0.0), 'width_mult=0.0'),
     (dict(plain=True), 'plain=True.*resnet'),
+    (dict(dropout='variational'),
+     "dropout='variational' not allowed for model 'mlp'.*'locked'"),
+    (dict(name='cnn', dropout='variational'), "model 'cnn'"),
 ])
 def test_validate_rejects_bad_values(overrides, match):
   with pytest.raises(ConfigError, match=match) as info:

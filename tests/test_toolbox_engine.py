@@ -105,8 +105,10 @@ def test_huge_negative_bias_kills_every_unit(dead_run):
   assert [r['epoch'] for r in rows] == [0, 1]
   for row in rows:  # at init, and still after an epoch: ReLU death is final
     assert row['diag/dead_fraction'] == 1.0
+    assert row['diag/never_positive_fraction'] == 1.0
     for name in acts:
       assert row[f'diag/{name}/dead_fraction'] == 1.0
+      assert row[f'diag/{name}/never_positive_fraction'] == 1.0
       assert row[f'diag/{name}/act_mean'] == 0.0
       assert row[f'diag/{name}/act_std'] == 0.0
     # No gradient reaches the hidden layers; the logits still get one
@@ -120,7 +122,8 @@ def test_diagnostic_keys_for_every_activation_and_layer(dead_run):
   (acts, layers, kernels), rows = dead_run
   for row in rows:
     for name in acts:
-      for stat in ('dead_fraction', 'act_mean', 'act_std'):
+      for stat in ('dead_fraction', 'never_positive_fraction', 'act_mean',
+                   'act_std'):
         assert f'diag/{name}/{stat}' in row, (name, stat)
     for name in layers:
       assert f'diag/{name}/grad_norm' in row, name

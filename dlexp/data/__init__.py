@@ -18,48 +18,56 @@ from dlexp.data import fashion_mnist, mnist1d, synthetic
 from dlexp.data import tfds as tfds_data
 from dlexp.data.base import Dataset, DatasetSpec, RawData, cache_dir
 from dlexp.data.arrays import from_arrays
-from dlexp.data.splits import (check_classes, make_dataset, split_indices,
+from dlexp.data.splits import (AUTO_VAL_SIZE, check_classes, make_dataset,
+                               resolve_val_size, split_indices,
                                train_statistics)
 from dlexp.errors import ConfigError
 from dlexp.registry import Registry
 
-__all__ = ('DATASETS', 'Dataset', 'DatasetSpec', 'RawData', 'cache_dir',
-           'defaults', 'from_arrays', 'load', 'make_dataset', 'split_indices',
-           'train_statistics', 'validate')
+__all__ = ('AUTO_VAL_SIZE', 'DATASETS', 'Dataset', 'DatasetSpec', 'RawData',
+           'cache_dir', 'defaults', 'from_arrays', 'load', 'make_dataset',
+           'resolve_val_size', 'split_indices', 'train_statistics', 'validate')
 
 DATASETS = Registry('dataset')
 DATASETS.register('fashion_mnist', DatasetSpec(
     fashion_mnist.load_raw, 60000, 'image',
-    'Fashion-MNIST from IDX files (apt, data_dir, $DLEXP_DATA_DIR, download)'))
+    'Fashion-MNIST from IDX files (apt, data_dir, $DLEXP_DATA_DIR, download)',
+    input_shape=(28, 28, 1)))
 DATASETS.register('mnist1d', DatasetSpec(
-    mnist1d.load_raw, 4000, 'sequence', 'MNIST-1D, generated offline'))
+    mnist1d.load_raw, 4000, 'sequence', 'MNIST-1D, generated offline',
+    input_shape=(40, 1), reads_files=False))
 DATASETS.register('synthetic', DatasetSpec(
     synthetic.load_images, synthetic.NUM_TRAIN, 'image',
-    'Gaussian class clusters, 8x8x1'))
+    'Gaussian class clusters, 8x8x1', input_shape=synthetic.IMAGE_SHAPE,
+    reads_files=False))
 DATASETS.register('synthetic_vector', DatasetSpec(
     synthetic.load_vectors, synthetic.NUM_TRAIN, 'vector',
-    'Gaussian class clusters, (64,) vectors'))
+    'Gaussian class clusters, (64,) vectors',
+    input_shape=synthetic.VECTOR_SHAPE, reads_files=False))
 
 
-def _register_tfds(name: str, tfds_name: str, num_train: int) -> None:
+def _register_tfds(name: str, tfds_name: str, num_train: int,
+                   input_shape, num_classes: int) -> None:
   DATASETS.register(name, DatasetSpec(
       functools.partial(tfds_data.load_raw, tfds_name), num_train, 'image',
-      f'TFDS {tfds_name} (prepared ArrayRecord)'))
+      f'TFDS {tfds_name} (prepared ArrayRecord)', input_shape=input_shape,
+      num_classes=num_classes))
 
 
-_register_tfds('mnist', 'mnist', 60000)
-_register_tfds('cifar10', 'cifar10', 50000)
-_register_tfds('cifar100', 'cifar100', 50000)
-_register_tfds('tfds/fashion_mnist', 'fashion_mnist', 60000)
+_register_tfds('mnist', 'mnist', 60000, (28, 28, 1), 10)
+_register_tfds('cifar10', 'cifar10', 50000, (32, 32, 3), 10)
+_register_tfds('cifar100', 'cifar100', 50000, (32, 32, 3), 100)
+_register_tfds('tfds/fashion_mnist', 'fashion_mnist', 60000, (28, 28, 1), 10)
 
 
 def defaults() -> ml_collections.ConfigDict:
   """The `config.data` section."""
   c = ml_collections.ConfigDict()
   c.name = 'fashion_mnist'  # A dataset.
-  c.data_dir = ''  # Folder of the data files; '' = the default search places
-                   # / TFDS folder.
-  c.val_size = 5000  # Validation examples carved from train; 0 = none.
+  c.data_dir = ''  # Folder of the data files; '' = the default search places;
+                   # set = the only place looked in.
+  c.val_size = AUTO_VAL_SIZE  # Validation examples carved from train; -1 =
+                              # min(5000, 10% of train); 0 = none.
   c.split_seed = 0  # Fixes the train/validation permutation.
   c.standardize = True  # Standardize with mean/std of the training split only.
   c.download = False  # Network access (download) only when True.
@@ -83,14 +91,22 @@ def validate(cfg) -> None:
     value = getattr(cfg, key)
     _check(isinstance(value, int) and not isinstance(value, bool),
            f'data.{key}={value!r} must be an int')
-    _check(value >= 0, f'data.{key}={value} must be >= 0'
-           + (' (0 = all)' if key.endswith('limit') else ''))
+    if key == 'val_size':
+      _check(value >= AUTO_VAL_SIZE, f'data.val_size={value} must be >= 0, '
+             f'or {AUTO_VAL_SIZE} for auto (min(5000, 10% of train))')
+    else:
+      _check(value >= 0, f'data.{key}={value} must be >= 0'
+             + (' (0 = all)' if key.endswith('limit') else ''))
   _check(cfg.val_size < spec.num_train,
          f'data.val_size={cfg.val_size} must be < {spec.num_train}, the '
          f'number of {cfg.name} training examples; allowed: '
-         f'0..{spec.num_train - 1}')
+         f'0..{spec.num_train - 1}, or {AUTO_VAL_SIZE} for auto')
   _check(isinstance(cfg.data_dir, str),
          f'data.data_dir={cfg.data_dir!r} must be a string (\'\' = not set)')
+  _check(not cfg.data_dir or spec.reads_files,
+         f'data.data_dir={cfg.data_dir!r} not allowed with data.name='
+         f'{cfg.name!r}: that dataset is generated and reads no files; leave '
+         'data.data_dir unset')
   for key in ('standardize', 'download'):
     value = getattr(cfg, key)
     _check(isinstance(value, bool), f'data.{key}={value!r} must be a bool')

@@ -27,12 +27,19 @@ class DatasetSpec:
   """A registered dataset: how to load it and what `validate` may check early.
 
   `num_train` is the size of the official training split (before the
-  validation split is carved from it).
+  validation split is carved from it); `input_shape` (no batch axis) and
+  `num_classes` describe the loaded arrays, so a model can be rebuilt from a
+  run's config without loading the data. `reads_files`: the loader reads
+  data.data_dir (false for generated datasets, where setting it is an error
+  rather than silently ignored).
   """
   loader: Callable[..., RawData]
   num_train: int
   layout: str
   description: str
+  input_shape: Tuple[int, ...] = ()
+  num_classes: int = 10
+  reads_files: bool = True
 
 
 # eq=False: arrays make `==` ambiguous, and identity is what callers mean.

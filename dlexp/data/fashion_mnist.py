@@ -1,10 +1,12 @@
 """Fashion-MNIST from its four IDX files, found locally or downloaded.
 
-Places searched, in order: data.data_dir, $DLEXP_DATA_DIR (each itself and its
-subfolder fashion_mnist/), the Debian package's folder (`apt-get install
-dataset-fashion-mnist`), and the download cache (~/.cache/dlexp/fashion_mnist).
-The first place holding all four files wins; with data.download=True and no
-place holding them, they are downloaded into the cache.
+Where it looks: the folder the user named, if any: data.data_dir, else
+$DLEXP_DATA_DIR (the folder itself and its subfolder fashion_mnist/); then
+nowhere else, so a named folder without the files is an error that names it
+and the missing files. With no folder named: the Debian package's folder
+(`apt-get install dataset-fashion-mnist`), then the download cache
+(~/.cache/dlexp/fashion_mnist). With data.download=True and no place holding
+the files, they are downloaded into the named folder, else into the cache.
 """
 import hashlib
 import logging
@@ -51,17 +53,24 @@ FILES = {
 _TIMEOUT_S = 60
 
 
-def search_places(data_dir: str = '') -> List[Tuple[pathlib.Path, str]]:
-  """(folder, why it is searched), in search order."""
-  places = []
-  env_dir = os.environ.get('DLEXP_DATA_DIR', '')
-  for root, why in ((data_dir, 'data.data_dir'), (env_dir, '$DLEXP_DATA_DIR')):
+def named_dir(data_dir: str = '') -> Tuple[Optional[pathlib.Path], str]:
+  """(folder, how it was named) that the user chose: data.data_dir, else
+  $DLEXP_DATA_DIR; (None, '') when neither is set."""
+  for root, why in ((data_dir, 'data.data_dir'),
+                    (os.environ.get('DLEXP_DATA_DIR', ''), '$DLEXP_DATA_DIR')):
     if root:
-      root = pathlib.Path(root).expanduser()
-      places += [(root, why), (root / 'fashion_mnist', why)]
-  places.append((SYSTEM_DIR, 'apt-get install dataset-fashion-mnist'))
-  places.append((cache_dir('fashion_mnist'), 'download cache'))
-  return places
+      return pathlib.Path(root).expanduser(), why
+  return None, ''
+
+
+def search_places(data_dir: str = '') -> List[Tuple[pathlib.Path, str]]:
+  """(folder, why it is searched), in search order: only the named folder
+  (and its fashion_mnist/ subfolder) when one is named, else the defaults."""
+  root, why = named_dir(data_dir)
+  if root is not None:
+    return [(root, why), (root / 'fashion_mnist', why)]
+  return [(SYSTEM_DIR, 'apt-get install dataset-fashion-mnist'),
+          (cache_dir('fashion_mnist'), 'download cache')]
 
 
 def _find_files(folder: pathlib.Path) -> Tuple[dict, List[str]]:
@@ -87,10 +96,8 @@ def locate(data_dir: str = '') -> Tuple[Optional[dict], List[str]]:
       return found, looked
     if not folder.is_dir():
       state = 'no such folder'
-    elif found:
-      state = f'has {len(found)} of 4 files, missing {", ".join(missing)}'
     else:
-      state = 'no IDX files'
+      state = f'has {len(found)} of 4 files, missing {", ".join(missing)}'
     looked.append(f'{folder} ({why}: {state})')
   return None, looked
 
@@ -195,15 +202,34 @@ def _nowhere_message(looked: List[str], download_note: str) -> str:
       f'(3) allow the download into {cache} with --config.data.download=True')
 
 
+def _named_dir_message(root: pathlib.Path, why: str, looked: List[str],
+                       download_note: str) -> str:
+  return (
+      f'fashion_mnist: {why}={root} does not hold the four IDX files '
+      f'(looked in: {"; ".join(looked)}). {download_note}. A named folder is '
+      'the only place looked in: put the files there, add '
+      '--config.data.download=True to download them into it, or unset '
+      f'{why} to use the default places ({SYSTEM_DIR}, '
+      f'{cache_dir("fashion_mnist")})')
+
+
 def load_raw(data_cfg) -> RawData:
   """Finds (or downloads, when allowed) and reads Fashion-MNIST."""
   files, looked = locate(data_cfg.data_dir)
-  if files is None:
-    if not data_cfg.download:
-      raise DataError(_nowhere_message(looked, 'Download is off'))
-    try:
-      files = download(cache_dir('fashion_mnist'))
-    except (OSError, DataError) as e:
-      raise DataError(_nowhere_message(
-          looked, f'Download failed: {e}'.replace('\n', ' '))) from e
+  if files is not None:
+    return read(files)
+  root, why = named_dir(data_cfg.data_dir)
+
+  def message(note):
+    if root is not None:
+      return _named_dir_message(root, why, looked, note)
+    return _nowhere_message(looked, note)
+
+  if not data_cfg.download:
+    raise DataError(message('Download is off'))
+  try:
+    files = download(root if root is not None else cache_dir('fashion_mnist'))
+  except (OSError, DataError) as e:
+    raise DataError(message(
+        f'Download failed: {e}'.replace('\n', ' '))) from e
   return read(files)

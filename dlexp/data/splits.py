@@ -12,6 +12,20 @@ from dlexp.errors import ConfigError, DataError
 # converting a whole split at once.
 _CHUNK_ROWS = 1 << 20
 
+# data.val_size sentinel: a validation split sized for the dataset.
+AUTO_VAL_SIZE = -1
+_AUTO_VAL_FRACTION = 0.1
+_AUTO_VAL_CAP = 5000
+
+
+def resolve_val_size(val_size: int, num_train: int) -> int:
+  """The validation size used: `val_size` as given, or for AUTO_VAL_SIZE
+  min(5000, 10% of the official training split `num_train`): Fashion-MNIST
+  5000 of 60000, MNIST-1D 400 of 4000."""
+  if val_size != AUTO_VAL_SIZE:
+    return val_size
+  return min(_AUTO_VAL_CAP, int(num_train * _AUTO_VAL_FRACTION))
+
 
 def split_indices(num_train: int, val_size: int, split_seed: int,
                   train_limit: int = 0) -> Tuple[np.ndarray, np.ndarray]:
@@ -124,10 +138,11 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
   num_train = len(raw.train_y)
   if not num_train:
     raise DataError(f'{name}: the training split is empty')
-  if data_cfg.val_size >= num_train:
+  val_size = resolve_val_size(data_cfg.val_size, num_train)
+  if val_size >= num_train:
     raise ConfigError(f'data.val_size={data_cfg.val_size} must be < '
                       f'{num_train}, the number of {name} training examples')
-  train_idx, val_idx = split_indices(num_train, data_cfg.val_size,
+  train_idx, val_idx = split_indices(num_train, val_size,
                                      data_cfg.split_seed,
                                      data_cfg.train_limit)
   test_idx = slice(0, data_cfg.test_limit or None)

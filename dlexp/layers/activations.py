@@ -32,8 +32,9 @@ def leaky_relu(x, slope=0.01):
 
 def elu(x, alpha=1.0):
   # expm1 on the clipped input: exact near 0 and no overflow (or inf * 0 = nan
-  # in the gradient) on the unused branch for large positive x.
-  return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
+  # in the gradient) on the unused branch for large positive x. Clipped with
+  # where, not minimum, whose derivative at the tie x = 0 is 1/2: ELU's is 1.
+  return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.where(x > 0, 0.0, x)))
 
 
 def selu(x):
@@ -92,8 +93,21 @@ def _rrelu(module, x, train):
   return jnp.where(x >= 0, x, slope * x)
 
 
+# Activations whose derivative vanishes at both ends, with their largest
+# derivative (at 0). A unit counts as saturated when its derivative stays below
+# SATURATION times that on every probe example (dlexp/train/diagnostics.py).
+SATURATING = {'sigmoid': 0.25, 'tanh': 1.0}
+SATURATION = 0.01
+
+
 class Activation(nn.Module):
-  """A named activation; sows its output as intermediates/act for diagnostics.
+  """A named activation; sows for diagnostics when the 'intermediates'
+  collection is mutable (never in a training step, which pays nothing):
+
+  - 'act': the output y;
+  - 'act_grad': dy/dx elementwise (a jvp with a ones tangent), so dead units
+    (y = 0 and dy/dx = 0) are told from units that are merely negative;
+  - 'saturated': dy/dx < SATURATION * max dy/dx, for sigmoid and tanh only.
 
   The activation's name is the field `activation` (flax reserves `name` for the
   module's own name).
@@ -110,8 +124,17 @@ class Activation(nn.Module):
     if not self.activation:
       raise ConfigError('Activation needs activation=<name>; allowed: '
                         + ', '.join(ACTIVATIONS.names()))
-    y = ACTIVATIONS.get(self.activation)(self, x, train)
+    fn = ACTIVATIONS.get(self.activation)
+    if not self.is_mutable_collection('intermediates'):
+      return fn(self, x, train)
+    # Every activation is elementwise, so the jvp with a ones tangent is the
+    # derivative of each output by its own input.
+    y, dy = jax.jvp(lambda v: fn(self, v, train), (x,), (jnp.ones_like(x),))
     self.sow('intermediates', 'act', y)
+    self.sow('intermediates', 'act_grad', dy)
+    if self.activation in SATURATING:
+      limit = SATURATION * SATURATING[self.activation]
+      self.sow('intermediates', 'saturated', jnp.abs(dy) < limit)
     return y
 
 

@@ -78,15 +78,32 @@ def _spatial(module, x, rate, train):
   return _inverted(x, _keep_mask(module, rate, _channel_shape(x)), rate)
 
 
+@DROPOUTS.register('locked')
 def _locked(module, x, rate, train):
-  """One mask per sequence, shared by all time steps (Gal & Ghahramani 2016)."""
+  """One mask per sequence, shared by all time steps, on the layer inputs and
+  outputs only (never on the recurrent state)."""
   if not train:
     return x
   return _inverted(x, _keep_mask(module, rate, _channel_shape(x)), rate)
 
 
-DROPOUTS.register('variational', _locked)
-DROPOUTS.register('locked', _locked)
+@DROPOUTS.register('variational')
+def _variational(module, x, rate, train):
+  """Variational dropout (Gal & Ghahramani 2016), recurrent models only: one
+  mask per sequence on the inputs and, inside each recurrent layer, on the
+  state h fed back at every step."""
+  # This layer is the input part; the recurrent layer masks h itself.
+  return _locked(module, x, rate, train)
+
+
+def sequence_mask(module, rate, shape, train: bool) -> jnp.ndarray:
+  """An inverted keep mask of `shape` (0 or 1/(1-rate)) from the 'dropout'
+  stream, all ones outside training (and at rate 0, exactly)."""
+  if not train:
+    return jnp.ones(shape, jnp.float32)
+  rate = jnp.asarray(rate, jnp.float32)
+  return _inverted(jnp.ones(shape, jnp.float32),
+                   _keep_mask(module, rate, shape), rate)
 
 
 @DROPOUTS.register('alpha')

@@ -100,12 +100,15 @@ class ModelSpec:
   for conv nets, whose batched convs are slow). check_variant raises a
   ConfigError for a variant the family does not have. tiny: config overrides
   for a small instance that tests and smoke runs train in seconds.
+  recurrent: the family has a recurrent state that model.dropout
+  'variational' masks.
   """
   builder: Callable
   vmap_friendly: bool
   check_variant: Callable[[str], None] = _no_variants
   tiny: Mapping = dataclasses.field(default_factory=dict)
   uses_plain: bool = False
+  recurrent: bool = False
 
 
 MODELS = Registry('model')
@@ -155,6 +158,13 @@ def validate(model_cfg) -> None:
     if model_cfg[key] not in allowed:
       raise ConfigError(f'model.{key}={model_cfg[key]!r} not allowed; '
                         f'allowed: {", ".join(allowed)}')
+  if model_cfg.dropout == 'variational' and not spec.recurrent:
+    # Without a recurrent state it would only be 'locked' under a name that
+    # promises more.
+    raise ConfigError(f"model.dropout='variational' not allowed for model "
+                      f'{model_cfg.name!r}: it masks the recurrent state of '
+                      "rnn, lstm and gru; use 'locked' for one mask per "
+                      'sequence')
   if model_cfg.plain and not spec.uses_plain:
     raise ConfigError(f'model.plain=True not allowed for model '
                       f'{model_cfg.name!r}; it removes the skip connections '

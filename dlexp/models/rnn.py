@@ -1,18 +1,25 @@
 """Recurrent classifiers: LSTM / GRU layers over (N, L, C) sequences.
 
 Images (N, H, W, C) are read row by row as sequences of H steps of W*C
-features (Fashion-MNIST: 28 steps of 28 pixels). Dropout is variational
-(locked): one mask per sequence shared by every time step (Gal & Ghahramani
-2016), on the input, between stacked layers and on the output; so the family
-runs model.dropout 'standard' as 'locked' (a fresh mask per step would be
-unit dropout on a different network at every step). The classifier reads the
-last time step. Layers: model.hidden if set, else one of model.rnn_hidden units.
+features (Fashion-MNIST: 28 steps of 28 pixels). The classifier reads the last
+time step. Layers: model.hidden if set, else one of model.rnn_hidden units.
+
+Dropout (model.dropout):
+- 'locked', and 'standard', which this family runs as 'locked' (a fresh mask
+  per step would be unit dropout on a different network at every step): one
+  mask per sequence, shared by every time step, on the input, between stacked
+  layers and on the output; the recurrent state is never masked.
+- 'variational' (Gal & Ghahramani 2016): the same, and in each recurrent
+  layer one more mask per sequence on the state h fed back into the cell at
+  every step (the LSTM's cell state c is not masked).
 """
 import dataclasses
 from typing import Callable, Optional, Tuple
 
 import flax.linen as nn
+import jax
 
+from dlexp.layers.dropout import sequence_mask
 from dlexp.models.cnn import check_spatial_input
 from dlexp.models.config import MODELS, ModelSpec, Parts, make_parts
 from dlexp.models.mlp import classifier
@@ -20,19 +27,49 @@ from dlexp.models.mlp import classifier
 CELLS = {'lstm': nn.LSTMCell, 'gru': nn.GRUCell}
 
 
+class StateDropoutCell(nn.RNNCellBase):
+  """Runs `cell` on its carried state with h multiplied by a mask that the
+  carry holds unchanged from step to step: carry = (cell's carry, mask).
+
+  Only the h fed into the recurrent matmul is masked: the cell's outputs and
+  its next carry are its own.
+  """
+  cell: nn.RNNCellBase
+
+  def __call__(self, carry, x):
+    state, mask = carry
+    if isinstance(state, tuple):  # LSTM: (c, h)
+      masked = (state[0], state[1] * mask.astype(state[1].dtype))
+    else:  # GRU: h
+      masked = state * mask.astype(state.dtype)
+    state, y = self.cell(masked, x)
+    return (state, mask), y
+
+  @property
+  def num_feature_axes(self) -> int:
+    return self.cell.num_feature_axes
+
+
 class Recurrent(nn.Module):
-  """One recurrent layer: a cell scanned over the time axis of (N, L, C)."""
+  """One recurrent layer: a cell scanned over the time axis of (N, L, C);
+  with state_dropout, h is masked once per sequence (StateDropoutCell)."""
   cell: str
   features: int
   bias_init: Callable
   kernel_init: Optional[Callable] = None
+  state_dropout: bool = False
 
   @nn.compact
-  def __call__(self, x):
+  def __call__(self, x, rate=0.0, train: bool = False):
     init = {} if self.kernel_init is None else {'kernel_init': self.kernel_init}
     cell = CELLS[self.cell](self.features, bias_init=self.bias_init,
                             name='cell', **init)
-    return nn.RNN(cell)(x)
+    if not self.state_dropout:
+      return nn.RNN(cell)(x)
+    mask = sequence_mask(self, rate, (x.shape[0], self.features), train)
+    # The initial carry is zeros; the key is unused by flax's cells.
+    state = cell.initialize_carry(jax.random.key(0), x[:, 0].shape)
+    return nn.RNN(StateDropoutCell(cell))(x, initial_carry=(state, mask))
 
 
 class RNNClassifier(nn.Module):
@@ -54,7 +91,8 @@ class RNNClassifier(nn.Module):
         h = self.parts.drop(name=f'{self.cell}{i - 1}_dropout')(
             h, dropout_rate, train)
       h = Recurrent(self.cell, size, self.parts.bias_init, self.kernel_init,
-                    name=f'{self.cell}{i}')(h)
+                    state_dropout=self.parts.dropout == 'variational',
+                    name=f'{self.cell}{i}')(h, dropout_rate, train)
     # Dropping the last step's output equals locked dropout on the outputs.
     return classifier(self, self.parts, h[:, -1], self.head, self.num_classes,
                       train=train, rate=dropout_rate, drop_input=True,
@@ -75,8 +113,6 @@ def _builder(fixed_cell: str):
 
 
 _TINY = dict(rnn_hidden=16)
-MODELS.register('rnn', ModelSpec(_builder(''), vmap_friendly=True, tiny=_TINY))
-MODELS.register('lstm', ModelSpec(_builder('lstm'), vmap_friendly=True,
-                                  tiny=_TINY))
-MODELS.register('gru', ModelSpec(_builder('gru'), vmap_friendly=True,
-                                 tiny=_TINY))
+for _name, _cell in (('rnn', ''), ('lstm', 'lstm'), ('gru', 'gru')):
+  MODELS.register(_name, ModelSpec(_builder(_cell), vmap_friendly=True,
+                                   tiny=_TINY, recurrent=True))

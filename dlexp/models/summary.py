@@ -89,3 +89,47 @@ def summary(model: nn.Module, input_shape, num_classes: Optional[int] = None
             f'Non-trainable params: {counts["non_trainable"]:,}',
             '_' * _RULE_WIDTH]
   return '\n'.join(lines)
+
+
+def layer_order(model: nn.Module, input_shape) -> List[str]:
+  """Paths of the model's layers in the order they are called, first (the
+  stem, nearest the input) to last (the classifier): every Activation module
+  (as diagnostics name them: 'stage1_block1/conv1_act') and every module
+  holding a kernel ('stem', 'logits'). From shapes only (jax.eval_shape).
+
+  Sorting names cannot give this order: resnet's 'stem' sorts after its
+  'head_' layers, and jax's tree functions sort dict keys.
+  """
+  from dlexp.layers import Activation  # pylint: disable=g-import-not-at-top
+  called: List[str] = []
+  activations = set()
+
+  def record(next_fun, args, kwargs, context):
+    module = context.module
+    if context.method_name == '__call__' and module.scope is not None:
+      path = '/'.join(str(p) for p in module.scope.path)
+      if path and path not in called:
+        called.append(path)
+      if isinstance(module, Activation):
+        activations.add(path)
+    return next_fun(*args, **kwargs)
+
+  def run(x):
+    rngs = {'params': jax.random.key(0), 'dropout': jax.random.key(1)}
+    with nn.intercept_methods(record):
+      return model.init(rngs, x, train=False)
+
+  x = jax.ShapeDtypeStruct((1,) + tuple(input_shape), jnp.float32)
+  variables = jax.eval_shape(run, x)
+  kernels = {'/'.join(str(p) for p in path[:-1])
+             for path in _flat_paths(variables.get('params', {}))
+             if path[-1] == 'kernel'}
+  return [p for p in called if p in activations or p in kernels]
+
+
+def _flat_paths(tree, prefix=()):
+  for key, value in tree.items():
+    if isinstance(value, dict) or hasattr(value, 'items'):
+      yield from _flat_paths(value, prefix + (key,))
+    else:
+      yield prefix + (key,)

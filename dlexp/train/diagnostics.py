@@ -1,10 +1,22 @@
 """Training diagnostics on a fixed probe batch, computed inside the compiled
-program at log epochs only: per layer, dead-unit fraction and activation
+program at log epochs only: per layer, unit-state fractions and activation
 statistics (from what every Activation module sows), gradient norm and weight
 sparsity. The dead-ReLU, vanishing-gradient, SELU and sparsity ablations read
 these keys from metrics.jsonl.
+
+A unit is one feature (last axis; a channel of a conv map), judged over every
+probe example and position:
+- dead_fraction: output exactly 0 AND derivative exactly 0 everywhere, so no
+  gradient reaches the unit's weights (ReLU's dead units; a leaky ReLU, ELU,
+  SELU or softplus unit is essentially never in that state);
+- never_positive_fraction: output <= 0 everywhere, whatever the activation
+  (for ReLU nearly the dead units; an ELU unit there still learns);
+- saturated_fraction (sigmoid and tanh layers only): derivative below
+  activations.SATURATION (1%) of the activation's largest derivative
+  everywhere: the unit passes almost no gradient.
+The overall keys (diag/dead_fraction, ...) average the layers' fractions.
 """
-from typing import Dict
+from typing import Dict, List
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +30,40 @@ SMALL_WEIGHT = 1e-3
 def _name(path) -> str:
   """'Dense_3/kernel' -> 'Dense_3'; 'Activation_2/act' -> 'Activation_2'."""
   return '/'.join(str(p) for p in path[:-1]) or str(path[-1])
+
+
+def _every_example(mask: jnp.ndarray) -> jnp.ndarray:
+  """Fraction of units (last axis) for which `mask` holds at every example
+  and position."""
+  units = mask.reshape(-1, mask.shape[-1])
+  return jnp.mean(jnp.all(units, axis=0).astype(jnp.float32))
+
+
+def _unit_states(sown: Dict[tuple, jnp.ndarray],
+                 out: Dict[str, jnp.ndarray]) -> None:
+  """Per-layer and overall unit-state fractions and activation statistics."""
+  first = lambda v: v[0] if isinstance(v, tuple) else v
+  layers: Dict[str, Dict[str, jnp.ndarray]] = {}
+  for path, value in sown.items():
+    layers.setdefault(_name(path), {})[path[-1]] = first(value)
+  overall: Dict[str, List[jnp.ndarray]] = {}
+  for name, values in layers.items():
+    if 'act' not in values:
+      continue  # another module's intermediates ('features')
+    a, stats = values['act'], {}
+    stats['never_positive_fraction'] = _every_example(a <= 0)
+    if 'act_grad' in values:
+      stats['dead_fraction'] = _every_example((a == 0)
+                                              & (values['act_grad'] == 0))
+    if 'saturated' in values:
+      stats['saturated_fraction'] = _every_example(values['saturated'])
+    for stat, frac in stats.items():
+      out[f'diag/{name}/{stat}'] = frac
+      overall.setdefault(stat, []).append(frac)
+    out[f'diag/{name}/act_mean'] = jnp.mean(a)
+    out[f'diag/{name}/act_std'] = jnp.std(a)
+  for stat, fracs in overall.items():
+    out[f'diag/{stat}'] = jnp.mean(jnp.stack(fracs))
 
 
 def compute(model, params, batch_stats, loss_fn, hp, probe_x, probe_y,
@@ -37,25 +83,8 @@ def compute(model, params, batch_stats, loss_fn, hp, probe_x, probe_y,
     return jnp.mean(loss_fn(logits, probe_y, hp)), state
 
   grads, state = jax.grad(probe_loss, has_aux=True)(params)
-
-  acts = traverse_util.flatten_dict(state.get('intermediates', {}))
-  dead = []
-  for path, value in acts.items():
-    if path[-1] != 'act':
-      continue
-    a = value[0] if isinstance(value, tuple) else value
-    name = _name(path)
-    # A unit is one feature (last axis): a channel of a conv map. It is dead
-    # when it is <= 0 for every probe example and position (for ReLU: it
-    # outputs 0 everywhere, so no gradient reaches its weights).
-    units = a.reshape(-1, a.shape[-1])
-    frac = jnp.mean(jnp.all(units <= 0, axis=0).astype(jnp.float32))
-    out[f'diag/{name}/dead_fraction'] = frac
-    out[f'diag/{name}/act_mean'] = jnp.mean(a)
-    out[f'diag/{name}/act_std'] = jnp.std(a)
-    dead.append(frac)
-  if dead:
-    out['diag/dead_fraction'] = jnp.mean(jnp.stack(dead))
+  _unit_states(traverse_util.flatten_dict(state.get('intermediates', {})),
+               out)
 
   flat_grads = traverse_util.flatten_dict(grads)
   norms: Dict[str, jnp.ndarray] = {}

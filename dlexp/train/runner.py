@@ -252,6 +252,10 @@ class GroupRun:
                   self.driver, self.steps.steps_per_epoch,
                   self.cfg.batch_size, self.start_epoch)
     self.writers = {id(m): self.make_writer(m) for m in self.members}
+    from dlexp import models  # pylint: disable=g-import-not-at-top
+    layers = models.layer_order(self.steps.model, ctx.dataset.input_shape)
+    for m in self.members:  # diagnostics readers need the network order
+      records.write_layers(m.directory, layers)
     active = np.ones(len(self.chunks[0]), bool)
     prog.precompile(self.driver, self.states[0], self.trackers[0],
                     self.hps[0], active, ctx.ddata)

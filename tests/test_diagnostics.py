@@ -1,0 +1,64 @@
+"""Diagnostics: each unit-state fraction measures what its name says, on a
+layer whose units are put in known states by hand."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from dlexp import models
+from dlexp.train import diagnostics
+
+
+def _loss(logits, labels, hp):
+  del hp
+  return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def _diag(activation, bias):
+  """Diagnostics of a 1-hidden-layer MLP of 4 units whose pre-activations
+  are the bias on every example (zero kernel)."""
+  cfg = models.tiny_config('mlp')
+  cfg.depth, cfg.width, cfg.activation = 1, 4, activation
+  model = models.build_model(cfg, 3, (5,))
+  x = jax.random.normal(jax.random.key(0), (16, 5))
+  params = dict(model.init(jax.random.key(1), x, train=False)['params'])
+  params['dense1'] = {'kernel': jnp.zeros((5, 4)),
+                      'bias': jnp.asarray(bias, jnp.float32)}
+  y = jnp.arange(16) % 3
+  out = diagnostics.compute(model, params, {}, _loss,
+                            {'model.dropout_rate': jnp.float32(0)}, x, y)
+  return {k: float(v) for k, v in out.items()}
+
+
+@pytest.mark.parametrize('activation,dead,never_positive', [
+    ('relu', 0.5, 0.5),  # output 0, derivative 0: no gradient, dead
+    ('leaky_relu', 0.0, 0.5),  # negative but slope 0.01: alive
+    ('elu', 0.0, 0.5),  # negative but derivative exp(-1): alive
+    ('selu', 0.0, 0.5),
+    ('softplus', 0.0, 0.0),
+])
+def test_dead_means_no_output_and_no_gradient(activation, dead,
+                                              never_positive):
+  d = _diag(activation, [-1.0, -1.0, 1.0, 1.0])
+  assert d['diag/act1/dead_fraction'] == dead
+  assert d['diag/act1/never_positive_fraction'] == never_positive
+  assert d['diag/dead_fraction'] == dead
+  assert d['diag/never_positive_fraction'] == never_positive
+  assert 'diag/act1/saturated_fraction' not in d
+  for key in ('act_mean', 'act_std', 'weight_zero_fraction',
+              'weight_small_fraction'):
+    assert f'diag/act1/{key}' in d or f'diag/dense1/{key}' in d, key
+  assert 'diag/dense1/grad_norm' in d
+
+
+@pytest.mark.parametrize('activation,bias', [('tanh', -4.0),
+                                             ('sigmoid', -8.0)])
+def test_saturated_units(activation, bias):
+  # tanh'(-4) = 1.3e-3 < 1% of 1; sigmoid'(-8) = 3.4e-4 < 1% of 0.25.
+  d = _diag(activation, [bias, -bias, 0.0, 0.5])
+  assert d['diag/act1/saturated_fraction'] == 0.5
+  assert d['diag/saturated_fraction'] == 0.5
+  assert d['diag/act1/dead_fraction'] == 0.0
+  d = _diag(activation, [-1.0, 1.0, 0.0, 0.5])
+  assert d['diag/act1/saturated_fraction'] == 0.0

@@ -1,0 +1,73 @@
+"""Reports and records: what the table says about seeds left out of a mean,
+the layer-order file, and the one warning when TensorBoard files cannot be
+written."""
+import math
+import sys
+
+import pytest
+
+from dlexp import records, report
+
+
+def _run(seed, status, **final):
+  return report.Run(f'/runs/t/seed_{seed}', {'trial': 't', 'seed': seed},
+                    {'status': status, 'final': final}, _metrics=[])
+
+
+def test_mean_std_counts_the_seeds_it_covers():
+  assert report.mean_std([0.8, 0.9], '.2f') == '0.85 ± 0.07'
+  assert report.mean_std([0.8, math.nan, 0.9], '.2f') == '0.85 ± 0.07 (2/3)'
+  assert report.mean_std([0.8, None, math.inf], '.2f') == '0.80 (1/3)'
+  assert report.mean_std([None, math.nan], '.2f') == 'n/a'
+  assert report.mean_std([1.0, None], '.0f', spread=False) == '1 (1/2)'
+
+
+def test_table_marks_the_seeds_left_out_of_each_mean():
+  runs = [_run(0, 'done', val_accuracy=0.8, test_accuracy=0.7, best_epoch=3),
+          _run(1, 'done', val_accuracy=0.9, test_accuracy=0.8, best_epoch=5),
+          _run(2, 'diverged', val_accuracy='nan', diverged_epoch=4)]
+  text = report.table({'t': runs})
+  row = [line for line in text.splitlines() if line.startswith('| t |')][0]
+  cells = [c.strip() for c in row.strip('|').split('|')]
+  assert cells[:5] == ['t', '3', '0.8500 ± 0.0707 (2/3)',
+                       '0.7500 ± 0.0707 (2/3)', '4.0 ± 1.4 (2/3)']
+  assert cells[-1] == 'diverged:1,done:2'
+  notes = text.split('Seeds left out of means')[1].splitlines()[1:]
+  assert notes == ['- t, seed 2 (diverged at epoch 4): no finite value, left '
+                   'out of val acc, test acc, best epoch']
+
+
+def test_table_without_missing_values_has_no_notes():
+  runs = [_run(s, 'done', val_accuracy=0.8, test_accuracy=0.7, best_epoch=1)
+          for s in (0, 1)]
+  text = report.table({'t': runs})
+  assert '(2/2)' not in text and 'left out' not in text
+
+
+def test_layer_order_file_round_trip(tmp_path):
+  assert records.read_layers(str(tmp_path)) is None
+  records.write_layers(str(tmp_path), ['stem', 'stem_act', 'logits'])
+  assert records.read_layers(str(tmp_path)) == ['stem', 'stem_act', 'logits']
+
+
+def test_missing_tensorboardx_is_said_once(tmp_path, monkeypatch, capsys):
+  monkeypatch.setitem(sys.modules, 'tensorboardX', None)  # import fails
+  monkeypatch.setattr(records, '_warned', set())
+  for i in range(2):
+    writer = records.RunWriter(str(tmp_path / f'run{i}'), {}, {})
+    writer.log({'epoch': 0, 'val_loss': 1.0})
+    writer.close()
+  err = capsys.readouterr().err.splitlines()
+  assert len(err) == 1, err
+  assert err[0].startswith('warning: tensorboardX could not be imported')
+  assert err[0].endswith('TensorBoard event files will not be written')
+  assert not (tmp_path / 'run0' / 'tb').exists()
+  assert (tmp_path / 'run0' / 'metrics.jsonl').read_text().strip()
+
+
+def test_tensorboard_files_are_written(tmp_path):
+  pytest.importorskip('tensorboardX')
+  writer = records.RunWriter(str(tmp_path), {}, {})
+  writer.log({'epoch': 1, 'step': 10, 'val_loss': 0.5})
+  writer.close()
+  assert list((tmp_path / 'tb').glob('events.out.tfevents.*'))
