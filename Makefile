@@ -54,6 +54,16 @@ data:
 	       "or set DLEXP_DATA_DIR to a folder with the IDX files (see README)"; \
 	fi
 
+# Every experiment script at its default size (one workdir each under
+# runs/findings), then FINDINGS.md from their findings records.
+EXPERIMENTS := $(sort $(basename $(notdir $(wildcard experiments/*.py))))
+findings: install data
+	@for s in $(EXPERIMENTS); do \
+	  echo "== experiments/$$s.py"; \
+	  $(PY) experiments/$$s.py --workdir=runs/findings/$$s || exit 1; \
+	done
+	$(PY) -m dlexp.findings runs/findings --write FINDINGS.md
+
 bench: install data
 	$(PY) benchmarks/bench_engine.py
 

@@ -1,28 +1,47 @@
-"""What every experiment script shares: the common flags, the config they
-resolve to, one-line errors for bad input, and the final results table.
+"""What every experiment script shares: the common flags and sizes, the
+config they resolve to, one-line errors for bad input, the final results
+table, the verdicts on the notes' claims and the findings record.
 
-An experiment script declares the axis it ablates and calls `run_ablation`;
-see experiments/elu_vs_relu.py.
+An experiment script declares the axes it ablates, its columns, its claims
+and its smoke and full sizes, and calls `run_ablation`; see
+experiments/elu_vs_relu.py.
 """
 import os
 import re
+import shlex
 import sys
+import time
 from typing import Any, Dict, Optional, Sequence
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from dlexp import claims as claims_lib
 from dlexp import config as config_lib
-from dlexp import report
+from dlexp import findings, report
 from dlexp.errors import DlexpError
 
 FLAGS = flags.FLAGS
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# What define_flags was told: the script's name and its size presets.
+_SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 
 
 def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
-                 seeds: int = 3) -> None:
+                 seeds: int = 3, smoke: Optional[Dict[str, Any]] = None,
+                 full: Optional[Dict[str, Any]] = None) -> None:
   """Flags common to every ablation; `--config.<field>=value` reaches any
-  config field."""
+  config field.
+
+  `smoke` and `full` are the script's other sizes, selected with --smoke (a
+  few seconds, run in CI) and --full (GPU/TPU): {flag name or
+  'config.<path>': value}. A preset fills only what the command line leaves
+  unset: an explicit flag or --config value always wins.
+  """
+  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full})
+  flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI.')
+  flags.DEFINE_bool('full', False, 'The full size, meant for a GPU/TPU.')
   flags.DEFINE_string('model', model, 'Model family (config.model.name).')
   flags.DEFINE_string('dataset', 'fashion_mnist', 'Dataset (config.data.name).')
   flags.DEFINE_string('data_dir', None, 'Where the dataset files are '
@@ -101,13 +120,18 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
                  columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
                  config=None, title: str = '', final_hooks=(),
                  options: Optional[Dict[str, Any]] = None,
-                 axis_flags: Optional[Dict[str, str]] = None):
-  """Runs the grid and prints its table; returns (results, table).
+                 axis_flags: Optional[Dict[str, str]] = None,
+                 claims: Sequence[claims_lib.Claim] = (),
+                 plots: Sequence[str] = ('val_accuracy', 'train_loss')):
+  """Runs the grid, prints its table and the verdicts on `claims`, and
+  writes the findings record; returns (results, table).
 
   `options`: the script's own settings that change what its hooks measure
   (e.g. MC-dropout samples); like config fields, they are part of each run's
   identity, so a rerun with other options never reuses these runs.
   `axis_flags` names the flag that sets each axis path, for error messages.
+  `plots`: metrics drawn as learning curves for the findings (not at the
+  smoke size; all with --plot).
   """
   from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   config = config or resolved_config()
@@ -120,23 +144,75 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
   dirs = {os.path.realpath(r['directory']) for r in results}
   runs = [r for r in report.load_runs(FLAGS.workdir)
           if os.path.realpath(r.directory) in dirs]
-  text = report.table(report.by_trial(runs), columns, order=trials)
+  groups = report.by_trial(runs)
+  text = report.table(groups, columns, order=trials)
+  preamble = (f'{config.data.name}, model {config.model.name}, '
+              f'{config.epochs} epochs, seeds {config.seed}..'
+              f'{config.seed + config.num_seeds - 1} (mean ± std over seeds)')
   print()
   if title:
     print(f'## {title}')
-  print(f'{config.data.name}, model {config.model.name}, {config.epochs} '
-        f'epochs, seeds {config.seed}..{config.seed + config.num_seeds - 1} '
-        f'(mean ± std over seeds); workdir {os.path.abspath(FLAGS.workdir)}')
+  print(f'{preamble}; workdir {os.path.abspath(FLAGS.workdir)}')
   print(text)
-  if FLAGS.plot:
-    for path in report.plot(runs, ['val_accuracy', 'val_loss', 'train_loss'],
-                            FLAGS.workdir):
-      print(f'wrote {path}')
+  written = _plots(runs, plots, sorted(dirs))
+  publish(title, text, claims, claims_lib.Evidence(groups, trials),
+          sorted(dirs), preamble=preamble, plots=written)
   failed = [r for r in results if r['status'] == 'failed']
   if failed:
     _die(f'{len(failed)} member(s) failed (see their status.json); relaunch '
          'with --rerun_failed to retry them', code=1)
   return results, text
+
+
+def _plots(runs, metrics: Sequence[str], directories) -> Sequence[str]:
+  """Learning curves for the findings (all three with --plot)."""
+  if FLAGS.plot:
+    metrics = list(dict.fromkeys([*metrics, 'val_accuracy', 'val_loss',
+                                  'train_loss']))
+  elif size() == 'smoke' or not runs:
+    return []
+  outdir = os.path.join(FLAGS.workdir, findings.FINDINGS_DIR, 'plots',
+                        findings.invocation_id(directories, FLAGS.workdir))
+  os.makedirs(outdir, exist_ok=True)
+  paths = report.plot(runs, metrics, outdir)
+  for path in paths:
+    print(f'wrote {path}')
+  return paths
+
+
+def publish(title: str, table: str, claims: Sequence[claims_lib.Claim],
+            evidence: Any, directories: Sequence[str], preamble: str = '',
+            plots: Sequence[str] = ()) -> str:
+  """Prints each claim's verdict and writes the findings record of this
+  invocation (dlexp.findings builds FINDINGS.md from it); returns its path.
+  Scripts that make their own table (no grid of runs) call it directly."""
+  verdicts = claims_lib.evaluate(claims, evidence)
+  if verdicts:
+    print('\nThe notes\' claims, decided by the numbers above:')
+    for v in verdicts:
+      print(f'- [{v["source"]}] "{v["quote"]}": {v["verdict"].upper()} - '
+            f'{v["evidence"]}')
+  main = sys.modules.get('__main__')
+  question = ((getattr(main, '__doc__', '') or '').strip().splitlines()
+              or [''])[0]
+  path = findings.write_record(
+      FLAGS.workdir, _SCRIPT['name'] or 'script', title=title or
+      _SCRIPT['name'], question=question, command=command_line(),
+      size=size(), table=table, preamble=preamble, claims=verdicts,
+      plots=list(plots), directories=list(directories),
+      wall_seconds=time.time() - _SCRIPT['start'])
+  print(f'findings: {path}')
+  return path
+
+
+def command_line() -> str:
+  """This invocation as a command to paste (script path relative to the
+  repository when it is inside it)."""
+  script = os.path.abspath(sys.argv[0])
+  if script.startswith(ROOT + os.sep):
+    script = os.path.relpath(script, ROOT)
+  return ' '.join(['python', shlex.quote(script)]
+                  + [shlex.quote(a) for a in sys.argv[1:]])
 
 
 def _die(message: str, code: int = 2) -> None:
@@ -154,10 +230,37 @@ def _check_config_overrides(argv: Sequence[str]) -> None:
       config_lib.check_key(defaults, m.group(1))
 
 
+def size() -> str:
+  """'smoke', 'full' or 'default': the size this invocation runs at."""
+  return 'smoke' if FLAGS.smoke else 'full' if FLAGS.full else 'default'
+
+
+def _apply_size() -> None:
+  """Fills the flags and config fields the command line left unset from the
+  chosen size's preset."""
+  if FLAGS.smoke and FLAGS.full:
+    raise DlexpError('--smoke and --full exclude each other; give one')
+  if size() == 'default':
+    return
+  preset = _SCRIPT['sizes'].get(size())
+  if preset is None:
+    raise DlexpError(f'--{size()}: {_SCRIPT["name"]} has no {size()} size')
+  overrides = config_overrides()
+  for key, value in preset.items():
+    if key.startswith('config.'):
+      if key[len('config.'):] not in overrides:
+        config_lib.set_value(FLAGS.config, key[len('config.'):], value)
+    elif not FLAGS[key].present:
+      setattr(FLAGS, key, value)
+
+
 def _parse_flags(argv):
   try:
     _check_config_overrides(argv)
-    return FLAGS(argv)
+    rest = FLAGS(argv)
+    if _SCRIPT['name']:
+      _apply_size()
+    return rest
   except flags.Error as e:
     _die(str(e).splitlines()[0])
   except DlexpError as e:

@@ -84,6 +84,21 @@ def at_epoch(key: str, epoch: int, header: str, fmt: str = '.3f') -> Column:
   return Column(header, lambda r: r.at_epoch(key, epoch), fmt)
 
 
+def epochs_to(key: str, target: float, header: str, mode: str = 'max'
+              ) -> Column:
+  """First epoch at which `key` reaches `target` (>= for mode 'max', <= for
+  'min'); seeds that never reach it have no value (the cell says how many
+  seeds the mean covers)."""
+  def first(run: Run) -> Optional[float]:
+    for row in run.metrics:
+      v = _number(row.get(key))
+      if row.get('epoch', 0) >= 1 and v is not None and math.isfinite(v) and (
+          v >= target if mode == 'max' else v <= target):
+        return float(row['epoch'])
+    return None
+  return Column(header, first, '.1f')
+
+
 DEFAULT_COLUMNS = (
     final('val_accuracy', 'val acc'),
     final('test_accuracy', 'test acc'),
@@ -263,6 +278,56 @@ def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str) -> List[str]:
     plt.close(fig)
     paths.append(path)
   return paths
+
+
+def layer_profile(runs: Sequence[Run], stat: str, epoch: int
+                  ) -> Dict[str, np.ndarray]:
+  """trial -> (seeds, layers) array of diag/<layer>/<stat> at `epoch`, the
+  layers in network order (nan where missing)."""
+  from dlexp import analysis  # pylint: disable=g-import-not-at-top
+  out = {}
+  for trial, rs in by_trial(runs).items():
+    order = analysis.run_layer_order(rs[0]) or []
+    names = [n for n in order if rs[0].at_epoch(f'diag/{n}/{stat}', epoch)
+             is not None]
+    arr = np.full((len(rs), len(names)), np.nan)
+    for i, r in enumerate(rs):
+      for j, name in enumerate(names):
+        v = r.at_epoch(f'diag/{name}/{stat}', epoch)
+        arr[i, j] = np.nan if v is None else v
+    out[trial] = arr
+  return out
+
+
+def plot_layers(runs: Sequence[Run], stat: str, epochs: Sequence[int],
+                path: str, log: bool = True) -> Optional[str]:
+  """One PNG: diag/<layer>/<stat> against depth (layer index, input first),
+  mean over seeds, one line per trial and epoch."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+  drawn = False
+  for epoch, style in zip(epochs, ('-', '--', ':', '-.')):
+    for trial, arr in layer_profile(runs, stat, epoch).items():
+      if arr.size and np.isfinite(arr).any():
+        with np.errstate(all='ignore'):
+          ax.plot(np.arange(1, arr.shape[1] + 1), np.nanmean(arr, axis=0),
+                  style, label=f'{trial} @ep{epoch}')
+        drawn = True
+  if not drawn:
+    plt.close(fig)
+    return None
+  if log:
+    ax.set_yscale('log')
+  ax.set_xlabel('layer (input first)')
+  ax.set_ylabel(stat)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=6)
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
+  return path
 
 
 def main(argv: Sequence[str]) -> int:

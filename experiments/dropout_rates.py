@@ -60,7 +60,7 @@ would be standard dropout, so the script stops with a one-line error.
 """
 from absl import flags
 
-from dlexp import analysis, cli, report
+from dlexp import analysis, claims, cli, report
 from dlexp import data as data_lib
 from dlexp.errors import ConfigError
 
@@ -74,7 +74,12 @@ _MC_SAMPLES = flags.DEFINE_integer(
     'mc_samples', 0, 'Stochastic passes for MC-dropout test accuracy and '
     'entropy; 0 = off.')
 
-cli.define_flags('dropout_rates', model='mlp', epochs=8, seeds=2)
+cli.define_flags(
+    'dropout_rates', model='mlp', epochs=8, seeds=3,
+    smoke={'epochs': 1, 'seeds': 2, 'rates': ['0', '0.3'],
+           'config.model.depth': 3, 'config.model.width': 32,
+           'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
+    full={'epochs': 30, 'seeds': 5})
 
 # Dummy input shapes per data layout, only to see which layers dropout meets.
 _PROBE_SHAPES = {'image': (32, 32, 3), 'sequence': (40, 1), 'vector': (64,)}
@@ -99,7 +104,7 @@ def columns(mc: bool):
       report.Column('train acc (drop on)', _drop_on_train_accuracy, '.4f'),
       report.final('clean_train_accuracy', 'train acc'),
       report.final('val_accuracy', 'val acc'),
-      report.Column('gap', _gap, '.4f'),
+      _GAP,
       report.final('test_accuracy', 'test acc'),
       report.DEFAULT_COLUMNS[2],  # best epoch
       report.Column('dropped %', _percent('drop_frequency'), '.1f'),
@@ -112,6 +117,65 @@ def columns(mc: bool):
              report.final('mc_test_entropy', 'MC entropy', '.3f'),
              report.final('test_entropy', 'entropy', '.3f')]
   return cols + [report.DEFAULT_COLUMNS[3]]
+
+
+def _rate(ev: claims.Evidence, rate: float) -> str:
+  trial = ev.trial(dropout_rate=rate)
+  if trial is None:
+    raise KeyError(f'rate {rate} is not in --rates')
+  return trial
+
+
+def _thirty_percent(ev: claims.Evidence) -> claims.Verdict:
+  # The probe has 262,144 units (65,536 weights for DropConnect): the
+  # binomial std of the measured fraction is at most 0.0018; allow ~4x.
+  return claims.near(ev.values(_rate(ev, 0.3), 'drop_frequency'), 0.3, 0.008,
+                     'fraction of units dropped at rate 0.3', '.4f')
+
+
+def _slower_because_of_passes(ev: claims.Evidence) -> claims.Verdict:
+  """An extra forward and backward pass would make a step about twice as
+  long; the measured step time with dropout layers decides."""
+  rate = max(r for r in (0.1, 0.2, 0.3, 0.5) if ev.trial(dropout_rate=r))
+  trial = _rate(ev, rate)
+  ratio = ev.values(trial, 'step_time_ratio')
+  best = lambda t: claims.describe(ev.values(t, 'best_epoch'), '.1f')
+  text = (f'one step at rate {rate:g} takes {claims.describe(ratio, ".2f")} '
+          'x the step of the same model without dropout layers (a second '
+          'forward and backward pass would be ~2x); epoch of the best '
+          f'validation loss {best(trial)} at rate {rate:g} vs '
+          f'{best(_rate(ev, 0.0))} without dropout')
+  if ratio.size and ratio.mean() < 1.5:
+    return claims.Verdict(claims.CONTRADICTED, text)
+  if ratio.size and ratio.mean() >= 1.8:
+    return claims.Verdict(claims.SUPPORTED, text)
+  return claims.Verdict(claims.INCONCLUSIVE, text)
+
+
+def _less_overfitting(ev: claims.Evidence) -> claims.Verdict:
+  return claims.compare(ev.values(_rate(ev, 0.0), _GAP),
+                        ev.values(_rate(ev, 0.3), _GAP),
+                        'train - val accuracy gap (dropout off)', 'rate 0',
+                        'rate 0.3')
+
+
+def _deep_nets(ev: claims.Evidence) -> claims.Verdict:
+  return claims.compare(ev.values(_rate(ev, 0.3), 'test_accuracy'),
+                        ev.values(_rate(ev, 0.0), 'test_accuracy'),
+                        'test accuracy', 'rate 0.3', 'rate 0')
+
+
+_GAP = report.Column('gap', _gap, '.4f')
+CLAIMS = (
+    claims.Claim('000 Q3', 'a dropout rate of 0.3 ... [the probability that '
+                 'a neuron is dropped is] 30%', _thirty_percent),
+    claims.Claim('003 Q7', 'dropout does slow down training, because ... the '
+                 'network [performs] more forward and backward passes',
+                 _slower_because_of_passes),
+    claims.Claim('000 Q2', 'dropout ... prevents overfitting',
+                 _less_overfitting),
+    claims.Claim('001 Q6', 'Works Well with Deep Networks', _deep_nets),
+)
 
 
 def main(_):
@@ -135,7 +199,8 @@ def main(_):
                    columns(mc=bool(_MC_SAMPLES.value)), config=config,
                    title=f'Dropout rates ({variant})', final_hooks=hooks,
                    options={'mc_samples': _MC_SAMPLES.value},
-                   axis_flags={'model.dropout_rate': 'rates'})
+                   axis_flags={'model.dropout_rate': 'rates'},
+                   claims=CLAIMS)
 
 
 if __name__ == '__main__':

@@ -42,7 +42,7 @@ Per-layer statistics for every epoch are in each run's metrics.jsonl
 import jax
 from absl import flags
 
-from dlexp import analysis, cli, report
+from dlexp import analysis, claims, cli, report
 from dlexp.errors import ConfigError
 
 _INITS = flags.DEFINE_list(
@@ -53,7 +53,12 @@ _BIAS_INITS = flags.DEFINE_list(
     'bias_inits', ['0', '0.1'],
     'Bias starts to compare (config.model.bias_init).')
 
-cli.define_flags('init_schemes', model='mlp', epochs=3, seeds=2)
+cli.define_flags(
+    'init_schemes', model='mlp', epochs=3, seeds=3,
+    smoke={'epochs': 1, 'seeds': 2, 'inits': ['he_normal', 'constant'],
+           'config.model.depth': 3, 'config.model.width': 32,
+           'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
+    full={'epochs': 20, 'seeds': 5})
 
 
 def _act_std(position: str, label: str) -> report.Column:
@@ -62,14 +67,69 @@ def _act_std(position: str, label: str) -> report.Column:
                        '.3f')
 
 
+_DEAD_EP1 = report.at_epoch('diag/dead_fraction', 1, 'dead @ep1')
 COLUMNS = report.DEFAULT_COLUMNS[:3] + (
     _act_std('first', 'first'), _act_std('middle', 'mid'),
-    _act_std('last', 'last'),
-    report.at_epoch('diag/dead_fraction', 1, 'dead @ep1'),
+    _act_std('last', 'last'), _DEAD_EP1,
     report.at_epoch('diag/never_positive_fraction', 1, 'never-positive @ep1'),
     report.final('distinct_units', 'distinct units L1', '.0f'),
     report.final('unit_spread', 'spread L1', '.3f'),
     report.DEFAULT_COLUMNS[3],
+)
+
+
+def _trial(ev: claims.Evidence, init: str, bias: float) -> str:
+  trial = ev.trial(kernel_init=init, bias_init=bias)
+  if trial is None:
+    raise KeyError(f'{init} with bias {bias:g} is not in the grid')
+  return trial
+
+
+def _same_value(ev: claims.Evidence) -> claims.Verdict:
+  """The notes' answer: no, one shared value keeps the units symmetric."""
+  trial = _trial(ev, 'constant', 0.0)
+  units = ev.values(trial, 'distinct_units')
+  acc = ev.values(trial, 'test_accuracy')
+  he = ev.values(_trial(ev, 'he_normal', 0.0), 'test_accuracy')
+  text = (f'first layer after training: {claims.describe(units, ".0f")} '
+          f'distinct units; test accuracy {claims.describe(acc)} against '
+          f'{claims.describe(he)} with He normal')
+  stuck = units.size and units.max() <= 1 and acc.size and (
+      acc.mean() < he.mean() - 0.1)
+  return claims.Verdict(claims.SUPPORTED if stuck else claims.CONTRADICTED,
+                        text)
+
+
+def _positive_bias(ev: claims.Evidence) -> claims.Verdict:
+  return claims.compare(
+      ev.values(_trial(ev, 'he_normal', 0.0), _DEAD_EP1),
+      ev.values(_trial(ev, 'he_normal', 0.1), _DEAD_EP1),
+      'dead-unit fraction after epoch 1 (He normal)', 'bias 0', 'bias 0.1',
+      fmt='.3f')
+
+
+def _zero_bias_fine(ev: claims.Evidence) -> claims.Verdict:
+  """'OK' unless bias 0 trains significantly worse than bias 0.1."""
+  verdict = claims.compare(
+      ev.values(_trial(ev, 'he_normal', 0.0), 'test_accuracy'),
+      ev.values(_trial(ev, 'he_normal', 0.1), 'test_accuracy'),
+      'test accuracy (He normal)', 'bias 0', 'bias 0.1')
+  worse = verdict.verdict == claims.CONTRADICTED
+  return claims.Verdict(claims.CONTRADICTED if worse else claims.SUPPORTED,
+                        verdict.evidence)
+
+
+CLAIMS = (
+    claims.Claim('003 Q1', 'initializing all the weights to the same value '
+                 '[even one drawn with He initialization] can lead to '
+                 'symmetric gradients ... the network [gets] stuck',
+                 _same_value),
+    claims.Claim('003 Q2', 'initializing the bias terms to a small positive '
+                 'value (e.g. 0.1) can help to prevent the neurons from '
+                 'getting stuck in the zero region of the ReLU',
+                 _positive_bias),
+    claims.Claim('003 Q2', 'It is generally okay to initialize the bias terms '
+                 'to 0', _zero_bias_fine),
 )
 
 
@@ -96,7 +156,8 @@ def main(_):
       COLUMNS, config=config, title='Initialization schemes',
       final_hooks=[analysis.distinct_units_hook],
       axis_flags={'model.kernel_init': 'inits',
-                  'model.bias_init': 'bias_inits'})
+                  'model.bias_init': 'bias_inits'},
+      claims=CLAIMS)
 
 
 if __name__ == '__main__':
