@@ -142,7 +142,7 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
   if not num_train:
     raise DataError(f'{name}: the training split is empty')
   val_size = resolve_val_size(data_cfg.val_size, num_train,
-                              data_cfg.get('cv_folds', 0))
+                              getattr(data_cfg, 'cv_folds', 0))
   if val_size >= num_train:
     raise ConfigError(f'data.val_size={data_cfg.val_size} must be < '
                       f'{num_train}, the number of {name} training examples')
