@@ -31,16 +31,20 @@ _SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 
 def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                  seeds: int = 3, smoke: Optional[Dict[str, Any]] = None,
-                 full: Optional[Dict[str, Any]] = None) -> None:
+                 full: Optional[Dict[str, Any]] = None,
+                 default: Optional[Dict[str, Any]] = None) -> None:
   """Flags common to every ablation; `--config.<field>=value` reaches any
   config field.
 
   `smoke` and `full` are the script's other sizes, selected with --smoke (a
   few seconds, run in CI) and --full (GPU/TPU): {flag name or
-  'config.<path>': value}. A preset fills only what the command line leaves
-  unset: an explicit flag or --config value always wins.
+  'config.<path>': value}; `default` sets config fields of the default size
+  that differ from the library's defaults (e.g. a training subset). A preset
+  fills only what the command line leaves unset: an explicit flag or
+  --config value always wins.
   """
-  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full})
+  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full,
+                                   'default': default or {}})
   flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI.')
   flags.DEFINE_bool('full', False, 'The full size, meant for a GPU/TPU.')
   flags.DEFINE_string('model', model, 'Model family (config.model.name).')
@@ -148,7 +152,8 @@ def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
                        rerun_failed=FLAGS.rerun_failed,
                        script_options=options)
-  trials = list(dict.fromkeys(r['trial'] for r in results))
+  # A grid with no axes has one trial, '' (reports call it 'run').
+  trials = list(dict.fromkeys(r['trial'] or 'run' for r in results))
   dirs = {os.path.realpath(r['directory']) for r in results}
   runs = [r for r in report.load_runs(FLAGS.workdir)
           if os.path.realpath(r.directory) in dirs]
@@ -283,8 +288,6 @@ def _apply_size() -> None:
   chosen size's preset."""
   if FLAGS.smoke and FLAGS.full:
     raise DlexpError('--smoke and --full exclude each other; give one')
-  if size() == 'default':
-    return
   preset = _SCRIPT['sizes'].get(size())
   if preset is None:
     raise DlexpError(f'--{size()}: {_SCRIPT["name"]} has no {size()} size')

@@ -1,7 +1,9 @@
-"""Smoke runs of the experiment scripts as users run them: tiny models on the
-synthetic dataset, checked for exit status, the printed table, the files and
-numbers within sane bounds.
+"""The experiment scripts as CI runs them: each at its --smoke size (tiny
+models, a slice of Fashion-MNIST), checked for exit status, the printed
+table, the verdicts on the notes' claims, the findings record (and that
+FINDINGS.md builds from it), the files, and numbers within sane bounds.
 """
+import glob
 import json
 import math
 import os
@@ -12,36 +14,45 @@ import sys
 import pytest
 
 from conftest import member_dir
+from dlexp import claims, findings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--dataset=synthetic', '--config.model.depth=2',
         '--config.model.width=16', '--config.data.train_limit=1024',
         '--config.data.val_size=500', '--epochs=2', '--seeds=2']
+# Flags beyond --smoke, where a test needs more of the grid.
 SCRIPTS = {
-    'elu_vs_relu': ['--activations=relu,elu'],
-    'init_schemes': ['--inits=he_normal,orthogonal,constant',
-                     '--bias_inits=0,0.1'],
-    'dropout_rates': ['--rates=0,0.3', '--mc_samples=3'],
+    'elu_vs_relu': [],
+    'init_schemes': ['--inits=he_normal,orthogonal,constant'],
+    'dropout_rates': ['--mc_samples=3'],
+    'width_depth': [],
 }
 TIMEOUT_S = 300
 
 
 def _run_script(name, tmp_path, extra=()):
-  """(returncode, stdout, stderr, workdir) of one tiny run of `name`.
+  """(returncode, stdout, stderr, workdir) of one --smoke run of `name`.
 
   One script per test, so pytest-xdist spreads them over its workers.
   """
   workdir = str(tmp_path / 'runs')
   cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
-         f'--workdir={workdir}'] + TINY + SCRIPTS[name] + list(extra)
+         '--smoke', f'--workdir={workdir}'] + SCRIPTS[name] + list(extra)
   proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                         timeout=TIMEOUT_S)
   return proc.returncode, proc.stdout, proc.stderr, workdir
 
 
-def _table(stdout: str):
-  """The printed markdown table as {trial: {header: cell}}."""
-  lines = [l for l in stdout.splitlines() if l.startswith('|')]
+def _table(stdout: str, index: int = 0):
+  """The `index`-th printed markdown table as {trial: {header: cell}}."""
+  blocks, block = [], []
+  for line in stdout.splitlines() + ['']:
+    if line.startswith('|'):
+      block.append(line)
+    elif block:
+      blocks.append(block)
+      block = []
+  lines = blocks[index]
   header = [c.strip() for c in lines[0].strip('|').split('|')]
   rows = {}
   for line in lines[2:]:
@@ -51,23 +62,41 @@ def _table(stdout: str):
 
 
 def _mean(cell: str) -> float:
-  return float(cell.split('±')[0])
+  return float(cell.split('±')[0].split('(')[0].replace(',', ''))
 
 
-def _check(name, tmp_path, trials):
+def check_findings(name, stdout, workdir, expected_claims):
+  """Every claim printed with a machine verdict, one findings record, and
+  FINDINGS.md builds from it with the script's section."""
+  verdicts = re.findall(r'^- \[(\d{3} [QG]\d+)\] ".*": ([A-Z]+) - ', stdout,
+                        re.M)
+  assert len(verdicts) == expected_claims, stdout[-3000:]
+  assert all(v.lower() in claims.VERDICTS for _, v in verdicts)
+  (record,) = glob.glob(os.path.join(workdir, 'findings', f'{name}-*.json'))
+  data = json.load(open(record))
+  assert data['script'] == name and data['size'] == 'smoke'
+  assert [c['verdict'].upper() for c in data['claims']] == [
+      v for _, v in verdicts]
+  assert '--smoke' in data['command']
+  text = findings.build(findings.read_records([workdir]), 'test')
+  assert f'<a id="{name}"></a>' in text and data['table'] in text
+
+
+def _check(name, tmp_path, trials, claims_count, seeds=2, epochs=(1, 1)):
   code, out, err, workdir = _run_script(name, tmp_path)
   assert code == 0, err[-3000:]
   rows = _table(out)
   assert list(rows) == trials
   for trial, row in rows.items():
-    assert row['seeds'] == '2' and row['status'] == 'done', row
-    for seed in (0, 1):
+    assert row['seeds'] == str(seeds) and row['status'] == 'done', row
+    for seed in range(seeds):
       d = member_dir(workdir, trial, seed)
-      for f in ('config.json', 'status.json', 'metrics.jsonl'):
+      for f in ('config.json', 'status.json', 'metrics.jsonl', 'layers.json'):
         assert os.path.isfile(os.path.join(d, f)), (d, f)
     for col in ('val acc', 'test acc'):
       assert 0 <= _mean(row[col]) <= 1, (trial, col, row[col])
-    assert 1 <= _mean(row['best epoch']) <= 2
+    assert epochs[0] <= _mean(row['best epoch']) <= epochs[1]
+  check_findings(name, out, workdir, claims_count)
   return rows, workdir
 
 
@@ -78,7 +107,7 @@ def _final(workdir, trial, seed=0):
 
 def test_elu_vs_relu(tmp_path):
   rows, _ = _check('elu_vs_relu', tmp_path, ['activation=relu',
-                                             'activation=elu'])
+                                             'activation=elu'], 2)
   for row in rows.values():
     for col in ('dead @end', 'never-positive @end'):
       assert 0 <= _mean(row[col]) <= 1
@@ -90,17 +119,19 @@ def test_init_schemes(tmp_path):
   trials = [f'kernel_init={i},bias_init={b}'
             for i in ('he_normal', 'orthogonal', 'constant')
             for b in ('0', '0.1')]
-  rows, workdir = _check('init_schemes', tmp_path, trials)
+  rows, workdir = _check('init_schemes', tmp_path, trials, 3)
   for trial, row in rows.items():
     for pos in ('first', 'mid', 'last'):
-      assert 0 < _mean(row[f'act std {pos} @init']) < 1e3, (trial, pos)
+      std = _mean(row[f'act std {pos} @init'])
+      # A constant init can switch every unit of a deep layer off (std 0).
+      assert (0 <= std if 'constant' in trial else 0 < std) and std < 1e3
     assert 0 <= _mean(row['dead @ep1']) <= 1
     # For ReLU a dead unit is never positive; not every such unit is dead.
     assert _mean(row['dead @ep1']) <= _mean(row['never-positive @ep1'])
     assert _final(workdir, trial)['distinct_units'] == (
-        1 if 'constant' in trial else 16)
+        1 if 'constant' in trial else 32)
   he = rows['kernel_init=he_normal,bias_init=0']
-  assert _mean(he['distinct units L1']) == 16
+  assert _mean(he['distinct units L1']) == 32
   assert _mean(he['spread L1']) > 0.5
   const = rows['kernel_init=constant,bias_init=0']
   assert _mean(const['distinct units L1']) == 1
@@ -109,7 +140,7 @@ def test_init_schemes(tmp_path):
 
 def test_dropout_rates(tmp_path):
   rows, workdir = _check('dropout_rates', tmp_path,
-                         ['dropout_rate=0', 'dropout_rate=0.3'])
+                         ['dropout_rate=0', 'dropout_rate=0.3'], 4)
   for trial, row in rows.items():
     rate = 0.3 if trial.endswith('0.3') else 0.0
     assert abs(_mean(row['dropped %']) - 100 * rate) < 1.5, row
@@ -123,6 +154,22 @@ def test_dropout_rates(tmp_path):
     gaps = [_final(workdir, trial, s)['clean_train_accuracy']
             - _final(workdir, trial, s)['val_accuracy'] for s in (0, 1)]
     assert sum(gaps) / 2 == pytest.approx(_mean(row['gap']), abs=1e-3)
+
+
+def test_width_depth(tmp_path):
+  code, out, err, workdir = _run_script('width_depth', tmp_path)
+  assert code == 0, err[-3000:]
+  cv, refit = _table(out, 0), _table(out, 1)
+  assert list(cv) == ['depth=1,width=16', 'depth=2,width=16']
+  for row in cv.values():
+    assert row['runs'] == '6'  # 2 seeds x 3 folds
+    assert 0 <= _mean(row['cv acc']) <= 1
+  assert _mean(cv['depth=1,width=16']['params']) == 784 * 16 + 16 + 170
+  (chosen,) = refit
+  best = max(cv, key=lambda t: _mean(cv[t]['cv acc']))
+  assert chosen == f'{best} (refit)'
+  assert refit[chosen]['seeds'] == '2'
+  check_findings('width_depth', out, workdir, 2)
 
 
 def test_mnist1d_runs_with_its_defaults(tmp_path):
