@@ -59,6 +59,9 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
   flags.DEFINE_bool('plot', False, 'Also write PNG learning curves.')
   flags.DEFINE_bool('rerun_failed', False, 'Rerun members whose status is '
                     'failed (done ones are always skipped on relaunch).')
+  flags.DEFINE_string('trial_shard', '', 'i/n: run the i-th of n contiguous '
+                      'blocks of the grid\'s members (default: a SLURM array '
+                      "task's, else all); see dlexp.distributed.shard.")
   try:  # config_flags parses overrides right here, with a traceback on typos
     _check_config_overrides(sys.argv)
   except DlexpError as e:
@@ -151,13 +154,19 @@ def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
   check_axes(axes, axis_flags)
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
                        rerun_failed=FLAGS.rerun_failed,
-                       script_options=options)
+                       script_options=options, shard=trial_shard())
   # A grid with no axes has one trial, '' (reports call it 'run').
   trials = list(dict.fromkeys(r['trial'] or 'run' for r in results))
   dirs = {os.path.realpath(r['directory']) for r in results}
   runs = [r for r in report.load_runs(FLAGS.workdir)
           if os.path.realpath(r.directory) in dirs]
   return Grid(config, results, runs, report.by_trial(runs), trials)
+
+
+def trial_shard():
+  """(i, n) from --trial_shard or a SLURM array job; (0, 1) = everything."""
+  from dlexp import distributed  # pylint: disable=g-import-not-at-top
+  return distributed.trial_shard(FLAGS.trial_shard)
 
 
 def run_line(config) -> str:
@@ -189,11 +198,24 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
   grid = run_grid(axes, config, final_hooks, options, axis_flags)
   text = grid.table(columns)
   show(title, run_line(grid.config), text)
-  written = plot_curves(grid, plots)
-  publish(title, text, claims, grid.evidence(), grid.directories,
-          preamble=run_line(grid.config), plots=written)
+  index, count = trial_shard()
+  if count > 1:
+    # The claims need the whole grid; a shard's table is a part of it.
+    print(f'\ntrial shard {index}/{count}: this table has this shard\'s '
+          'runs only. With every shard done in one workdir (or copied into '
+          'one), rerun the same command without --trial_shard: it trains '
+          'nothing and prints the whole table, the verdicts and the findings.')
+  elif _primary():
+    written = plot_curves(grid, plots)
+    publish(title, text, claims, grid.evidence(), grid.directories,
+            preamble=run_line(grid.config), plots=written)
   check_failed(grid)
   return grid.results, text
+
+
+def _primary() -> bool:
+  from dlexp import distributed  # pylint: disable=g-import-not-at-top
+  return distributed.is_primary()
 
 
 def show(title: str, line: str, table: str) -> None:
@@ -322,6 +344,13 @@ def run_main(main) -> None:
     logging.set_verbosity(logging.ERROR)
     if len(argv) > 1:
       _die(f'unexpected arguments {argv[1:]}; flags look like --name=value')
+    from dlexp import distributed  # pylint: disable=g-import-not-at-top
+    try:  # first: JAX's multi-process runtime starts before any device use
+      distributed.initialize(FLAGS.config)
+      if not distributed.is_primary():
+        sys.stdout = open(os.devnull, 'w')  # process 0 prints the results
+    except DlexpError as e:
+      _die(str(e))
     from dlexp.train.runner import Interrupted  # pylint: disable=g-import-not-at-top
     try:
       main(argv)

@@ -1,6 +1,6 @@
 """Results as tables and plots, read back from the logged-metrics files.
 
-  python -m dlexp.report WORKDIR [--plot] [--metrics=val_accuracy,train_loss]
+  python -m dlexp.report WORKDIR... [--plot] [--metrics=val_accuracy,...]
 
 prints a markdown table (one row per trial, mean ± std over seeds) and, with
 --plot, writes PNG learning curves into WORKDIR.
@@ -342,20 +342,22 @@ def main(argv: Sequence[str]) -> int:
   import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(
       prog='python -m dlexp.report', description=__doc__.split('\n')[0])
-  parser.add_argument('workdir')
+  parser.add_argument('workdirs', nargs='+', metavar='WORKDIR',
+                      help='one or more workdirs (e.g. the trial shards of a '
+                      'sweep): their runs are reported together')
   parser.add_argument('--plot', action='store_true',
-                      help='write PNG learning curves into WORKDIR')
+                      help='write PNG learning curves into the first WORKDIR')
   parser.add_argument('--metrics', default='val_accuracy,val_loss,train_loss',
                       help='comma-separated metrics to plot')
   args = parser.parse_args(argv)
-  if not os.path.isdir(args.workdir):
-    print(f'error: workdir {args.workdir!r} is not a directory',
-          file=sys.stderr)
-    return 2
-  runs = load_runs(args.workdir)
+  for workdir in args.workdirs:
+    if not os.path.isdir(workdir):
+      print(f'error: workdir {workdir!r} is not a directory', file=sys.stderr)
+      return 2
+  runs = [r for workdir in args.workdirs for r in load_runs(workdir)]
   if not runs:
     print(f'error: no runs (status.json + config.json) under '
-          f'{args.workdir!r}', file=sys.stderr)
+          f'{", ".join(args.workdirs)}', file=sys.stderr)
     return 2
   groups = by_trial(runs)
   print(table(groups))
@@ -364,7 +366,7 @@ def main(argv: Sequence[str]) -> int:
     print('\nTrials run under several settings (fields that differ):')
     print('\n'.join(legend))
   if args.plot:
-    for path in plot(runs, args.metrics.split(','), args.workdir):
+    for path in plot(runs, args.metrics.split(','), args.workdirs[0]):
       print(f'wrote {path}')
   return 0
 

@@ -172,6 +172,17 @@ def test_width_depth(tmp_path):
   check_findings('width_depth', out, workdir, 2)
 
 
+def test_a_trial_shard_prints_its_part_and_leaves_the_verdicts(tmp_path):
+  """The claims need the whole grid: a shard prints its table and says how
+  to get the whole one, and writes no findings record."""
+  code, out, err, workdir = _run_script('elu_vs_relu', tmp_path,
+                                        ['--trial_shard=1/2'])
+  assert code == 0, err[-2000:]
+  assert list(_table(out)) == ['activation=elu']
+  assert 'trial shard 1/2' in out and 'without --trial_shard' in out
+  assert not os.path.exists(os.path.join(workdir, 'findings'))
+
+
 def test_mnist1d_runs_with_its_defaults(tmp_path):
   """No --config.data.val_size: the validation split is sized for the
   dataset (400 of MNIST-1D's 4000), where 5000 used to stop every run."""

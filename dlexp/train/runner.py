@@ -27,7 +27,7 @@ from jax.sharding import Mesh
 from dlexp import config as config_lib
 from dlexp import data as data_lib
 from dlexp import losses
-from dlexp import records
+from dlexp import distributed, records
 from dlexp.errors import ConfigError, DlexpError
 from dlexp.train import checkpoint as checkpoint_lib
 from dlexp.train import compile_cache
@@ -160,6 +160,8 @@ class Context:
   signals: SignalGuard
   final_hooks: Sequence[FinalHook] = ()
   script_options: Optional[Dict[str, Any]] = None
+  primary: bool = True  # this process writes files (process 0)
+  checkpoints: bool = True  # a directory every process shares
   shown_models: set = dataclasses.field(default_factory=set)
 
 
@@ -252,7 +254,8 @@ class GroupRun:
           self.cfg, self.chunks, self.states, self.trackers)
     self.ckpt = checkpoint_lib.GroupCheckpoints(
         os.path.join(ctx.workdir, '.checkpoints', self.group_id()),
-        keep=self.cfg.checkpoint.keep, member_axis=True)
+        keep=self.cfg.checkpoint.keep, member_axis=True) if (
+            ctx.checkpoints) else checkpoint_lib.NoCheckpoints()
     restored = self.ckpt.restore_latest((self.states, self.trackers),
                                         warn=ctx.out)
     if restored is not None:
@@ -265,8 +268,8 @@ class GroupRun:
     self.writers = {id(m): self.make_writer(m) for m in self.members}
     from dlexp import models  # pylint: disable=g-import-not-at-top
     layers = models.layer_order(self.steps.model, ctx.dataset.input_shape)
-    for m in self.members:  # diagnostics readers need the network order
-      records.write_layers(m.directory, layers)
+    for m in self.members if ctx.primary else ():  # network order, for
+      records.write_layers(m.directory, layers)  # diagnostics readers
     active = np.ones(len(self.chunks[0]), bool)
     prog.precompile(self.driver, self.states[0], self.trackers[0],
                     self.hps[0], active, ctx.ddata)
@@ -277,6 +280,8 @@ class GroupRun:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
   def make_writer(self, m: Member) -> records.RunWriter:
+    if not self.ctx.primary:
+      return records.NullWriter()  # process 0 writes the files
     flat = config_lib.flatten(m.trial.config)
     flat['seed'] = m.seed
     return records.RunWriter(m.directory, dict(
@@ -357,14 +362,16 @@ class GroupRun:
       self.epoch_times.append(seconds)
       self.log_epoch(epoch, rows, seconds)
       every = cfg.checkpoint.every_epochs
-      if ctx.signals.requested or (every and epoch % every == 0):
+      # Every process stops at the same epoch when any one was signalled.
+      stop = distributed.any_process(ctx.signals.requested or 0)
+      if stop or (every and epoch % every == 0):
         self.ckpt.save(epoch, (self.states, self.trackers),
                        meta=dict(members=[m.directory for m in self.members]))
-      if ctx.signals.requested:
+      if stop:
         for m in self.members:
           self.writer(m).set_status('interrupted', epoch=epoch,
                                     trial=m.trial.name, seed=m.seed)
-        raise Interrupted(ctx.signals.requested, epoch)
+        raise Interrupted(stop, epoch)
 
   def log_epoch(self, epoch: int, rows, seconds: float) -> None:
     ran = sum(int(np.sum(r[0])) for r in rows if r is not None)
@@ -423,7 +430,7 @@ class GroupRun:
                                        bstats, self.hps[k], self.ctx.ddata,
                                        c)))
       for i, m in enumerate(c):
-        if self.cfg.save_model:
+        if self.cfg.save_model and self.ctx.primary:
           self.save_model(m, i, st, tr, bool(use_best[i]))
         results.append(self.finish_member(m, i, _scalars(final, i), tr, st,
                                           bool(use_best[i]), train_seconds))
@@ -504,12 +511,37 @@ def _groups(pending: Sequence[Member]) -> List[List[Member]]:
   return list(groups.values())
 
 
+def order_by_group(members: Sequence[Member]) -> List[Member]:
+  """Members of one group next to each other (groups in order of first
+  appearance), so that a contiguous trial shard cuts few groups."""
+  keys = {}
+  for m in members:
+    keys.setdefault(static_key(m.trial.config), len(keys))
+  return sorted(members, key=lambda m: keys[static_key(m.trial.config)])
+
+
+def _pending(members: Sequence[Member], rerun_failed: bool):
+  """(results of finished members, members to train), decided by process 0
+  (the one that reads the workdir) and shared with every process."""
+  results, pending = _finished(members, rerun_failed)
+  waiting = {id(m) for m in pending}
+  todo = distributed.broadcast([id(m) in waiting for m in members])
+  pending = [m for m, t in zip(members, todo) if t]
+  # A process that cannot read the workdir knows only that process 0 found
+  # these members finished.
+  for m, t in zip(members, todo):
+    if not t and m.directory not in results:
+      results[m.directory] = _result(m, {'status': 'done elsewhere'})
+  return {d: r for d, r in results.items()
+          if d not in {m.directory for m in pending}}, pending
+
+
 def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
         workdir: str, out: Optional[Callable[[str], None]] = None,
         dataset=None,
         final_hooks: Sequence[FinalHook] = (), rerun_failed: bool = False,
-        script_options: Optional[Dict[str, Any]] = None
-        ) -> List[Dict[str, Any]]:
+        script_options: Optional[Dict[str, Any]] = None,
+        shard: Tuple[int, int] = (0, 1)) -> List[Dict[str, Any]]:
   """Runs every trial x seed of the grid; returns one result per member.
 
   Relaunching on the same workdir with the same settings skips members whose
@@ -517,9 +549,15 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
   checkpoint, and reruns failed members only with `rerun_failed`; other
   settings train into their own directories (see dlexp.train.workdir).
   `script_options` (a script's own flags) are part of a member's identity.
+  `shard` (i, n) runs the i-th of n contiguous blocks of the grid's members
+  (dlexp.distributed.shard). In a multi-process run every process calls this
+  with the same arguments; process 0 alone prints and writes files.
   """
+  primary = distributed.is_primary()
   if not isinstance(out, Printer):
     out = Printer(write=out)  # any callable taking a line
+  if not primary:
+    out = Printer(quiet=True)
   trials = make_trials(base, axes)
   workdir_lib.check(workdir)
   if dataset is None:
@@ -529,33 +567,35 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
     config_lib.validate_against_data(t.config, dataset, mesh.size)
   for group in group_trials(trials):  # init.from_path, freeze patterns
     transfer.check(group[0].config, dataset)
-  workdir = workdir_lib.prepare(workdir)  # only now: every check has passed
+  # Only now, every check passed: the workdir is made (by process 0).
+  workdir = (workdir_lib.prepare(workdir) if primary
+             else os.path.abspath(os.path.expanduser(workdir)))
   members = make_members(trials, workdir, script_options)
+  members = distributed.shard(order_by_group(members), *shard)
   for m in members:
     workdir_lib.check_reusable(m.directory, config_lib.flatten(m.trial.config),
                                script_options)
   compile_cache.enable(base.compile_cache)
+  shared = distributed.directory_is_shared(workdir)
+  if not shared:
+    out(f'warning: {workdir} is not one directory shared by all '
+        f'{jax.process_count()} processes: process 0 writes the results, and '
+        'no checkpoints are kept (resuming needs a shared directory)')
   locks = []
   try:
-    for m in members:  # all or nothing, before anything is written
+    for m in (members if primary else ()):  # all or nothing, first
       lock = records.TrialLock(m.directory)
       lock.acquire()
       locks.append(lock)
-    results, pending = _finished(members, rerun_failed)
-    skipped = len(members) - len(pending)
-    out(f'dataset {dataset.name}: {len(dataset.train_y)} train / '
-        f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
-        f'{tuple(dataset.input_shape)}, '
-        + (f'{dataset.num_classes} classes; ' if dataset.num_classes else
-           f'regression targets of {dataset.target_dim}; ') +
-        f'devices: {mesh.size} x {jax.devices()[0].platform}'
-        + (f'; {skipped} member(s) already finished in {workdir}'
-           if skipped else ''))
+    results, pending = _pending(members, rerun_failed)
+    out(_dataset_line(dataset, mesh) + (
+        f'; {len(members) - len(pending)} member(s) already finished in '
+        f'{workdir}' if len(pending) < len(members) else ''))
     if pending:
       with SignalGuard(out) as signals:
         ctx = Context(to_device(dataset, base, mesh), dataset, mesh, workdir,
                       records.environment(), out, signals, final_hooks,
-                      script_options)
+                      script_options, primary=primary, checkpoints=shared)
         for group in _groups(pending):
           for r in GroupRun(group, ctx).run():
             results[r['directory']] = r
@@ -563,3 +603,14 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
   finally:
     for lock in locks:
       lock.release()
+
+
+def _dataset_line(dataset, mesh) -> str:
+  return (f'dataset {dataset.name}: {len(dataset.train_y)} train / '
+          f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
+          f'{tuple(dataset.input_shape)}, '
+          + (f'{dataset.num_classes} classes; ' if dataset.num_classes else
+             f'regression targets of {dataset.target_dim}; ')
+          + f'devices: {mesh.size} x {jax.devices()[0].platform}'
+          + (f' in {jax.process_count()} processes'
+             if jax.process_count() > 1 else ''))
