@@ -558,15 +558,7 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
     out = Printer(write=out)  # any callable taking a line
   if not primary:
     out = Printer(quiet=True)
-  trials = make_trials(base, axes)
-  workdir_lib.check(workdir)
-  if dataset is None:
-    dataset = data_lib.load(base.data)
-  mesh = Mesh(np.array(jax.devices()), ('data',))
-  for t in trials:
-    config_lib.validate_against_data(t.config, dataset, mesh.size)
-  for group in group_trials(trials):  # init.from_path, freeze patterns
-    transfer.check(group[0].config, dataset)
+  trials, dataset, mesh = _checked(base, axes, workdir, dataset)
   # Only now, every check passed: the workdir is made (by process 0).
   workdir = (workdir_lib.prepare(workdir) if primary
              else os.path.abspath(os.path.expanduser(workdir)))
@@ -603,6 +595,21 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
   finally:
     for lock in locks:
       lock.release()
+
+
+def _checked(base, axes, workdir: str, dataset):
+  """Every check that needs no file written: the grid's values, the workdir,
+  the data and what depends on it. (trials, dataset, mesh)."""
+  trials = make_trials(base, axes)
+  workdir_lib.check(workdir)
+  if dataset is None:
+    dataset = data_lib.load(base.data)
+  mesh = Mesh(np.array(jax.devices()), ('data',))
+  for t in trials:
+    config_lib.validate_against_data(t.config, dataset, mesh.size)
+  for group in group_trials(trials):  # init.from_path, freeze patterns
+    transfer.check(group[0].config, dataset)
+  return trials, dataset, mesh
 
 
 def _dataset_line(dataset, mesh) -> str:
