@@ -224,14 +224,25 @@ def loss_vs_rate(runs, outdir):
                            logx=True, logy=True)
 
 
+def _optimizer(config) -> str:
+  """'plain gradient descent' (the default), or what the command line set."""
+  o = config.optimizer
+  if o.name not in ('sgd', 'momentum', 'nesterov'):
+    return o.name
+  if o.momentum == 0 and o.name != 'nesterov':
+    return 'plain gradient descent'
+  return f'{o.name}, momentum {o.momentum:g}'
+
+
 def main(_):
   lrs = cli.list_flag(_LRS.value, float, 'lrs')
   bad = [lr for lr in lrs if not lr > 0]
   if bad:
     raise ConfigError(f'--lrs: {bad[0]:g} not allowed; learning rates must '
                       'be > 0')
-  cli.run_ablation({_LR: lrs}, columns(_TARGET.value),
-                   title='Learning rate sweep (plain gradient descent)',
+  config = cli.resolved_config()
+  cli.run_ablation({_LR: lrs}, columns(_TARGET.value), config=config,
+                   title=f'Learning rate sweep ({_optimizer(config)})',
                    axis_flags={_LR: 'lrs'}, claims=CLAIMS,
                    plotters=(loss_vs_rate,))
 

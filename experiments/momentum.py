@@ -269,10 +269,17 @@ def _bools(values, name: str):
 
 
 def main(_):
+  config = cli.resolved_config()
+  if config.optimizer.name not in ('sgd', 'momentum'):
+    # Other optimizers ignore optimizer.momentum and 'nesterov' ignores the
+    # --nesterov axis: the grid would not be what it says.
+    raise ConfigError(f'optimizer.name={config.optimizer.name!r} not allowed '
+                      "here; need 'sgd' or 'momentum' (Nesterov is the "
+                      '--nesterov axis)')
   cli.run_ablation(
       {'optimizer.momentum': cli.list_flag(_MOMENTA.value, float, 'momenta'),
        'optimizer.nesterov': _bools(_NESTEROV.value, 'nesterov')},
-      COLUMNS, title='Momentum too close to 1',
+      COLUMNS, config=config, title='Momentum too close to 1',
       axis_flags={'optimizer.momentum': 'momenta',
                   'optimizer.nesterov': 'nesterov'},
       claims=CLAIMS)

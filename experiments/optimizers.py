@@ -166,6 +166,12 @@ def axes(config) -> Dict[str, List[Dict[str, Any]]]:
                **schedule_settings(first, epochs)} for o in opts]
     trials += [{**optimizer_settings(base, table),
                 **schedule_settings(s, epochs)} for s in scheds if s != first]
+  trained = {t['optimizer.name'] for t in trials}
+  for item in _HPARAMS.value:
+    if item.partition(':')[0] not in trained:
+      raise ConfigError(f'--hparams: {item!r} sets an optimizer this grid '
+                        'does not train (see --optimizers, '
+                        '--schedule_optimizer)')
   notes = {**NOTES_002, **schedule_settings('constant', epochs)}
   if _NOTES.value and notes not in trials:
     trials.append(notes)

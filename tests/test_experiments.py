@@ -181,6 +181,12 @@ def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
     ('optimizers', ['--hparams=adam:lr=1'],
      r"--hparams: 'adam:lr=1' not allowed"),
     ('optimizers', ['--optimizers=adam,sgdd'], r"--optimizers: 'sgdd' not"),
+    ('optimizers', ['--optimizers=adam', '--schedules=constant',
+                    '--hparams=sgd:learning_rate=0.05'],
+     r"--hparams: 'sgd:learning_rate=0.05' sets an optimizer this grid does "
+     'not train'),
+    ('momentum', ['--config.optimizer.name=adam'],
+     r"optimizer.name='adam' not allowed here"),
     ('backprop_check', ['--activations=gelu'],
      r"--activations: 'gelu' not allowed"),
     ('backprop_check', ['--config.model.norm=batch'],
