@@ -78,9 +78,9 @@ class Evidence:
     where two axes share a last part (**{'schedule.name': 'cosine'})."""
     for name in self.trials:
       runs = self.groups[name]
-      set_ = runs[0].config.get('overrides') or {}
-      given = {k.split('.')[-1]: v for k, v in set_.items()}
-      given.update(set_)
+      axis_values = runs[0].config.get('overrides') or {}
+      given = {k.split('.')[-1]: v for k, v in axis_values.items()}
+      given.update(axis_values)
       if all(k in given and _same(given[k], v) for k, v in overrides.items()):
         return name
     return None
