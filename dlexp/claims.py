@@ -74,12 +74,14 @@ class Evidence:
 
   def trial(self, **overrides) -> Optional[str]:
     """The trial whose axis values include `overrides`, matched on the last
-    part of the config path (e.g. dropout_rate=0.3)."""
+    part of the config path (e.g. dropout_rate=0.3) or on the whole path
+    where two axes share a last part (**{'schedule.name': 'cosine'})."""
     for name in self.trials:
       runs = self.groups[name]
-      given = {k.split('.')[-1]: v
-               for k, v in (runs[0].config.get('overrides') or {}).items()}
-      if all(_same(given.get(k), v) for k, v in overrides.items()):
+      axis_values = runs[0].config.get('overrides') or {}
+      given = {k.split('.')[-1]: v for k, v in axis_values.items()}
+      given.update(axis_values)
+      if all(k in given and _same(given[k], v) for k, v in overrides.items()):
         return name
     return None
 

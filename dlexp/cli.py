@@ -12,7 +12,7 @@ import re
 import shlex
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -25,6 +25,9 @@ from dlexp.errors import DlexpError
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# A script's own figure: fn(runs, outdir) -> the PNG's path, or None.
+Plotter = Callable[[Sequence[report.Run], str], Optional[str]]
+
 # What define_flags was told: the script's name and its size presets.
 _SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 
@@ -32,19 +35,19 @@ _SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                  seeds: int = 3, smoke: Optional[Dict[str, Any]] = None,
                  full: Optional[Dict[str, Any]] = None,
-                 default: Optional[Dict[str, Any]] = None) -> None:
+                 config: Optional[Dict[str, Any]] = None) -> None:
   """Flags common to every ablation; `--config.<field>=value` reaches any
   config field.
 
   `smoke` and `full` are the script's other sizes, selected with --smoke (a
   few seconds, run in CI) and --full (GPU/TPU): {flag name or
-  'config.<path>': value}; `default` sets config fields of the default size
-  that differ from the library's defaults (e.g. a training subset). A preset
-  fills only what the command line leaves unset: an explicit flag or
-  --config value always wins.
+  'config.<path>': value}. A preset fills only what the command line leaves
+  unset: an explicit flag or --config value always wins.
+  `config` ({path: value}) is the script's own default for config fields
+  (e.g. a small model): it replaces the library default, and presets and the
+  command line override it as they override any default.
   """
-  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full,
-                                   'default': default or {}})
+  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full})
   flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI.')
   flags.DEFINE_bool('full', False, 'The full size, meant for a GPU/TPU.')
   flags.DEFINE_string('model', model, 'Model family (config.model.name).')
@@ -66,7 +69,13 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
     _check_config_overrides(sys.argv)
   except DlexpError as e:
     _die(str(e))
-  config_flags.DEFINE_config_dict('config', config_lib.default_config(),
+  defaults = config_lib.default_config()
+  try:
+    for path, value in (config or {}).items():
+      config_lib.set_value(defaults, path, value)
+  except DlexpError as e:
+    _die(str(e))
+  config_flags.DEFINE_config_dict('config', defaults,
                                   'Any config field: --config.<field>=value.',
                                   lock_config=True)
 
@@ -113,15 +122,22 @@ def resolved_config():
 def check_axes(axes: Dict[str, Sequence[Any]],
                axis_flags: Optional[Dict[str, str]] = None) -> None:
   """The grid sets each axis path per trial: a --config.<path> for an axis
-  would be overwritten without a word, so it is an error naming both."""
+  would be overwritten without a word, so it is an error naming both.
+  `axis_flags` maps a config path (also one inside a joint axis) to the flag
+  that sets it."""
+  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   overrides = config_overrides()
-  for path, values in axes.items():
+  for path, axis in runner.axis_paths(axes).items():
     if path in overrides:
-      flag = (axis_flags or {}).get(path)
+      flag = (axis_flags or {}).get(path) or (axis_flags or {}).get(axis)
       how = f'--{flag}' if flag else 'this script\'s axis flag'
+      values = [v.get(path) if isinstance(v, dict) else v
+                for v in axes[axis]]
+      shown = ', '.join(str(v) for v in dict.fromkeys(values)
+                        if v is not None)
       raise DlexpError(
           f'--config.{path}={overrides[path]} is overridden by the ablated '
-          f'axis {path} ({", ".join(map(str, values))}); set it with {how}')
+          f'axis {axis} ({shown}); set it with {how}')
 
 
 @dataclasses.dataclass
@@ -184,7 +200,8 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
                  options: Optional[Dict[str, Any]] = None,
                  axis_flags: Optional[Dict[str, str]] = None,
                  claims: Sequence[claims_lib.Claim] = (),
-                 plots: Sequence[str] = ('val_accuracy', 'train_loss')):
+                 plots: Sequence[str] = ('val_accuracy', 'train_loss'),
+                 plotters: Sequence[Plotter] = ()):
   """Runs the grid, prints its table and the verdicts on `claims`, and
   writes the findings record; returns (results, table).
 
@@ -193,7 +210,9 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
   identity, so a rerun with other options never reuses these runs.
   `axis_flags` names the flag that sets each axis path, for error messages.
   `plots`: metrics drawn as learning curves for the findings (not at the
-  smoke size; all with --plot).
+  smoke size; all with --plot). `plotters`: the script's other figures,
+  each `fn(runs, outdir) -> path or None` (e.g. report.plot_sweep), drawn
+  when the learning curves are and added to the findings record.
   """
   grid = run_grid(axes, config, final_hooks, options, axis_flags)
   text = grid.table(columns)
@@ -206,7 +225,7 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
           'one), rerun the same command without --trial_shard: it trains '
           'nothing and prints the whole table, the verdicts and the findings.')
   elif _primary():
-    written = plot_curves(grid, plots)
+    written = plot_curves(grid, plots, plotters)
     publish(title, text, claims, grid.evidence(), grid.directories,
             preamble=run_line(grid.config), plots=written)
   check_failed(grid)
@@ -233,8 +252,10 @@ def check_failed(grid: Grid) -> None:
          'with --rerun_failed to retry them', code=1)
 
 
-def plot_curves(grid: Grid, metrics: Sequence[str]) -> List[str]:
-  """Learning curves for the findings (all three with --plot)."""
+def plot_curves(grid: Grid, metrics: Sequence[str],
+                plotters: Sequence[Plotter] = ()) -> List[str]:
+  """Learning curves for the findings (all three with --plot), then the
+  script's own figures."""
   runs, directories = grid.runs, grid.directories
   if FLAGS.plot:
     metrics = list(dict.fromkeys([*metrics, 'val_accuracy', 'val_loss',
@@ -245,6 +266,7 @@ def plot_curves(grid: Grid, metrics: Sequence[str]) -> List[str]:
                         findings.invocation_id(directories, FLAGS.workdir))
   os.makedirs(outdir, exist_ok=True)
   paths = report.plot(runs, metrics, outdir)
+  paths += [p for p in (fn(runs, outdir) for fn in plotters) if p]
   for path in paths:
     print(f'wrote {path}')
   return paths
@@ -310,6 +332,8 @@ def _apply_size() -> None:
   chosen size's preset."""
   if FLAGS.smoke and FLAGS.full:
     raise DlexpError('--smoke and --full exclude each other; give one')
+  if size() == 'default':
+    return
   preset = _SCRIPT['sizes'].get(size())
   if preset is None:
     raise DlexpError(f'--{size()}: {_SCRIPT["name"]} has no {size()} size')

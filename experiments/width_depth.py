@@ -35,7 +35,7 @@ _WIDTHS = flags.DEFINE_list('widths', ['32', '128', '512'],
 
 cli.define_flags(
     'width_depth', model='mlp', epochs=6, seeds=3,
-    default={'config.data.train_limit': 10000, 'config.data.cv_folds': 5},
+    config={'data.train_limit': 10000, 'data.cv_folds': 5},
     smoke={'epochs': 1, 'depths': ['1', '2'], 'widths': ['16'],
            'seeds': 2, 'config.data.train_limit': 1500,
            'config.data.test_limit': 1000, 'config.data.cv_folds': 3},

@@ -228,6 +228,27 @@ def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
     ('init_schemes', ['--inits=he_normall'], r'did you mean .he_normal'),
     ('init_schemes', ['--config.model.bias_init=0.5'],
      r'--config.model.bias_init=0.5 is overridden .* --bias_inits'),
+    ('momentum', ['--nesterov=maybe'], r"--nesterov: 'maybe' is not true"),
+    ('learning_rate', ['--lrs=0.1,-1'], r'--lrs: -1 not allowed'),
+    # a field that a joint axis sets is named with the flag that sets it
+    ('optimizers', ['--config.optimizer.learning_rate=0.05'],
+     r'--config.optimizer.learning_rate=0.05 is overridden by the ablated '
+     r'axis setting \(0.1, 0.01, .*\); set it with --hparams'),
+    ('optimizers', ['--config.schedule.name=cosine'],
+     r'--config.schedule.name=cosine is overridden .* --schedules'),
+    ('optimizers', ['--hparams=adam:lr=1'],
+     r"--hparams: 'adam:lr=1' not allowed"),
+    ('optimizers', ['--optimizers=adam,sgdd'], r"--optimizers: 'sgdd' not"),
+    ('optimizers', ['--optimizers=adam', '--schedules=constant',
+                    '--hparams=sgd:learning_rate=0.05'],
+     r"--hparams: 'sgd:learning_rate=0.05' sets an optimizer this grid does "
+     'not train'),
+    ('momentum', ['--config.optimizer.name=adam'],
+     r"optimizer.name='adam' not allowed here"),
+    ('backprop_check', ['--activations=gelu'],
+     r"--activations: 'gelu' not allowed"),
+    ('backprop_check', ['--config.model.norm=batch'],
+     r"model.norm='batch' not allowed"),
 ])
 def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
   cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{script}.py'),
@@ -238,3 +259,110 @@ def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and re.search(message, last), last
   assert 'Traceback' not in proc.stderr
+
+
+# -- scripts run at their --smoke size, as CI runs them -------------------------
+def _smoke(name, tmp_path, extra=()):
+  """Runs `name` --smoke; returns (stdout, workdir, {quote: verdict})."""
+  workdir = str(tmp_path / 'runs')
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+         '--smoke', f'--workdir={workdir}'] + list(extra)
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=TIMEOUT_S)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  verdicts = dict(re.findall(r'^- \[[^\]]+\] "(.+)": ([A-Z]+) - ',
+                             proc.stdout, re.M))
+  records = os.listdir(os.path.join(workdir, 'findings'))
+  assert [r for r in records if r.startswith(name)], records
+  built = subprocess.run([sys.executable, '-m', 'dlexp.findings', workdir],
+                         cwd=ROOT, capture_output=True, text=True,
+                         timeout=TIMEOUT_S)
+  assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
+  return proc.stdout, workdir, verdicts
+
+
+def _all_decided(verdicts, n):
+  """n claims printed, each with a verdict the claims module allows."""
+  assert len(verdicts) == n, verdicts
+  assert all(v.lower() in ('supported', 'contradicted', 'depends',
+                           'inconclusive') for v in verdicts.values())
+
+
+def test_momentum_smoke(tmp_path):
+  out, workdir, verdicts = _smoke('momentum', tmp_path)
+  _all_decided(verdicts, 4)
+  rows = _table(out)
+  assert list(rows) == ['momentum=0.9,nesterov=False',
+                        'momentum=0.99999,nesterov=False']
+  high, usual = rows['momentum=0.99999,nesterov=False'], rows[
+      'momentum=0.9,nesterov=False']
+  # lr / (1 - m) with the script's default rate 0.01
+  assert float(usual['lr/(1-m)']) == pytest.approx(0.1)
+  assert float(high['lr/(1-m)']) == pytest.approx(1000, rel=1e-3)
+  # 3 epochs of 16 steps: 0.99999 has summed ~48 gradients, not 1e5
+  assert float(high['gain @end']) == pytest.approx(0.01 * 48, rel=1e-3)
+  for row in rows.values():
+    assert 0 <= _mean(row['ups']) <= 1 and 0 <= _mean(row['reversals']) <= 1
+    assert 1 <= _mean(row['lowest @ep']) <= 3
+    assert 0 <= _mean(row['val acc @end']) <= 1
+  # the script's default model (2 x 100) with the smoke width over it
+  with open(os.path.join(member_dir(workdir, 'momentum=0.9,nesterov=False',
+                                    0), 'config.json')) as f:
+    config = json.load(f)['config']
+  assert (config['model.depth'], config['model.width'],
+          config['optimizer.learning_rate']) == (2, 32, 0.01)
+
+
+def test_learning_rate_smoke_with_its_plot(tmp_path):
+  out, workdir, verdicts = _smoke('learning_rate', tmp_path, ['--plot'])
+  _all_decided(verdicts, 4)
+  rows = _table(out)
+  assert list(rows) == ['learning_rate=0.001', 'learning_rate=0.1',
+                        'learning_rate=3']
+  # plain SGD at rate 3 on standardized pixels overflows in the first epoch
+  assert rows['learning_rate=3']['status'] == 'diverged'
+  assert _mean(rows['learning_rate=3']['NaN @ep']) == 1
+  assert (_mean(rows['learning_rate=0.1']['train loss @end'])
+          < _mean(rows['learning_rate=0.001']['train loss @end']))
+  assert verdicts['A large learning rate may lead to faster convergence'] \
+      == 'SUPPORTED'
+  record = [f for f in os.listdir(os.path.join(workdir, 'findings'))
+            if f.endswith('.json')][0]
+  with open(os.path.join(workdir, 'findings', record)) as f:
+    plots = json.load(f)['plots']
+  sweep = [p for p in plots if p.endswith('loss_vs_learning_rate.png')]
+  assert sweep and os.path.getsize(sweep[0]) > 1000
+
+
+def test_optimizers_smoke(tmp_path):
+  out, _, verdicts = _smoke('optimizers', tmp_path)
+  _all_decided(verdicts, 2)
+  rows = _table(out)
+  assert list(rows) == [
+      'optimizer.name=sgd,learning_rate=0.1,momentum=0,'
+      'schedule.name=constant',
+      'optimizer.name=adam,learning_rate=0.001,schedule.name=constant',
+      'optimizer.name=momentum,learning_rate=0.01,momentum=0.9,'
+      'schedule.name=cosine',
+      'optimizer.name=momentum,learning_rate=0.001,momentum=0.9,'
+      'schedule.name=constant']
+  for row in rows.values():
+    assert row['seeds'] == '2' and row['status'] == 'done'
+    assert 0.1 < _mean(row['test acc']) <= 1
+    # seed 002's 5 epochs are past the smoke size's 2: the last one counts
+    assert _mean(row['val acc @ep2']) == _mean(row['val acc @end'])
+  assert 'validation accuracy after 2 epochs' in out
+
+
+def test_backprop_check_smoke(tmp_path):
+  out, _, verdicts = _smoke('backprop_check', tmp_path)
+  assert list(verdicts.values()) == ['SUPPORTED']
+  lines = [l for l in out.splitlines() if l.startswith('| relu |')]
+  assert [l.split('|')[2].strip() for l in lines] == [
+      f'{layer}/{kind}' for layer in ('dense1', 'dense2', 'dense3', 'logits')
+      for kind in ('kernel', 'bias')]
+  for line in lines:
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    exact, fd1, fd2 = (float(c) for c in cells[4:7])
+    assert exact < 1e-12 and fd1 < 1e-6 and fd2 < 1e-6, line
+    assert float(cells[3]) > 0

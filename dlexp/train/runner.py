@@ -74,27 +74,76 @@ def _fmt(value) -> str:
   return str(value)
 
 
+def _check_axis_path(base, path: str) -> None:
+  config_lib.check_key(base, path)
+  if path.startswith('data.') or path in ('seed', 'num_seeds'):
+    raise ConfigError(f'{path} cannot be a grid axis (all trials share the '
+                      'data and the seeds)')
+
+
+def axis_paths(axes: Dict[str, Sequence[Any]]) -> Dict[str, str]:
+  """Every config path the grid sets -> the axis that sets it. A joint axis
+  (values are {path: value} dicts) sets the paths of its dicts."""
+  out = {}
+  for axis, values in axes.items():
+    joint = [v for v in values if isinstance(v, dict)]
+    for path in (dict.fromkeys(p for v in joint for p in v) if joint
+                 else [axis]):
+      out.setdefault(path, axis)
+  return out
+
+
+def _check_joint(base, axis: str, values: Sequence[Any],
+                 others: Sequence[str]) -> None:
+  """A joint axis: every value a non-empty {path: value} dict whose paths no
+  other axis sets."""
+  if not all(isinstance(v, dict) and v for v in values):
+    raise ConfigError(f'grid axis {axis} mixes {{path: value}} dicts with '
+                      'other values (or has an empty dict); give one or '
+                      'the other')
+  for v in values:
+    for path in v:
+      _check_axis_path(base, path)
+      if path in others:
+        raise ConfigError(f'{path} is set by two grid axes ({axis} and '
+                          f'{path}); give it in one')
+
+
 def make_trials(base: ml_collections.ConfigDict,
                 axes: Dict[str, Sequence[Any]]) -> List[Trial]:
-  """The cartesian product of `axes` (config path -> values), validated."""
-  for path, values in axes.items():
-    config_lib.check_key(base, path)
-    if path.startswith('data.') or path in ('seed', 'num_seeds'):
-      raise ConfigError(f'{path} cannot be a grid axis (all trials share the '
-                        'data and the seeds)')
+  """The cartesian product of `axes`, validated.
+
+  An axis is a config path -> values, or a joint axis: any label -> values
+  that are {path: value} dicts, each setting several fields at once (e.g.
+  an optimizer with its own learning rate). A trial's name lists every path
+  it sets, in axis order.
+  """
+  for axis, values in axes.items():
     if not values:
-      raise ConfigError(f'grid axis {path} has no values')
+      raise ConfigError(f'grid axis {axis} has no values')
+    if any(isinstance(v, dict) for v in values):
+      _check_joint(base, axis, values, [a for a in axes if a != axis])
+    else:
+      _check_axis_path(base, axis)
   config_lib.validate(base)
-  names = _short_names(list(axes))
+  names = _short_names(list(axis_paths(axes)))
   trials = []
   for combo in itertools.product(*axes.values()):
     cfg = copy.deepcopy(base)
-    overrides = dict(zip(axes, combo))
+    overrides = {}
+    for axis, value in zip(axes, combo):
+      overrides.update(value if isinstance(value, dict) else {axis: value})
     for path, value in overrides.items():
       config_lib.set_value(cfg, path, value)
     config_lib.validate(cfg)
     name = ','.join(f'{names[p]}={_fmt(v)}' for p, v in overrides.items())
     trials.append(Trial(name=name, overrides=overrides, config=cfg))
+  seen = set()
+  for t in trials:
+    if t.name in seen:
+      raise ConfigError(f'grid trial {t.name!r} appears twice; give each '
+                        'combination of axis values once')
+    seen.add(t.name)
   return trials
 
 
