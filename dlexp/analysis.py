@@ -127,6 +127,39 @@ def layer_stat(run, stat: str, position: str, epoch: int = 0
   return None
 
 
+REVIVAL_COUNTS = ('units', 'ever_dead', 'revived', 'dead_end')
+
+
+def unit_revival(run) -> Optional[Dict[str, Dict[str, int]]]:
+  """Units followed across the logged epochs through their dead masks
+  (diag/<layer>/dead_units, logged with config diagnostics.unit_masks; epoch
+  0 = the untrained network included). Per layer in network order, and
+  'all' summed over them: units; ever_dead, dead at one logged epoch at
+  least; revived, dead at one logged epoch and alive at a later one;
+  dead_end, dead at the last logged epoch. None when the run logged no masks.
+
+  A unit is judged on the diagnostics probe only, and between logged epochs
+  nothing is seen (diagnostics.every_epochs = 1 logs every epoch).
+  """
+  order = run_layer_order(run)
+  rows = sorted((r for r in run.metrics if any(
+      k.endswith('/dead_units') for k in r)), key=lambda r: r['epoch'])
+  if not rows or order is None:
+    return None
+  out: Dict[str, Dict[str, int]] = {}
+  for layer in layer_names(rows[0], order, 'dead_units'):
+    key = f'diag/{layer}/dead_units'
+    masks = np.array([r[key] for r in rows if key in r], bool)  # (epochs, u)
+    dead_before = np.logical_or.accumulate(masks, axis=0)
+    revived = np.any(dead_before[:-1] & ~masks[1:], axis=0)
+    out[layer] = dict(units=masks.shape[1],
+                      ever_dead=int(dead_before[-1].sum()),
+                      revived=int(revived.sum()),
+                      dead_end=int(masks[-1].sum()))
+  out['all'] = {k: sum(v[k] for v in out.values()) for k in REVIVAL_COUNTS}
+  return out
+
+
 # -- symmetry of a layer -------------------------------------------------------
 def first_kernel(params, order: Sequence[str]) -> jax.Array:
   """The kernel of the first layer in network `order` (models.layer_order).

@@ -11,7 +11,7 @@ import re
 import shlex
 import sys
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -102,12 +102,25 @@ def resolved_config():
   return config
 
 
-def check_axes(axes: Dict[str, Sequence[Any]],
+Axes = Union[Dict[str, Sequence[Any]], Sequence[Dict[str, Sequence[Any]]]]
+
+
+def axis_values(axes: Axes) -> Dict[str, List[Any]]:
+  """{path: every value it takes} of a grid or of a sequence of passes."""
+  merged: Dict[str, List[Any]] = {}
+  for grid in ([axes] if isinstance(axes, dict) else axes):
+    for path, values in grid.items():
+      seen = merged.setdefault(path, [])
+      seen += [v for v in values if v not in seen]
+  return merged
+
+
+def check_axes(axes: Axes,
                axis_flags: Optional[Dict[str, str]] = None) -> None:
   """The grid sets each axis path per trial: a --config.<path> for an axis
   would be overwritten without a word, so it is an error naming both."""
   overrides = config_overrides()
-  for path, values in axes.items():
+  for path, values in axis_values(axes).items():
     if path in overrides:
       flag = (axis_flags or {}).get(path)
       how = f'--{flag}' if flag else 'this script\'s axis flag'
@@ -116,7 +129,7 @@ def check_axes(axes: Dict[str, Sequence[Any]],
           f'axis {path} ({", ".join(map(str, values))}); set it with {how}')
 
 
-def run_ablation(axes: Dict[str, Sequence[Any]],
+def run_ablation(axes: Axes,
                  columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
                  config=None, title: str = '', final_hooks=(),
                  options: Optional[Dict[str, Any]] = None,
@@ -125,6 +138,11 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
                  plots: Sequence[str] = ('val_accuracy', 'train_loss')):
   """Runs the grid, prints its table and the verdicts on `claims`, and
   writes the findings record; returns (results, table).
+
+  `axes`: {config path: values}, every combination of the values; or a
+  sequence of such dicts, the union of their products in order (passes, e.g.
+  a learning-rate grid for ReLU plus a few contrasting trials rather than
+  the full product; see runner.make_trials).
 
   `options`: the script's own settings that change what its hooks measure
   (e.g. MC-dropout samples); like config fields, they are part of each run's

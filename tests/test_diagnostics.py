@@ -15,7 +15,7 @@ def _loss(logits, labels, hp):
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
-def _diag(activation, bias):
+def _diag(activation, bias, unit_masks=False):
   """Diagnostics of a 1-hidden-layer MLP of 4 units whose pre-activations
   are the bias on every example (zero kernel)."""
   cfg = models.tiny_config('mlp')
@@ -27,8 +27,10 @@ def _diag(activation, bias):
                       'bias': jnp.asarray(bias, jnp.float32)}
   y = jnp.arange(16) % 3
   out = diagnostics.compute(model, params, {}, _loss,
-                            {'model.dropout_rate': jnp.float32(0)}, x, y)
-  return {k: float(v) for k, v in out.items()}
+                            {'model.dropout_rate': jnp.float32(0)}, x, y,
+                            unit_masks=unit_masks)
+  return {k: float(v) if np.ndim(v) == 0 else np.asarray(v)
+          for k, v in out.items()}
 
 
 @pytest.mark.parametrize('activation,dead,never_positive', [
@@ -62,3 +64,18 @@ def test_saturated_units(activation, bias):
   assert d['diag/act1/dead_fraction'] == 0.0
   d = _diag(activation, [-1.0, 1.0, 0.0, 0.5])
   assert d['diag/act1/saturated_fraction'] == 0.0
+
+
+@pytest.mark.parametrize('activation,mask', [('relu', [1, 0, 1, 0]),
+                                             ('elu', [0, 0, 0, 0])])
+def test_unit_masks_name_the_dead_units(activation, mask):
+  """Off by default; on, one 0/1 per unit, whose mean is dead_fraction."""
+  # Bias 0: output 0, but jnp.maximum's derivative at the tie is 1/2, so the
+  # unit still passes gradient: not dead.
+  bias = [-1.0, 1.0, -0.5, 0.0]
+  assert 'diag/act1/dead_units' not in _diag(activation, bias)
+  d = _diag(activation, bias, unit_masks=True)
+  units = d['diag/act1/dead_units']
+  assert units.dtype == np.uint8
+  np.testing.assert_array_equal(units, mask)
+  assert units.mean() == d['diag/act1/dead_fraction']

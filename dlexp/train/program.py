@@ -251,6 +251,7 @@ def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
       monitor=cfg.early_stopping.monitor,
       plateau_monitor=cfg.schedule.plateau_monitor,
       diagnostics=bool(cfg.diagnostics.every_epochs),
+      unit_masks=bool(cfg.diagnostics.unit_masks),
       static_dropout_rate=0.0 if no_dropout else None,
       freeze=tuple(cfg.train.freeze)))
 

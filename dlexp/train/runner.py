@@ -16,7 +16,8 @@ import hashlib
 import itertools
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import jax
 import jax.numpy as jnp
@@ -73,9 +74,23 @@ def _fmt(value) -> str:
   return str(value)
 
 
-def make_trials(base: ml_collections.ConfigDict,
-                axes: Dict[str, Sequence[Any]]) -> List[Trial]:
-  """The cartesian product of `axes` (config path -> values), validated."""
+Axes = Union[Dict[str, Sequence[Any]], Sequence[Dict[str, Sequence[Any]]]]
+
+
+def make_trials(base: ml_collections.ConfigDict, axes: Axes) -> List[Trial]:
+  """The cartesian product of `axes` (config path -> values), validated. A
+  sequence of such dicts gives the union of their products, in order
+  (passes: e.g. a learning-rate grid for one activation plus a few
+  contrasting trials, without the full product); a trial that two passes
+  both make (same overrides, same name) is kept once."""
+  if not isinstance(axes, dict):
+    if not axes:
+      raise ConfigError('the grid has no passes (an empty list of axes)')
+    trials: Dict[str, Trial] = {}
+    for grid in axes:
+      for t in make_trials(base, grid):
+        trials.setdefault(t.name, t)
+    return list(trials.values())
   for path, values in axes.items():
     config_lib.check_key(base, path)
     if path.startswith('data.') or path in ('seed', 'num_seeds'):
@@ -492,13 +507,14 @@ def _groups(pending: Sequence[Member]) -> List[List[Member]]:
   return list(groups.values())
 
 
-def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
+def run(base: ml_collections.ConfigDict, axes: Axes,
         workdir: str, out: Optional[Callable[[str], None]] = None,
         dataset=None,
         final_hooks: Sequence[FinalHook] = (), rerun_failed: bool = False,
         script_options: Optional[Dict[str, Any]] = None
         ) -> List[Dict[str, Any]]:
-  """Runs every trial x seed of the grid; returns one result per member.
+  """Runs every trial x seed of the grid (`axes`: see make_trials); returns
+  one result per member.
 
   Relaunching on the same workdir with the same settings skips members whose
   status is done or diverged, resumes interrupted groups from their latest

@@ -40,7 +40,7 @@ class Steps:
                es_min_delta: float, monitor: str,
                plateau_monitor: str = 'val_loss', diagnostics: bool = True,
                static_dropout_rate: Optional[float] = None,
-               freeze: Sequence[str] = ()):
+               freeze: Sequence[str] = (), unit_masks: bool = False):
     self.model = model
     self.optimizer = optimizer
     self.loss_fn = loss_fn
@@ -56,6 +56,7 @@ class Steps:
     self.monitor = monitor
     self.plateau_monitor = plateau_monitor
     self.diagnostics = diagnostics
+    self.unit_masks = unit_masks  # diagnostics also log per-unit dead masks
     self.static_dropout_rate = static_dropout_rate
     self.frozen = transfer.frozen_predicate(freeze)
 
@@ -194,7 +195,8 @@ class Steps:
   def diagnose(self, state: TrainState, hp: HP, probe_x, probe_y):
     return diag_lib.compute(self.model, state.params, state.batch_stats,
                             self.loss_fn, hp, probe_x, probe_y,
-                            dropout_rate=self.dropout_rate(hp))
+                            dropout_rate=self.dropout_rate(hp),
+                            unit_masks=self.unit_masks)
 
   # -- once per epoch ------------------------------------------------------
   def after_epoch(self, state: TrainState, tracker: Tracker, hp: HP,
