@@ -11,7 +11,7 @@ import re
 import shlex
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -30,16 +30,21 @@ _SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 
 def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                  seeds: int = 3, smoke: Optional[Dict[str, Any]] = None,
-                 full: Optional[Dict[str, Any]] = None) -> None:
+                 full: Optional[Dict[str, Any]] = None,
+                 default: Optional[Dict[str, Any]] = None) -> None:
   """Flags common to every ablation; `--config.<field>=value` reaches any
   config field.
 
   `smoke` and `full` are the script's other sizes, selected with --smoke (a
   few seconds, run in CI) and --full (GPU/TPU): {flag name or
-  'config.<path>': value}. A preset fills only what the command line leaves
-  unset: an explicit flag or --config value always wins.
+  'config.<path>': value}. `default` is the preset of the default size (no
+  --smoke, no --full), e.g. a training subset that keeps it within minutes
+  on a CPU; each size applies only its own preset. A preset fills only what
+  the command line leaves unset: an explicit flag or --config value always
+  wins.
   """
-  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full})
+  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full,
+                                   'default': default or {}})
   flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI.')
   flags.DEFINE_bool('full', False, 'The full size, meant for a GPU/TPU.')
   flags.DEFINE_string('model', model, 'Model family (config.model.name).')
@@ -103,6 +108,8 @@ def resolved_config():
 
 
 Axes = Union[Dict[str, Sequence[Any]], Sequence[Dict[str, Sequence[Any]]]]
+# A script's own figure: (runs, folder) -> path of the PNG written, or None.
+PlotFn = Callable[[Sequence[report.Run], str], Optional[str]]
 
 
 def axis_values(axes: Axes) -> Dict[str, List[Any]]:
@@ -135,7 +142,8 @@ def run_ablation(axes: Axes,
                  options: Optional[Dict[str, Any]] = None,
                  axis_flags: Optional[Dict[str, str]] = None,
                  claims: Sequence[claims_lib.Claim] = (),
-                 plots: Sequence[str] = ('val_accuracy', 'train_loss')):
+                 plots: Sequence[str] = ('val_accuracy', 'train_loss'),
+                 extra_plots: Sequence[PlotFn] = ()):
   """Runs the grid, prints its table and the verdicts on `claims`, and
   writes the findings record; returns (results, table).
 
@@ -149,7 +157,9 @@ def run_ablation(axes: Axes,
   identity, so a rerun with other options never reuses these runs.
   `axis_flags` names the flag that sets each axis path, for error messages.
   `plots`: metrics drawn as learning curves for the findings (not at the
-  smoke size; all with --plot).
+  smoke size; all with --plot). `extra_plots`: the script's own figures,
+  functions (runs of this grid, folder) -> path of the PNG written or None
+  (e.g. report.plot_layers), drawn under the same rule into the same folder.
   """
   from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   config = config or resolved_config()
@@ -172,7 +182,7 @@ def run_ablation(axes: Axes,
     print(f'## {title}')
   print(f'{preamble}; workdir {os.path.abspath(FLAGS.workdir)}')
   print(text)
-  written = _plots(runs, plots, sorted(dirs))
+  written = _plots(runs, plots, sorted(dirs), extra_plots)
   publish(title, text, claims, claims_lib.Evidence(groups, trials),
           sorted(dirs), preamble=preamble, plots=written)
   failed = [r for r in results if r['status'] == 'failed']
@@ -182,8 +192,10 @@ def run_ablation(axes: Axes,
   return results, text
 
 
-def _plots(runs, metrics: Sequence[str], directories) -> Sequence[str]:
-  """Learning curves for the findings (all three with --plot)."""
+def _plots(runs, metrics: Sequence[str], directories,
+           extra: Sequence[PlotFn] = ()) -> Sequence[str]:
+  """Learning curves for the findings (all three with --plot), and the
+  script's `extra` figures."""
   if FLAGS.plot:
     metrics = list(dict.fromkeys([*metrics, 'val_accuracy', 'val_loss',
                                   'train_loss']))
@@ -193,6 +205,7 @@ def _plots(runs, metrics: Sequence[str], directories) -> Sequence[str]:
                         findings.invocation_id(directories, FLAGS.workdir))
   os.makedirs(outdir, exist_ok=True)
   paths = report.plot(runs, metrics, outdir)
+  paths += [p for p in (fn(runs, outdir) for fn in extra) if p]
   for path in paths:
     print(f'wrote {path}')
   return paths
@@ -258,8 +271,6 @@ def _apply_size() -> None:
   chosen size's preset."""
   if FLAGS.smoke and FLAGS.full:
     raise DlexpError('--smoke and --full exclude each other; give one')
-  if size() == 'default':
-    return
   preset = _SCRIPT['sizes'].get(size())
   if preset is None:
     raise DlexpError(f'--{size()}: {_SCRIPT["name"]} has no {size()} size')

@@ -234,7 +234,10 @@ def test_unit_revival_follows_single_units(tmp_path):
            'diag/act2/dead_units': [1, 0]},
           {'epoch': 1, 'diag/act1/dead_units': [1, 0, 1, 0],
            'diag/act2/dead_units': [0, 0]},
-          {'epoch': 3}]  # a row without diagnostics
+          {'epoch': 3},  # a row without diagnostics
+          {'epoch': 4, 'val_loss': 'nan',  # diverged: masks of nan params
+           'diag/act1/dead_units': [0, 0, 0, 0],
+           'diag/act2/dead_units': [0, 0]}]
   out = analysis.unit_revival(_fake_run(rows, tmp_path))
   assert list(out) == ['act2', 'act1', 'all']
   # act1: unit 0 dies at 1 and revives at 2, unit 1 revives at 1, unit 2
@@ -267,3 +270,43 @@ def test_unit_masks_logged_by_a_run(tmp_path):
                    str(tmp_path / 'off'), out=QUIET)
   rows = records.read_metrics(f'{off[0]["directory"]}/metrics.jsonl')
   assert not any(k.endswith('/dead_units') for r in rows for k in r)
+
+
+def test_layer_ratio_is_first_over_last_of_the_matching_layers(tmp_path):
+  records.write_layers(str(tmp_path), ['dense1', 'norm1', 'act1', 'dense2',
+                                       'norm2', 'act2', 'logits'])
+  row = {'epoch': 0, 'diag/dense1/grad_norm': 1e-6, 'diag/norm1/grad_norm': 5.0,
+         'diag/dense2/grad_norm': 0.5, 'diag/norm2/grad_norm': 7.0,
+         'diag/logits/grad_norm': 2.0}
+  run = _fake_run([row, {'epoch': 1, 'diag/dense1/grad_norm': 1.0,
+                         'diag/dense2/grad_norm': 0.0}], tmp_path)
+  assert analysis.layer_ratio(run, 'grad_norm', 0, r'dense\d+') == (
+      pytest.approx(2e-6))
+  assert analysis.layer_ratio(run, 'grad_norm', 0) == pytest.approx(5e-7)
+  assert analysis.layer_ratio(run, 'grad_norm', 1, r'dense\d+') is None
+  assert analysis.layer_ratio(run, 'grad_norm', 0, r'norm1') is None
+  assert analysis.layer_ratio(run, 'grad_norm', 5) is None
+
+
+def test_layer_stat_among_matching_layers(tmp_path):
+  records.write_layers(str(tmp_path), ['dense1', 'norm1', 'dense2', 'norm2',
+                                       'logits'])
+  row = {'epoch': 0, 'diag/dense1/grad_norm': 1.0, 'diag/norm1/grad_norm': 2.0,
+         'diag/dense2/grad_norm': 3.0, 'diag/norm2/grad_norm': 4.0,
+         'diag/logits/grad_norm': 5.0}
+  run = _fake_run([row], tmp_path)
+  assert analysis.layer_stat(run, 'grad_norm', 'last') == 5.0
+  assert analysis.layer_stat(run, 'grad_norm', 'last', 0, r'dense\d+') == 3.0
+  assert analysis.layer_stat(run, 'grad_norm', 'first', 0, r'norm\d') == 2.0
+
+
+def test_layer_values_in_network_order(tmp_path):
+  records.write_layers(str(tmp_path), ['dense2', 'act2', 'dense1', 'act1',
+                                       'logits'])
+  row = {'epoch': 3, 'diag/act1/act_mean': 0.5, 'diag/act2/act_mean': -0.25,
+         'diag/dense1/grad_norm': 1.0}
+  run = _fake_run([{'epoch': 0}, row], tmp_path)
+  assert analysis.layer_values(run, 'act_mean', 3) == [-0.25, 0.5]
+  assert analysis.layer_values(run, 'act_mean', 3, r'act1') == [0.5]
+  assert analysis.layer_values(run, 'act_mean', 0) == []
+  assert analysis.layer_values(run, 'act_mean', 7) is None

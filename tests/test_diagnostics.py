@@ -79,3 +79,35 @@ def test_unit_masks_name_the_dead_units(activation, mask):
   assert units.dtype == np.uint8
   np.testing.assert_array_equal(units, mask)
   assert units.mean() == d['diag/act1/dead_fraction']
+
+
+def test_train_mode_normalizes_with_the_probe_statistics():
+  """At init BatchNorm's running averages are the identity (inference mode
+  sees the raw scale); train_mode normalizes with the probe's statistics:
+  mean 0, std 1 after BN (a linear activation shows them as they are)."""
+  cfg = models.tiny_config('mlp')
+  cfg.depth, cfg.width, cfg.activation, cfg.norm = 1, 8, 'linear', 'batch'
+  model = models.build_model(cfg, 3, (5,))
+  x = 3.0 + 5.0 * jax.random.normal(jax.random.key(0), (64, 5))
+  variables = model.init(jax.random.key(1), x, train=False)
+  y = jnp.arange(64) % 3
+  hp = {'model.dropout_rate': jnp.float32(0)}
+  stats = {}
+  for train_mode in (False, True):
+    out = diagnostics.compute(model, variables['params'],
+                              variables['batch_stats'], _loss, hp, x, y,
+                              train_mode=train_mode)
+    stats[train_mode] = (float(out['diag/act1/act_mean']),
+                         float(out['diag/act1/act_std']))
+  assert stats[True][0] == pytest.approx(0.0, abs=1e-5)
+  assert stats[True][1] == pytest.approx(1.0, abs=1e-3)
+  assert abs(stats[False][0]) > 0.1 or abs(stats[False][1] - 1) > 0.5
+  assert diagnostics.options(_diag_cfg(train_mode=True)) == dict(
+      unit_masks=False, train_mode=True)
+
+
+def _diag_cfg(**values):
+  from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
+  section = config_lib.default_config().diagnostics
+  section.update(values)
+  return section

@@ -463,6 +463,15 @@ def test_layer_order_is_not_the_sorted_names():
   assert order[-1] == 'stage3_block1/out_act'
 
 
+def test_layer_order_has_every_module_with_parameters():
+  """BatchNorm's parameters get grad_norm diagnostics: their module is in
+  the order too, right after its dense layer."""
+  model = build_model(model_cfg(depth=2, width=8, norm='batch'), 10, IMAGE)
+  assert layer_order(model, IMAGE) == [
+      'dense1', 'norm1/BatchNorm_0', 'act1', 'dense2', 'norm2/BatchNorm_0',
+      'act2', 'logits']
+
+
 @pytest.mark.parametrize('norm,has_stats', [('default', True), ('none', False),
                                             ('batch', True)])
 def test_resnet_norm_default_is_batch(norm, has_stats):

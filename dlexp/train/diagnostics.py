@@ -16,13 +16,17 @@ probe example and position:
   everywhere: the unit passes almost no gradient.
 The overall keys (diag/dead_fraction, ...) average the layers' fractions.
 
-With `unit_masks` (config diagnostics.unit_masks, off by default: a list per
-layer in every metrics line) each layer also logs diag/<layer>/dead_units,
-one 0/1 entry per unit (1 = dead as above), so readers can follow single
-units across epochs: a unit dead at one logged epoch and alive at a later one
-revived (dlexp.analysis.unit_revival).
+Options (config.diagnostics, off by default; see `options`):
+- unit_masks: each layer also logs diag/<layer>/dead_units, one 0/1 entry
+  per unit (1 = dead as above; a list per layer in every metrics line), so
+  readers can follow single units across epochs: a unit dead at one logged
+  epoch and alive at a later one revived (dlexp.analysis.unit_revival);
+- train_mode: the probe runs as a training step would, BatchNorm normalizing
+  with the probe's own statistics instead of its running averages (which at
+  initialization are the identity), dropout off (rate 0) and rrelu's random
+  slopes from a fixed key; the running averages are not updated.
 """
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import jax
 import jax.numpy as jnp
@@ -81,21 +85,32 @@ def _unit_states(sown: Dict[tuple, jnp.ndarray],
     out[f'diag/{stat}'] = jnp.mean(jnp.stack(fracs))
 
 
+def options(diag_cfg) -> Dict[str, Any]:
+  """compute's keyword options from the config.diagnostics section (static:
+  they change the compiled program)."""
+  return dict(unit_masks=bool(diag_cfg.unit_masks),
+              train_mode=bool(diag_cfg.train_mode))
+
+
 def compute(model, params, batch_stats, loss_fn, hp, probe_x, probe_y,
-            dropout_rate=None, unit_masks: bool = False
-            ) -> Dict[str, jnp.ndarray]:
+            dropout_rate=None, unit_masks: bool = False,
+            train_mode: bool = False) -> Dict[str, jnp.ndarray]:
   variables = {'params': params}
   if batch_stats:
     variables['batch_stats'] = batch_stats
   out: Dict[str, jnp.ndarray] = {}
   if dropout_rate is None:
     dropout_rate = hp['model.dropout_rate']
+  mode = dict(train=False, dropout_rate=dropout_rate,
+              mutable=['intermediates'])
+  if train_mode:  # batch statistics of the probe; their update is dropped
+    mode = dict(train=True, dropout_rate=0.0,
+                rngs={'dropout': jax.random.PRNGKey(0)},
+                mutable=['intermediates', 'batch_stats'])
 
   def probe_loss(p):
     v = dict(variables, params=p)
-    logits, state = model.apply(v, probe_x, train=False,
-                                dropout_rate=dropout_rate,
-                                mutable=['intermediates'])
+    logits, state = model.apply(v, probe_x, **mode)
     return jnp.mean(loss_fn(logits, probe_y, hp)), state
 
   grads, state = jax.grad(probe_loss, has_aux=True)(params)

@@ -6,7 +6,7 @@ compiles them.
 Everything numeric that an ablation turns arrives in `hp` (traced), so a grid
 over those values shares one compiled program.
 """
-from typing import Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -40,7 +40,8 @@ class Steps:
                es_min_delta: float, monitor: str,
                plateau_monitor: str = 'val_loss', diagnostics: bool = True,
                static_dropout_rate: Optional[float] = None,
-               freeze: Sequence[str] = (), unit_masks: bool = False):
+               freeze: Sequence[str] = (),
+               diag_options: Optional[Mapping[str, Any]] = None):
     self.model = model
     self.optimizer = optimizer
     self.loss_fn = loss_fn
@@ -56,7 +57,8 @@ class Steps:
     self.monitor = monitor
     self.plateau_monitor = plateau_monitor
     self.diagnostics = diagnostics
-    self.unit_masks = unit_masks  # diagnostics also log per-unit dead masks
+    # Keyword options of diagnostics.compute (diagnostics.options(config)).
+    self.diag_options = dict(diag_options or {})
     self.static_dropout_rate = static_dropout_rate
     self.frozen = transfer.frozen_predicate(freeze)
 
@@ -196,7 +198,7 @@ class Steps:
     return diag_lib.compute(self.model, state.params, state.batch_stats,
                             self.loss_fn, hp, probe_x, probe_y,
                             dropout_rate=self.dropout_rate(hp),
-                            unit_masks=self.unit_masks)
+                            **self.diag_options)
 
   # -- once per epoch ------------------------------------------------------
   def after_epoch(self, state: TrainState, tracker: Tracker, hp: HP,
