@@ -10,13 +10,14 @@ their outputs are always zero"; question 4 recommends leaky ReLU "for deep
 neural networks that use large learning rates, as they help to prevent the
 dying ReLU problem".
 
-The notes' deep MLP (20 hidden layers of 100 units, SGD with momentum 0.9)
-trains in passes rather than one full product (each initializer gain, bias
-start and activation is its own compiled program; the learning rate is
-traced, so every learning rate and seed of one of them is ONE vmapped
-program):
-- the learning-rate sweep with ReLU, gain 1, bias 0: --lrs, a log grid up to
-  where training breaks (0.1 diverges);
+The notes' deep MLP (20 hidden layers of 100 units, He normal, SGD with
+momentum 0.9, batch 128), on the first 10,000 Fashion-MNIST training images
+by default, trains in passes rather than one full product (each initializer
+gain, bias start and activation is its own compiled program; the learning
+rate is traced, so every learning rate and seed of one of them is ONE
+vmapped program):
+- the learning-rate sweep with ReLU, gain 1, bias 0 (the config's model):
+  --lrs, a log grid up to where training breaks (0.1 diverges);
 - at each of --contrast_lrs (which must be among --lrs, whose trial is the
   baseline): initializer gains --gains (model.init_gain multiplies the He
   normal std), bias starts --bias_inits, and activations --activations.

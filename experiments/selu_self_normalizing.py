@@ -10,12 +10,14 @@ mean 0 and variance 1 are an attracting fixed point of each layer, so deep
 fully connected nets keep their activations normalized without batch norm.
 
 An MLP of 50 hidden layers of 64 units (the default size; SGD with momentum
-0.9, lr 0.01, on the first 10,000 Fashion-MNIST training images,
-standardized with the training set's pixel mean and std) is trained in
-passes: SELU (LeCun normal) and ReLU (He normal); then --contrasts:
-batch_norm (ReLU + BatchNorm before each activation), alpha_dropout (SELU +
-alpha dropout at --alpha_rate) and he_init (SELU with He normal weights,
-twice LeCun's variance). Each is its own compiled program (seeds vmapped).
+0.9 on the first 10,000 Fashion-MNIST training images, standardized with the
+training set's pixel mean and std) is trained in passes: SELU (LeCun normal)
+and ReLU (He normal); then --contrasts: batch_norm (ReLU + BatchNorm before
+each activation), alpha_dropout (SELU + alpha dropout at --alpha_rate) and
+he_init (SELU with He normal weights, twice LeCun's variance); each at every
+learning rate of --lrs (training moves the weights away from the variance
+the fixed point assumes, faster at a larger rate). Each trial kind is one
+compiled program (learning rates and seeds vmapped).
 Columns, from each hidden layer's activation output on a fixed probe of 512
 validation images (diag/<layer>/act_mean and act_std, over the examples and
 the layer's units), before training (@init) and at the last epoch (@end):
@@ -42,7 +44,7 @@ training (report.plot_layers).
 
   python experiments/selu_self_normalizing.py              # defaults below
   python experiments/selu_self_normalizing.py --config.model.width=256 \
-      --contrasts=batch_norm --epochs=10
+      --contrasts=batch_norm --lrs=0.003 --epochs=10
 """
 import math
 import os
@@ -66,10 +68,15 @@ _CONTRASTS = flags.DEFINE_list(
     f'Trials besides SELU and ReLU: {", ".join(CONTRASTS)}; empty = none.')
 _ALPHA_RATE = flags.DEFINE_float('alpha_rate', 0.05,
                                  'Alpha dropout rate of alpha_dropout.')
+_LRS = flags.DEFINE_list('lrs', ['0.001', '0.01'],
+                         'Learning rates of every trial (traced: one '
+                         'program per trial kind).')
+LR = 'optimizer.learning_rate'
 
 cli.define_flags(
     'selu_self_normalizing', model='mlp', epochs=3, seeds=3,
     smoke={'epochs': 1, 'seeds': 2, 'contrasts': ['batch_norm'],
+           'lrs': ['0.01'],
            'config.model.depth': 8, 'config.model.width': 32,
            'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
     full={'epochs': 20, 'seeds': 5, 'config.model.depth': 50,
@@ -141,43 +148,74 @@ def _normalized(ev: claims.Evidence, trial: str, mean_col, std_col, what):
   return claims.Verdict(verdict, f'{mean.evidence}; {std.evidence}')
 
 
-def _others(ev: claims.Evidence, mean_col, std_col) -> str:
+def _lrs(ev: claims.Evidence) -> List[float]:
+  """The learning rates of the grid, ascending."""
+  lrs = {float((ev.groups[t][0].config.get('overrides') or {}).get(LR, 'nan'))
+         for t in ev.trials}
+  return sorted(lr for lr in lrs if math.isfinite(lr))
+
+
+def _selu(ev: claims.Evidence, lr: float) -> str:
+  return _trial(ev, activation='selu', learning_rate=lr)
+
+
+def _others(ev: claims.Evidence, lr: float, mean_col, std_col) -> str:
   parts = []
   for name in ev.trials:
-    if name == ev.exact_trial(activation='selu'):
+    trial_lr = float((ev.groups[name][0].config.get('overrides') or {}).get(
+        LR, 'nan'))
+    if name == _selu(ev, lr) or not math.isclose(trial_lr, lr):
       continue
     parts.append(f'{name}: {claims.describe(ev.values(name, mean_col), ".3f")}'
                  f' / {claims.describe(ev.values(name, std_col), ".3f")}')
   return '; '.join(parts)
 
 
+def _combine(verdicts: List[claims.Verdict]) -> claims.Verdict:
+  kinds = {v.verdict for v in verdicts}
+  if len(kinds) == 1:
+    verdict = kinds.pop()
+  elif claims.SUPPORTED in kinds and claims.CONTRADICTED in kinds:
+    verdict = claims.DEPENDS
+  else:
+    verdict = claims.INCONCLUSIVE
+  return claims.Verdict(verdict, ' | '.join(v.evidence for v in verdicts))
+
+
 def _at_init(ev: claims.Evidence) -> claims.Verdict:
-  v = _normalized(ev, _trial(ev, activation='selu'), MEAN_INIT, STD_INIT,
+  """The untrained networks: the learning rate changes nothing yet."""
+  lr = _lrs(ev)[0]
+  v = _normalized(ev, _selu(ev, lr), MEAN_INIT, STD_INIT,
                   'SELU + LeCun normal at init')
   return claims.Verdict(v.verdict, f'{v.evidence}; others (max |mean| / max '
-                        f'|std-1|): {_others(ev, MEAN_INIT, STD_INIT)}')
+                        f'|std-1|): {_others(ev, lr, MEAN_INIT, STD_INIT)}')
 
 
 def _after_training(ev: claims.Evidence) -> claims.Verdict:
-  v = _normalized(ev, _trial(ev, activation='selu'), MEAN_END, STD_END,
-                  'SELU + LeCun normal after training')
-  return claims.Verdict(v.verdict, f'{v.evidence}; others (max |mean| / max '
-                        f'|std-1|): {_others(ev, MEAN_END, STD_END)}')
+  verdicts = []
+  for lr in _lrs(ev):
+    v = _normalized(ev, _selu(ev, lr), MEAN_END, STD_END,
+                    f'lr {lr:g}: SELU + LeCun normal after training')
+    verdicts.append(claims.Verdict(v.verdict, (
+        f'{v.evidence}; others (max |mean| / max |std-1|): '
+        f'{_others(ev, lr, MEAN_END, STD_END)}')))
+  return _combine(verdicts)
 
 
 def _trains_deep(ev: claims.Evidence) -> claims.Verdict:
-  selu = ev.values(_trial(ev, activation='selu'), 'test_accuracy')
-  verdicts = [claims.compare(selu, ev.values(_trial(ev, activation='relu'),
-                                             'test_accuracy'),
-                             'test accuracy', 'SELU', 'ReLU + He')]
-  bn = ev.exact_trial(activation='relu', norm='batch')
-  if bn is not None:
-    verdicts.append(claims.compare(selu, ev.values(bn, 'test_accuracy'),
-                                   'test accuracy', 'SELU',
-                                   'ReLU + batch norm'))
-  first = verdicts[0]
-  text = '; '.join(v.evidence for v in verdicts)
-  return claims.Verdict(first.verdict, text)
+  """SELU against ReLU + He at each learning rate (batch norm quoted)."""
+  verdicts = []
+  for lr in _lrs(ev):
+    selu = ev.values(_selu(ev, lr), 'test_accuracy')
+    v = claims.compare(selu, ev.values(_trial(
+        ev, activation='relu', learning_rate=lr), 'test_accuracy'),
+                       f'lr {lr:g}: test accuracy', 'SELU', 'ReLU + He')
+    bn = ev.exact_trial(activation='relu', norm='batch', learning_rate=lr)
+    if bn is not None:
+      v = claims.Verdict(v.verdict, f'{v.evidence}; ReLU + batch norm '
+                         f'{claims.describe(ev.values(bn, "test_accuracy"))}')
+    verdicts.append(v)
+  return _combine(verdicts)
 
 
 SOURCE = '003 Q3 context (SELU)'
@@ -193,7 +231,8 @@ CLAIMS = (
 
 
 # -- the grid ------------------------------------------------------------------
-def passes(contrasts: List[str], alpha_rate: float) -> List[Dict]:
+def passes(contrasts: List[str], alpha_rate: float,
+           lrs: List[float]) -> List[Dict]:
   unknown = [c for c in contrasts if c not in CONTRASTS]
   if unknown:
     raise ConfigError(f'--contrasts={",".join(unknown)} not allowed; '
@@ -207,7 +246,7 @@ def passes(contrasts: List[str], alpha_rate: float) -> List[Dict]:
     if c == 'alpha_dropout':
       grid['model.dropout_rate'] = [alpha_rate]
     grids.append(grid)
-  return grids
+  return [dict(g, **{LR: lrs}) for g in grids]
 
 
 def _layer_plots(epochs: int):
@@ -223,12 +262,14 @@ def main(_):
   config = cli.resolved_config()
   if 'diagnostics.train_mode' not in cli.config_overrides():
     config.diagnostics.train_mode = True  # BatchNorm with batch statistics
-  grids = passes([c for c in _CONTRASTS.value if c], _ALPHA_RATE.value)
+  grids = passes([c for c in _CONTRASTS.value if c], _ALPHA_RATE.value,
+                 cli.list_flag(_LRS.value, float, 'lrs'))
   cli.run_ablation(grids, COLUMNS, config=config,
                    title='SELU self-normalization through depth',
                    axis_flags={'model.norm': 'contrasts',
                                'model.dropout': 'contrasts',
                                'model.dropout_rate': 'alpha_rate',
+                               LR: 'lrs',
                                'model.kernel_init': 'contrasts'},
                    claims=CLAIMS, extra_plots=_layer_plots(config.epochs))
 

@@ -17,8 +17,10 @@ Fashion-MNIST training images by default, trains in passes: every
 --activations as it is, then every --fix_activations with each of --fixes:
 batch_norm (model.norm=batch: dense -> BatchNorm -> activation) and residual
 (model.residual: an identity skip around hidden layers 2-20, added after the
-activation; no normalization, so nothing rescales the sum). Each is its own
-compiled program (seeds vmapped). Columns:
+activation; no normalization, so nothing rescales the sum: with ReLU and He
+weights each layer adds a branch as large as its input and the activations
+double in variance per layer, with sigmoid each adds a positive mean).
+Each is its own compiled program (seeds vmapped). Columns:
 
 - test acc: test accuracy of the restored best epoch after --epochs;
 - log10 L1/Ln @init, @end: log10 of the first hidden layer's gradient norm
@@ -71,7 +73,8 @@ _FIXES = flags.DEFINE_list('fixes', ['batch_norm', 'residual'],
 
 cli.define_flags(
     'vanishing_gradients', model='mlp', epochs=3, seeds=3,
-    smoke={'epochs': 1, 'seeds': 2, 'activations': ['sigmoid', 'tanh', 'relu'],
+    smoke={'epochs': 1, 'seeds': 2,
+           'activations': ['sigmoid', 'tanh', 'relu', 'elu'],
            'fix_activations': ['sigmoid'], 'fixes': ['batch_norm'],
            'config.model.depth': 6, 'config.model.width': 32,
            'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
