@@ -35,9 +35,9 @@ layers):
 - test acc: test accuracy of the restored best epoch;
 - dead @init, dead @ep1: dead fraction of the untrained network and after
   the first epoch;
-- dead peak, dead @end: the largest dead fraction over the epochs, and the
-  one of the last epoch with finite parameters (a diverged member's epochs
-  after divergence are left out);
+- dead peak, dead @end: the largest dead fraction over the epochs (the
+  untrained network's included), and the one of the last epoch with finite
+  parameters (a diverged member's epochs after divergence are left out);
 - never-pos @end: never-positive fraction at that epoch;
 - ever dead: units (of 2000) dead at one logged epoch at least, epoch 0
   included; revived: of those, units dead at one epoch and alive at a later
@@ -126,15 +126,14 @@ def _revival(run) -> Optional[Dict]:
   return _REVIVAL[run.directory]
 
 
-def _count(key: str, layer: str = 'all'):
+def _count(key: str, first_layer: bool = False):
   def value(run) -> Optional[float]:
     counts = _revival(run)
     if not counts:
       return None
-    if layer != 'all':  # the first hidden layer in network order
-      layer_name = next(iter(counts))
-      return float(counts[layer_name][key])
-    return float(counts['all'][key])
+    # Layers come in network order: the first is the first hidden layer.
+    layer = next(iter(counts)) if first_layer else 'all'
+    return float(counts[layer][key])
   return value
 
 
@@ -154,7 +153,7 @@ NEVER_POS_END = report.Column(
 EVER_DEAD = report.Column('ever dead', _count('ever_dead'), '.0f')
 REVIVED = report.Column('revived', _count('revived'), '.0f')
 REVIVED_PCT = report.Column('revived %', _revived_percent, '.0f')
-REVIVED_L1 = report.Column('revived L1', _count('revived', 'first'), '.0f')
+REVIVED_L1 = report.Column('revived L1', _count('revived', True), '.0f')
 COLUMNS = (report.DEFAULT_COLUMNS[1], DEAD_INIT, DEAD_EP1, DEAD_PEAK, DEAD_END,
            NEVER_POS_END, EVER_DEAD, REVIVED, REVIVED_PCT, REVIVED_L1,
            report.DEFAULT_COLUMNS[3])

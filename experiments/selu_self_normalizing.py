@@ -172,10 +172,12 @@ def _others(ev: claims.Evidence, lr: float, mean_col, std_col) -> str:
 
 
 def _combine(verdicts: List[claims.Verdict]) -> claims.Verdict:
+  """One verdict over the learning rates: the same everywhere, that one;
+  decided one way at some and otherwise at others, depends."""
   kinds = {v.verdict for v in verdicts}
   if len(kinds) == 1:
     verdict = kinds.pop()
-  elif claims.SUPPORTED in kinds and claims.CONTRADICTED in kinds:
+  elif kinds & {claims.SUPPORTED, claims.CONTRADICTED}:
     verdict = claims.DEPENDS
   else:
     verdict = claims.INCONCLUSIVE
