@@ -24,7 +24,7 @@ activation and depth is its own compiled program (seeds vmapped). Columns:
 - ep to <target>: first epoch whose validation accuracy reaches --target
   (seeds that never do are left out of the mean: the cell says how many
   seeds it covers);
-- |act mean| @init, @end: the mean over the hidden layers of |mean
+- abs act mean @init, @end: the mean over the hidden layers of |mean
   activation| (over a fixed probe of 512 validation images and all units of
   the layer), before training and at the last epoch: how far from zero mean
   the layers' outputs are;
@@ -83,8 +83,8 @@ def _std_end(run) -> Optional[float]:
   return float(np.mean(stds)) if stds else None
 
 
-MEAN_INIT = report.Column('|act mean| @init', _abs_mean(lambda r: 0), '.3f')
-MEAN_END = report.Column('|act mean| @end', _abs_mean(_last_epoch), '.3f')
+MEAN_INIT = report.Column('abs act mean @init', _abs_mean(lambda r: 0), '.3f')
+MEAN_END = report.Column('abs act mean @end', _abs_mean(_last_epoch), '.3f')
 
 
 def columns(target: float):

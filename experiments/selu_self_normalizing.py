@@ -23,8 +23,8 @@ validation images (diag/<layer>/act_mean and act_std, over the examples and
 the layer's units), before training (@init) and at the last epoch (@end):
 
 - test acc: test accuracy of the restored best epoch;
-- max |mean|: the largest |mean activation| over the 50 layers;
-- max |std-1|: the largest |std - 1| over the layers;
+- max abs mean: the largest |mean activation| over the 50 layers;
+- max abs(std-1): the largest |std - 1| over the layers;
 - std L-last: the last hidden layer's std (vanishing: -> 0, exploding:
   large).
 
@@ -105,9 +105,9 @@ def _stat(stat: str, epoch_of, reduce):
 
 
 def _columns(label: str, epoch_of):
-  return (report.Column(f'max |mean| @{label}', _stat(
+  return (report.Column(f'max abs mean @{label}', _stat(
               'act_mean', epoch_of, lambda v: np.abs(v).max()), '.3f'),
-          report.Column(f'max |std-1| @{label}', _stat(
+          report.Column(f'max abs(std-1) @{label}', _stat(
               'act_std', epoch_of, lambda v: np.abs(v - 1).max()), '.3f'),
           report.Column(f'std L-last @{label}', _stat(
               'act_std', epoch_of, lambda v: v[-1]), '.3f'))

@@ -279,9 +279,10 @@ def test_activation_choice_smoke(tmp_path):
                                            'name=bce,depth=3'}
   for trial, row in rows.items():
     assert 0 <= _mean(row['test acc']) <= 1
-    assert _mean(row['|act mean| @init']) >= 0
+    assert _mean(row['abs act mean @init']) >= 0
   # ReLU outputs are >= 0, so their mean is positive; tanh is odd.
-  mean = lambda a: _mean(rows[f'activation={a},depth=3']['|act mean| @init'])
+  mean = lambda a: _mean(
+      rows[f'activation={a},depth=3']['abs act mean @init'])
   assert mean('relu') > 0.2 and mean('tanh') < mean('relu')
 
 
@@ -294,7 +295,7 @@ def test_selu_self_normalizing_smoke(tmp_path):
   # ReLU after BatchNorm with the probe's own statistics: each unit's input
   # is standardized, so its mean is E[relu(N(0,1))] = 1/sqrt(2 pi) = 0.399.
   bn = rows['activation=relu,norm=batch,learning_rate=0.01']
-  assert _mean(bn['max |mean| @init']) == pytest.approx(
+  assert _mean(bn['max abs mean @init']) == pytest.approx(
       1 / math.sqrt(2 * math.pi), abs=0.03)
   for row in rows.values():
     assert _mean(row['std L-last @init']) > 0
