@@ -184,7 +184,7 @@ def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
   assert 'Traceback' not in proc.stderr
 
 
-# -- issue 11 scripts, run at their --smoke size as CI does ---------------------
+# -- issue 11 scripts, run at their --smoke size as CI does -------------------
 VERDICT_LINE = re.compile(r'^- \[[^\]]+\] ".+": (SUPPORTED|CONTRADICTED|'
                           r'DEPENDS|INCONCLUSIVE) - .+')
 

@@ -67,7 +67,7 @@ def defaults() -> ml_collections.ConfigDict:
                    # '' = family default.
       plain=False,  # resnet: remove the skip connections.
       residual=False,  # mlp: identity skip around each hidden layer whose
-                       # input and output widths are equal (dlexp/models/mlp.py).
+                       # input and output widths are equal (see mlp.py).
       head=(),  # Dense head sizes of conv and rnn classifiers; empty = family
                 # default.
       cell='lstm',  # rnn: recurrent cell.
