@@ -85,6 +85,20 @@ class Evidence:
         return name
     return None
 
+  def exact_trial(self, **overrides) -> Optional[str]:
+    """The trial whose axis values are exactly `overrides` (last parts of
+    the config paths), no more: with passes (a sequence of grids), the
+    learning-rate sweep's 'learning_rate=0.1' is not the contrast trial
+    'bias_init=0.1,learning_rate=0.1'."""
+    for name in self.trials:
+      given = {k.split('.')[-1]: v
+               for k, v in (self.groups[name][0].config.get('overrides')
+                            or {}).items()}
+      if set(given) == set(overrides) and all(
+          _same(given[k], v) for k, v in overrides.items()):
+        return name
+    return None
+
   def seeds(self, trial: str) -> int:
     return len(self.groups.get(trial, []))
 

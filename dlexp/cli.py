@@ -119,8 +119,7 @@ def resolved_config():
   return config
 
 
-def check_axes(axes: Dict[str, Sequence[Any]],
-               axis_flags: Optional[Dict[str, str]] = None) -> None:
+def check_axes(axes, axis_flags: Optional[Dict[str, str]] = None) -> None:
   """The grid sets each axis path per trial: a --config.<path> for an axis
   would be overwritten without a word, so it is an error naming both.
   `axis_flags` maps a config path (also one inside a joint axis) to the flag
@@ -131,8 +130,9 @@ def check_axes(axes: Dict[str, Sequence[Any]],
     if path in overrides:
       flag = (axis_flags or {}).get(path) or (axis_flags or {}).get(axis)
       how = f'--{flag}' if flag else 'this script\'s axis flag'
+      grids = [axes] if isinstance(axes, dict) else axes
       values = [v.get(path) if isinstance(v, dict) else v
-                for v in axes[axis]]
+                for grid in grids for v in grid.get(axis, ())]
       shown = ', '.join(str(v) for v in dict.fromkeys(values)
                         if v is not None)
       raise DlexpError(
@@ -161,7 +161,7 @@ class Grid:
     return claims_lib.Evidence(self.groups, self.trials)
 
 
-def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
+def run_grid(axes, config=None, final_hooks=(),
              options: Optional[Dict[str, Any]] = None,
              axis_flags: Optional[Dict[str, str]] = None) -> Grid:
   """Trains the grid (see run_ablation) without printing its table."""
@@ -194,7 +194,7 @@ def run_line(config) -> str:
           f'{folds} (mean ± std over {"runs" if folds else "seeds"})')
 
 
-def run_ablation(axes: Dict[str, Sequence[Any]],
+def run_ablation(axes,
                  columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
                  config=None, title: str = '', final_hooks=(),
                  options: Optional[Dict[str, Any]] = None,
@@ -204,6 +204,12 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
                  plotters: Sequence[Plotter] = ()):
   """Runs the grid, prints its table and the verdicts on `claims`, and
   writes the findings record; returns (results, table).
+
+  `axes`: {config path: values}, every combination of the values (an axis
+  may be joint: values that are {path: value} dicts); or a sequence of such
+  dicts, the union of their products in order (passes, e.g. a learning-rate
+  grid for ReLU plus a few contrasting trials rather than the full product;
+  see runner.make_trials).
 
   `options`: the script's own settings that change what its hooks measure
   (e.g. MC-dropout samples); like config fields, they are part of each run's

@@ -59,6 +59,12 @@ def default_config() -> ml_collections.ConfigDict:
                                   # activation statistics, gradient norms,
                                   # sparsity); 0 = off.
   c.diagnostics.probe_size = 512  # Fixed validation examples used as probe.
+  c.diagnostics.unit_masks = False  # Also log each layer's per-unit dead mask
+                                    # (diag/<layer>/dead_units), to follow
+                                    # units across epochs (revival).
+  c.diagnostics.train_mode = False  # Probe as a training step: BatchNorm
+                                    # with the probe's batch statistics,
+                                    # dropout off.
 
   c.checkpoint = ml_collections.ConfigDict()
   c.checkpoint.every_epochs = 1  # Epochs between checkpoints; 0 = only on
@@ -201,6 +207,10 @@ def validate(config) -> None:
          'be >= 0')
   _check(config.diagnostics.probe_size >= 1,
          f'diagnostics.probe_size={config.diagnostics.probe_size} must be >= 1')
+  for key in ('unit_masks', 'train_mode'):
+    value = config.diagnostics[key]
+    _check(isinstance(value, bool),
+           f'diagnostics.{key}={value!r} must be True or False')
   _check(config.checkpoint.every_epochs >= 0,
          f'checkpoint.every_epochs={config.checkpoint.every_epochs} must be '
          '>= 0')

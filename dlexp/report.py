@@ -394,16 +394,18 @@ def plot_sweep(runs: Sequence[Run], path: str, column: Column,
   return out
 
 
-def layer_profile(runs: Sequence[Run], stat: str, epoch: int
-                  ) -> Dict[str, np.ndarray]:
+def layer_profile(runs: Sequence[Run], stat: str, epoch: int,
+                  layers: Optional[str] = None) -> Dict[str, np.ndarray]:
   """trial -> (seeds, layers) array of diag/<layer>/<stat> at `epoch`, the
-  layers in network order (nan where missing)."""
+  layers in network order (nan where missing); `layers`, a regular
+  expression, keeps those whose name it fully matches (e.g. 'dense\\d+')."""
+  import re  # pylint: disable=g-import-not-at-top
   from dlexp import analysis  # pylint: disable=g-import-not-at-top
   out = {}
   for trial, rs in by_trial(runs).items():
     order = analysis.run_layer_order(rs[0]) or []
     names = [n for n in order if rs[0].at_epoch(f'diag/{n}/{stat}', epoch)
-             is not None]
+             is not None and (layers is None or re.fullmatch(layers, n))]
     arr = np.full((len(rs), len(names)), np.nan)
     for i, r in enumerate(rs):
       for j, name in enumerate(names):
@@ -414,16 +416,18 @@ def layer_profile(runs: Sequence[Run], stat: str, epoch: int
 
 
 def plot_layers(runs: Sequence[Run], stat: str, epochs: Sequence[int],
-                path: str, log: bool = True) -> Optional[str]:
+                path: str, log: bool = True,
+                layers: Optional[str] = None) -> Optional[str]:
   """One PNG: diag/<layer>/<stat> against depth (layer index, input first),
-  mean over seeds, one line per trial and epoch."""
+  mean over seeds, one line per trial and epoch; `layers` as in
+  layer_profile."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
   drawn = False
   for epoch, style in zip(epochs, ('-', '--', ':', '-.')):
-    for trial, arr in layer_profile(runs, stat, epoch).items():
+    for trial, arr in layer_profile(runs, stat, epoch, layers).items():
       if arr.size and np.isfinite(arr).any():
         with np.errstate(all='ignore'):
           ax.plot(np.arange(1, arr.shape[1] + 1), np.nanmean(arr, axis=0),

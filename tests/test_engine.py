@@ -122,6 +122,28 @@ def test_bad_joint_axes_are_one_line_errors(axes, message):
     runner.make_trials(tiny_config(), axes)
 
 
+def test_passes_are_the_union_of_their_products(tmp_path):
+  """A list of grids: each pass's product, in order, a shared trial once,
+  every pass validated before anything is written."""
+  passes = [{'optimizer.learning_rate': [0.1, 0.2]},
+            {'model.activation': ['elu'],
+             'optimizer.learning_rate': [0.1, 0.2]},
+            {'optimizer.learning_rate': [0.2]}]
+  trials = runner.make_trials(tiny_config(), passes)
+  assert [t.name for t in trials] == [
+      'learning_rate=0.1', 'learning_rate=0.2',
+      'activation=elu,learning_rate=0.1', 'activation=elu,learning_rate=0.2']
+  assert trials[2].config.model.activation == 'elu'
+  assert trials[0].config.model.activation == 'relu'
+  assert len(runner.group_trials(trials)) == 2
+  with pytest.raises(ConfigError, match='learning_rate=-0.1'):
+    _run(tiny_config(), passes + [{'optimizer.learning_rate': [-0.1]}],
+         tmp_path)
+  with pytest.raises(ConfigError, match='no passes'):
+    runner.make_trials(tiny_config(), [])
+  assert not os.listdir(tmp_path)
+
+
 def test_files_written(tmp_path):
   c = tiny_config(num_seeds=2, epochs=3)
   c.diagnostics.every_epochs = 1

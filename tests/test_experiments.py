@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import member_dir
@@ -366,3 +367,150 @@ def test_backprop_check_smoke(tmp_path):
     exact, fd1, fd2 = (float(c) for c in cells[4:7])
     assert exact < 1e-12 and fd1 < 1e-6 and fd2 < 1e-6, line
     assert float(cells[3]) > 0
+
+
+# -- issue 11 scripts, run at their --smoke size as CI does -------------------
+VERDICT_LINE = re.compile(r'^- \[[^\]]+\] ".+": (SUPPORTED|CONTRADICTED|'
+                          r'DEPENDS|INCONCLUSIVE) - .+')
+
+
+def _smoke_checked(name, tmp_path, claims, extra=()):
+  """Runs `name` --smoke; checks the printed table, one verdict for each of
+  its `claims` (their number), the findings record and that dlexp.findings
+  builds from it. Returns (table rows, stdout, workdir, record)."""
+  workdir = str(tmp_path / 'runs')
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+         '--smoke', f'--workdir={workdir}', *extra]
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=TIMEOUT_S)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  rows = _table(proc.stdout)
+  for trial, row in rows.items():
+    assert row['seeds'] == '2', (trial, row)
+  verdicts = [l for l in proc.stdout.splitlines() if VERDICT_LINE.match(l)]
+  assert len(verdicts) == claims, proc.stdout[-3000:]
+  records = glob.glob(os.path.join(workdir, 'findings', f'{name}-*.json'))
+  assert len(records) == 1
+  with open(records[0]) as f:
+    record = json.load(f)
+  assert record['size'] == 'smoke' and len(record['claims']) == claims
+  built = subprocess.run([sys.executable, '-m', 'dlexp.findings', workdir],
+                         cwd=ROOT, capture_output=True, text=True,
+                         timeout=TIMEOUT_S)
+  assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
+  return rows, proc.stdout, workdir, record
+
+
+def _decided(stdout):
+  """Every verdict line quotes numbers, none is 'not decidable'."""
+  lines = [l for l in stdout.splitlines() if VERDICT_LINE.match(l)]
+  assert lines and not [l for l in lines if 'not decidable' in l], lines
+
+
+def test_dead_relu_smoke(tmp_path):
+  rows, out, workdir, _ = _smoke_checked('dead_relu', tmp_path, claims=6)
+  assert list(rows) == [
+      'learning_rate=0.01', 'learning_rate=0.1',
+      'init_gain=1.1,learning_rate=0.1', 'bias_init=0.1,learning_rate=0.1',
+      'bias_init=-0.1,learning_rate=0.1',
+      'activation=leaky_relu,learning_rate=0.1']
+  _decided(out)
+  units = 3 * 32  # smoke: 3 hidden layers of 32
+  for trial, row in rows.items():
+    for col in ('dead @init', 'dead @ep1', 'dead peak', 'never-pos @end'):
+      if row[col] != 'n/a':
+        assert 0 <= _mean(row[col]) <= 1, (trial, col)
+    assert 0 <= _mean(row['revived']) <= _mean(row['ever dead']) <= units
+  # Leaky units always pass gradient: never dead, whatever they output.
+  leaky = rows['activation=leaky_relu,learning_rate=0.1']
+  assert _mean(leaky['dead @end']) == 0 and _mean(leaky['ever dead']) == 0
+  # The masks behind the counts were logged for every unit and epoch.
+  d = member_dir(workdir, 'learning_rate=0.1', 0)
+  with open(os.path.join(d, 'metrics.jsonl')) as f:
+    first = json.loads(f.readline())
+  assert len(first['diag/act1/dead_units']) == 32
+  assert np.mean(first['diag/act1/dead_units']) == pytest.approx(
+      first['diag/act1/dead_fraction'])
+
+
+def test_vanishing_gradients_smoke(tmp_path):
+  rows, out, workdir, record = _smoke_checked('vanishing_gradients', tmp_path,
+                                      claims=3, extra=['--plot'])
+  assert list(rows) == ['activation=sigmoid', 'activation=tanh',
+                        'activation=relu', 'activation=elu',
+                        'activation=sigmoid,norm=batch']
+  _decided(out)
+  ratio = lambda t: _mean(rows[t]['log10 L1/Ln @init'])
+  # Six sigmoid layers (derivative <= 1/4 each) shrink the first layer's
+  # gradient far below ReLU's, whose first layer (784 inputs) gets more.
+  assert ratio('activation=sigmoid') < -1 < 0 < ratio('activation=relu')
+  # BatchNorm with batch statistics (diagnostics.train_mode) changes the
+  # gradients at init; with its identity running averages it would not.
+  assert ratio('activation=sigmoid,norm=batch') != ratio('activation=sigmoid')
+  assert rows['activation=relu']['saturated @init'] == 'n/a'
+  assert 0 <= _mean(rows['activation=sigmoid']['saturated @init']) <= 1
+  plots = [os.path.basename(p) for p in record['plots']]
+  assert {'grad_norm_by_layer_init.png', 'grad_norm_by_layer_epoch1.png'} <= (
+      set(plots))
+  assert all(os.path.getsize(p) > 1000 for p in record['plots'])
+
+
+def test_activation_choice_smoke(tmp_path):
+  rows, out, _, _ = _smoke_checked('activation_choice', tmp_path, claims=6)
+  _decided(out)
+  assert set(rows) == {f'activation={a},depth={d}'
+                       for a in ('relu', 'elu', 'tanh', 'sigmoid')
+                       for d in (1, 3)} | {'name=bce,depth=1',
+                                           'name=bce,depth=3'}
+  for trial, row in rows.items():
+    assert 0 <= _mean(row['test acc']) <= 1
+    assert _mean(row['abs act mean @init']) >= 0
+  # ReLU outputs are >= 0, so their mean is positive; tanh is odd.
+  mean = lambda a: _mean(
+      rows[f'activation={a},depth=3']['abs act mean @init'])
+  assert mean('relu') > 0.2 and mean('tanh') < mean('relu')
+
+
+def test_selu_self_normalizing_smoke(tmp_path):
+  rows, out, _, _ = _smoke_checked('selu_self_normalizing', tmp_path, claims=3)
+  _decided(out)
+  assert list(rows) == ['activation=selu,learning_rate=0.01',
+                        'activation=relu,learning_rate=0.01',
+                        'activation=relu,norm=batch,learning_rate=0.01']
+  # ReLU after BatchNorm with the probe's own statistics: each unit's input
+  # is standardized, so its mean is E[relu(N(0,1))] = 1/sqrt(2 pi) = 0.399.
+  bn = rows['activation=relu,norm=batch,learning_rate=0.01']
+  assert _mean(bn['max abs mean @init']) == pytest.approx(
+      1 / math.sqrt(2 * math.pi), abs=0.03)
+  for row in rows.values():
+    assert _mean(row['std L-last @init']) > 0
+
+
+@pytest.mark.parametrize('script,flags,message', [
+    ('dead_relu', ['--lrs=0.01', '--contrast_lrs=0.03'],
+     r'--contrast_lrs=0.03 not in --lrs \(0.01\)'),
+    ('dead_relu', ['--config.model.init_gain=2'],
+     r'--config.model.init_gain=2.0 is overridden .* --gains'),
+    ('vanishing_gradients', ['--fixes=dropout'],
+     r'--fixes=dropout not allowed; allowed: batch_norm, residual'),
+    ('vanishing_gradients', ['--activations=', '--fix_activations='],
+     r'nothing to train'),
+    ('selu_self_normalizing', ['--alpha_rate=1'], r'--alpha_rate=1.0 not'),
+    ('selu_self_normalizing', ['--contrasts=layer_norm'],
+     r'--contrasts=layer_norm not allowed'),
+    ('activation_choice', ['--depths=2,x'], r"--depths: 'x' is not a int"),
+    ('activation_choice', ['--config.model.residual=true',
+                           '--config.model.name=cnn'],
+     r"model.residual=True not allowed for model 'cnn'"),
+])
+def test_issue11_bad_input_is_a_one_line_error(tmp_path, script, flags,
+                                               message):
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{script}.py'),
+         f'--workdir={tmp_path}'] + TINY + flags
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=TIMEOUT_S)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and re.search(message, last), last
+  assert 'Traceback' not in proc.stderr
+  assert not os.listdir(tmp_path)  # nothing written

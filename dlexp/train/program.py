@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dlexp.train import diagnostics as diag_lib
 from dlexp.train.steps import Steps
 
 # Programs that run once per run (init) or once per epoch on a small probe
@@ -280,6 +281,7 @@ def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
       monitor=cfg.early_stopping.monitor,
       plateau_monitor=cfg.schedule.plateau_monitor,
       diagnostics=bool(cfg.diagnostics.every_epochs),
+      diag_options=diag_lib.options(cfg.diagnostics),
       static_dropout_rate=0.0 if no_dropout else None,
       freeze=tuple(cfg.train.freeze), cv_folds=folds,
       cv_seed=cfg.data.split_seed, eval_batch_size=cfg.eval_batch_size))

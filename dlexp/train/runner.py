@@ -16,7 +16,8 @@ import hashlib
 import itertools
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import jax
 import jax.numpy as jnp
@@ -81,9 +82,16 @@ def _check_axis_path(base, path: str) -> None:
                       'data and the seeds)')
 
 
-def axis_paths(axes: Dict[str, Sequence[Any]]) -> Dict[str, str]:
+def axis_paths(axes) -> Dict[str, str]:
   """Every config path the grid sets -> the axis that sets it. A joint axis
-  (values are {path: value} dicts) sets the paths of its dicts."""
+  (values are {path: value} dicts) sets the paths of its dicts; passes (a
+  list of grids) set what each of them sets."""
+  if not isinstance(axes, dict):
+    out = {}
+    for grid in axes:
+      for path, axis in axis_paths(grid).items():
+        out.setdefault(path, axis)
+    return out
   out = {}
   for axis, values in axes.items():
     joint = [v for v in values if isinstance(v, dict)]
@@ -109,15 +117,28 @@ def _check_joint(base, axis: str, values: Sequence[Any],
                           f'{path}); give it in one')
 
 
-def make_trials(base: ml_collections.ConfigDict,
-                axes: Dict[str, Sequence[Any]]) -> List[Trial]:
+Axes = Union[Dict[str, Sequence[Any]], Sequence[Dict[str, Sequence[Any]]]]
+
+
+def make_trials(base: ml_collections.ConfigDict, axes: Axes) -> List[Trial]:
   """The cartesian product of `axes`, validated.
 
   An axis is a config path -> values, or a joint axis: any label -> values
   that are {path: value} dicts, each setting several fields at once (e.g.
   an optimizer with its own learning rate). A trial's name lists every path
-  it sets, in axis order.
+  it sets, in axis order. A sequence of such dicts gives the union of their
+  products, in order (passes: e.g. a learning-rate grid for one activation
+  plus a few contrasting trials, without the full product); a trial that two
+  passes both make (same name) is kept once.
   """
+  if not isinstance(axes, dict):
+    if not axes:
+      raise ConfigError('the grid has no passes (an empty list of axes)')
+    trials: Dict[str, Trial] = {}
+    for grid in axes:
+      for t in make_trials(base, grid):
+        trials.setdefault(t.name, t)
+    return list(trials.values())
   for axis, values in axes.items():
     if not values:
       raise ConfigError(f'grid axis {axis} has no values')
@@ -585,13 +606,14 @@ def _pending(members: Sequence[Member], rerun_failed: bool):
           if d not in {m.directory for m in pending}}, pending
 
 
-def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
+def run(base: ml_collections.ConfigDict, axes: Axes,
         workdir: str, out: Optional[Callable[[str], None]] = None,
         dataset=None,
         final_hooks: Sequence[FinalHook] = (), rerun_failed: bool = False,
         script_options: Optional[Dict[str, Any]] = None,
         shard: Tuple[int, int] = (0, 1)) -> List[Dict[str, Any]]:
-  """Runs every trial x seed of the grid; returns one result per member.
+  """Runs every trial x seed of the grid (`axes`: see make_trials); returns
+  one result per member.
 
   Relaunching on the same workdir with the same settings skips members whose
   status is done or diverged, resumes interrupted groups from their latest

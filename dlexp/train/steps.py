@@ -6,7 +6,7 @@ compiles them.
 Everything numeric that an ablation turns arrives in `hp` (traced), so a grid
 over those values shares one compiled program.
 """
-from typing import Callable, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -41,7 +41,8 @@ class Steps:
                plateau_monitor: str = 'val_loss', diagnostics: bool = True,
                static_dropout_rate: Optional[float] = None,
                freeze: Sequence[str] = (), cv_folds: int = 0,
-               cv_seed: int = 0, eval_batch_size: int = 1000):
+               cv_seed: int = 0, eval_batch_size: int = 1000,
+               diag_options: Optional[Mapping[str, Any]] = None):
     self.model = model
     self.optimizer = optimizer
     self.loss_fn = loss_fn
@@ -57,6 +58,8 @@ class Steps:
     self.monitor = monitor
     self.plateau_monitor = plateau_monitor
     self.diagnostics = diagnostics
+    # Keyword options of diagnostics.compute (diagnostics.options(config)).
+    self.diag_options = dict(diag_options or {})
     self.static_dropout_rate = static_dropout_rate
     self.frozen = transfer.frozen_predicate(freeze)
     # k-fold cross-validation: member i trains on all folds but
@@ -234,7 +237,8 @@ class Steps:
   def diagnose(self, state: TrainState, hp: HP, probe_x, probe_y):
     return diag_lib.compute(self.model, state.params, state.batch_stats,
                             self.loss_fn, hp, probe_x, probe_y,
-                            dropout_rate=self.dropout_rate(hp))
+                            dropout_rate=self.dropout_rate(hp),
+                            **self.diag_options)
 
   # -- once per epoch ------------------------------------------------------
   def after_epoch(self, state: TrainState, tracker: Tracker, hp: HP,
