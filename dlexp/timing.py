@@ -86,7 +86,8 @@ def call(fn: Callable[[], Any],
 def interleave(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 5,
                warmup: int = 1,
                items: Union[float, Mapping[str, float]] = 0.0,
-               budget_s: float = math.inf, once_after_s: float = math.inf,
+               budget_s: float = math.inf, min_repeats: int = 1,
+               once_after_s: float = math.inf,
                sync: Callable[[Any], Any] = jax.block_until_ready,
                ) -> Dict[str, Timing]:
   """Timings of each callable over `repeats` interleaved rounds.
@@ -94,7 +95,7 @@ def interleave(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 5,
   warmup: untimed calls of each callable first (its first one's time is kept
   as `warmup_s`). items: per call, one number for all or one per label.
   budget_s: no new round starts once the timed calls have taken this long
-  in all (the first round always runs). once_after_s: a callable whose first
+  in all (the first `min_repeats` rounds always run). once_after_s: a callable whose first
   warm-up call took longer is timed in the first round only (a slow
   configuration does not multiply the run time).
   """
@@ -108,7 +109,7 @@ def interleave(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 5,
         timings[label].warmup_s = wall
   spent = 0.0
   for round_ in range(repeats):
-    if round_ and spent > budget_s:
+    if round_ >= min_repeats and spent > budget_s:
       break
     for label, fn in fns.items():
       t = timings[label]
