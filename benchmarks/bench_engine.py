@@ -19,8 +19,9 @@ Fashion-MNIST (dlexp.data.load with the default config), SGD with momentum
 - step-loop (scan-driven models): dlexp's own `Steps.train_step` jitted per
   step with the data on the device; separates the cost of dlexp's step from
   the effect of the scan.
-- torch: the same architecture in PyTorch (CPU), if `import torch` works
-  (not a dlexp dependency; install it into the venv only to benchmark).
+- torch: the same architecture in PyTorch (CPU; benchmarks/peers_torch.py),
+  in this process, if `import torch` works (the optional `bench` extra, not
+  a dlexp dependency). compare_peers.py runs PyTorch in its own process.
 - vmap xM / loop xM: M grid members as one vmapped program vs M calls of the
   one-member program (the runner's members='vmap' / 'loop'), with the
   default driver; the baseline is the loop, and the ratio decides
@@ -30,13 +31,13 @@ Fashion-MNIST (dlexp.data.load with the default config), SGD with momentum
   validation and tracking; no diagnostics).
 
 One timed repeat is one epoch of S steps (full 429-step epochs for the MLPs,
-S = 50 for the CNN and LSTM; --steps sets S for all), trained on the first
+S = 50 for the CNN and LSTM, 10 for ResNet-20; --steps sets S for all), trained on the first
 S x --batch examples: the per-epoch work (the in-program shuffle, ~21 ms for
 all 55,000 examples on this CPU, and each epoch call's fixed cost) is then
 amortized as in a full epoch, which a truncated epoch of the full set would
 not do. Every configuration is compiled and warmed up first; the timed
-repeats are then interleaved across configurations, so a burst of load from
-other processes hits all rows alike.
+repeats are then interleaved across configurations (dlexp.timing), so a
+burst of load from other processes hits all rows alike.
 Reported: the median over repeats, the best repeat (the least disturbed one,
 a gauge of the noise), examples per second of this process's CPU time
 (median; it moves less with other processes' load, as long as nothing
