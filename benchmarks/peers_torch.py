@@ -265,6 +265,7 @@ class Worker:
 
   def run(self, row: str):
     """timing.Measured of one repeat of `row` in the worker."""
+    # Imported here: dlexp.timing imports jax, which the worker never needs.
     sys.path.insert(0, REPO)
     from dlexp import timing  # pylint: disable=g-import-not-at-top
     reply = self._ask({'op': 'run', 'row': row})

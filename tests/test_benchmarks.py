@@ -2,8 +2,12 @@
 table's ratios say which side is faster. (The grid and whole-process rows
 compile a 15-member grid / start fresh processes: tens of seconds, so they
 run only in the script itself.)"""
+import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from benchmarks import compare_peers
 from dlexp import timing
 
