@@ -19,8 +19,9 @@ Fashion-MNIST (dlexp.data.load with the default config), SGD with momentum
 - step-loop (scan-driven models): dlexp's own `Steps.train_step` jitted per
   step with the data on the device; separates the cost of dlexp's step from
   the effect of the scan.
-- torch: the same architecture in PyTorch (CPU), if `import torch` works
-  (not a dlexp dependency; install it into the venv only to benchmark).
+- torch: the same architecture in PyTorch (CPU; benchmarks/peers_torch.py),
+  in this process, if `import torch` works (the optional `bench` extra, not
+  a dlexp dependency). compare_peers.py runs PyTorch in its own process.
 - vmap xM / loop xM: M grid members as one vmapped program vs M calls of the
   one-member program (the runner's members='vmap' / 'loop'), with the
   default driver; the baseline is the loop, and the ratio decides
@@ -30,13 +31,13 @@ Fashion-MNIST (dlexp.data.load with the default config), SGD with momentum
   validation and tracking; no diagnostics).
 
 One timed repeat is one epoch of S steps (full 429-step epochs for the MLPs,
-S = 50 for the CNN and LSTM; --steps sets S for all), trained on the first
+S = 50 for the CNN and LSTM, 10 for ResNet-20; --steps sets S for all), trained on the first
 S x --batch examples: the per-epoch work (the in-program shuffle, ~21 ms for
 all 55,000 examples on this CPU, and each epoch call's fixed cost) is then
 amortized as in a full epoch, which a truncated epoch of the full set would
 not do. Every configuration is compiled and warmed up first; the timed
-repeats are then interleaved across configurations, so a burst of load from
-other processes hits all rows alike.
+repeats are then interleaved across configurations (dlexp.timing), so a
+burst of load from other processes hits all rows alike.
 Reported: the median over repeats, the best repeat (the least disturbed one,
 a gauge of the noise), examples per second of this process's CPU time
 (median; it moves less with other processes' load, as long as nothing
@@ -61,7 +62,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from dlexp import config as config_lib
 from dlexp import data as data_lib
-from dlexp import losses, models, optim, records
+from dlexp import losses, models, optim, records, tables, timing
 from dlexp.train import program as program_lib
 from dlexp.train import runner
 from dlexp.train.steps import Steps
@@ -72,14 +73,23 @@ from dlexp.train.steps import Steps
 MODELS = {
     'mlp20x100': (dict(name='mlp', depth=20, width=100), 'MLP 20x100', 0),
     'mlp2x256': (dict(name='mlp', depth=2, width=256), 'MLP 2x256', 0),
+    'mlp3x256': (dict(name='mlp', depth=3, width=256), 'MLP 3x256', 0),
     'cnn': (dict(name='cnn'), 'CNN (32-64-128)', 50),
     # conv_impl 'auto' resolves per layer; the CNN's convs (1 and 32 input
     # channels) take the native XLA conv on CPU. This row forces im2col.
     'cnn-im2col': (dict(name='cnn', conv_impl='im2col'),
                    'CNN (32-64-128) im2col', 50),
     'lstm': (dict(name='lstm', rnn_hidden=128), 'LSTM 128', 50),
+    'resnet20': (dict(name='resnet', variant='resnet20'), 'ResNet-20', 10),
 }
-TORCH_MODELS = ('mlp20x100', 'mlp2x256', 'cnn')
+# bench_engine.MODELS key -> benchmarks/peers_torch.py spec of the same net.
+TORCH_SPECS = {
+    'mlp20x100': {'name': 'mlp', 'hidden': [100] * 20},
+    'mlp2x256': {'name': 'mlp', 'hidden': [256] * 2},
+    'mlp3x256': {'name': 'mlp', 'hidden': [256] * 3},
+    'cnn': {'name': 'cnn'},
+    'resnet20': {'name': 'resnet', 'depth': 20},
+}
 # runner.run cross-check: epochs 2..RUNNER_EPOCHS are timed.
 RUNNER_EPOCHS = 4
 # vmap/loop ratios within 1 +- NEUTRAL count as a tie: repeated runs on the
@@ -94,10 +104,7 @@ class Bench:
   run: Callable[[], int]
   baseline: Optional[str] = None  # label of the row the ratio divides by
   steps: int = 0  # steps per epoch (one timed repeat of one member)
-  times: List[float] = dataclasses.field(default_factory=list)
-  cpu_times: List[float] = dataclasses.field(default_factory=list)
-  examples: int = 0
-  slow: bool = False  # timed once: its warm-up alone took --slow-seconds
+  examples: int = 0  # per run()
 
 
 def make_config(model: str, batch: int):
@@ -221,48 +228,12 @@ def naive_jax(cfg, dataset, steps: int) -> Callable[[], int]:
 
 # -- baseline 2: PyTorch -------------------------------------------------------
 def torch_bench(model: str, cfg, dataset, steps: int) -> Callable[[], int]:
-  """The same architecture, SGD momentum and batch size in PyTorch (CPU)."""
-  import torch  # pylint: disable=import-outside-toplevel
-  from torch import nn  # pylint: disable=import-outside-toplevel
-
-  torch.manual_seed(0)
-  h, w, c = dataset.input_shape
-  if model.startswith('mlp'):
-    layers, width = [nn.Flatten()], h * w * c
-    for _ in range(cfg.model.depth):
-      layers += [nn.Linear(width, cfg.model.width), nn.ReLU()]
-      width = cfg.model.width
-    net = nn.Sequential(*layers, nn.Linear(width, dataset.num_classes))
-  elif model.startswith('cnn'):
-    # conv32-pool-conv64-pool-dense128 with 3x3 valid convs, as dlexp's 'cnn'.
-    side = ((h - 2) // 2 - 2) // 2
-    net = nn.Sequential(
-        nn.Conv2d(c, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(64 * side * side, 128), nn.ReLU(),
-        nn.Linear(128, dataset.num_classes))
-  else:
-    raise ValueError(f'no PyTorch version of {model!r}')
-  opt = torch.optim.SGD(net.parameters(), lr=cfg.optimizer.learning_rate,
-                        momentum=cfg.optimizer.momentum)
-  loss_fn = nn.CrossEntropyLoss()
-  # NCHW is PyTorch's native conv layout; converted once, outside the timing.
-  x_all = torch.from_numpy(dataset.train_x.transpose(0, 3, 1, 2).copy())
-  y_all = torch.from_numpy(dataset.train_y.astype(np.int64))  # a copy
-  gen = torch.Generator().manual_seed(0)
-  b = cfg.batch_size
-  net.train()
-
-  def run() -> int:
-    order = torch.randperm(len(y_all), generator=gen)[:steps * b]
-    for idx in order.view(steps, b):
-      opt.zero_grad(set_to_none=True)
-      loss = loss_fn(net(x_all[idx]), y_all[idx])
-      loss.backward()
-      opt.step()
-    loss.item()  # Waits for the last step, like block_until_ready.
-    return steps * b
-  return run
+  """The same architecture, SGD momentum and batch size in PyTorch (CPU), in
+  this process (benchmarks/peers_torch.py)."""
+  from benchmarks import peers_torch  # pylint: disable=import-outside-toplevel
+  return peers_torch.Trainer(TORCH_SPECS[model], dataset, cfg.batch_size,
+                             cfg.optimizer.learning_rate,
+                             cfg.optimizer.momentum, steps=steps).run
 
 
 def torch_setup(threads: int) -> str:
@@ -339,13 +310,13 @@ def build_benches(args, full, base_cfg, mesh) -> List[Bench]:
                            step_loop(cfg, dataset, ddata, mesh, steps),
                            base))
     benches.append(Bench(base, naive_jax(cfg, dataset, steps)))
-    if args.torch_version and model in TORCH_MODELS:
+    if args.torch_version and model in TORCH_SPECS:
       benches.append(Bench(
           f'{name} torch ({args.torch_threads} thread'
           f'{"s" if args.torch_threads > 1 else ""})',
           torch_bench(model, cfg, dataset, steps), base))
     for b in benches[first:]:
-      b.steps = steps
+      b.steps, b.examples = steps, steps * args.batch
   for spec in args.vmap:
     model, members = spec.split(':')
     members = int(members)
@@ -361,7 +332,7 @@ def build_benches(args, full, base_cfg, mesh) -> List[Bench]:
     benches.append(Bench(loop, engine(program(model), cfg, dataset, ddata,
                                       members, 'loop', driver)))
     for b in benches[first:]:
-      b.steps = steps
+      b.steps, b.examples = steps, steps * args.batch * members
   return benches
 
 
@@ -436,33 +407,19 @@ def main():
         f'{args.repeats} repeats')
 
   benches = build_benches(args, full, cfg, mesh)
-  for b in benches:  # Compile and warm up (caches, allocator) before timing.
-    t0 = time.perf_counter()
-    b.run()
-    seconds = time.perf_counter() - t0
-    b.slow = seconds > args.slow_seconds
-    print(f'  warm-up {b.label}: {seconds:.1f}s'
-          f'{" (slow: timed once)" if b.slow else ""}', flush=True)
-  for repeat in range(args.repeats):
-    for b in benches:
-      if b.slow and repeat:
-        continue
-      t0, c0 = time.perf_counter(), time.process_time()
-      b.examples = b.run()
-      b.times.append(time.perf_counter() - t0)
-      b.cpu_times.append(time.process_time() - c0)
-
-  rates: Dict[str, float] = {}
-  best: Dict[str, str] = {}
-  per_cpu: Dict[str, str] = {}
-  cpu_rates: Dict[str, float] = {}
-  for b in benches:
-    per = [b.examples / t for t in b.times]
-    rates[b.label] = statistics.median(per)
-    best[b.label] = f'{max(per):,.0f}' if len(per) > 1 else '(1 repeat)'
-    cpu_rates[b.label] = statistics.median(b.examples / t
-                                           for t in b.cpu_times)
-    per_cpu[b.label] = f'{cpu_rates[b.label]:,.0f}'
+  # Compile and warm up (caches, allocator) first, then interleave repeats.
+  timings = timing.interleave(
+      {b.label: b.run for b in benches}, repeats=args.repeats,
+      items={b.label: b.examples for b in benches},
+      once_after_s=args.slow_seconds)
+  for t in timings.values():
+    print(f'  warm-up {t.label}: {t.warmup_s:.1f}s'
+          f'{" (slow: timed once)" if t.warmup_s > args.slow_seconds else ""}')
+  rates = {label: t.rate() for label, t in timings.items()}
+  best = {label: (f'{t.best_rate():,.0f}' if len(t.wall_s) > 1
+                  else '(1 repeat)') for label, t in timings.items()}
+  cpu_rates = {label: t.cpu_rate() for label, t in timings.items()}
+  per_cpu = {label: f'{r:,.0f}' for label, r in cpu_rates.items()}
   if args.runner:
     for model in args.models:
       if model.startswith('mlp'):
@@ -478,15 +435,15 @@ def main():
         print(f'  {label}: {time.perf_counter() - t0:.1f}s', flush=True)
 
   print(f'\nload {os.getloadavg()[0]:.1f} at the end\n')
-  print('| configuration | steps/epoch | examples/s (median) | best | '
-        'per CPU-s | ratio (medians) |')
-  print('|---|---:|---:|---:|---:|---|')
+  rows = []
   for b in benches:
     ratio = (f'{rates[b.label] / rates[b.baseline]:.2f}x vs {b.baseline}'
              if b.baseline else 'baseline')
-    print(f'| {b.label} | {b.steps or "-"} | {rates[b.label]:,.0f} | '
-          f'{best[b.label]} | '
-          f'{per_cpu[b.label]} | {ratio} |')
+    rows.append([b.label, b.steps or '-', f'{rates[b.label]:,.0f}',
+                 best[b.label], per_cpu[b.label], ratio])
+  print(tables.markdown(['configuration', 'steps/epoch',
+                         'examples/s (median)', 'best', 'per CPU-s',
+                         'ratio (medians)'], rows, align='lrrrrl'))
   print()
   for spec in args.vmap:
     model, members = spec.split(':')

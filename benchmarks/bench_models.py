@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_models.py [--quick] [--steps 5]
         [--batch 128] [--big-batch 32] [--models mlp cnn ...] [--engine]
         [--conv-impl auto|xla|im2col] [--epoch-driver auto|scan|step]
+        [--xla-options dlexp|default]
 
 For each family in dlexp.models.MODELS: its default variant on a
 Fashion-MNIST-sized input (28, 28, 1), plus a CIFAR-sized input (32, 32, 3)
@@ -11,10 +12,12 @@ family's registered tiny variant instead and finishes in under a minute.
 
 Throughput is that of dlexp's own training step (`Steps.train_step`: the
 step the engine scans over; SGD with momentum 0.9, softmax cross-entropy,
-config defaults otherwise), jitted, on one fixed random batch: the data do
+config defaults otherwise), jitted with dlexp.xla_flags' compiler options
+(--xla-options default: XLA's own), on one fixed random batch: the data do
 not change the cost. Each step is timed on its own after compilation and a
-warm-up step; examples/s is batch / median step time, so a burst of load from
-other processes does not move it much. GFLOP/step is XLA's cost analysis of
+warm-up step (dlexp.timing); examples/s is batch / median step time, so a
+burst of load from other processes does not move it much; per CPU-s is
+batch / median CPU time of a step (all threads). GFLOP/step is XLA's cost analysis of
 the compiled step. --engine adds one timed engine epoch of --steps steps per
 model, driven as the runner drives it (program.run_epoch with the default
 epoch driver: a lax.scan, or a per-step loop for conv nets on CPU, where conv
@@ -24,11 +27,10 @@ family that fails to build or run is reported and skipped.
 import argparse
 import math
 import os
-import statistics
 import sys
 import time
 import traceback
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -38,7 +40,7 @@ from jax.sharding import Mesh
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from dlexp import config as config_lib
-from dlexp import losses, models, optim
+from dlexp import losses, models, optim, tables, timing, xla_flags
 from dlexp.train import program as program_lib
 from dlexp.train.steps import Steps
 
@@ -52,6 +54,8 @@ CIFAR_FAMILIES = ('vgg', 'resnet')
 BIG_FAMILIES = ('vgg', 'inception', 'alexnet')
 NUM_CLASSES = 10
 RECURRENT_FAMILIES = ('rnn', 'lstm', 'gru')
+# --xla-options: the compiler options of the timed step.
+OPTIONS = {'dlexp': xla_flags.compiler_options, 'default': dict}
 
 
 def variant_name(family: str, cfg) -> str:
@@ -101,20 +105,22 @@ def engine_throughput(cfg, module, x, y, steps: int, mesh) -> float:
   train_y = jnp.concatenate([y] * steps)
   hp = program_lib.stack_hp({p: [config_lib.get(cfg, p)]
                              for p in config_lib.traced_fields()})
-  state = prog.init(jnp.zeros((1,), jnp.int32), x[:1])
+  holder = {'state': prog.init(jnp.zeros((1,), jnp.int32), x[:1])}
   active = np.ones(1, bool)
-  for _ in range(2):  # The first epoch compiles; the second is timed.
-    t0 = time.perf_counter()
-    state, _ = program_lib.run_epoch(prog, driver, state, hp, active, train_x,
-                                     train_y)
-    jax.block_until_ready(state)
-  return steps * x.shape[0] / (time.perf_counter() - t0)
+
+  def epoch():
+    holder['state'], _ = program_lib.run_epoch(prog, driver, holder['state'],
+                                               hp, active, train_x, train_y)
+    return holder['state']
+  # The first epoch compiles (warm-up); the second is timed.
+  return timing.time_fn(epoch, repeats=1, items=steps * x.shape[0]).rate()
 
 
 def measure(family: str, input_shape: Tuple[int, ...], batch: int,
             steps: int, max_seconds: float, tiny: bool, mesh,
             engine: bool = False, conv_impl: str = 'auto',
-            epoch_driver: str = 'auto') -> Dict[str, object]:
+            epoch_driver: str = 'auto',
+            xla_options: str = 'dlexp') -> Dict[str, object]:
   """One table row: params, compile time, step FLOPs and examples/s."""
   cfg = make_config(family, tiny, conv_impl, epoch_driver)
   cfg.batch_size = batch
@@ -132,7 +138,7 @@ def measure(family: str, input_shape: Tuple[int, ...], batch: int,
   start = time.perf_counter()
   # The state is donated, as in the engine: parameters update in place.
   step = jax.jit(steps_obj.train_step, donate_argnums=(0,)).lower(
-      state, hp, x, y).compile()
+      state, hp, x, y).compile(OPTIONS[xla_options]())
   compile_s = time.perf_counter() - start
   cost = step.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
@@ -141,25 +147,22 @@ def measure(family: str, input_shape: Tuple[int, ...], batch: int,
   # time, so a recurrent net's figure covers one time step, not the sequence.
   loops = family in RECURRENT_FAMILIES
 
-  state, metrics = step(state, hp, x, y)  # Warm-up.
-  jax.block_until_ready(metrics)
-  times: List[float] = []
-  budget_end = time.perf_counter() + max_seconds
-  while len(times) < steps and (len(times) < 2
-                                or time.perf_counter() < budget_end):
-    t0 = time.perf_counter()
-    state, metrics = step(state, hp, x, y)
-    jax.block_until_ready(metrics)
-    times.append(time.perf_counter() - t0)
+  holder = {'state': state}
+
+  def one_step():
+    holder['state'], metrics = step(holder['state'], hp, x, y)
+    return metrics
+  t = timing.time_fn(one_step, repeats=steps, warmup=1, items=x.shape[0],
+                     budget_s=max_seconds, min_repeats=2)
+  metrics = one_step()
   loss = float(metrics['loss'])
   engine_rate = (engine_throughput(cfg, module, x, y, steps, mesh)
                  if engine else math.nan)
   return dict(engine_rate=engine_rate, loops=loops,
       params=sizes['trainable'], non_trainable=sizes['non_trainable'],
-      compile_s=compile_s, gflop_step=flops / 1e9, steps=len(times),
-      step_s=statistics.median(times),
-      rate=batch / statistics.median(times),
-      best=batch / min(times), finite=math.isfinite(loss))
+      compile_s=compile_s, gflop_step=flops / 1e9, steps=len(t.wall_s),
+      step_s=t.median_s, rate=t.rate(), best=t.best_rate(),
+      cpu_rate=t.cpu_rate(), finite=math.isfinite(loss))
 
 
 def parse_args():
@@ -187,6 +190,11 @@ def parse_args():
   parser.add_argument('--epoch-driver', default='auto',
                       choices=('auto', 'scan', 'step'),
                       help='config.epoch_driver of the --engine epoch')
+  parser.add_argument('--xla-options', default='dlexp',
+                      choices=tuple(OPTIONS),
+                      help="compiler options of the timed step: dlexp's "
+                      '(dlexp.xla_flags.compiler_options(), as the engine '
+                      "compiles) or XLA's defaults")
   parser.add_argument('--max-seconds', type=float, default=30.0,
                       help='stop timing a model after this long (at least '
                       '2 steps)')
@@ -205,7 +213,8 @@ def main():
         f'{jax.default_backend()} x{len(jax.devices())}  cpus {os.cpu_count()}'
         f'  load {os.getloadavg()[0]:.1f}  '
         f'{"tiny variants" if args.quick else "default variants"}  '
-        f'conv_impl {args.conv_impl}'
+        f'conv_impl {args.conv_impl}  xla options {args.xla_options} '
+        f'{OPTIONS[args.xla_options]()}'
         + (f'  epoch_driver {args.epoch_driver}' if args.engine else ''))
   rows, failures = [], []
   for family in families:
@@ -221,7 +230,7 @@ def main():
         variant = variant_name(family, make_config(family, args.quick).model)
         row = measure(family, shape, batch, args.steps, args.max_seconds,
                       args.quick, mesh, args.engine, args.conv_impl,
-                      args.epoch_driver)
+                      args.epoch_driver, args.xla_options)
       except Exception as e:  # pylint: disable=broad-except
         # A family still in flux must not hide the others' numbers.
         first = (str(e).splitlines() or [''])[0][:160]
@@ -238,22 +247,22 @@ def main():
             flush=True)
 
   print(f'\nload {os.getloadavg()[0]:.1f} at the end\n')
-  engine_col = ' engine epoch ex/s |' if args.engine else ''
-  print('| model | variant | input | params | BN stats | batch | GFLOP/step '
-        f'| compile s | examples/s (median) | best |{engine_col}')
-  print('|---|---|---|---:|---:|---:|---:|---:|---:|---:|'
-        + ('---:|' if args.engine else ''))
+  header = ['model', 'variant', 'input', 'params', 'BN stats', 'batch',
+            'GFLOP/step', 'compile s', 'examples/s (median)', 'best',
+            'per CPU-s'] + (['engine epoch ex/s'] if args.engine else [])
+  table = []
   for r in rows:
     shape = 'x'.join(map(str, r['shape']))
     nan_note = '' if r['finite'] else ' (loss not finite)'
-    print(f'| {r["family"]} | {r["variant"]} | {shape} | {r["params"]:,} | '
-          f'{r["non_trainable"]:,} | {r["batch"]} | {r["gflop_step"]:.2f}'
-          f'{"*" if r["loops"] else ""} | '
-          f'{r["compile_s"]:.1f} | {r["rate"]:,.0f}{nan_note} | '
-          f'{r["best"]:,.0f} |'
-          + (f' {r["engine_rate"]:,.0f} |' if args.engine else ''))
+    table.append([r['family'], r['variant'], shape, f'{r["params"]:,}',
+                  f'{r["non_trainable"]:,}', r['batch'],
+                  f'{r["gflop_step"]:.2f}{"*" if r["loops"] else ""}',
+                  f'{r["compile_s"]:.1f}', f'{r["rate"]:,.0f}{nan_note}',
+                  f'{r["best"]:,.0f}', f'{r["cpu_rate"]:,.0f}']
+                 + ([f'{r["engine_rate"]:,.0f}'] if args.engine else []))
   for family, shape, why in failures:
-    print(f'| {family} | FAILED | {"x".join(map(str, shape))} | {why} |')
+    table.append([family, 'FAILED', 'x'.join(map(str, shape)), why])
+  print(tables.markdown(header, table, align='lll' + 'r' * (len(header) - 3)))
   if any(r['loops'] for r in rows):
     print('\n* a recurrent scan over time: XLA counts the loop body once, so '
           'this is a lower bound (about one time step\'s cost).')

@@ -1,5 +1,6 @@
 """dlexp.layers.conv: im2col convolution and slice-based max pooling compute
-what flax's nn.Conv and nn.max_pool compute, values and gradients."""
+what flax's nn.Conv and nn.max_pool compute, values and gradients; so does a
+whole CNN on its fast path, and with dlexp.xla_flags' compiler options."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -7,9 +8,10 @@ import numpy as np
 import pytest
 
 from dlexp.errors import ConfigError
+from dlexp import models, xla_flags
 from dlexp.layers.conv import Conv, MaxPool, max_pool, resolve_impl
 
-# (input shape, kernel size, strides, padding, impl).
+# (input shape, kernel size, strides, padding, impl[, use_bias]).
 # One compile per case instead of one per primitive, without LLVM's expensive
 # passes: each program runs once.
 QUICK = {'xla_backend_optimization_level': 0,
@@ -31,15 +33,19 @@ CASES = [((2, 11, 3), (3,), 1, 'SAME', 'im2col'),
          ((2, 7, 7, 2), (5, 5), 2, 'SAME', 'im2col'),
          ((2, 7, 7, 2), (5, 5), 1, 'VALID', 'im2col'),
          ((2, 6, 7, 3), (1, 1), 2, 'VALID', 'im2col'),
+         ((2, 9, 8, 1), (3, 3), 1, 'VALID', 'im2col', False),
+         ((2, 9, 8, 3), (3, 3), 2, 'SAME', 'im2col', False),
          ((2, 9, 8, 3), (3, 3), 2, 'SAME', 'xla'),
          ((2, 11, 3), (3,), 1, 'VALID', 'xla')]
 
 
-@pytest.mark.parametrize('shape,kernel,strides,padding,impl', CASES)
-def test_conv_matches_flax(shape, kernel, strides, padding, impl):
+@pytest.mark.parametrize('shape,kernel,strides,padding,impl,use_bias',
+                         [case + (True,) * (6 - len(case)) for case in CASES])
+def test_conv_matches_flax(shape, kernel, strides, padding, impl, use_bias):
   x = jax.random.normal(jax.random.key(0), shape)
-  ref = nn.Conv(4, kernel, strides=strides, padding=padding)
-  ours = Conv(4, kernel, strides=strides, padding=padding, impl=impl)
+  ref = nn.Conv(4, kernel, strides=strides, padding=padding, use_bias=use_bias)
+  ours = Conv(4, kernel, strides=strides, padding=padding, use_bias=use_bias,
+              impl=impl)
   # Same parameter tree: flax's params load into ours unchanged.
   variables = jax.eval_shape(ref.init, jax.random.key(1), x)
   assert (jax.tree_util.tree_map(jnp.shape, variables) == jax.tree_util
@@ -97,6 +103,41 @@ def test_max_pool_module_and_impl_names():
   assert resolve_impl('auto') == ('im2col' if cpu else 'xla')  # pooling
   assert resolve_impl('auto', 512) == ('im2col' if cpu else 'xla')
   assert resolve_impl('auto', 16) == 'xla'
+  # A 3x3 conv on one channel (9 patch columns) vs on RGB (27).
+  assert resolve_impl('auto', 1, (3, 3)) == ('im2col' if cpu else 'xla')
+  assert resolve_impl('auto', 3, (3, 3)) == 'xla'
   assert resolve_impl('im2col', 16) == 'im2col'
   with pytest.raises(ConfigError, match="conv_impl 'fast'"):
     resolve_impl('fast')
+
+
+def _cnn_loss_and_grads(conv_impl, options):
+  """Loss and gradients of the tiny CNN at fixed parameters (drawn from the
+  same key: the parameter trees of all paths are identical)."""
+  cfg = models.tiny_config('cnn')
+  cfg.conv_impl = conv_impl
+  model = models.build_model(cfg, 10, (12, 12, 1))
+  x = jax.random.normal(jax.random.key(0), (4, 12, 12, 1))
+  y = jnp.arange(4) % 10
+  params = model.init(jax.random.key(1), x, train=False)['params']
+
+  def loss(params):
+    logits = model.apply({'params': params}, x, train=False)
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits),
+                                         y[:, None], axis=1))
+  fn = jax.jit(jax.value_and_grad(loss)).lower(params)
+  return fn.compile(dict(QUICK, **options))(params)
+
+
+def test_cnn_fast_path_and_compiler_options_match_the_plain_path():
+  """'xla' is the plain path (lax conv, nn.max_pool); 'auto' on CPU takes
+  im2col for the first conv and slice pooling; the compiler options switch
+  the native conv from YNNPACK to XLA's own."""
+  ref_loss, ref_grads = _cnn_loss_and_grads('xla', {})
+  for impl, options in [('auto', {}), ('auto', xla_flags.compiler_options()),
+                        ('xla', xla_flags.compiler_options())]:
+    loss, grads = _cnn_loss_and_grads(impl, options)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves(grads),
+                    jax.tree_util.tree_leaves(ref_grads)):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

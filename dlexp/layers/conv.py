@@ -1,30 +1,41 @@
 """Convolution and max pooling that train fast on XLA-CPU.
 
 On XLA-CPU a naive CNN step is dominated by max pooling's backward
-(select_and_scatter) and, on wide layers, by the native convolution. Here:
+(select_and_scatter), by convolution kernel gradients, and on wide layers by
+the native convolution. Here:
 
 - max_pool is an elementwise max of the window's shifted strided views, for
   any window (2x2 stride 2, AlexNet's overlapping 3x3 stride 2, inception's
   3x3 stride 1). Its backward is a few selects: for a 2x2 pool of
   (128, 26, 26, 32) the gradient took 3.5 ms against 116 ms for nn.max_pool
-  and 23 ms for a reshape-then-max (whose reduce_max JVP splits ties).
+  and 23 ms for a reshape-then-max (whose reduce_max JVP splits ties). A
+  custom-VJP max over non-overlapping tiles (reshape, no strided slices)
+  measured slower in whole CNN and VGG steps, so there is one path.
 - Conv with impl 'im2col' pads, concatenates the kh*kw shifted views along
-  channels and does one matmul with the kernel reshaped to (kh*kw*cin, cout);
-  its gradients are matmuls, slices and pads.
+  channels (plus a column of ones for the bias) and does one matmul with the
+  kernel and bias as rows of a (kh*kw*cin [+1], cout) matrix. Its gradients
+  are written out (conv_im2col): kernel and bias in one matmul with the
+  saved patch matrix, the input through the transposed patch extraction.
+- The native conv is compiled with dlexp.xla_flags.compiler_options() by the
+  engine: XLA's own convolution rather than YNNPACK's, whose kernel gradient
+  is slow on XLA:CPU.
 
 impl 'auto' picks per layer (see resolve_impl): the native lax conv off CPU
-(cuDNN) and on narrow CPU layers, im2col on wide CPU layers, slice pooling on
-CPU. 'xla' and 'im2col' force one path. Both compute the same function
-(tests/test_models_conv.py); benchmarks/bench_conv.py measures them. Layouts
-are channels-last with any number of spatial axes: images (N, H, W, C) and
-sequences (N, L, C).
+(cuDNN); on CPU im2col for narrow patch matrices (a 3x3 conv on a grayscale
+image) and wide inputs, the native conv otherwise; slice pooling on CPU.
+'xla' and 'im2col' force one path. Both compute the same function, values
+and gradients (tests/test_models_conv.py); benchmarks/bench_conv.py and
+benchmarks/bench_models.py measure them. Layouts are channels-last with any
+number of spatial axes: images (N, H, W, C) and sequences (N, L, C).
 """
+import functools
 import itertools
 from typing import Callable, Sequence, Tuple, Union
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from dlexp.errors import ConfigError
@@ -33,29 +44,42 @@ CONV_IMPLS = ('auto', 'xla', 'im2col')
 Padding = Union[str, int, Sequence[Tuple[int, int]]]
 
 
-# 'auto' on CPU: im2col for convs with at least this many input channels.
-# Measured on full training steps (2-core XLA-CPU): the native conv is
-# pathologically slow on wide layers over small maps (VGG11 on 32x32: 5 vs
-# 67 examples/s with im2col from 128 channels up), while on narrow layers
-# over large maps im2col's kh*kw times larger patch tensor costs more than it
-# saves (ResNet-20, 16-64 channels: 48 with im2col everywhere vs 107 with the
-# native conv; im2col from 64 channels up: 89).
+# 'auto' on CPU, measured on full training steps (2-core XLA-CPU,
+# benchmarks/README.md). im2col from IM2COL_MIN_CHANNELS input channels up:
+# the native conv is pathologically slow on wide layers over small maps
+# (VGG11 on 32x32: 5 vs 67 examples/s), while on narrow layers over large
+# maps im2col's kh*kw times larger patch tensor costs more than it saves
+# (ResNet-20, 16-64 channels: 48 examples/s with im2col everywhere vs 107;
+# im2col from 64 channels up: 89). And im2col where the patch matrix has at
+# most IM2COL_MAX_COLUMNS columns (in_channels * kh * kw): the CNN's first
+# conv on grayscale images (9 columns) trains ~20% faster per CPU-second
+# that way (no transposes of the large output gradient for the kernel
+# gradient, no separate bias reduction), while a 3x3 conv on RGB (27
+# columns) was neutral for ResNet-20 and 12% slower for VGG11 x0.25.
 IM2COL_MIN_CHANNELS = 128
+IM2COL_MAX_COLUMNS = 16
 
 
-def resolve_impl(impl: str, in_channels: int = IM2COL_MIN_CHANNELS) -> str:
-  """'xla' or 'im2col' for `impl` and a layer's input channels.
+def resolve_impl(impl: str, in_channels: int = IM2COL_MIN_CHANNELS,
+                 window: Sequence[int] = ()) -> str:
+  """'xla' or 'im2col' for `impl` and a layer's input channels and window.
 
-  'auto' is the native conv off CPU (cuDNN), and on CPU im2col from
-  IM2COL_MIN_CHANNELS input channels up; pooling (no channel argument) always
-  takes the slice-based path on CPU.
+  'auto' is the native conv off CPU (cuDNN); on CPU, im2col when the patch
+  matrix is narrow (in_channels * prod(window) <= IM2COL_MAX_COLUMNS: a first
+  layer on grayscale images) or the input wide (in_channels >=
+  IM2COL_MIN_CHANNELS). Pooling (no channel argument) always takes the
+  slice-based path on CPU.
   """
   if impl not in CONV_IMPLS:
     raise ConfigError(f'conv_impl {impl!r} not allowed; allowed: '
                       f'{", ".join(CONV_IMPLS)}')
   if impl == 'auto':
-    cpu = jax.default_backend() == 'cpu'
-    return 'im2col' if cpu and in_channels >= IM2COL_MIN_CHANNELS else 'xla'
+    if jax.default_backend() != 'cpu':
+      return 'xla'
+    narrow = bool(window) and (in_channels * int(np.prod(window))
+                               <= IM2COL_MAX_COLUMNS)
+    wide = in_channels >= IM2COL_MIN_CHANNELS
+    return 'im2col' if narrow or wide else 'xla'
   return impl
 
 
@@ -107,16 +131,65 @@ def _check_fits(what: str, x, window, pads) -> None:
                       'inputs or a model that downsamples less')
 
 
-def conv_im2col(x, kernel, strides, pads):
-  """Convolution (cross-correlation, like lax) as shifted views + one matmul."""
-  nd = kernel.ndim - 2
-  window = kernel.shape[:nd]
-  x = jnp.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
-  out_sizes = _out_sizes(x.shape[1:-1], window, strides)
+def _patches(x, window, strides, out_sizes, ones: bool):
+  """(N, *out_sizes, prod(window) * C [+ 1]): the shifted views side by side,
+  channel order (offset, cin) as the kernel's row-major (kh, kw, cin); with
+  `ones`, a last column of ones that multiplies the bias."""
   views = list(_shifted_views(x, window, strides, out_sizes))
-  # Channel order (offset, cin) matches the kernel's row-major (kh, kw, cin).
-  patches = views[0] if len(views) == 1 else jnp.concatenate(views, axis=-1)
-  return jnp.dot(patches, kernel.reshape(-1, kernel.shape[-1]))
+  if ones:
+    views.append(jnp.ones(views[0].shape[:-1] + (1,), x.dtype))
+  return views[0] if len(views) == 1 else jnp.concatenate(views, axis=-1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def conv_im2col(x, kernel, bias, strides, pads):
+  """Convolution (cross-correlation, like lax) plus `bias` (or None) as one
+  matmul of the patch matrix with the kernel (and bias) reshaped to rows.
+
+  Its gradients are written out (jax.custom_vjp) rather than derived: the
+  kernel's and bias's are one matmul of the saved patch matrix with the
+  output gradient (derived, the bias gradient is a reduction that XLA:CPU
+  rewrites into a slow reduce-window: 20 ms of the CNN's step), the input's
+  goes back through the patch extraction. Same values as conv_xla + bias
+  within float tolerance (tests/test_models_conv.py).
+  """
+  return _im2col_fwd(x, kernel, bias, strides, pads)[0]
+
+
+def _im2col_fwd(x, kernel, bias, strides, pads):
+  patches = _im2col_patches(x, kernel.shape, strides, pads, bias is not None)
+  rows = kernel.reshape(-1, kernel.shape[-1])
+  if bias is not None:
+    rows = jnp.concatenate([rows, bias[None]], axis=0)
+  return jnp.dot(patches, rows), (x, patches, kernel)
+
+
+def _im2col_patches(x, kernel_shape, strides, pads, ones: bool):
+  window = kernel_shape[:len(kernel_shape) - 2]
+  xp = jnp.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
+  out_sizes = _out_sizes(xp.shape[1:-1], window, strides)
+  return _patches(xp, window, strides, out_sizes, ones)
+
+
+def _im2col_bwd(strides, pads, residuals, grad):
+  x, patches, kernel = residuals
+  cout = kernel.shape[-1]
+  grad_rows = jnp.dot(patches.reshape(-1, patches.shape[-1]).T,
+                      grad.reshape(-1, cout))
+  taps = kernel.size // cout
+  grad_kernel = grad_rows[:taps].reshape(kernel.shape)
+  grad_bias = grad_rows[taps] if grad_rows.shape[0] > taps else None
+  # The patches' gradient (one matmul) taken back through the patch
+  # extraction (col2im: the kh*kw shifted views' pads, summed in one fused
+  # loop). The native transposed conv measured 4x slower on VGG's wide
+  # layers over small maps. XLA drops this when x needs no gradient.
+  grad_patches = jnp.dot(grad, kernel.reshape(-1, cout).T)
+  extract = lambda x: _im2col_patches(x, kernel.shape, strides, pads, False)
+  grad_x = jax.vjp(extract, x)[1](grad_patches)[0]
+  return grad_x, grad_kernel, grad_bias
+
+
+conv_im2col.defvjp(_im2col_fwd, _im2col_bwd)
 
 
 def conv_xla(x, kernel, strides, pads):
@@ -172,14 +245,14 @@ class Conv(nn.Module):
     pads = _pads(self.padding, x.shape[1:-1], window, strides)
     _check_fits('conv', x, window, pads)
     kernel = kernel.astype(x.dtype)
-    if resolve_impl(self.impl, x.shape[-1]) == 'im2col':
-      y = conv_im2col(x, kernel, strides, pads)
-    else:
-      y = conv_xla(x, kernel, strides, pads)
+    bias = None
     if self.use_bias:
-      bias = self.param('bias', self.bias_init, (self.features,), jnp.float32)
-      y = y + bias.astype(y.dtype)
-    return y
+      bias = self.param('bias', self.bias_init, (self.features,),
+                        jnp.float32).astype(x.dtype)
+    if resolve_impl(self.impl, x.shape[-1], window) == 'im2col':
+      return conv_im2col(x, kernel, bias, strides, pads)
+    y = conv_xla(x, kernel, strides, pads)
+    return y if bias is None else y + bias
 
 
 def max_pool(x, window: Union[int, Sequence[int]],

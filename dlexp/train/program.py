@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dlexp.train import diagnostics as diag_lib
+from dlexp import xla_flags
 from dlexp.train.steps import Steps
 
 # Programs that run once per run (init) or once per epoch on a small probe
@@ -62,11 +63,11 @@ class Compiled:
     start = time.perf_counter()
     lowered = self._jit.lower(*args)
     lower_seconds = time.perf_counter() - start
+    options = {**xla_flags.compiler_options(), **(self._options or {})}
 
     def compile_now():
       t0 = time.perf_counter()
-      exe = lowered.compile(self._options) if self._options else (
-          lowered.compile())
+      exe = lowered.compile(options) if options else lowered.compile()
       with self._lock:
         self._exe[key] = exe
         self.compile_seconds += lower_seconds + time.perf_counter() - t0

@@ -1,0 +1,44 @@
+"""benchmarks/compare_peers.py without PyTorch: its dlexp half runs, and the
+table's ratios say which side is faster. (The grid and whole-process rows
+compile a 15-member grid / start fresh processes: tens of seconds, so they
+run only in the script itself.)"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from benchmarks import compare_peers
+from dlexp import timing
+
+
+def test_dlexp_half_runs_without_torch(capsys):
+  text = compare_peers.main(['--smoke', '--no-torch', '--rows', 'mlp',
+                             '--repeats', '1'])
+  header, rule, row = text.splitlines()
+  assert header.startswith('| row | dlexp | PyTorch | ratio |')
+  cells = [c.strip() for c in row.strip('|').split('|')]
+  assert cells[0].startswith('MLP 3x256, one model (examples/s; 20 steps')
+  assert float(cells[1].split()[0].replace(',', '')) > 0
+  assert cells[2:4] == ['-', '-']
+  assert 'torch not run (--no-torch)' in capsys.readouterr().out
+
+
+def _timing(seconds, items=0.0):
+  return timing.Timing('t', items, wall_s=[seconds], cpu_s=[seconds])
+
+
+def test_ratios_above_one_mean_dlexp_is_faster():
+  rate = compare_peers.Result('rate', _timing(1.0, 300), _timing(1.0, 100),
+                              seconds=False)
+  time_ = compare_peers.Result('time', _timing(10.0), _timing(30.0),
+                               seconds=True)
+  rows = compare_peers.table([rate, time_]).splitlines()[2:]
+  assert [r.split('|')[4].strip() for r in rows] == ['3.00x', '3.00x']
+
+
+def test_whole_process_rows_time_a_fresh_process():
+  run = compare_peers._subprocess([sys.executable, '-c', 'sum(range(10**6))'])
+  measured = run()
+  assert isinstance(measured, timing.Measured)
+  assert measured.wall_s > 0 and measured.cpu_s > 0
