@@ -62,10 +62,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from dlexp import config as config_lib
 from dlexp import data as data_lib
-from dlexp import losses, models, optim, records, tables, timing
+from dlexp import models, records, tables, timing
 from dlexp.train import program as program_lib
 from dlexp.train import runner
-from dlexp.train.steps import Steps
 
 # name -> (model config overrides, description, default steps per epoch:
 # 0 = the full 429-step epoch; the slower nets train on a 50-step epoch so
@@ -118,24 +117,16 @@ def make_config(model: str, batch: int):
 
 
 # -- dlexp ---------------------------------------------------------------------
-def make_steps(cfg, dataset, steps: int, mesh) -> Steps:
-  """Steps as runner.run_group builds them, with `steps` per epoch."""
-  module = models.build_model(cfg.model, dataset.num_classes,
-                              dataset.input_shape)
-  return Steps(
-      model=module,
-      optimizer=optim.make_optimizer(cfg,
-                                     len(dataset.train_y) // cfg.batch_size),
-      loss_fn=losses.make_loss(cfg.loss, dataset.num_classes),
-      metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
-      batch_size=cfg.batch_size, steps_per_epoch=steps, mesh=mesh,
-      es_mode='min', es_patience=0, es_min_delta=0.0, monitor='val_loss')
+def make_program(cfg, dataset, mesh) -> program_lib.Program:
+  """The Program the runner builds for this config (program.build); one epoch
+  is len(dataset.train_y) // batch steps."""
+  return program_lib.build(cfg, dataset, mesh,
+                           dropout_rates={cfg.model.dropout_rate})
 
 
 def default_driver(cfg) -> str:
-  """The epoch driver runner.run_group picks for this config."""
-  conv_net = not models.MODELS.get(cfg.model.name).vmap_friendly
-  return program_lib.epoch_driver(cfg.epoch_driver, conv_net)
+  """The epoch driver the runner picks for this config."""
+  return program_lib.epoch_driver_for(cfg)
 
 
 def engine(prog: program_lib.Program, cfg, dataset, ddata, members: int,
@@ -148,7 +139,7 @@ def engine(prog: program_lib.Program, cfg, dataset, ddata, members: int,
   hp = program_lib.stack_hp({p: [config_lib.get(cfg, p)] * size
                              for p in config_lib.traced_fields()})
   active = np.ones(size, bool)
-  states = [prog.init(jnp.arange(i, i + size, dtype=jnp.int32), sample)
+  states = [prog.init(jnp.arange(i, i + size, dtype=jnp.int32), sample)[0]
             for i in range(0, members, size)]
 
   def run() -> int:
@@ -162,7 +153,8 @@ def engine(prog: program_lib.Program, cfg, dataset, ddata, members: int,
 
 def step_loop(cfg, dataset, ddata, mesh, steps: int) -> Callable[[], int]:
   """dlexp's train step jitted per step; batches gathered on the device."""
-  st = make_steps(cfg, dataset, steps, mesh)
+  del steps  # the dataset holds exactly the epoch's examples
+  st = make_program(cfg, dataset, mesh).steps
   state = jax.jit(st.init)(jnp.int32(0), ddata.train_x[:1])
   hp = {p: jnp.float32(config_lib.get(cfg, p))
         for p in config_lib.traced_fields()}
@@ -249,13 +241,13 @@ def torch_setup(threads: int) -> str:
 
 # -- runner cross-check --------------------------------------------------------
 def runner_throughput(cfg, dataset, epochs: int) -> List[float]:
-  """examples_per_sec that runner.run logs for epochs 2.. of a run (epoch 1
-  may include compilation)."""
+  """examples_per_sec that runner.run logs for epochs 2.. of a run (the
+  first epoch's buffers are new)."""
   cfg.epochs = epochs
   with tempfile.TemporaryDirectory() as workdir:
-    runner.run(cfg, {}, workdir, out=runner.Printer(quiet=True),
-               dataset=dataset)
-    rows = records.read_metrics(os.path.join(workdir, 'run', 'seed_0',
+    (result,) = runner.run(cfg, {}, workdir, out=runner.Printer(quiet=True),
+                           dataset=dataset)
+    rows = records.read_metrics(os.path.join(result['directory'],
                                              'metrics.jsonl'))
   return [float(r['examples_per_sec']) for r in rows
           if r.get('epoch', 0) >= 2 and 'examples_per_sec' in r]
@@ -286,8 +278,8 @@ def build_benches(args, full, base_cfg, mesh) -> List[Bench]:
     # and the loop rows share its compiled executables.
     if model not in programs:
       steps, dataset, _ = epoch_data(model)
-      programs[model] = program_lib.Program(make_steps(
-          make_config(model, args.batch), dataset, steps, mesh))
+      programs[model] = make_program(make_config(model, args.batch), dataset,
+                                     mesh)
     return programs[model]
 
   for model in args.models:

@@ -30,6 +30,7 @@ import os
 import sys
 import time
 import traceback
+import types
 from typing import Dict, Tuple
 
 import jax
@@ -40,9 +41,8 @@ from jax.sharding import Mesh
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from dlexp import config as config_lib
-from dlexp import losses, models, optim, tables, timing, xla_flags
+from dlexp import models, tables, timing, xla_flags
 from dlexp.train import program as program_lib
-from dlexp.train.steps import Steps
 
 FMNIST = (28, 28, 1)
 CIFAR = (32, 32, 3)
@@ -86,26 +86,28 @@ def make_config(family: str, tiny: bool, conv_impl: str = 'auto',
   return cfg
 
 
-def make_steps(cfg, module, steps_per_epoch: int, mesh) -> Steps:
-  return Steps(
-      model=module, optimizer=optim.make_optimizer(cfg, steps_per_epoch),
-      loss_fn=losses.make_loss(cfg.loss, NUM_CLASSES),
-      metric_fns=losses.make_metrics(cfg.loss), reg_cfg=cfg.reg,
-      batch_size=cfg.batch_size, steps_per_epoch=steps_per_epoch, mesh=mesh,
-      es_mode='min', es_patience=0, es_min_delta=0.0, monitor='val_loss')
+def make_program(cfg, input_shape, batch_examples: int, mesh
+                 ) -> program_lib.Program:
+  """The Program the runner builds (program.build) for inputs of
+  `input_shape` and an epoch of `batch_examples` examples."""
+  shape = tuple(input_shape)
+  spec = types.SimpleNamespace(num_classes=NUM_CLASSES, target_dim=(),
+                               input_shape=shape,
+                               train_y=np.zeros(batch_examples, np.int32))
+  return program_lib.build(cfg, spec, mesh,
+                           dropout_rates={cfg.model.dropout_rate})
 
 
-def engine_throughput(cfg, module, x, y, steps: int, mesh) -> float:
+def engine_throughput(cfg, x, y, steps: int, mesh) -> float:
   """examples/s of one engine epoch of `steps` steps over copies of the batch,
   driven as the runner drives it (program.run_epoch, its default driver)."""
-  prog = program_lib.Program(make_steps(cfg, module, steps, mesh))
-  driver = program_lib.epoch_driver(
-      cfg.epoch_driver, not models.MODELS.get(cfg.model.name).vmap_friendly)
+  prog = make_program(cfg, x.shape[1:], steps * x.shape[0], mesh)
+  driver = program_lib.epoch_driver_for(cfg)
   train_x = jnp.concatenate([x] * steps)
   train_y = jnp.concatenate([y] * steps)
   hp = program_lib.stack_hp({p: [config_lib.get(cfg, p)]
                              for p in config_lib.traced_fields()})
-  holder = {'state': prog.init(jnp.zeros((1,), jnp.int32), x[:1])}
+  holder = {'state': prog.init(jnp.zeros((1,), jnp.int32), x[:1])[0]}
   active = np.ones(1, bool)
 
   def epoch():
@@ -124,8 +126,7 @@ def measure(family: str, input_shape: Tuple[int, ...], batch: int,
   """One table row: params, compile time, step FLOPs and examples/s."""
   cfg = make_config(family, tiny, conv_impl, epoch_driver)
   cfg.batch_size = batch
-  module = models.build_model(cfg.model, NUM_CLASSES, input_shape)
-  steps_obj = make_steps(cfg, module, 100, mesh)
+  steps_obj = make_program(cfg, input_shape, 100 * batch, mesh).steps
   key = jax.random.PRNGKey(0)
   x = jax.random.normal(key, (batch,) + tuple(input_shape), jnp.float32)
   y = jax.random.randint(key, (batch,), 0, NUM_CLASSES, jnp.int32)
@@ -156,7 +157,7 @@ def measure(family: str, input_shape: Tuple[int, ...], batch: int,
                      budget_s=max_seconds, min_repeats=2)
   metrics = one_step()
   loss = float(metrics['loss'])
-  engine_rate = (engine_throughput(cfg, module, x, y, steps, mesh)
+  engine_rate = (engine_throughput(cfg, x, y, steps, mesh)
                  if engine else math.nan)
   return dict(engine_rate=engine_rate, loops=loops,
       params=sizes['trainable'], non_trainable=sizes['non_trainable'],

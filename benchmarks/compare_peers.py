@@ -100,8 +100,7 @@ def model_rows(args, full, mesh, worker) -> List[Result]:
     subset = dataclasses.replace(full, train_x=full.train_x[:n],
                                  train_y=full.train_y[:n])
     ddata = runner.to_device(subset, cfg, mesh)
-    prog = program_lib.Program(
-        bench_engine.make_steps(cfg, subset, steps, mesh))
+    prog = bench_engine.make_program(cfg, subset, mesh)
     driver = bench_engine.default_driver(cfg)
     fns[f'{name} dlexp'] = bench_engine.engine(prog, cfg, subset, ddata, 1,
                                                'loop', driver)
