@@ -6,6 +6,8 @@ An experiment script declares the axes it ablates, its columns, its claims
 and its smoke and full sizes, and calls `run_ablation`; see
 experiments/elu_vs_relu.py.
 """
+import copy
+import dataclasses
 import os
 import re
 import shlex
@@ -102,39 +104,56 @@ def resolved_config():
   return config
 
 
-def check_axes(axes: Dict[str, Sequence[Any]],
-               axis_flags: Optional[Dict[str, str]] = None) -> None:
+def _grids(axes) -> list:
+  """A grid's axes dict, or each dict of a list of grids."""
+  return [axes] if isinstance(axes, dict) else list(axes)
+
+
+def check_axes(axes, axis_flags: Optional[Dict[str, str]] = None) -> None:
   """The grid sets each axis path per trial: a --config.<path> for an axis
-  would be overwritten without a word, so it is an error naming both."""
+  would be overwritten without a word, so it is an error naming both.
+  `axes`: one grid's dict, or a list of them."""
   overrides = config_overrides()
-  for path, values in axes.items():
-    if path in overrides:
-      flag = (axis_flags or {}).get(path)
-      how = f'--{flag}' if flag else 'this script\'s axis flag'
-      raise DlexpError(
-          f'--config.{path}={overrides[path]} is overridden by the ablated '
-          f'axis {path} ({", ".join(map(str, values))}); set it with {how}')
+  for grid in _grids(axes):
+    for path, values in grid.items():
+      if path in overrides:
+        flag = (axis_flags or {}).get(path)
+        how = f'--{flag}' if flag else 'this script\'s axis flag'
+        raise DlexpError(
+            f'--config.{path}={overrides[path]} is overridden by the ablated '
+            f'axis {path} ({", ".join(map(str, values))}); set it with {how}')
 
 
-def run_ablation(axes: Dict[str, Sequence[Any]],
-                 columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
-                 config=None, title: str = '', final_hooks=(),
-                 options: Optional[Dict[str, Any]] = None,
-                 axis_flags: Optional[Dict[str, str]] = None,
-                 claims: Sequence[claims_lib.Claim] = (),
-                 plots: Sequence[str] = ('val_accuracy', 'train_loss')):
-  """Runs the grid, prints its table and the verdicts on `claims`, and
-  writes the findings record; returns (results, table).
+@dataclasses.dataclass
+class Part:
+  """One sweep of a script that runs several, each with its own settings
+  (another dataset, model or loss), its own table and its own evidence.
 
-  `options`: the script's own settings that change what its hooks measure
-  (e.g. MC-dropout samples); like config fields, they are part of each run's
-  identity, so a rerun with other options never reuses these runs.
-  `axis_flags` names the flag that sets each axis path, for error messages.
-  `plots`: metrics drawn as learning curves for the findings (not at the
-  smoke size; all with --plot).
+  `settings` (config path -> value) apply on top of the resolved config;
+  like an axis, a path a part sets cannot also come from --config.
   """
+  name: str
+  axes: Any  # a grid's {path: values}, or a list of grids
+  columns: Sequence[report.Column] = report.DEFAULT_COLUMNS
+  settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  final_hooks: Sequence[Any] = ()
+
+
+@dataclasses.dataclass
+class _Sweep:
+  results: list
+  runs: list
+  groups: Dict[str, list]
+  trials: list
+  table: str
+  preamble: str
+  directories: list  # the runs' real paths, sorted
+
+
+def _sweep(config, axes, columns, final_hooks, options, axis_flags
+           ) -> _Sweep:
+  """Runs one grid (or list of grids) into FLAGS.workdir; its table."""
   from dlexp.train import runner  # pylint: disable=g-import-not-at-top
-  config = config or resolved_config()
   check_axes(axes, axis_flags)
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
                        rerun_failed=FLAGS.rerun_failed,
@@ -145,34 +164,117 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
   runs = [r for r in report.load_runs(FLAGS.workdir)
           if os.path.realpath(r.directory) in dirs]
   groups = report.by_trial(runs)
-  text = report.table(groups, columns, order=trials)
   preamble = (f'{config.data.name}, model {config.model.name}, '
               f'{config.epochs} epochs, seeds {config.seed}..'
               f'{config.seed + config.num_seeds - 1} (mean ± std over seeds)')
-  print()
-  if title:
-    print(f'## {title}')
-  print(f'{preamble}; workdir {os.path.abspath(FLAGS.workdir)}')
-  print(text)
-  written = _plots(runs, plots, sorted(dirs))
-  publish(title, text, claims, claims_lib.Evidence(groups, trials),
-          sorted(dirs), preamble=preamble, plots=written)
+  return _Sweep(results, runs, groups, trials,
+                report.table(groups, columns, order=trials), preamble,
+                sorted(dirs))
+
+
+def _check_failed(results) -> None:
   failed = [r for r in results if r['status'] == 'failed']
   if failed:
     _die(f'{len(failed)} member(s) failed (see their status.json); relaunch '
          'with --rerun_failed to retry them', code=1)
-  return results, text
 
 
-def _plots(runs, metrics: Sequence[str], directories) -> Sequence[str]:
-  """Learning curves for the findings (all three with --plot)."""
+def run_ablation(axes,
+                 columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
+                 config=None, title: str = '', final_hooks=(),
+                 options: Optional[Dict[str, Any]] = None,
+                 axis_flags: Optional[Dict[str, str]] = None,
+                 claims: Sequence[claims_lib.Claim] = (),
+                 plots: Sequence[str] = ('val_accuracy', 'train_loss')):
+  """Runs the grid, prints its table and the verdicts on `claims`, and
+  writes the findings record; returns (results, table).
+
+  `axes`: config path -> values (their product), or a list of such grids
+  (their union; see runner.make_trials).
+  `options`: the script's own settings that change what its hooks measure
+  (e.g. MC-dropout samples); like config fields, they are part of each run's
+  identity, so a rerun with other options never reuses these runs.
+  `axis_flags` names the flag that sets each axis path, for error messages.
+  `plots`: metrics drawn as learning curves for the findings (not at the
+  smoke size; all with --plot).
+  """
+  config = config or resolved_config()
+  sweep = _sweep(config, axes, columns, final_hooks, options, axis_flags)
+  print()
+  if title:
+    print(f'## {title}')
+  print(f'{sweep.preamble}; workdir {os.path.abspath(FLAGS.workdir)}')
+  print(sweep.table)
+  dirs = sweep.directories
+  written = _plots(sweep.runs, plots, dirs)
+  publish(title, sweep.table, claims,
+          claims_lib.Evidence(sweep.groups, sweep.trials), dirs,
+          preamble=sweep.preamble, plots=written)
+  _check_failed(sweep.results)
+  return sweep.results, sweep.table
+
+
+def part_config(config, part: Part):
+  """A copy of `config` with the part's settings; a --config value for one
+  of them is an error (the part would replace it without a word)."""
+  overrides = config_overrides()
+  cfg = copy.deepcopy(config)
+  for path, value in part.settings.items():
+    if path in overrides:
+      raise DlexpError(f'--config.{path}={overrides[path]} is set by part '
+                       f'{part.name!r} of this script (to {value!r}); use '
+                       'the script\'s own flags')
+    config_lib.set_value(cfg, path, value)
+  config_lib.validate(cfg)
+  return cfg
+
+
+def run_parts(parts: Sequence[Part], config=None, title: str = '',
+              options: Optional[Dict[str, Any]] = None,
+              axis_flags: Optional[Dict[str, str]] = None,
+              claims: Sequence[claims_lib.Claim] = (),
+              plots: Sequence[str] = ()):
+  """run_ablation for a script of several sweeps (`parts`): one table per
+  part under its name, one set of verdicts and one findings record for all.
+  Claim checks get a claims.PartEvidence (`ev.part(name)` is that part's
+  Evidence). Every setting is validated before the first part trains.
+  Returns {part name: (results, table)}."""
+  config = config or resolved_config()
+  configs = [part_config(config, p) for p in parts]  # all errors up front
+  for p in parts:
+    check_axes(p.axes, axis_flags)
+  out, texts, evidence, dirs, written, results = {}, [], {}, [], [], []
+  for p, cfg in zip(parts, configs):
+    sweep = _sweep(cfg, p.axes, p.columns, p.final_hooks, options,
+                   axis_flags)
+    text = f'### {p.name}\n\n{sweep.preamble}\n\n{sweep.table}'
+    print(f'\n{text}')
+    texts.append(text)
+    evidence[p.name] = claims_lib.Evidence(sweep.groups, sweep.trials)
+    dirs += sweep.directories
+    written += _plots(sweep.runs, plots, sweep.directories, prefix=p.name)
+    results += sweep.results
+    out[p.name] = (sweep.results, sweep.table)
+  if title:
+    print(f'\n## {title}; workdir {os.path.abspath(FLAGS.workdir)}')
+  publish(title, '\n\n'.join(texts), claims,
+          claims_lib.PartEvidence(evidence), dirs, plots=written)
+  _check_failed(results)
+  return out
+
+
+def _plots(runs, metrics: Sequence[str], directories,
+           prefix: str = '') -> Sequence[str]:
+  """Learning curves for the findings (all three with --plot); `prefix`
+  tells apart the parts of a run_parts script."""
   if FLAGS.plot:
     metrics = list(dict.fromkeys([*metrics, 'val_accuracy', 'val_loss',
                                   'train_loss']))
   elif size() == 'smoke' or not runs:
     return []
   outdir = os.path.join(FLAGS.workdir, findings.FINDINGS_DIR, 'plots',
-                        findings.invocation_id(directories, FLAGS.workdir))
+                        findings.invocation_id(directories, FLAGS.workdir),
+                        re.sub(r'[^\w.-]+', '_', prefix))
   os.makedirs(outdir, exist_ok=True)
   paths = report.plot(runs, metrics, outdir)
   for path in paths:

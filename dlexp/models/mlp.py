@@ -11,7 +11,8 @@ def classifier(module: nn.Module, parts: Parts, x, sizes: Sequence[int],
                drop_input: bool = False, prefix: str = ''):
   """Dense stack ending in logits; call from `module`'s compact method.
 
-  Each hidden layer is dense -> [norm] -> activation -> dropout; the last
+  Each hidden layer is dense -> [norm] -> activation -> dropout (norm after
+  the activation with model.norm_position 'after'); the last
   hidden output (or `x` when `sizes` is empty) is sown as 'features'.
   `drop_input` also drops `x` (used when a conv net has no hidden head, so
   dropout still precedes the logits). DropConnect, when configured, replaces
@@ -23,9 +24,11 @@ def classifier(module: nn.Module, parts: Parts, x, sizes: Sequence[int],
   for i, size in enumerate(sizes, 1):
     h = parts.dense(size, name=f'{prefix}dense{i}', dropconnect=dropped)(
         h, rate, train)
-    if norm and parts.has_norm:
-      h = parts.norm_layer(name=f'{prefix}norm{i}')(h, train)
-    features = h = parts.act(name=f'{prefix}act{i}')(h, train)
+    if norm:
+      features = h = parts.norm_act(h, train, f'{prefix}norm{i}',
+                                    f'{prefix}act{i}')
+    else:
+      features = h = parts.act(name=f'{prefix}act{i}')(h, train)
     h = parts.drop(name=f'{prefix}dropout{i}')(h, rate, train)
     dropped = True
   module.sow('intermediates', 'features', features)

@@ -16,7 +16,8 @@ import hashlib
 import itertools
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import jax
 import jax.numpy as jnp
@@ -73,9 +74,31 @@ def _fmt(value) -> str:
   return str(value)
 
 
+Axes = Dict[str, Sequence[Any]]
+
+
 def make_trials(base: ml_collections.ConfigDict,
-                axes: Dict[str, Sequence[Any]]) -> List[Trial]:
-  """The cartesian product of `axes` (config path -> values), validated."""
+                axes: Union[Axes, Sequence[Axes]]) -> List[Trial]:
+  """The cartesian product of `axes` (config path -> values), validated.
+
+  A list of such dicts is a union of grids (e.g. a rate axis only where
+  dropout is on): their trials in order, each named by its own grid's axes;
+  a trial that two grids both make (same name and settings) runs once.
+  """
+  if not isinstance(axes, dict):
+    trials, seen = [], {}
+    for grid in axes:
+      for t in make_trials(base, grid):
+        flat = config_lib.flatten(t.config)
+        if t.name in seen and seen[t.name] != flat:
+          raise ConfigError(f'grids make two different trials named '
+                            f'{t.name!r}; give the axes distinct values')
+        if t.name not in seen:
+          seen[t.name] = flat
+          trials.append(t)
+    if not trials:
+      raise ConfigError('a list of grids needs at least one grid')
+    return trials
   for path, values in axes.items():
     config_lib.check_key(base, path)
     if path.startswith('data.') or path in ('seed', 'num_seeds'):
@@ -136,6 +159,10 @@ class FinalContext:
   hp: Dict[str, jax.Array]
   data: DeviceData
   members: List[Member]
+  # The last epoch's parameters and batch statistics (equal to params where
+  # nothing was restored): what training without restore_best would keep.
+  last_params: Any = None
+  last_batch_stats: Any = None
 
 
 # A final hook returns extra final metrics: name -> array with one value per
@@ -407,9 +434,10 @@ class GroupRun:
             self.prog, params, bstats, self.hps[k],
             self.ctx.ddata.test).items()})
       for hook in self.ctx.final_hooks:
-        final.update(hook(FinalContext(self.steps.model, self.steps, params,
-                                       bstats, self.hps[k], self.ctx.ddata,
-                                       c)))
+        final.update(hook(FinalContext(
+            self.steps.model, self.steps, params, bstats, self.hps[k],
+            self.ctx.ddata, c, last_params=self.states[k].params,
+            last_batch_stats=self.states[k].batch_stats)))
       for i, m in enumerate(c):
         if self.cfg.save_model:
           self.save_model(m, i, st, tr, bool(use_best[i]))
@@ -492,7 +520,7 @@ def _groups(pending: Sequence[Member]) -> List[List[Member]]:
   return list(groups.values())
 
 
-def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
+def run(base: ml_collections.ConfigDict, axes: Union[Axes, Sequence[Axes]],
         workdir: str, out: Optional[Callable[[str], None]] = None,
         dataset=None,
         final_hooks: Sequence[FinalHook] = (), rerun_failed: bool = False,

@@ -104,7 +104,8 @@ class Steps:
     else:
       logits, updates = self.model.apply(variables, x, **kwargs), {}
     per_example = self.loss_fn(logits, y, hp)
-    loss = jnp.mean(per_example) + regularizers.penalty(params, hp)
+    loss = jnp.mean(per_example) + regularizers.penalty(params, hp,
+                                                        self.reg_cfg)
     metrics = {'loss': jnp.mean(per_example)}
     for name, fn in self.metric_fns.items():
       metrics[name] = jnp.mean(fn(logits, y))
@@ -117,20 +118,23 @@ class Steps:
         state.params, state.batch_stats, hp, x, y, key)
     updates, opt_state = self.optimizer.update(
         grads, state.opt_state, state.params, hp, state.step)
+    learning_rate = self.optimizer.learning_rate(state.step, hp,
+                                                 state.opt_state)
     params = jax.tree_util.tree_map(jnp.add, state.params, updates)
+    params = regularizers.proximal_l1(params, hp, learning_rate,
+                                      self.reg_cfg)
     params = regularizers.apply_constraints(params, self.reg_cfg)
     masks = state.masks
     if self.pruning:
       masks = regularizers.update_masks(params, masks, state.step + 1,
                                         self.steps_per_epoch, self.reg_cfg,
-                                        exclude=self.frozen)
+                                        exclude=self.frozen, hp=hp)
       params = regularizers.apply_masks(params, masks)
     # Frozen leaves stay the very arrays they were (no +0, -0.0 or rescale).
     params = transfer.keep_frozen(self.frozen, state.params, params)
     batch_stats = transfer.keep_frozen(self.frozen, state.batch_stats,
                                        batch_stats)
-    metrics['learning_rate'] = self.optimizer.learning_rate(
-        state.step, hp, state.opt_state)
+    metrics['learning_rate'] = learning_rate
     return state.replace(step=state.step + 1, params=params,
                          batch_stats=batch_stats, opt_state=opt_state,
                          masks=masks), metrics
