@@ -76,6 +76,24 @@ def test_shape_or_code_axes_are_separate_groups():
   assert len(runner.group_trials(trials)) == 4
 
 
+def test_a_list_of_grids_is_their_union():
+  """A rate axis only where dropout is on: grids in order, a trial that two
+  grids both make runs once, and traced values share a group across grids;
+  one name for two different settings is an error."""
+  grids = [{'model.dropout': ['standard'], 'model.dropout_rate': [0.0, 0.3]},
+           {'model.dropout': ['standard', 'alpha'],
+            'model.dropout_rate': [0.3]}]
+  trials = runner.make_trials(tiny_config(), grids)
+  assert [t.name for t in trials] == [
+      'dropout=standard,dropout_rate=0', 'dropout=standard,dropout_rate=0.3',
+      'dropout=alpha,dropout_rate=0.3']
+  assert [len(g) for g in runner.group_trials(trials)] == [2, 1]
+  with pytest.raises(ConfigError,
+                     match="two different trials named 'every_epochs=2'"):
+    runner.make_trials(tiny_config(), [{'checkpoint.every_epochs': [2]},
+                                       {'diagnostics.every_epochs': [2]}])
+
+
 def test_files_written(tmp_path):
   c = tiny_config(num_seeds=2, epochs=3)
   c.diagnostics.every_epochs = 1
