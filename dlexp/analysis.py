@@ -509,14 +509,18 @@ def predict_time_hook(mc_samples: int = 10, batch_size: int = 1000,
   `batch_size` test examples with the model as configured),
   'predict_ms_nodrop' (the same model rebuilt without dropout layers),
   'predict_time_ratio', 'mc_predict_ms' (MC dropout: `mc_samples`
-  stochastic passes averaged) and 'mc_cost_ratio' (over 'predict_ms').
+  stochastic passes averaged) and 'mc_cost_ratio' (over 'predict_ms'), and
+  'predict_same_program': 1 when the traced inference program (its jaxpr)
+  with dropout layers equals the one without, so the timing difference is
+  noise by construction (inverted dropout is the identity at inference;
+  'classic' multiplies by 1 - rate).
 
   Fastest of up to `repeats` runs per program, the programs alternating
   (see step_time_hook); one member at a time.
   """
   if mc_samples < 1:
     raise ConfigError(f'mc_samples={mc_samples} not allowed; need an int >= 1')
-  cache = {}  # model -> compiled programs
+  cache, same = {}, {}  # model -> compiled programs, jaxprs equal
 
   def programs_of(model, variables, x, rate, key):
     if model not in cache:
@@ -531,6 +535,8 @@ def predict_time_hook(mc_samples: int = 10, batch_size: int = 1000,
               mc_samples, k)[0]}
       cache[model] = {n: jax.jit(f).lower(variables, x, rate, key).compile()
                       for n, f in fns.items()}
+      jaxpr = lambda f: str(jax.make_jaxpr(f)(variables, x, rate, key))
+      same[model] = float(jaxpr(fns['drop']) == jaxpr(fns['nodrop']))
     return cache[model]
 
   def hook(ctx) -> Dict[str, np.ndarray]:
@@ -553,6 +559,7 @@ def predict_time_hook(mc_samples: int = 10, batch_size: int = 1000,
     out = {k: np.asarray(v) for k, v in out.items()}
     out['predict_time_ratio'] = out['predict_ms'] / out['predict_ms_nodrop']
     out['mc_cost_ratio'] = out['mc_predict_ms'] / out['predict_ms']
+    out['predict_same_program'] = np.full(len(ctx.members), same[ctx.model])
     return out
 
   return hook
@@ -782,7 +789,8 @@ def _bn_leaves(params, name: str) -> List[Any]:
 @functools.partial(jax.jit, static_argnums=(0,))
 def _train_mode_eval(steps, params, batch_stats, hp, xs, ys):
   """Accuracy and loss with BatchNorm normalizing by each batch's own
-  statistics (training mode; dropout off; statistics not kept)."""
+  statistics (training mode; dropout off; statistics not kept), and the
+  inference-mode accuracy of the same examples."""
 
   def member(p, bs, h):
     variables = steps.variables(p, bs)
@@ -791,14 +799,17 @@ def _train_mode_eval(steps, params, batch_stats, hp, xs, ys):
       x, y = batch
       logits, _ = steps.model.apply(variables, x, train=True,
                                     dropout_rate=0.0, mutable=['batch_stats'])
-      acc = jnp.sum(losses.accuracy(logits, y))
-      return (totals[0] + acc, totals[1] + jnp.sum(steps.loss_fn(logits, y,
-                                                                 h))), None
+      same = steps.model.apply(variables, x, train=False, dropout_rate=0.0)
+      sums = (jnp.sum(losses.accuracy(logits, y)),
+              jnp.sum(steps.loss_fn(logits, y, h)),
+              jnp.sum(losses.accuracy(same, y)))
+      return tuple(t + v for t, v in zip(totals, sums)), None
 
-    (acc, loss), _ = jax.lax.scan(body, (jnp.float32(0), jnp.float32(0)),
-                                  (xs, ys))
+    (acc, loss, inference), _ = jax.lax.scan(
+        body, (jnp.float32(0),) * 3, (xs, ys))
     n = xs.shape[0] * xs.shape[1]
-    return {'accuracy': acc / n, 'loss': loss / n}
+    return {'accuracy': acc / n, 'loss': loss / n,
+            'inference_accuracy': inference / n}
 
   return jax.vmap(member)(params, batch_stats, hp)
 
@@ -809,7 +820,9 @@ def batch_norm_hook(ctx) -> Dict[str, np.ndarray]:
   'val_loss_train_mode': the validation set in batches of the training
   batch size with BatchNorm in training mode (each batch normalized by its
   own mean and variance, as in training), to set beside the inference-mode
-  val_accuracy (running averages)."""
+  val_accuracy (running averages); 'bn_mode_gap': training-mode minus
+  inference-mode accuracy on exactly those examples (0 without
+  BatchNorm)."""
   out = {}
   for name, key in (('scale', 'gamma'), ('bias', 'beta')):
     leaves = _bn_leaves(jax.device_get(ctx.params), name)
@@ -831,4 +844,5 @@ def batch_norm_hook(ctx) -> Dict[str, np.ndarray]:
   res = _train_mode_eval(ctx.steps, ctx.params, ctx.batch_stats, ctx.hp, x, y)
   out['val_accuracy_train_mode'] = np.asarray(res['accuracy'])
   out['val_loss_train_mode'] = np.asarray(res['loss'])
+  out['bn_mode_gap'] = np.asarray(res['accuracy'] - res['inference_accuracy'])
   return out

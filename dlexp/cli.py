@@ -32,16 +32,20 @@ _SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 
 def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                  seeds: int = 3, smoke: Optional[Dict[str, Any]] = None,
-                 full: Optional[Dict[str, Any]] = None) -> None:
+                 full: Optional[Dict[str, Any]] = None,
+                 default: Optional[Dict[str, Any]] = None) -> None:
   """Flags common to every ablation; `--config.<field>=value` reaches any
   config field.
 
   `smoke` and `full` are the script's other sizes, selected with --smoke (a
   few seconds, run in CI) and --full (GPU/TPU): {flag name or
-  'config.<path>': value}. A preset fills only what the command line leaves
-  unset: an explicit flag or --config value always wins.
+  'config.<path>': value}. `default` is the preset of the default size (no
+  --smoke, no --full); each size applies only its own preset. A preset fills
+  only what the command line leaves unset: an explicit flag or --config
+  value always wins.
   """
-  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full})
+  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full,
+                                   'default': default or {}})
   flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI.')
   flags.DEFINE_bool('full', False, 'The full size, meant for a GPU/TPU.')
   flags.DEFINE_string('model', model, 'Model family (config.model.name).')
@@ -218,12 +222,14 @@ def part_config(config, part: Part):
   """A copy of `config` with the part's settings; a --config value for one
   of them is an error (the part would replace it without a word)."""
   overrides = config_overrides()
+  given = {path: f'--{flag}={FLAGS[flag].value}' for flag, path in SHORTCUTS
+           if FLAGS[flag].present}
+  given.update({path: f'--config.{path}={v}' for path, v in overrides.items()})
   cfg = copy.deepcopy(config)
   for path, value in part.settings.items():
-    if path in overrides:
-      raise DlexpError(f'--config.{path}={overrides[path]} is set by part '
-                       f'{part.name!r} of this script (to {value!r}); use '
-                       'the script\'s own flags')
+    if path in given:
+      raise DlexpError(f'{given[path]} is set by part {part.name!r} of this '
+                       f'script (to {value!r}); use the script\'s own flags')
     config_lib.set_value(cfg, path, value)
   config_lib.validate(cfg)
   return cfg
@@ -342,8 +348,6 @@ def _apply_size() -> None:
   chosen size's preset."""
   if FLAGS.smoke and FLAGS.full:
     raise DlexpError('--smoke and --full exclude each other; give one')
-  if size() == 'default':
-    return
   preset = _SCRIPT['sizes'].get(size())
   if preset is None:
     raise DlexpError(f'--{size()}: {_SCRIPT["name"]} has no {size()} size')

@@ -123,6 +123,19 @@ def test_dropout_rates(tmp_path):
     gaps = [_final(workdir, trial, s)['clean_train_accuracy']
             - _final(workdir, trial, s)['val_accuracy'] for s in (0, 1)]
     assert sum(gaps) / 2 == pytest.approx(_mean(row['gap']), abs=1e-3)
+    # Prediction time: inverted dropout is the identity at inference (the
+    # same traced program); 3 MC passes cost more than one prediction.
+    assert _mean(row['predict ms']) > 0
+    assert 0.2 < _mean(row['predict/no-drop']) < 5
+    assert _mean(row['MC cost']) > 1
+    assert _final(workdir, trial)['predict_same_program'] == 1.0
+  record_dir = os.path.join(workdir, 'findings')
+  record = [n for n in os.listdir(record_dir) if n.endswith('.json')][0]
+  with open(os.path.join(record_dir, record)) as f:
+    verdicts = {c['quote']: c for c in json.load(f)['claims']}
+  inference = [c for q, c in verdicts.items() if 'slow down inference' in q]
+  assert inference[0]['verdict'] == 'supported', inference
+  assert 'is the same as without them' in inference[0]['evidence']
 
 
 def test_mnist1d_runs_with_its_defaults(tmp_path):
@@ -180,3 +193,131 @@ def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and re.search(message, last), last
   assert 'Traceback' not in proc.stderr
+
+
+# -- the ablation suite II, at their --smoke size (as CI runs them) -------------
+VERDICT = re.compile(r'^- \[(\d{3} [QG]\d+)\] ".*": (SUPPORTED|CONTRADICTED|'
+                     r'DEPENDS|INCONCLUSIVE) - \S')
+
+
+def _smoke(name, tmp_path, claims: int, extra=()):
+  """Runs `name` at --smoke; checks the exit status, one verdict line per
+  claim, the findings record and that FINDINGS.md builds from it. Returns
+  (stdout, workdir)."""
+  workdir = str(tmp_path / 'runs')
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+         f'--workdir={workdir}', '--smoke'] + list(extra)
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=TIMEOUT_S)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  verdicts = [l for l in proc.stdout.splitlines() if l.startswith('- [')]
+  assert len(verdicts) == claims, verdicts
+  for line in verdicts:
+    assert VERDICT.match(line), line
+  records = os.listdir(os.path.join(workdir, 'findings'))
+  assert any(r.startswith(f'{name}-') and r.endswith('.json')
+             for r in records), records
+  out = tmp_path / 'FINDINGS.md'
+  built = subprocess.run([sys.executable, '-m', 'dlexp.findings', workdir,
+                          '--write', str(out)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=TIMEOUT_S)
+  assert built.returncode == 0, built.stderr[-2000:]
+  assert f'experiments/{name}.py' in out.read_text()
+  return proc.stdout, workdir
+
+
+def _tables(stdout: str):
+  """Every printed markdown table, as {trial: {header: cell}}, merged."""
+  rows, header = {}, None
+  for line in stdout.splitlines():
+    if not line.startswith('|'):
+      header = None
+      continue
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    if header is None:
+      header = cells
+    elif not set(line) <= set('|-'):
+      rows.setdefault(cells[0], []).append(dict(zip(header, cells)))
+  return rows
+
+
+def test_early_stopping_smoke(tmp_path):
+  out, _ = _smoke('early_stopping', tmp_path, claims=4)
+  rows = {k: v[0] for k, v in _tables(out).items()}
+  assert list(rows) == ['patience=0', 'patience=2,min_delta=0']
+  end, stop = rows['patience=0'], rows['patience=2,min_delta=0']
+  assert _mean(end['epochs run']) == 8 and end['stop epoch'] == 'n/a'
+  assert _mean(stop['epochs run']) <= 8
+  assert _mean(stop['saved']) == pytest.approx(8 - _mean(stop['epochs run']))
+  for row in rows.values():
+    for col in ('test acc (restore)', 'test acc (no restore)'):
+      assert 0.1 <= _mean(row[col]) <= 1
+    assert _mean(row['restore gain']) == pytest.approx(
+        _mean(row['test acc (restore)']) - _mean(row['test acc (no restore)']),
+        abs=2e-4)
+
+
+def test_sparsity_smoke(tmp_path):
+  out, _ = _smoke('sparsity', tmp_path, claims=4)
+  rows = {k: v[0] for k, v in _tables(out).items()}
+  assert list(rows) == ['l1=0', 'l1=0.001', 'l1_method=proximal,l1=0.001',
+                        'dropout_rate=0.5',
+                        'prune_method=one_shot,prune_sparsity=0.9',
+                        'prune_method=gradual,prune_sparsity=0.9']
+  for name in ('l1=0', 'l1=0.001', 'dropout_rate=0.5'):
+    assert _mean(rows[name]['zero %']) == 0, name  # SGD: no exact zeros
+  # Pruned to 90%: 90% exact zeros (the last epoch's weights), CSR smaller.
+  for method in ('one_shot', 'gradual'):
+    row = rows[f'prune_method={method},prune_sparsity=0.9']
+    assert _mean(row['zero %']) == pytest.approx(90, abs=0.2)
+    assert _mean(row['size ratio']) < 0.3
+  assert _mean(rows['l1=0']['size ratio']) == pytest.approx(2, abs=0.05)
+  drop = rows['dropout_rate=0.5']
+  assert _mean(drop['act zero % train']) > _mean(
+      drop['act zero % inference']) + 10
+
+
+def test_loss_functions_smoke(tmp_path):
+  pytest.importorskip('sklearn', reason='the regression parts read the '
+                      "diabetes data from scikit-learn (extra 'regression')")
+  out, _ = _smoke('loss_functions', tmp_path, claims=4)
+  tables = _tables(out)
+  # The same trial names in several parts: one table each.
+  assert [len(tables[n]) for n in ('name=cross_entropy', 'name=mse',
+                                   'name=mae')] == [2, 3, 2]
+  ce = tables['name=cross_entropy']
+  assert 0 <= _mean(ce[0]['ECE']) <= 1
+  assert _mean(ce[1]['balanced acc']) > 0.1
+  assert 0 <= _mean(ce[1]['minority recall']) <= 1
+  for row in tables['name=mae'] + tables['name=mse'][1:]:
+    assert 0 < _mean(row['test MAE']) < 5 and 0 < _mean(row['test MSE']) < 25
+  assert any(k.startswith('class_weights=') for k in tables)
+
+
+def test_batch_norm_smoke(tmp_path):
+  out, _ = _smoke('batch_norm', tmp_path, claims=5)
+  rows = {k: v[0] for k, v in _tables(out).items()}
+  assert list(rows) == [
+      'norm=none,learning_rate=0.03', 'norm=none,learning_rate=1',
+      'norm=batch,norm_position=before,learning_rate=0.03',
+      'norm=batch,norm_position=before,learning_rate=1',
+      'norm=batch,norm_position=after,learning_rate=0.03',
+      'norm=batch,norm_position=after,learning_rate=1',
+      'norm=none,init_gain=2', 'norm=batch,norm_position=before,init_gain=2']
+  none = rows['norm=none,learning_rate=0.03']
+  assert none['gamma'] == 'n/a' and _mean(none['BN gap']) == 0
+  bn = rows['norm=batch,norm_position=before,learning_rate=0.03']
+  assert 0.5 < _mean(bn['gamma']) < 1.5 and _mean(bn['gamma sd']) > 0
+
+
+def test_rnn_dropout_smoke(tmp_path):
+  out, _ = _smoke('rnn_dropout', tmp_path, claims=3)
+  rows = {k: v[0] for k, v in _tables(out).items()}
+  assert list(rows) == ['name=lstm,dropout=standard,dropout_rate=0',
+                        'name=lstm,dropout=standard,dropout_rate=0.25',
+                        'name=lstm,dropout=variational,dropout_rate=0.25']
+  for row in rows.values():
+    assert 0 <= _mean(row['train acc']) <= 1
+    assert _mean(row['gap']) == pytest.approx(
+        _mean(row['train acc']) - _mean(row['val acc']), abs=2e-4)
+

@@ -55,10 +55,17 @@ def test_hooks_on_a_tiny_run(tmp_path):
            analysis.batch_norm_hook, analysis.last_epoch_hook,
            analysis.predict_time_hook(mc_samples=3, repeats=2)]
   results = runner.run(config, [{'model.dropout_rate': [0.0, 0.5]},
-                                {'model.norm': ['batch']}],
+                                {'model.norm': ['batch']},
+                                {'model.dropout': ['classic'],
+                                 'model.dropout_rate': [0.5]}],
                        str(tmp_path), out=QUIET, final_hooks=hooks)
   by = {r['trial']: r for r in results}
-  assert list(by) == ['dropout_rate=0', 'dropout_rate=0.5', 'norm=batch']
+  assert list(by) == ['dropout_rate=0', 'dropout_rate=0.5', 'norm=batch',
+                      'dropout=classic,dropout_rate=0.5']
+  # Inverted dropout compiles to nothing at inference; classic dropout
+  # scales by 1 - rate there.
+  for name, r in by.items():
+    assert r['predict_same_program'] == (0.0 if 'classic' in name else 1.0)
   for r in results:
     assert 0 <= r['ece'] <= 1 and 0.1 <= r['confidence'] <= 1
     recalls = [r[f'recall_{c}'] for c in range(10)]
@@ -83,8 +90,8 @@ def test_hooks_on_a_tiny_run(tmp_path):
   assert none['act_zero_train'] == pytest.approx(none['act_zero_inference'])
   # Without BatchNorm: no gamma/beta, and training mode is inference mode.
   assert none['bn_gamma_mean'] is None or np.isnan(none['bn_gamma_mean'])
-  assert none['val_accuracy_train_mode'] == pytest.approx(
-      none['val_accuracy'], abs=1e-6)
+  assert none['bn_mode_gap'] == 0
   bn = by['norm=batch']
   assert 0.5 < bn['bn_gamma_mean'] < 1.5 and abs(bn['bn_beta_mean']) < 0.5
   assert 0 <= bn['val_accuracy_train_mode'] <= 1
+  assert -1 <= bn['bn_mode_gap'] <= 1
