@@ -289,13 +289,18 @@ def _prune(params, masks, sparsity, scope: str, exclude=None):
 
 
 def update_masks(params, masks, step, steps_per_epoch: int,
-                 reg_cfg: ml_collections.ConfigDict, exclude=None, hp=None):
+                 reg_cfg: ml_collections.ConfigDict, exclude=None, hp=None,
+                 member_axis=None):
   """New masks for `step` (identity except at pruning steps). `exclude`:
   None, or names -> bool for kernels left out of pruning (frozen ones);
   `hp`: the traced values (the target sparsity), else reg_cfg's.
 
   Pure jnp and vmappable; safe to call every step inside a scan: a lax.cond on
-  the (usually unbatched) step skips the sort on non-pruning steps.
+  the step skips the sort on non-pruning steps. Under jax.vmap the step is
+  batched, and vmap turns a cond with a batched predicate into a select that
+  sorts every kernel at every step; pass the vmap's `member_axis` name and
+  the cond branches on whether ANY member is due (unbatched, via pmax),
+  each member still keeping its own masks unless it is due itself.
   """
   method = reg_cfg.prune_method
   if method == 'none':
@@ -308,9 +313,13 @@ def update_masks(params, masks, step, steps_per_epoch: int,
     every = int(reg_cfg.prune_every_steps)
     due = (t >= t0) & (t <= t1) & (((t - t0) % every == 0) | (t == t1))
   sparsity = target_sparsity(t, steps_per_epoch, reg_cfg, hp)
+  prune = lambda m: _prune(params, m, sparsity, reg_cfg.prune_scope, exclude)
+  if member_axis is None:
+    return jax.lax.cond(due, prune, lambda m: m, masks)
+  any_due = jax.lax.pmax(due.astype(jnp.int32), member_axis) > 0
   return jax.lax.cond(
-      due, lambda m: _prune(params, m, sparsity, reg_cfg.prune_scope,
-                            exclude),
+      any_due, lambda m: jax.tree.map(lambda a, b: jnp.where(due, a, b),
+                                      prune(m), m),
       lambda m: m, masks)
 
 

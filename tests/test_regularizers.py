@@ -339,3 +339,37 @@ def test_pruning_target_is_traced_per_member():
   # Without hp, the config's target.
   alone = reg.update_masks(params, masks, 5, 5, cfg)
   assert int(np.sum(alone['Dense_0']['kernel'])) == 100
+
+
+def test_vmapped_pruning_branches_on_any_member_being_due():
+  """Under vmap the step is batched; with the member axis named, the sort
+  sits in a real lax.cond branch (taken only when some member is due), not
+  in a select computed at every step, and each member keeps its own masks
+  unless it is due itself."""
+  cfg = reg_cfg(prune_method='one_shot', prune_start_epoch=1)
+  params = {'Dense_0': {'kernel': jnp.asarray(
+      np.random.default_rng(1).normal(size=(3, 20, 10)), jnp.float32)}}
+  masks = jax.vmap(reg.init_masks)(params)
+
+  def update(p, m, step):
+    return reg.update_masks(p, m, step, 5, cfg,
+                            hp={'reg.prune_sparsity': jnp.float32(0.5)},
+                            member_axis='members')
+
+  vmapped = jax.vmap(update, axis_name='members')
+  eqns = jax.make_jaxpr(vmapped)(params, masks, jnp.array([5, 5, 4])).eqns
+  # The sort (the expensive part) only inside a branch of the cond.
+  assert 'sort' not in str([e.primitive for e in eqns])
+  conds = [e for e in eqns if e.primitive.name == 'cond']
+  assert len(conds) == 1
+  assert 'sort' in str(conds[0].params['branches'][1])
+  out = vmapped(params, masks, jnp.array([5, 5, 4]))  # member 2 not due
+  kept = np.asarray(out['Dense_0']['kernel']).reshape(3, -1).sum(axis=1)
+  np.testing.assert_array_equal(kept, [100, 100, 200])
+  for i in range(2):
+    alone = reg.update_masks(jax.tree.map(lambda a: a[i], params),
+                             reg.init_masks(jax.tree.map(lambda a: a[i],
+                                                         params)), 5, 5, cfg,
+                             hp={'reg.prune_sparsity': jnp.float32(0.5)})
+    np.testing.assert_array_equal(out['Dense_0']['kernel'][i],
+                                  alone['Dense_0']['kernel'])

@@ -6,6 +6,7 @@ compiles them.
 Everything numeric that an ablation turns arrives in `hp` (traced), so a grid
 over those values shares one compiled program.
 """
+import copy
 from typing import Callable, Dict, Mapping, Optional, Sequence
 
 import flax.linen as nn
@@ -58,6 +59,17 @@ class Steps:
     self.diagnostics = diagnostics
     self.static_dropout_rate = static_dropout_rate
     self.frozen = transfer.frozen_predicate(freeze)
+    # The name of the vmap axis over members, where the functions run
+    # vmapped with one (see with_member_axis); None: called per member.
+    self.member_axis = None
+
+  def with_member_axis(self, name: str) -> 'Steps':
+    """A copy whose functions run under jax.vmap(..., axis_name=name): a
+    pruning step then branches on an unbatched predicate (see
+    regularizers.update_masks)."""
+    out = copy.copy(self)
+    out.member_axis = name
+    return out
 
   def dropout_rate(self, hp: HP):
     if self.static_dropout_rate is not None:
@@ -128,7 +140,8 @@ class Steps:
     if self.pruning:
       masks = regularizers.update_masks(params, masks, state.step + 1,
                                         self.steps_per_epoch, self.reg_cfg,
-                                        exclude=self.frozen, hp=hp)
+                                        exclude=self.frozen, hp=hp,
+                                        member_axis=self.member_axis)
       params = regularizers.apply_masks(params, masks)
     # Frozen leaves stay the very arrays they were (no +0, -0.0 or rescale).
     params = transfer.keep_frozen(self.frozen, state.params, params)
