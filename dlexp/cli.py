@@ -134,13 +134,17 @@ class Part:
   (another dataset, model or loss), its own table and its own evidence.
 
   `settings` (config path -> value) apply on top of the resolved config;
-  like an axis, a path a part sets cannot also come from --config.
+  like an axis, a path a part sets cannot also come from --config (or a
+  shortcut flag). `flag_settings` come from the script's own flags (e.g.
+  --regression_epochs for this part's epochs): they apply without that
+  check, and the script documents which shared flag they stand in for.
   """
   name: str
   axes: Any  # a grid's {path: values}, or a list of grids
   columns: Sequence[report.Column] = report.DEFAULT_COLUMNS
   settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
   final_hooks: Sequence[Any] = ()
+  flag_settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -230,6 +234,8 @@ def part_config(config, part: Part):
     if path in given:
       raise DlexpError(f'{given[path]} is set by part {part.name!r} of this '
                        f'script (to {value!r}); use the script\'s own flags')
+    config_lib.set_value(cfg, path, value)
+  for path, value in part.flag_settings.items():
     config_lib.set_value(cfg, path, value)
   config_lib.validate(cfg)
   return cfg

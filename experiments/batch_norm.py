@@ -124,12 +124,13 @@ def parts():
   if _CNN_LRS.value:
     cnn_lr = {'optimizer.learning_rate': cli.list_flag(_CNN_LRS.value, float,
                                                        'cnn_lrs')}
-    # Conv nets are slow on a CPU: a smaller training subset by default.
-    settings = {'model.name': 'cnn'}
-    if _CNN_TRAIN.value:
-      settings['data.train_limit'] = _CNN_TRAIN.value
+    # Conv nets are slow on a CPU: a smaller training subset by default,
+    # --cnn_train_limit standing in for data.train_limit in this part.
+    limit = ({'data.train_limit': _CNN_TRAIN.value} if _CNN_TRAIN.value
+             else {})
     out.append(cli.Part(_CNN, [dict(_NONE, **cnn_lr), dict(_BN, **cnn_lr)],
-                        cols, settings=settings, final_hooks=hooks))
+                        cols, settings={'model.name': 'cnn'},
+                        final_hooks=hooks, flag_settings=limit))
   return out
 
 

@@ -12,8 +12,9 @@ of the stopping epoch, `patience` epochs past the best.
 
 This trains a model that overfits (a wide MLP, one hidden layer of 512
 ReLU units, Adam, on 3,000 Fashion-MNIST training images for up to 40
-epochs), watching the validation loss, at each patience x min_delta;
-patience 0 trains to the end (the reference). Every run keeps both models:
+epochs), watching the validation loss at each patience x min_delta, and
+the validation accuracy at each patience (--monitors); patience 0 trains
+to the end (the reference). Every run keeps both models:
 the best epoch's parameters (restore_best, the runner's default) and the
 last epoch's (Keras' default), measured on the same test set, so restore
 on/off is a paired comparison within each seed. Columns:
@@ -38,11 +39,16 @@ only change which epoch counts as best), so it is run once.
 from absl import flags
 
 from dlexp import analysis, claims, cli, report
+from dlexp.errors import DlexpError
 
 _PATIENCES = flags.DEFINE_list(
     'patiences', ['0', '2', '5', '10'],
     'Early-stopping patiences (config.early_stopping.patience); 0 = train '
     'to the end.')
+_MONITORS = flags.DEFINE_list(
+    'monitors', ['val_loss', 'val_accuracy'],
+    'Monitored metrics (config.early_stopping.monitor): the first with every '
+    'patience x min_delta, the others with every patience at min_delta 0.')
 _MIN_DELTAS = flags.DEFINE_list(
     'min_deltas', ['0', '0.01'],
     'Smallest improvement that counts (config.early_stopping.min_delta).')
@@ -56,6 +62,7 @@ cli.define_flags(
                              'config.data.val_size': 2000}),
     smoke=dict(_COMMON, **{
         'epochs': 8, 'seeds': 2, 'patiences': ['0', '2'], 'min_deltas': ['0'],
+        'monitors': ['val_loss'],
         'config.model.hidden': (128,), 'config.data.train_limit': 256,
         'config.data.val_size': 500, 'config.data.test_limit': 1000}),
     full=dict(_COMMON, **{'epochs': 100, 'seeds': 5,
@@ -89,14 +96,17 @@ COLUMNS = (
 )
 
 
-def _stopping_trials(ev: claims.Evidence):
-  """[(patience, min_delta, trial)] of the trials that can stop early."""
+def _stopping_trials(ev: claims.Evidence, monitor: str = 'val_loss'):
+  """[(patience, min_delta, trial)] of the trials that can stop early and
+  watch `monitor` ('' = any: then (patience, min_delta, monitor, trial))."""
   out = []
   for name in ev.trials:
     o = {k.split('.')[-1]: v for k, v in
          (ev.groups[name][0].config.get('overrides') or {}).items()}
-    if o.get('patience', 0) > 0:
-      out.append((o['patience'], o.get('min_delta', 0.0), name))
+    watched = o.get('monitor', 'val_loss')
+    if o.get('patience', 0) > 0 and (not monitor or watched == monitor):
+      key = (o['patience'], o.get('min_delta', 0.0))
+      out.append(key + ((name,) if monitor else (watched, name)))
   if not out:
     raise KeyError('no trial with patience > 0 in --patiences')
   return sorted(out)
@@ -170,24 +180,26 @@ def _saves_time(ev: claims.Evidence) -> claims.Verdict:
 
 
 def _hard_to_choose(ev: claims.Evidence) -> claims.Verdict:
-  """The criterion matters when the settings' test accuracies differ beyond
-  the spread; the stopping epoch's spread over seeds is shown beside."""
-  trials = _stopping_trials(ev)
-  means = sorted((ev.values(t, 'test_accuracy').mean(), p, d, t)
-                 for p, d, t in trials if ev.values(t, 'test_accuracy').size)
+  """The criterion (monitored metric, patience, min_delta) matters when the
+  settings' test accuracies differ beyond the spread; the stopping epoch's
+  spread over seeds is shown beside."""
+  trials = _stopping_trials(ev, monitor='')
+  label = lambda p, d, m: f'{m}/patience {p:g}/min_delta {d:g}'
+  means = sorted((ev.values(t, 'test_accuracy').mean(), label(p, d, m), t)
+                 for p, d, m, t in trials
+                 if ev.values(t, 'test_accuracy').size)
   spread = '; '.join(
-      f'patience {p:g}/min_delta {d:g} stops at epoch '
+      f'{label(p, d, m)} stops at epoch '
       f'{claims.describe(ev.values(t, "stopped_epoch"), ".1f")}'
-      for p, d, t in trials)
+      for p, d, m, t in trials)
   if len(means) < 2:
     return claims.Verdict(claims.INCONCLUSIVE, 'one early-stopping setting '
                           f'only; {spread}')
-  (_, wp, wd, worst), (_, bp, bd, best) = means[0], means[-1]
+  (_, worst_name, worst), (_, best_name, best) = means[0], means[-1]
   a, b = ev.values(best, 'test_accuracy'), ev.values(worst, 'test_accuracy')
-  verdict = claims.compare(
-      a, b, 'test accuracy (restored)',
-      f'the best setting (patience {bp:g}, min_delta {bd:g})',
-      f'the worst (patience {wp:g}, min_delta {wd:g})')
+  verdict = claims.compare(a, b, 'test accuracy (restored)',
+                           f'the best setting ({best_name})',
+                           f'the worst ({worst_name})')
   text = f'{verdict.evidence}; stopping epochs: {spread}'
   if not claims.difference(a, b).decided:
     return claims.Verdict(claims.INCONCLUSIVE, text)
@@ -239,13 +251,24 @@ def main(_):
   if 0 in patiences:
     grids.append({'early_stopping.patience': [0]})
   rest = [p for p in patiences if p != 0]
+  monitors = _MONITORS.value
+  if not monitors:
+    raise DlexpError('--monitors needs at least one metric')
   if rest:
-    grids.append({'early_stopping.patience': rest,
-                  'early_stopping.min_delta': deltas})
+    first = {'early_stopping.patience': rest,
+             'early_stopping.min_delta': deltas}
+    if monitors[0] != 'val_loss':
+      first = dict({'early_stopping.monitor': monitors[:1]}, **first)
+    grids.append(first)
+    if monitors[1:]:
+      grids.append({'early_stopping.monitor': monitors[1:],
+                    'early_stopping.patience': rest,
+                    'early_stopping.min_delta': [0.0]})
   cli.run_ablation(grids, COLUMNS, title='Early stopping',
                    final_hooks=[analysis.last_epoch_hook],
                    axis_flags={'early_stopping.patience': 'patiences',
-                               'early_stopping.min_delta': 'min_deltas'},
+                               'early_stopping.min_delta': 'min_deltas',
+                               'early_stopping.monitor': 'monitors'},
                    claims=CLAIMS, plots=('val_loss', 'val_accuracy'))
 
 

@@ -183,6 +183,15 @@ def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
     ('init_schemes', ['--inits=he_normall'], r'did you mean .he_normal'),
     ('init_schemes', ['--config.model.bias_init=0.5'],
      r'--config.model.bias_init=0.5 is overridden .* --bias_inits'),
+    # A setting that a part of a script fixes is not silently replaced.
+    ('loss_functions', [],  # TINY's --dataset=synthetic
+     r"--dataset=synthetic is set by part 'regression, clean targets' .*"
+     r"\(to 'diabetes'\)"),
+    ('batch_norm', ['--model=cnn'], r"--model=cnn is set by part 'deep MLP'"),
+    ('rnn_dropout', ['--model=gru'], r'--model=gru: .* --cells'),
+    ('early_stopping', ['--config.early_stopping.patience=3'],
+     r'overridden by the ablated axis early_stopping.patience .* '
+     r'--patiences'),
 ])
 def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
   cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{script}.py'),
