@@ -623,3 +623,20 @@ def test_norm_position_errors(overrides, message):
   from dlexp.models.config import validate  # pylint: disable=g-import-not-at-top
   with pytest.raises(ConfigError, match=message):
     validate(model_cfg(**overrides))
+
+
+def test_rnn_input_dropout_off_leaves_the_input_and_drops_between_layers():
+  """A one-channel sequence under a per-sequence mask would be dropped
+  whole; with model.rnn_input_dropout=False the input is left alone while
+  the stacked layers still get their (per-step) dropout."""
+  cfg = model_cfg(name='lstm', hidden=(8, 8), rnn_input_dropout=False)
+  model = build_model(cfg, 10, (40, 1))
+  x = jnp.ones((4, 40, 1))
+  variables = init_variables(model, x)
+  outputs = layer_outputs(model, variables, x, 0.5, train=True)
+  assert 'input_dropout' not in outputs
+  dropped = np.asarray(outputs['lstm1_dropout'] == 0)
+  assert 0.3 < dropped.mean() < 0.7
+  with pytest.raises(ConfigError, match='rnn_input_dropout=False not allowed'):
+    from dlexp.models.config import validate  # pylint: disable=g-import-not-at-top
+    validate(model_cfg(rnn_input_dropout=False))

@@ -73,6 +73,9 @@ def defaults() -> ml_collections.ConfigDict:
       head=(),  # Dense head sizes of conv and rnn classifiers; empty = family
                 # default.
       cell='lstm',  # rnn: recurrent cell.
+      rnn_input_dropout=True,  # rnn, lstm, gru: dropout on the input
+                               # features too (off for one-channel inputs,
+                               # where a per-sequence mask drops it whole).
       rnn_hidden=128,  # rnn: units of the recurrent layer when model.hidden
                        # is empty.
       conv_impl='auto',  # Convolution / pooling implementation
@@ -180,6 +183,10 @@ def validate(model_cfg) -> None:
       raise ConfigError(f"model.norm_position='after' not allowed for model "
                         f'{model_cfg.name!r}: its norm layers sit where its '
                         "architecture puts them; use 'before'")
+  if not model_cfg.rnn_input_dropout and not spec.recurrent:
+    raise ConfigError(f'model.rnn_input_dropout=False not allowed for model '
+                      f'{model_cfg.name!r}: only rnn, lstm and gru drop '
+                      'their input features')
   if model_cfg.plain and not spec.uses_plain:
     raise ConfigError(f'model.plain=True not allowed for model '
                       f'{model_cfg.name!r}; it removes the skip connections '

@@ -4,9 +4,9 @@ Images (N, H, W, C) are read row by row as sequences of H steps of W*C
 features (Fashion-MNIST: 28 steps of 28 pixels). The classifier reads the last
 time step. Layers: model.hidden if set, else one of model.rnn_hidden units.
 
-Dropout (model.dropout), on the input, between stacked layers and on the
-output (the last step's features); the recurrent state is masked only by
-'variational':
+Dropout (model.dropout), on the input (unless model.rnn_input_dropout is
+False), between stacked layers and on the output (the last step's
+features); the recurrent state is masked only by 'variational':
 - 'standard': a fresh mask at every time step (Zaremba et al. 2014's
   non-recurrent dropout).
 - 'locked': one mask per sequence, shared by every time step.
@@ -80,12 +80,15 @@ class RNNClassifier(nn.Module):
   num_classes: int
   # None keeps flax's defaults (LeCun normal input, orthogonal recurrent).
   kernel_init: Optional[Callable] = None
+  input_dropout: bool = True
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
     if x.ndim == 4:
       x = x.reshape(x.shape[0], x.shape[1], -1)
-    h = self.parts.drop(name='input_dropout')(x, dropout_rate, train)
+    h = x
+    if self.input_dropout:
+      h = self.parts.drop(name='input_dropout')(x, dropout_rate, train)
     for i, size in enumerate(self.sizes, 1):
       if i > 1:
         h = self.parts.drop(name=f'{self.cell}{i - 1}_dropout')(
@@ -106,7 +109,8 @@ def _builder(fixed_cell: str):
     sizes = tuple(model_cfg.hidden) or (model_cfg.rnn_hidden,)
     init = None if model_cfg.kernel_init == 'default' else parts.kernel_init
     return RNNClassifier(parts, fixed_cell or model_cfg.cell, sizes,
-                         tuple(model_cfg.head), num_classes, init)
+                         tuple(model_cfg.head), num_classes, init,
+                         bool(model_cfg.rnn_input_dropout))
   return build
 
 
