@@ -29,6 +29,7 @@ read per-layer diagnostics back from metrics.jsonl.
 import copy
 import dataclasses
 import functools
+import math
 import re
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -123,19 +124,110 @@ def pick_layer(names: Sequence[str], position: str) -> Optional[str]:
   return names[index]
 
 
-def layer_stat(run, stat: str, position: str, epoch: int = 0
-               ) -> Optional[float]:
+def layer_stat(run, stat: str, position: str, epoch: int = 0,
+               layers: Optional[str] = None) -> Optional[float]:
   """diag/<layer>/<stat> of the first, middle or last layer (in the run's
-  layer order) at `epoch`; None when the run has no layer order."""
+  layer order) at `epoch`, among those whose name fully matches the regular
+  expression `layers` (all when None); None when the run has no layer
+  order."""
   order = run_layer_order(run)
   if order is None:
     return None
   for row in run.metrics:
     if row.get('epoch') == epoch:
-      layer = pick_layer(layer_names(row, order, stat), position)
+      names = [n for n in layer_names(row, order, stat)
+               if layers is None or re.fullmatch(layers, n)]
+      layer = pick_layer(names, position)
       if layer is not None:
         return run.at_epoch(f'diag/{layer}/{stat}', epoch)
   return None
+
+
+def layer_values(run, stat: str, epoch: int = 0,
+                 layers: Optional[str] = None) -> Optional[List[float]]:
+  """diag/<layer>/<stat> of every layer at `epoch`, in the run's layer order,
+  among those whose name fully matches the regular expression `layers` (all
+  when None); None when the run has no layer order or no such row."""
+  order = run_layer_order(run)
+  if order is None:
+    return None
+  for row in run.metrics:
+    if row.get('epoch') == epoch:
+      names = [n for n in layer_names(row, order, stat)
+               if layers is None or re.fullmatch(layers, n)]
+      values = [run.at_epoch(f'diag/{n}/{stat}', epoch) for n in names]
+      return [math.nan if v is None else v for v in values]
+  return None
+
+
+def layer_ratio(run, stat: str, epoch: int = 0,
+                layers: Optional[str] = None) -> Optional[float]:
+  """diag/<first layer>/<stat> over diag/<last layer>/<stat> at `epoch`, in
+  the run's layer order, among the layers whose name fully matches the
+  regular expression `layers` (all when None); e.g. stat 'grad_norm' and
+  layers 'dense\\d+': the first hidden layer's gradient norm over the last
+  one's. None when missing, not finite or the last is 0."""
+  order = run_layer_order(run)
+  if order is None:
+    return None
+  for row in run.metrics:
+    if row.get('epoch') != epoch:
+      continue
+    names = [n for n in layer_names(row, order, stat)
+             if layers is None or re.fullmatch(layers, n)]
+    if len(names) < 2:
+      return None
+    first, last = (run.at_epoch(f'diag/{n}/{stat}', epoch)
+                   for n in (names[0], names[-1]))
+    if first is None or not last or not math.isfinite(first / last):
+      return None
+    return first / last
+  return None
+
+
+REVIVAL_COUNTS = ('units', 'ever_dead', 'revived', 'dead_end')
+
+
+def is_finite(value) -> bool:
+  """A finite number (metrics.jsonl writes non-finite floats as 'nan')."""
+  try:
+    return math.isfinite(float(value))
+  except (TypeError, ValueError):
+    return False
+
+
+def unit_revival(run) -> Optional[Dict[str, Dict[str, int]]]:
+  """Units followed across the logged epochs through their dead masks
+  (diag/<layer>/dead_units, logged with config diagnostics.unit_masks; epoch
+  0 = the untrained network included). Per layer in network order, and
+  'all' summed over them: units; ever_dead, dead at one logged epoch at
+  least; revived, dead at one logged epoch and alive at a later one;
+  dead_end, dead at the last logged epoch. None when the run logged no masks.
+
+  A unit is judged on the diagnostics probe only, and between logged epochs
+  nothing is seen (diagnostics.every_epochs = 1 logs every epoch). Epochs
+  with a non-finite validation loss (a diverged member's last row, whose
+  masks come from non-finite parameters) are left out.
+  """
+  order = run_layer_order(run)
+  logged = lambda r: any(k.endswith('/dead_units') for k in r)
+  rows = sorted((r for r in run.metrics
+                 if logged(r) and is_finite(r.get('val_loss', 0.0))),
+                key=lambda r: r['epoch'])
+  if not rows or order is None:
+    return None
+  out: Dict[str, Dict[str, int]] = {}
+  for layer in layer_names(rows[0], order, 'dead_units'):
+    key = f'diag/{layer}/dead_units'
+    masks = np.array([r[key] for r in rows if key in r], bool)  # (epochs, u)
+    dead_before = np.logical_or.accumulate(masks, axis=0)
+    revived = np.any(dead_before[:-1] & ~masks[1:], axis=0)
+    out[layer] = dict(units=masks.shape[1],
+                      ever_dead=int(dead_before[-1].sum()),
+                      revived=int(revived.sum()),
+                      dead_end=int(masks[-1].sum()))
+  out['all'] = {k: sum(v[k] for v in out.values()) for k in REVIVAL_COUNTS}
+  return out
 
 
 # -- symmetry of a layer -------------------------------------------------------
@@ -200,6 +292,14 @@ def distinct_units_hook(ctx) -> Dict[str, jax.Array]:
   value stays a stack of copies of one unit."""
   order = _model_order(ctx.model, tuple(ctx.data.probe_x.shape[1:]))
   return _symmetry(first_kernel(ctx.params, order))
+
+
+# -- model size ----------------------------------------------------------------
+def param_count_hook(ctx) -> Dict[str, np.ndarray]:
+  """'params': trainable parameters of each member's model."""
+  leaves = jax.tree_util.tree_leaves(ctx.params)
+  count = sum(int(np.prod(leaf.shape[1:])) for leaf in leaves)
+  return {'params': np.full(len(ctx.members), count, np.float64)}
 
 
 # -- train accuracy in inference mode ------------------------------------------

@@ -13,7 +13,7 @@ import re
 import shlex
 import sys
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -26,6 +26,9 @@ from dlexp.errors import DlexpError
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# A script's own figure: fn(runs, outdir) -> the PNG's path, or None.
+Plotter = Callable[[Sequence[report.Run], str], Optional[str]]
+
 # What define_flags was told: the script's name and its size presets.
 _SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 
@@ -33,23 +36,24 @@ _SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                  seeds: int = 3, smoke: Optional[Dict[str, Any]] = None,
                  full: Optional[Dict[str, Any]] = None,
-                 default: Optional[Dict[str, Any]] = None) -> None:
+                 config: Optional[Dict[str, Any]] = None,
+                 dataset: str = 'fashion_mnist') -> None:
   """Flags common to every ablation; `--config.<field>=value` reaches any
   config field.
 
   `smoke` and `full` are the script's other sizes, selected with --smoke (a
   few seconds, run in CI) and --full (GPU/TPU): {flag name or
-  'config.<path>': value}. `default` is the preset of the default size (no
-  --smoke, no --full); each size applies only its own preset. A preset fills
-  only what the command line leaves unset: an explicit flag or --config
-  value always wins.
+  'config.<path>': value}. A preset fills only what the command line leaves
+  unset: an explicit flag or --config value always wins.
+  `config` ({path: value}) is the script's own default for config fields
+  (e.g. a small model): it replaces the library default, and presets and the
+  command line override it as they override any default.
   """
-  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full,
-                                   'default': default or {}})
+  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full})
   flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI.')
   flags.DEFINE_bool('full', False, 'The full size, meant for a GPU/TPU.')
   flags.DEFINE_string('model', model, 'Model family (config.model.name).')
-  flags.DEFINE_string('dataset', 'fashion_mnist', 'Dataset (config.data.name).')
+  flags.DEFINE_string('dataset', dataset, 'Dataset (config.data.name).')
   flags.DEFINE_string('data_dir', None, 'Where the dataset files are '
                       '(config.data.data_dir; also $DLEXP_DATA_DIR).')
   flags.DEFINE_integer('epochs', epochs, 'Epochs per trial (config.epochs).')
@@ -60,11 +64,20 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
   flags.DEFINE_bool('plot', False, 'Also write PNG learning curves.')
   flags.DEFINE_bool('rerun_failed', False, 'Rerun members whose status is '
                     'failed (done ones are always skipped on relaunch).')
+  flags.DEFINE_string('trial_shard', '', 'i/n: run the i-th of n contiguous '
+                      'blocks of the grid\'s members (default: a SLURM array '
+                      "task's, else all); see dlexp.distributed.shard.")
   try:  # config_flags parses overrides right here, with a traceback on typos
     _check_config_overrides(sys.argv)
   except DlexpError as e:
     _die(str(e))
-  config_flags.DEFINE_config_dict('config', config_lib.default_config(),
+  defaults = config_lib.default_config()
+  try:
+    for path, value in (config or {}).items():
+      config_lib.set_value(defaults, path, value)
+  except DlexpError as e:
+    _die(str(e))
+  config_flags.DEFINE_config_dict('config', defaults,
                                   'Any config field: --config.<field>=value.',
                                   lock_config=True)
 
@@ -108,24 +121,123 @@ def resolved_config():
   return config
 
 
-def _grids(axes) -> list:
-  """A grid's axes dict, or each dict of a list of grids."""
-  return [axes] if isinstance(axes, dict) else list(axes)
-
-
 def check_axes(axes, axis_flags: Optional[Dict[str, str]] = None) -> None:
   """The grid sets each axis path per trial: a --config.<path> for an axis
   would be overwritten without a word, so it is an error naming both.
-  `axes`: one grid's dict, or a list of them."""
+  `axis_flags` maps a config path (also one inside a joint axis) to the flag
+  that sets it."""
+  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   overrides = config_overrides()
-  for grid in _grids(axes):
-    for path, values in grid.items():
-      if path in overrides:
-        flag = (axis_flags or {}).get(path)
-        how = f'--{flag}' if flag else 'this script\'s axis flag'
-        raise DlexpError(
-            f'--config.{path}={overrides[path]} is overridden by the ablated '
-            f'axis {path} ({", ".join(map(str, values))}); set it with {how}')
+  for path, axis in runner.axis_paths(axes).items():
+    if path in overrides:
+      flag = (axis_flags or {}).get(path) or (axis_flags or {}).get(axis)
+      how = f'--{flag}' if flag else 'this script\'s axis flag'
+      grids = [axes] if isinstance(axes, dict) else axes
+      values = [v.get(path) if isinstance(v, dict) else v
+                for grid in grids for v in grid.get(axis, ())]
+      shown = ', '.join(str(v) for v in dict.fromkeys(values)
+                        if v is not None)
+      raise DlexpError(
+          f'--config.{path}={overrides[path]} is overridden by the ablated '
+          f'axis {axis} ({shown}); set it with {how}')
+
+
+@dataclasses.dataclass
+class Grid:
+  """One grid's outcome: per-member results, the runs of exactly this grid
+  (a reused workdir may hold others), grouped by trial in grid order."""
+  config: Any
+  results: List[Dict[str, Any]]
+  runs: List[report.Run]
+  groups: Dict[str, List[report.Run]]
+  trials: List[str]
+
+  @property
+  def directories(self) -> List[str]:
+    return sorted(r.directory for r in self.runs)
+
+  def table(self, columns: Sequence[report.Column]) -> str:
+    return report.table(self.groups, columns, order=self.trials)
+
+  def evidence(self) -> claims_lib.Evidence:
+    return claims_lib.Evidence(self.groups, self.trials)
+
+
+def run_grid(axes, config=None, final_hooks=(),
+             options: Optional[Dict[str, Any]] = None,
+             axis_flags: Optional[Dict[str, str]] = None) -> Grid:
+  """Trains the grid (see run_ablation) without printing its table."""
+  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
+  config = config or resolved_config()
+  check_axes(axes, axis_flags)
+  results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
+                       rerun_failed=FLAGS.rerun_failed,
+                       script_options=options, shard=trial_shard())
+  # A grid with no axes has one trial, '' (reports call it 'run').
+  trials = list(dict.fromkeys(r['trial'] or 'run' for r in results))
+  dirs = {os.path.realpath(r['directory']) for r in results}
+  runs = [r for r in report.load_runs(FLAGS.workdir)
+          if os.path.realpath(r.directory) in dirs]
+  return Grid(config, results, runs, report.by_trial(runs), trials)
+
+
+def trial_shard():
+  """(i, n) from --trial_shard or a SLURM array job; (0, 1) = everything."""
+  from dlexp import distributed  # pylint: disable=g-import-not-at-top
+  return distributed.trial_shard(FLAGS.trial_shard)
+
+
+def run_line(config) -> str:
+  """The line above a table: data, model, epochs, seeds."""
+  folds = (f' x {config.data.cv_folds} folds' if config.data.cv_folds
+           else '')
+  return (f'{config.data.name}, model {config.model.name}, {config.epochs} '
+          f'epochs, seeds {config.seed}..{config.seed + config.num_seeds - 1}'
+          f'{folds} (mean ± std over {"runs" if folds else "seeds"})')
+
+
+def run_ablation(axes,
+                 columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
+                 config=None, title: str = '', final_hooks=(),
+                 options: Optional[Dict[str, Any]] = None,
+                 axis_flags: Optional[Dict[str, str]] = None,
+                 claims: Sequence[claims_lib.Claim] = (),
+                 plots: Sequence[str] = ('val_accuracy', 'train_loss'),
+                 plotters: Sequence[Plotter] = ()):
+  """Runs the grid, prints its table and the verdicts on `claims`, and
+  writes the findings record; returns (results, table).
+
+  `axes`: {config path: values}, every combination of the values (an axis
+  may be joint: values that are {path: value} dicts); or a sequence of such
+  dicts, the union of their products in order (passes, e.g. a learning-rate
+  grid for ReLU plus a few contrasting trials rather than the full product;
+  see runner.make_trials).
+
+  `options`: the script's own settings that change what its hooks measure
+  (e.g. MC-dropout samples); like config fields, they are part of each run's
+  identity, so a rerun with other options never reuses these runs.
+  `axis_flags` names the flag that sets each axis path, for error messages.
+  `plots`: metrics drawn as learning curves for the findings (not at the
+  smoke size; all with --plot). `plotters`: the script's other figures,
+  each `fn(runs, outdir) -> path or None` (e.g. report.plot_sweep), drawn
+  when the learning curves are and added to the findings record.
+  """
+  grid = run_grid(axes, config, final_hooks, options, axis_flags)
+  text = grid.table(columns)
+  show(title, run_line(grid.config), text)
+  index, count = trial_shard()
+  if count > 1:
+    # The claims need the whole grid; a shard's table is a part of it.
+    print(f'\ntrial shard {index}/{count}: this table has this shard\'s '
+          'runs only. With every shard done in one workdir (or copied into '
+          'one), rerun the same command without --trial_shard: it trains '
+          'nothing and prints the whole table, the verdicts and the findings.')
+  elif _primary():
+    written = plot_curves(grid, plots, plotters)
+    publish(title, text, claims, grid.evidence(), grid.directories,
+            preamble=run_line(grid.config), plots=written)
+  check_failed(grid)
+  return grid.results, text
 
 
 @dataclasses.dataclass
@@ -140,95 +252,21 @@ class Part:
   check, and the script documents which shared flag they stand in for.
   """
   name: str
-  axes: Any  # a grid's {path: values}, or a list of grids
+  axes: Any  # as run_ablation's
   columns: Sequence[report.Column] = report.DEFAULT_COLUMNS
   settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
   final_hooks: Sequence[Any] = ()
   flag_settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-@dataclasses.dataclass
-class _Sweep:
-  results: list
-  runs: list
-  groups: Dict[str, list]
-  trials: list
-  table: str
-  preamble: str
-  directories: list  # the runs' real paths, sorted
-
-
-def _sweep(config, axes, columns, final_hooks, options, axis_flags
-           ) -> _Sweep:
-  """Runs one grid (or list of grids) into FLAGS.workdir; its table."""
-  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
-  check_axes(axes, axis_flags)
-  results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
-                       rerun_failed=FLAGS.rerun_failed,
-                       script_options=options)
-  trials = list(dict.fromkeys(r['trial'] for r in results))
-  # Only this grid's runs: a reused workdir may hold more seeds or trials.
-  dirs = {os.path.realpath(r['directory']) for r in results}
-  runs = [r for r in report.load_runs(FLAGS.workdir)
-          if os.path.realpath(r.directory) in dirs]
-  groups = report.by_trial(runs)
-  preamble = (f'{config.data.name}, model {config.model.name}, '
-              f'{config.epochs} epochs, seeds {config.seed}..'
-              f'{config.seed + config.num_seeds - 1} (mean ± std over seeds)')
-  return _Sweep(results, runs, groups, trials,
-                report.table(groups, columns, order=trials), preamble,
-                sorted(dirs))
-
-
-def _check_failed(results) -> None:
-  failed = [r for r in results if r['status'] == 'failed']
-  if failed:
-    _die(f'{len(failed)} member(s) failed (see their status.json); relaunch '
-         'with --rerun_failed to retry them', code=1)
-
-
-def run_ablation(axes,
-                 columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
-                 config=None, title: str = '', final_hooks=(),
-                 options: Optional[Dict[str, Any]] = None,
-                 axis_flags: Optional[Dict[str, str]] = None,
-                 claims: Sequence[claims_lib.Claim] = (),
-                 plots: Sequence[str] = ('val_accuracy', 'train_loss')):
-  """Runs the grid, prints its table and the verdicts on `claims`, and
-  writes the findings record; returns (results, table).
-
-  `axes`: config path -> values (their product), or a list of such grids
-  (their union; see runner.make_trials).
-  `options`: the script's own settings that change what its hooks measure
-  (e.g. MC-dropout samples); like config fields, they are part of each run's
-  identity, so a rerun with other options never reuses these runs.
-  `axis_flags` names the flag that sets each axis path, for error messages.
-  `plots`: metrics drawn as learning curves for the findings (not at the
-  smoke size; all with --plot).
-  """
-  config = config or resolved_config()
-  sweep = _sweep(config, axes, columns, final_hooks, options, axis_flags)
-  print()
-  if title:
-    print(f'## {title}')
-  print(f'{sweep.preamble}; workdir {os.path.abspath(FLAGS.workdir)}')
-  print(sweep.table)
-  dirs = sweep.directories
-  written = _plots(sweep.runs, plots, dirs)
-  publish(title, sweep.table, claims,
-          claims_lib.Evidence(sweep.groups, sweep.trials), dirs,
-          preamble=sweep.preamble, plots=written)
-  _check_failed(sweep.results)
-  return sweep.results, sweep.table
-
-
 def part_config(config, part: Part):
-  """A copy of `config` with the part's settings; a --config value for one
-  of them is an error (the part would replace it without a word)."""
-  overrides = config_overrides()
+  """A copy of `config` with the part's settings; a --config value or a
+  shortcut flag for one of them is an error (the part would replace it
+  without a word)."""
   given = {path: f'--{flag}={FLAGS[flag].value}' for flag, path in SHORTCUTS
            if FLAGS[flag].present}
-  given.update({path: f'--config.{path}={v}' for path, v in overrides.items()})
+  given.update({path: f'--config.{path}={v}'
+                for path, v in config_overrides().items()})
   cfg = copy.deepcopy(config)
   for path, value in part.settings.items():
     if path in given:
@@ -246,39 +284,65 @@ def run_parts(parts: Sequence[Part], config=None, title: str = '',
               axis_flags: Optional[Dict[str, str]] = None,
               claims: Sequence[claims_lib.Claim] = (),
               plots: Sequence[str] = ()):
-  """run_ablation for a script of several sweeps (`parts`): one table per
-  part under its name, one set of verdicts and one findings record for all.
-  Claim checks get a claims.PartEvidence (`ev.part(name)` is that part's
-  Evidence). Every setting is validated before the first part trains.
-  Returns {part name: (results, table)}."""
+  """run_ablation for a script of several sweeps (`parts`, each its own
+  grid): one table per part under its name, one set of verdicts and one
+  findings record for all. Claim checks get a claims.PartEvidence
+  (`ev.part(name)` is that part's Evidence). Every setting is validated
+  before the first part trains. Returns {part name: (results, table)}."""
   config = config or resolved_config()
   configs = [part_config(config, p) for p in parts]  # all errors up front
   for p in parts:
     check_axes(p.axes, axis_flags)
-  out, texts, evidence, dirs, written, results = {}, [], {}, [], [], []
+  out, texts, evidence, dirs, written, grids = {}, [], {}, [], [], []
   for p, cfg in zip(parts, configs):
-    sweep = _sweep(cfg, p.axes, p.columns, p.final_hooks, options,
-                   axis_flags)
-    text = f'### {p.name}\n\n{sweep.preamble}\n\n{sweep.table}'
+    grid = run_grid(p.axes, cfg, p.final_hooks, options, axis_flags)
+    table = grid.table(p.columns)
+    text = f'### {p.name}\n\n{run_line(cfg)}\n\n{table}'
     print(f'\n{text}')
     texts.append(text)
-    evidence[p.name] = claims_lib.Evidence(sweep.groups, sweep.trials)
-    dirs += sweep.directories
-    written += _plots(sweep.runs, plots, sweep.directories, prefix=p.name)
-    results += sweep.results
-    out[p.name] = (sweep.results, sweep.table)
+    evidence[p.name] = grid.evidence()
+    dirs += grid.directories
+    if _primary():
+      written += plot_curves(grid, plots, subdir=p.name)
+    grids.append(grid)
+    out[p.name] = (grid.results, table)
   if title:
     print(f'\n## {title}; workdir {os.path.abspath(FLAGS.workdir)}')
-  publish(title, '\n\n'.join(texts), claims,
-          claims_lib.PartEvidence(evidence), dirs, plots=written)
-  _check_failed(results)
+  if trial_shard()[1] == 1 and _primary():
+    publish(title, '\n\n'.join(texts), claims,
+            claims_lib.PartEvidence(evidence), dirs, plots=written)
+  for grid in grids:
+    check_failed(grid)
   return out
 
 
-def _plots(runs, metrics: Sequence[str], directories,
-           prefix: str = '') -> Sequence[str]:
-  """Learning curves for the findings (all three with --plot); `prefix`
-  tells apart the parts of a run_parts script."""
+def _primary() -> bool:
+  from dlexp import distributed  # pylint: disable=g-import-not-at-top
+  return distributed.is_primary()
+
+
+def show(title: str, line: str, table: str) -> None:
+  print()
+  if title:
+    print(f'## {title}')
+  print(f'{line}; workdir {os.path.abspath(FLAGS.workdir)}')
+  print(table)
+
+
+def check_failed(grid: Grid) -> None:
+  failed = [r for r in grid.results if r['status'] == 'failed']
+  if failed:
+    _die(f'{len(failed)} member(s) failed (see their status.json); relaunch '
+         'with --rerun_failed to retry them', code=1)
+
+
+def plot_curves(grid: Grid, metrics: Sequence[str],
+                plotters: Sequence[Plotter] = (), subdir: str = ''
+                ) -> List[str]:
+  """Learning curves for the findings (all three with --plot), then the
+  script's own figures; `subdir` tells apart the parts of a run_parts
+  script."""
+  runs, directories = grid.runs, grid.directories
   if FLAGS.plot:
     metrics = list(dict.fromkeys([*metrics, 'val_accuracy', 'val_loss',
                                   'train_loss']))
@@ -286,9 +350,10 @@ def _plots(runs, metrics: Sequence[str], directories,
     return []
   outdir = os.path.join(FLAGS.workdir, findings.FINDINGS_DIR, 'plots',
                         findings.invocation_id(directories, FLAGS.workdir),
-                        re.sub(r'[^\w.-]+', '_', prefix))
+                        re.sub(r'[^\w.-]+', '_', subdir))
   os.makedirs(outdir, exist_ok=True)
   paths = report.plot(runs, metrics, outdir)
+  paths += [p for p in (fn(runs, outdir) for fn in plotters) if p]
   for path in paths:
     print(f'wrote {path}')
   return paths
@@ -354,6 +419,8 @@ def _apply_size() -> None:
   chosen size's preset."""
   if FLAGS.smoke and FLAGS.full:
     raise DlexpError('--smoke and --full exclude each other; give one')
+  if size() == 'default':
+    return
   preset = _SCRIPT['sizes'].get(size())
   if preset is None:
     raise DlexpError(f'--{size()}: {_SCRIPT["name"]} has no {size()} size')
@@ -388,6 +455,13 @@ def run_main(main) -> None:
     logging.set_verbosity(logging.ERROR)
     if len(argv) > 1:
       _die(f'unexpected arguments {argv[1:]}; flags look like --name=value')
+    from dlexp import distributed  # pylint: disable=g-import-not-at-top
+    try:  # first: JAX's multi-process runtime starts before any device use
+      distributed.initialize(FLAGS.config)
+      if not distributed.is_primary():
+        sys.stdout = open(os.devnull, 'w')  # process 0 prints the results
+    except DlexpError as e:
+      _die(str(e))
     from dlexp.train.runner import Interrupted  # pylint: disable=g-import-not-at-top
     try:
       main(argv)

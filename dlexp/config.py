@@ -5,7 +5,7 @@ from typing import Any, Dict, Iterable, Tuple
 
 import ml_collections
 
-from dlexp import data, losses, optim, regularizers
+from dlexp import data, distributed, losses, optim, regularizers
 from dlexp.errors import ConfigError
 from dlexp.models import config as model_config
 from dlexp.registry import closest
@@ -59,11 +59,18 @@ def default_config() -> ml_collections.ConfigDict:
                                   # activation statistics, gradient norms,
                                   # sparsity); 0 = off.
   c.diagnostics.probe_size = 512  # Fixed validation examples used as probe.
+  c.diagnostics.unit_masks = False  # Also log each layer's per-unit dead mask
+                                    # (diag/<layer>/dead_units), to follow
+                                    # units across epochs (revival).
+  c.diagnostics.train_mode = False  # Probe as a training step: BatchNorm
+                                    # with the probe's batch statistics,
+                                    # dropout off.
 
   c.checkpoint = ml_collections.ConfigDict()
   c.checkpoint.every_epochs = 1  # Epochs between checkpoints; 0 = only on
                                  # SIGTERM/SIGINT.
   c.checkpoint.keep = 2  # Newest checkpoints kept per group of members.
+  c.distributed = distributed.defaults()
   return c
 
 
@@ -200,14 +207,20 @@ def validate(config) -> None:
          'be >= 0')
   _check(config.diagnostics.probe_size >= 1,
          f'diagnostics.probe_size={config.diagnostics.probe_size} must be >= 1')
+  for key in ('unit_masks', 'train_mode'):
+    value = config.diagnostics[key]
+    _check(isinstance(value, bool),
+           f'diagnostics.{key}={value!r} must be True or False')
   _check(config.checkpoint.every_epochs >= 0,
          f'checkpoint.every_epochs={config.checkpoint.every_epochs} must be '
          '>= 0')
   _check(config.checkpoint.keep >= 1,
          f'checkpoint.keep={config.checkpoint.keep} must be >= 1')
   data.validate(config.data)
+  distributed.validate(config.distributed)
   num_train = data.DATASETS.get(config.data.name).num_train
-  _check(data.resolve_val_size(config.data.val_size, num_train) >= 1,
+  _check(config.data.cv_folds or data.resolve_val_size(
+      config.data.val_size, num_train) >= 1,
          f'data.val_size={config.data.val_size} must be >= 1 (or '
          f'{data.AUTO_VAL_SIZE} = auto): validation metrics drive early '
          'stopping and the best-epoch choice')

@@ -1,6 +1,6 @@
 """Results as tables and plots, read back from the logged-metrics files.
 
-  python -m dlexp.report WORKDIR [--plot] [--metrics=val_accuracy,train_loss]
+  python -m dlexp.report WORKDIR... [--plot] [--metrics=val_accuracy,...]
 
 prints a markdown table (one row per trial, mean ± std over seeds) and, with
 --plot, writes PNG learning curves into WORKDIR.
@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from dlexp import records
+from dlexp import records, tables
 
 
 @dataclasses.dataclass
@@ -37,6 +37,11 @@ class Run:
     from dlexp.train import workdir  # pylint: disable=g-import-not-at-top
     return workdir.config_id(self.config.get('config', {}),
                              self.config.get('script_options'))
+
+  @property
+  def fold(self) -> int:
+    """The held-out fold under cross-validation, else -1."""
+    return self.config.get('fold', -1)
 
   @property
   def seed(self) -> int:
@@ -84,6 +89,16 @@ def at_epoch(key: str, epoch: int, header: str, fmt: str = '.3f') -> Column:
   return Column(header, lambda r: r.at_epoch(key, epoch), fmt)
 
 
+def last(key: str, header: Optional[str] = None, fmt: str = '.4f') -> Column:
+  """`key` at the last epoch the run logged (final() gives the restored
+  best epoch's metrics); no value where it is not finite, e.g. the epoch a
+  run diverged in."""
+  def value(run: Run) -> Optional[float]:
+    rows = [row for row in run.metrics if key in row]
+    return _number(rows[-1][key]) if rows else None
+  return Column(header or f'{key} @end', value, fmt)
+
+
 def epochs_to(key: str, target: float, header: str, mode: str = 'max'
               ) -> Column:
   """First epoch at which `key` reaches `target` (>= for mode 'max', <= for
@@ -97,6 +112,49 @@ def epochs_to(key: str, target: float, header: str, mode: str = 'max'
         return float(row['epoch'])
     return None
   return Column(header, first, '.1f')
+
+
+def trained_curve(run: Run, key: str) -> np.ndarray:
+  """`key` at epochs 1, 2, ... up to the last finite value (a diverged
+  run's curve ends where it stopped being finite)."""
+  values = []
+  for row in sorted(run.metrics, key=lambda r: r.get('epoch', 0)):
+    v = _number(row.get(key))
+    if row.get('epoch', 0) >= 1:
+      if v is None or not math.isfinite(v):
+        break
+      values.append(v)
+  return np.array(values, np.float64)
+
+
+def rises(key: str, header: str) -> Column:
+  """Fraction of epoch-to-epoch changes of `key` that are increases (for a
+  loss: how often an epoch ended worse than the one before)."""
+  def value(run: Run) -> Optional[float]:
+    d = np.diff(trained_curve(run, key))
+    return float(np.mean(d > 0)) if d.size else None
+  return Column(header, value, '.2f')
+
+
+def reversals(key: str, header: str) -> Column:
+  """Fraction of consecutive epoch-to-epoch changes of `key` that flip
+  direction (down then up, or up then down): bouncing, as opposed to a
+  steady fall or a steady climb."""
+  def value(run: Run) -> Optional[float]:
+    d = np.sign(np.diff(trained_curve(run, key)))
+    return float(np.mean(d[1:] * d[:-1] < 0)) if d.size >= 2 else None
+  return Column(header, value, '.2f')
+
+
+def epoch_of_best(key: str, header: str, mode: str = 'min') -> Column:
+  """The epoch (>= 1) at which `key` was lowest ('min') or highest ('max')
+  before any non-finite value."""
+  def value(run: Run) -> Optional[float]:
+    c = trained_curve(run, key)
+    if not c.size:
+      return None
+    return float((np.argmin(c) if mode == 'min' else np.argmax(c)) + 1)
+  return Column(header, value, '.1f')
 
 
 DEFAULT_COLUMNS = (
@@ -203,12 +261,13 @@ def table(groups: Dict[str, List[Run]],
   value in a column that others had, one line per such seed saying which
   means it is left out of and why (its status)."""
   names = list(order) if order else list(groups)
-  header = ['trial', 'seeds'] + [c.header for c in columns] + ['status']
-  lines = ['| ' + ' | '.join(header) + ' |',
-           '|' + '|'.join(['---'] * len(header)) + '|']
-  notes = []
+  folds = any(r.fold >= 0 for rs in groups.values() for r in rs)
+  # Under cross-validation a trial's runs are its seeds x folds.
+  header = ['trial', 'runs' if folds else 'seeds'] + [
+      c.header for c in columns] + ['status']
+  rows, notes = [], []
   for name in names:
-    runs = sorted(groups.get(name, []), key=lambda r: r.seed)
+    runs = sorted(groups.get(name, []), key=lambda r: (r.seed, r.fold))
     if not runs:
       continue
     left_out: Dict[int, List[str]] = {}
@@ -221,10 +280,12 @@ def table(groups: Dict[str, List[Run]],
           if not _finite(v):
             left_out.setdefault(i, []).append(c.header)
     cells.append(_statuses(runs))
-    lines.append('| ' + ' | '.join(cells) + ' |')
+    rows.append(cells)
     for i, headers in left_out.items():
-      notes.append(f'- {name}, seed {runs[i].seed} ({_why(runs[i])}): no '
-                   f'finite value, left out of {", ".join(headers)}')
+      fold = f', fold {runs[i].fold}' if runs[i].fold >= 0 else ''
+      notes.append(f'- {name}, seed {runs[i].seed}{fold} ({_why(runs[i])}): '
+                   f'no finite value, left out of {", ".join(headers)}')
+  lines = [tables.markdown(header, rows)]
   if notes:
     lines += ['', 'Seeds left out of means (the (k/n) cells):'] + notes
   return '\n'.join(lines)
@@ -280,16 +341,71 @@ def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str) -> List[str]:
   return paths
 
 
-def layer_profile(runs: Sequence[Run], stat: str, epoch: int
-                  ) -> Dict[str, np.ndarray]:
+def plot_sweep(runs: Sequence[Run], path: str, column: Column,
+               out: str, logx: bool = True, logy: bool = False
+               ) -> Optional[str]:
+  """One PNG: `column` (one value per seed) against the numeric config
+  value at `path`, e.g. final train loss vs learning rate (an LR range
+  test). Mean over seeds with a min-max band, one line per combination of
+  the other axis values; a seed with no finite value (diverged) is an x on
+  the top edge at its x."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  lines: Dict[str, Dict[float, List[Optional[float]]]] = {}
+  for r in runs:
+    x = _number(r.config.get('config', {}).get(path))
+    if x is None:
+      continue
+    rest = ','.join(f'{k.split(".")[-1]}={v}' for k, v in
+                    (r.config.get('overrides') or {}).items() if k != path)
+    lines.setdefault(rest, {}).setdefault(x, []).append(column.value(r))
+  if not lines:
+    return None
+  fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+  failed = []
+  for label, points in lines.items():
+    xs = sorted(points)
+    ys = [np.array([v for v in points[x] if _finite(v)]) for x in xs]
+    ok = [i for i, y in enumerate(ys) if y.size]
+    failed += [x for x in xs for v in points[x] if not _finite(v)]
+    if ok:
+      line, = ax.plot([xs[i] for i in ok], [ys[i].mean() for i in ok], 'o-',
+                      label=label or None)
+      ax.fill_between([xs[i] for i in ok], [ys[i].min() for i in ok],
+                      [ys[i].max() for i in ok], alpha=0.2,
+                      color=line.get_color())
+  if logx:
+    ax.set_xscale('log')
+  if logy:
+    ax.set_yscale('log')
+  if failed:
+    top = ax.get_ylim()[1]
+    ax.plot(failed, [top] * len(failed), 'kx', clip_on=False,
+            label='no finite value (diverged)')
+  ax.set_xlabel(path)
+  ax.set_ylabel(column.header)
+  ax.grid(alpha=0.3, which='both')
+  if ax.get_legend_handles_labels()[0]:
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(out)
+  plt.close(fig)
+  return out
+
+
+def layer_profile(runs: Sequence[Run], stat: str, epoch: int,
+                  layers: Optional[str] = None) -> Dict[str, np.ndarray]:
   """trial -> (seeds, layers) array of diag/<layer>/<stat> at `epoch`, the
-  layers in network order (nan where missing)."""
+  layers in network order (nan where missing); `layers`, a regular
+  expression, keeps those whose name it fully matches (e.g. 'dense\\d+')."""
+  import re  # pylint: disable=g-import-not-at-top
   from dlexp import analysis  # pylint: disable=g-import-not-at-top
   out = {}
   for trial, rs in by_trial(runs).items():
     order = analysis.run_layer_order(rs[0]) or []
     names = [n for n in order if rs[0].at_epoch(f'diag/{n}/{stat}', epoch)
-             is not None]
+             is not None and (layers is None or re.fullmatch(layers, n))]
     arr = np.full((len(rs), len(names)), np.nan)
     for i, r in enumerate(rs):
       for j, name in enumerate(names):
@@ -300,16 +416,18 @@ def layer_profile(runs: Sequence[Run], stat: str, epoch: int
 
 
 def plot_layers(runs: Sequence[Run], stat: str, epochs: Sequence[int],
-                path: str, log: bool = True) -> Optional[str]:
+                path: str, log: bool = True,
+                layers: Optional[str] = None) -> Optional[str]:
   """One PNG: diag/<layer>/<stat> against depth (layer index, input first),
-  mean over seeds, one line per trial and epoch."""
+  mean over seeds, one line per trial and epoch; `layers` as in
+  layer_profile."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
   drawn = False
   for epoch, style in zip(epochs, ('-', '--', ':', '-.')):
-    for trial, arr in layer_profile(runs, stat, epoch).items():
+    for trial, arr in layer_profile(runs, stat, epoch, layers).items():
       if arr.size and np.isfinite(arr).any():
         with np.errstate(all='ignore'):
           ax.plot(np.arange(1, arr.shape[1] + 1), np.nanmean(arr, axis=0),
@@ -334,20 +452,22 @@ def main(argv: Sequence[str]) -> int:
   import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(
       prog='python -m dlexp.report', description=__doc__.split('\n')[0])
-  parser.add_argument('workdir')
+  parser.add_argument('workdirs', nargs='+', metavar='WORKDIR',
+                      help='one or more workdirs (e.g. the trial shards of a '
+                      'sweep): their runs are reported together')
   parser.add_argument('--plot', action='store_true',
-                      help='write PNG learning curves into WORKDIR')
+                      help='write PNG learning curves into the first WORKDIR')
   parser.add_argument('--metrics', default='val_accuracy,val_loss,train_loss',
                       help='comma-separated metrics to plot')
   args = parser.parse_args(argv)
-  if not os.path.isdir(args.workdir):
-    print(f'error: workdir {args.workdir!r} is not a directory',
-          file=sys.stderr)
-    return 2
-  runs = load_runs(args.workdir)
+  for workdir in args.workdirs:
+    if not os.path.isdir(workdir):
+      print(f'error: workdir {workdir!r} is not a directory', file=sys.stderr)
+      return 2
+  runs = [r for workdir in args.workdirs for r in load_runs(workdir)]
   if not runs:
     print(f'error: no runs (status.json + config.json) under '
-          f'{args.workdir!r}', file=sys.stderr)
+          f'{", ".join(args.workdirs)}', file=sys.stderr)
     return 2
   groups = by_trial(runs)
   print(table(groups))
@@ -356,7 +476,7 @@ def main(argv: Sequence[str]) -> int:
     print('\nTrials run under several settings (fields that differ):')
     print('\n'.join(legend))
   if args.plot:
-    for path in plot(runs, args.metrics.split(','), args.workdir):
+    for path in plot(runs, args.metrics.split(','), args.workdirs[0]):
       print(f'wrote {path}')
   return 0
 

@@ -62,27 +62,22 @@ _TRAINS_ABOVE = flags.DEFINE_float(
     'trains_above', 0.5, 'A run "still trains" when its validation '
     'accuracy reaches this (and it did not diverge).')
 
-_COMMON = {'config.optimizer.name': 'sgd', 'config.optimizer.momentum': 0.9,
-           'config.optimizer.learning_rate': 0.03,
-           'config.diagnostics.every_epochs': 0}
 cli.define_flags(
     'batch_norm', model='mlp', epochs=4, seeds=3,
-    default=dict(_COMMON, **{'config.data.train_limit': 4000,
-                             'config.data.val_size': 2000,
-                             'config.model.width_mult': 0.25}),
-    smoke=dict(_COMMON, **{
-        'epochs': 2, 'seeds': 2, 'lrs': ['0.03', '1'], 'init_gains': ['2'],
-        'cnn_lrs': [], 'config.model.depth': 6,
-        'config.model.width': 32, 'config.model.width_mult': 0.25,
-        'config.data.train_limit': 1024, 'config.data.val_size': 512,
-        'config.data.test_limit': 1000}),
-    full=dict(_COMMON, **{'epochs': 20, 'seeds': 5,
-                          'lrs': ['0.003', '0.01', '0.03', '0.1', '0.3', '1',
-                                  '3'],
-                          'init_gains': ['0.25', '0.5', '2', '4'],
-                          'cnn_lrs': ['0.01', '0.03', '0.1', '0.3', '1'],
-                          'cnn_train_limit': 0,
-                          'config.model.width_mult': 1.0}))
+    config={'optimizer.name': 'sgd', 'optimizer.momentum': 0.9,
+            'optimizer.learning_rate': 0.03, 'diagnostics.every_epochs': 0,
+            'data.train_limit': 4000, 'data.val_size': 2000,
+            'model.width_mult': 0.25},
+    smoke={'epochs': 2, 'seeds': 2, 'lrs': ['0.03', '1'], 'init_gains': ['2'],
+           'cnn_lrs': [], 'config.model.depth': 6,
+           'config.model.width': 32, 'config.data.train_limit': 1024,
+           'config.data.val_size': 512, 'config.data.test_limit': 1000},
+    full={'epochs': 20, 'seeds': 5, 'config.data.train_limit': 0,
+          'config.data.val_size': -1,
+          'lrs': ['0.003', '0.01', '0.03', '0.1', '0.3', '1', '3'],
+          'init_gains': ['0.25', '0.5', '2', '4'],
+          'cnn_lrs': ['0.01', '0.03', '0.1', '0.3', '1'],
+          'cnn_train_limit': 0, 'config.model.width_mult': 1.0})
 
 _MLP, _CNN = 'deep MLP', 'CNN'
 _NONE = {'model.norm': ['none']}

@@ -53,21 +53,16 @@ _MIN_DELTAS = flags.DEFINE_list(
     'min_deltas', ['0', '0.01'],
     'Smallest improvement that counts (config.early_stopping.min_delta).')
 
-_COMMON = {'config.model.hidden': (512,), 'config.optimizer.name': 'adam',
-           'config.optimizer.learning_rate': 1e-3,
-           'config.diagnostics.every_epochs': 0}
 cli.define_flags(
     'early_stopping', model='mlp', epochs=40, seeds=3,
-    default=dict(_COMMON, **{'config.data.train_limit': 3000,
-                             'config.data.val_size': 2000}),
-    smoke=dict(_COMMON, **{
-        'epochs': 8, 'seeds': 2, 'patiences': ['0', '2'], 'min_deltas': ['0'],
-        'monitors': ['val_loss'],
-        'config.model.hidden': (128,), 'config.data.train_limit': 256,
-        'config.data.val_size': 500, 'config.data.test_limit': 1000}),
-    full=dict(_COMMON, **{'epochs': 100, 'seeds': 5,
-                          'config.data.train_limit': 3000,
-                          'config.data.val_size': 2000}))
+    config={'model.hidden': (512,), 'optimizer.name': 'adam',
+            'optimizer.learning_rate': 1e-3, 'diagnostics.every_epochs': 0,
+            'data.train_limit': 3000, 'data.val_size': 2000},
+    smoke={'epochs': 8, 'seeds': 2, 'patiences': ['0', '2'],
+           'min_deltas': ['0'], 'monitors': ['val_loss'],
+           'config.model.hidden': (128,), 'config.data.train_limit': 256,
+           'config.data.val_size': 500, 'config.data.test_limit': 1000},
+    full={'epochs': 100, 'seeds': 5})
 
 
 def _epochs_saved(run):

@@ -66,20 +66,18 @@ _REG_LOSSES = flags.DEFINE_list(
     'regression_losses', ['mse', 'mae', 'huber'],
     'Losses of the regression parts (config.loss.name).')
 
-_COMMON = {'config.model.hidden': (256,), 'config.optimizer.name': 'adam',
-           'config.optimizer.learning_rate': 1e-3,
-           'config.diagnostics.every_epochs': 0}
 cli.define_flags(
     'loss_functions', model='mlp', epochs=8, seeds=3,
-    default=dict(_COMMON, **{'config.data.train_limit': 12000}),
-    smoke=dict(_COMMON, **{
-        'epochs': 2, 'seeds': 2, 'regression_epochs': 8,
-        'class_losses': ['cross_entropy', 'mse'],
-        'regression_losses': ['mse', 'mae'],
-        'config.model.hidden': (64,), 'config.data.train_limit': 2048,
-        'config.data.test_limit': 1000}),
-    full=dict(_COMMON, **{'epochs': 30, 'seeds': 5,
-                          'regression_epochs': 500}))
+    config={'model.hidden': (256,), 'optimizer.name': 'adam',
+            'optimizer.learning_rate': 1e-3, 'diagnostics.every_epochs': 0,
+            'data.train_limit': 12000},
+    smoke={'epochs': 2, 'seeds': 2, 'regression_epochs': 8,
+           'class_losses': ['cross_entropy', 'mse'],
+           'regression_losses': ['mse', 'mae'],
+           'config.model.hidden': (64,), 'config.data.train_limit': 2048,
+           'config.data.test_limit': 1000},
+    full={'epochs': 30, 'seeds': 5, 'regression_epochs': 500,
+          'config.data.train_limit': 0})
 
 _CLASSES, _IMBALANCED = 'balanced classes', 'imbalanced classes'
 _CLEAN, _NOISY = 'regression, clean targets', 'regression, training outliers'

@@ -51,22 +51,16 @@ _VARIANTS = flags.DEFINE_list(
 _RATE = flags.DEFINE_float('rate', 0.25, 'Dropout rate of every variant '
                            '(config.model.dropout_rate).')
 
-_COMMON = {'config.optimizer.name': 'adam',
-           'config.optimizer.learning_rate': 3e-3,
-           'config.model.hidden': (32, 32),
-           'config.model.rnn_input_dropout': False,
-           'config.diagnostics.every_epochs': 0}
 cli.define_flags(
-    'rnn_dropout', model='lstm', epochs=15, seeds=3,
-    default=dict(_COMMON, dataset='mnist1d'),
-    smoke=dict(_COMMON, **{
-        'dataset': 'mnist1d', 'epochs': 2, 'seeds': 2, 'cells': ['lstm'],
-        'config.model.hidden': (8, 8), 'config.data.train_limit': 1024,
-        'config.data.test_limit': 500}),
-    full=dict(_COMMON, **{'dataset': 'mnist1d', 'epochs': 60, 'seeds': 5,
-                          'config.model.hidden': (128, 128),
-                          'variants': ['standard', 'locked',
-                                       'variational']}))
+    'rnn_dropout', model='lstm', epochs=15, seeds=3, dataset='mnist1d',
+    config={'optimizer.name': 'adam', 'optimizer.learning_rate': 3e-3,
+            'model.hidden': (32, 32), 'model.rnn_input_dropout': False,
+            'diagnostics.every_epochs': 0},
+    smoke={'epochs': 2, 'seeds': 2, 'cells': ['lstm'],
+           'config.model.hidden': (8, 8), 'config.data.train_limit': 1024,
+           'config.data.test_limit': 500},
+    full={'epochs': 60, 'seeds': 5, 'config.model.hidden': (128, 128),
+          'variants': ['standard', 'locked', 'variational']})
 
 
 def _gap(run):

@@ -54,26 +54,23 @@ _SPARSITIES = flags.DEFINE_list(
     'sparsities', ['0.5', '0.8', '0.9', '0.95'],
     'Pruning targets (config.reg.prune_sparsity), one-shot and gradual.')
 
-_COMMON = {'config.model.hidden': (300, 100), 'config.optimizer.name': 'sgd',
-           'config.optimizer.momentum': 0.0,
-           'config.optimizer.learning_rate': 0.1,
-           'config.early_stopping.restore_best': False,
-           'config.diagnostics.every_epochs': 0}
 cli.define_flags(
     'sparsity', model='mlp', epochs=8, seeds=3,
-    default=dict(_COMMON, **{'config.data.train_limit': 6000,
-                             'config.data.val_size': 2000,
-                             'config.reg.prune_start_epoch': 3,
-                             'config.reg.prune_end_epoch': 6}),
-    smoke=dict(_COMMON, **{
-        'epochs': 3, 'seeds': 2, 'l1s': ['1e-3'], 'rates': ['0.5'],
-        'sparsities': ['0.9'], 'config.model.hidden': (64, 32),
-        'config.data.train_limit': 1024, 'config.data.val_size': 500,
-        'config.data.test_limit': 1000, 'config.reg.prune_start_epoch': 1,
-        'config.reg.prune_end_epoch': 2, 'config.reg.prune_every_steps': 2}),
-    full=dict(_COMMON, **{'epochs': 30, 'seeds': 5,
-                          'config.reg.prune_start_epoch': 10,
-                          'config.reg.prune_end_epoch': 25}))
+    config={'model.hidden': (300, 100), 'optimizer.name': 'sgd',
+            'optimizer.momentum': 0.0, 'optimizer.learning_rate': 0.1,
+            'early_stopping.restore_best': False,
+            'diagnostics.every_epochs': 0, 'data.train_limit': 6000,
+            'data.val_size': 2000, 'reg.prune_start_epoch': 3,
+            'reg.prune_end_epoch': 6},
+    smoke={'epochs': 3, 'seeds': 2, 'l1s': ['1e-3'], 'rates': ['0.5'],
+           'sparsities': ['0.9'], 'config.model.hidden': (64, 32),
+           'config.data.train_limit': 1024, 'config.data.val_size': 500,
+           'config.data.test_limit': 1000, 'config.reg.prune_start_epoch': 1,
+           'config.reg.prune_end_epoch': 2,
+           'config.reg.prune_every_steps': 2},
+    full={'epochs': 30, 'seeds': 5, 'config.data.train_limit': 0,
+          'config.data.val_size': -1, 'config.reg.prune_start_epoch': 10,
+          'config.reg.prune_end_epoch': 25})
 
 
 def _percent(key, header):

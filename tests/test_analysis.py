@@ -223,3 +223,90 @@ def test_constant_init_leaves_one_distinct_unit(tmp_path):
   assert by_init['he_normal']['distinct_units'] == config.model.width
   assert by_init['constant']['distinct_units'] == 1
   assert by_init['constant']['unit_spread'] < 1e-5
+
+
+def test_unit_revival_follows_single_units(tmp_path):
+  records.write_layers(str(tmp_path), ['dense2', 'act2', 'dense1', 'act1',
+                                       'logits'])
+  rows = [{'epoch': 0, 'diag/act1/dead_units': [0, 1, 1, 0],
+           'diag/act2/dead_units': [0, 0]},
+          {'epoch': 2, 'diag/act1/dead_units': [0, 0, 1, 0],
+           'diag/act2/dead_units': [1, 0]},
+          {'epoch': 1, 'diag/act1/dead_units': [1, 0, 1, 0],
+           'diag/act2/dead_units': [0, 0]},
+          {'epoch': 3},  # a row without diagnostics
+          {'epoch': 4, 'val_loss': 'nan',  # diverged: masks of nan params
+           'diag/act1/dead_units': [0, 0, 0, 0],
+           'diag/act2/dead_units': [0, 0]}]
+  out = analysis.unit_revival(_fake_run(rows, tmp_path))
+  assert list(out) == ['act2', 'act1', 'all']
+  # act1: unit 0 dies at 1 and revives at 2, unit 1 revives at 1, unit 2
+  # stays dead, unit 3 never dies.
+  assert out['act1'] == dict(units=4, ever_dead=3, revived=2, dead_end=1)
+  assert out['act2'] == dict(units=2, ever_dead=1, revived=0, dead_end=1)
+  assert out['all'] == dict(units=6, ever_dead=4, revived=2, dead_end=2)
+  assert analysis.unit_revival(_fake_run([{'epoch': 0}], tmp_path)) is None
+
+
+def test_unit_masks_logged_by_a_run(tmp_path):
+  """diagnostics.unit_masks logs one 0/1 per unit and layer every epoch;
+  off (the default), no run pays for it."""
+  results = runner.run(tiny_config(epochs=1, diagnostics__every_epochs=1,
+                                   diagnostics__unit_masks=True,
+                                   optimizer__learning_rate=2.0), {},
+                       str(tmp_path / 'on'), out=QUIET)
+  rows = records.read_metrics(f'{results[0]["directory"]}/metrics.jsonl')
+  assert [r['epoch'] for r in rows] == [0, 1]
+  for row in rows:
+    for layer in ('act1', 'act2'):
+      mask = row[f'diag/{layer}/dead_units']
+      assert len(mask) == 16 and set(mask) <= {0, 1}
+      assert np.mean(mask) == pytest.approx(row[f'diag/{layer}/dead_fraction'])
+  revival = analysis.unit_revival(report.load_runs(str(tmp_path / 'on'))[0])
+  assert revival['all']['units'] == 32
+  assert revival['all']['dead_end'] == sum(
+      sum(rows[-1][f'diag/act{i}/dead_units']) for i in (1, 2))
+  off = runner.run(tiny_config(epochs=1, diagnostics__every_epochs=1), {},
+                   str(tmp_path / 'off'), out=QUIET)
+  rows = records.read_metrics(f'{off[0]["directory"]}/metrics.jsonl')
+  assert not any(k.endswith('/dead_units') for r in rows for k in r)
+
+
+def test_layer_ratio_is_first_over_last_of_the_matching_layers(tmp_path):
+  records.write_layers(str(tmp_path), ['dense1', 'norm1', 'act1', 'dense2',
+                                       'norm2', 'act2', 'logits'])
+  row = {'epoch': 0, 'diag/dense1/grad_norm': 1e-6, 'diag/norm1/grad_norm': 5.0,
+         'diag/dense2/grad_norm': 0.5, 'diag/norm2/grad_norm': 7.0,
+         'diag/logits/grad_norm': 2.0}
+  run = _fake_run([row, {'epoch': 1, 'diag/dense1/grad_norm': 1.0,
+                         'diag/dense2/grad_norm': 0.0}], tmp_path)
+  assert analysis.layer_ratio(run, 'grad_norm', 0, r'dense\d+') == (
+      pytest.approx(2e-6))
+  assert analysis.layer_ratio(run, 'grad_norm', 0) == pytest.approx(5e-7)
+  assert analysis.layer_ratio(run, 'grad_norm', 1, r'dense\d+') is None
+  assert analysis.layer_ratio(run, 'grad_norm', 0, r'norm1') is None
+  assert analysis.layer_ratio(run, 'grad_norm', 5) is None
+
+
+def test_layer_stat_among_matching_layers(tmp_path):
+  records.write_layers(str(tmp_path), ['dense1', 'norm1', 'dense2', 'norm2',
+                                       'logits'])
+  row = {'epoch': 0, 'diag/dense1/grad_norm': 1.0, 'diag/norm1/grad_norm': 2.0,
+         'diag/dense2/grad_norm': 3.0, 'diag/norm2/grad_norm': 4.0,
+         'diag/logits/grad_norm': 5.0}
+  run = _fake_run([row], tmp_path)
+  assert analysis.layer_stat(run, 'grad_norm', 'last') == 5.0
+  assert analysis.layer_stat(run, 'grad_norm', 'last', 0, r'dense\d+') == 3.0
+  assert analysis.layer_stat(run, 'grad_norm', 'first', 0, r'norm\d') == 2.0
+
+
+def test_layer_values_in_network_order(tmp_path):
+  records.write_layers(str(tmp_path), ['dense2', 'act2', 'dense1', 'act1',
+                                       'logits'])
+  row = {'epoch': 3, 'diag/act1/act_mean': 0.5, 'diag/act2/act_mean': -0.25,
+         'diag/dense1/grad_norm': 1.0}
+  run = _fake_run([{'epoch': 0}, row], tmp_path)
+  assert analysis.layer_values(run, 'act_mean', 3) == [-0.25, 0.5]
+  assert analysis.layer_values(run, 'act_mean', 3, r'act1') == [0.5]
+  assert analysis.layer_values(run, 'act_mean', 0) == []
+  assert analysis.layer_values(run, 'act_mean', 7) is None

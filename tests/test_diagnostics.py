@@ -15,7 +15,7 @@ def _loss(logits, labels, hp):
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
-def _diag(activation, bias):
+def _diag(activation, bias, unit_masks=False):
   """Diagnostics of a 1-hidden-layer MLP of 4 units whose pre-activations
   are the bias on every example (zero kernel)."""
   cfg = models.tiny_config('mlp')
@@ -27,8 +27,10 @@ def _diag(activation, bias):
                       'bias': jnp.asarray(bias, jnp.float32)}
   y = jnp.arange(16) % 3
   out = diagnostics.compute(model, params, {}, _loss,
-                            {'model.dropout_rate': jnp.float32(0)}, x, y)
-  return {k: float(v) for k, v in out.items()}
+                            {'model.dropout_rate': jnp.float32(0)}, x, y,
+                            unit_masks=unit_masks)
+  return {k: float(v) if np.ndim(v) == 0 else np.asarray(v)
+          for k, v in out.items()}
 
 
 @pytest.mark.parametrize('activation,dead,never_positive', [
@@ -62,3 +64,50 @@ def test_saturated_units(activation, bias):
   assert d['diag/act1/dead_fraction'] == 0.0
   d = _diag(activation, [-1.0, 1.0, 0.0, 0.5])
   assert d['diag/act1/saturated_fraction'] == 0.0
+
+
+@pytest.mark.parametrize('activation,mask', [('relu', [1, 0, 1, 0]),
+                                             ('elu', [0, 0, 0, 0])])
+def test_unit_masks_name_the_dead_units(activation, mask):
+  """Off by default; on, one 0/1 per unit, whose mean is dead_fraction."""
+  # Bias 0: output 0, but jnp.maximum's derivative at the tie is 1/2, so the
+  # unit still passes gradient: not dead.
+  bias = [-1.0, 1.0, -0.5, 0.0]
+  assert 'diag/act1/dead_units' not in _diag(activation, bias)
+  d = _diag(activation, bias, unit_masks=True)
+  units = d['diag/act1/dead_units']
+  assert units.dtype == np.uint8
+  np.testing.assert_array_equal(units, mask)
+  assert units.mean() == d['diag/act1/dead_fraction']
+
+
+def test_train_mode_normalizes_with_the_probe_statistics():
+  """At init BatchNorm's running averages are the identity (inference mode
+  sees the raw scale); train_mode normalizes with the probe's statistics:
+  mean 0, std 1 after BN (a linear activation shows them as they are)."""
+  cfg = models.tiny_config('mlp')
+  cfg.depth, cfg.width, cfg.activation, cfg.norm = 1, 8, 'linear', 'batch'
+  model = models.build_model(cfg, 3, (5,))
+  x = 3.0 + 5.0 * jax.random.normal(jax.random.key(0), (64, 5))
+  variables = model.init(jax.random.key(1), x, train=False)
+  y = jnp.arange(64) % 3
+  hp = {'model.dropout_rate': jnp.float32(0)}
+  stats = {}
+  for train_mode in (False, True):
+    out = diagnostics.compute(model, variables['params'],
+                              variables['batch_stats'], _loss, hp, x, y,
+                              train_mode=train_mode)
+    stats[train_mode] = (float(out['diag/act1/act_mean']),
+                         float(out['diag/act1/act_std']))
+  assert stats[True][0] == pytest.approx(0.0, abs=1e-5)
+  assert stats[True][1] == pytest.approx(1.0, abs=1e-3)
+  assert abs(stats[False][0]) > 0.1 or abs(stats[False][1] - 1) > 0.5
+  assert diagnostics.options(_diag_cfg(train_mode=True)) == dict(
+      unit_masks=False, train_mode=True)
+
+
+def _diag_cfg(**values):
+  from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
+  section = config_lib.default_config().diagnostics
+  section.update(values)
+  return section

@@ -79,8 +79,8 @@ def test_hooks_on_a_tiny_run(tmp_path):
     # restore_best with a best epoch that is the last: the same numbers.
     if r['best_epoch'] == 2:
       assert r['last_test_accuracy'] == pytest.approx(r['test_accuracy'])
+    # Times only: their ratios are at the mercy of the machine's load.
     assert r['predict_ms'] > 0 and r['mc_predict_ms'] > 0
-    assert r['mc_cost_ratio'] > 0.5
   # Dropout at 0.5 zeros half of the units ReLU left nonzero, in training
   # only: 1 - (1 - z)(1 - 0.5) with z the inference-mode zero fraction.
   half = by['dropout_rate=0.5']

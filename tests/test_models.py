@@ -473,6 +473,15 @@ def test_layer_order_is_not_the_sorted_names():
   assert order[-1] == 'stage3_block1/out_act'
 
 
+def test_layer_order_has_every_module_with_parameters():
+  """BatchNorm's parameters get grad_norm diagnostics: their module is in
+  the order too, right after its dense layer."""
+  model = build_model(model_cfg(depth=2, width=8, norm='batch'), 10, IMAGE)
+  assert layer_order(model, IMAGE) == [
+      'dense1', 'norm1/BatchNorm_0', 'act1', 'dense2', 'norm2/BatchNorm_0',
+      'act2', 'logits']
+
+
 @pytest.mark.parametrize('norm,has_stats', [('default', True), ('none', False),
                                             ('batch', True)])
 def test_resnet_norm_default_is_batch(norm, has_stats):
@@ -505,6 +514,40 @@ def test_mlp_dropconnect_drops_weights_not_units():
   # The second layer's weights are dropped; its input units are not.
   np.testing.assert_allclose(noisy['dropout1'], noisy['act1'])
   assert not np.allclose(noisy['dense2'], clean['dense2'])
+
+
+def _reference_mlp(params, x, residual):
+  """The plain dense -> relu stack written out, optionally with the skip
+  h + relu(dense(h)) wherever the widths match."""
+  h = x.reshape(x.shape[0], -1)
+  names = sorted((k for k in params if k.startswith('dense')),
+                 key=lambda k: int(k[len('dense'):]))
+  for name in names:
+    kernel, bias = params[name]['kernel'], params[name]['bias']
+    out = jnp.maximum(jnp.dot(h, kernel) + bias, 0)
+    h = out + h if residual and h.shape[-1] == out.shape[-1] else out
+  return jnp.dot(h, params['logits']['kernel']) + params['logits']['bias']
+
+
+@pytest.mark.parametrize('residual', [False, True])
+def test_mlp_residual_skips_equal_widths_only(residual):
+  """residual=False is the plain stack bit for bit; residual=True adds the
+  identity around layers 2.. (784 -> 16 has no skip); same parameters."""
+  x, _ = batch(IMAGE)
+  model = build_model(model_cfg(depth=3, width=16, residual=residual), 10,
+                      IMAGE)
+  plain = build_model(model_cfg(depth=3, width=16), 10, IMAGE)
+  variables = init_variables(model, x)
+  assert jax.tree_util.tree_map(jnp.shape, variables) == (
+      jax.tree_util.tree_map(jnp.shape, init_variables(plain, x)))
+  got = predict(model, variables, x)
+  reference = lambda skip: functools.partial(_reference_mlp, residual=skip)
+  ref = quick_jit(reference(residual), variables['params'], x)(
+      variables['params'], x)
+  np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
+  other = quick_jit(reference(not residual), variables['params'], x)(
+      variables['params'], x)
+  assert not np.allclose(got, other)
 
 
 @pytest.mark.parametrize('activation,std', [('relu', math.sqrt(2 / 784)),
@@ -549,6 +592,7 @@ def test_conv_impls_agree_on_a_model():
     (dict(conv_impl='fft'), "conv_impl='fft'"),
     (dict(width_mult=0.0), 'width_mult=0.0'),
     (dict(plain=True), 'plain=True.*resnet'),
+    (dict(name='cnn', residual=True), "residual=True not allowed.*'cnn'"),
     (dict(dropout='variational'),
      "dropout='variational' not allowed for model 'mlp'.*'locked'"),
     (dict(name='cnn', dropout='variational'), "model 'cnn'"),

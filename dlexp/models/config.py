@@ -70,6 +70,8 @@ def defaults() -> ml_collections.ConfigDict:
       variant='',  # Family variant, e.g. 'vgg16', 'resnet20' (see Models);
                    # '' = family default.
       plain=False,  # resnet: remove the skip connections.
+      residual=False,  # mlp: identity skip around each hidden layer whose
+                       # input and output widths are equal (see mlp.py).
       head=(),  # Dense head sizes of conv and rnn classifiers; empty = family
                 # default.
       cell='lstm',  # rnn: recurrent cell.
@@ -108,7 +110,8 @@ class ModelSpec:
   ConfigError for a variant the family does not have. tiny: config overrides
   for a small instance that tests and smoke runs train in seconds.
   recurrent: the family has a recurrent state that model.dropout
-  'variational' masks. norm_after: its norm layers can follow the activation
+  'variational' masks. uses_residual: model.residual applies (mlp).
+  norm_after: its norm layers can follow the activation
   (model.norm_position 'after'; not where a residual sum sits between).
   """
   builder: Callable
@@ -117,6 +120,7 @@ class ModelSpec:
   tiny: Mapping = dataclasses.field(default_factory=dict)
   uses_plain: bool = False
   recurrent: bool = False
+  uses_residual: bool = False
   norm_after: bool = True  # model.norm_position 'after' is supported
 
 
@@ -191,6 +195,10 @@ def validate(model_cfg) -> None:
     raise ConfigError(f'model.plain=True not allowed for model '
                       f'{model_cfg.name!r}; it removes the skip connections '
                       'of resnet only')
+  if model_cfg.residual and not spec.uses_residual:
+    raise ConfigError(f'model.residual=True not allowed for model '
+                      f'{model_cfg.name!r}; it adds skips to mlp only (resnet '
+                      'has its own: model.plain=False)')
   # The layer factories check their own knobs (names, ranges, finiteness).
   make_activation(model_cfg)
   make_dropout(model_cfg)

@@ -15,8 +15,18 @@ probe example and position:
   activations.SATURATION (1%) of the activation's largest derivative
   everywhere: the unit passes almost no gradient.
 The overall keys (diag/dead_fraction, ...) average the layers' fractions.
+
+Options (config.diagnostics, off by default; see `options`):
+- unit_masks: each layer also logs diag/<layer>/dead_units, one 0/1 entry
+  per unit (1 = dead as above; a list per layer in every metrics line), so
+  readers can follow single units across epochs: a unit dead at one logged
+  epoch and alive at a later one revived (dlexp.analysis.unit_revival);
+- train_mode: the probe runs as a training step would, BatchNorm normalizing
+  with the probe's own statistics instead of its running averages (which at
+  initialization are the identity), dropout off (rate 0) and rrelu's random
+  slopes from a fixed key; the running averages are not updated.
 """
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import jax
 import jax.numpy as jnp
@@ -39,8 +49,15 @@ def _every_example(mask: jnp.ndarray) -> jnp.ndarray:
   return jnp.mean(jnp.all(units, axis=0).astype(jnp.float32))
 
 
+def _every_example_mask(mask: jnp.ndarray) -> jnp.ndarray:
+  """Per unit (last axis): 1 where `mask` holds at every example and
+  position, else 0 (uint8: one short JSON number per unit)."""
+  units = mask.reshape(-1, mask.shape[-1])
+  return jnp.all(units, axis=0).astype(jnp.uint8)
+
+
 def _unit_states(sown: Dict[tuple, jnp.ndarray],
-                 out: Dict[str, jnp.ndarray]) -> None:
+                 out: Dict[str, jnp.ndarray], unit_masks: bool) -> None:
   """Per-layer and overall unit-state fractions and activation statistics."""
   first = lambda v: v[0] if isinstance(v, tuple) else v
   layers: Dict[str, Dict[str, jnp.ndarray]] = {}
@@ -53,8 +70,10 @@ def _unit_states(sown: Dict[tuple, jnp.ndarray],
     a, stats = values['act'], {}
     stats['never_positive_fraction'] = _every_example(a <= 0)
     if 'act_grad' in values:
-      stats['dead_fraction'] = _every_example((a == 0)
-                                              & (values['act_grad'] == 0))
+      dead = (a == 0) & (values['act_grad'] == 0)
+      stats['dead_fraction'] = _every_example(dead)
+      if unit_masks:
+        out[f'diag/{name}/dead_units'] = _every_example_mask(dead)
     if 'saturated' in values:
       stats['saturated_fraction'] = _every_example(values['saturated'])
     for stat, frac in stats.items():
@@ -66,25 +85,37 @@ def _unit_states(sown: Dict[tuple, jnp.ndarray],
     out[f'diag/{stat}'] = jnp.mean(jnp.stack(fracs))
 
 
+def options(diag_cfg) -> Dict[str, Any]:
+  """compute's keyword options from the config.diagnostics section (static:
+  they change the compiled program)."""
+  return dict(unit_masks=bool(diag_cfg.unit_masks),
+              train_mode=bool(diag_cfg.train_mode))
+
+
 def compute(model, params, batch_stats, loss_fn, hp, probe_x, probe_y,
-            dropout_rate=None) -> Dict[str, jnp.ndarray]:
+            dropout_rate=None, unit_masks: bool = False,
+            train_mode: bool = False) -> Dict[str, jnp.ndarray]:
   variables = {'params': params}
   if batch_stats:
     variables['batch_stats'] = batch_stats
   out: Dict[str, jnp.ndarray] = {}
   if dropout_rate is None:
     dropout_rate = hp['model.dropout_rate']
+  mode = dict(train=False, dropout_rate=dropout_rate,
+              mutable=['intermediates'])
+  if train_mode:  # batch statistics of the probe; their update is dropped
+    mode = dict(train=True, dropout_rate=0.0,
+                rngs={'dropout': jax.random.PRNGKey(0)},
+                mutable=['intermediates', 'batch_stats'])
 
   def probe_loss(p):
     v = dict(variables, params=p)
-    logits, state = model.apply(v, probe_x, train=False,
-                                dropout_rate=dropout_rate,
-                                mutable=['intermediates'])
+    logits, state = model.apply(v, probe_x, **mode)
     return jnp.mean(loss_fn(logits, probe_y, hp)), state
 
   grads, state = jax.grad(probe_loss, has_aux=True)(params)
   _unit_states(traverse_util.flatten_dict(state.get('intermediates', {})),
-               out)
+               out, unit_masks)
 
   flat_grads = traverse_util.flatten_dict(grads)
   norms: Dict[str, jnp.ndarray] = {}

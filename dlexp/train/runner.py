@@ -28,7 +28,7 @@ from jax.sharding import Mesh
 from dlexp import config as config_lib
 from dlexp import data as data_lib
 from dlexp import losses
-from dlexp import records
+from dlexp import distributed, records
 from dlexp.errors import ConfigError, DlexpError
 from dlexp.train import checkpoint as checkpoint_lib
 from dlexp.train import compile_cache
@@ -57,6 +57,7 @@ class Member:
   trial: Trial
   seed: int
   directory: str
+  fold: int = -1  # the held-out fold under cross-validation; -1 = none
 
 
 # -- the grid ------------------------------------------------------------------
@@ -74,49 +75,96 @@ def _fmt(value) -> str:
   return str(value)
 
 
-Axes = Dict[str, Sequence[Any]]
+def _check_axis_path(base, path: str) -> None:
+  config_lib.check_key(base, path)
+  if path.startswith('data.') or path in ('seed', 'num_seeds'):
+    raise ConfigError(f'{path} cannot be a grid axis (all trials share the '
+                      'data and the seeds)')
 
 
-def make_trials(base: ml_collections.ConfigDict,
-                axes: Union[Axes, Sequence[Axes]]) -> List[Trial]:
-  """The cartesian product of `axes` (config path -> values), validated.
+def axis_paths(axes) -> Dict[str, str]:
+  """Every config path the grid sets -> the axis that sets it. A joint axis
+  (values are {path: value} dicts) sets the paths of its dicts; passes (a
+  list of grids) set what each of them sets."""
+  if not isinstance(axes, dict):
+    out = {}
+    for grid in axes:
+      for path, axis in axis_paths(grid).items():
+        out.setdefault(path, axis)
+    return out
+  out = {}
+  for axis, values in axes.items():
+    joint = [v for v in values if isinstance(v, dict)]
+    for path in (dict.fromkeys(p for v in joint for p in v) if joint
+                 else [axis]):
+      out.setdefault(path, axis)
+  return out
 
-  A list of such dicts is a union of grids (e.g. a rate axis only where
-  dropout is on): their trials in order, each named by its own grid's axes;
-  a trial that two grids both make (same name and settings) runs once.
+
+def _check_joint(base, axis: str, values: Sequence[Any],
+                 others: Sequence[str]) -> None:
+  """A joint axis: every value a non-empty {path: value} dict whose paths no
+  other axis sets."""
+  if not all(isinstance(v, dict) and v for v in values):
+    raise ConfigError(f'grid axis {axis} mixes {{path: value}} dicts with '
+                      'other values (or has an empty dict); give one or '
+                      'the other')
+  for v in values:
+    for path in v:
+      _check_axis_path(base, path)
+      if path in others:
+        raise ConfigError(f'{path} is set by two grid axes ({axis} and '
+                          f'{path}); give it in one')
+
+
+Axes = Union[Dict[str, Sequence[Any]], Sequence[Dict[str, Sequence[Any]]]]
+
+
+def make_trials(base: ml_collections.ConfigDict, axes: Axes) -> List[Trial]:
+  """The cartesian product of `axes`, validated.
+
+  An axis is a config path -> values, or a joint axis: any label -> values
+  that are {path: value} dicts, each setting several fields at once (e.g.
+  an optimizer with its own learning rate). A trial's name lists every path
+  it sets, in axis order. A sequence of such dicts gives the union of their
+  products, in order (passes: e.g. a learning-rate grid for one activation
+  plus a few contrasting trials, without the full product); a trial that two
+  passes both make (same name) is kept once.
   """
   if not isinstance(axes, dict):
-    trials, seen = [], {}
+    if not axes:
+      raise ConfigError('the grid has no passes (an empty list of axes)')
+    trials: Dict[str, Trial] = {}
     for grid in axes:
       for t in make_trials(base, grid):
-        flat = config_lib.flatten(t.config)
-        if t.name in seen and seen[t.name] != flat:
-          raise ConfigError(f'grids make two different trials named '
-                            f'{t.name!r}; give the axes distinct values')
-        if t.name not in seen:
-          seen[t.name] = flat
-          trials.append(t)
-    if not trials:
-      raise ConfigError('a list of grids needs at least one grid')
-    return trials
-  for path, values in axes.items():
-    config_lib.check_key(base, path)
-    if path.startswith('data.') or path in ('seed', 'num_seeds'):
-      raise ConfigError(f'{path} cannot be a grid axis (all trials share the '
-                        'data and the seeds)')
+        trials.setdefault(t.name, t)
+    return list(trials.values())
+  for axis, values in axes.items():
     if not values:
-      raise ConfigError(f'grid axis {path} has no values')
+      raise ConfigError(f'grid axis {axis} has no values')
+    if any(isinstance(v, dict) for v in values):
+      _check_joint(base, axis, values, [a for a in axes if a != axis])
+    else:
+      _check_axis_path(base, axis)
   config_lib.validate(base)
-  names = _short_names(list(axes))
+  names = _short_names(list(axis_paths(axes)))
   trials = []
   for combo in itertools.product(*axes.values()):
     cfg = copy.deepcopy(base)
-    overrides = dict(zip(axes, combo))
+    overrides = {}
+    for axis, value in zip(axes, combo):
+      overrides.update(value if isinstance(value, dict) else {axis: value})
     for path, value in overrides.items():
       config_lib.set_value(cfg, path, value)
     config_lib.validate(cfg)
     name = ','.join(f'{names[p]}={_fmt(v)}' for p, v in overrides.items())
     trials.append(Trial(name=name, overrides=overrides, config=cfg))
+  seen = set()
+  for t in trials:
+    if t.name in seen:
+      raise ConfigError(f'grid trial {t.name!r} appears twice; give each '
+                        'combination of axis values once')
+    seen.add(t.name)
   return trials
 
 
@@ -142,8 +190,12 @@ def make_members(trials: Sequence[Trial], workdir: str,
     cid = workdir_lib.config_id(config_lib.flatten(t.config), script_options)
     for s in range(t.config.num_seeds):
       seed = t.config.seed + s
-      members.append(Member(t, seed, workdir_lib.member_dir(
-          workdir, t.name, cid, seed)))
+      directory = workdir_lib.member_dir(workdir, t.name, cid, seed)
+      if not t.config.data.cv_folds:
+        members.append(Member(t, seed, directory))
+      for fold in range(t.config.data.cv_folds):  # folds are members too
+        members.append(Member(t, seed, os.path.join(directory, f'fold_{fold}'),
+                              fold))
   return members
 
 
@@ -182,7 +234,18 @@ class Context:
   signals: SignalGuard
   final_hooks: Sequence[FinalHook] = ()
   script_options: Optional[Dict[str, Any]] = None
+  primary: bool = True  # this process writes files (process 0)
+  checkpoints: bool = True  # a directory every process shares
   shown_models: set = dataclasses.field(default_factory=set)
+
+
+def _member_hp(chunk: Sequence[Member]) -> Dict[str, jax.Array]:
+  """The traced values of a chunk of members (and their folds)."""
+  traced = config_lib.traced_fields()
+  values = {p: [config_lib.get(m.trial.config, p) for m in chunk]
+            for p in traced}
+  values['data.cv_fold'] = [m.fold for m in chunk]
+  return program_lib.stack_hp(values)
 
 
 def _result(m: Member, status: Dict[str, Any]) -> Dict[str, Any]:
@@ -210,10 +273,7 @@ class GroupRun:
     self.driver = program_lib.epoch_driver_for(cfg)
     size = len(members) if self.mode == 'vmap' else 1
     self.chunks = [members[i:i + size] for i in range(0, len(members), size)]
-    traced = config_lib.traced_fields()
-    self.hps = [program_lib.stack_hp(
-        {p: [config_lib.get(m.trial.config, p) for m in c] for p in traced})
-                for c in self.chunks]
+    self.hps = [_member_hp(c) for c in self.chunks]
     trials = list(dict.fromkeys(id(m.trial) for m in members))
     self.label = (members[0].trial.name or 'run') if len(trials) == 1 else (
         f'{len(trials)} trials')
@@ -268,7 +328,8 @@ class GroupRun:
           self.cfg, self.chunks, self.states, self.trackers)
     self.ckpt = checkpoint_lib.GroupCheckpoints(
         os.path.join(ctx.workdir, '.checkpoints', self.group_id()),
-        keep=self.cfg.checkpoint.keep, member_axis=True)
+        keep=self.cfg.checkpoint.keep, member_axis=True) if (
+            ctx.checkpoints) else checkpoint_lib.NoCheckpoints()
     restored = self.ckpt.restore_latest((self.states, self.trackers),
                                         warn=ctx.out)
     if restored is not None:
@@ -281,8 +342,8 @@ class GroupRun:
     self.writers = {id(m): self.make_writer(m) for m in self.members}
     from dlexp import models  # pylint: disable=g-import-not-at-top
     layers = models.layer_order(self.steps.model, ctx.dataset.input_shape)
-    for m in self.members:  # diagnostics readers need the network order
-      records.write_layers(m.directory, layers)
+    for m in self.members if ctx.primary else ():  # network order, for
+      records.write_layers(m.directory, layers)  # diagnostics readers
     active = np.ones(len(self.chunks[0]), bool)
     prog.precompile(self.driver, self.states[0], self.trackers[0],
                     self.hps[0], active, ctx.ddata)
@@ -293,11 +354,14 @@ class GroupRun:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
   def make_writer(self, m: Member) -> records.RunWriter:
+    if not self.ctx.primary:
+      return records.NullWriter()  # process 0 writes the files
     flat = config_lib.flatten(m.trial.config)
     flat['seed'] = m.seed
     return records.RunWriter(m.directory, dict(
         config=flat, trial=m.trial.name, overrides=m.trial.overrides,
-        seed=m.seed, config_id=os.path.basename(os.path.dirname(m.directory)),
+        seed=m.seed, fold=m.fold, config_id=workdir_lib.config_id(
+            config_lib.flatten(m.trial.config), self.ctx.script_options),
         script_options=self.ctx.script_options or {},
         members_in_program=len(self.chunks[0]), member_mode=self.mode),
         self.ctx.env, resume_epoch=self.start_epoch)
@@ -324,9 +388,9 @@ class GroupRun:
     diagnose = bool(self.cfg.diagnostics.every_epochs)
     for k, c in enumerate(self.chunks):
       st = self.states[k]
-      row = {f'val_{n}': v for n, v in program_lib.evaluate(
+      row = {f'val_{n}': v for n, v in program_lib.validate(
           self.prog, st.params, st.batch_stats, self.hps[k],
-          self.ctx.ddata.val).items()}
+          self.ctx.ddata).items()}
       row.update(self.after_epoch(k, row, track=False, diagnose=diagnose))
       for i, m in enumerate(c):
         self.writer(m).log(dict({n: v[i] for n, v in row.items()}, epoch=0,
@@ -347,8 +411,8 @@ class GroupRun:
     st = self.states[k]
     train_m = jax.device_get(train_m)
     row = {f'train_{n}': v for n, v in train_m.items() if n != 'learning_rate'}
-    row.update({f'val_{n}': v for n, v in program_lib.evaluate(
-        prog, st.params, st.batch_stats, self.hps[k], ddata.val).items()})
+    row.update({f'val_{n}': v for n, v in program_lib.validate(
+        prog, st.params, st.batch_stats, self.hps[k], ddata).items()})
     every = self.cfg.diagnostics.every_epochs
     row.update(self.after_epoch(k, row, track=True,
                                 diagnose=bool(every) and epoch % every == 0))
@@ -372,14 +436,16 @@ class GroupRun:
       self.epoch_times.append(seconds)
       self.log_epoch(epoch, rows, seconds)
       every = cfg.checkpoint.every_epochs
-      if ctx.signals.requested or (every and epoch % every == 0):
+      # Every process stops at the same epoch when any one was signalled.
+      stop = distributed.any_process(ctx.signals.requested or 0)
+      if stop or (every and epoch % every == 0):
         self.ckpt.save(epoch, (self.states, self.trackers),
                        meta=dict(members=[m.directory for m in self.members]))
-      if ctx.signals.requested:
+      if stop:
         for m in self.members:
           self.writer(m).set_status('interrupted', epoch=epoch,
                                     trial=m.trial.name, seed=m.seed)
-        raise Interrupted(ctx.signals.requested, epoch)
+        raise Interrupted(stop, epoch)
 
   def log_epoch(self, epoch: int, rows, seconds: float) -> None:
     ran = sum(int(np.sum(r[0])) for r in rows if r is not None)
@@ -427,8 +493,8 @@ class GroupRun:
     results = []
     for k, c in enumerate(self.chunks):
       params, bstats, use_best, st, tr = self.final_params(k)
-      final = {f'val_{n}': v for n, v in program_lib.evaluate(
-          self.prog, params, bstats, self.hps[k], self.ctx.ddata.val).items()}
+      final = {f'val_{n}': v for n, v in program_lib.validate(
+          self.prog, params, bstats, self.hps[k], self.ctx.ddata).items()}
       if self.ctx.ddata.test is not None:  # from_arrays without a test split
         final.update({f'test_{n}': v for n, v in program_lib.evaluate(
             self.prog, params, bstats, self.hps[k],
@@ -439,7 +505,7 @@ class GroupRun:
             self.ctx.ddata, c, last_params=self.states[k].params,
             last_batch_stats=self.states[k].batch_stats)))
       for i, m in enumerate(c):
-        if self.cfg.save_model:
+        if self.cfg.save_model and self.ctx.primary:
           self.save_model(m, i, st, tr, bool(use_best[i]))
         results.append(self.finish_member(m, i, _scalars(final, i), tr, st,
                                           bool(use_best[i]), train_seconds))
@@ -520,22 +586,96 @@ def _groups(pending: Sequence[Member]) -> List[List[Member]]:
   return list(groups.values())
 
 
-def run(base: ml_collections.ConfigDict, axes: Union[Axes, Sequence[Axes]],
+def order_by_group(members: Sequence[Member]) -> List[Member]:
+  """Members of one group next to each other (groups in order of first
+  appearance), so that a contiguous trial shard cuts few groups."""
+  keys = {}
+  for m in members:
+    keys.setdefault(static_key(m.trial.config), len(keys))
+  return sorted(members, key=lambda m: keys[static_key(m.trial.config)])
+
+
+def _pending(members: Sequence[Member], rerun_failed: bool):
+  """(results of finished members, members to train), decided by process 0
+  (the one that reads the workdir) and shared with every process."""
+  results, pending = _finished(members, rerun_failed)
+  waiting = {id(m) for m in pending}
+  todo = distributed.broadcast([id(m) in waiting for m in members])
+  pending = [m for m, t in zip(members, todo) if t]
+  # A process that cannot read the workdir knows only that process 0 found
+  # these members finished.
+  for m, t in zip(members, todo):
+    if not t and m.directory not in results:
+      results[m.directory] = _result(m, {'status': 'done elsewhere'})
+  return {d: r for d, r in results.items()
+          if d not in {m.directory for m in pending}}, pending
+
+
+def run(base: ml_collections.ConfigDict, axes: Axes,
         workdir: str, out: Optional[Callable[[str], None]] = None,
         dataset=None,
         final_hooks: Sequence[FinalHook] = (), rerun_failed: bool = False,
-        script_options: Optional[Dict[str, Any]] = None
-        ) -> List[Dict[str, Any]]:
-  """Runs every trial x seed of the grid; returns one result per member.
+        script_options: Optional[Dict[str, Any]] = None,
+        shard: Tuple[int, int] = (0, 1)) -> List[Dict[str, Any]]:
+  """Runs every trial x seed of the grid (`axes`: see make_trials); returns
+  one result per member.
 
   Relaunching on the same workdir with the same settings skips members whose
   status is done or diverged, resumes interrupted groups from their latest
   checkpoint, and reruns failed members only with `rerun_failed`; other
   settings train into their own directories (see dlexp.train.workdir).
   `script_options` (a script's own flags) are part of a member's identity.
+  `shard` (i, n) runs the i-th of n contiguous blocks of the grid's members
+  (dlexp.distributed.shard). In a multi-process run every process calls this
+  with the same arguments; process 0 alone prints and writes files.
   """
+  primary = distributed.is_primary()
   if not isinstance(out, Printer):
     out = Printer(write=out)  # any callable taking a line
+  if not primary:
+    out = Printer(quiet=True)
+  trials, dataset, mesh = _checked(base, axes, workdir, dataset)
+  # Only now, every check passed: the workdir is made (by process 0).
+  workdir = (workdir_lib.prepare(workdir) if primary
+             else os.path.abspath(os.path.expanduser(workdir)))
+  members = make_members(trials, workdir, script_options)
+  members = distributed.shard(order_by_group(members), *shard)
+  for m in members:
+    workdir_lib.check_reusable(m.directory, config_lib.flatten(m.trial.config),
+                               script_options)
+  compile_cache.enable(base.compile_cache)
+  shared = distributed.directory_is_shared(workdir)
+  if not shared:
+    out(f'warning: {workdir} is not one directory shared by all '
+        f'{jax.process_count()} processes: process 0 writes the results, and '
+        'no checkpoints are kept (resuming needs a shared directory)')
+  locks = []
+  try:
+    for m in (members if primary else ()):  # all or nothing, first
+      lock = records.TrialLock(m.directory)
+      lock.acquire()
+      locks.append(lock)
+    results, pending = _pending(members, rerun_failed)
+    out(_dataset_line(dataset, mesh) + (
+        f'; {len(members) - len(pending)} member(s) already finished in '
+        f'{workdir}' if len(pending) < len(members) else ''))
+    if pending:
+      with SignalGuard(out) as signals:
+        ctx = Context(to_device(dataset, base, mesh), dataset, mesh, workdir,
+                      records.environment(), out, signals, final_hooks,
+                      script_options, primary=primary, checkpoints=shared)
+        for group in _groups(pending):
+          for r in GroupRun(group, ctx).run():
+            results[r['directory']] = r
+    return [results[m.directory] for m in members]
+  finally:
+    for lock in locks:
+      lock.release()
+
+
+def _checked(base, axes, workdir: str, dataset):
+  """Every check that needs no file written: the grid's values, the workdir,
+  the data and what depends on it. (trials, dataset, mesh)."""
   trials = make_trials(base, axes)
   workdir_lib.check(workdir)
   if dataset is None:
@@ -545,37 +685,15 @@ def run(base: ml_collections.ConfigDict, axes: Union[Axes, Sequence[Axes]],
     config_lib.validate_against_data(t.config, dataset, mesh.size)
   for group in group_trials(trials):  # init.from_path, freeze patterns
     transfer.check(group[0].config, dataset)
-  workdir = workdir_lib.prepare(workdir)  # only now: every check has passed
-  members = make_members(trials, workdir, script_options)
-  for m in members:
-    workdir_lib.check_reusable(m.directory, config_lib.flatten(m.trial.config),
-                               script_options)
-  compile_cache.enable(base.compile_cache)
-  locks = []
-  try:
-    for m in members:  # all or nothing, before anything is written
-      lock = records.TrialLock(m.directory)
-      lock.acquire()
-      locks.append(lock)
-    results, pending = _finished(members, rerun_failed)
-    skipped = len(members) - len(pending)
-    out(f'dataset {dataset.name}: {len(dataset.train_y)} train / '
-        f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
-        f'{tuple(dataset.input_shape)}, '
-        + (f'{dataset.num_classes} classes; ' if dataset.num_classes else
-           f'regression targets of {dataset.target_dim}; ') +
-        f'devices: {mesh.size} x {jax.devices()[0].platform}'
-        + (f'; {skipped} member(s) already finished in {workdir}'
-           if skipped else ''))
-    if pending:
-      with SignalGuard(out) as signals:
-        ctx = Context(to_device(dataset, base, mesh), dataset, mesh, workdir,
-                      records.environment(), out, signals, final_hooks,
-                      script_options)
-        for group in _groups(pending):
-          for r in GroupRun(group, ctx).run():
-            results[r['directory']] = r
-    return [results[m.directory] for m in members]
-  finally:
-    for lock in locks:
-      lock.release()
+  return trials, dataset, mesh
+
+
+def _dataset_line(dataset, mesh) -> str:
+  return (f'dataset {dataset.name}: {len(dataset.train_y)} train / '
+          f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
+          f'{tuple(dataset.input_shape)}, '
+          + (f'{dataset.num_classes} classes; ' if dataset.num_classes else
+             f'regression targets of {dataset.target_dim}; ')
+          + f'devices: {mesh.size} x {jax.devices()[0].platform}'
+          + (f' in {jax.process_count()} processes'
+             if jax.process_count() > 1 else ''))
