@@ -14,6 +14,17 @@ read per-layer diagnostics back from metrics.jsonl.
   model without any.
 - logit_scale_hook: how much larger the logits are with dropout on.
 - mc_dropout_hook: Monte-Carlo dropout accuracy and predictive entropy.
+- predict_time_hook: compiled prediction time with and without dropout
+  layers, and the cost of MC dropout.
+- last_epoch_hook: test metrics of the last epoch's parameters (what
+  training without restore_best keeps).
+- calibration_hook: expected calibration error on the test set.
+- class_recall_hook: per-class recall, balanced accuracy, minority recall.
+- weight_sparsity_hook: exact and near zeros among the kernels, and the
+  model's size stored dense and sparse (CSR).
+- activation_zeros_hook: zero activations with dropout on and off.
+- batch_norm_hook: learned gamma/beta, and accuracy with BatchNorm in
+  training mode (batch statistics) next to inference mode.
 """
 import copy
 import dataclasses
@@ -29,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from dlexp import records
+from dlexp import losses, records
 from dlexp.errors import ConfigError
 from dlexp.layers import dropout as dropout_lib
 
@@ -574,3 +585,364 @@ def step_time_hook(num_steps: int = 20, repeats: int = 5,
     return out
 
   return hook
+
+
+def _program_seconds(programs: Dict[str, Tuple[Any, tuple]], repeats: int,
+                     budget_s: float) -> Dict[str, float]:
+  """Fastest time of each compiled program (name -> (fn, args)), the
+  programs alternating round by round; no new round once `budget_s` is
+  spent."""
+  best, spent = {}, 0.0
+  for _ in range(repeats):
+    for name, (fn, args) in programs.items():
+      t = _seconds(fn, *args)
+      best[name] = min(best.get(name, t), t)
+      spent += t
+    if spent > budget_s:
+      break
+  return best
+
+
+def predict_time_hook(mc_samples: int = 10, batch_size: int = 1000,
+                      repeats: int = 5, budget_s: float = 10.0):
+  """Hook: 'predict_ms' (one compiled inference pass, train=False, over
+  `batch_size` test examples with the model as configured),
+  'predict_ms_nodrop' (the same model rebuilt without dropout layers),
+  'predict_time_ratio', 'mc_predict_ms' (MC dropout: `mc_samples`
+  stochastic passes averaged) and 'mc_cost_ratio' (over 'predict_ms'), and
+  'predict_same_program': 1 when the traced inference program (its jaxpr)
+  with dropout layers equals the one without, so the timing difference is
+  noise by construction (inverted dropout is the identity at inference;
+  'classic' multiplies by 1 - rate).
+
+  Fastest of up to `repeats` runs per program, the programs alternating
+  (see step_time_hook); one member at a time.
+  """
+  if mc_samples < 1:
+    raise ConfigError(f'mc_samples={mc_samples} not allowed; need an int >= 1')
+  cache, same = {}, {}  # model -> compiled programs, jaxprs equal
+
+  def programs_of(model, variables, x, rate, key):
+    if model not in cache:
+      nodrop = without_dropout(model)
+      fns = {
+          'drop': lambda v, x, r, k: model.apply(v, x, train=False,
+                                                 dropout_rate=r),
+          'nodrop': lambda v, x, r, k: nodrop.apply(v, x, train=False,
+                                                    dropout_rate=r),
+          'mc': lambda v, x, r, k: dropout_lib.mc_dropout_predict(
+              lambda xx, kk: dropout_apply(model, v, xx, r, kk), x,
+              mc_samples, k)[0]}
+      cache[model] = {n: jax.jit(f).lower(variables, x, rate, key).compile()
+                      for n, f in fns.items()}
+      jaxpr = lambda f: str(jax.make_jaxpr(f)(variables, x, rate, key))
+      same[model] = float(jaxpr(fns['drop']) == jaxpr(fns['nodrop']))
+    return cache[model]
+
+  def hook(ctx) -> Dict[str, np.ndarray]:
+    x = ctx.data.test[0] if ctx.data.test is not None else ctx.data.val[0]
+    x = x.reshape((-1,) + x.shape[2:])[:batch_size]
+    keys = member_keys(ctx.members)
+    out = {'predict_ms': [], 'predict_ms_nodrop': [], 'mc_predict_ms': []}
+    for i in range(len(ctx.members)):
+      take = lambda t: jax.tree_util.tree_map(lambda a: a[i], t)
+      variables = ctx.steps.variables(take(ctx.params),
+                                      take(ctx.batch_stats))
+      rate = ctx.hp['model.dropout_rate'][i]
+      programs = programs_of(ctx.model, variables, x, rate, keys[i])
+      args = (variables, x, rate, keys[i])
+      best = _program_seconds({n: (f, args) for n, f in programs.items()},
+                              repeats, budget_s)
+      out['predict_ms'].append(1e3 * best['drop'])
+      out['predict_ms_nodrop'].append(1e3 * best['nodrop'])
+      out['mc_predict_ms'].append(1e3 * best['mc'])
+    out = {k: np.asarray(v) for k, v in out.items()}
+    out['predict_time_ratio'] = out['predict_ms'] / out['predict_ms_nodrop']
+    out['mc_cost_ratio'] = out['mc_predict_ms'] / out['predict_ms']
+    out['predict_same_program'] = np.full(len(ctx.members), same[ctx.model])
+    return out
+
+  return hook
+
+
+# -- early stopping: the last epoch's parameters ---------------------------------
+def last_epoch_hook(ctx) -> Dict[str, jax.Array]:
+  """'last_test_loss', 'last_test_accuracy' (and every other metric) of the
+  LAST epoch's parameters: what a run keeps without restore_best (Keras'
+  EarlyStopping default). Equal to the test_* metrics where the last epoch
+  is the best one."""
+  split = ctx.data.test if ctx.data.test is not None else ctx.data.val
+  out = _evaluate(ctx.steps, ctx.last_params, ctx.last_batch_stats, ctx.hp,
+                  *split)
+  prefix = 'last_test_' if ctx.data.test is not None else 'last_val_'
+  return {prefix + k: v for k, v in out.items()}
+
+
+# -- predictions on the test set -------------------------------------------------
+@functools.partial(jax.jit, static_argnums=(0,))
+def _logits(model, params, batch_stats, xs):
+  """(members, B, b, outputs) inference logits of pre-batched xs."""
+
+  def member(p, bs):
+    variables = {'params': p}
+    if bs:
+      variables['batch_stats'] = bs
+    return jax.lax.map(
+        lambda x: model.apply(variables, x, train=False, dropout_rate=0.0), xs)
+
+  return jax.vmap(member)(params, batch_stats)
+
+
+def _test_predictions(ctx):
+  """(logits (members, N, K), labels (N,), weights (N,)) on the test set
+  (validation if there is none), padding included (weight 0)."""
+  xs, ys, ws = ctx.data.test if ctx.data.test is not None else ctx.data.val
+  logits = np.asarray(_logits(ctx.model, ctx.params, ctx.batch_stats, xs))
+  logits = logits.reshape((logits.shape[0], -1, logits.shape[-1]))
+  return (logits, np.asarray(ys).reshape(-1),
+          np.asarray(ws).reshape(-1))
+
+
+def probabilities(logits: np.ndarray, loss_name: str) -> np.ndarray:
+  """Class probabilities a loss trains the outputs to be: softmax for
+  cross-entropy and focal; for mse/mae/huber on one-hot targets the
+  outputs themselves, clipped to [0, 1] and renormalized (MSE's minimizer
+  is the conditional class probability; no softmax was trained)."""
+  if loss_name in losses.REGRESSION:
+    p = np.clip(logits, 0.0, 1.0)
+    total = p.sum(-1, keepdims=True)
+    uniform = np.full_like(p, 1.0 / p.shape[-1])
+    return np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform)
+  if logits.shape[-1] == 1:  # one sigmoid logit (bce on two classes)
+    q = 1.0 / (1.0 + np.exp(-logits[..., 0]))
+    return np.stack([1.0 - q, q], axis=-1)
+  z = logits - logits.max(-1, keepdims=True)
+  e = np.exp(z)
+  return e / e.sum(-1, keepdims=True)
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
+                               bins: int = 15,
+                               weights: Optional[np.ndarray] = None
+                               ) -> float:
+  """ECE (Naeini et al. 2015; Guo et al. 2017): sum over `bins` equal-width
+  confidence bins (lo, hi] of (bin weight / total) * |accuracy - mean
+  confidence| of the bin."""
+  w = np.ones_like(confidence) if weights is None else weights
+  edges = np.linspace(0.0, 1.0, bins + 1)
+  index = np.clip(np.searchsorted(edges, confidence, side='left') - 1, 0,
+                  bins - 1)
+  total, ece = w.sum(), 0.0
+  for b in range(bins):
+    in_bin = (index == b) & (w > 0)
+    weight = w[in_bin].sum()
+    if weight > 0:
+      acc = (w[in_bin] * correct[in_bin]).sum() / weight
+      conf = (w[in_bin] * confidence[in_bin]).sum() / weight
+      ece += weight / total * abs(acc - conf)
+  return float(ece)
+
+
+def calibration_hook(bins: int = 15):
+  """Hook: 'ece', the expected calibration error (`bins` bins) of the test
+  predictions, and 'confidence', their mean top probability; probabilities
+  as the member's loss defines them (see `probabilities`)."""
+
+  def hook(ctx) -> Dict[str, np.ndarray]:
+    logits, ys, ws = _test_predictions(ctx)
+    ece, conf = [], []
+    for i, m in enumerate(ctx.members):
+      p = probabilities(logits[i], m.trial.config.loss.name)
+      top = p.max(-1)
+      correct = (p.argmax(-1) == ys).astype(np.float64)
+      ece.append(expected_calibration_error(top, correct, bins, ws))
+      conf.append((top * ws).sum() / ws.sum())
+    return {'ece': np.asarray(ece), 'confidence': np.asarray(conf)}
+
+  return hook
+
+
+def class_recall_hook(minority: Sequence[int] = ()):
+  """Hook: 'recall_<c>' for every class, 'balanced_accuracy' (their mean),
+  and with `minority` classes 'minority_recall' / 'majority_recall' (mean
+  recall over those classes / over the rest), on the test set."""
+
+  def hook(ctx) -> Dict[str, np.ndarray]:
+    logits, ys, ws = _test_predictions(ctx)
+    k = logits.shape[-1]
+    pred = logits.argmax(-1)  # (members, N)
+    recall = np.full((len(ctx.members), k), np.nan)
+    for c in range(k):
+      mine = (ys == c) & (ws > 0)
+      if mine.any():
+        recall[:, c] = (pred[:, mine] == c).mean(axis=1)
+    out = {f'recall_{c}': recall[:, c] for c in range(k)}
+    out['balanced_accuracy'] = np.nanmean(recall, axis=1)
+    if minority:
+      rest = [c for c in range(k) if c not in minority]
+      out['minority_recall'] = np.nanmean(recall[:, list(minority)], axis=1)
+      out['majority_recall'] = np.nanmean(recall[:, rest], axis=1)
+    return out
+
+  return hook
+
+
+# -- sparsity ---------------------------------------------------------------------
+def sparse_bytes(kernel: np.ndarray) -> int:
+  """Bytes of `kernel` (fan-in x fan-out view) stored as scipy's CSR matrix:
+  values, column indices and row pointers."""
+  import scipy.sparse  # pylint: disable=g-import-not-at-top
+  m = scipy.sparse.csr_matrix(kernel.reshape(-1, kernel.shape[-1]))
+  return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes)
+
+
+def weight_sparsity_hook(small: float = 1e-3):
+  """Hook, over all kernels of the final parameters: 'kernel_zero_fraction'
+  (exactly 0), 'kernel_small_fraction' (|w| < `small`), 'dense_kb' (every
+  parameter stored dense, float32) and 'sparse_kb' (kernels stored as CSR,
+  the other parameters dense), 'size_ratio' = sparse / dense."""
+
+  def hook(ctx) -> Dict[str, np.ndarray]:
+    flat = traverse_util.flatten_dict(jax.device_get(ctx.params))
+    out = {k: [] for k in ('kernel_zero_fraction', 'kernel_small_fraction',
+                           'dense_kb', 'sparse_kb')}
+    for i in range(len(ctx.members)):
+      zeros = smalls = count = dense = stored = 0
+      for path, value in flat.items():
+        w = np.asarray(value[i], np.float32)
+        dense += w.nbytes
+        if path[-1] == 'kernel':
+          zeros += int(np.sum(w == 0))
+          smalls += int(np.sum(np.abs(w) < small))
+          count += w.size
+          stored += sparse_bytes(w)
+        else:
+          stored += w.nbytes
+      out['kernel_zero_fraction'].append(zeros / max(count, 1))
+      out['kernel_small_fraction'].append(smalls / max(count, 1))
+      out['dense_kb'].append(dense / 1024)
+      out['sparse_kb'].append(stored / 1024)
+    out = {k: np.asarray(v) for k, v in out.items()}
+    out['size_ratio'] = out['sparse_kb'] / out['dense_kb']
+    return out
+
+  return hook
+
+
+def _zero_fraction_of_dropout_outputs(run) -> jax.Array:
+  """Runs `run()` (a model apply) and returns the fraction of exact zeros
+  among the outputs of its Dropout layers (the hidden units as the next
+  layer sees them)."""
+  outputs = []
+
+  def record(next_fun, args, kwargs, context):
+    y = next_fun(*args, **kwargs)
+    if (isinstance(context.module, dropout_lib.Dropout)
+        and context.method_name == '__call__'):
+      outputs.append(y)
+    return y
+
+  with nn.intercept_methods(record):
+    run()
+  if not outputs:
+    return jnp.float32(jnp.nan)
+  zeros = sum(jnp.sum(o == 0) for o in outputs)
+  return zeros / sum(o.size for o in outputs)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _activation_zeros(model, params, batch_stats, rates, keys, x):
+
+  def member(p, bs, rate, key):
+    variables = {'params': p}
+    if bs:
+      variables['batch_stats'] = bs
+    off = _zero_fraction_of_dropout_outputs(lambda: model.apply(
+        variables, x, train=False, dropout_rate=rate))
+    on = _zero_fraction_of_dropout_outputs(
+        lambda: dropout_apply(model, variables, x, rate, key))
+    return on, off
+
+  on, off = jax.vmap(member)(params, batch_stats, rates, keys)
+  return {'act_zero_train': on, 'act_zero_inference': off}
+
+
+def activation_zeros_hook(ctx) -> Dict[str, jax.Array]:
+  """'act_zero_train' / 'act_zero_inference': fraction of the hidden units'
+  outputs (after each Dropout layer) that are exactly 0 on the probe batch,
+  in one training-mode pass (dropout on) and in inference mode. Dropout
+  zeros activations while it trains; the weights it leaves are dense."""
+  return _activation_zeros(ctx.model, ctx.params, ctx.batch_stats,
+                           ctx.hp['model.dropout_rate'],
+                           member_keys(ctx.members), ctx.data.probe_x)
+
+
+# -- batch norm ---------------------------------------------------------------------
+def _bn_leaves(params, name: str) -> List[Any]:
+  """The BatchNorm parameters called `name` ('scale' = gamma, 'bias' =
+  beta), each (members, units)."""
+  return [v for p, v in traverse_util.flatten_dict(params).items()
+          if p[-1] == name and any(str(k).startswith('BatchNorm')
+                                   for k in p[:-1])]
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _train_mode_eval(steps, params, batch_stats, hp, xs, ys):
+  """Accuracy and loss with BatchNorm normalizing by each batch's own
+  statistics (training mode; dropout off; statistics not kept), and the
+  inference-mode accuracy of the same examples."""
+
+  def member(p, bs, h):
+    variables = steps.variables(p, bs)
+
+    def body(totals, batch):
+      x, y = batch
+      logits, _ = steps.model.apply(variables, x, train=True,
+                                    dropout_rate=0.0, mutable=['batch_stats'])
+      same = steps.model.apply(variables, x, train=False, dropout_rate=0.0)
+      sums = (jnp.sum(losses.accuracy(logits, y)),
+              jnp.sum(steps.loss_fn(logits, y, h)),
+              jnp.sum(losses.accuracy(same, y)))
+      return tuple(t + v for t, v in zip(totals, sums)), None
+
+    (acc, loss, inference), _ = jax.lax.scan(
+        body, (jnp.float32(0),) * 3, (xs, ys))
+    n = xs.shape[0] * xs.shape[1]
+    return {'accuracy': acc / n, 'loss': loss / n,
+            'inference_accuracy': inference / n}
+
+  return jax.vmap(member)(params, batch_stats, hp)
+
+
+def batch_norm_hook(ctx) -> Dict[str, np.ndarray]:
+  """'bn_gamma_mean', 'bn_gamma_std', 'bn_beta_mean', 'bn_beta_std' over all
+  BatchNorm units (nan without BatchNorm); 'val_accuracy_train_mode' and
+  'val_loss_train_mode': the validation set in batches of the training
+  batch size with BatchNorm in training mode (each batch normalized by its
+  own mean and variance, as in training), to set beside the inference-mode
+  val_accuracy (running averages); 'bn_mode_gap': training-mode minus
+  inference-mode accuracy on exactly those examples (0 without
+  BatchNorm)."""
+  out = {}
+  for name, key in (('scale', 'gamma'), ('bias', 'beta')):
+    leaves = _bn_leaves(jax.device_get(ctx.params), name)
+    if leaves:
+      values = np.concatenate([np.asarray(v).reshape(v.shape[0], -1)
+                               for v in leaves], axis=1)
+      out[f'bn_{key}_mean'] = values.mean(axis=1)
+      out[f'bn_{key}_std'] = values.std(axis=1)
+    else:
+      nan = np.full(len(ctx.members), np.nan)
+      out[f'bn_{key}_mean'] = out[f'bn_{key}_std'] = nan
+  b = ctx.steps.batch_size
+  xs, ys, ws = ctx.data.val
+  x = xs.reshape((-1,) + xs.shape[2:])
+  y = ys.reshape((-1,) + ys.shape[2:])
+  n = int(np.asarray(ws).sum()) // b * b  # whole batches of real examples
+  x = x[:n].reshape((n // b, b) + x.shape[1:])
+  y = y[:n].reshape((n // b, b) + y.shape[1:])
+  res = _train_mode_eval(ctx.steps, ctx.params, ctx.batch_stats, ctx.hp, x, y)
+  out['val_accuracy_train_mode'] = np.asarray(res['accuracy'])
+  out['val_loss_train_mode'] = np.asarray(res['loss'])
+  out['bn_mode_gap'] = np.asarray(res['accuracy'] - res['inference_accuracy'])
+  return out

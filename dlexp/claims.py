@@ -103,6 +103,21 @@ class Evidence:
     return len(self.groups.get(trial, []))
 
 
+class PartEvidence:
+  """The evidence of a script of several parts (cli.run_parts): one
+  Evidence per part, by part name."""
+
+  def __init__(self, parts: Dict[str, Evidence]):
+    self.parts = dict(parts)
+
+  def part(self, name: str) -> Evidence:
+    """That part's Evidence; KeyError (an 'inconclusive' verdict) if the
+    part did not run."""
+    if name not in self.parts:
+      raise KeyError(f'part {name!r} did not run')
+    return self.parts[name]
+
+
 def _same(a, b) -> bool:
   if isinstance(a, (int, float)) and isinstance(b, (int, float)):
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)

@@ -6,6 +6,7 @@ An experiment script declares the axes it ablates, its columns, its claims
 and its smoke and full sizes, and calls `run_ablation`; see
 experiments/elu_vs_relu.py.
 """
+import copy
 import dataclasses
 import os
 import re
@@ -35,7 +36,8 @@ _SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                  seeds: int = 3, smoke: Optional[Dict[str, Any]] = None,
                  full: Optional[Dict[str, Any]] = None,
-                 config: Optional[Dict[str, Any]] = None) -> None:
+                 config: Optional[Dict[str, Any]] = None,
+                 dataset: str = 'fashion_mnist') -> None:
   """Flags common to every ablation; `--config.<field>=value` reaches any
   config field.
 
@@ -51,7 +53,7 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
   flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI.')
   flags.DEFINE_bool('full', False, 'The full size, meant for a GPU/TPU.')
   flags.DEFINE_string('model', model, 'Model family (config.model.name).')
-  flags.DEFINE_string('dataset', 'fashion_mnist', 'Dataset (config.data.name).')
+  flags.DEFINE_string('dataset', dataset, 'Dataset (config.data.name).')
   flags.DEFINE_string('data_dir', None, 'Where the dataset files are '
                       '(config.data.data_dir; also $DLEXP_DATA_DIR).')
   flags.DEFINE_integer('epochs', epochs, 'Epochs per trial (config.epochs).')
@@ -238,6 +240,82 @@ def run_ablation(axes,
   return grid.results, text
 
 
+@dataclasses.dataclass
+class Part:
+  """One sweep of a script that runs several, each with its own settings
+  (another dataset, model or loss), its own table and its own evidence.
+
+  `settings` (config path -> value) apply on top of the resolved config;
+  like an axis, a path a part sets cannot also come from --config (or a
+  shortcut flag). `flag_settings` come from the script's own flags (e.g.
+  --regression_epochs for this part's epochs): they apply without that
+  check, and the script documents which shared flag they stand in for.
+  """
+  name: str
+  axes: Any  # as run_ablation's
+  columns: Sequence[report.Column] = report.DEFAULT_COLUMNS
+  settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  final_hooks: Sequence[Any] = ()
+  flag_settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def part_config(config, part: Part):
+  """A copy of `config` with the part's settings; a --config value or a
+  shortcut flag for one of them is an error (the part would replace it
+  without a word)."""
+  given = {path: f'--{flag}={FLAGS[flag].value}' for flag, path in SHORTCUTS
+           if FLAGS[flag].present}
+  given.update({path: f'--config.{path}={v}'
+                for path, v in config_overrides().items()})
+  cfg = copy.deepcopy(config)
+  for path, value in part.settings.items():
+    if path in given:
+      raise DlexpError(f'{given[path]} is set by part {part.name!r} of this '
+                       f'script (to {value!r}); use the script\'s own flags')
+    config_lib.set_value(cfg, path, value)
+  for path, value in part.flag_settings.items():
+    config_lib.set_value(cfg, path, value)
+  config_lib.validate(cfg)
+  return cfg
+
+
+def run_parts(parts: Sequence[Part], config=None, title: str = '',
+              options: Optional[Dict[str, Any]] = None,
+              axis_flags: Optional[Dict[str, str]] = None,
+              claims: Sequence[claims_lib.Claim] = (),
+              plots: Sequence[str] = ()):
+  """run_ablation for a script of several sweeps (`parts`, each its own
+  grid): one table per part under its name, one set of verdicts and one
+  findings record for all. Claim checks get a claims.PartEvidence
+  (`ev.part(name)` is that part's Evidence). Every setting is validated
+  before the first part trains. Returns {part name: (results, table)}."""
+  config = config or resolved_config()
+  configs = [part_config(config, p) for p in parts]  # all errors up front
+  for p in parts:
+    check_axes(p.axes, axis_flags)
+  out, texts, evidence, dirs, written, grids = {}, [], {}, [], [], []
+  for p, cfg in zip(parts, configs):
+    grid = run_grid(p.axes, cfg, p.final_hooks, options, axis_flags)
+    table = grid.table(p.columns)
+    text = f'### {p.name}\n\n{run_line(cfg)}\n\n{table}'
+    print(f'\n{text}')
+    texts.append(text)
+    evidence[p.name] = grid.evidence()
+    dirs += grid.directories
+    if _primary():
+      written += plot_curves(grid, plots, subdir=p.name)
+    grids.append(grid)
+    out[p.name] = (grid.results, table)
+  if title:
+    print(f'\n## {title}; workdir {os.path.abspath(FLAGS.workdir)}')
+  if trial_shard()[1] == 1 and _primary():
+    publish(title, '\n\n'.join(texts), claims,
+            claims_lib.PartEvidence(evidence), dirs, plots=written)
+  for grid in grids:
+    check_failed(grid)
+  return out
+
+
 def _primary() -> bool:
   from dlexp import distributed  # pylint: disable=g-import-not-at-top
   return distributed.is_primary()
@@ -259,9 +337,11 @@ def check_failed(grid: Grid) -> None:
 
 
 def plot_curves(grid: Grid, metrics: Sequence[str],
-                plotters: Sequence[Plotter] = ()) -> List[str]:
+                plotters: Sequence[Plotter] = (), subdir: str = ''
+                ) -> List[str]:
   """Learning curves for the findings (all three with --plot), then the
-  script's own figures."""
+  script's own figures; `subdir` tells apart the parts of a run_parts
+  script."""
   runs, directories = grid.runs, grid.directories
   if FLAGS.plot:
     metrics = list(dict.fromkeys([*metrics, 'val_accuracy', 'val_loss',
@@ -269,7 +349,8 @@ def plot_curves(grid: Grid, metrics: Sequence[str],
   elif size() == 'smoke' or not runs:
     return []
   outdir = os.path.join(FLAGS.workdir, findings.FINDINGS_DIR, 'plots',
-                        findings.invocation_id(directories, FLAGS.workdir))
+                        findings.invocation_id(directories, FLAGS.workdir),
+                        re.sub(r'[^\w.-]+', '_', subdir))
   os.makedirs(outdir, exist_ok=True)
   paths = report.plot(runs, metrics, outdir)
   paths += [p for p in (fn(runs, outdir) for fn in plotters) if p]

@@ -8,6 +8,14 @@ Conventions:
 - `penalty = l1 * sum|w| + (l2 / 2) * sum w**2`, so the L2 gradient is
   `l2 * w`, matching a coupled weight decay of `l2`; l1 and l2 together give
   the elastic net. Both are traced (`TRACED`).
+- `l1_method` 'proximal' takes L1 out of the loss and applies its proximal
+  operator after each update instead (ISTA, proximal gradient descent):
+  `w <- sign(w) * max(|w| - lr * l1, 0)` with the step's learning rate.
+  With plain SGD this is the exact proximal gradient step, and weights land
+  on exactly 0; the (sub)gradient of the penalty makes SGD overshoot 0 by up
+  to lr * l1 every step, so 'penalty' leaves them hovering near 0. With
+  momentum or adaptive optimizers the threshold lr * l1 is the usual
+  heuristic, not an exact proximal step.
 - max-norm (Srebro et al. 2005; Srivastava et al. 2014): each unit's incoming
   weight vector (all kernel axes but the last, the output axis) is rescaled to
   norm `max_norm` when longer; apply after the optimizer update.
@@ -21,7 +29,8 @@ Conventions:
   least 1, so pruning starting at epoch 0 acts after the first update).
   Pruned weights never return: they rank below every kept weight. Scope
   'layer' prunes each kernel to the target; 'global' ranks all kernels
-  together.
+  together. The target sparsity is traced: a grid over it shares one
+  program.
 """
 from typing import Any, Dict
 
@@ -32,7 +41,9 @@ import ml_collections
 from dlexp.errors import ConfigError
 from dlexp.registry import closest
 
-TRACED = ('reg.l1', 'reg.l2')
+TRACED = ('reg.l1', 'reg.l2', 'reg.prune_sparsity')
+
+L1_METHODS = ('penalty', 'proximal')
 
 PRUNE_METHODS = ('none', 'one_shot', 'gradual')
 PRUNE_SCOPES = ('layer', 'global')
@@ -42,6 +53,9 @@ def defaults() -> ml_collections.ConfigDict:
   """The `config.reg` section."""
   return ml_collections.ConfigDict(dict(
       l1=0.0,                # L1 penalty on kernels.
+      l1_method='penalty',   # How L1 acts: a penalty in the loss, or the
+                             # proximal step (soft-thresholding by lr * l1)
+                             # after each update, which makes exact zeros.
       l2=0.0,                # L2 penalty (l2 / 2) sum w^2 on kernels (coupled
                              # weight decay).
       max_norm=0.0,          # Bound on the norm of each unit's incoming
@@ -70,6 +84,7 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
   for key in ('l1', 'l2', 'max_norm'):
     if not cfg[key] >= 0:
       raise ConfigError(f'reg.{key}={cfg[key]!r} must be >= 0 (0 = off)')
+  _choice('reg.l1_method', cfg.l1_method, L1_METHODS)
   _choice('reg.prune_method', cfg.prune_method, PRUNE_METHODS)
   _choice('reg.prune_scope', cfg.prune_scope, PRUNE_SCOPES)
   if not 0.0 <= cfg.prune_sparsity < 1.0:
@@ -130,9 +145,12 @@ def penalty(params, hp, reg_cfg: ml_collections.ConfigDict = None):
   """l1 * sum|w| + l2/2 * sum w^2 over kernels.
 
   `hp['reg.l1']` / `hp['reg.l2']` give the coefficients; a missing key falls
-  back to `reg_cfg` (or 0 when no config is given).
+  back to `reg_cfg` (or 0 when no config is given). With reg_cfg.l1_method
+  'proximal' the L1 term is left out (`proximal_l1` applies it).
   """
   l1 = _hp(hp, 'reg.l1', reg_cfg.l1 if reg_cfg is not None else 0.0)
+  if reg_cfg is not None and reg_cfg.l1_method == 'proximal':
+    l1 = jnp.zeros((), jnp.float32)
   l2 = _hp(hp, 'reg.l2', reg_cfg.l2 if reg_cfg is not None else 0.0)
   total = jnp.zeros((), jnp.float32)
   for _, w in _kernels(params):
@@ -142,6 +160,24 @@ def penalty(params, hp, reg_cfg: ml_collections.ConfigDict = None):
     l1_term = jnp.sum(w * jax.lax.stop_gradient(jnp.sign(w)))
     total = total + l1 * l1_term + 0.5 * l2 * jnp.sum(w * w)
   return total
+
+
+def soft_threshold(w, threshold):
+  """sign(w) * max(|w| - threshold, 0): the proximal operator of
+  threshold * |w|."""
+  t = jnp.asarray(threshold, jnp.float32).astype(w.dtype)
+  return jnp.sign(w) * jnp.maximum(jnp.abs(w) - t, 0)
+
+
+def proximal_l1(params, hp, learning_rate, reg_cfg: ml_collections.ConfigDict):
+  """Soft-thresholds every kernel by learning_rate * l1 (call after the
+  optimizer update); identity unless reg_cfg.l1_method is 'proximal'."""
+  if reg_cfg.l1_method != 'proximal':
+    return params
+  threshold = _hp(hp, 'reg.l1', reg_cfg.l1) * learning_rate
+  return jax.tree_util.tree_map_with_path(
+      lambda p, x: soft_threshold(x, threshold) if _is_kernel(p) else x,
+      params)
 
 
 def max_norm(w, bound):
@@ -199,9 +235,10 @@ def prune_steps(steps_per_epoch: int, reg_cfg) -> tuple:
   return t0, t1
 
 
-def target_sparsity(step, steps_per_epoch: int, reg_cfg):
-  """Target sparsity at `step` (pure jnp; works on traced steps)."""
-  s_f = jnp.float32(reg_cfg.prune_sparsity)
+def target_sparsity(step, steps_per_epoch: int, reg_cfg, hp=None):
+  """Target sparsity at `step` (pure jnp; works on traced steps); the final
+  sparsity is hp['reg.prune_sparsity'] when given, else reg_cfg's."""
+  s_f = _hp(hp, 'reg.prune_sparsity', reg_cfg.prune_sparsity)
   t = jnp.asarray(step, jnp.float32)
   t0, t1 = prune_steps(steps_per_epoch, reg_cfg)
   if reg_cfg.prune_method == 'one_shot':
@@ -252,12 +289,18 @@ def _prune(params, masks, sparsity, scope: str, exclude=None):
 
 
 def update_masks(params, masks, step, steps_per_epoch: int,
-                 reg_cfg: ml_collections.ConfigDict, exclude=None):
+                 reg_cfg: ml_collections.ConfigDict, exclude=None, hp=None,
+                 member_axis=None):
   """New masks for `step` (identity except at pruning steps). `exclude`:
-  None, or names -> bool for kernels left out of pruning (frozen ones).
+  None, or names -> bool for kernels left out of pruning (frozen ones);
+  `hp`: the traced values (the target sparsity), else reg_cfg's.
 
   Pure jnp and vmappable; safe to call every step inside a scan: a lax.cond on
-  the (usually unbatched) step skips the sort on non-pruning steps.
+  the step skips the sort on non-pruning steps. Under jax.vmap the step is
+  batched, and vmap turns a cond with a batched predicate into a select that
+  sorts every kernel at every step; pass the vmap's `member_axis` name and
+  the cond branches on whether ANY member is due (unbatched, via pmax),
+  each member still keeping its own masks unless it is due itself.
   """
   method = reg_cfg.prune_method
   if method == 'none':
@@ -269,10 +312,14 @@ def update_masks(params, masks, step, steps_per_epoch: int,
   else:
     every = int(reg_cfg.prune_every_steps)
     due = (t >= t0) & (t <= t1) & (((t - t0) % every == 0) | (t == t1))
-  sparsity = target_sparsity(t, steps_per_epoch, reg_cfg)
+  sparsity = target_sparsity(t, steps_per_epoch, reg_cfg, hp)
+  prune = lambda m: _prune(params, m, sparsity, reg_cfg.prune_scope, exclude)
+  if member_axis is None:
+    return jax.lax.cond(due, prune, lambda m: m, masks)
+  any_due = jax.lax.pmax(due.astype(jnp.int32), member_axis) > 0
   return jax.lax.cond(
-      due, lambda m: _prune(params, m, sparsity, reg_cfg.prune_scope,
-                            exclude),
+      any_due, lambda m: jax.tree.map(lambda a, b: jnp.where(due, a, b),
+                                      prune(m), m),
       lambda m: m, masks)
 
 

@@ -56,7 +56,8 @@ def test_defaults_are_valid_and_have_contract_keys():
   c = data.defaults()
   assert sorted(c.keys()) == sorted([
       'name', 'data_dir', 'val_size', 'split_seed', 'standardize', 'download',
-      'train_limit', 'test_limit', 'classes', 'cv_folds'])
+      'train_limit', 'test_limit', 'classes', 'cv_folds', 'imbalance_classes',
+      'imbalance_ratio', 'target_outliers', 'target_outlier_scale'])
   assert (c.name, c.data_dir, c.val_size, c.download) == (
       'fashion_mnist', '', -1, False)
   data.validate(c)
@@ -88,7 +89,7 @@ def test_auto_val_size_on_load():
 def test_dataset_names():
   assert data.DATASETS.names() == sorted([
       'fashion_mnist', 'mnist1d', 'synthetic', 'synthetic_vector', 'mnist',
-      'cifar10', 'cifar100', 'tfds/fashion_mnist'])
+      'cifar10', 'cifar100', 'tfds/fashion_mnist', 'diabetes'])
 
 
 def test_unknown_dataset_has_did_you_mean():

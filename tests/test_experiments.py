@@ -141,7 +141,7 @@ def test_init_schemes(tmp_path):
 
 def test_dropout_rates(tmp_path):
   rows, workdir = _check('dropout_rates', tmp_path,
-                         ['dropout_rate=0', 'dropout_rate=0.3'], 4)
+                         ['dropout_rate=0', 'dropout_rate=0.3'], 5)
   for trial, row in rows.items():
     rate = 0.3 if trial.endswith('0.3') else 0.0
     assert abs(_mean(row['dropped %']) - 100 * rate) < 1.5, row
@@ -155,6 +155,19 @@ def test_dropout_rates(tmp_path):
     gaps = [_final(workdir, trial, s)['clean_train_accuracy']
             - _final(workdir, trial, s)['val_accuracy'] for s in (0, 1)]
     assert sum(gaps) / 2 == pytest.approx(_mean(row['gap']), abs=1e-3)
+    # Prediction time: inverted dropout is the identity at inference (the
+    # same traced program); timings themselves depend on the machine's load.
+    assert _mean(row['predict ms']) > 0
+    assert 0.1 < _mean(row['predict/no-drop']) < 10
+    assert _mean(row['MC cost']) > 0
+    assert _final(workdir, trial)['predict_same_program'] == 1.0
+  record_dir = os.path.join(workdir, 'findings')
+  record = [n for n in os.listdir(record_dir) if n.endswith('.json')][0]
+  with open(os.path.join(record_dir, record)) as f:
+    verdicts = {c['quote']: c for c in json.load(f)['claims']}
+  inference = [c for q, c in verdicts.items() if 'slow down inference' in q]
+  assert inference[0]['verdict'] == 'supported', inference
+  assert 'is the same as without them' in inference[0]['evidence']
 
 
 def test_width_depth(tmp_path):
@@ -229,6 +242,15 @@ def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
     ('init_schemes', ['--inits=he_normall'], r'did you mean .he_normal'),
     ('init_schemes', ['--config.model.bias_init=0.5'],
      r'--config.model.bias_init=0.5 is overridden .* --bias_inits'),
+    # A setting that a part of a script fixes is not silently replaced.
+    ('loss_functions', [],  # TINY's --dataset=synthetic
+     r"--dataset=synthetic is set by part 'regression, clean targets' .*"
+     r"\(to 'diabetes'\)"),
+    ('batch_norm', ['--model=cnn'], r"--model=cnn is set by part 'deep MLP'"),
+    ('rnn_dropout', ['--model=gru'], r'--model=gru: .* --cells'),
+    ('early_stopping', ['--config.early_stopping.patience=3'],
+     r'overridden by the ablated axis early_stopping.patience .* '
+     r'--patiences'),
     ('momentum', ['--nesterov=maybe'], r"--nesterov: 'maybe' is not true"),
     ('learning_rate', ['--lrs=0.1,-1'], r'--lrs: -1 not allowed'),
     # a field that a joint axis sets is named with the flag that sets it
@@ -514,3 +536,82 @@ def test_issue11_bad_input_is_a_one_line_error(tmp_path, script, flags,
   assert last.startswith('error: ') and re.search(message, last), last
   assert 'Traceback' not in proc.stderr
   assert not os.listdir(tmp_path)  # nothing written
+
+
+# -- issue 12 (suite II) scripts, at their --smoke size as CI runs them ----------
+def test_early_stopping_smoke(tmp_path):
+  rows, _, _, _ = _smoke_checked('early_stopping', tmp_path, claims=4)
+  assert list(rows) == ['patience=0', 'patience=2,min_delta=0']
+  end, stop = rows['patience=0'], rows['patience=2,min_delta=0']
+  assert _mean(end['epochs run']) == 8 and end['stop epoch'] == 'n/a'
+  assert _mean(stop['epochs run']) <= 8
+  assert _mean(stop['saved']) == pytest.approx(8 - _mean(stop['epochs run']))
+  for row in rows.values():
+    for col in ('test acc (restore)', 'test acc (no restore)'):
+      assert 0.1 <= _mean(row[col]) <= 1
+    assert _mean(row['restore gain']) == pytest.approx(
+        _mean(row['test acc (restore)']) - _mean(row['test acc (no restore)']),
+        abs=2e-4)
+
+
+def test_sparsity_smoke(tmp_path):
+  rows, _, _, _ = _smoke_checked('sparsity', tmp_path, claims=4)
+  assert list(rows) == ['l1=0', 'l1=0.001', 'l1_method=proximal,l1=0.001',
+                        'dropout_rate=0.5',
+                        'prune_method=one_shot,prune_sparsity=0.9',
+                        'prune_method=gradual,prune_sparsity=0.9']
+  for name in ('l1=0', 'l1=0.001', 'dropout_rate=0.5'):
+    assert _mean(rows[name]['zero %']) == 0, name  # SGD: no exact zeros
+  # Pruned to 90%: 90% exact zeros (the last epoch's weights), CSR smaller.
+  for method in ('one_shot', 'gradual'):
+    row = rows[f'prune_method={method},prune_sparsity=0.9']
+    assert _mean(row['zero %']) == pytest.approx(90, abs=0.2)
+    assert _mean(row['size ratio']) < 0.3
+  assert _mean(rows['l1=0']['size ratio']) == pytest.approx(2, abs=0.05)
+  drop = rows['dropout_rate=0.5']
+  assert _mean(drop['act zero % train']) > _mean(
+      drop['act zero % inference']) + 10
+
+
+def test_loss_functions_smoke(tmp_path):
+  pytest.importorskip('sklearn', reason='the regression parts read the '
+                      "diabetes data from scikit-learn (extra 'regression')")
+  _, out, _, _ = _smoke_checked('loss_functions', tmp_path, claims=4)
+  classes, imbalanced, clean, noisy = (_table(out, i) for i in range(4))
+  assert list(classes) == ['name=cross_entropy', 'name=mse']
+  assert 0 <= _mean(classes['name=cross_entropy']['ECE']) <= 1
+  assert list(imbalanced)[:2] == ['name=cross_entropy', 'name=focal']
+  assert list(imbalanced)[2].startswith('class_weights=')
+  for row in imbalanced.values():
+    assert 0 <= _mean(row['minority recall']) <= 1
+    assert _mean(row['balanced acc']) > 0.1
+  for table in (clean, noisy):
+    assert list(table) == ['name=mse', 'name=mae']
+    for row in table.values():
+      assert 0 < _mean(row['test MAE']) < 5 and 0 < _mean(row['test MSE']) < 25
+
+
+def test_batch_norm_smoke(tmp_path):
+  rows, _, _, _ = _smoke_checked('batch_norm', tmp_path, claims=5)
+  assert list(rows) == [
+      'norm=none,learning_rate=0.03', 'norm=none,learning_rate=1',
+      'norm=batch,norm_position=before,learning_rate=0.03',
+      'norm=batch,norm_position=before,learning_rate=1',
+      'norm=batch,norm_position=after,learning_rate=0.03',
+      'norm=batch,norm_position=after,learning_rate=1',
+      'norm=none,init_gain=2', 'norm=batch,norm_position=before,init_gain=2']
+  none = rows['norm=none,learning_rate=0.03']
+  assert none['gamma'] == 'n/a' and _mean(none['BN gap']) == 0
+  bn = rows['norm=batch,norm_position=before,learning_rate=0.03']
+  assert 0.5 < _mean(bn['gamma']) < 1.5 and _mean(bn['gamma sd']) > 0
+
+
+def test_rnn_dropout_smoke(tmp_path):
+  rows, _, _, _ = _smoke_checked('rnn_dropout', tmp_path, claims=3)
+  assert list(rows) == ['name=lstm,dropout=standard,dropout_rate=0',
+                        'name=lstm,dropout=standard,dropout_rate=0.25',
+                        'name=lstm,dropout=variational,dropout_rate=0.25']
+  for row in rows.values():
+    assert 0 <= _mean(row['train acc']) <= 1
+    assert _mean(row['gap']) == pytest.approx(
+        _mean(row['train acc']) - _mean(row['val acc']), abs=2e-4)

@@ -336,15 +336,25 @@ def test_rnn_reads_images_row_by_row():
   assert params['gru1']['cell']['ir']['kernel'].shape == (28, 16)
 
 
-def test_rnn_dropout_is_locked_over_time():
-  """One input mask per sequence: a dropped feature is dropped at every step."""
-  model = build_model(tiny_config('lstm'), 10, (40, 3))
+@pytest.mark.parametrize('variant', ['locked', 'standard'])
+def test_rnn_input_dropout_masks_per_sequence_or_per_step(variant):
+  """'locked': one input mask per sequence, a dropped feature is dropped at
+  every step. 'standard': a fresh mask at every step (it used to run as
+  'locked'), so about rate of the features are dropped at each step and
+  which ones changes from step to step."""
+  cfg = tiny_config('lstm')
+  cfg.dropout = variant
+  model = build_model(cfg, 10, (40, 3))
   x = jnp.ones((4, 40, 3))
   variables = init_variables(model, x)
   outputs = layer_outputs(model, variables, x, 0.5, train=True)
-  dropped = outputs['input_dropout'] == 0
-  assert jnp.any(dropped)
-  assert jnp.all(dropped == dropped[:, :1, :])
+  dropped = np.asarray(outputs['input_dropout'] == 0)
+  assert 0.35 < dropped.mean() < 0.65
+  same_as_first_step = np.all(dropped == dropped[:, :1, :], axis=(0, 2))
+  if variant == 'locked':
+    assert same_as_first_step.all()
+  else:  # 12 draws a step: equal to step 0 with probability 2**-12 each
+    assert same_as_first_step[1:].sum() <= 1
 
 
 @pytest.mark.parametrize('cell,recurrent_kernel', [('lstm', 'hi'),
@@ -610,3 +620,67 @@ def test_defaults_are_valid_and_command_line_types():
   validate(cfg)
   for key, value in cfg.items():
     assert isinstance(value, (int, float, str, bool, tuple)), key
+
+
+@pytest.mark.parametrize('name', ['mlp', 'cnn'])
+def test_norm_position_after_puts_batch_norm_after_the_activation(name):
+  """'before' (the default): the activation sees the normalized values, so
+  a ReLU output is zero for about half the units of each batch; 'after':
+  the norm layer sees the ReLU output and its output is (0, 1)-standardized
+  per unit over the batch (gamma 1, beta 0 at init)."""
+  shape = (40, 1) if name == 'cnn' else (12,)
+  x = jax.random.normal(jax.random.key(0), (256,) + shape) + 3.0
+  outs = {}
+  for position in ('before', 'after'):
+    cfg = model_cfg(name=name, norm='batch', norm_position=position,
+                    depth=2, width=16, width_mult=0.25)
+    model = build_model(cfg, 10, shape)
+    variables = model.init(jax.random.key(1), x, train=False)
+    (_, state) = model.apply(variables, x, train=True,
+                             capture_intermediates=True,
+                             mutable=['intermediates', 'batch_stats'])
+    inter = state['intermediates']
+    act = (inter['act1'] if name == 'mlp'
+           else inter['conv1_act'])['__call__'][0]
+    norm = (inter['norm1'] if name == 'mlp'
+            else inter['conv1_bn'])['__call__'][0]
+    outs[position] = (np.asarray(act), np.asarray(norm))
+  act, _ = outs['before']
+  assert 0.3 < (act == 0).mean() < 0.7  # ReLU of standardized values
+  act, norm = outs['after']
+  axes = tuple(range(norm.ndim - 1))
+  np.testing.assert_allclose(norm.mean(axis=axes), 0, atol=1e-4)
+  # Units whose ReLU output hardly varies are scaled by 1/sqrt(var + eps).
+  live = act.std(axis=axes) > 0.05
+  assert live.sum() >= 4
+  np.testing.assert_allclose(norm.std(axis=axes)[live], 1, atol=1e-2)
+  assert (norm < 0).any()  # standardized after the ReLU, so not >= 0
+
+
+@pytest.mark.parametrize('overrides,message', [
+    (dict(norm='none', norm_position='after'), 'needs model.norm=batch'),
+    (dict(name='resnet', norm='batch', norm_position='after'),
+     "not allowed for model 'resnet'"),
+    (dict(norm_position='middle'), "model.norm_position='middle'"),
+])
+def test_norm_position_errors(overrides, message):
+  from dlexp.models.config import validate  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ConfigError, match=message):
+    validate(model_cfg(**overrides))
+
+
+def test_rnn_input_dropout_off_leaves_the_input_and_drops_between_layers():
+  """A one-channel sequence under a per-sequence mask would be dropped
+  whole; with model.rnn_input_dropout=False the input is left alone while
+  the stacked layers still get their (per-step) dropout."""
+  cfg = model_cfg(name='lstm', hidden=(8, 8), rnn_input_dropout=False)
+  model = build_model(cfg, 10, (40, 1))
+  x = jnp.ones((4, 40, 1))
+  variables = init_variables(model, x)
+  outputs = layer_outputs(model, variables, x, 0.5, train=True)
+  assert 'input_dropout' not in outputs
+  dropped = np.asarray(outputs['lstm1_dropout'] == 0)
+  assert 0.3 < dropped.mean() < 0.7
+  with pytest.raises(ConfigError, match='rnn_input_dropout=False not allowed'):
+    from dlexp.models.config import validate  # pylint: disable=g-import-not-at-top
+    validate(model_cfg(rnn_input_dropout=False))

@@ -9,16 +9,25 @@ Names (see DATASETS):
                       'tfds/' prefix only where a non-TFDS loader has the name.
   synthetic           seeded Gaussian clusters, 8x8x1 images (tests).
   synthetic_vector    the same as flat (64,) vectors.
+  diabetes            regression: 442 patients x 10 variables, disease
+                      progression (scikit-learn's copy; dlexp[regression]).
+
+Training-split changes for ablations (validation and test stay as they
+are): `imbalance_classes` / `imbalance_ratio` keep 1 in `imbalance_ratio`
+training examples of those classes; `target_outliers` shifts that fraction
+of the training targets (regression) by `target_outlier_scale` standard
+deviations. Both are drawn with `split_seed`.
 """
 import functools
 
 import ml_collections
 
-from dlexp.data import fashion_mnist, mnist1d, synthetic
+from dlexp.data import diabetes, fashion_mnist, mnist1d, synthetic
 from dlexp.data import tfds as tfds_data
 from dlexp.data.base import Dataset, DatasetSpec, RawData, cache_dir
 from dlexp.data.arrays import from_arrays
-from dlexp.data.splits import (AUTO_VAL_SIZE, check_classes, make_dataset,
+from dlexp.data.splits import (AUTO_VAL_SIZE, check_classes,
+                               check_training_changes, make_dataset,
                                resolve_val_size, split_indices,
                                train_statistics)
 from dlexp.errors import ConfigError
@@ -44,6 +53,12 @@ DATASETS.register('synthetic_vector', DatasetSpec(
     synthetic.load_vectors, synthetic.NUM_TRAIN, 'vector',
     'Gaussian class clusters, (64,) vectors',
     input_shape=synthetic.VECTOR_SHAPE, reads_files=False))
+
+DATASETS.register('diabetes', DatasetSpec(
+    diabetes.load_raw, diabetes.NUM_TRAIN, 'vector',
+    'Diabetes progression regression (scikit-learn copy; target in std '
+    'units)', input_shape=diabetes.INPUT_SHAPE, num_classes=0,
+    reads_files=False))
 
 
 def _register_tfds(name: str, tfds_name: str, num_train: int,
@@ -79,6 +94,15 @@ def defaults() -> ml_collections.ConfigDict:
                   # (folds are members, like seeds); 0 = off (validation split).
   c.classes = ()  # Keep these class ids, relabelled 0..k-1 in this order
                   # (e.g. (0, 6): a binary task); empty = all.
+  c.imbalance_classes = ()  # Class ids (after data.classes) kept at 1 in
+                            # data.imbalance_ratio in the training split
+                            # (after data.train_limit).
+  c.imbalance_ratio = 1.0  # 1 = balanced; e.g. 50: those classes keep 1 in
+                           # 50 of their training examples.
+  c.target_outliers = 0.0  # Regression: fraction of training targets made
+                           # outliers (validation and test stay clean).
+  c.target_outlier_scale = 10.0  # Outliers are shifted up by this many
+                                 # standard deviations of the targets.
   return c
 
 
@@ -114,6 +138,7 @@ def validate(cfg) -> None:
     value = getattr(cfg, key)
     _check(isinstance(value, bool), f'data.{key}={value!r} must be a bool')
   check_classes(tuple(cfg.classes))
+  check_training_changes(cfg)
   _check(cfg.cv_folds == 0 or cfg.cv_folds >= 2,
          f'data.cv_folds={cfg.cv_folds} not allowed; need 0 (off) or >= 2')
   _check(not cfg.cv_folds or cfg.val_size in (0, AUTO_VAL_SIZE),

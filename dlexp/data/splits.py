@@ -54,6 +54,88 @@ def check_classes(classes) -> None:
                       'or at least two distinct class ids >= 0')
 
 
+# Random streams of split_seed for the training-split changes.
+_IMBALANCE_STREAM, _OUTLIER_STREAM = 0x696d62, 0x6f7574
+
+
+def check_training_changes(cfg) -> None:
+  """data.imbalance_* and data.target_outlier*: the values alone (the
+  dataset decides the rest in make_dataset)."""
+  classes = tuple(cfg.imbalance_classes)
+  ratio, frac = float(cfg.imbalance_ratio), float(cfg.target_outliers)
+  if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
+             for c in classes) or len(set(classes)) != len(classes):
+    raise ConfigError(f'data.imbalance_classes={classes!r} must be distinct '
+                      'class ids >= 0 (empty = balanced)')
+  if not ratio >= 1:
+    raise ConfigError(f'data.imbalance_ratio={ratio!r} must be >= 1 '
+                      '(1 = balanced)')
+  if bool(classes) != (ratio > 1):
+    raise ConfigError(f'data.imbalance_classes={classes!r} and '
+                      f'data.imbalance_ratio={ratio!r} go together: set both '
+                      '(classes and a ratio > 1) or neither')
+  if not 0 <= frac < 1:
+    raise ConfigError(f'data.target_outliers={frac!r} must be in [0, 1)')
+  if not cfg.target_outlier_scale > 0:
+    raise ConfigError(f'data.target_outlier_scale={cfg.target_outlier_scale!r}'
+                      ' must be > 0')
+
+
+def subsample_classes(train_idx: np.ndarray, labels: np.ndarray, classes,
+                      ratio: float, seed: int) -> np.ndarray:
+  """`train_idx` keeping round(n_c / ratio) (at least 1) of the n_c examples
+  of each class c in `classes`, a random choice drawn from `seed`; the
+  order of the kept indices is unchanged."""
+  rng = np.random.default_rng([seed, _IMBALANCE_STREAM])
+  y = labels[train_idx]
+  keep = np.ones(len(train_idx), bool)
+  for c in classes:
+    where = np.flatnonzero(y == c)
+    kept = max(1, int(round(len(where) / ratio)))
+    keep[rng.permutation(where)[kept:]] = False
+  return train_idx[keep]
+
+
+def add_target_outliers(y: np.ndarray, fraction: float, scale: float,
+                        seed: int) -> np.ndarray:
+  """A copy of targets `y` with round(fraction * N) of them, drawn from
+  `seed`, shifted up by `scale` standard deviations of y (per output)."""
+  rng = np.random.default_rng([seed, _OUTLIER_STREAM])
+  y = np.array(y, np.float32)
+  count = int(round(fraction * len(y)))
+  chosen = rng.choice(len(y), size=count, replace=False)
+  y[chosen] += np.float32(scale) * y.std(axis=0)
+  return y
+
+
+def _change_training_split(name: str, raw: RawData, train_idx, data_cfg,
+                           regression: bool):
+  """(train indices, train targets) after data.imbalance_* and
+  data.target_outliers (the validation and test splits never change)."""
+  classes = tuple(getattr(data_cfg, 'imbalance_classes', ()))
+  fraction = float(getattr(data_cfg, 'target_outliers', 0.0))
+  if classes and regression:
+    raise ConfigError(f'data.imbalance_classes={classes!r} needs class '
+                      f'labels; {name} has float regression targets')
+  if fraction and not regression:
+    raise ConfigError(f'data.target_outliers={fraction!r} needs float '
+                      f'regression targets; {name} has class labels')
+  if classes:
+    bad = [c for c in classes if c >= len(raw.class_names)]
+    if bad:
+      raise ConfigError(f'data.imbalance_classes={classes!r}: class {bad[0]} '
+                        f'is not one of the ids 0..{len(raw.class_names) - 1}')
+    train_idx = subsample_classes(train_idx, raw.train_y, classes,
+                                  float(data_cfg.imbalance_ratio),
+                                  data_cfg.split_seed)
+  train_y = raw.train_y[train_idx]
+  if fraction:
+    train_y = add_target_outliers(train_y, fraction,
+                                  float(data_cfg.target_outlier_scale),
+                                  data_cfg.split_seed)
+  return train_idx, train_y
+
+
 def keep_classes(name: str, raw: RawData, classes) -> RawData:
   """Only the examples of `classes`, relabelled 0..k-1 in that order (before
   the validation split and the statistics, which then see only them)."""
@@ -121,8 +203,9 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
-  """Keeps data_cfg.classes, then splits, limits, converts and standardizes
-  `raw` as `data_cfg` says. Float labels are regression targets (kept as
+  """Keeps data_cfg.classes, then splits, limits, changes the training split
+  (data.imbalance_*, data.target_outliers), converts and standardizes `raw`
+  as `data_cfg` says. Float labels are regression targets (kept as
   float32; num_classes 0), integer ones class ids (int32)."""
   regression = np.issubdtype(np.asarray(raw.train_y).dtype, np.floating)
   for split in ('train', 'test'):
@@ -149,6 +232,8 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
   train_idx, val_idx = split_indices(num_train, val_size,
                                      data_cfg.split_seed,
                                      data_cfg.train_limit)
+  train_idx, train_y = _change_training_split(name, raw, train_idx, data_cfg,
+                                               regression)
   test_idx = slice(0, data_cfg.test_limit or None)
 
   # Index the raw (often uint8) arrays first, so the float32 copies are the
@@ -156,7 +241,7 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
   xs = {'train': _to_float32(raw.train_x[train_idx]),
         'val': _to_float32(raw.train_x[val_idx]),
         'test': _to_float32(raw.test_x[test_idx])}
-  ys = {'train': raw.train_y[train_idx], 'val': raw.train_y[val_idx],
+  ys = {'train': train_y, 'val': raw.train_y[val_idx],
         'test': raw.test_y[test_idx]}
   if data_cfg.standardize:
     mean, std = train_statistics(xs['train'])

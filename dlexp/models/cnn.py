@@ -25,14 +25,11 @@ def check_spatial_input(name: str, input_shape) -> Tuple[int, ...]:
 def conv_unit(parts: Parts, x, features: int, kernel_size=3, strides=1,
               padding='SAME', *, train: bool, name: str, use_bias=True,
               activate: bool = True):
-  """conv -> [norm] -> [activation]: submodules name, name_bn, name_act."""
+  """conv -> [norm] -> [activation] (or conv -> activation -> norm with
+  model.norm_position 'after'): submodules name, name_bn, name_act."""
   x = parts.conv(features, kernel_size, strides, padding, use_bias,
                  name=name)(x)
-  if parts.has_norm:
-    x = parts.norm_layer(name=f'{name}_bn')(x, train)
-  if activate:
-    x = parts.act(name=f'{name}_act')(x, train)
-  return x
+  return parts.norm_act(x, train, f'{name}_bn', f'{name}_act', activate)
 
 
 def spatial_dropout(parts: Parts, x, rate, train: bool, name: str):

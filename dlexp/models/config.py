@@ -28,6 +28,7 @@ from dlexp.registry import Registry
 TRACED = ('model.dropout_rate',)
 
 NORMS = ('default', 'none', 'batch')
+NORM_POSITIONS = ('before', 'after')
 CELLS = ('lstm', 'gru')
 # Activations that saturate (Glorot & Bengio's case) and the self-normalizing
 # one (LeCun normal is part of SELU's fixed-point argument); everything else is
@@ -53,6 +54,9 @@ def defaults() -> ml_collections.ConfigDict:
       init_value=math.nan,  # kernel_init 'constant': the value; nan = one
                             # He-normal draw.
       norm='default',  # Normalization after each dense / conv layer.
+      norm_position='before',  # Norm layer before the activation (dense ->
+                               # norm -> act, Ioffe & Szegedy) or after it
+                               # (dense -> act -> norm).
       bn_momentum=0.9,  # BatchNorm running-average momentum.
       bn_epsilon=1e-5,  # BatchNorm epsilon.
       dropout='standard',  # Dropout variant.
@@ -71,6 +75,9 @@ def defaults() -> ml_collections.ConfigDict:
       head=(),  # Dense head sizes of conv and rnn classifiers; empty = family
                 # default.
       cell='lstm',  # rnn: recurrent cell.
+      rnn_input_dropout=True,  # rnn, lstm, gru: dropout on the input
+                               # features too (off for one-channel inputs,
+                               # where a per-sequence mask drops it whole).
       rnn_hidden=128,  # rnn: units of the recurrent layer when model.hidden
                        # is empty.
       conv_impl='auto',  # Convolution / pooling implementation
@@ -104,6 +111,8 @@ class ModelSpec:
   for a small instance that tests and smoke runs train in seconds.
   recurrent: the family has a recurrent state that model.dropout
   'variational' masks. uses_residual: model.residual applies (mlp).
+  norm_after: its norm layers can follow the activation
+  (model.norm_position 'after'; not where a residual sum sits between).
   """
   builder: Callable
   vmap_friendly: bool
@@ -112,6 +121,7 @@ class ModelSpec:
   uses_plain: bool = False
   recurrent: bool = False
   uses_residual: bool = False
+  norm_after: bool = True  # model.norm_position 'after' is supported
 
 
 MODELS = Registry('model')
@@ -156,8 +166,8 @@ def validate(model_cfg) -> None:
   if not (math.isfinite(width_mult) and width_mult > 0):
     raise ConfigError(f'model.width_mult={width_mult} not allowed; need a '
                       'finite float > 0')
-  for key, allowed in (('norm', NORMS), ('cell', CELLS),
-                       ('conv_impl', CONV_IMPLS)):
+  for key, allowed in (('norm', NORMS), ('norm_position', NORM_POSITIONS),
+                       ('cell', CELLS), ('conv_impl', CONV_IMPLS)):
     if model_cfg[key] not in allowed:
       raise ConfigError(f'model.{key}={model_cfg[key]!r} not allowed; '
                         f'allowed: {", ".join(allowed)}')
@@ -168,6 +178,19 @@ def validate(model_cfg) -> None:
                       f'{model_cfg.name!r}: it masks the recurrent state of '
                       "rnn, lstm and gru; use 'locked' for one mask per "
                       'sequence')
+  if model_cfg.norm_position == 'after':
+    if model_cfg.norm != 'batch':
+      raise ConfigError(f"model.norm_position='after' places a norm layer "
+                        f'after each activation; it needs model.norm=batch, '
+                        f'not {model_cfg.norm!r}')
+    if not spec.norm_after:
+      raise ConfigError(f"model.norm_position='after' not allowed for model "
+                        f'{model_cfg.name!r}: its norm layers sit where its '
+                        "architecture puts them; use 'before'")
+  if not model_cfg.rnn_input_dropout and not spec.recurrent:
+    raise ConfigError(f'model.rnn_input_dropout=False not allowed for model '
+                      f'{model_cfg.name!r}: only rnn, lstm and gru drop '
+                      'their input features')
   if model_cfg.plain and not spec.uses_plain:
     raise ConfigError(f'model.plain=True not allowed for model '
                       f'{model_cfg.name!r}; it removes the skip connections '
@@ -207,6 +230,18 @@ class Parts:
   bias_init: Callable
   conv_impl: str
   has_norm: bool
+  norm_after: bool = False  # norm layer after the activation
+
+  def norm_act(self, x, train: bool, norm_name: str, act_name: str,
+               activate: bool = True):
+    """[norm] and [activation] in the configured order (norm_position)."""
+    if self.has_norm and not (self.norm_after and activate):
+      x = self.norm_layer(name=norm_name)(x, train)
+    if activate:
+      x = self.act(name=act_name)(x, train)
+      if self.has_norm and self.norm_after:
+        x = self.norm_layer(name=norm_name)(x, train)
+    return x
 
   def act(self, name: Optional[str] = None) -> Activation:
     return Activation(**dict(self.activation), name=name)
@@ -253,7 +288,8 @@ def make_parts(model_cfg, norm_default: str = 'none',
                                    model_cfg.init_value, default=init_default),
       bias_init=make_bias_init(model_cfg.bias_init),
       conv_impl=model_cfg.conv_impl,
-      has_norm=norm.norm != 'none')
+      has_norm=norm.norm != 'none',
+      norm_after=model_cfg.norm_position == 'after')
 
 
 def scaled(channels: int, width_mult: float) -> int:

@@ -108,4 +108,4 @@ def build_inception(model_cfg, num_classes: int, input_shape) -> Inception:
 MODELS.register('inception', ModelSpec(
     build_inception, vmap_friendly=False,
     check_variant=named_variants('inception', VARIANTS, DEFAULT_VARIANT),
-    tiny=dict(variant='mini', width_mult=0.0625)))
+    tiny=dict(variant='mini', width_mult=0.0625), norm_after=False))

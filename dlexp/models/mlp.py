@@ -19,7 +19,8 @@ def classifier(module: nn.Module, parts: Parts, x, sizes: Sequence[int],
                residual: bool = False):
   """Dense stack ending in logits; call from `module`'s compact method.
 
-  Each hidden layer is dense -> [norm] -> activation -> dropout; the last
+  Each hidden layer is dense -> [norm] -> activation -> dropout (norm after
+  the activation with model.norm_position 'after'); the last
   hidden output (or `x` when `sizes` is empty) is sown as 'features'.
   `drop_input` also drops `x` (used when a conv net has no hidden head, so
   dropout still precedes the logits). DropConnect, when configured, replaces
@@ -34,9 +35,10 @@ def classifier(module: nn.Module, parts: Parts, x, sizes: Sequence[int],
     skip = h
     h = parts.dense(size, name=f'{prefix}dense{i}', dropconnect=dropped)(
         h, rate, train)
-    if norm and parts.has_norm:
-      h = parts.norm_layer(name=f'{prefix}norm{i}')(h, train)
-    h = parts.act(name=f'{prefix}act{i}')(h, train)
+    if norm:
+      h = parts.norm_act(h, train, f'{prefix}norm{i}', f'{prefix}act{i}')
+    else:
+      h = parts.act(name=f'{prefix}act{i}')(h, train)
     if residual and skip.shape[-1] == size:
       h = h + skip
     features = h

@@ -159,4 +159,5 @@ def build_resnet(model_cfg, num_classes: int, input_shape) -> ResNet:
 
 MODELS.register('resnet', ModelSpec(
     build_resnet, vmap_friendly=False, check_variant=check_variant,
-    tiny=dict(variant='resnet8', width_mult=0.25), uses_plain=True))
+    tiny=dict(variant='resnet8', width_mult=0.25), uses_plain=True,
+    norm_after=False))

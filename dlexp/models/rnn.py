@@ -4,16 +4,16 @@ Images (N, H, W, C) are read row by row as sequences of H steps of W*C
 features (Fashion-MNIST: 28 steps of 28 pixels). The classifier reads the last
 time step. Layers: model.hidden if set, else one of model.rnn_hidden units.
 
-Dropout (model.dropout):
-- 'locked', and 'standard', which this family runs as 'locked' (a fresh mask
-  per step would be unit dropout on a different network at every step): one
-  mask per sequence, shared by every time step, on the input, between stacked
-  layers and on the output; the recurrent state is never masked.
+Dropout (model.dropout), on the input (unless model.rnn_input_dropout is
+False), between stacked layers and on the output (the last step's
+features); the recurrent state is masked only by 'variational':
+- 'standard': a fresh mask at every time step (Zaremba et al. 2014's
+  non-recurrent dropout).
+- 'locked': one mask per sequence, shared by every time step.
 - 'variational' (Gal & Ghahramani 2016): the same, and in each recurrent
   layer one more mask per sequence on the state h fed back into the cell at
   every step (the LSTM's cell state c is not masked).
 """
-import dataclasses
 from typing import Callable, Optional, Tuple
 
 import flax.linen as nn
@@ -80,12 +80,15 @@ class RNNClassifier(nn.Module):
   num_classes: int
   # None keeps flax's defaults (LeCun normal input, orthogonal recurrent).
   kernel_init: Optional[Callable] = None
+  input_dropout: bool = True
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
     if x.ndim == 4:
       x = x.reshape(x.shape[0], x.shape[1], -1)
-    h = self.parts.drop(name='input_dropout')(x, dropout_rate, train)
+    h = x
+    if self.input_dropout:
+      h = self.parts.drop(name='input_dropout')(x, dropout_rate, train)
     for i, size in enumerate(self.sizes, 1):
       if i > 1:
         h = self.parts.drop(name=f'{self.cell}{i - 1}_dropout')(
@@ -103,16 +106,16 @@ def _builder(fixed_cell: str):
   def build(model_cfg, num_classes: int, input_shape) -> RNNClassifier:
     check_spatial_input(model_cfg.name, input_shape)
     parts = make_parts(model_cfg)
-    if parts.dropout == 'standard':
-      parts = dataclasses.replace(parts, dropout='locked')
     sizes = tuple(model_cfg.hidden) or (model_cfg.rnn_hidden,)
     init = None if model_cfg.kernel_init == 'default' else parts.kernel_init
     return RNNClassifier(parts, fixed_cell or model_cfg.cell, sizes,
-                         tuple(model_cfg.head), num_classes, init)
+                         tuple(model_cfg.head), num_classes, init,
+                         bool(model_cfg.rnn_input_dropout))
   return build
 
 
 _TINY = dict(rnn_hidden=16)
 for _name, _cell in (('rnn', ''), ('lstm', 'lstm'), ('gru', 'gru')):
   MODELS.register(_name, ModelSpec(_builder(_cell), vmap_friendly=True,
-                                   tiny=_TINY, recurrent=True))
+                                   tiny=_TINY, recurrent=True,
+                                   norm_after=False))

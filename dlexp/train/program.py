@@ -13,6 +13,7 @@ compiles them concurrently; with the persistent compilation cache
 (dlexp.train.compile_cache) a rerun loads them from disk.
 """
 import concurrent.futures
+import functools
 import os
 import threading
 import time
@@ -32,6 +33,9 @@ from dlexp.train.steps import Steps
 # diagnostics of a 3x32 MLP: 1.8 s -> 0.6 s), while their run time stays
 # small next to an epoch (the 20x100 MLP's diagnostics: 21 -> 61 ms).
 QUICK_COMPILE = {'xla_backend_optimization_level': 0}
+
+# The name of the vmap axis over the members of a chunk.
+MEMBER_AXIS = 'members'
 
 
 class Compiled:
@@ -101,9 +105,19 @@ class Program:
 
   def __init__(self, steps: Steps):
     self.steps = steps
-    v = jax.vmap
-    self.init = Compiled(v(steps.init_run, in_axes=(0, None)),
-                         options=QUICK_COMPILE)
+    # The member axis is named, so a train step can branch on whether any
+    # member prunes now (an unbatched lax.cond predicate); `steps` itself
+    # stays usable per member (the analysis hooks call it unvmapped).
+    v = functools.partial(jax.vmap, axis_name=MEMBER_AXIS)
+    steps = steps.with_member_axis(MEMBER_AXIS)
+    # Members are initialized one after another (lax.map, not vmap): an
+    # orthogonal initializer (flax's recurrent kernels, kernel_init
+    # 'orthogonal') runs a QR per layer, and jaxlib's CPU QR batched over
+    # vmapped members can deadlock on its own thread pool.
+    self.init = Compiled(
+        lambda seeds, sample: jax.lax.map(
+            lambda seed: steps.init_run(seed, sample), seeds),
+        options=QUICK_COMPILE)
     # The state is donated: an epoch updates parameters in place.
     self.train_epoch = Compiled(
         v(steps.train_epoch, in_axes=(0, 0, 0, None, None)),

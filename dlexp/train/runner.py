@@ -211,6 +211,10 @@ class FinalContext:
   hp: Dict[str, jax.Array]
   data: DeviceData
   members: List[Member]
+  # The last epoch's parameters and batch statistics (equal to params where
+  # nothing was restored): what training without restore_best would keep.
+  last_params: Any = None
+  last_batch_stats: Any = None
 
 
 # A final hook returns extra final metrics: name -> array with one value per
@@ -496,9 +500,10 @@ class GroupRun:
             self.prog, params, bstats, self.hps[k],
             self.ctx.ddata.test).items()})
       for hook in self.ctx.final_hooks:
-        final.update(hook(FinalContext(self.steps.model, self.steps, params,
-                                       bstats, self.hps[k], self.ctx.ddata,
-                                       c)))
+        final.update(hook(FinalContext(
+            self.steps.model, self.steps, params, bstats, self.hps[k],
+            self.ctx.ddata, c, last_params=self.states[k].params,
+            last_batch_stats=self.states[k].batch_stats)))
       for i, m in enumerate(c):
         if self.cfg.save_model and self.ctx.primary:
           self.save_model(m, i, st, tr, bool(use_best[i]))

@@ -6,6 +6,7 @@ compiles them.
 Everything numeric that an ablation turns arrives in `hp` (traced), so a grid
 over those values shares one compiled program.
 """
+import copy
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import flax.linen as nn
@@ -67,6 +68,17 @@ class Steps:
     self.cv_folds = cv_folds
     self.cv_seed = cv_seed
     self.eval_batch_size = eval_batch_size
+    # The name of the vmap axis over members, where the functions run
+    # vmapped with one (see with_member_axis); None: called per member.
+    self.member_axis = None
+
+  def with_member_axis(self, name: str) -> 'Steps':
+    """A copy whose functions run under jax.vmap(..., axis_name=name): a
+    pruning step then branches on an unbatched predicate (see
+    regularizers.update_masks)."""
+    out = copy.copy(self)
+    out.member_axis = name
+    return out
 
   def dropout_rate(self, hp: HP):
     if self.static_dropout_rate is not None:
@@ -113,7 +125,8 @@ class Steps:
     else:
       logits, updates = self.model.apply(variables, x, **kwargs), {}
     per_example = self.loss_fn(logits, y, hp)
-    loss = jnp.mean(per_example) + regularizers.penalty(params, hp)
+    loss = jnp.mean(per_example) + regularizers.penalty(params, hp,
+                                                        self.reg_cfg)
     metrics = {'loss': jnp.mean(per_example)}
     for name, fn in self.metric_fns.items():
       metrics[name] = jnp.mean(fn(logits, y))
@@ -126,20 +139,24 @@ class Steps:
         state.params, state.batch_stats, hp, x, y, key)
     updates, opt_state = self.optimizer.update(
         grads, state.opt_state, state.params, hp, state.step)
+    learning_rate = self.optimizer.learning_rate(state.step, hp,
+                                                 state.opt_state)
     params = jax.tree_util.tree_map(jnp.add, state.params, updates)
+    params = regularizers.proximal_l1(params, hp, learning_rate,
+                                      self.reg_cfg)
     params = regularizers.apply_constraints(params, self.reg_cfg)
     masks = state.masks
     if self.pruning:
       masks = regularizers.update_masks(params, masks, state.step + 1,
                                         self.steps_per_epoch, self.reg_cfg,
-                                        exclude=self.frozen)
+                                        exclude=self.frozen, hp=hp,
+                                        member_axis=self.member_axis)
       params = regularizers.apply_masks(params, masks)
     # Frozen leaves stay the very arrays they were (no +0, -0.0 or rescale).
     params = transfer.keep_frozen(self.frozen, state.params, params)
     batch_stats = transfer.keep_frozen(self.frozen, state.batch_stats,
                                        batch_stats)
-    metrics['learning_rate'] = self.optimizer.learning_rate(
-        state.step, hp, state.opt_state)
+    metrics['learning_rate'] = learning_rate
     return state.replace(step=state.step + 1, params=params,
                          batch_stats=batch_stats, opt_state=opt_state,
                          masks=masks), metrics
