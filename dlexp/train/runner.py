@@ -639,6 +639,7 @@ def run(base: ml_collections.ConfigDict, axes: Axes,
   workdir = (workdir_lib.prepare(workdir) if primary
              else os.path.abspath(os.path.expanduser(workdir)))
   members = make_members(trials, workdir, script_options)
+  grid_order = {m.directory: i for i, m in enumerate(members)}
   members = distributed.shard(order_by_group(members), *shard)
   for m in members:
     workdir_lib.check_reusable(m.directory, config_lib.flatten(m.trial.config),
@@ -667,7 +668,9 @@ def run(base: ml_collections.ConfigDict, axes: Axes,
         for group in _groups(pending):
           for r in GroupRun(group, ctx).run():
             results[r['directory']] = r
-    return [results[m.directory] for m in members]
+    # Trained group by group; reported in the grid's own order.
+    return [results[m.directory]
+            for m in sorted(members, key=lambda m: grid_order[m.directory])]
   finally:
     for lock in locks:
       lock.release()
