@@ -82,12 +82,14 @@ def _config_section(flat: Dict[str, Any], prefix: str):
 
 
 @functools.lru_cache(maxsize=64)
-def _order_for(model_items: Tuple, dataset: str) -> Tuple[str, ...]:
+def _order_for(model_items: Tuple, data_items: Tuple) -> Tuple[str, ...]:
   from dlexp import data, models  # pylint: disable=g-import-not-at-top
-  spec = data.DATASETS.get(dataset)
   model_cfg = _config_section(dict(model_items), 'model')
-  model = models.build_model(model_cfg, spec.num_classes, spec.input_shape)
-  return tuple(models.layer_order(model, spec.input_shape))
+  data_cfg = _config_section(dict(data_items), 'data')
+  spec = data.DATASETS.get(data_cfg.name)
+  shape = data.input_shape(data_cfg)
+  model = models.build_model(model_cfg, spec.num_classes, shape)
+  return tuple(models.layer_order(model, shape))
 
 
 def run_layer_order(run) -> Optional[List[str]]:
@@ -99,9 +101,10 @@ def run_layer_order(run) -> Optional[List[str]]:
   flat = (run.config or {}).get('config')
   if not flat or 'data.name' not in flat:
     return None
-  items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                       for k, v in flat.items() if k.startswith('model.')))
-  return list(_order_for(items, flat['data.name']))
+  items = lambda prefix: tuple(sorted(
+      (k, tuple(v) if isinstance(v, list) else v)
+      for k, v in flat.items() if k.startswith(prefix)))
+  return list(_order_for(items('model.'), items('data.')))
 
 
 def pick_layer(names: Sequence[str], position: str) -> Optional[str]:

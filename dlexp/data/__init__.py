@@ -14,7 +14,7 @@ import functools
 
 import ml_collections
 
-from dlexp.data import fashion_mnist, mnist1d, synthetic
+from dlexp.data import fashion_mnist, mnist1d, synthetic, transforms
 from dlexp.data import tfds as tfds_data
 from dlexp.data.base import Dataset, DatasetSpec, RawData, cache_dir
 from dlexp.data.arrays import from_arrays
@@ -25,7 +25,8 @@ from dlexp.errors import ConfigError
 from dlexp.registry import Registry
 
 __all__ = ('AUTO_VAL_SIZE', 'DATASETS', 'Dataset', 'DatasetSpec', 'RawData',
-           'cache_dir', 'defaults', 'from_arrays', 'load', 'make_dataset',
+           'cache_dir', 'defaults', 'from_arrays', 'input_shape', 'load',
+           'make_dataset',
            'resolve_val_size', 'split_indices', 'train_statistics', 'validate')
 
 DATASETS = Registry('dataset')
@@ -76,6 +77,11 @@ def defaults() -> ml_collections.ConfigDict:
   c.test_limit = 0  # 0 = all; else the first N test examples.
   c.classes = ()  # Keep these class ids, relabelled 0..k-1 in this order
                   # (e.g. (0, 6): a binary task); empty = all.
+  c.scale = 'unit'  # uint8 pixels: 'unit' = /255 into [0, 1]; 'raw' = 0..255
+                    # as stored (needs standardize=False).
+  c.resize = 0  # Images resized (bilinear) to resize x resize; 0 = as stored.
+  c.channels = 0  # Image channels: 0 = as stored; 3 = grayscale repeated
+                  # into RGB.
   return c
 
 
@@ -111,6 +117,14 @@ def validate(cfg) -> None:
     value = getattr(cfg, key)
     _check(isinstance(value, bool), f'data.{key}={value!r} must be a bool')
   check_classes(tuple(cfg.classes))
+  transforms.validate(cfg, spec.layout)
+
+
+def input_shape(data_cfg):
+  """The model input shape (no batch axis) of `data_cfg`'s dataset, without
+  loading it: the registered shape after data.resize and data.channels."""
+  spec = DATASETS.get(data_cfg.name)
+  return transforms.output_shape(spec.input_shape, data_cfg)
 
 
 def load(data_cfg) -> Dataset:
