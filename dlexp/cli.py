@@ -6,12 +6,13 @@ An experiment script declares the axes it ablates, its columns, its claims
 and its smoke and full sizes, and calls `run_ablation`; see
 experiments/elu_vs_relu.py.
 """
+import dataclasses
 import os
 import re
 import shlex
 import sys
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -116,6 +117,53 @@ def check_axes(axes: Dict[str, Sequence[Any]],
           f'axis {path} ({", ".join(map(str, values))}); set it with {how}')
 
 
+@dataclasses.dataclass
+class Grid:
+  """One grid's outcome: per-member results, the runs of exactly this grid
+  (a reused workdir may hold others), grouped by trial in grid order."""
+  config: Any
+  results: List[Dict[str, Any]]
+  runs: List[report.Run]
+  groups: Dict[str, List[report.Run]]
+  trials: List[str]
+
+  @property
+  def directories(self) -> List[str]:
+    return sorted(r.directory for r in self.runs)
+
+  def table(self, columns: Sequence[report.Column]) -> str:
+    return report.table(self.groups, columns, order=self.trials)
+
+  def evidence(self) -> claims_lib.Evidence:
+    return claims_lib.Evidence(self.groups, self.trials)
+
+
+def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
+             options: Optional[Dict[str, Any]] = None,
+             axis_flags: Optional[Dict[str, str]] = None) -> Grid:
+  """Trains the grid (see run_ablation) without printing its table."""
+  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
+  config = config or resolved_config()
+  check_axes(axes, axis_flags)
+  results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
+                       rerun_failed=FLAGS.rerun_failed,
+                       script_options=options)
+  trials = list(dict.fromkeys(r['trial'] for r in results))
+  dirs = {os.path.realpath(r['directory']) for r in results}
+  runs = [r for r in report.load_runs(FLAGS.workdir)
+          if os.path.realpath(r.directory) in dirs]
+  return Grid(config, results, runs, report.by_trial(runs), trials)
+
+
+def run_line(config) -> str:
+  """The line above a table: data, model, epochs, seeds."""
+  folds = (f' x {config.data.cv_folds} folds' if config.data.cv_folds
+           else '')
+  return (f'{config.data.name}, model {config.model.name}, {config.epochs} '
+          f'epochs, seeds {config.seed}..{config.seed + config.num_seeds - 1}'
+          f'{folds} (mean ± std over {"runs" if folds else "seeds"})')
+
+
 def run_ablation(axes: Dict[str, Sequence[Any]],
                  columns: Sequence[report.Column] = report.DEFAULT_COLUMNS,
                  config=None, title: str = '', final_hooks=(),
@@ -133,39 +181,34 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
   `plots`: metrics drawn as learning curves for the findings (not at the
   smoke size; all with --plot).
   """
-  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
-  config = config or resolved_config()
-  check_axes(axes, axis_flags)
-  results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
-                       rerun_failed=FLAGS.rerun_failed,
-                       script_options=options)
-  trials = list(dict.fromkeys(r['trial'] for r in results))
-  # Only this grid's runs: a reused workdir may hold more seeds or trials.
-  dirs = {os.path.realpath(r['directory']) for r in results}
-  runs = [r for r in report.load_runs(FLAGS.workdir)
-          if os.path.realpath(r.directory) in dirs]
-  groups = report.by_trial(runs)
-  text = report.table(groups, columns, order=trials)
-  preamble = (f'{config.data.name}, model {config.model.name}, '
-              f'{config.epochs} epochs, seeds {config.seed}..'
-              f'{config.seed + config.num_seeds - 1} (mean ± std over seeds)')
+  grid = run_grid(axes, config, final_hooks, options, axis_flags)
+  text = grid.table(columns)
+  show(title, run_line(grid.config), text)
+  written = plot_curves(grid, plots)
+  publish(title, text, claims, grid.evidence(), grid.directories,
+          preamble=run_line(grid.config), plots=written)
+  check_failed(grid)
+  return grid.results, text
+
+
+def show(title: str, line: str, table: str) -> None:
   print()
   if title:
     print(f'## {title}')
-  print(f'{preamble}; workdir {os.path.abspath(FLAGS.workdir)}')
-  print(text)
-  written = _plots(runs, plots, sorted(dirs))
-  publish(title, text, claims, claims_lib.Evidence(groups, trials),
-          sorted(dirs), preamble=preamble, plots=written)
-  failed = [r for r in results if r['status'] == 'failed']
+  print(f'{line}; workdir {os.path.abspath(FLAGS.workdir)}')
+  print(table)
+
+
+def check_failed(grid: Grid) -> None:
+  failed = [r for r in grid.results if r['status'] == 'failed']
   if failed:
     _die(f'{len(failed)} member(s) failed (see their status.json); relaunch '
          'with --rerun_failed to retry them', code=1)
-  return results, text
 
 
-def _plots(runs, metrics: Sequence[str], directories) -> Sequence[str]:
+def plot_curves(grid: Grid, metrics: Sequence[str]) -> List[str]:
   """Learning curves for the findings (all three with --plot)."""
+  runs, directories = grid.runs, grid.directories
   if FLAGS.plot:
     metrics = list(dict.fromkeys([*metrics, 'val_accuracy', 'val_loss',
                                   'train_loss']))

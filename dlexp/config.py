@@ -208,7 +208,8 @@ def validate(config) -> None:
          f'checkpoint.keep={config.checkpoint.keep} must be >= 1')
   data.validate(config.data)
   num_train = data.DATASETS.get(config.data.name).num_train
-  _check(data.resolve_val_size(config.data.val_size, num_train) >= 1,
+  _check(config.data.cv_folds or data.resolve_val_size(
+      config.data.val_size, num_train) >= 1,
          f'data.val_size={config.data.val_size} must be >= 1 (or '
          f'{data.AUTO_VAL_SIZE} = auto): validation metrics drive early '
          'stopping and the best-epoch choice')

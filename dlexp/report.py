@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from dlexp import records
+from dlexp import records, tables
 
 
 @dataclasses.dataclass
@@ -37,6 +37,11 @@ class Run:
     from dlexp.train import workdir  # pylint: disable=g-import-not-at-top
     return workdir.config_id(self.config.get('config', {}),
                              self.config.get('script_options'))
+
+  @property
+  def fold(self) -> int:
+    """The held-out fold under cross-validation, else -1."""
+    return self.config.get('fold', -1)
 
   @property
   def seed(self) -> int:
@@ -203,12 +208,13 @@ def table(groups: Dict[str, List[Run]],
   value in a column that others had, one line per such seed saying which
   means it is left out of and why (its status)."""
   names = list(order) if order else list(groups)
-  header = ['trial', 'seeds'] + [c.header for c in columns] + ['status']
-  lines = ['| ' + ' | '.join(header) + ' |',
-           '|' + '|'.join(['---'] * len(header)) + '|']
-  notes = []
+  folds = any(r.fold >= 0 for rs in groups.values() for r in rs)
+  # Under cross-validation a trial's runs are its seeds x folds.
+  header = ['trial', 'runs' if folds else 'seeds'] + [
+      c.header for c in columns] + ['status']
+  rows, notes = [], []
   for name in names:
-    runs = sorted(groups.get(name, []), key=lambda r: r.seed)
+    runs = sorted(groups.get(name, []), key=lambda r: (r.seed, r.fold))
     if not runs:
       continue
     left_out: Dict[int, List[str]] = {}
@@ -221,10 +227,12 @@ def table(groups: Dict[str, List[Run]],
           if not _finite(v):
             left_out.setdefault(i, []).append(c.header)
     cells.append(_statuses(runs))
-    lines.append('| ' + ' | '.join(cells) + ' |')
+    rows.append(cells)
     for i, headers in left_out.items():
-      notes.append(f'- {name}, seed {runs[i].seed} ({_why(runs[i])}): no '
-                   f'finite value, left out of {", ".join(headers)}')
+      fold = f', fold {runs[i].fold}' if runs[i].fold >= 0 else ''
+      notes.append(f'- {name}, seed {runs[i].seed}{fold} ({_why(runs[i])}): '
+                   f'no finite value, left out of {", ".join(headers)}')
+  lines = [tables.markdown(header, rows)]
   if notes:
     lines += ['', 'Seeds left out of means (the (k/n) cells):'] + notes
   return '\n'.join(lines)

@@ -49,7 +49,7 @@ _DEAD = _at_end('diag/dead_fraction', 'dead @end')
 _NEVER_POSITIVE = _at_end('diag/never_positive_fraction', 'never-positive @end')
 COLUMNS = report.DEFAULT_COLUMNS[:3] + (
     _DEAD, _NEVER_POSITIVE,
-    report.DEFAULT__DEAD,
+    report.DEFAULT_COLUMNS[3],
 )
 
 

@@ -75,6 +75,9 @@ def defaults() -> ml_collections.ConfigDict:
   c.train_limit = 0  # 0 = all; else the first N train examples after the
                      # split.
   c.test_limit = 0  # 0 = all; else the first N test examples.
+  c.cv_folds = 0  # k-fold cross-validation: each member trains on k - 1
+                  # folds of the training split and validates on the other
+                  # (folds are members, like seeds); 0 = off (validation split).
   c.classes = ()  # Keep these class ids, relabelled 0..k-1 in this order
                   # (e.g. (0, 6): a binary task); empty = all.
   c.scale = 'unit'  # uint8 pixels: 'unit' = /255 into [0, 1]; 'raw' = 0..255
@@ -117,6 +120,12 @@ def validate(cfg) -> None:
     value = getattr(cfg, key)
     _check(isinstance(value, bool), f'data.{key}={value!r} must be a bool')
   check_classes(tuple(cfg.classes))
+  _check(cfg.cv_folds == 0 or cfg.cv_folds >= 2,
+         f'data.cv_folds={cfg.cv_folds} not allowed; need 0 (off) or >= 2')
+  _check(not cfg.cv_folds or cfg.val_size in (0, AUTO_VAL_SIZE),
+         f'data.val_size={cfg.val_size} with data.cv_folds={cfg.cv_folds}: '
+         'cross-validation validates on the held-out fold; set data.val_size '
+         f'to 0 or {AUTO_VAL_SIZE}')
   transforms.validate(cfg, spec.layout)
 
 

@@ -20,12 +20,15 @@ _AUTO_VAL_FRACTION = 0.1
 _AUTO_VAL_CAP = 5000
 
 
-def resolve_val_size(val_size: int, num_train: int) -> int:
+def resolve_val_size(val_size: int, num_train: int, cv_folds: int = 0) -> int:
   """The validation size used: `val_size` as given, or for AUTO_VAL_SIZE
   min(5000, 10% of the official training split `num_train`): Fashion-MNIST
-  5000 of 60000, MNIST-1D 400 of 4000."""
+  5000 of 60000, MNIST-1D 400 of 4000; 0 under cross-validation, where the
+  held-out fold validates."""
   if val_size != AUTO_VAL_SIZE:
     return val_size
+  if cv_folds:
+    return 0
   return min(_AUTO_VAL_CAP, int(num_train * _AUTO_VAL_FRACTION))
 
 
@@ -133,7 +136,8 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
   num_train = len(raw.train_y)
   if not num_train:
     raise DataError(f'{name}: the training split is empty')
-  val_size = resolve_val_size(data_cfg.val_size, num_train)
+  val_size = resolve_val_size(data_cfg.val_size, num_train,
+                              getattr(data_cfg, 'cv_folds', 0))
   if val_size >= num_train:
     raise ConfigError(f'data.val_size={data_cfg.val_size} must be < '
                       f'{num_train}, the number of {name} training examples')

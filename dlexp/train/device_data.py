@@ -41,13 +41,18 @@ def to_device(dataset, config, mesh) -> DeviceData:
   """Small datasets stay resident on the device(s), replicated."""
   rep = NamedSharding(mesh, P())
   put = lambda a: jax.device_put(a, rep)
-  probe = min(config.diagnostics.probe_size, len(dataset.val_y))
+  # The probe comes from validation examples; under cross-validation (no
+  # validation split) from the first training examples.
+  probe_x, probe_y = ((dataset.val_x, dataset.val_y) if len(dataset.val_y)
+                      else (dataset.train_x, dataset.train_y))
+  probe = min(config.diagnostics.probe_size, len(probe_y))
   return DeviceData(
       train_x=put(dataset.train_x), train_y=put(dataset.train_y),
       val=tuple(map(put, batched(dataset.val_x, dataset.val_y,
-                                 config.eval_batch_size))),
+                                 config.eval_batch_size)))
+      if len(dataset.val_y) else None,
       # A dataset from arrays may have no test split (nothing to evaluate).
       test=tuple(map(put, batched(dataset.test_x, dataset.test_y,
                                   config.eval_batch_size)))
       if len(dataset.test_y) else None,
-      probe_x=put(dataset.val_x[:probe]), probe_y=put(dataset.val_y[:probe]))
+      probe_x=put(probe_x[:probe]), probe_y=put(probe_y[:probe]))

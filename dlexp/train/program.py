@@ -107,13 +107,15 @@ class Program:
         v(steps.train_epoch, in_axes=(0, 0, 0, None, None)),
         donate_argnums=(0,))
     # The per-step driver: a Python loop over one compiled step per batch.
-    self.epoch_order = Compiled(v(steps.epoch_order, in_axes=(0, None)),
+    self.epoch_order = Compiled(v(steps.epoch_order, in_axes=(0, None, 0)),
                                 options=QUICK_COMPILE)
     self.train_indexed_step = Compiled(
         v(steps.train_indexed_step, in_axes=(0, 0, 0, None, None, 0)),
         donate_argnums=(0,))
     self.eval_sums = Compiled(
         v(steps.eval_sums, in_axes=(0, 0, 0, None, None, None)))
+    self.fold_eval_sums = Compiled(
+        v(steps.fold_eval_sums, in_axes=(0, 0, 0, None, None, None)))
     self.after_epoch = Compiled(
         v(steps.after_epoch, in_axes=(0, 0, 0, 0, None, None, None, None)),
         donate_argnums=(0, 1), options=QUICK_COMPILE)
@@ -141,12 +143,17 @@ class Program:
       thunks.append(self.train_epoch.prepare(state, hp, active, data.train_x,
                                              data.train_y))
     else:  # The step program is lowered for a real batch of indices.
-      order = self.epoch_order(state, data.train_y)
+      order = self.epoch_order(state, data.train_y, hp)
       thunks.append(self.train_indexed_step.prepare(
           state, hp, active, data.train_x, data.train_y, order[:, 0]))
-    xs, ys, ws = data.val
-    thunks.append(self.eval_sums.prepare(state.params, state.batch_stats, hp,
-                                         xs[0], ys[0], ws[0]))
+    if self.steps.cv_folds:
+      thunks.append(self.fold_eval_sums.prepare(
+          state.params, state.batch_stats, hp, data.train_x, data.train_y,
+          np.int32(0)))
+    if data.val is not None:
+      xs, ys, ws = data.val
+      thunks.append(self.eval_sums.prepare(state.params, state.batch_stats,
+                                           hp, xs[0], ys[0], ws[0]))
     thunks.append(self.after_epoch.prepare(
         state, tracker, hp, self.row_spec(members), np.bool_(True),
         np.bool_(True), data.probe_x, data.probe_y))
@@ -181,7 +188,7 @@ def run_epoch(prog: 'Program', driver: str, state, hp, active, train_x,
   """One epoch of a chunk of members; returns (state, epoch-mean metrics)."""
   if driver == 'scan':
     return prog.train_epoch(state, hp, active, train_x, train_y)
-  order = prog.epoch_order(state, train_y)  # (members, steps, batch)
+  order = prog.epoch_order(state, train_y, hp)  # (members, steps, batch)
   per_step = []
   for i in range(order.shape[1]):
     state, metrics = prog.train_indexed_step(state, hp, active, train_x,
@@ -200,10 +207,28 @@ def evaluate(prog: 'Program', params, batch_stats, hp, split):
   """Weighted means over a pre-batched split (xs, ys, ws), one compiled batch
   program called per batch; validation and test share it."""
   xs, ys, ws = split
-  batches = jax.device_get([
+  return _means(jax.device_get([
       prog.eval_sums(params, batch_stats, hp, xs[i], ys[i], ws[i])
-      for i in range(xs.shape[0])])
-  # Summed in float32 batch after batch, as a scan over the batches would.
+      for i in range(xs.shape[0])]))
+
+
+def validate(prog: 'Program', params, batch_stats, hp, data):
+  """Validation metrics: the held-out fold of each member under
+  cross-validation, else the validation split."""
+  steps = prog.steps
+  if not steps.cv_folds:
+    return evaluate(prog, params, batch_stats, hp, data.val)
+  held_out = len(data.train_y) // steps.cv_folds
+  batches = -(-held_out // min(steps.eval_batch_size, held_out))
+  sums = jax.device_get([
+      prog.fold_eval_sums(params, batch_stats, hp, data.train_x,
+                          data.train_y, np.int32(i)) for i in range(batches)])
+  return _means(sums)
+
+
+def _means(batches):
+  """Per-batch weighted sums -> weighted means, summed in float32 batch after
+  batch as a scan over the batches would."""
   totals = {k: np.zeros_like(v) for k, v in batches[0].items()}
   for sums in batches:
     for k, v in sums.items():
@@ -237,7 +262,11 @@ def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
   model = models.build_model(
       cfg.model, losses.output_dim(cfg.loss, dataset.num_classes,
                                    dataset.target_dim), dataset.input_shape)
-  steps_per_epoch = len(dataset.train_y) // cfg.batch_size
+  folds = cfg.data.cv_folds
+  trained_on = len(dataset.train_y)
+  if folds:  # every member trains on k - 1 of k equal folds
+    trained_on = (folds - 1) * (len(dataset.train_y) // folds)
+  steps_per_epoch = trained_on // cfg.batch_size
   no_dropout = dropout_rates is not None and set(dropout_rates) == {0.0}
   return Program(Steps(
       model=model, optimizer=optim.make_optimizer(cfg, steps_per_epoch),
@@ -252,7 +281,8 @@ def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
       plateau_monitor=cfg.schedule.plateau_monitor,
       diagnostics=bool(cfg.diagnostics.every_epochs),
       static_dropout_rate=0.0 if no_dropout else None,
-      freeze=tuple(cfg.train.freeze)))
+      freeze=tuple(cfg.train.freeze), cv_folds=folds,
+      cv_seed=cfg.data.split_seed, eval_batch_size=cfg.eval_batch_size))
 
 
 def is_conv_net(cfg) -> bool:

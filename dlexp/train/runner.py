@@ -56,6 +56,7 @@ class Member:
   trial: Trial
   seed: int
   directory: str
+  fold: int = -1  # the held-out fold under cross-validation; -1 = none
 
 
 # -- the grid ------------------------------------------------------------------
@@ -119,8 +120,12 @@ def make_members(trials: Sequence[Trial], workdir: str,
     cid = workdir_lib.config_id(config_lib.flatten(t.config), script_options)
     for s in range(t.config.num_seeds):
       seed = t.config.seed + s
-      members.append(Member(t, seed, workdir_lib.member_dir(
-          workdir, t.name, cid, seed)))
+      directory = workdir_lib.member_dir(workdir, t.name, cid, seed)
+      if not t.config.data.cv_folds:
+        members.append(Member(t, seed, directory))
+      for fold in range(t.config.data.cv_folds):  # folds are members too
+        members.append(Member(t, seed, os.path.join(directory, f'fold_{fold}'),
+                              fold))
   return members
 
 
@@ -158,6 +163,15 @@ class Context:
   shown_models: set = dataclasses.field(default_factory=set)
 
 
+def _member_hp(chunk: Sequence[Member]) -> Dict[str, jax.Array]:
+  """The traced values of a chunk of members (and their folds)."""
+  traced = config_lib.traced_fields()
+  values = {p: [config_lib.get(m.trial.config, p) for m in chunk]
+            for p in traced}
+  values['data.cv_fold'] = [m.fold for m in chunk]
+  return program_lib.stack_hp(values)
+
+
 def _result(m: Member, status: Dict[str, Any]) -> Dict[str, Any]:
   return dict(trial=m.trial.name, seed=m.seed, status=status.get('status'),
               directory=m.directory, **(status.get('final') or {}))
@@ -183,10 +197,7 @@ class GroupRun:
     self.driver = program_lib.epoch_driver_for(cfg)
     size = len(members) if self.mode == 'vmap' else 1
     self.chunks = [members[i:i + size] for i in range(0, len(members), size)]
-    traced = config_lib.traced_fields()
-    self.hps = [program_lib.stack_hp(
-        {p: [config_lib.get(m.trial.config, p) for m in c] for p in traced})
-                for c in self.chunks]
+    self.hps = [_member_hp(c) for c in self.chunks]
     trials = list(dict.fromkeys(id(m.trial) for m in members))
     self.label = (members[0].trial.name or 'run') if len(trials) == 1 else (
         f'{len(trials)} trials')
@@ -270,7 +281,8 @@ class GroupRun:
     flat['seed'] = m.seed
     return records.RunWriter(m.directory, dict(
         config=flat, trial=m.trial.name, overrides=m.trial.overrides,
-        seed=m.seed, config_id=os.path.basename(os.path.dirname(m.directory)),
+        seed=m.seed, fold=m.fold, config_id=workdir_lib.config_id(
+            config_lib.flatten(m.trial.config), self.ctx.script_options),
         script_options=self.ctx.script_options or {},
         members_in_program=len(self.chunks[0]), member_mode=self.mode),
         self.ctx.env, resume_epoch=self.start_epoch)
@@ -297,9 +309,9 @@ class GroupRun:
     diagnose = bool(self.cfg.diagnostics.every_epochs)
     for k, c in enumerate(self.chunks):
       st = self.states[k]
-      row = {f'val_{n}': v for n, v in program_lib.evaluate(
+      row = {f'val_{n}': v for n, v in program_lib.validate(
           self.prog, st.params, st.batch_stats, self.hps[k],
-          self.ctx.ddata.val).items()}
+          self.ctx.ddata).items()}
       row.update(self.after_epoch(k, row, track=False, diagnose=diagnose))
       for i, m in enumerate(c):
         self.writer(m).log(dict({n: v[i] for n, v in row.items()}, epoch=0,
@@ -320,8 +332,8 @@ class GroupRun:
     st = self.states[k]
     train_m = jax.device_get(train_m)
     row = {f'train_{n}': v for n, v in train_m.items() if n != 'learning_rate'}
-    row.update({f'val_{n}': v for n, v in program_lib.evaluate(
-        prog, st.params, st.batch_stats, self.hps[k], ddata.val).items()})
+    row.update({f'val_{n}': v for n, v in program_lib.validate(
+        prog, st.params, st.batch_stats, self.hps[k], ddata).items()})
     every = self.cfg.diagnostics.every_epochs
     row.update(self.after_epoch(k, row, track=True,
                                 diagnose=bool(every) and epoch % every == 0))
@@ -400,8 +412,8 @@ class GroupRun:
     results = []
     for k, c in enumerate(self.chunks):
       params, bstats, use_best, st, tr = self.final_params(k)
-      final = {f'val_{n}': v for n, v in program_lib.evaluate(
-          self.prog, params, bstats, self.hps[k], self.ctx.ddata.val).items()}
+      final = {f'val_{n}': v for n, v in program_lib.validate(
+          self.prog, params, bstats, self.hps[k], self.ctx.ddata).items()}
       if self.ctx.ddata.test is not None:  # from_arrays without a test split
         final.update({f'test_{n}': v for n, v in program_lib.evaluate(
             self.prog, params, bstats, self.hps[k],

@@ -40,7 +40,8 @@ class Steps:
                es_min_delta: float, monitor: str,
                plateau_monitor: str = 'val_loss', diagnostics: bool = True,
                static_dropout_rate: Optional[float] = None,
-               freeze: Sequence[str] = ()):
+               freeze: Sequence[str] = (), cv_folds: int = 0,
+               cv_seed: int = 0, eval_batch_size: int = 1000):
     self.model = model
     self.optimizer = optimizer
     self.loss_fn = loss_fn
@@ -58,6 +59,11 @@ class Steps:
     self.diagnostics = diagnostics
     self.static_dropout_rate = static_dropout_rate
     self.frozen = transfer.frozen_predicate(freeze)
+    # k-fold cross-validation: member i trains on all folds but
+    # hp['data.cv_fold'] and validates on that one (see fold_indices).
+    self.cv_folds = cv_folds
+    self.cv_seed = cv_seed
+    self.eval_batch_size = eval_batch_size
 
   def dropout_rate(self, hp: HP):
     if self.static_dropout_rate is not None:
@@ -135,13 +141,47 @@ class Steps:
                          batch_stats=batch_stats, opt_state=opt_state,
                          masks=masks), metrics
 
-  def epoch_order(self, state: TrainState, train_y) -> jnp.ndarray:
+  def epoch_order(self, state: TrainState, train_y, hp: HP) -> jnp.ndarray:
     """(steps, batch) example indices of this member's current epoch: a fresh
-    permutation per epoch, drawn in the program from the data-order key."""
+    permutation per epoch, drawn in the program from the data-order key (of
+    the member's training folds under cross-validation)."""
     key = jax.random.fold_in(state.data_key, state.epoch)
-    order = jax.random.permutation(key, train_y.shape[0])
+    if self.cv_folds:
+      train_idx, _ = self.fold_indices(hp, train_y.shape[0])
+      order = train_idx[jax.random.permutation(key, train_idx.shape[0])]
+    else:
+      order = jax.random.permutation(key, train_y.shape[0])
     return order[:self.steps_per_epoch * self.batch_size].reshape(
         self.steps_per_epoch, self.batch_size)
+
+  def fold_indices(self, hp: HP, n: int):
+    """(training indices, held-out indices) of the member's fold: the first
+    k * (n // k) examples of one fixed permutation (data.split_seed) cut into
+    k equal folds; fold hp['data.cv_fold'] is held out. Equal sizes keep
+    every member's program the same shape."""
+    k = self.cv_folds
+    size = n // k
+    base = jax.random.permutation(jax.random.PRNGKey(self.cv_seed), n)
+    base = base[:k * size]
+    fold = hp['data.cv_fold'].astype(jnp.int32)
+    held_out = jnp.roll(base, -fold * size)[:size]
+    train = jnp.roll(base, -(fold + 1) * size)[:(k - 1) * size]
+    return train, held_out
+
+  def fold_eval_sums(self, params, batch_stats, hp: HP, train_x, train_y,
+                     index):
+    """eval_sums over batch `index` of the member's held-out fold (padded
+    to whole batches; weight 0 marks the padding)."""
+    _, held_out = self.fold_indices(hp, train_y.shape[0])
+    b = min(self.eval_batch_size, held_out.shape[0])
+    batches = -(-held_out.shape[0] // b)
+    padded = jnp.concatenate([held_out, jnp.zeros(
+        batches * b - held_out.shape[0], held_out.dtype)])
+    start = index * b
+    idx = jax.lax.dynamic_slice(padded, (start,), (b,))
+    w = ((start + jnp.arange(b)) < held_out.shape[0]).astype(jnp.float32)
+    return self.eval_sums(params, batch_stats, hp, train_x[idx], train_y[idx],
+                          w)
 
   def _batch_step(self, state: TrainState, hp: HP, train_x, train_y, idx):
     x = jax.lax.with_sharding_constraint(train_x[idx], self.batch_sharding)
@@ -153,7 +193,7 @@ class Steps:
     """One epoch as a scan over batches drawn by an in-program permutation.
     Inactive members (stopped early or diverged) keep their state. The epoch
     counter moves in `after_epoch`."""
-    order = self.epoch_order(state, train_y)
+    order = self.epoch_order(state, train_y, hp)
     new, metrics = jax.lax.scan(
         lambda st, idx: self._batch_step(st, hp, train_x, train_y, idx),
         state, order)
