@@ -14,6 +14,9 @@ read per-layer diagnostics back from metrics.jsonl.
   model without any.
 - logit_scale_hook: how much larger the logits are with dropout on.
 - mc_dropout_hook: Monte-Carlo dropout accuracy and predictive entropy.
+- model_cost_hook: parameters and FLOPs of the model (or of it at another
+  size).
+- logit_spread_hook: whether the logits still depend on the input.
 """
 import copy
 import dataclasses
@@ -477,3 +480,66 @@ def step_time_hook(num_steps: int = 20, repeats: int = 5,
     return out
 
   return hook
+
+
+# -- model cost ----------------------------------------------------------------
+@functools.lru_cache(maxsize=32)
+def _cost(model, input_shape: Tuple[int, ...]) -> Tuple[int, float]:
+  from dlexp import models  # pylint: disable=g-import-not-at-top
+  from dlexp.models.summary import trace  # pylint: disable=g-import-not-at-top
+  params = models.count_params(trace(model, input_shape)[0])['trainable']
+  return params, models.flops(model, input_shape)
+
+
+def model_cost_hook(input_shape: Optional[Sequence[int]] = None,
+                    prefix: str = '', **model_overrides):
+  """Hook: '<prefix>params' (trainable parameters) and '<prefix>flops' (one
+  inference forward pass of one example, XLA's count: see
+  models.summary.flops) of each member's model. With `input_shape` and
+  `model_overrides` (model config fields, e.g. width_mult=1.0), of that
+  model rebuilt from the member's config instead: what the design costs at
+  full size, whatever size was trained. Shapes only: nothing runs."""
+  from dlexp import models  # pylint: disable=g-import-not-at-top
+
+  def hook(ctx) -> Dict[str, Any]:
+    shape = tuple(input_shape or ctx.data.probe_x.shape[1:])
+    out = {f'{prefix}params': [], f'{prefix}flops': []}
+    for m in ctx.members:
+      model = ctx.model
+      if input_shape is not None or model_overrides:
+        cfg = copy.deepcopy(m.trial.config.model)
+        cfg.update(model_overrides)
+        classes = ctx.model.num_classes
+        model = models.build_model(cfg, classes, shape)
+      params, flops = _cost(model, shape)
+      out[f'{prefix}params'].append(params)
+      out[f'{prefix}flops'].append(flops)
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+  return hook
+
+
+# -- logits --------------------------------------------------------------------
+@functools.partial(jax.jit, static_argnums=(0,))
+def _logit_spread(model, params, batch_stats, rates, x):
+
+  def member(p, bs, rate):
+    variables = {'params': p}
+    if bs:
+      variables['batch_stats'] = bs
+    z = model.apply(variables, x, train=False, dropout_rate=rate)
+    return {'logit_spread_examples': jnp.mean(jnp.std(z, axis=0)),
+            'logit_spread_classes': jnp.mean(jnp.std(z, axis=-1)),
+            'logit_rms': jnp.sqrt(jnp.mean(jnp.square(z)))}
+
+  return jax.vmap(member)(params, batch_stats, rates)
+
+
+def logit_spread_hook(ctx) -> Dict[str, jax.Array]:
+  """How the final logits vary on the probe (inference mode):
+  'logit_spread_examples', the std over examples of each logit averaged
+  over classes (0: the network gives every input the same output, a
+  collapsed or dead network); 'logit_spread_classes', the std over classes
+  averaged over examples (0: uniform predictions, loss ln K); 'logit_rms'."""
+  return _logit_spread(ctx.model, ctx.params, ctx.batch_stats,
+                       ctx.hp['model.dropout_rate'], ctx.data.probe_x)

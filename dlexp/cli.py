@@ -12,7 +12,7 @@ import re
 import shlex
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -25,22 +25,29 @@ from dlexp.errors import DlexpError
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# What define_flags was told: the script's name and its size presets.
-_SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
+# What define_flags was told: the script's name, its size presets and its
+# own defaults.
+_SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'defaults': {},
+                           'start': time.time()}
 
 
 def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                  seeds: int = 3, smoke: Optional[Dict[str, Any]] = None,
-                 full: Optional[Dict[str, Any]] = None) -> None:
+                 full: Optional[Dict[str, Any]] = None,
+                 defaults: Optional[Dict[str, Any]] = None) -> None:
   """Flags common to every ablation; `--config.<field>=value` reaches any
   config field.
 
   `smoke` and `full` are the script's other sizes, selected with --smoke (a
   few seconds, run in CI) and --full (GPU/TPU): {flag name or
   'config.<path>': value}. A preset fills only what the command line leaves
-  unset: an explicit flag or --config value always wins.
+  unset: an explicit flag or --config value always wins. `defaults` (same
+  form) are the script's own settings at every size, filled after the
+  size's preset where neither it nor the command line sets them (e.g.
+  {'dataset': 'mnist1d', 'config.optimizer.learning_rate': 0.1}).
   """
-  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full})
+  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full},
+                 defaults=defaults or {})
   flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI.')
   flags.DEFINE_bool('full', False, 'The full size, meant for a GPU/TPU.')
   flags.DEFINE_string('model', model, 'Model family (config.model.name).')
@@ -155,6 +162,27 @@ def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
   return Grid(config, results, runs, report.by_trial(runs), trials)
 
 
+def combine(parts: Sequence[Tuple[str, Grid]]) -> Grid:
+  """Several grids as one (for one table, one findings record): each
+  part's trials renamed 'label,trial' ('label' when the grid has no axes),
+  in the order given. For grids that cannot share one call of run_grid:
+  other data (data.* is never an axis), or trials that are not a cartesian
+  product. The config is the first part's."""
+  results, runs, groups, trials = [], [], {}, []
+  for label, grid in parts:
+    rename = lambda t, label=label: ','.join(x for x in (label, t) if x)
+    for trial in grid.trials:
+      name = rename(trial)
+      if name in groups:
+        raise DlexpError(f'two grids both have trial {name!r}; give them '
+                         'distinct labels')
+      groups[name] = grid.groups.get(trial, [])
+      trials.append(name)
+    results += [dict(r, trial=rename(r['trial'])) for r in grid.results]
+    runs += grid.runs
+  return Grid(parts[0][1].config, results, runs, groups, trials)
+
+
 def run_line(config) -> str:
   """The line above a table: data, model, epochs, seeds."""
   folds = (f' x {config.data.cv_folds} folds' if config.data.cv_folds
@@ -217,7 +245,7 @@ def plot_curves(grid: Grid, metrics: Sequence[str]) -> List[str]:
   outdir = os.path.join(FLAGS.workdir, findings.FINDINGS_DIR, 'plots',
                         findings.invocation_id(directories, FLAGS.workdir))
   os.makedirs(outdir, exist_ok=True)
-  paths = report.plot(runs, metrics, outdir)
+  paths = report.plot(runs, metrics, outdir, grid.groups)
   for path in paths:
     print(f'wrote {path}')
   return paths
@@ -283,11 +311,10 @@ def _apply_size() -> None:
   chosen size's preset."""
   if FLAGS.smoke and FLAGS.full:
     raise DlexpError('--smoke and --full exclude each other; give one')
-  if size() == 'default':
-    return
-  preset = _SCRIPT['sizes'].get(size())
+  preset = {} if size() == 'default' else _SCRIPT['sizes'].get(size())
   if preset is None:
     raise DlexpError(f'--{size()}: {_SCRIPT["name"]} has no {size()} size')
+  preset = dict(_SCRIPT['defaults'], **preset)
   overrides = config_overrides()
   for key, value in preset.items():
     if key.startswith('config.'):

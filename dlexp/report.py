@@ -238,10 +238,13 @@ def table(groups: Dict[str, List[Run]],
   return '\n'.join(lines)
 
 
-def curves(runs: Sequence[Run], metric: str) -> Dict[str, np.ndarray]:
-  """trial -> (seeds, epochs) array of `metric` (nan where missing)."""
+def curves(runs: Sequence[Run], metric: str,
+           groups: Optional[Dict[str, List[Run]]] = None
+           ) -> Dict[str, np.ndarray]:
+  """trial -> (seeds, epochs) array of `metric` (nan where missing); the
+  runs grouped by trial, or as `groups` says."""
   out = {}
-  for trial, rs in by_trial(runs).items():
+  for trial, rs in (groups if groups is not None else by_trial(runs)).items():
     epochs = max((row.get('epoch', 0) for r in rs for row in r.metrics),
                  default=0)
     arr = np.full((len(rs), epochs + 1), np.nan)
@@ -254,14 +257,16 @@ def curves(runs: Sequence[Run], metric: str) -> Dict[str, np.ndarray]:
   return out
 
 
-def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str) -> List[str]:
-  """One PNG per metric: mean over seeds with a min-max band per trial."""
+def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str,
+         groups: Optional[Dict[str, List[Run]]] = None) -> List[str]:
+  """One PNG per metric: mean over seeds with a min-max band per trial (or
+  per group of `groups`)."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   paths = []
   for metric in metrics:
-    data = curves(runs, metric)
+    data = curves(runs, metric, groups)
     if not any(np.isfinite(a).any() for a in data.values()):
       continue
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
