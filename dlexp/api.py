@@ -154,10 +154,18 @@ def _from_run_dirs(directories: Sequence[str], dataset) -> 'Trained':
   return trained
 
 
-def load(path: str) -> 'Trained':
+def load(path: Union[str, Sequence[str]]) -> 'Trained':
   """The model saved at `path`: a directory from Trained.save, a run
-  directory (of any sweep) or its model/ folder."""
+  directory (of any sweep) or its model/ folder; or a list of run
+  directories (one seed each, e.g. a trial's seeds), as one Trained holding
+  every seed, in the order given (save() then writes one model of all of
+  them, from which init.from_path starts each seed from its own)."""
   from dlexp.train import model_io  # pylint: disable=g-import-not-at-top
+  if not isinstance(path, (str, os.PathLike)):
+    paths = list(path)
+    if not paths:
+      raise ConfigError('load([]) needs at least one run directory')
+    return _from_run_dirs(paths, None)
   saved = model_io.read(path)
   trained = Trained(saved.flat_config, saved.meta, saved.state(),
                     saved.history(), path=saved.path)

@@ -56,8 +56,8 @@ def test_defaults_are_valid_and_have_contract_keys():
   c = data.defaults()
   assert sorted(c.keys()) == sorted([
       'name', 'data_dir', 'val_size', 'split_seed', 'standardize', 'download',
-      'train_limit', 'test_limit', 'classes', 'cv_folds', 'scale', 'resize',
-      'channels'])
+      'train_limit', 'test_limit', 'classes', 'cv_folds', 'label_noise',
+      'scale', 'resize', 'channels'])
   assert (c.name, c.data_dir, c.val_size, c.download) == (
       'fashion_mnist', '', -1, False)
   data.validate(c)

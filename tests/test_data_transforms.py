@@ -103,3 +103,21 @@ def test_trained_model_applies_the_transforms_to_new_inputs():
                              rtol=1e-5, atol=1e-6)
   with pytest.raises(DataError, match=r'takes \(N,\) \+ \(12, 12, 3\)'):
     trained.predict(np.zeros((2, 64), np.float32))
+
+
+def test_label_noise_replaces_training_labels_only():
+  """A fraction of the training labels becomes uniformly random: with 10
+  classes about 90% of the replaced ones change; validation and test labels
+  are untouched; the same split_seed gives the same noise."""
+  clean = data.load(cfg(name='synthetic', val_size=500))
+  noisy = data.load(cfg(name='synthetic', val_size=500, label_noise=0.4))
+  changed = np.mean(noisy.train_y != clean.train_y)
+  assert abs(changed - 0.4 * 0.9) < 0.02
+  np.testing.assert_array_equal(noisy.val_y, clean.val_y)
+  np.testing.assert_array_equal(noisy.test_y, clean.test_y)
+  np.testing.assert_array_equal(noisy.train_x, clean.train_x)
+  again = data.load(cfg(name='synthetic', val_size=500, label_noise=0.4))
+  np.testing.assert_array_equal(again.train_y, noisy.train_y)
+  assert set(np.unique(noisy.train_y)) <= set(range(10))
+  with pytest.raises(ConfigError, match=r'label_noise=1.5 must be a fraction'):
+    data.validate(cfg(label_noise=1.5))

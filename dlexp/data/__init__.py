@@ -80,6 +80,8 @@ def defaults() -> ml_collections.ConfigDict:
                   # (folds are members, like seeds); 0 = off (validation split).
   c.classes = ()  # Keep these class ids, relabelled 0..k-1 in this order
                   # (e.g. (0, 6): a binary task); empty = all.
+  c.label_noise = 0.0  # Fraction of training labels (not validation or
+                       # test) replaced by uniformly random classes.
   c.scale = 'unit'  # uint8 pixels: 'unit' = /255 into [0, 1]; 'raw' = 0..255
                     # as stored (needs standardize=False).
   c.resize = 0  # Images resized (bilinear) to resize x resize; 0 = as stored.
@@ -126,6 +128,9 @@ def validate(cfg) -> None:
          f'data.val_size={cfg.val_size} with data.cv_folds={cfg.cv_folds}: '
          'cross-validation validates on the held-out fold; set data.val_size '
          f'to 0 or {AUTO_VAL_SIZE}')
+  noise = getattr(cfg, 'label_noise', 0.0)
+  _check(isinstance(noise, (int, float)) and 0.0 <= noise <= 1.0,
+         f'data.label_noise={noise!r} must be a fraction in [0, 1]')
   transforms.validate(cfg, spec.layout)
 
 

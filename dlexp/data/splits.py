@@ -80,6 +80,18 @@ def keep_classes(name: str, raw: RawData, classes) -> RawData:
                  tuple(raw.class_names[c] for c in classes))
 
 
+def noisy_labels(y: np.ndarray, fraction: float, num_classes: int,
+                 seed: int) -> np.ndarray:
+  """A copy of `y` with round(fraction * N) labels, chosen at random,
+  replaced by uniformly random classes (which may be the true one: at
+  fraction 1 every label is random, as in Zhang et al. 2017)."""
+  rng = np.random.default_rng([seed, 0x6e6f6973])  # its own stream
+  y = np.array(y)
+  chosen = rng.permutation(len(y))[:int(round(fraction * len(y)))]
+  y[chosen] = rng.integers(0, num_classes, len(chosen))
+  return y
+
+
 def _stat_view(x: np.ndarray) -> np.ndarray:
   """x as (rows, C): per channel for multi-channel images/sequences, one
   column (a scalar statistic) for one channel or flat vectors."""
@@ -153,6 +165,13 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
         'test': transforms.apply(raw.test_x[test_idx], data_cfg)}
   ys = {'train': raw.train_y[train_idx], 'val': raw.train_y[val_idx],
         'test': raw.test_y[test_idx]}
+  noise = float(getattr(data_cfg, 'label_noise', 0.0))
+  if noise:
+    if regression:
+      raise ConfigError(f'data.label_noise={noise} needs class labels; '
+                        f'{name} has float regression targets')
+    ys['train'] = noisy_labels(ys['train'], noise, len(raw.class_names),
+                               data_cfg.split_seed)
   if data_cfg.standardize:
     mean, std = train_statistics(xs['train'])
   else:
