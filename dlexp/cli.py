@@ -155,7 +155,8 @@ def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
                        rerun_failed=FLAGS.rerun_failed,
                        script_options=options)
-  trials = list(dict.fromkeys(r['trial'] for r in results))
+  # A grid without axes has one trial, '', which report.Run calls 'run'.
+  trials = list(dict.fromkeys(r['trial'] or 'run' for r in results))
   dirs = {os.path.realpath(r['directory']) for r in results}
   runs = [r for r in report.load_runs(FLAGS.workdir)
           if os.path.realpath(r.directory) in dirs]
@@ -164,13 +165,15 @@ def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
 
 def combine(parts: Sequence[Tuple[str, Grid]]) -> Grid:
   """Several grids as one (for one table, one findings record): each
-  part's trials renamed 'label,trial' ('label' when the grid has no axes),
+  part's trials renamed 'label,trial' ('label' when the grid has no axes:
+  its one trial is 'run'),
   in the order given. For grids that cannot share one call of run_grid:
   other data (data.* is never an axis), or trials that are not a cartesian
   product. The config is the first part's."""
   results, runs, groups, trials = [], [], {}, []
   for label, grid in parts:
-    rename = lambda t, label=label: ','.join(x for x in (label, t) if x)
+    rename = lambda t, label=label: ','.join(
+        x for x in (label, '' if t in ('', 'run') else t) if x) or 'run'
     for trial in grid.trials:
       name = rename(trial)
       if name in groups:

@@ -104,6 +104,43 @@ def epochs_to(key: str, target: float, header: str, mode: str = 'max'
   return Column(header, first, '.1f')
 
 
+def timeline(run: Run, key: str) -> List[tuple]:
+  """[(training seconds of this run so far, `key`)] per logged epoch, epoch
+  0 at 0 s. An epoch's time is shared by the members that trained in it
+  (looped members train one after another; vmapped ones together)."""
+  out, seconds = [], 0.0
+  for row in sorted(run.metrics, key=lambda r: r.get('epoch', 0)):
+    if row.get('epoch', 0) >= 1:
+      if 'epoch_seconds' not in row:
+        continue
+      seconds += row['epoch_seconds'] / max(row.get('members', 1), 1)
+    out.append((seconds, _number(row.get(key))))
+  return out
+
+
+def seconds_to(key: str, target: float, header: str, mode: str = 'max'
+               ) -> Column:
+  """Training seconds until `key` first reaches `target` (see timeline);
+  seeds that never reach it have no value."""
+  def first(run: Run) -> Optional[float]:
+    for seconds, v in timeline(run, key)[1:]:
+      if v is not None and math.isfinite(v) and (
+          v >= target if mode == 'max' else v <= target):
+        return seconds
+    return None
+  return Column(header, first, '.1f')
+
+
+def at_seconds(key: str, budget: float, header: str, fmt: str = '.4f'
+               ) -> Column:
+  """`key` after the last epoch that ended within `budget` training seconds
+  (epoch 0, the untrained network, if none did): equal-time comparisons."""
+  def value(run: Run) -> Optional[float]:
+    done = [v for seconds, v in timeline(run, key) if seconds <= budget]
+    return done[-1] if done else None
+  return Column(header, value, fmt)
+
+
 DEFAULT_COLUMNS = (
     final('val_accuracy', 'val acc'),
     final('test_accuracy', 'test acc'),

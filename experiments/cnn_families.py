@@ -78,31 +78,12 @@ def _mean_rate(run):
   return sum(rates) / len(rates) if rates else None
 
 
-def _timeline(run):
-  """[(training seconds of this model so far, val accuracy)] per epoch: an
-  epoch's time is shared by the members that trained in it."""
-  out, t = [], 0.0
-  for row in sorted(run.metrics, key=lambda r: r.get('epoch', 0)):
-    if row.get('epoch', 0) == 0:
-      out.append((0.0, row.get('val_accuracy')))
-    elif 'epoch_seconds' in row:
-      t += row['epoch_seconds'] / max(row.get('members', 1), 1)
-      out.append((t, row.get('val_accuracy')))
-  return out
-
-
-def _at_time(budget: float):
-  def value(run):
-    reached = [acc for t, acc in _timeline(run) if t <= budget + 1e-9]
-    return reached[-1] if reached else None
-  return value
-
-
 def _budget(groups) -> float:
   """The shortest median per-model training time among the trials."""
   totals = []
   for runs in groups.values():
-    times = sorted(_timeline(r)[-1][0] for r in runs if _timeline(r))
+    times = sorted(report.timeline(r, 'val_accuracy')[-1][0] for r in runs
+                   if report.timeline(r, 'val_accuracy'))
     if times:
       totals.append(times[len(times) // 2])
   return min(totals) if totals else math.nan
@@ -132,7 +113,7 @@ def _scaled(value, factor):
 
 def columns(budget: float):
   return (PARAMS, MFLOPS, REF_PARAMS, REF_GFLOPS, RATE, VAL, TEST,
-          report.Column(f'val acc @{budget:.1f}s', _at_time(budget), '.4f'),
+          report.at_seconds('val_accuracy', budget, f'val acc @{budget:.1f}s'),
           report.DEFAULT_COLUMNS[3])
 
 
