@@ -115,13 +115,15 @@ def check_axes(axes: Dict[str, Sequence[Any]],
   """The grid sets each axis path per trial: a --config.<path> for an axis
   would be overwritten without a word, so it is an error naming both."""
   overrides = config_overrides()
-  for path, values in axes.items():
-    if path in overrides:
-      flag = (axis_flags or {}).get(path)
-      how = f'--{flag}' if flag else 'this script\'s axis flag'
-      raise DlexpError(
-          f'--config.{path}={overrides[path]} is overridden by the ablated '
-          f'axis {path} ({", ".join(map(str, values))}); set it with {how}')
+  for key, values in axes.items():
+    for i, path in enumerate(key if isinstance(key, tuple) else (key,)):
+      if path in overrides:
+        flag = (axis_flags or {}).get(path)
+        how = f'--{flag}' if flag else 'this script\'s axis flag'
+        shown = [v[i] for v in values] if isinstance(key, tuple) else values
+        raise DlexpError(
+            f'--config.{path}={overrides[path]} is overridden by the ablated '
+            f'axis {path} ({", ".join(map(str, shown))}); set it with {how}')
 
 
 @dataclasses.dataclass
@@ -147,14 +149,17 @@ class Grid:
 
 def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
              options: Optional[Dict[str, Any]] = None,
-             axis_flags: Optional[Dict[str, str]] = None) -> Grid:
-  """Trains the grid (see run_ablation) without printing its table."""
+             axis_flags: Optional[Dict[str, str]] = None,
+             dataset=None) -> Grid:
+  """Trains the grid (see run_ablation) without printing its table.
+  `dataset`: config.data's dataset when the script has loaded it already
+  (it must be what config.data describes)."""
   from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   config = config or resolved_config()
   check_axes(axes, axis_flags)
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
                        rerun_failed=FLAGS.rerun_failed,
-                       script_options=options)
+                       script_options=options, dataset=dataset)
   # A grid without axes has one trial, '', which report.Run calls 'run'.
   trials = list(dict.fromkeys(r['trial'] or 'run' for r in results))
   dirs = {os.path.realpath(r['directory']) for r in results}

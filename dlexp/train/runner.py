@@ -74,22 +74,38 @@ def _fmt(value) -> str:
   return str(value)
 
 
+def _paths(key) -> Tuple[str, ...]:
+  return key if isinstance(key, tuple) else (key,)
+
+
 def make_trials(base: ml_collections.ConfigDict,
-                axes: Dict[str, Sequence[Any]]) -> List[Trial]:
-  """The cartesian product of `axes` (config path -> values), validated."""
-  for path, values in axes.items():
-    config_lib.check_key(base, path)
-    if path.startswith('data.') or path in ('seed', 'num_seeds'):
-      raise ConfigError(f'{path} cannot be a grid axis (all trials share the '
-                        'data and the seeds)')
+                axes: Dict[Any, Sequence[Any]]) -> List[Trial]:
+  """The cartesian product of `axes` (config path -> values), validated.
+
+  A key may be a tuple of paths, its values tuples of one value per path: a
+  zipped axis, whose points are the given combinations only (a random
+  search's samples, or settings that go together)."""
+  for key, values in axes.items():
+    for path in _paths(key):
+      config_lib.check_key(base, path)
+      if path.startswith('data.') or path in ('seed', 'num_seeds'):
+        raise ConfigError(f'{path} cannot be a grid axis (all trials share '
+                          'the data and the seeds)')
     if not values:
-      raise ConfigError(f'grid axis {path} has no values')
+      raise ConfigError(f'grid axis {key} has no values')
+    if isinstance(key, tuple) and any(
+        not isinstance(v, tuple) or len(v) != len(key) for v in values):
+      raise ConfigError(f'grid axis {key}: every value must be a tuple of '
+                        f'{len(key)} values, one per path')
   config_lib.validate(base)
-  names = _short_names(list(axes))
+  names = _short_names([p for key in axes for p in _paths(key)])
   trials = []
   for combo in itertools.product(*axes.values()):
     cfg = copy.deepcopy(base)
-    overrides = dict(zip(axes, combo))
+    overrides = {}
+    for key, value in zip(axes, combo):
+      overrides.update(zip(key, value) if isinstance(key, tuple)
+                       else [(key, value)])
     for path, value in overrides.items():
       config_lib.set_value(cfg, path, value)
     config_lib.validate(cfg)
