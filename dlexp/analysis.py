@@ -197,6 +197,14 @@ def distinct_units_hook(ctx) -> Dict[str, jax.Array]:
   return _symmetry(first_kernel(ctx.params, order))
 
 
+# -- model size ----------------------------------------------------------------
+def param_count_hook(ctx) -> Dict[str, np.ndarray]:
+  """'params': trainable parameters of each member's model."""
+  leaves = jax.tree_util.tree_leaves(ctx.params)
+  count = sum(int(np.prod(leaf.shape[1:])) for leaf in leaves)
+  return {'params': np.full(len(ctx.members), count, np.float64)}
+
+
 # -- train accuracy in inference mode ------------------------------------------
 @functools.partial(jax.jit, static_argnums=(0,))
 def _evaluate(steps, params, batch_stats, hp, xs, ys, ws):

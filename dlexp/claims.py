@@ -74,12 +74,14 @@ class Evidence:
 
   def trial(self, **overrides) -> Optional[str]:
     """The trial whose axis values include `overrides`, matched on the last
-    part of the config path (e.g. dropout_rate=0.3)."""
+    part of the config path (e.g. dropout_rate=0.3) or on the whole path
+    where two axes share a last part (**{'schedule.name': 'cosine'})."""
     for name in self.trials:
       runs = self.groups[name]
-      given = {k.split('.')[-1]: v
-               for k, v in (runs[0].config.get('overrides') or {}).items()}
-      if all(_same(given.get(k), v) for k, v in overrides.items()):
+      axis_values = runs[0].config.get('overrides') or {}
+      given = {k.split('.')[-1]: v for k, v in axis_values.items()}
+      given.update(axis_values)
+      if all(k in given and _same(given[k], v) for k, v in overrides.items()):
         return name
     return None
 
@@ -94,13 +96,14 @@ def _same(a, b) -> bool:
 
 
 def describe(values: np.ndarray, fmt: str = '.4f') -> str:
-  """'0.8731 ± 0.0042 (3 seeds)'."""
+  """'0.8731 ± 0.0042 (n=3)': mean ± sample std over the runs (seeds, or
+  seeds x folds under cross-validation)."""
   if values.size == 0:
     return 'n/a'
   if values.size == 1:
-    return f'{values[0]:{fmt}} (1 seed)'
+    return f'{values[0]:{fmt}} (n=1)'
   return (f'{values.mean():{fmt}} ± {values.std(ddof=1):{fmt}} '
-          f'({values.size} seeds)')
+          f'(n={values.size})')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +140,7 @@ def compare(a: np.ndarray, b: np.ndarray, what: str, a_name: str,
   text = (f'{what}: {describe(a, fmt)} for {a_name} vs {describe(b, fmt)} for '
           f'{b_name}; difference {c.diff:+{fmt}}')
   if not c.decided:
-    return Verdict(INCONCLUSIVE, text + ' (fewer than 2 seeds a side)')
+    return Verdict(INCONCLUSIVE, text + ' (fewer than 2 runs a side)')
   text += f', {SE_MULTIPLE:g} SE = {SE_MULTIPLE * c.se:{fmt}}'
   if c.sign == expect:
     return Verdict(SUPPORTED, text)

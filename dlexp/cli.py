@@ -12,7 +12,7 @@ import re
 import shlex
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -25,33 +25,34 @@ from dlexp.errors import DlexpError
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# What define_flags was told: the script's name, its size presets and its
-# own defaults.
-_SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'defaults': {},
-                           'start': time.time()}
+# A script's own figure: fn(runs, outdir) -> the PNG's path, or None.
+Plotter = Callable[[Sequence[report.Run], str], Optional[str]]
+
+# What define_flags was told: the script's name and its size presets.
+_SCRIPT: Dict[str, Any] = {'name': '', 'sizes': {}, 'start': time.time()}
 
 
 def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                  seeds: int = 3, smoke: Optional[Dict[str, Any]] = None,
                  full: Optional[Dict[str, Any]] = None,
-                 defaults: Optional[Dict[str, Any]] = None) -> None:
+                 config: Optional[Dict[str, Any]] = None,
+                 dataset: str = 'fashion_mnist') -> None:
   """Flags common to every ablation; `--config.<field>=value` reaches any
   config field.
 
   `smoke` and `full` are the script's other sizes, selected with --smoke (a
   few seconds, run in CI) and --full (GPU/TPU): {flag name or
   'config.<path>': value}. A preset fills only what the command line leaves
-  unset: an explicit flag or --config value always wins. `defaults` (same
-  form) are the script's own settings at every size, filled after the
-  size's preset where neither it nor the command line sets them (e.g.
-  {'dataset': 'mnist1d', 'config.optimizer.learning_rate': 0.1}).
+  unset: an explicit flag or --config value always wins.
+  `config` ({path: value}) is the script's own default for config fields
+  (e.g. a small model): it replaces the library default, and presets and the
+  command line override it as they override any default.
   """
-  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full},
-                 defaults=defaults or {})
+  _SCRIPT.update(name=name, sizes={'smoke': smoke, 'full': full})
   flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI.')
   flags.DEFINE_bool('full', False, 'The full size, meant for a GPU/TPU.')
   flags.DEFINE_string('model', model, 'Model family (config.model.name).')
-  flags.DEFINE_string('dataset', 'fashion_mnist', 'Dataset (config.data.name).')
+  flags.DEFINE_string('dataset', dataset, 'Dataset (config.data.name).')
   flags.DEFINE_string('data_dir', None, 'Where the dataset files are '
                       '(config.data.data_dir; also $DLEXP_DATA_DIR).')
   flags.DEFINE_integer('epochs', epochs, 'Epochs per trial (config.epochs).')
@@ -62,11 +63,20 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
   flags.DEFINE_bool('plot', False, 'Also write PNG learning curves.')
   flags.DEFINE_bool('rerun_failed', False, 'Rerun members whose status is '
                     'failed (done ones are always skipped on relaunch).')
+  flags.DEFINE_string('trial_shard', '', 'i/n: run the i-th of n contiguous '
+                      'blocks of the grid\'s members (default: a SLURM array '
+                      "task's, else all); see dlexp.distributed.shard.")
   try:  # config_flags parses overrides right here, with a traceback on typos
     _check_config_overrides(sys.argv)
   except DlexpError as e:
     _die(str(e))
-  config_flags.DEFINE_config_dict('config', config_lib.default_config(),
+  defaults = config_lib.default_config()
+  try:
+    for path, value in (config or {}).items():
+      config_lib.set_value(defaults, path, value)
+  except DlexpError as e:
+    _die(str(e))
+  config_flags.DEFINE_config_dict('config', defaults,
                                   'Any config field: --config.<field>=value.',
                                   lock_config=True)
 
@@ -113,17 +123,22 @@ def resolved_config():
 def check_axes(axes: Dict[str, Sequence[Any]],
                axis_flags: Optional[Dict[str, str]] = None) -> None:
   """The grid sets each axis path per trial: a --config.<path> for an axis
-  would be overwritten without a word, so it is an error naming both."""
+  would be overwritten without a word, so it is an error naming both.
+  `axis_flags` maps a config path (also one inside a joint axis) to the flag
+  that sets it."""
+  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   overrides = config_overrides()
-  for key, values in axes.items():
-    for i, path in enumerate(key if isinstance(key, tuple) else (key,)):
-      if path in overrides:
-        flag = (axis_flags or {}).get(path)
-        how = f'--{flag}' if flag else 'this script\'s axis flag'
-        shown = [v[i] for v in values] if isinstance(key, tuple) else values
-        raise DlexpError(
-            f'--config.{path}={overrides[path]} is overridden by the ablated '
-            f'axis {path} ({", ".join(map(str, shown))}); set it with {how}')
+  for path, axis in runner.axis_paths(axes).items():
+    if path in overrides:
+      flag = (axis_flags or {}).get(path) or (axis_flags or {}).get(axis)
+      how = f'--{flag}' if flag else 'this script\'s axis flag'
+      values = [v.get(path) if isinstance(v, dict) else v
+                for v in axes[axis]]
+      shown = ', '.join(str(v) for v in dict.fromkeys(values)
+                        if v is not None)
+      raise DlexpError(
+          f'--config.{path}={overrides[path]} is overridden by the ablated '
+          f'axis {axis} ({shown}); set it with {how}')
 
 
 @dataclasses.dataclass
@@ -159,8 +174,9 @@ def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
   check_axes(axes, axis_flags)
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
                        rerun_failed=FLAGS.rerun_failed,
-                       script_options=options, dataset=dataset)
-  # A grid without axes has one trial, '', which report.Run calls 'run'.
+                       script_options=options, shard=trial_shard(),
+                       dataset=dataset)
+  # A grid with no axes has one trial, '' (reports call it 'run').
   trials = list(dict.fromkeys(r['trial'] or 'run' for r in results))
   dirs = {os.path.realpath(r['directory']) for r in results}
   runs = [r for r in report.load_runs(FLAGS.workdir)
@@ -171,10 +187,9 @@ def run_grid(axes: Dict[str, Sequence[Any]], config=None, final_hooks=(),
 def combine(parts: Sequence[Tuple[str, Grid]]) -> Grid:
   """Several grids as one (for one table, one findings record): each
   part's trials renamed 'label,trial' ('label' when the grid has no axes:
-  its one trial is 'run'),
-  in the order given. For grids that cannot share one call of run_grid:
-  other data (data.* is never an axis), or trials that are not a cartesian
-  product. The config is the first part's."""
+  its one trial is 'run'), in the order given. For grids that cannot share
+  one call of run_grid: other data (data.* is never an axis). The config is
+  the first part's."""
   results, runs, groups, trials = [], [], {}, []
   for label, grid in parts:
     rename = lambda t, label=label: ','.join(
@@ -189,6 +204,12 @@ def combine(parts: Sequence[Tuple[str, Grid]]) -> Grid:
     results += [dict(r, trial=rename(r['trial'])) for r in grid.results]
     runs += grid.runs
   return Grid(parts[0][1].config, results, runs, groups, trials)
+
+
+def trial_shard():
+  """(i, n) from --trial_shard or a SLURM array job; (0, 1) = everything."""
+  from dlexp import distributed  # pylint: disable=g-import-not-at-top
+  return distributed.trial_shard(FLAGS.trial_shard)
 
 
 def run_line(config) -> str:
@@ -206,7 +227,8 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
                  options: Optional[Dict[str, Any]] = None,
                  axis_flags: Optional[Dict[str, str]] = None,
                  claims: Sequence[claims_lib.Claim] = (),
-                 plots: Sequence[str] = ('val_accuracy', 'train_loss')):
+                 plots: Sequence[str] = ('val_accuracy', 'train_loss'),
+                 plotters: Sequence[Plotter] = ()):
   """Runs the grid, prints its table and the verdicts on `claims`, and
   writes the findings record; returns (results, table).
 
@@ -215,16 +237,31 @@ def run_ablation(axes: Dict[str, Sequence[Any]],
   identity, so a rerun with other options never reuses these runs.
   `axis_flags` names the flag that sets each axis path, for error messages.
   `plots`: metrics drawn as learning curves for the findings (not at the
-  smoke size; all with --plot).
+  smoke size; all with --plot). `plotters`: the script's other figures,
+  each `fn(runs, outdir) -> path or None` (e.g. report.plot_sweep), drawn
+  when the learning curves are and added to the findings record.
   """
   grid = run_grid(axes, config, final_hooks, options, axis_flags)
   text = grid.table(columns)
   show(title, run_line(grid.config), text)
-  written = plot_curves(grid, plots)
-  publish(title, text, claims, grid.evidence(), grid.directories,
-          preamble=run_line(grid.config), plots=written)
+  index, count = trial_shard()
+  if count > 1:
+    # The claims need the whole grid; a shard's table is a part of it.
+    print(f'\ntrial shard {index}/{count}: this table has this shard\'s '
+          'runs only. With every shard done in one workdir (or copied into '
+          'one), rerun the same command without --trial_shard: it trains '
+          'nothing and prints the whole table, the verdicts and the findings.')
+  elif _primary():
+    written = plot_curves(grid, plots, plotters)
+    publish(title, text, claims, grid.evidence(), grid.directories,
+            preamble=run_line(grid.config), plots=written)
   check_failed(grid)
   return grid.results, text
+
+
+def _primary() -> bool:
+  from dlexp import distributed  # pylint: disable=g-import-not-at-top
+  return distributed.is_primary()
 
 
 def show(title: str, line: str, table: str) -> None:
@@ -242,8 +279,10 @@ def check_failed(grid: Grid) -> None:
          'with --rerun_failed to retry them', code=1)
 
 
-def plot_curves(grid: Grid, metrics: Sequence[str]) -> List[str]:
-  """Learning curves for the findings (all three with --plot)."""
+def plot_curves(grid: Grid, metrics: Sequence[str],
+                plotters: Sequence[Plotter] = ()) -> List[str]:
+  """Learning curves for the findings (all three with --plot), then the
+  script's own figures."""
   runs, directories = grid.runs, grid.directories
   if FLAGS.plot:
     metrics = list(dict.fromkeys([*metrics, 'val_accuracy', 'val_loss',
@@ -254,6 +293,7 @@ def plot_curves(grid: Grid, metrics: Sequence[str]) -> List[str]:
                         findings.invocation_id(directories, FLAGS.workdir))
   os.makedirs(outdir, exist_ok=True)
   paths = report.plot(runs, metrics, outdir, grid.groups)
+  paths += [p for p in (fn(runs, outdir) for fn in plotters) if p]
   for path in paths:
     print(f'wrote {path}')
   return paths
@@ -354,6 +394,13 @@ def run_main(main) -> None:
     logging.set_verbosity(logging.ERROR)
     if len(argv) > 1:
       _die(f'unexpected arguments {argv[1:]}; flags look like --name=value')
+    from dlexp import distributed  # pylint: disable=g-import-not-at-top
+    try:  # first: JAX's multi-process runtime starts before any device use
+      distributed.initialize(FLAGS.config)
+      if not distributed.is_primary():
+        sys.stdout = open(os.devnull, 'w')  # process 0 prints the results
+    except DlexpError as e:
+      _die(str(e))
     from dlexp.train.runner import Interrupted  # pylint: disable=g-import-not-at-top
     try:
       main(argv)

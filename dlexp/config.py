@@ -5,7 +5,7 @@ from typing import Any, Dict, Iterable, Tuple
 
 import ml_collections
 
-from dlexp import data, losses, optim, regularizers
+from dlexp import data, distributed, losses, optim, regularizers
 from dlexp.errors import ConfigError
 from dlexp.models import config as model_config
 from dlexp.registry import closest
@@ -64,6 +64,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.checkpoint.every_epochs = 1  # Epochs between checkpoints; 0 = only on
                                  # SIGTERM/SIGINT.
   c.checkpoint.keep = 2  # Newest checkpoints kept per group of members.
+  c.distributed = distributed.defaults()
   return c
 
 
@@ -207,6 +208,7 @@ def validate(config) -> None:
   _check(config.checkpoint.keep >= 1,
          f'checkpoint.keep={config.checkpoint.keep} must be >= 1')
   data.validate(config.data)
+  distributed.validate(config.distributed)
   num_train = data.DATASETS.get(config.data.name).num_train
   _check(config.data.cv_folds or data.resolve_val_size(
       config.data.val_size, num_train) >= 1,

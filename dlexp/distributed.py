@@ -323,3 +323,26 @@ def trial_shard(text: str = '', environ: Optional[Mapping[str, str]] = None
         f'--trial_shard={text.strip()} conflicts with the SLURM array task '
         f'(shard {array[0]}/{array[1]}); drop --trial_shard or the array')
   return given
+
+
+# -- what the runner shares across processes -----------------------------------
+def broadcast(values: Sequence[int]) -> List[int]:
+  """Process 0's integers, in every process (one process: unchanged)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  if jax.process_count() == 1:
+    return list(values)
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  return [int(v) for v in multihost_utils.broadcast_one_to_all(
+      np.asarray(values, np.int32))]
+
+
+def any_process(flag: int) -> int:
+  """The largest of every process's `flag` (e.g. a signal number, 0 = none):
+  all processes stop together when one of them was signalled."""
+  import jax  # pylint: disable=g-import-not-at-top
+  if jax.process_count() == 1:
+    return int(flag)
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  return int(multihost_utils.process_allgather(np.int32(flag)).max())

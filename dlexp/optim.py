@@ -426,6 +426,22 @@ class Optimizer(NamedTuple):
   end_epoch: Callable
 
 
+def _transformation(config) -> optax.GradientTransformation:
+  """The optax chain with its hyperparameters injected (traced), frozen
+  parameters (config.train.freeze) set to zero updates."""
+  ocfg = config.optimizer
+  decay_mask = None if ocfg.decay_all_params else kernel_mask
+  tx = optax.inject_hyperparams(
+      _chain_factory(OPTIMIZERS.get(ocfg.name), ocfg, decay_mask),
+      hyperparam_dtype=jnp.float32)(**_values({}, 'optimizer', ocfg))
+  freeze = tuple(config.train.freeze) if 'train' in config else ()
+  if freeze:
+    tx = optax.multi_transform(
+        {'train': tx, 'frozen': optax.set_to_zero()},
+        lambda params: transfer.labels(params, freeze))
+  return tx
+
+
 def make_optimizer(config: ml_collections.ConfigDict,
                    steps_per_epoch: int) -> Optimizer:
   """Builds the optimizer from the top-level config.
@@ -445,19 +461,11 @@ def make_optimizer(config: ml_collections.ConfigDict,
                boundaries=tuple(float(b) for b in scfg.boundaries))
   schedule = SCHEDULES.get(scfg.name)
   sign = 1.0 if scfg.plateau_mode == 'min' else -1.0
-  decay_mask = None if ocfg.decay_all_params else kernel_mask
-  tx = optax.inject_hyperparams(
-      _chain_factory(OPTIMIZERS.get(ocfg.name), ocfg, decay_mask),
-      hyperparam_dtype=jnp.float32)(**_values({}, 'optimizer', ocfg))
+  tx = _transformation(config)
   train = config.train if 'train' in config else None
-  freeze = tuple(train.freeze) if train is not None else ()
   slow = transfer.frozen_predicate(
       tuple(train.lr_scale_params) if train is not None else (),
       'train.lr_scale_params')
-  if freeze:
-    tx = optax.multi_transform(
-        {'train': tx, 'frozen': optax.set_to_zero()},
-        lambda params: transfer.labels(params, freeze))
 
   def plateau_knobs(hp):
     sv = _values(hp, 'schedule', scfg)

@@ -201,6 +201,23 @@ class RunWriter:
       self._tb.close()
 
 
+class NullWriter:
+  """A RunWriter that writes nothing: what every process but process 0 of a
+  multi-process run uses (process 0 writes the files)."""
+
+  def __init__(self, *args, **kwargs):
+    del args, kwargs
+
+  def log(self, row: Dict[str, Any]) -> None:
+    del row
+
+  def set_status(self, status: str, **fields) -> None:
+    del status, fields
+
+  def close(self) -> None:
+    pass
+
+
 def find_runs(workdir: str) -> Iterable[str]:
   """Directories under `workdir` holding a status.json, sorted."""
   for root, _, files in sorted(os.walk(workdir)):

@@ -1,6 +1,6 @@
 """Results as tables and plots, read back from the logged-metrics files.
 
-  python -m dlexp.report WORKDIR [--plot] [--metrics=val_accuracy,train_loss]
+  python -m dlexp.report WORKDIR... [--plot] [--metrics=val_accuracy,...]
 
 prints a markdown table (one row per trial, mean ± std over seeds) and, with
 --plot, writes PNG learning curves into WORKDIR.
@@ -89,6 +89,16 @@ def at_epoch(key: str, epoch: int, header: str, fmt: str = '.3f') -> Column:
   return Column(header, lambda r: r.at_epoch(key, epoch), fmt)
 
 
+def last(key: str, header: Optional[str] = None, fmt: str = '.4f') -> Column:
+  """`key` at the last epoch the run logged (final() gives the restored
+  best epoch's metrics); no value where it is not finite, e.g. the epoch a
+  run diverged in."""
+  def value(run: Run) -> Optional[float]:
+    rows = [row for row in run.metrics if key in row]
+    return _number(rows[-1][key]) if rows else None
+  return Column(header or f'{key} @end', value, fmt)
+
+
 def epochs_to(key: str, target: float, header: str, mode: str = 'max'
               ) -> Column:
   """First epoch at which `key` reaches `target` (>= for mode 'max', <= for
@@ -139,6 +149,49 @@ def at_seconds(key: str, budget: float, header: str, fmt: str = '.4f'
     done = [v for seconds, v in timeline(run, key) if seconds <= budget]
     return done[-1] if done else None
   return Column(header, value, fmt)
+
+
+def trained_curve(run: Run, key: str) -> np.ndarray:
+  """`key` at epochs 1, 2, ... up to the last finite value (a diverged
+  run's curve ends where it stopped being finite)."""
+  values = []
+  for row in sorted(run.metrics, key=lambda r: r.get('epoch', 0)):
+    v = _number(row.get(key))
+    if row.get('epoch', 0) >= 1:
+      if v is None or not math.isfinite(v):
+        break
+      values.append(v)
+  return np.array(values, np.float64)
+
+
+def rises(key: str, header: str) -> Column:
+  """Fraction of epoch-to-epoch changes of `key` that are increases (for a
+  loss: how often an epoch ended worse than the one before)."""
+  def value(run: Run) -> Optional[float]:
+    d = np.diff(trained_curve(run, key))
+    return float(np.mean(d > 0)) if d.size else None
+  return Column(header, value, '.2f')
+
+
+def reversals(key: str, header: str) -> Column:
+  """Fraction of consecutive epoch-to-epoch changes of `key` that flip
+  direction (down then up, or up then down): bouncing, as opposed to a
+  steady fall or a steady climb."""
+  def value(run: Run) -> Optional[float]:
+    d = np.sign(np.diff(trained_curve(run, key)))
+    return float(np.mean(d[1:] * d[:-1] < 0)) if d.size >= 2 else None
+  return Column(header, value, '.2f')
+
+
+def epoch_of_best(key: str, header: str, mode: str = 'min') -> Column:
+  """The epoch (>= 1) at which `key` was lowest ('min') or highest ('max')
+  before any non-finite value."""
+  def value(run: Run) -> Optional[float]:
+    c = trained_curve(run, key)
+    if not c.size:
+      return None
+    return float((np.argmin(c) if mode == 'min' else np.argmax(c)) + 1)
+  return Column(header, value, '.1f')
 
 
 DEFAULT_COLUMNS = (
@@ -330,6 +383,59 @@ def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str,
   return paths
 
 
+def plot_sweep(runs: Sequence[Run], path: str, column: Column,
+               out: str, logx: bool = True, logy: bool = False
+               ) -> Optional[str]:
+  """One PNG: `column` (one value per seed) against the numeric config
+  value at `path`, e.g. final train loss vs learning rate (an LR range
+  test). Mean over seeds with a min-max band, one line per combination of
+  the other axis values; a seed with no finite value (diverged) is an x on
+  the top edge at its x."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  lines: Dict[str, Dict[float, List[Optional[float]]]] = {}
+  for r in runs:
+    x = _number(r.config.get('config', {}).get(path))
+    if x is None:
+      continue
+    rest = ','.join(f'{k.split(".")[-1]}={v}' for k, v in
+                    (r.config.get('overrides') or {}).items() if k != path)
+    lines.setdefault(rest, {}).setdefault(x, []).append(column.value(r))
+  if not lines:
+    return None
+  fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+  failed = []
+  for label, points in lines.items():
+    xs = sorted(points)
+    ys = [np.array([v for v in points[x] if _finite(v)]) for x in xs]
+    ok = [i for i, y in enumerate(ys) if y.size]
+    failed += [x for x in xs for v in points[x] if not _finite(v)]
+    if ok:
+      line, = ax.plot([xs[i] for i in ok], [ys[i].mean() for i in ok], 'o-',
+                      label=label or None)
+      ax.fill_between([xs[i] for i in ok], [ys[i].min() for i in ok],
+                      [ys[i].max() for i in ok], alpha=0.2,
+                      color=line.get_color())
+  if logx:
+    ax.set_xscale('log')
+  if logy:
+    ax.set_yscale('log')
+  if failed:
+    top = ax.get_ylim()[1]
+    ax.plot(failed, [top] * len(failed), 'kx', clip_on=False,
+            label='no finite value (diverged)')
+  ax.set_xlabel(path)
+  ax.set_ylabel(column.header)
+  ax.grid(alpha=0.3, which='both')
+  if ax.get_legend_handles_labels()[0]:
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(out)
+  plt.close(fig)
+  return out
+
+
 def layer_profile(runs: Sequence[Run], stat: str, epoch: int
                   ) -> Dict[str, np.ndarray]:
   """trial -> (seeds, layers) array of diag/<layer>/<stat> at `epoch`, the
@@ -384,20 +490,22 @@ def main(argv: Sequence[str]) -> int:
   import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(
       prog='python -m dlexp.report', description=__doc__.split('\n')[0])
-  parser.add_argument('workdir')
+  parser.add_argument('workdirs', nargs='+', metavar='WORKDIR',
+                      help='one or more workdirs (e.g. the trial shards of a '
+                      'sweep): their runs are reported together')
   parser.add_argument('--plot', action='store_true',
-                      help='write PNG learning curves into WORKDIR')
+                      help='write PNG learning curves into the first WORKDIR')
   parser.add_argument('--metrics', default='val_accuracy,val_loss,train_loss',
                       help='comma-separated metrics to plot')
   args = parser.parse_args(argv)
-  if not os.path.isdir(args.workdir):
-    print(f'error: workdir {args.workdir!r} is not a directory',
-          file=sys.stderr)
-    return 2
-  runs = load_runs(args.workdir)
+  for workdir in args.workdirs:
+    if not os.path.isdir(workdir):
+      print(f'error: workdir {workdir!r} is not a directory', file=sys.stderr)
+      return 2
+  runs = [r for workdir in args.workdirs for r in load_runs(workdir)]
   if not runs:
     print(f'error: no runs (status.json + config.json) under '
-          f'{args.workdir!r}', file=sys.stderr)
+          f'{", ".join(args.workdirs)}', file=sys.stderr)
     return 2
   groups = by_trial(runs)
   print(table(groups))
@@ -406,7 +514,7 @@ def main(argv: Sequence[str]) -> int:
     print('\nTrials run under several settings (fields that differ):')
     print('\n'.join(legend))
   if args.plot:
-    for path in plot(runs, args.metrics.split(','), args.workdir):
+    for path in plot(runs, args.metrics.split(','), args.workdirs[0]):
       print(f'wrote {path}')
   return 0
 

@@ -102,8 +102,7 @@ _MAX_STEPS = flags.DEFINE_integer('max_steps', 0, 'Caps every row\'s training '
 
 cli.define_flags(
     'baselines', model='mlp', epochs=1, seeds=3,
-    defaults={'config.diagnostics.every_epochs': 0,
-              'config.checkpoint.every_epochs': 50},
+    config={'diagnostics.every_epochs': 0, 'checkpoint.every_epochs': 50},
     smoke={'seeds': 2, 'max_steps': 40,
            'rows': ['mnist1d_logistic', 'mnist1d_cnn', 'fmnist_mlp'],
            'config.data.train_limit': 1000, 'config.data.test_limit': 500},

@@ -59,10 +59,9 @@ REF_SHAPE = (32, 32, 3)
 
 cli.define_flags(
     'cnn_families', model='cnn', epochs=6, seeds=3,
-    defaults={'dataset': 'mnist1d', 'config.model.width_mult': 0.25,
-              'config.optimizer.name': 'adam',
-              'config.optimizer.learning_rate': 1e-3,
-              'config.diagnostics.every_epochs': 0},
+    dataset='mnist1d',
+    config={'model.width_mult': 0.25, 'optimizer.name': 'adam',
+            'optimizer.learning_rate': 1e-3, 'diagnostics.every_epochs': 0},
     smoke={'epochs': 1, 'seeds': 2, 'families': ['alexnet', 'vgg'],
            'config.model.width_mult': 0.0625, 'config.data.train_limit': 512,
            'config.data.test_limit': 500},

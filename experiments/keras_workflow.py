@@ -63,11 +63,10 @@ _SEARCH_EPOCHS = flags.DEFINE_integer('search_epochs', 10, 'Epochs of each '
 
 cli.define_flags(
     'keras_workflow', model='mlp', epochs=20, seeds=3,
-    defaults={'config.data.classes': (0, 6), 'config.model.hidden': (32,),
-              'config.loss.name': 'bce', 'config.optimizer.name': 'adam',
-              'config.optimizer.learning_rate': 1e-3,
-              'config.batch_size': 32,
-              'config.diagnostics.every_epochs': 0},
+    config={'data.classes': (0, 6), 'model.hidden': (32,),
+            'loss.name': 'bce', 'optimizer.name': 'adam',
+            'optimizer.learning_rate': 1e-3, 'batch_size': 32,
+            'diagnostics.every_epochs': 0},
     smoke={'epochs': 2, 'seeds': 2, 'search_epochs': 1, 'samples': 2,
            'folds': 2, 'widths': ['8'], 'lrs': ['0.001'], 'l2s': ['0'],
            'dropouts': ['0', '0.3'], 'config.data.train_limit': 1024,
@@ -302,7 +301,8 @@ def main(_):
   plain = copy.deepcopy(base)
   plain.early_stopping.restore_best = False
   parts = [('', cli.run_grid(
-      {('reg.l2', 'model.dropout_rate'): [r[1:] for r in REGULARIZATION]},
+      {'regularizer': [{'reg.l2': l2, 'model.dropout_rate': rate}
+                       for _, l2, rate in REGULARIZATION]},
       plain, final_hooks=hooks))]
   names = {f'l2={l2:g},dropout_rate={d:g}': n for n, l2, d in REGULARIZATION}
   stop = copy.deepcopy(base)
@@ -312,7 +312,8 @@ def main(_):
   axes = _grid_axes()
   grid = _search(base, axes, _FOLDS.value, _SEARCH_EPOCHS.value)
   points = _random_points(axes, _SAMPLES.value, base.seed)
-  rand = _search(base, {SEARCH: points}, _FOLDS.value, _SEARCH_EPOCHS.value)
+  rand = _search(base, {'point': [dict(zip(SEARCH, p)) for p in points]},
+                 _FOLDS.value, _SEARCH_EPOCHS.value)
   grid_best, rand_best = _best(grid), _best(rand)
   best_names = {'grid': f'grid best (CV): {grid_best}',
                 'random': f'random best (CV): {rand_best}'}

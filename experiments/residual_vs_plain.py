@@ -39,9 +39,9 @@ _DEPTHS = flags.DEFINE_list('depths', ['20', '32', '56'],
 
 cli.define_flags(
     'residual_vs_plain', model='resnet', epochs=8, seeds=3,
-    defaults={'dataset': 'mnist1d', 'config.optimizer.learning_rate': 0.1,
-              'config.optimizer.momentum': 0.9, 'config.reg.l2': 1e-4,
-              'config.batch_size': 128, 'config.diagnostics.every_epochs': 0},
+    dataset='mnist1d',
+    config={'optimizer.learning_rate': 0.1, 'optimizer.momentum': 0.9,
+            'reg.l2': 1e-4, 'batch_size': 128, 'diagnostics.every_epochs': 0},
     smoke={'epochs': 1, 'seeds': 2, 'depths': ['8', '14'],
            'config.model.width_mult': 0.25, 'config.data.train_limit': 512,
            'config.data.test_limit': 500},

@@ -72,8 +72,7 @@ BASE = '(?!logits).*'  # every layer but the head
 
 cli.define_flags(
     'transfer_learning', model='mlp', epochs=5, seeds=3,
-    defaults={'config.model.hidden': (256, 128),
-              'config.diagnostics.every_epochs': 0},
+    config={'model.hidden': (256, 128), 'diagnostics.every_epochs': 0},
     smoke={'epochs': 1, 'seeds': 2, 'fractions': ['0.05', '1'],
            'min_steps': 8, 'max_epochs': 3, 'config.model.hidden': (32,),
            'config.data.train_limit': 1024, 'config.data.val_size': 500,

@@ -76,6 +76,52 @@ def test_shape_or_code_axes_are_separate_groups():
   assert len(runner.group_trials(trials)) == 4
 
 
+def test_joint_axis_sets_several_fields_per_value():
+  """An axis whose values are {path: value} dicts (an optimizer with its own
+  learning rate) crossed with a plain axis; names list every path set."""
+  settings = [{'optimizer.name': 'sgd', 'optimizer.learning_rate': 0.1},
+              {'optimizer.name': 'adam', 'optimizer.learning_rate': 0.001,
+               'schedule.name': 'cosine'}]
+  trials = runner.make_trials(tiny_config(), {
+      'setting': settings, 'model.dropout_rate': [0.0, 0.3]})
+  assert [t.name for t in trials] == [
+      'optimizer.name=sgd,learning_rate=0.1,dropout_rate=0',
+      'optimizer.name=sgd,learning_rate=0.1,dropout_rate=0.3',
+      'optimizer.name=adam,learning_rate=0.001,schedule.name=cosine,'
+      'dropout_rate=0',
+      'optimizer.name=adam,learning_rate=0.001,schedule.name=cosine,'
+      'dropout_rate=0.3']
+  adam = trials[3]
+  assert adam.overrides == {**settings[1], 'model.dropout_rate': 0.3}
+  assert (adam.config.optimizer.name, adam.config.optimizer.learning_rate,
+          adam.config.schedule.name) == ('adam', 0.001, 'cosine')
+  # sgd does not name a schedule: it keeps the base config's
+  assert trials[0].config.schedule.name == 'constant'
+  # the rate and dropout are traced: one program per optimizer + schedule
+  assert len(runner.group_trials(trials)) == 2
+  assert runner.axis_paths({'setting': settings, 'model.dropout_rate': [0]}) \
+      == {'optimizer.name': 'setting', 'optimizer.learning_rate': 'setting',
+          'schedule.name': 'setting', 'model.dropout_rate': 'model.dropout_rate'}
+
+
+@pytest.mark.parametrize('axes,message', [
+    ({'s': [{'optimizer.name': 'sgd'}, 'adam']}, r'grid axis s mixes'),
+    ({'s': [{}]}, r'grid axis s mixes .* empty dict'),
+    ({'s': [{'optimizer.learning_rat': 0.1}]},
+     r"did you mean 'optimizer.learning_rate'"),
+    ({'s': [{'data.train_limit': 10}]}, r'data.train_limit cannot be a grid'),
+    ({'s': [{'optimizer.learning_rate': 0.1}],
+      'optimizer.learning_rate': [0.2]},
+     r'optimizer.learning_rate is set by two grid axes'),
+    ({'s': [{'optimizer.learning_rate': -1.0}]}, r'learning_rate=-1.0'),
+    ({'optimizer.learning_rate': [0.1, 0.1]},
+     r"grid trial 'learning_rate=0.1' appears twice"),
+])
+def test_bad_joint_axes_are_one_line_errors(axes, message):
+  with pytest.raises(ConfigError, match=message):
+    runner.make_trials(tiny_config(), axes)
+
+
 def test_files_written(tmp_path):
   c = tiny_config(num_seeds=2, epochs=3)
   c.diagnostics.every_epochs = 1

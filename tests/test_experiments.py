@@ -1,7 +1,9 @@
-"""Smoke runs of the experiment scripts as users run them: tiny models on the
-synthetic dataset, checked for exit status, the printed table, the files and
-numbers within sane bounds.
+"""The experiment scripts as CI runs them: each at its --smoke size (tiny
+models, a slice of Fashion-MNIST), checked for exit status, the printed
+table, the verdicts on the notes' claims, the findings record (and that
+FINDINGS.md builds from it), the files, and numbers within sane bounds.
 """
+import glob
 import json
 import math
 import os
@@ -12,36 +14,45 @@ import sys
 import pytest
 
 from conftest import member_dir
+from dlexp import claims, findings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--dataset=synthetic', '--config.model.depth=2',
         '--config.model.width=16', '--config.data.train_limit=1024',
         '--config.data.val_size=500', '--epochs=2', '--seeds=2']
+# Flags beyond --smoke, where a test needs more of the grid.
 SCRIPTS = {
-    'elu_vs_relu': ['--activations=relu,elu'],
-    'init_schemes': ['--inits=he_normal,orthogonal,constant',
-                     '--bias_inits=0,0.1'],
-    'dropout_rates': ['--rates=0,0.3', '--mc_samples=3'],
+    'elu_vs_relu': [],
+    'init_schemes': ['--inits=he_normal,orthogonal,constant'],
+    'dropout_rates': ['--mc_samples=3'],
+    'width_depth': [],
 }
 TIMEOUT_S = 300
 
 
 def _run_script(name, tmp_path, extra=()):
-  """(returncode, stdout, stderr, workdir) of one tiny run of `name`.
+  """(returncode, stdout, stderr, workdir) of one --smoke run of `name`.
 
   One script per test, so pytest-xdist spreads them over its workers.
   """
   workdir = str(tmp_path / 'runs')
   cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
-         f'--workdir={workdir}'] + TINY + SCRIPTS[name] + list(extra)
+         '--smoke', f'--workdir={workdir}'] + SCRIPTS[name] + list(extra)
   proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                         timeout=TIMEOUT_S)
   return proc.returncode, proc.stdout, proc.stderr, workdir
 
 
-def _table(stdout: str):
-  """The printed markdown table as {trial: {header: cell}}."""
-  lines = [l for l in stdout.splitlines() if l.startswith('|')]
+def _table(stdout: str, index: int = 0):
+  """The `index`-th printed markdown table as {trial: {header: cell}}."""
+  blocks, block = [], []
+  for line in stdout.splitlines() + ['']:
+    if line.startswith('|'):
+      block.append(line)
+    elif block:
+      blocks.append(block)
+      block = []
+  lines = blocks[index]
   header = [c.strip() for c in lines[0].strip('|').split('|')]
   rows = {}
   for line in lines[2:]:
@@ -51,23 +62,41 @@ def _table(stdout: str):
 
 
 def _mean(cell: str) -> float:
-  return float(cell.split('±')[0])
+  return float(cell.split('±')[0].split('(')[0].replace(',', ''))
 
 
-def _check(name, tmp_path, trials):
+def check_findings(name, stdout, workdir, expected_claims):
+  """Every claim printed with a machine verdict, one findings record, and
+  FINDINGS.md builds from it with the script's section."""
+  verdicts = re.findall(r'^- \[(\d{3} [QG]\d+)\] ".*": ([A-Z]+) - ', stdout,
+                        re.M)
+  assert len(verdicts) == expected_claims, stdout[-3000:]
+  assert all(v.lower() in claims.VERDICTS for _, v in verdicts)
+  (record,) = glob.glob(os.path.join(workdir, 'findings', f'{name}-*.json'))
+  data = json.load(open(record))
+  assert data['script'] == name and data['size'] == 'smoke'
+  assert [c['verdict'].upper() for c in data['claims']] == [
+      v for _, v in verdicts]
+  assert '--smoke' in data['command']
+  text = findings.build(findings.read_records([workdir]), 'test')
+  assert f'<a id="{name}"></a>' in text and data['table'] in text
+
+
+def _check(name, tmp_path, trials, claims_count, seeds=2, epochs=(1, 1)):
   code, out, err, workdir = _run_script(name, tmp_path)
   assert code == 0, err[-3000:]
   rows = _table(out)
   assert list(rows) == trials
   for trial, row in rows.items():
-    assert row['seeds'] == '2' and row['status'] == 'done', row
-    for seed in (0, 1):
+    assert row['seeds'] == str(seeds) and row['status'] == 'done', row
+    for seed in range(seeds):
       d = member_dir(workdir, trial, seed)
-      for f in ('config.json', 'status.json', 'metrics.jsonl'):
+      for f in ('config.json', 'status.json', 'metrics.jsonl', 'layers.json'):
         assert os.path.isfile(os.path.join(d, f)), (d, f)
     for col in ('val acc', 'test acc'):
       assert 0 <= _mean(row[col]) <= 1, (trial, col, row[col])
-    assert 1 <= _mean(row['best epoch']) <= 2
+    assert epochs[0] <= _mean(row['best epoch']) <= epochs[1]
+  check_findings(name, out, workdir, claims_count)
   return rows, workdir
 
 
@@ -78,7 +107,7 @@ def _final(workdir, trial, seed=0):
 
 def test_elu_vs_relu(tmp_path):
   rows, _ = _check('elu_vs_relu', tmp_path, ['activation=relu',
-                                             'activation=elu'])
+                                             'activation=elu'], 2)
   for row in rows.values():
     for col in ('dead @end', 'never-positive @end'):
       assert 0 <= _mean(row[col]) <= 1
@@ -90,17 +119,19 @@ def test_init_schemes(tmp_path):
   trials = [f'kernel_init={i},bias_init={b}'
             for i in ('he_normal', 'orthogonal', 'constant')
             for b in ('0', '0.1')]
-  rows, workdir = _check('init_schemes', tmp_path, trials)
+  rows, workdir = _check('init_schemes', tmp_path, trials, 3)
   for trial, row in rows.items():
     for pos in ('first', 'mid', 'last'):
-      assert 0 < _mean(row[f'act std {pos} @init']) < 1e3, (trial, pos)
+      std = _mean(row[f'act std {pos} @init'])
+      # A constant init can switch every unit of a deep layer off (std 0).
+      assert (0 <= std if 'constant' in trial else 0 < std) and std < 1e3
     assert 0 <= _mean(row['dead @ep1']) <= 1
     # For ReLU a dead unit is never positive; not every such unit is dead.
     assert _mean(row['dead @ep1']) <= _mean(row['never-positive @ep1'])
     assert _final(workdir, trial)['distinct_units'] == (
-        1 if 'constant' in trial else 16)
+        1 if 'constant' in trial else 32)
   he = rows['kernel_init=he_normal,bias_init=0']
-  assert _mean(he['distinct units L1']) == 16
+  assert _mean(he['distinct units L1']) == 32
   assert _mean(he['spread L1']) > 0.5
   const = rows['kernel_init=constant,bias_init=0']
   assert _mean(const['distinct units L1']) == 1
@@ -109,7 +140,7 @@ def test_init_schemes(tmp_path):
 
 def test_dropout_rates(tmp_path):
   rows, workdir = _check('dropout_rates', tmp_path,
-                         ['dropout_rate=0', 'dropout_rate=0.3'])
+                         ['dropout_rate=0', 'dropout_rate=0.3'], 4)
   for trial, row in rows.items():
     rate = 0.3 if trial.endswith('0.3') else 0.0
     assert abs(_mean(row['dropped %']) - 100 * rate) < 1.5, row
@@ -123,6 +154,33 @@ def test_dropout_rates(tmp_path):
     gaps = [_final(workdir, trial, s)['clean_train_accuracy']
             - _final(workdir, trial, s)['val_accuracy'] for s in (0, 1)]
     assert sum(gaps) / 2 == pytest.approx(_mean(row['gap']), abs=1e-3)
+
+
+def test_width_depth(tmp_path):
+  code, out, err, workdir = _run_script('width_depth', tmp_path)
+  assert code == 0, err[-3000:]
+  cv, refit = _table(out, 0), _table(out, 1)
+  assert list(cv) == ['depth=1,width=16', 'depth=2,width=16']
+  for row in cv.values():
+    assert row['runs'] == '6'  # 2 seeds x 3 folds
+    assert 0 <= _mean(row['cv acc']) <= 1
+  assert _mean(cv['depth=1,width=16']['params']) == 784 * 16 + 16 + 170
+  (chosen,) = refit
+  best = max(cv, key=lambda t: _mean(cv[t]['cv acc']))
+  assert chosen == f'{best} (refit)'
+  assert refit[chosen]['seeds'] == '2'
+  check_findings('width_depth', out, workdir, 2)
+
+
+def test_a_trial_shard_prints_its_part_and_leaves_the_verdicts(tmp_path):
+  """The claims need the whole grid: a shard prints its table and says how
+  to get the whole one, and writes no findings record."""
+  code, out, err, workdir = _run_script('elu_vs_relu', tmp_path,
+                                        ['--trial_shard=1/2'])
+  assert code == 0, err[-2000:]
+  assert list(_table(out)) == ['activation=elu']
+  assert 'trial shard 1/2' in out and 'without --trial_shard' in out
+  assert not os.path.exists(os.path.join(workdir, 'findings'))
 
 
 def test_mnist1d_runs_with_its_defaults(tmp_path):
@@ -170,6 +228,27 @@ def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
     ('init_schemes', ['--inits=he_normall'], r'did you mean .he_normal'),
     ('init_schemes', ['--config.model.bias_init=0.5'],
      r'--config.model.bias_init=0.5 is overridden .* --bias_inits'),
+    ('momentum', ['--nesterov=maybe'], r"--nesterov: 'maybe' is not true"),
+    ('learning_rate', ['--lrs=0.1,-1'], r'--lrs: -1 not allowed'),
+    # a field that a joint axis sets is named with the flag that sets it
+    ('optimizers', ['--config.optimizer.learning_rate=0.05'],
+     r'--config.optimizer.learning_rate=0.05 is overridden by the ablated '
+     r'axis setting \(0.1, 0.01, .*\); set it with --hparams'),
+    ('optimizers', ['--config.schedule.name=cosine'],
+     r'--config.schedule.name=cosine is overridden .* --schedules'),
+    ('optimizers', ['--hparams=adam:lr=1'],
+     r"--hparams: 'adam:lr=1' not allowed"),
+    ('optimizers', ['--optimizers=adam,sgdd'], r"--optimizers: 'sgdd' not"),
+    ('optimizers', ['--optimizers=adam', '--schedules=constant',
+                    '--hparams=sgd:learning_rate=0.05'],
+     r"--hparams: 'sgd:learning_rate=0.05' sets an optimizer this grid does "
+     'not train'),
+    ('momentum', ['--config.optimizer.name=adam'],
+     r"optimizer.name='adam' not allowed here"),
+    ('backprop_check', ['--activations=gelu'],
+     r"--activations: 'gelu' not allowed"),
+    ('backprop_check', ['--config.model.norm=batch'],
+     r"model.norm='batch' not allowed"),
 ])
 def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
   cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{script}.py'),
@@ -180,3 +259,110 @@ def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and re.search(message, last), last
   assert 'Traceback' not in proc.stderr
+
+
+# -- scripts run at their --smoke size, as CI runs them -------------------------
+def _smoke(name, tmp_path, extra=()):
+  """Runs `name` --smoke; returns (stdout, workdir, {quote: verdict})."""
+  workdir = str(tmp_path / 'runs')
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+         '--smoke', f'--workdir={workdir}'] + list(extra)
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=TIMEOUT_S)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  verdicts = dict(re.findall(r'^- \[[^\]]+\] "(.+)": ([A-Z]+) - ',
+                             proc.stdout, re.M))
+  records = os.listdir(os.path.join(workdir, 'findings'))
+  assert [r for r in records if r.startswith(name)], records
+  built = subprocess.run([sys.executable, '-m', 'dlexp.findings', workdir],
+                         cwd=ROOT, capture_output=True, text=True,
+                         timeout=TIMEOUT_S)
+  assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
+  return proc.stdout, workdir, verdicts
+
+
+def _all_decided(verdicts, n):
+  """n claims printed, each with a verdict the claims module allows."""
+  assert len(verdicts) == n, verdicts
+  assert all(v.lower() in ('supported', 'contradicted', 'depends',
+                           'inconclusive') for v in verdicts.values())
+
+
+def test_momentum_smoke(tmp_path):
+  out, workdir, verdicts = _smoke('momentum', tmp_path)
+  _all_decided(verdicts, 4)
+  rows = _table(out)
+  assert list(rows) == ['momentum=0.9,nesterov=False',
+                        'momentum=0.99999,nesterov=False']
+  high, usual = rows['momentum=0.99999,nesterov=False'], rows[
+      'momentum=0.9,nesterov=False']
+  # lr / (1 - m) with the script's default rate 0.01
+  assert float(usual['lr/(1-m)']) == pytest.approx(0.1)
+  assert float(high['lr/(1-m)']) == pytest.approx(1000, rel=1e-3)
+  # 3 epochs of 16 steps: 0.99999 has summed ~48 gradients, not 1e5
+  assert float(high['gain @end']) == pytest.approx(0.01 * 48, rel=1e-3)
+  for row in rows.values():
+    assert 0 <= _mean(row['ups']) <= 1 and 0 <= _mean(row['reversals']) <= 1
+    assert 1 <= _mean(row['lowest @ep']) <= 3
+    assert 0 <= _mean(row['val acc @end']) <= 1
+  # the script's default model (2 x 100) with the smoke width over it
+  with open(os.path.join(member_dir(workdir, 'momentum=0.9,nesterov=False',
+                                    0), 'config.json')) as f:
+    config = json.load(f)['config']
+  assert (config['model.depth'], config['model.width'],
+          config['optimizer.learning_rate']) == (2, 32, 0.01)
+
+
+def test_learning_rate_smoke_with_its_plot(tmp_path):
+  out, workdir, verdicts = _smoke('learning_rate', tmp_path, ['--plot'])
+  _all_decided(verdicts, 4)
+  rows = _table(out)
+  assert list(rows) == ['learning_rate=0.001', 'learning_rate=0.1',
+                        'learning_rate=3']
+  # plain SGD at rate 3 on standardized pixels overflows in the first epoch
+  assert rows['learning_rate=3']['status'] == 'diverged'
+  assert _mean(rows['learning_rate=3']['NaN @ep']) == 1
+  assert (_mean(rows['learning_rate=0.1']['train loss @end'])
+          < _mean(rows['learning_rate=0.001']['train loss @end']))
+  assert verdicts['A large learning rate may lead to faster convergence'] \
+      == 'SUPPORTED'
+  record = [f for f in os.listdir(os.path.join(workdir, 'findings'))
+            if f.endswith('.json')][0]
+  with open(os.path.join(workdir, 'findings', record)) as f:
+    plots = json.load(f)['plots']
+  sweep = [p for p in plots if p.endswith('loss_vs_learning_rate.png')]
+  assert sweep and os.path.getsize(sweep[0]) > 1000
+
+
+def test_optimizers_smoke(tmp_path):
+  out, _, verdicts = _smoke('optimizers', tmp_path)
+  _all_decided(verdicts, 2)
+  rows = _table(out)
+  assert list(rows) == [
+      'optimizer.name=sgd,learning_rate=0.1,momentum=0,'
+      'schedule.name=constant',
+      'optimizer.name=adam,learning_rate=0.001,schedule.name=constant',
+      'optimizer.name=momentum,learning_rate=0.01,momentum=0.9,'
+      'schedule.name=cosine',
+      'optimizer.name=momentum,learning_rate=0.001,momentum=0.9,'
+      'schedule.name=constant']
+  for row in rows.values():
+    assert row['seeds'] == '2' and row['status'] == 'done'
+    assert 0.1 < _mean(row['test acc']) <= 1
+    # seed 002's 5 epochs are past the smoke size's 2: the last one counts
+    assert _mean(row['val acc @ep2']) == _mean(row['val acc @end'])
+  assert 'validation accuracy after 2 epochs' in out
+
+
+def test_backprop_check_smoke(tmp_path):
+  out, _, verdicts = _smoke('backprop_check', tmp_path)
+  assert list(verdicts.values()) == ['SUPPORTED']
+  lines = [l for l in out.splitlines() if l.startswith('| relu |')]
+  assert [l.split('|')[2].strip() for l in lines] == [
+      f'{layer}/{kind}' for layer in ('dense1', 'dense2', 'dense3', 'logits')
+      for kind in ('kernel', 'bias')]
+  for line in lines:
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    exact, fd1, fd2 = (float(c) for c in cells[4:7])
+    assert exact < 1e-12 and fd1 < 1e-6 and fd2 < 1e-6, line
+    assert float(cells[3]) > 0

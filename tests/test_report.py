@@ -2,6 +2,7 @@
 the layer-order file, and the one warning when TensorBoard files cannot be
 written."""
 import math
+import os
 import sys
 
 import pytest
@@ -71,3 +72,50 @@ def test_tensorboard_files_are_written(tmp_path):
   writer.log({'epoch': 1, 'step': 10, 'val_loss': 0.5})
   writer.close()
   assert list((tmp_path / 'tb').glob('events.out.tfevents.*'))
+
+
+def _curve_run(losses, status='done', **config):
+  metrics = [{'epoch': 0, 'step': 0, 'val_loss': 2.5}] + [
+      {'epoch': e, 'step': 10 * e, 'train_loss': v}
+      for e, v in enumerate(losses, 1)]
+  return report.Run('/runs/c/seed_0', {'trial': 'c', 'config': config,
+                                       'overrides': config},
+                    {'status': status, 'final': {}}, _metrics=metrics)
+
+
+def test_curve_shape_columns():
+  falls = _curve_run([2.0, 1.5, 1.2, 1.0])
+  bounces = _curve_run([2.0, 1.0, 1.5, 0.9, 1.4])
+  climbs = _curve_run([1.0, 0.8, 1.2, 1.6, 2.0])
+  diverged = _curve_run([1.0, 0.5, 0.7, math.nan], status='diverged')
+  rises = report.rises('train_loss', 'ups')
+  flips = report.reversals('train_loss', 'reversals')
+  lowest = report.epoch_of_best('train_loss', 'lowest')
+  assert [rises.value(r) for r in (falls, bounces, climbs, diverged)] == [
+      0.0, 0.5, 0.75, 0.5]
+  assert [flips.value(r) for r in (falls, bounces, climbs, diverged)] == [
+      0.0, 1.0, 1 / 3, 1.0]
+  assert [lowest.value(r) for r in (falls, bounces, climbs)] == [4.0, 4.0, 2.0]
+  assert report.epoch_of_best('train_loss', 'h', 'max').value(climbs) == 5.0
+  # the last logged value, non-finite for the epoch a run diverged in
+  assert report.last('train_loss').value(bounces) == 1.4
+  assert math.isnan(report.last('train_loss').value(diverged))
+  assert report.last('val_loss', 'v').value(falls) == 2.5
+  assert report.trained_curve(diverged, 'train_loss').tolist() == [
+      1.0, 0.5, 0.7]
+  assert rises.value(_curve_run([1.0])) is None
+  assert flips.value(_curve_run([1.0, 0.5])) is None
+
+
+def test_plot_sweep_draws_one_line_and_marks_diverged_seeds(tmp_path):
+  runs = [_curve_run([1.0, v], **{'optimizer.learning_rate': lr})
+          for lr, v in ((0.01, 0.9), (0.1, 0.4), (0.1, 0.5))]
+  runs.append(_curve_run([1.0, math.nan], status='diverged',
+                         **{'optimizer.learning_rate': 3.0}))
+  path = report.plot_sweep(runs, 'optimizer.learning_rate',
+                           report.last('train_loss'), str(tmp_path / 'a.png'))
+  assert path == str(tmp_path / 'a.png') and os.path.getsize(path) > 1000
+  assert report.plot_sweep([_curve_run([1.0])], 'optimizer.learning_rate',
+                           report.last('train_loss'),
+                           str(tmp_path / 'b.png')) is None
+  assert not os.path.exists(tmp_path / 'b.png')

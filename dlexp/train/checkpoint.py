@@ -70,7 +70,8 @@ class GroupCheckpoints:
     state = _named(jax.tree_util.tree_map(np.asarray, tree))
     if epoch in self.epochs():
       # An unreadable checkpoint that resume skipped: replaced by this one.
-      shutil.rmtree(os.path.join(self.directory, str(epoch)))
+      if jax.process_index() == 0:  # one writer on a shared directory
+        shutil.rmtree(os.path.join(self.directory, str(epoch)))
       self._mgr.reload()
     self._mgr.save(epoch, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
@@ -158,3 +159,19 @@ def _check_compatible(saved, abstract, where: str, member_axis: bool) -> None:
     if path not in want:
       raise DlexpError(f'{prefix}{_readable(path)} {shape} is not in the '
                        'model; use a new --workdir')
+
+
+class NoCheckpoints:
+  """GroupCheckpoints' interface, keeping nothing (a multi-process run whose
+  workdir is not shared by every process cannot resume: see
+  dlexp.distributed.directory_is_shared)."""
+
+  def save(self, epoch: int, tree: Any, meta: Dict[str, Any]) -> None:
+    del epoch, tree, meta
+
+  def restore_latest(self, target: Any, warn=None):
+    del target, warn
+    return None
+
+  def close(self) -> None:
+    pass

@@ -58,6 +58,18 @@ def resolve(path: str, what: str = 'model path') -> str:
                     'save_model=True')
 
 
+def _local_checkpointer():
+  """An Orbax checkpointer of this process alone: a model directory holds
+  host numpy arrays written by one process (process 0 of a multi-process
+  run), so no barrier may wait for the others."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  me = jax.process_index()
+  return ocp.StandardCheckpointer(
+      multiprocessing_options=ocp.options.MultiprocessingOptions(
+          primary_host=me, active_processes={me}))
+
+
 @dataclasses.dataclass
 class SavedModel:
   """A model directory's files, read lazily: the arrays only on `state()`."""
@@ -71,15 +83,13 @@ class SavedModel:
 
   def state(self) -> Dict[str, Any]:
     """The stacked named state tree (nested dicts of numpy arrays)."""
-    import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-    with ocp.StandardCheckpointer() as ckpt:
+    with _local_checkpointer() as ckpt:
       tree = ckpt.restore(os.path.join(self.path, 'state'))
     return _to_numpy(tree)
 
   def shapes(self) -> Dict[Path, Tuple[int, ...]]:
     """Stored shapes without the member axis, from Orbax's metadata."""
-    import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-    with ocp.StandardCheckpointer() as ckpt:
+    with _local_checkpointer() as ckpt:
       tree = ckpt.metadata(os.path.join(self.path, 'state')).item_metadata
     tree = getattr(tree, 'tree', tree)
     return {p: tuple(m.shape)[1:] for p, m in flat(tree).items()}
@@ -132,13 +142,12 @@ def write(path: str, state: Dict[str, Any], flat_config: Dict[str, Any],
   `state`: the named state tree stacked over members (numpy leaves);
   `meta`: model.json's content without format and version.
   """
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   path = os.path.abspath(os.path.expanduser(str(path)))
   parent = os.path.dirname(path)
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(path)}.tmp-')
   try:
-    with ocp.StandardCheckpointer() as ckpt:
+    with _local_checkpointer() as ckpt:
       ckpt.save(os.path.join(tmp, 'state'), state)
       ckpt.wait_until_finished()
     records.write_json(os.path.join(tmp, 'config.json'),

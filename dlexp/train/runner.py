@@ -27,7 +27,7 @@ from jax.sharding import Mesh
 from dlexp import config as config_lib
 from dlexp import data as data_lib
 from dlexp import losses
-from dlexp import records
+from dlexp import distributed, records
 from dlexp.errors import ConfigError, DlexpError
 from dlexp.train import checkpoint as checkpoint_lib
 from dlexp.train import compile_cache
@@ -74,43 +74,76 @@ def _fmt(value) -> str:
   return str(value)
 
 
-def _paths(key) -> Tuple[str, ...]:
-  return key if isinstance(key, tuple) else (key,)
+def _check_axis_path(base, path: str) -> None:
+  config_lib.check_key(base, path)
+  if path.startswith('data.') or path in ('seed', 'num_seeds'):
+    raise ConfigError(f'{path} cannot be a grid axis (all trials share the '
+                      'data and the seeds)')
+
+
+def axis_paths(axes: Dict[str, Sequence[Any]]) -> Dict[str, str]:
+  """Every config path the grid sets -> the axis that sets it. A joint axis
+  (values are {path: value} dicts) sets the paths of its dicts."""
+  out = {}
+  for axis, values in axes.items():
+    joint = [v for v in values if isinstance(v, dict)]
+    for path in (dict.fromkeys(p for v in joint for p in v) if joint
+                 else [axis]):
+      out.setdefault(path, axis)
+  return out
+
+
+def _check_joint(base, axis: str, values: Sequence[Any],
+                 others: Sequence[str]) -> None:
+  """A joint axis: every value a non-empty {path: value} dict whose paths no
+  other axis sets."""
+  if not all(isinstance(v, dict) and v for v in values):
+    raise ConfigError(f'grid axis {axis} mixes {{path: value}} dicts with '
+                      'other values (or has an empty dict); give one or '
+                      'the other')
+  for v in values:
+    for path in v:
+      _check_axis_path(base, path)
+      if path in others:
+        raise ConfigError(f'{path} is set by two grid axes ({axis} and '
+                          f'{path}); give it in one')
 
 
 def make_trials(base: ml_collections.ConfigDict,
-                axes: Dict[Any, Sequence[Any]]) -> List[Trial]:
-  """The cartesian product of `axes` (config path -> values), validated.
+                axes: Dict[str, Sequence[Any]]) -> List[Trial]:
+  """The cartesian product of `axes`, validated.
 
-  A key may be a tuple of paths, its values tuples of one value per path: a
-  zipped axis, whose points are the given combinations only (a random
-  search's samples, or settings that go together)."""
-  for key, values in axes.items():
-    for path in _paths(key):
-      config_lib.check_key(base, path)
-      if path.startswith('data.') or path in ('seed', 'num_seeds'):
-        raise ConfigError(f'{path} cannot be a grid axis (all trials share '
-                          'the data and the seeds)')
+  An axis is a config path -> values, or a joint axis: any label -> values
+  that are {path: value} dicts, each setting several fields at once (e.g.
+  an optimizer with its own learning rate). A trial's name lists every path
+  it sets, in axis order.
+  """
+  for axis, values in axes.items():
     if not values:
-      raise ConfigError(f'grid axis {key} has no values')
-    if isinstance(key, tuple) and any(
-        not isinstance(v, tuple) or len(v) != len(key) for v in values):
-      raise ConfigError(f'grid axis {key}: every value must be a tuple of '
-                        f'{len(key)} values, one per path')
+      raise ConfigError(f'grid axis {axis} has no values')
+    if any(isinstance(v, dict) for v in values):
+      _check_joint(base, axis, values, [a for a in axes if a != axis])
+    else:
+      _check_axis_path(base, axis)
   config_lib.validate(base)
-  names = _short_names([p for key in axes for p in _paths(key)])
+  names = _short_names(list(axis_paths(axes)))
   trials = []
   for combo in itertools.product(*axes.values()):
     cfg = copy.deepcopy(base)
     overrides = {}
-    for key, value in zip(axes, combo):
-      overrides.update(zip(key, value) if isinstance(key, tuple)
-                       else [(key, value)])
+    for axis, value in zip(axes, combo):
+      overrides.update(value if isinstance(value, dict) else {axis: value})
     for path, value in overrides.items():
       config_lib.set_value(cfg, path, value)
     config_lib.validate(cfg)
     name = ','.join(f'{names[p]}={_fmt(v)}' for p, v in overrides.items())
     trials.append(Trial(name=name, overrides=overrides, config=cfg))
+  seen = set()
+  for t in trials:
+    if t.name in seen:
+      raise ConfigError(f'grid trial {t.name!r} appears twice; give each '
+                        'combination of axis values once')
+    seen.add(t.name)
   return trials
 
 
@@ -176,6 +209,8 @@ class Context:
   signals: SignalGuard
   final_hooks: Sequence[FinalHook] = ()
   script_options: Optional[Dict[str, Any]] = None
+  primary: bool = True  # this process writes files (process 0)
+  checkpoints: bool = True  # a directory every process shares
   shown_models: set = dataclasses.field(default_factory=set)
 
 
@@ -268,7 +303,8 @@ class GroupRun:
           self.cfg, self.chunks, self.states, self.trackers)
     self.ckpt = checkpoint_lib.GroupCheckpoints(
         os.path.join(ctx.workdir, '.checkpoints', self.group_id()),
-        keep=self.cfg.checkpoint.keep, member_axis=True)
+        keep=self.cfg.checkpoint.keep, member_axis=True) if (
+            ctx.checkpoints) else checkpoint_lib.NoCheckpoints()
     restored = self.ckpt.restore_latest((self.states, self.trackers),
                                         warn=ctx.out)
     if restored is not None:
@@ -281,8 +317,8 @@ class GroupRun:
     self.writers = {id(m): self.make_writer(m) for m in self.members}
     from dlexp import models  # pylint: disable=g-import-not-at-top
     layers = models.layer_order(self.steps.model, ctx.dataset.input_shape)
-    for m in self.members:  # diagnostics readers need the network order
-      records.write_layers(m.directory, layers)
+    for m in self.members if ctx.primary else ():  # network order, for
+      records.write_layers(m.directory, layers)  # diagnostics readers
     active = np.ones(len(self.chunks[0]), bool)
     prog.precompile(self.driver, self.states[0], self.trackers[0],
                     self.hps[0], active, ctx.ddata)
@@ -293,6 +329,8 @@ class GroupRun:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
   def make_writer(self, m: Member) -> records.RunWriter:
+    if not self.ctx.primary:
+      return records.NullWriter()  # process 0 writes the files
     flat = config_lib.flatten(m.trial.config)
     flat['seed'] = m.seed
     return records.RunWriter(m.directory, dict(
@@ -373,14 +411,16 @@ class GroupRun:
       self.epoch_times.append(seconds)
       self.log_epoch(epoch, rows, seconds)
       every = cfg.checkpoint.every_epochs
-      if ctx.signals.requested or (every and epoch % every == 0):
+      # Every process stops at the same epoch when any one was signalled.
+      stop = distributed.any_process(ctx.signals.requested or 0)
+      if stop or (every and epoch % every == 0):
         self.ckpt.save(epoch, (self.states, self.trackers),
                        meta=dict(members=[m.directory for m in self.members]))
-      if ctx.signals.requested:
+      if stop:
         for m in self.members:
           self.writer(m).set_status('interrupted', epoch=epoch,
                                     trial=m.trial.name, seed=m.seed)
-        raise Interrupted(ctx.signals.requested, epoch)
+        raise Interrupted(stop, epoch)
 
   def log_epoch(self, epoch: int, rows, seconds: float) -> None:
     ran = sum(int(np.sum(r[0])) for r in rows if r is not None)
@@ -439,7 +479,7 @@ class GroupRun:
                                        bstats, self.hps[k], self.ctx.ddata,
                                        c)))
       for i, m in enumerate(c):
-        if self.cfg.save_model:
+        if self.cfg.save_model and self.ctx.primary:
           self.save_model(m, i, st, tr, bool(use_best[i]))
         results.append(self.finish_member(m, i, _scalars(final, i), tr, st,
                                           bool(use_best[i]), train_seconds))
@@ -520,12 +560,37 @@ def _groups(pending: Sequence[Member]) -> List[List[Member]]:
   return list(groups.values())
 
 
+def order_by_group(members: Sequence[Member]) -> List[Member]:
+  """Members of one group next to each other (groups in order of first
+  appearance), so that a contiguous trial shard cuts few groups."""
+  keys = {}
+  for m in members:
+    keys.setdefault(static_key(m.trial.config), len(keys))
+  return sorted(members, key=lambda m: keys[static_key(m.trial.config)])
+
+
+def _pending(members: Sequence[Member], rerun_failed: bool):
+  """(results of finished members, members to train), decided by process 0
+  (the one that reads the workdir) and shared with every process."""
+  results, pending = _finished(members, rerun_failed)
+  waiting = {id(m) for m in pending}
+  todo = distributed.broadcast([id(m) in waiting for m in members])
+  pending = [m for m, t in zip(members, todo) if t]
+  # A process that cannot read the workdir knows only that process 0 found
+  # these members finished.
+  for m, t in zip(members, todo):
+    if not t and m.directory not in results:
+      results[m.directory] = _result(m, {'status': 'done elsewhere'})
+  return {d: r for d, r in results.items()
+          if d not in {m.directory for m in pending}}, pending
+
+
 def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
         workdir: str, out: Optional[Callable[[str], None]] = None,
         dataset=None,
         final_hooks: Sequence[FinalHook] = (), rerun_failed: bool = False,
-        script_options: Optional[Dict[str, Any]] = None
-        ) -> List[Dict[str, Any]]:
+        script_options: Optional[Dict[str, Any]] = None,
+        shard: Tuple[int, int] = (0, 1)) -> List[Dict[str, Any]]:
   """Runs every trial x seed of the grid; returns one result per member.
 
   Relaunching on the same workdir with the same settings skips members whose
@@ -533,9 +598,57 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
   checkpoint, and reruns failed members only with `rerun_failed`; other
   settings train into their own directories (see dlexp.train.workdir).
   `script_options` (a script's own flags) are part of a member's identity.
+  `shard` (i, n) runs the i-th of n contiguous blocks of the grid's members
+  (dlexp.distributed.shard). In a multi-process run every process calls this
+  with the same arguments; process 0 alone prints and writes files.
   """
+  primary = distributed.is_primary()
   if not isinstance(out, Printer):
     out = Printer(write=out)  # any callable taking a line
+  if not primary:
+    out = Printer(quiet=True)
+  trials, dataset, mesh = _checked(base, axes, workdir, dataset)
+  # Only now, every check passed: the workdir is made (by process 0).
+  workdir = (workdir_lib.prepare(workdir) if primary
+             else os.path.abspath(os.path.expanduser(workdir)))
+  members = make_members(trials, workdir, script_options)
+  members = distributed.shard(order_by_group(members), *shard)
+  for m in members:
+    workdir_lib.check_reusable(m.directory, config_lib.flatten(m.trial.config),
+                               script_options)
+  compile_cache.enable(base.compile_cache)
+  shared = distributed.directory_is_shared(workdir)
+  if not shared:
+    out(f'warning: {workdir} is not one directory shared by all '
+        f'{jax.process_count()} processes: process 0 writes the results, and '
+        'no checkpoints are kept (resuming needs a shared directory)')
+  locks = []
+  try:
+    for m in (members if primary else ()):  # all or nothing, first
+      lock = records.TrialLock(m.directory)
+      lock.acquire()
+      locks.append(lock)
+    results, pending = _pending(members, rerun_failed)
+    out(_dataset_line(dataset, mesh) + (
+        f'; {len(members) - len(pending)} member(s) already finished in '
+        f'{workdir}' if len(pending) < len(members) else ''))
+    if pending:
+      with SignalGuard(out) as signals:
+        ctx = Context(to_device(dataset, base, mesh), dataset, mesh, workdir,
+                      records.environment(), out, signals, final_hooks,
+                      script_options, primary=primary, checkpoints=shared)
+        for group in _groups(pending):
+          for r in GroupRun(group, ctx).run():
+            results[r['directory']] = r
+    return [results[m.directory] for m in members]
+  finally:
+    for lock in locks:
+      lock.release()
+
+
+def _checked(base, axes, workdir: str, dataset):
+  """Every check that needs no file written: the grid's values, the workdir,
+  the data and what depends on it. (trials, dataset, mesh)."""
   trials = make_trials(base, axes)
   workdir_lib.check(workdir)
   if dataset is None:
@@ -545,37 +658,15 @@ def run(base: ml_collections.ConfigDict, axes: Dict[str, Sequence[Any]],
     config_lib.validate_against_data(t.config, dataset, mesh.size)
   for group in group_trials(trials):  # init.from_path, freeze patterns
     transfer.check(group[0].config, dataset)
-  workdir = workdir_lib.prepare(workdir)  # only now: every check has passed
-  members = make_members(trials, workdir, script_options)
-  for m in members:
-    workdir_lib.check_reusable(m.directory, config_lib.flatten(m.trial.config),
-                               script_options)
-  compile_cache.enable(base.compile_cache)
-  locks = []
-  try:
-    for m in members:  # all or nothing, before anything is written
-      lock = records.TrialLock(m.directory)
-      lock.acquire()
-      locks.append(lock)
-    results, pending = _finished(members, rerun_failed)
-    skipped = len(members) - len(pending)
-    out(f'dataset {dataset.name}: {len(dataset.train_y)} train / '
-        f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
-        f'{tuple(dataset.input_shape)}, '
-        + (f'{dataset.num_classes} classes; ' if dataset.num_classes else
-           f'regression targets of {dataset.target_dim}; ') +
-        f'devices: {mesh.size} x {jax.devices()[0].platform}'
-        + (f'; {skipped} member(s) already finished in {workdir}'
-           if skipped else ''))
-    if pending:
-      with SignalGuard(out) as signals:
-        ctx = Context(to_device(dataset, base, mesh), dataset, mesh, workdir,
-                      records.environment(), out, signals, final_hooks,
-                      script_options)
-        for group in _groups(pending):
-          for r in GroupRun(group, ctx).run():
-            results[r['directory']] = r
-    return [results[m.directory] for m in members]
-  finally:
-    for lock in locks:
-      lock.release()
+  return trials, dataset, mesh
+
+
+def _dataset_line(dataset, mesh) -> str:
+  return (f'dataset {dataset.name}: {len(dataset.train_y)} train / '
+          f'{len(dataset.val_y)} val / {len(dataset.test_y)} test, input '
+          f'{tuple(dataset.input_shape)}, '
+          + (f'{dataset.num_classes} classes; ' if dataset.num_classes else
+             f'regression targets of {dataset.target_dim}; ')
+          + f'devices: {mesh.size} x {jax.devices()[0].platform}'
+          + (f' in {jax.process_count()} processes'
+             if jax.process_count() > 1 else ''))

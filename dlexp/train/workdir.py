@@ -16,17 +16,19 @@ from typing import Any, Dict, Optional
 
 from dlexp.errors import ConfigError, DlexpError
 
-# Fields that cannot change what a member trains or logs: where checkpoints
-# go and how often, where compiled programs are cached, whether the final
-# model is saved, how many seeds (each seed has its own directory) and which
-# seed (its directory name).
+# Fields that cannot change what a member trains or logs: checkpoint cadence,
+# where compiled programs are cached, whether the final model is saved, how
+# many seeds (each seed has its own directory) and which seed (its directory
+# name), and how the processes of a multi-process run find each other.
 NOT_RESULTS = ('seed', 'num_seeds', 'checkpoint.every_epochs',
                'checkpoint.keep', 'compile_cache', 'save_model')
+NOT_RESULT_SECTIONS = ('distributed.',)
 ID_LENGTH = 10
 
 
 def result_fields(flat_config: Dict[str, Any]) -> Dict[str, Any]:
-  return {k: v for k, v in flat_config.items() if k not in NOT_RESULTS}
+  return {k: v for k, v in flat_config.items() if k not in NOT_RESULTS
+          and not k.startswith(NOT_RESULT_SECTIONS)}
 
 
 def config_id(flat_config: Dict[str, Any],

@@ -1,0 +1,279 @@
+r"""Which optimizer and learning-rate schedule train a network fastest?
+
+The notes name the optimizer as the algorithm that updates the weights
+(seed 004, Group 2: "Optimizer: It determines the algorithm used to update
+the model's weights during training, such as 'adam' or 'sgd'"), describe
+gradient descent (Group 6: "iteratively updating the model's weights in the
+direction of the steepest decrease in the loss"), and train with
+`SGD(learning_rate=0.001, momentum=.9, nesterov=False)` for 5 epochs (seed
+002). This trains one MLP (2 hidden ReLU layers of 100 units, on 10,000
+Fashion-MNIST training images, batch 128) with:
+
+- every optimizer at a constant rate: sgd (plain, lr 0.1), momentum and
+  nesterov (0.9, lr 0.01), rmsprop (lr 1e-3), adagrad (lr 0.01), adam and
+  nadam (lr 1e-3), adamw (lr 1e-3, decoupled weight decay 0.01). Each rate
+  is its family's usual default (Keras / PyTorch / optax), not tuned here:
+  rates differ by family because their steps differ in scale (an adaptive
+  optimizer's step is ~lr per weight whatever the gradient's size);
+- every schedule with one optimizer (--schedule_optimizer, momentum by
+  default): constant; step (x0.1 at 1/2 and 3/4 of training); exponential
+  (x0.01 over the run, smoothly); cosine (to 0); one-cycle (from 1/25 up to
+  the rate at 30% of training, then down to 0, as fastai); reduce-on-plateau
+  (x0.1 after 2 epochs without a lower validation loss);
+- seed 002's setting, momentum 0.9 at lr 0.001 (batch 128 here, 100 there).
+
+--design=cross trains every optimizer with every schedule instead (48
+compiled programs: --full, for a GPU). Optimizer and schedule names are
+static (each pair is its own compiled program); seeds are vmapped. Change a
+family's settings with --hparams (e.g. --hparams=adam:learning_rate=3e-4).
+Columns:
+
+- epochs to <target>: first epoch whose validation accuracy reaches
+  --target (seeds that never do are left out; the cell says how many did);
+- val acc @ep5: after seed 002's 5 epochs (after the last epoch of a
+  shorter run); val acc @end: after the last epoch; test acc: of the
+  restored best epoch (lowest validation loss);
+- train loss @end: mean training loss of the last epoch (how far each
+  optimizer gets on the training objective).
+
+  python experiments/optimizers.py                     # defaults below
+  python experiments/optimizers.py --optimizers=sgd,adam --schedules=constant
+  python experiments/optimizers.py --hparams=sgd:learning_rate=0.05 \
+      --schedule_optimizer=adam
+  python experiments/optimizers.py --smoke             # seconds (CI)
+  python experiments/optimizers.py --full              # GPU: 8 x 6, all data
+"""
+from typing import Any, Dict, List
+
+from absl import flags
+
+from dlexp import claims, cli, config as config_lib, optim, report
+from dlexp.errors import ConfigError
+
+OPTIMIZERS = ('sgd', 'momentum', 'nesterov', 'rmsprop', 'adagrad', 'adam',
+              'nadam', 'adamw')
+SCHEDULES = ('constant', 'step', 'exponential', 'cosine', 'onecycle',
+             'plateau')
+# Each family's usual default rate (and what makes it that family).
+PER_OPTIMIZER: Dict[str, Dict[str, Any]] = {
+    'sgd': {'learning_rate': 0.1, 'momentum': 0.0},
+    'momentum': {'learning_rate': 0.01, 'momentum': 0.9},
+    'nesterov': {'learning_rate': 0.01, 'momentum': 0.9},
+    'rmsprop': {'learning_rate': 1e-3},
+    'adagrad': {'learning_rate': 0.01},
+    'adam': {'learning_rate': 1e-3},
+    'nadam': {'learning_rate': 1e-3},
+    'adamw': {'learning_rate': 1e-3, 'weight_decay': 0.01},
+}
+NOTES_002 = {'optimizer.name': 'momentum', 'optimizer.learning_rate': 0.001,
+             'optimizer.momentum': 0.9}
+NOTES_EPOCHS = 5  # seed 002 trains 5 epochs
+
+_OPTIMIZERS = flags.DEFINE_list('optimizers', list(OPTIMIZERS),
+                                'Optimizers (config.optimizer.name).')
+_SCHEDULES = flags.DEFINE_list('schedules', list(SCHEDULES),
+                               'Schedules (config.schedule.name).')
+_DESIGN = flags.DEFINE_enum(
+    'design', 'split', ['split', 'cross'],
+    'split: every optimizer at a constant rate, and every schedule with '
+    '--schedule_optimizer; cross: every optimizer x every schedule.')
+_SCHEDULE_OPTIMIZER = flags.DEFINE_string(
+    'schedule_optimizer', 'momentum',
+    'The optimizer the schedules are compared with (design split).')
+_HPARAMS = flags.DEFINE_list(
+    'hparams', [], 'Per-optimizer settings over the defaults, as '
+    'optimizer:field=value with any config.optimizer field, e.g. '
+    'adam:learning_rate=3e-4,sgd:momentum=0.5.')
+_NOTES = flags.DEFINE_bool(
+    'notes_setting', True, "Also train seed 002's SGD(learning_rate=0.001, "
+    'momentum=0.9).')
+_TARGET = flags.DEFINE_float(
+    'target', 0.84, 'Validation accuracy for the "epochs to" column.')
+
+cli.define_flags(
+    'optimizers', model='mlp', epochs=10, seeds=3,
+    config={'model.depth': 2, 'model.width': 100, 'data.train_limit': 10000,
+            'diagnostics.every_epochs': 0},
+    smoke={'epochs': 2, 'seeds': 2, 'optimizers': ['sgd', 'adam'],
+           'schedules': ['constant', 'cosine'], 'config.model.width': 32,
+           'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
+    full={'epochs': 30, 'seeds': 5, 'design': 'cross',
+          'config.data.train_limit': 0})
+
+
+# -- the grid --------------------------------------------------------------------
+def _names(values: List[str], allowed, flag: str) -> List[str]:
+  if not values:
+    raise ConfigError(f'--{flag} needs at least one value')
+  for v in values:
+    if v not in allowed:
+      raise ConfigError(f'--{flag}: {v!r} not allowed; allowed: '
+                        f'{", ".join(allowed)}')
+  return list(dict.fromkeys(values))
+
+
+def per_optimizer(items: List[str]) -> Dict[str, Dict[str, Any]]:
+  """PER_OPTIMIZER with the --hparams items applied."""
+  out = {k: dict(v) for k, v in PER_OPTIMIZER.items()}
+  fields = optim.defaults()
+  for item in items:
+    name, _, setting = item.partition(':')
+    field, eq, value = setting.partition('=')
+    if name not in out or not eq or field not in fields or field == 'name':
+      raise ConfigError(
+          f'--hparams: {item!r} not allowed; need optimizer:field=value with '
+          f'an optimizer of {", ".join(OPTIMIZERS)} and a config.optimizer '
+          'field other than name')
+    out[name][field] = config_lib.coerce(f'optimizer.{field}', fields[field],
+                                         value)
+  return out
+
+
+def optimizer_settings(name: str, table) -> Dict[str, Any]:
+  return {'optimizer.name': name,
+          **{f'optimizer.{k}': v for k, v in table[name].items()}}
+
+
+def schedule_settings(name: str, epochs: int) -> Dict[str, Any]:
+  """A schedule and the knobs it needs for a run of `epochs`."""
+  out = {'schedule.name': name}
+  if name == 'step':
+    out['schedule.boundaries'] = tuple(sorted({max(1, epochs // 2),
+                                               max(1, 3 * epochs // 4)}))
+  elif name == 'exponential':  # x0.01 at the end, like step's two x0.1
+    out['schedule.decay_rate'] = round(0.01 ** (1.0 / epochs), 4)
+  elif name == 'plateau':
+    out.update({'schedule.plateau_patience': 2,
+                'schedule.plateau_factor': 0.1})
+  return out
+
+
+def axes(config) -> Dict[str, List[Dict[str, Any]]]:
+  """The grid: one joint axis whose values set an optimizer, its settings
+  and a schedule (split or cross design), plus seed 002's setting."""
+  opts = _names(_OPTIMIZERS.value, OPTIMIZERS, 'optimizers')
+  scheds = _names(_SCHEDULES.value, SCHEDULES, 'schedules')
+  table = per_optimizer(_HPARAMS.value)
+  epochs = config.epochs
+  if _DESIGN.value == 'cross':
+    trials = [{**optimizer_settings(o, table), **schedule_settings(s, epochs)}
+              for o in opts for s in scheds]
+  else:
+    base = _names([_SCHEDULE_OPTIMIZER.value], OPTIMIZERS,
+                  'schedule_optimizer')[0]
+    first = 'constant' if 'constant' in scheds else scheds[0]
+    trials = [{**optimizer_settings(o, table),
+               **schedule_settings(first, epochs)} for o in opts]
+    trials += [{**optimizer_settings(base, table),
+                **schedule_settings(s, epochs)} for s in scheds if s != first]
+  trained = {t['optimizer.name'] for t in trials}
+  for item in _HPARAMS.value:
+    if item.partition(':')[0] not in trained:
+      raise ConfigError(f'--hparams: {item!r} sets an optimizer this grid '
+                        'does not train (see --optimizers, '
+                        '--schedule_optimizer)')
+  notes = {**NOTES_002, **schedule_settings('constant', epochs)}
+  if _NOTES.value and notes not in trials:
+    trials.append(notes)
+  return {'setting': trials}
+
+
+# -- columns and claims ------------------------------------------------------------
+def _notes_epoch(epochs: int) -> int:
+  """Seed 002's 5 epochs, or all of a shorter run (the smoke size)."""
+  return min(NOTES_EPOCHS, int(epochs))
+
+
+def _val_at(epoch: int) -> report.Column:
+  return report.at_epoch('val_accuracy', epoch, f'val acc @ep{epoch}', '.4f')
+
+
+def _epochs_to(target: float) -> report.Column:
+  return report.epochs_to('val_accuracy', target, f'epochs to {target:g}')
+
+
+def columns(target: float, epochs: int):
+  return (_epochs_to(target), _val_at(_notes_epoch(epochs)),
+          report.last('val_accuracy', 'val acc @end'),
+          report.final('test_accuracy', 'test acc'),
+          report.last('train_loss', 'train loss @end'),
+          report.DEFAULT_COLUMNS[2], report.DEFAULT_COLUMNS[3])
+
+
+def _constant(ev: claims.Evidence, **settings) -> str:
+  trial = ev.trial(**{'schedule.name': 'constant'}, **settings)
+  if trial is None:
+    raise KeyError(f'{settings} with a constant schedule is not in the grid')
+  return trial
+
+
+def _notes_setting(ev: claims.Evidence) -> claims.Verdict:
+  """Seed 002's setting against the best trial, 5 epochs in (or at the
+  end of a shorter run)."""
+  notes = _constant(ev, **NOTES_002)
+  epoch = _notes_epoch(ev.groups[notes][0].config['config']['epochs'])
+  val = _val_at(epoch)
+  others = [t for t in ev.trials if t != notes and ev.values(t, val).size]
+  if not ev.values(notes, val).size or not others:
+    raise ValueError(f'no validation accuracy at epoch {epoch}')
+  best = max(others, key=lambda t: ev.values(t, val).mean())
+  v = claims.compare(ev.values(notes, val), ev.values(best, val),
+                     f'validation accuracy after {epoch} epochs',
+                     'SGD(0.001, momentum 0.9)', best)
+  c = claims.difference(ev.values(notes, val), ev.values(best, val))
+  if c.sign < 0 and c.diff < -0.01:
+    return claims.Verdict(claims.CONTRADICTED, v.evidence + ': too slow for '
+                          f'{epoch} epochs')
+  if c.decided:
+    return claims.Verdict(claims.SUPPORTED, v.evidence + ' (within 0.01 of '
+                          'the best, or not significantly below it)')
+  return v
+
+
+def _choice_matters(ev: claims.Evidence) -> claims.Verdict:
+  """'adam' vs 'sgd' (each at its usual rate, constant schedule): does the
+  choice change the test accuracy or the epochs to the target?"""
+  adam = _constant(ev, **{'optimizer.name': 'adam'})
+  sgd = _constant(ev, **{'optimizer.name': 'sgd'})
+  acc = claims.compare(ev.values(adam, 'test_accuracy'),
+                       ev.values(sgd, 'test_accuracy'), 'test accuracy',
+                       'adam', 'sgd')
+  target = _epochs_to(_TARGET.value)
+  fast_a, fast_s = ev.values(adam, target), ev.values(sgd, target)
+  # Reaching the target in every seed vs in none is a difference too.
+  speed = claims.difference(fast_a, fast_s).sign or (
+      (fast_a.size == 0) != (fast_s.size == 0))
+  text = (f'{acc.evidence}; {target.header}: '
+          f'{claims.describe(ev.values(adam, target), ".1f")} (adam) vs '
+          f'{claims.describe(ev.values(sgd, target), ".1f")} (sgd)')
+  accs = sorted((ev.values(t, 'test_accuracy').mean(), t) for t in ev.trials
+                if ev.values(t, 'test_accuracy').size)
+  text += (f'; over all settings test accuracy spans {accs[0][0]:.4f} '
+           f'({accs[0][1]}) to {accs[-1][0]:.4f} ({accs[-1][1]})')
+  if acc.verdict in (claims.SUPPORTED, claims.CONTRADICTED) or speed:
+    return claims.Verdict(claims.SUPPORTED, text)
+  return claims.Verdict(claims.INCONCLUSIVE, text)
+
+
+CLAIMS = (
+    claims.Claim('004 G2', "Optimizer: It determines the algorithm used to "
+                 "update the model's weights during training, such as 'adam' "
+                 "or 'sgd'", _choice_matters),
+    claims.Claim('002', 'SGD(learning_rate=0.001, momentum=.9) ... epochs=5 '
+                 '[the training setting]', _notes_setting),
+)
+
+
+def main(_):
+  config = cli.resolved_config()
+  grid = axes(config)
+  fields = {p for values in grid.values() for v in values for p in v}
+  cli.run_ablation(grid, columns(_TARGET.value, config.epochs), config=config,
+                   title='Optimizers and learning-rate schedules',
+                   axis_flags={p: ('schedules' if p.startswith('schedule.')
+                                   else 'hparams') for p in fields},
+                   claims=CLAIMS)
+
+
+if __name__ == '__main__':
+  cli.run_main(main)
