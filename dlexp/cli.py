@@ -359,10 +359,11 @@ def _apply_size() -> None:
   chosen size's preset."""
   if FLAGS.smoke and FLAGS.full:
     raise DlexpError('--smoke and --full exclude each other; give one')
-  preset = {} if size() == 'default' else _SCRIPT['sizes'].get(size())
+  if size() == 'default':
+    return
+  preset = _SCRIPT['sizes'].get(size())
   if preset is None:
     raise DlexpError(f'--{size()}: {_SCRIPT["name"]} has no {size()} size')
-  preset = dict(_SCRIPT['defaults'], **preset)
   overrides = config_overrides()
   for key, value in preset.items():
     if key.startswith('config.'):

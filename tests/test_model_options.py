@@ -158,3 +158,19 @@ def test_bottlenecks_cut_inception_parameters_and_flops():
                        flops(model, IMAGE32))
   assert out[False][0] > 3 * out[True][0]
   assert out[False][1] > 3 * out[True][1]
+
+
+def test_layer_order_holds_batch_norm_layers_for_gradient_norms():
+  """Diagnostics log a gradient norm for every module with parameters,
+  BatchNorm's too: each must have its place in the network order."""
+  from dlexp import analysis  # pylint: disable=g-import-not-at-top
+  from dlexp.models import layer_order  # pylint: disable=g-import-not-at-top
+  model = build_model(cfg(name='resnet', variant='resnet8', width_mult=0.25),
+                      10, IMAGE32)
+  order = layer_order(model, IMAGE32)
+  assert order.index('stem') < order.index('stem_bn/BatchNorm_0') < (
+      order.index('stem_act'))
+  row = {f'diag/{name}/grad_norm': 1.0 for name in
+         ('logits', 'stem_bn/BatchNorm_0', 'stem')}
+  assert analysis.layer_names(row, order, 'grad_norm') == [
+      'stem', 'stem_bn/BatchNorm_0', 'logits']

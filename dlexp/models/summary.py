@@ -112,7 +112,8 @@ def layer_order(model: nn.Module, input_shape) -> List[str]:
   """Paths of the model's layers in the order they are called, first (the
   stem, nearest the input) to last (the classifier): every Activation module
   (as diagnostics name them: 'stage1_block1/conv1_act') and every module
-  holding a kernel ('stem', 'logits'). From shapes only (jax.eval_shape).
+  holding parameters ('stem', 'stem_bn/BatchNorm_0', 'logits'). From shapes
+  only (jax.eval_shape).
 
   Sorting names cannot give this order: resnet's 'stem' sorts after its
   'head_' layers, and jax's tree functions sort dict keys.
@@ -138,10 +139,11 @@ def layer_order(model: nn.Module, input_shape) -> List[str]:
 
   x = jax.ShapeDtypeStruct((1,) + tuple(input_shape), jnp.float32)
   variables = jax.eval_shape(run, x)
-  kernels = {'/'.join(str(p) for p in path[:-1])
-             for path in _flat_paths(variables.get('params', {}))
-             if path[-1] == 'kernel'}
-  return [p for p in called if p in activations or p in kernels]
+  # Every module holding parameters (kernels, and BatchNorm's scale and
+  # bias, whose gradient norms the diagnostics log too).
+  owners = {'/'.join(str(p) for p in path[:-1])
+            for path in _flat_paths(variables.get('params', {}))}
+  return [p for p in called if p in activations or p in owners]
 
 
 def _flat_paths(tree, prefix=()):
