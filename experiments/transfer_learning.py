@@ -242,10 +242,9 @@ def _source(base, classes, label, noise):
   return grid, path
 
 
-def _target_sizes(config):
-  """(train examples, steps per epoch) of the target task at 100 %."""
-  n = data_lib.load(config.data).num_train
-  return n, n // config.batch_size
+def _target_size(config) -> int:
+  """Training examples of the target task at 100 %."""
+  return data_lib.load(config.data).num_train
 
 
 def _epochs(limit: int, batch: int, epochs: int) -> int:
@@ -270,8 +269,8 @@ def _transfers(config, source: str, prefix: str, slow: float):
 
 def main(_):
   base = cli.resolved_config()
-  for path in ('data.classes', 'data.train_limit', 'init.from_path'):
-    if path in cli.config_overrides() and path != 'data.train_limit':
+  for path in ('data.classes', 'init.from_path'):
+    if path in cli.config_overrides():
       raise ConfigError(f'--config.{path} is set by this script; use '
                         '--source_classes/--target_classes and --source')
   source_classes = _classes(_SOURCE_CLASSES.value, 'source_classes')
@@ -293,7 +292,7 @@ def main(_):
   target = copy.deepcopy(base)
   target.data.classes = target_classes
   limit = base.data.train_limit
-  n, _ = _target_sizes(target)
+  n = _target_size(target)
   n = min(n, limit) if limit else n
   for fraction in fractions:
     config = copy.deepcopy(target)
