@@ -29,7 +29,9 @@ all. Columns:
   disturb times: compare within one invocation.
 
 The default data is MNIST-1D (40-step sequences through the same families
-with 1-D convolutions), where these nets train in seconds on a CPU;
+with 1-D convolutions), where these nets train in seconds on a CPU, at a
+quarter of their width (model.width_mult 0.25; the CIFAR ResNet, narrow by
+design, at its own: --widths);
 --dataset=fashion_mnist trains them on images, and --full on CIFAR-10 at
 full width.
 
@@ -51,6 +53,10 @@ _FAMILIES = flags.DEFINE_list(
 _VARIANTS = flags.DEFINE_list(
     'variants', ['vgg:vgg11', 'inception:mini', 'resnet:resnet20'],
     'family:variant pairs (config.model.variant per family).')
+_WIDTHS = flags.DEFINE_list(
+    'widths', ['resnet:1'], 'family:width_mult pairs overriding '
+    'config.model.width_mult for a family (the CIFAR ResNet is already '
+    'narrow: 16-32-64 channels).')
 
 # family -> the switch that ablates its design (None: one trial).
 SWITCHES = {'alexnet': 'model.lrn', 'vgg': 'model.stacked_3x3',
@@ -63,10 +69,11 @@ cli.define_flags(
     config={'model.width_mult': 0.25, 'optimizer.name': 'adam',
             'optimizer.learning_rate': 1e-3, 'diagnostics.every_epochs': 0},
     smoke={'epochs': 1, 'seeds': 2, 'families': ['alexnet', 'vgg'],
+           'widths': [],
            'config.model.width_mult': 0.0625, 'config.data.train_limit': 512,
            'config.data.test_limit': 500},
     full={'dataset': 'cifar10', 'epochs': 30, 'seeds': 3,
-          'config.model.width_mult': 1.0,
+          'config.model.width_mult': 1.0, 'widths': [],
           'variants': ['vgg:vgg16', 'inception:googlenet',
                        'resnet:resnet56']})
 
@@ -178,14 +185,17 @@ CLAIMS = (
 
 
 # -- the grids ---------------------------------------------------------------
-def _variants():
+def _per_family(flag: str, values, kind=str):
   out = {}
-  for item in _VARIANTS.value:
-    family, _, variant = item.partition(':')
-    if family not in SWITCHES or not variant:
-      raise ConfigError(f'--variants: {item!r} is not family:variant with a '
-                        f'family in {", ".join(SWITCHES)}')
-    out[family] = variant
+  for item in values:
+    family, _, value = item.partition(':')
+    try:
+      if family not in SWITCHES or not value:
+        raise ValueError
+      out[family] = kind(value)
+    except ValueError:
+      raise ConfigError(f'--{flag}: {item!r} is not family:{flag[:-1]} with '
+                        f'a family in {", ".join(SWITCHES)}') from None
   return out
 
 
@@ -199,7 +209,8 @@ def main(_):
   if unknown or not families:
     raise ConfigError(f'--families: {unknown[0] if unknown else "(none)"} '
                       f'not allowed; allowed: {", ".join(SWITCHES)}')
-  variants = _variants()
+  variants = _per_family('variants', _VARIANTS.value)
+  widths = _per_family('widths', _WIDTHS.value, float)
   hooks = [analysis.model_cost_hook(),
            analysis.model_cost_hook(REF_SHAPE, 'ref_', width_mult=1.0)]
   parts = []
@@ -207,17 +218,21 @@ def main(_):
     config = copy.deepcopy(base)
     config.model.name = family
     config.model.variant = variants.get(family, '')
+    config.model.width_mult = widths.get(family, base.model.width_mult)
     switch = SWITCHES[family]
     axes = {switch: [True, False]} if switch else {}
     grid = cli.run_grid(axes, config, final_hooks=hooks)
-    parts.append((config.model.variant or family, grid))
+    variant = config.model.variant
+    parts.append((variant if variant.startswith(family)
+                  else '-'.join(x for x in (family, variant) if x), grid))
   grid = cli.combine(parts)
   budget = _budget(grid.groups)
   text = grid.table(columns(budget))
   title = 'CNN families at equal epochs and equal time'
   line = cli.run_line(base).replace(f'model {base.model.name}', 'models ' +
                                     ', '.join(p[0] for p in parts))
-  line += f', width_mult {base.model.width_mult:g}'
+  line += f', width_mult {base.model.width_mult:g}' + ''.join(
+      f' ({f} {w:g})' for f, w in widths.items() if f in families)
   cli.show(title, line, text)
   written = cli.plot_curves(grid, ('val_accuracy', 'train_loss'))
   cli.publish(title, text, CLAIMS, grid.evidence(), grid.directories,
