@@ -93,7 +93,7 @@ ROWS = {
                          'model.dropout_rate': 0.4,
                          'optimizer.learning_rate': 0.001,
                          'optimizer.momentum': 0.0, 'batch_size': 400},
-                        cpu_steps=40, cpu_train_limit=4000),
+                        cpu_steps=10, cpu_train_limit=2000),
 }
 
 _ROWS = flags.DEFINE_list('rows', list(ROWS), 'Rows to reproduce.')

@@ -291,8 +291,14 @@ def _raw_test_images(config):
 def main(_):
   base = cli.resolved_config()
   classes = tuple(cli.list_flag(_CLASSES.value, int, 'classes'))
+  if 'data.classes' in cli.config_overrides():
+    if flags.FLAGS['classes'].present:
+      raise ConfigError('--classes and --config.data.classes both given; '
+                        'give one')
+    classes = tuple(base.data.classes)
   if len(classes) != 2:
-    raise ConfigError(f'--classes={_CLASSES.value} must name two classes')
+    raise ConfigError(f'--classes={",".join(map(str, classes))} must name '
+                      'two classes')
   base.data.classes = classes
   if _FOLDS.value < 2 or _SAMPLES.value < 1 or _SEARCH_EPOCHS.value < 1:
     raise ConfigError('--folds must be >= 2, --samples and --search_epochs '

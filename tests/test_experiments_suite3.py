@@ -2,6 +2,7 @@
 exit status, the table's rows, every claim with a verdict, the findings
 record and FINDINGS.md built from it, and numbers within sane bounds."""
 import glob
+import re
 import json
 import os
 import subprocess
@@ -126,3 +127,32 @@ def test_keras_workflow(tmp_path):
                              'default refit']
   assert 'max |dp| = 0.00e+00' in out
   assert 'SUPPORTED' in verdict_of(verdicts, '004 K8')
+
+
+@pytest.mark.parametrize('name, flags, message', [
+    ('residual_vs_plain', ['--depths=20,21'], r'--depths: 21 is not 6n\+2'),
+    ('cnn_families', ['--families=alexnet,lenet'],
+     r'--families: lenet not allowed; allowed: alexnet, vgg'),
+    ('cnn_families', ['--model=vgg'], r'--model does not apply'),
+    ('cnn_families', ['--widths=vgg:wide'], r"--widths: 'vgg:wide' is not"),
+    ('transfer_learning', ['--fractions=0.5,2'], r'--fractions=.* in \(0, 1\]'),
+    ('transfer_learning', ['--config.data.classes=(1,2)'],
+     r'--config.data.classes is set by this script'),
+    ('baselines', ['--rows=mnist1d_cnn,mnist1d_svm'],
+     r'--rows: mnist1d_svm not allowed'),
+    ('baselines', ['--epochs=3'], r'--epochs does not apply'),
+    ('vgg_cifar_failure', ['--fixes=dropout'], r'--fixes: dropout not allowed'),
+    ('vgg_cifar_failure', ['--config.model.variant=vgg19'],
+     r'choose them with --vgg and --resnet'),
+    ('keras_workflow', ['--classes=1,2,3'], r'--classes=.* must name two'),
+])
+def test_bad_input_is_a_one_line_error(tmp_path, name, flags, message):
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+         '--smoke', f'--workdir={tmp_path / "never"}', *flags]
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=120)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and re.search(message, last), last
+  assert 'Traceback' not in proc.stderr
+  assert not (tmp_path / 'never').exists()
