@@ -25,6 +25,9 @@ read per-layer diagnostics back from metrics.jsonl.
 - activation_zeros_hook: zero activations with dropout on and off.
 - batch_norm_hook: learned gamma/beta, and accuracy with BatchNorm in
   training mode (batch statistics) next to inference mode.
+- model_cost_hook: parameters and FLOPs of the model (or of it at another
+  size).
+- logit_spread_hook: whether the logits still depend on the input.
 """
 import copy
 import dataclasses
@@ -94,12 +97,14 @@ def _config_section(flat: Dict[str, Any], prefix: str):
 
 
 @functools.lru_cache(maxsize=64)
-def _order_for(model_items: Tuple, dataset: str) -> Tuple[str, ...]:
+def _order_for(model_items: Tuple, data_items: Tuple) -> Tuple[str, ...]:
   from dlexp import data, models  # pylint: disable=g-import-not-at-top
-  spec = data.DATASETS.get(dataset)
   model_cfg = _config_section(dict(model_items), 'model')
-  model = models.build_model(model_cfg, spec.num_classes, spec.input_shape)
-  return tuple(models.layer_order(model, spec.input_shape))
+  data_cfg = _config_section(dict(data_items), 'data')
+  spec = data.DATASETS.get(data_cfg.name)
+  shape = data.input_shape(data_cfg)
+  model = models.build_model(model_cfg, spec.num_classes, shape)
+  return tuple(models.layer_order(model, shape))
 
 
 def run_layer_order(run) -> Optional[List[str]]:
@@ -111,9 +116,10 @@ def run_layer_order(run) -> Optional[List[str]]:
   flat = (run.config or {}).get('config')
   if not flat or 'data.name' not in flat:
     return None
-  items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                       for k, v in flat.items() if k.startswith('model.')))
-  return list(_order_for(items, flat['data.name']))
+  items = lambda prefix: tuple(sorted(
+      (k, tuple(v) if isinstance(v, list) else v)
+      for k, v in flat.items() if k.startswith(prefix)))
+  return list(_order_for(items('model.'), items('data.')))
 
 
 def pick_layer(names: Sequence[str], position: str) -> Optional[str]:
@@ -665,6 +671,43 @@ def predict_time_hook(mc_samples: int = 10, batch_size: int = 1000,
   return hook
 
 
+# -- model cost ----------------------------------------------------------------
+@functools.lru_cache(maxsize=32)
+def _cost(model, input_shape: Tuple[int, ...]) -> Tuple[int, float]:
+  from dlexp import models  # pylint: disable=g-import-not-at-top
+  from dlexp.models.summary import trace  # pylint: disable=g-import-not-at-top
+  params = models.count_params(trace(model, input_shape)[0])['trainable']
+  return params, models.flops(model, input_shape)
+
+
+def model_cost_hook(input_shape: Optional[Sequence[int]] = None,
+                    prefix: str = '', **model_overrides):
+  """Hook: '<prefix>params' (trainable parameters) and '<prefix>flops' (one
+  inference forward pass of one example, XLA's count: see
+  models.summary.flops) of each member's model. With `input_shape` and
+  `model_overrides` (model config fields, e.g. width_mult=1.0), of that
+  model rebuilt from the member's config instead: what the design costs at
+  full size, whatever size was trained. Shapes only: nothing runs."""
+  from dlexp import models  # pylint: disable=g-import-not-at-top
+
+  def hook(ctx) -> Dict[str, Any]:
+    shape = tuple(input_shape or ctx.data.probe_x.shape[1:])
+    out = {f'{prefix}params': [], f'{prefix}flops': []}
+    for m in ctx.members:
+      model = ctx.model
+      if input_shape is not None or model_overrides:
+        cfg = copy.deepcopy(m.trial.config.model)
+        cfg.update(model_overrides)
+        classes = ctx.model.num_classes
+        model = models.build_model(cfg, classes, shape)
+      params, flops = _cost(model, shape)
+      out[f'{prefix}params'].append(params)
+      out[f'{prefix}flops'].append(flops)
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+  return hook
+
+
 # -- early stopping: the last epoch's parameters ---------------------------------
 def last_epoch_hook(ctx) -> Dict[str, jax.Array]:
   """'last_test_loss', 'last_test_accuracy' (and every other metric) of the
@@ -946,3 +989,29 @@ def batch_norm_hook(ctx) -> Dict[str, np.ndarray]:
   out['val_loss_train_mode'] = np.asarray(res['loss'])
   out['bn_mode_gap'] = np.asarray(res['accuracy'] - res['inference_accuracy'])
   return out
+
+
+# -- logits --------------------------------------------------------------------
+@functools.partial(jax.jit, static_argnums=(0,))
+def _logit_spread(model, params, batch_stats, rates, x):
+
+  def member(p, bs, rate):
+    variables = {'params': p}
+    if bs:
+      variables['batch_stats'] = bs
+    z = model.apply(variables, x, train=False, dropout_rate=rate)
+    return {'logit_spread_examples': jnp.mean(jnp.std(z, axis=0)),
+            'logit_spread_classes': jnp.mean(jnp.std(z, axis=-1)),
+            'logit_rms': jnp.sqrt(jnp.mean(jnp.square(z)))}
+
+  return jax.vmap(member)(params, batch_stats, rates)
+
+
+def logit_spread_hook(ctx) -> Dict[str, jax.Array]:
+  """How the final logits vary on the probe (inference mode):
+  'logit_spread_examples', the std over examples of each logit averaged
+  over classes (0: the network gives every input the same output, a
+  collapsed or dead network); 'logit_spread_classes', the std over classes
+  averaged over examples (0: uniform predictions, loss ln K); 'logit_rms'."""
+  return _logit_spread(ctx.model, ctx.params, ctx.batch_stats,
+                       ctx.hp['model.dropout_rate'], ctx.data.probe_x)

@@ -154,10 +154,18 @@ def _from_run_dirs(directories: Sequence[str], dataset) -> 'Trained':
   return trained
 
 
-def load(path: str) -> 'Trained':
+def load(path: Union[str, Sequence[str]]) -> 'Trained':
   """The model saved at `path`: a directory from Trained.save, a run
-  directory (of any sweep) or its model/ folder."""
+  directory (of any sweep) or its model/ folder; or a list of run
+  directories (one seed each, e.g. a trial's seeds), as one Trained holding
+  every seed, in the order given (save() then writes one model of all of
+  them, from which init.from_path starts each seed from its own)."""
   from dlexp.train import model_io  # pylint: disable=g-import-not-at-top
+  if not isinstance(path, (str, os.PathLike)):
+    paths = list(path)
+    if not paths:
+      raise ConfigError('load([]) needs at least one run directory')
+    return _from_run_dirs(paths, None)
   saved = model_io.read(path)
   trained = Trained(saved.flat_config, saved.meta, saved.state(),
                     saved.history(), path=saved.path)
@@ -258,19 +266,21 @@ class Trained:
 
   # -- inputs ------------------------------------------------------------------
   def preprocess(self, x) -> np.ndarray:
-    """Raw inputs as training saw them: uint8 scaled to [0, 1], float32,
-    standardized with the training statistics."""
+    """Raw inputs as training saw them: float32 (uint8 pixels scaled as
+    data.scale says), resized and given channels as data.resize and
+    data.channels say (dlexp.data.transforms), standardized with the
+    training statistics."""
+    from dlexp.data import transforms  # pylint: disable=g-import-not-at-top
     x = np.asarray(x)
-    shape = self.input_shape
-    if x.shape[1:] != shape:
-      if shape[-1:] == (1,) and x.shape[1:] == shape[:-1]:
-        x = x[..., None]  # (N, 28, 28) images: the channel axis added
-      else:
-        raise DataError(f'x has shape {x.shape}; this model takes (N,) + '
-                        f'{shape}')
-    out = x.astype(np.float32)
-    if x.dtype == np.uint8:
-      out *= np.float32(1 / 255)
+    shape, data_cfg = self.input_shape, self.config.data
+    after = lambda a: transforms.output_shape(a.shape[1:], data_cfg)
+    if x.ndim >= 2 and after(x) != shape and after(x[..., None]) == shape:
+      x = x[..., None]  # (N, 28, 28) images: the channel axis added
+    if x.ndim < 2 or after(x) != shape:
+      raise DataError(f'x has shape {x.shape}; this model takes (N,) + '
+                      f'{shape}' + (' after the data transforms'
+                                    if after(x) != x.shape[1:] else ''))
+    out = transforms.apply(x, data_cfg)
     mean = np.asarray(self.meta['dataset']['mean'], np.float32)
     std = np.asarray(self.meta['dataset']['std'], np.float32)
     return (out - mean) / std

@@ -13,7 +13,7 @@ import re
 import shlex
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -165,20 +165,46 @@ class Grid:
 
 def run_grid(axes, config=None, final_hooks=(),
              options: Optional[Dict[str, Any]] = None,
-             axis_flags: Optional[Dict[str, str]] = None) -> Grid:
-  """Trains the grid (see run_ablation) without printing its table."""
+             axis_flags: Optional[Dict[str, str]] = None,
+             dataset=None) -> Grid:
+  """Trains the grid (see run_ablation) without printing its table.
+  `dataset`: config.data's dataset when the script has loaded it already
+  (it must be what config.data describes)."""
   from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   config = config or resolved_config()
   check_axes(axes, axis_flags)
   results = runner.run(config, axes, FLAGS.workdir, final_hooks=final_hooks,
                        rerun_failed=FLAGS.rerun_failed,
-                       script_options=options, shard=trial_shard())
+                       script_options=options, shard=trial_shard(),
+                       dataset=dataset)
   # A grid with no axes has one trial, '' (reports call it 'run').
   trials = list(dict.fromkeys(r['trial'] or 'run' for r in results))
   dirs = {os.path.realpath(r['directory']) for r in results}
   runs = [r for r in report.load_runs(FLAGS.workdir)
           if os.path.realpath(r.directory) in dirs]
   return Grid(config, results, runs, report.by_trial(runs), trials)
+
+
+def combine(parts: Sequence[Tuple[str, Grid]]) -> Grid:
+  """Several grids as one (for one table, one findings record): each
+  part's trials renamed 'label,trial' ('label' when the grid has no axes:
+  its one trial is 'run'), in the order given. For grids that cannot share
+  one call of run_grid: other data (data.* is never an axis). The config is
+  the first part's."""
+  results, runs, groups, trials = [], [], {}, []
+  for label, grid in parts:
+    rename = lambda t, label=label: ','.join(
+        x for x in (label, '' if t in ('', 'run') else t) if x) or 'run'
+    for trial in grid.trials:
+      name = rename(trial)
+      if name in groups:
+        raise DlexpError(f'two grids both have trial {name!r}; give them '
+                         'distinct labels')
+      groups[name] = grid.groups.get(trial, [])
+      trials.append(name)
+    results += [dict(r, trial=rename(r['trial'])) for r in grid.results]
+    runs += grid.runs
+  return Grid(parts[0][1].config, results, runs, groups, trials)
 
 
 def trial_shard():
@@ -352,7 +378,7 @@ def plot_curves(grid: Grid, metrics: Sequence[str],
                         findings.invocation_id(directories, FLAGS.workdir),
                         re.sub(r'[^\w.-]+', '_', subdir))
   os.makedirs(outdir, exist_ok=True)
-  paths = report.plot(runs, metrics, outdir)
+  paths = report.plot(runs, metrics, outdir, grid.groups)
   paths += [p for p in (fn(runs, outdir) for fn in plotters) if p]
   for path in paths:
     print(f'wrote {path}')

@@ -77,7 +77,8 @@ def default_config() -> ml_collections.ConfigDict:
 def traced_fields() -> Tuple[str, ...]:
   """Config paths that are traced inputs of the compiled step."""
   return tuple(optim.TRACED) + tuple(losses.TRACED) + tuple(
-      regularizers.TRACED) + tuple(model_config.TRACED)
+      regularizers.TRACED) + tuple(model_config.TRACED) + tuple(
+          transfer.TRACED)
 
 
 def lock(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

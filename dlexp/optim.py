@@ -28,10 +28,16 @@ Conventions:
   wrapped in `optax.multi_transform({'train': chain, 'frozen':
   optax.set_to_zero()})`, so they hold no optimizer state and no decay (see
   dlexp.train.transfer).
+- Parameters matched by `config.train.lr_scale_params` have their updates
+  multiplied by the traced `train.lr_scale`: since the learning rate is the
+  chain's last factor, that is exactly training them at lr_scale x the rate
+  (weight decay, being scaled by the rate, included). The logged rate is the
+  base one.
 """
 import math
 from typing import Any, Callable, Mapping, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
@@ -456,6 +462,10 @@ def make_optimizer(config: ml_collections.ConfigDict,
   schedule = SCHEDULES.get(scfg.name)
   sign = 1.0 if scfg.plateau_mode == 'min' else -1.0
   tx = _transformation(config)
+  train = config.train if 'train' in config else None
+  slow = transfer.frozen_predicate(
+      tuple(train.lr_scale_params) if train is not None else (),
+      'train.lr_scale_params')
 
   def plateau_knobs(hp):
     sv = _values(hp, 'schedule', scfg)
@@ -483,6 +493,12 @@ def make_optimizer(config: ml_collections.ConfigDict,
     values['learning_rate'] = rate(step, hp, opt_state)
     inner = _with_hyperparams(opt_state.inner, values)
     updates, inner = tx.update(grads, inner, params)
+    if slow is not None:
+      scale = jnp.asarray((hp or {}).get('train.lr_scale', train.lr_scale),
+                          jnp.float32)
+      updates = jax.tree_util.tree_map_with_path(
+          lambda p, u: u * scale.astype(u.dtype) if slow(
+              [transfer.key_name(k) for k in p]) else u, updates)
     plateau = opt_state.plateau._replace(**plateau_knobs(hp))
     return updates, OptState(inner=inner, plateau=plateau)
 

@@ -114,6 +114,43 @@ def epochs_to(key: str, target: float, header: str, mode: str = 'max'
   return Column(header, first, '.1f')
 
 
+def timeline(run: Run, key: str) -> List[tuple]:
+  """[(training seconds of this run so far, `key`)] per logged epoch, epoch
+  0 at 0 s. An epoch's time is shared by the members that trained in it
+  (looped members train one after another; vmapped ones together)."""
+  out, seconds = [], 0.0
+  for row in sorted(run.metrics, key=lambda r: r.get('epoch', 0)):
+    if row.get('epoch', 0) >= 1:
+      if 'epoch_seconds' not in row:
+        continue
+      seconds += row['epoch_seconds'] / max(row.get('members', 1), 1)
+    out.append((seconds, _number(row.get(key))))
+  return out
+
+
+def seconds_to(key: str, target: float, header: str, mode: str = 'max'
+               ) -> Column:
+  """Training seconds until `key` first reaches `target` (see timeline);
+  seeds that never reach it have no value."""
+  def first(run: Run) -> Optional[float]:
+    for seconds, v in timeline(run, key)[1:]:
+      if v is not None and math.isfinite(v) and (
+          v >= target if mode == 'max' else v <= target):
+        return seconds
+    return None
+  return Column(header, first, '.1f')
+
+
+def at_seconds(key: str, budget: float, header: str, fmt: str = '.4f'
+               ) -> Column:
+  """`key` after the last epoch that ended within `budget` training seconds
+  (epoch 0, the untrained network, if none did): equal-time comparisons."""
+  def value(run: Run) -> Optional[float]:
+    done = [v for seconds, v in timeline(run, key) if seconds <= budget]
+    return done[-1] if done else None
+  return Column(header, value, fmt)
+
+
 def trained_curve(run: Run, key: str) -> np.ndarray:
   """`key` at epochs 1, 2, ... up to the last finite value (a diverged
   run's curve ends where it stopped being finite)."""
@@ -291,10 +328,13 @@ def table(groups: Dict[str, List[Run]],
   return '\n'.join(lines)
 
 
-def curves(runs: Sequence[Run], metric: str) -> Dict[str, np.ndarray]:
-  """trial -> (seeds, epochs) array of `metric` (nan where missing)."""
+def curves(runs: Sequence[Run], metric: str,
+           groups: Optional[Dict[str, List[Run]]] = None
+           ) -> Dict[str, np.ndarray]:
+  """trial -> (seeds, epochs) array of `metric` (nan where missing); the
+  runs grouped by trial, or as `groups` says."""
   out = {}
-  for trial, rs in by_trial(runs).items():
+  for trial, rs in (groups if groups is not None else by_trial(runs)).items():
     epochs = max((row.get('epoch', 0) for r in rs for row in r.metrics),
                  default=0)
     arr = np.full((len(rs), epochs + 1), np.nan)
@@ -307,14 +347,16 @@ def curves(runs: Sequence[Run], metric: str) -> Dict[str, np.ndarray]:
   return out
 
 
-def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str) -> List[str]:
-  """One PNG per metric: mean over seeds with a min-max band per trial."""
+def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str,
+         groups: Optional[Dict[str, List[Run]]] = None) -> List[str]:
+  """One PNG per metric: mean over seeds with a min-max band per trial (or
+  per group of `groups`)."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   paths = []
   for metric in metrics:
-    data = curves(runs, metric)
+    data = curves(runs, metric, groups)
     if not any(np.isfinite(a).any() for a in data.values()):
       continue
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)

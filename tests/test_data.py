@@ -57,7 +57,8 @@ def test_defaults_are_valid_and_have_contract_keys():
   assert sorted(c.keys()) == sorted([
       'name', 'data_dir', 'val_size', 'split_seed', 'standardize', 'download',
       'train_limit', 'test_limit', 'classes', 'cv_folds', 'imbalance_classes',
-      'imbalance_ratio', 'target_outliers', 'target_outlier_scale'])
+      'imbalance_ratio', 'target_outliers', 'target_outlier_scale',
+      'label_noise', 'scale', 'resize', 'channels'])
   assert (c.name, c.data_dir, c.val_size, c.download) == (
       'fashion_mnist', '', -1, False)
   data.validate(c)

@@ -579,7 +579,7 @@ def test_conv_impls_agree_on_a_model():
     (dict(name='vgg', variant='vgg15'), "variant='vgg15'.*vgg11"),
     (dict(name='resnet', variant='resnet21'), "variant='resnet21'.*resnet20"),
     (dict(name='mlp', variant='big'), "variant='big'"),
-    (dict(depth=0), 'depth=0'),
+    (dict(depth=-1), 'depth=-1.*>= 0'),
     (dict(width=0), 'width=0'),
     (dict(hidden=(64, 0)), 'hidden'),
     (dict(dropout_rate=1.0), 'dropout_rate=1.0'),
@@ -596,6 +596,12 @@ def test_conv_impls_agree_on_a_model():
     (dict(dropout='variational'),
      "dropout='variational' not allowed for model 'mlp'.*'locked'"),
     (dict(name='cnn', dropout='variational'), "model 'cnn'"),
+    (dict(name='vgg', lrn=False), "lrn=False not allowed for model 'vgg'"),
+    (dict(name='alexnet', bottleneck=False), "bottleneck=False.*inception"),
+    (dict(name='resnet', stacked_3x3=False), "stacked_3x3=False.*vgg"),
+    (dict(bidirectional=True), "bidirectional=True not allowed.*'mlp'"),
+    (dict(name='gru', readout='mean'), "readout='mean'.*last, all"),
+    (dict(name='cnn', variant='lenet'), "variant='lenet'.*mnist1d"),
 ])
 def test_validate_rejects_bad_values(overrides, match):
   with pytest.raises(ConfigError, match=match) as info:

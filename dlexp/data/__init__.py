@@ -22,7 +22,7 @@ import functools
 
 import ml_collections
 
-from dlexp.data import diabetes, fashion_mnist, mnist1d, synthetic
+from dlexp.data import diabetes, fashion_mnist, mnist1d, synthetic, transforms
 from dlexp.data import tfds as tfds_data
 from dlexp.data.base import Dataset, DatasetSpec, RawData, cache_dir
 from dlexp.data.arrays import from_arrays
@@ -34,7 +34,8 @@ from dlexp.errors import ConfigError
 from dlexp.registry import Registry
 
 __all__ = ('AUTO_VAL_SIZE', 'DATASETS', 'Dataset', 'DatasetSpec', 'RawData',
-           'cache_dir', 'defaults', 'from_arrays', 'load', 'make_dataset',
+           'cache_dir', 'defaults', 'from_arrays', 'input_shape', 'load',
+           'make_dataset',
            'resolve_val_size', 'split_indices', 'train_statistics', 'validate')
 
 DATASETS = Registry('dataset')
@@ -103,6 +104,13 @@ def defaults() -> ml_collections.ConfigDict:
                            # outliers (validation and test stay clean).
   c.target_outlier_scale = 10.0  # Outliers are shifted up by this many
                                  # standard deviations of the targets.
+  c.label_noise = 0.0  # Fraction of training labels (not validation or
+                       # test) replaced by uniformly random classes.
+  c.scale = 'unit'  # uint8 pixels: 'unit' = /255 into [0, 1]; 'raw' = 0..255
+                    # as stored (needs standardize=False).
+  c.resize = 0  # Images resized (bilinear) to resize x resize; 0 = as stored.
+  c.channels = 0  # Image channels: 0 = as stored; 3 = grayscale repeated
+                  # into RGB.
   return c
 
 
@@ -145,6 +153,17 @@ def validate(cfg) -> None:
          f'data.val_size={cfg.val_size} with data.cv_folds={cfg.cv_folds}: '
          'cross-validation validates on the held-out fold; set data.val_size '
          f'to 0 or {AUTO_VAL_SIZE}')
+  noise = getattr(cfg, 'label_noise', 0.0)
+  _check(isinstance(noise, (int, float)) and 0.0 <= noise <= 1.0,
+         f'data.label_noise={noise!r} must be a fraction in [0, 1]')
+  transforms.validate(cfg, spec.layout)
+
+
+def input_shape(data_cfg):
+  """The model input shape (no batch axis) of `data_cfg`'s dataset, without
+  loading it: the registered shape after data.resize and data.channels."""
+  spec = DATASETS.get(data_cfg.name)
+  return transforms.output_shape(spec.input_shape, data_cfg)
 
 
 def load(data_cfg) -> Dataset:

@@ -1,9 +1,11 @@
-"""From a loader's raw arrays to a Dataset: validation split, limits, float32,
+"""From a loader's raw arrays to a Dataset: validation split, limits, the
+input transforms (float32 pixel scale, resize, channels: transforms.py),
 standardization with training statistics only."""
 from typing import Tuple
 
 import numpy as np
 
+from dlexp.data import transforms
 from dlexp.data.base import Dataset, RawData
 from dlexp.errors import ConfigError, DataError
 
@@ -160,12 +162,16 @@ def keep_classes(name: str, raw: RawData, classes) -> RawData:
                  tuple(raw.class_names[c] for c in classes))
 
 
-def _to_float32(x: np.ndarray) -> np.ndarray:
-  """float32 copy; uint8 pixels are scaled to [0, 1]."""
-  out = x.astype(np.float32)
-  if x.dtype == np.uint8:
-    out *= np.float32(1 / 255)
-  return out
+def noisy_labels(y: np.ndarray, fraction: float, num_classes: int,
+                 seed: int) -> np.ndarray:
+  """A copy of `y` with round(fraction * N) labels, chosen at random,
+  replaced by uniformly random classes (which may be the true one: at
+  fraction 1 every label is random, as in Zhang et al. 2017)."""
+  rng = np.random.default_rng([seed, 0x6e6f6973])  # its own stream
+  y = np.array(y)
+  chosen = rng.permutation(len(y))[:int(round(fraction * len(y)))]
+  y[chosen] = rng.integers(0, num_classes, len(chosen))
+  return y
 
 
 def _stat_view(x: np.ndarray) -> np.ndarray:
@@ -221,6 +227,7 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
     raise ConfigError(f'data.classes={tuple(data_cfg.classes)!r} needs class '
                       f'labels; {name} has float regression targets')
   raw = keep_classes(name, raw, getattr(data_cfg, 'classes', ()))
+  transforms.check_raw(name, raw.train_x, data_cfg)
   num_train = len(raw.train_y)
   if not num_train:
     raise DataError(f'{name}: the training split is empty')
@@ -238,11 +245,18 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
 
   # Index the raw (often uint8) arrays first, so the float32 copies are the
   # only full-size float arrays made.
-  xs = {'train': _to_float32(raw.train_x[train_idx]),
-        'val': _to_float32(raw.train_x[val_idx]),
-        'test': _to_float32(raw.test_x[test_idx])}
+  xs = {'train': transforms.apply(raw.train_x[train_idx], data_cfg),
+        'val': transforms.apply(raw.train_x[val_idx], data_cfg),
+        'test': transforms.apply(raw.test_x[test_idx], data_cfg)}
   ys = {'train': train_y, 'val': raw.train_y[val_idx],
         'test': raw.test_y[test_idx]}
+  noise = float(getattr(data_cfg, 'label_noise', 0.0))
+  if noise:
+    if regression:
+      raise ConfigError(f'data.label_noise={noise} needs class labels; '
+                        f'{name} has float regression targets')
+    ys['train'] = noisy_labels(ys['train'], noise, len(raw.class_names),
+                               data_cfg.split_seed)
   if data_cfg.standardize:
     mean, std = train_statistics(xs['train'])
   else:
@@ -262,5 +276,5 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
       test_x=xs['test'], test_y=_readonly(ys['test'].astype(y_type)),
       class_names=tuple(raw.class_names),
       num_classes=0 if regression else len(raw.class_names),
-      input_shape=tuple(int(d) for d in raw.train_x.shape[1:]),
+      input_shape=tuple(int(d) for d in xs['train'].shape[1:]),
       mean=_readonly(mean), std=_readonly(std))

@@ -17,7 +17,7 @@ from dlexp.errors import ConfigError
 from dlexp.models import alexnet, cnn, inception, mlp, resnet, rnn, vgg
 from dlexp.models.config import (MODELS, TRACED, ModelSpec, Parts, defaults,
                                  make_parts, validate)
-from dlexp.models.summary import count_params, layer_order, summary
+from dlexp.models.summary import count_params, flops, layer_order, summary
 
 
 def build_model(model_cfg, num_classes: int, input_shape) -> nn.Module:

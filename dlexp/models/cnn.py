@@ -1,4 +1,5 @@
-"""The Keras beginner's CNN, and the building blocks all conv families share.
+"""Small CNNs (the Keras beginner's network and two published baselines), and
+the building blocks all conv families share.
 
 Conv families take images (N, H, W, C) and sequences (N, L, C): an int kernel
 size or window is repeated over however many spatial axes the input has, so
@@ -9,7 +10,8 @@ from typing import Tuple
 import flax.linen as nn
 
 from dlexp.errors import ConfigError
-from dlexp.models.config import MODELS, ModelSpec, Parts, make_parts, scaled
+from dlexp.models.config import (MODELS, ModelSpec, Parts, make_parts,
+                                 named_variants, scaled)
 from dlexp.models.mlp import classifier
 
 
@@ -58,31 +60,51 @@ def conv_head(module: nn.Module, x, train: bool, rate):
                     prefix='head_')
 
 
+# Variants: (channels, kernel, stride, padding, pool window or 0) per conv,
+# and the default dense head.
+VARIANTS = {
+    # The Keras beginner's network: 3x3 valid convs, 2x2 max pools, dense 128.
+    'keras': (((32, 3, 1, 'VALID', 2), (64, 3, 1, 'VALID', 2)), (128,)),
+    # TensorFlow's layers tutorial, the Fashion-MNIST benchmark's convnet.py:
+    # 5x5 same convs, 2x2 pools, dense 1024 (3.27M parameters on 28x28x1).
+    'tf_tutorial': (((32, 5, 1, 'SAME', 2), (64, 5, 1, 'SAME', 2)), (1024,)),
+    # MNIST-1D's ConvBase (Greydanus 2020): three stride-2 convs of 25
+    # channels with padding 1, no pooling, a linear classifier.
+    'mnist1d': (((25, 5, 2, 1, 0), (25, 3, 2, 1, 0), (25, 3, 2, 1, 0)), ()),
+}
+DEFAULT_VARIANT = 'keras'
+
+
 class CNN(nn.Module):
-  """conv32-pool-conv64-pool-dense128: 3x3 valid convs, 2x2 max pools, dropout
-  before the classifier (the Keras beginner's network)."""
+  """Convs (conv -> [norm] -> activation -> [max pool]) then the dense
+  classifier; `convs` as in VARIANTS. Dropout precedes the classifier."""
   parts: Parts
-  channels: Tuple[int, ...]
+  convs: Tuple[Tuple, ...]
   head: Tuple[int, ...]
   num_classes: int
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
-    for i, ch in enumerate(self.channels, 1):
-      x = conv_unit(self.parts, x, ch, 3, padding='VALID', train=train,
+    for i, (ch, k, stride, padding, pool) in enumerate(self.convs, 1):
+      x = conv_unit(self.parts, x, ch, k, stride, padding, train=train,
                     name=f'conv{i}')
-      x = self.parts.pool(2, name=f'pool{i}')(x)
-      x = spatial_dropout(self.parts, x, dropout_rate, train, f'pool{i}_drop')
+      if pool:
+        x = self.parts.pool(pool, name=f'pool{i}')(x)
+        x = spatial_dropout(self.parts, x, dropout_rate, train,
+                            f'pool{i}_drop')
     return conv_head(self, flatten(x), train, dropout_rate)
 
 
 def build_cnn(model_cfg, num_classes: int, input_shape) -> CNN:
   check_spatial_input('cnn', input_shape)
   wm = model_cfg.width_mult
-  head = tuple(model_cfg.head) or (scaled(128, wm),)
-  return CNN(make_parts(model_cfg), (scaled(32, wm), scaled(64, wm)), head,
-             num_classes)
+  convs, head = VARIANTS[model_cfg.variant or DEFAULT_VARIANT]
+  convs = tuple((scaled(c[0], wm),) + c[1:] for c in convs)
+  head = tuple(model_cfg.head) or tuple(scaled(h, wm) for h in head)
+  return CNN(make_parts(model_cfg), convs, head, num_classes)
 
 
-MODELS.register('cnn', ModelSpec(build_cnn, vmap_friendly=False,
-                                 tiny=dict(width_mult=0.25)))
+MODELS.register('cnn', ModelSpec(
+    build_cnn, vmap_friendly=False,
+    check_variant=named_variants('cnn', VARIANTS, DEFAULT_VARIANT),
+    tiny=dict(width_mult=0.25)))

@@ -30,6 +30,14 @@ TRACED = ('model.dropout_rate',)
 NORMS = ('default', 'none', 'batch')
 NORM_POSITIONS = ('before', 'after')
 CELLS = ('lstm', 'gru')
+READOUTS = ('last', 'all')
+# Family switches: model field -> what it switches off, for the error that a
+# family without it raises (ModelSpec.switches lists a family's own).
+SWITCHES = {
+    'lrn': "alexnet's local response normalization",
+    'bottleneck': "inception's 1x1 bottlenecks",
+    'stacked_3x3': "vgg's stacked 3x3 convs",
+}
 # Activations that saturate (Glorot & Bengio's case) and the self-normalizing
 # one (LeCun normal is part of SELU's fixed-point argument); everything else is
 # ReLU-like and gets He normal.
@@ -61,7 +69,8 @@ def defaults() -> ml_collections.ConfigDict:
       bn_epsilon=1e-5,  # BatchNorm epsilon.
       dropout='standard',  # Dropout variant.
       dropout_rate=0.0,  # Dropout (or DropConnect) rate; 0 = off.
-      depth=20,  # mlp: hidden layers (when model.hidden is empty).
+      depth=20,  # mlp: hidden layers (when model.hidden is empty); 0 = none
+                 # (logistic regression).
       width=100,  # mlp: units per hidden layer (when model.hidden is empty).
       hidden=(),  # Layer sizes: mlp hidden layers (empty = depth x width), rnn
                   # stacked recurrent layers (empty = one of rnn_hidden).
@@ -72,6 +81,16 @@ def defaults() -> ml_collections.ConfigDict:
       plain=False,  # resnet: remove the skip connections.
       residual=False,  # mlp: identity skip around each hidden layer whose
                        # input and output widths are equal (see mlp.py).
+      lrn=True,  # alexnet: local response normalization after conv1 and
+                 # conv2.
+      bottleneck=True,  # inception: 1x1 reduce convs before the 3x3 and 5x5
+                        # branches; False = they convolve the module's input.
+      stacked_3x3=True,  # vgg: each block's stack of n 3x3 convs; False =
+                         # one (2n+1)x(2n+1) conv, the same receptive field.
+      bidirectional=False,  # rnn: each recurrent layer also reads the
+                            # sequence backwards (outputs concatenated).
+      readout='last',  # rnn: the classifier reads the 'last' step's output
+                       # or 'all' steps' outputs flattened.
       head=(),  # Dense head sizes of conv and rnn classifiers; empty = family
                 # default.
       cell='lstm',  # rnn: recurrent cell.
@@ -113,6 +132,8 @@ class ModelSpec:
   'variational' masks. uses_residual: model.residual applies (mlp).
   norm_after: its norm layers can follow the activation
   (model.norm_position 'after'; not where a residual sum sits between).
+  switches: the SWITCHES fields the family reads (False elsewhere is an
+  error, not silently ignored).
   """
   builder: Callable
   vmap_friendly: bool
@@ -122,6 +143,7 @@ class ModelSpec:
   recurrent: bool = False
   uses_residual: bool = False
   norm_after: bool = True  # model.norm_position 'after' is supported
+  switches: Tuple[str, ...] = ()
 
 
 MODELS = Registry('model')
@@ -157,9 +179,10 @@ def validate(model_cfg) -> None:
   spec = MODELS.get(model_cfg.name)
   spec.check_variant(model_cfg.variant)
   for key in ('depth', 'width', 'rnn_hidden'):
-    value = model_cfg[key]
-    if not (isinstance(value, int) and value >= 1):
-      raise ConfigError(f'model.{key}={value!r} not allowed; need an int >= 1')
+    value, least = model_cfg[key], 0 if key == 'depth' else 1
+    if not (isinstance(value, int) and value >= least):
+      raise ConfigError(f'model.{key}={value!r} not allowed; need an int >= '
+                        f'{least}')
   _positive_ints('hidden', model_cfg.hidden)
   _positive_ints('head', model_cfg.head)
   width_mult = float(model_cfg.width_mult)
@@ -167,7 +190,8 @@ def validate(model_cfg) -> None:
     raise ConfigError(f'model.width_mult={width_mult} not allowed; need a '
                       'finite float > 0')
   for key, allowed in (('norm', NORMS), ('norm_position', NORM_POSITIONS),
-                       ('cell', CELLS), ('conv_impl', CONV_IMPLS)):
+                       ('cell', CELLS), ('readout', READOUTS),
+                       ('conv_impl', CONV_IMPLS)):
     if model_cfg[key] not in allowed:
       raise ConfigError(f'model.{key}={model_cfg[key]!r} not allowed; '
                         f'allowed: {", ".join(allowed)}')
@@ -199,6 +223,21 @@ def validate(model_cfg) -> None:
     raise ConfigError(f'model.residual=True not allowed for model '
                       f'{model_cfg.name!r}; it adds skips to mlp only (resnet '
                       'has its own: model.plain=False)')
+  for key, what in SWITCHES.items():
+    if not isinstance(model_cfg[key], bool):
+      raise ConfigError(f'model.{key}={model_cfg[key]!r} must be True or '
+                        'False')
+    if not model_cfg[key] and key not in spec.switches:
+      raise ConfigError(f'model.{key}=False not allowed for model '
+                        f'{model_cfg.name!r}; it switches off {what} only')
+  if not isinstance(model_cfg.bidirectional, bool):
+    raise ConfigError(f'model.bidirectional={model_cfg.bidirectional!r} must '
+                      'be True or False')
+  for key, default in (('bidirectional', False), ('readout', 'last')):
+    if model_cfg[key] != default and not spec.recurrent:
+      raise ConfigError(f'model.{key}={model_cfg[key]!r} not allowed for '
+                        f'model {model_cfg.name!r}; it configures rnn, lstm '
+                        'and gru only')
   # The layer factories check their own knobs (names, ranges, finiteness).
   make_activation(model_cfg)
   make_dropout(model_cfg)

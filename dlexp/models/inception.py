@@ -8,6 +8,11 @@ branches affordable. The 'googlenet' variant keeps the paper's nine modules
 ImageNet stem, for 28-32 px inputs (the layout of the common CIFAR GoogLeNet);
 'mini' keeps two of them (3a, pool, 4a). Conv units are conv -> BatchNorm ->
 activation by default (norm 'default' = batch).
+
+model.bottleneck=False removes the two 1x1 reduce convs: the 3x3 and 5x5
+branches convolve the module's full input (the paper's 'naive' module, with
+the pool projection kept so that every module keeps its output channels and
+the rest of the network is unchanged).
 """
 from typing import Tuple, Union
 
@@ -52,15 +57,17 @@ class InceptionModule(nn.Module):
   c5_reduce: int
   c5: int
   pool_proj: int
+  bottleneck: bool = True
 
   @nn.compact
   def __call__(self, x, train: bool):
     unit = lambda h, ch, k, name: conv_unit(
         self.parts, h, ch, k, train=train, name=name,
         use_bias=not self.parts.has_norm)
+    reduce = lambda h, ch, name: unit(h, ch, 1, name) if self.bottleneck else h
     b1 = unit(x, self.c1, 1, 'b1x1')
-    b3 = unit(unit(x, self.c3_reduce, 1, 'b3x3_reduce'), self.c3, 3, 'b3x3')
-    b5 = unit(unit(x, self.c5_reduce, 1, 'b5x5_reduce'), self.c5, 5, 'b5x5')
+    b3 = unit(reduce(x, self.c3_reduce, 'b3x3_reduce'), self.c3, 3, 'b3x3')
+    b5 = unit(reduce(x, self.c5_reduce, 'b5x5_reduce'), self.c5, 5, 'b5x5')
     bp = self.parts.pool(3, 1, 'SAME', name='bpool')(x)
     bp = unit(bp, self.pool_proj, 1, 'bpool_proj')
     return jnp.concatenate([b1, b3, b5, bp], axis=-1)
@@ -72,6 +79,7 @@ class Inception(nn.Module):
   layout: Tuple[Union[str, Tuple[int, ...]], ...]
   head: Tuple[int, ...]
   num_classes: int
+  bottleneck: bool = True
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
@@ -86,8 +94,8 @@ class Inception(nn.Module):
                             f'pool{pools}_drop')
       else:
         name, channels = item
-        x = InceptionModule(self.parts, *channels, name=f'inception{name}')(
-            x, train)
+        x = InceptionModule(self.parts, *channels, self.bottleneck,
+                            name=f'inception{name}')(x, train)
     # Global average pooling, as in the paper (no large dense layers).
     x = jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
     return conv_head(self, x, train, dropout_rate)
@@ -102,10 +110,11 @@ def build_inception(model_cfg, num_classes: int, input_shape) -> Inception:
       for item in VARIANTS[model_cfg.variant or DEFAULT_VARIANT])
   return Inception(make_parts(model_cfg, norm_default='batch'),
                    scaled(STEM, wm), layout, tuple(model_cfg.head),
-                   num_classes)
+                   num_classes, bool(model_cfg.bottleneck))
 
 
 MODELS.register('inception', ModelSpec(
     build_inception, vmap_friendly=False,
     check_variant=named_variants('inception', VARIANTS, DEFAULT_VARIANT),
-    tiny=dict(variant='mini', width_mult=0.0625), norm_after=False))
+    tiny=dict(variant='mini', width_mult=0.0625), norm_after=False,
+    switches=('bottleneck',)))

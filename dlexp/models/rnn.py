@@ -1,8 +1,12 @@
 """Recurrent classifiers: LSTM / GRU layers over (N, L, C) sequences.
 
 Images (N, H, W, C) are read row by row as sequences of H steps of W*C
-features (Fashion-MNIST: 28 steps of 28 pixels). The classifier reads the last
-time step. Layers: model.hidden if set, else one of model.rnn_hidden units.
+features (Fashion-MNIST: 28 steps of 28 pixels). Layers: model.hidden if set,
+else one of model.rnn_hidden units. model.bidirectional adds to each layer a
+second one reading the sequence backwards, their outputs concatenated per
+step. The classifier reads (model.readout) the 'last' step's output (with
+bidirectional layers: each direction's final output), or 'all' steps'
+outputs flattened (MNIST-1D's GRU baseline).
 
 Dropout (model.dropout), on the input (unless model.rnn_input_dropout is
 False), between stacked layers and on the output (the last step's
@@ -18,6 +22,7 @@ from typing import Callable, Optional, Tuple
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from dlexp.layers.dropout import sequence_mask
 from dlexp.models.cnn import check_spatial_input
@@ -58,18 +63,21 @@ class Recurrent(nn.Module):
   bias_init: Callable
   kernel_init: Optional[Callable] = None
   state_dropout: bool = False
+  reverse: bool = False  # read the sequence backwards (outputs in order)
 
   @nn.compact
   def __call__(self, x, rate=0.0, train: bool = False):
     init = {} if self.kernel_init is None else {'kernel_init': self.kernel_init}
     cell = CELLS[self.cell](self.features, bias_init=self.bias_init,
                             name='cell', **init)
+    scan = dict(reverse=self.reverse, keep_order=True)
     if not self.state_dropout:
-      return nn.RNN(cell)(x)
+      return nn.RNN(cell, **scan)(x)
     mask = sequence_mask(self, rate, (x.shape[0], self.features), train)
     # The initial carry is zeros; the key is unused by flax's cells.
     state = cell.initialize_carry(jax.random.key(0), x[:, 0].shape)
-    return nn.RNN(StateDropoutCell(cell))(x, initial_carry=(state, mask))
+    return nn.RNN(StateDropoutCell(cell), **scan)(
+        x, initial_carry=(state, mask))
 
 
 class RNNClassifier(nn.Module):
@@ -81,6 +89,8 @@ class RNNClassifier(nn.Module):
   # None keeps flax's defaults (LeCun normal input, orthogonal recurrent).
   kernel_init: Optional[Callable] = None
   input_dropout: bool = True
+  bidirectional: bool = False
+  readout: str = 'last'
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
@@ -93,13 +103,26 @@ class RNNClassifier(nn.Module):
       if i > 1:
         h = self.parts.drop(name=f'{self.cell}{i - 1}_dropout')(
             h, dropout_rate, train)
-      h = Recurrent(self.cell, size, self.parts.bias_init, self.kernel_init,
-                    state_dropout=self.parts.dropout == 'variational',
-                    name=f'{self.cell}{i}')(h, dropout_rate, train)
-    # Dropping the last step's output equals locked dropout on the outputs.
-    return classifier(self, self.parts, h[:, -1], self.head, self.num_classes,
-                      train=train, rate=dropout_rate, drop_input=True,
-                      prefix='head_')
+      layer = lambda reverse, name, h=h, size=size: Recurrent(
+          self.cell, size, self.parts.bias_init, self.kernel_init,
+          state_dropout=self.parts.dropout == 'variational', reverse=reverse,
+          name=name)(h, dropout_rate, train)
+      h = layer(False, f'{self.cell}{i}')
+      if self.bidirectional:
+        h = jnp.concatenate([h, layer(True, f'{self.cell}{i}_reverse')], -1)
+    # Dropping the read outputs equals locked dropout on the outputs.
+    return classifier(self, self.parts, self._read(h), self.head,
+                      self.num_classes, train=train, rate=dropout_rate,
+                      drop_input=True, prefix='head_')
+
+  def _read(self, h):
+    """What the classifier sees of the last layer's outputs h (N, L, F)."""
+    if self.readout == 'all':
+      return h.reshape(h.shape[0], -1)
+    if self.bidirectional:  # each direction's final output
+      half = h.shape[-1] // 2
+      return jnp.concatenate([h[:, -1, :half], h[:, 0, half:]], -1)
+    return h[:, -1]
 
 
 def _builder(fixed_cell: str):
@@ -110,7 +133,8 @@ def _builder(fixed_cell: str):
     init = None if model_cfg.kernel_init == 'default' else parts.kernel_init
     return RNNClassifier(parts, fixed_cell or model_cfg.cell, sizes,
                          tuple(model_cfg.head), num_classes, init,
-                         bool(model_cfg.rnn_input_dropout))
+                         bool(model_cfg.rnn_input_dropout),
+                         bool(model_cfg.bidirectional), model_cfg.readout)
   return build
 
 

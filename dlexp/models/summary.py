@@ -91,6 +91,23 @@ def summary(model: nn.Module, input_shape, num_classes: Optional[int] = None
   return '\n'.join(lines)
 
 
+def flops(model: nn.Module, input_shape, batch: int = 1) -> float:
+  """Floating-point operations of one inference forward pass of `batch`
+  examples of `input_shape` (no batch axis), as XLA's cost analysis counts
+  them on the lowered program: 2 per multiply-add of every conv and dense
+  layer, plus the elementwise work (biases, activations, normalization,
+  pooling). Nothing is compiled or run (shapes only)."""
+  x = jax.ShapeDtypeStruct((batch,) + tuple(input_shape), jnp.float32)
+  rngs = {'params': jax.random.key(0), 'dropout': jax.random.key(1)}
+  variables = jax.eval_shape(lambda x: model.init(rngs, x, train=False), x)
+  lowered = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(
+      variables, x)
+  cost = lowered.cost_analysis()
+  if isinstance(cost, (list, tuple)):  # older jax: one dict per program
+    cost = cost[0]
+  return float(cost['flops'])
+
+
 def layer_order(model: nn.Module, input_shape) -> List[str]:
   """Paths of the model's layers in the order they are called, first (the
   stem, nearest the input) to last (the classifier): every Activation module
@@ -122,6 +139,8 @@ def layer_order(model: nn.Module, input_shape) -> List[str]:
 
   x = jax.ShapeDtypeStruct((1,) + tuple(input_shape), jnp.float32)
   variables = jax.eval_shape(run, x)
+  # Every module holding parameters (kernels, and BatchNorm's scale and
+  # bias, whose gradient norms the diagnostics log too).
   owners = {'/'.join(str(p) for p in path[:-1])
             for path in _flat_paths(variables.get('params', {}))}
   return [p for p in called if p in activations or p in owners]

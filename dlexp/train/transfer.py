@@ -29,6 +29,13 @@ engine keeps their values bit for bit, so weight decay, max-norm and pruning
 leave them alone too. A frozen BatchNorm layer still normalizes with the
 batch's statistics while training (Keras' trainable=False would run it in
 inference mode).
+
+train.lr_scale_params / train.lr_scale: the matched parameters train with
+their learning rate multiplied by lr_scale (fine-tuning a pretrained base
+slower than a new head): their optimizer updates are scaled, which equals a
+rate of lr_scale x the rate for every optimizer here (the rate multiplies
+the finished direction, decoupled weight decay included; see dlexp.optim).
+lr_scale is traced, so a grid over it shares one program.
 """
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -38,6 +45,9 @@ import ml_collections
 from dlexp.errors import ConfigError
 
 RESTORE_MODES = ('params', 'state')
+# Numeric knobs of these sections that the engine passes traced (see
+# dlexp.config.traced_fields).
+TRACED = ('train.lr_scale',)
 
 
 def init_defaults() -> ml_collections.ConfigDict:
@@ -58,6 +68,10 @@ def train_defaults() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       freeze=(),  # Parameters never trained, as regexes on '/'-paths of
                   # parameters or layers, e.g. ('dense[1-3]',).
+      lr_scale_params=(),  # Parameters whose learning rate is multiplied by
+                           # lr_scale (same patterns as freeze), e.g.
+                           # ('(?!logits).*',): all but the head.
+      lr_scale=1.0,  # Learning-rate multiplier of train.lr_scale_params.
   ))
 
 
@@ -95,6 +109,13 @@ def validate_init(cfg: ml_collections.ConfigDict) -> None:
 
 def validate_train(cfg: ml_collections.ConfigDict) -> None:
   _patterns(cfg.freeze, 'train.freeze')
+  _patterns(cfg.lr_scale_params, 'train.lr_scale_params')
+  scale = cfg.lr_scale
+  if not (isinstance(scale, (int, float)) and 0 < scale < float('inf')):
+    raise ConfigError(f'train.lr_scale={scale!r} must be a finite float > 0')
+  if scale != 1.0 and not cfg.lr_scale_params:
+    raise ConfigError(f'train.lr_scale={scale!r} needs train.lr_scale_params '
+                      "(the parameters it slows down), e.g. ('(?!logits).*',)")
 
 
 SECTIONS = {
@@ -117,10 +138,11 @@ def matches(patterns: Sequence[re.Pattern], names: Sequence[str]) -> bool:
   return any(p.fullmatch(s) for p in patterns for s in prefixes)
 
 
-def frozen_predicate(patterns: Sequence[str]
+def frozen_predicate(patterns: Sequence[str], key: str = 'train.freeze'
                      ) -> Optional[Callable[[Sequence[str]], bool]]:
-  """names -> frozen?, or None when nothing is frozen."""
-  compiled = _patterns(tuple(patterns), 'train.freeze')
+  """names -> matched by `patterns` (frozen?), or None when none are
+  given."""
+  compiled = _patterns(tuple(patterns), key)
   if not compiled:
     return None
   return lambda names: matches(compiled, names)
@@ -153,7 +175,8 @@ def _names(tree) -> Dict[str, Tuple[int, ...]]:
 
 # -- checks before anything compiles -----------------------------------------
 def needs_check(config) -> bool:
-  return bool(config.init.from_path or config.train.freeze)
+  return bool(config.init.from_path or config.train.freeze
+              or config.train.lr_scale_params)
 
 
 def check(config, dataset) -> None:
@@ -164,12 +187,13 @@ def check(config, dataset) -> None:
   variables = _abstract_variables(config, dataset)
   collections = {c: _names(variables.get(c, {}))
                  for c in ('params', 'batch_stats')}
-  for p in _patterns(config.train.freeze, 'train.freeze'):
-    if not any(matches([p], n.split('/')) for c in collections.values()
-               for n in c):
-      raise ConfigError(f'train.freeze pattern {p.pattern!r} matches no '
-                        f'parameter of this model; parameters: '
-                        f'{_listing(collections["params"])}')
+  for key in ('freeze', 'lr_scale_params'):
+    for p in _patterns(config.train[key], f'train.{key}'):
+      if not any(matches([p], n.split('/')) for c in collections.values()
+                 for n in c):
+        raise ConfigError(f'train.{key} pattern {p.pattern!r} matches no '
+                          f'parameter of this model; parameters: '
+                          f'{_listing(collections["params"])}')
   if not config.init.from_path:
     return
   from dlexp.train import model_io  # pylint: disable=g-import-not-at-top

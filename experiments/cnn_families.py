@@ -1,0 +1,244 @@
+r"""What do AlexNet, VGG, Inception and ResNet cost and reach on the same data,
+and do their design choices pay?
+
+Seed 002, questions 4-7: AlexNet "introduced very early normalization method
+called local response normalization"; VGG uses "only 3x3 s=1 p=1 conv
+filters" (a stack of n 3x3 convs sees what one (2n+1)x(2n+1) conv sees, with
+fewer weights and more nonlinearities); Inception "used bottleneck layer
+(filters) to reduce feature map dimensions before any expensive computation
+layers"; ResNet's skips (see residual_vs_plain.py for depth). This trains
+each family at a CPU-sized width (model.width_mult) on the same data, with
+its design choice on and off: AlexNet with and without LRN (model.lrn), VGG
+with stacked 3x3 convs and with one (2n+1)^2 conv per block
+(model.stacked_3x3), Inception with and without the 1x1 bottlenecks
+(model.bottleneck), and a CIFAR ResNet. Same optimizer, batch and epochs for
+all. Columns:
+
+- params, MFLOPs: trainable parameters and the floating-point operations of
+  one example's forward pass (XLA's cost analysis of the compiled forward,
+  2 per multiply-add) of the trained model on this data;
+- params @ref, GFLOPs @ref: the same design at full width (width_mult 1) on
+  32x32x3 images (CIFAR-10), computed from shapes: the design claims are
+  about these (on MNIST-1D's 1-D convs a stack of two 3-convs has MORE
+  weights than one 5-conv: 6 C^2 vs 5 C^2);
+- ex/s: training throughput (examples per second, mean over epochs);
+- val acc, test acc: at equal epochs (best-validation epoch restored for
+  test); val acc @T: validation accuracy after the last epoch completed
+  within T seconds of training per model, T = the shortest total training
+  time of any trial (accuracy at equal wall time). Other jobs on the machine
+  disturb times: compare within one invocation.
+
+The default data is MNIST-1D (40-step sequences through the same families
+with 1-D convolutions), where these nets train in seconds on a CPU, at a
+quarter of their width (model.width_mult 0.25; the CIFAR ResNet, narrow by
+design, at its own: --widths);
+--dataset=fashion_mnist trains them on images, and --full on CIFAR-10 at
+full width.
+
+  python experiments/cnn_families.py                      # MNIST-1D
+  python experiments/cnn_families.py --families=vgg,inception --epochs=10
+  python experiments/cnn_families.py --full --data_dir=~/tensorflow_datasets
+"""
+import copy
+import math
+
+from absl import flags
+
+from dlexp import analysis, claims, cli, report
+from dlexp.errors import ConfigError
+
+_FAMILIES = flags.DEFINE_list(
+    'families', ['alexnet', 'vgg', 'inception', 'resnet'],
+    'Families to compare (each with its design switch on and off).')
+_VARIANTS = flags.DEFINE_list(
+    'variants', ['vgg:vgg11', 'inception:mini', 'resnet:resnet20'],
+    'family:variant pairs (config.model.variant per family).')
+_WIDTHS = flags.DEFINE_list(
+    'widths', ['resnet:1'], 'family:width_mult pairs overriding '
+    'config.model.width_mult for a family (the CIFAR ResNet is already '
+    'narrow: 16-32-64 channels).')
+
+# family -> the switch that ablates its design (None: one trial).
+SWITCHES = {'alexnet': 'model.lrn', 'vgg': 'model.stacked_3x3',
+            'inception': 'model.bottleneck', 'resnet': None}
+REF_SHAPE = (32, 32, 3)
+
+cli.define_flags(
+    'cnn_families', model='cnn', epochs=6, seeds=3,
+    dataset='mnist1d',
+    config={'model.width_mult': 0.25, 'optimizer.name': 'adam',
+            'optimizer.learning_rate': 1e-3, 'diagnostics.every_epochs': 0},
+    smoke={'epochs': 1, 'seeds': 2, 'families': ['alexnet', 'vgg'],
+           'widths': [],
+           'config.model.width_mult': 0.0625, 'config.data.train_limit': 512,
+           'config.data.test_limit': 500},
+    full={'dataset': 'cifar10', 'epochs': 30, 'seeds': 3,
+          'config.model.width_mult': 1.0, 'widths': [],
+          'variants': ['vgg:vgg16', 'inception:googlenet',
+                       'resnet:resnet56']})
+
+
+def _mean_rate(run):
+  rates = [row['examples_per_sec'] for row in run.metrics
+           if row.get('epoch', 0) >= 1 and 'examples_per_sec' in row]
+  return sum(rates) / len(rates) if rates else None
+
+
+def _budget(groups) -> float:
+  """The shortest median per-model training time among the trials."""
+  totals = []
+  for runs in groups.values():
+    times = sorted(report.timeline(r, 'val_accuracy')[-1][0] for r in runs
+                   if report.timeline(r, 'val_accuracy'))
+    if times:
+      totals.append(times[len(times) // 2])
+  return min(totals) if totals else math.nan
+
+
+def _at_end(key):
+  return lambda r: r.at_epoch(key, int(r.final('epochs_run') or 0))
+
+
+PARAMS = report.Column('params', lambda r: r.final('params'), ',.0f',
+                       spread=False)
+MFLOPS = report.Column('MFLOPs', lambda r: _scaled(r.final('flops'), 1e-6),
+                       '.2f', spread=False)
+REF_PARAMS = report.Column('params @ref', lambda r: r.final('ref_params'),
+                           ',.0f', spread=False)
+REF_GFLOPS = report.Column(
+    'GFLOPs @ref', lambda r: _scaled(r.final('ref_flops'), 1e-9), '.3f',
+    spread=False)
+RATE = report.Column('ex/s', _mean_rate, ',.0f', spread=False)
+VAL = report.Column('val acc', _at_end('val_accuracy'), '.4f')
+TEST = report.final('test_accuracy', 'test acc')
+
+
+def _scaled(value, factor):
+  return None if value is None else value * factor
+
+
+def columns(budget: float):
+  return (PARAMS, MFLOPS, REF_PARAMS, REF_GFLOPS, RATE, VAL, TEST,
+          report.at_seconds('val_accuracy', budget, f'val acc @{budget:.1f}s'),
+          report.DEFAULT_COLUMNS[3])
+
+
+# -- claims ------------------------------------------------------------------
+def _pair(ev: claims.Evidence, family: str):
+  """(design on, design off) trial names of `family`."""
+  names = [t for t in ev.trials if t.split(',')[0].startswith(family)]
+  on = [t for t in names if t.endswith('=True')]
+  off = [t for t in names if t.endswith('=False')]
+  if not on or not off:
+    raise KeyError(f'{family} with its switch on and off is not in the grid')
+  return on[0], off[0]
+
+
+def _one(ev, trial, key) -> float:
+  values = ev.values(trial, key)
+  if not values.size:
+    raise ValueError(f'{trial} has no {key}')
+  return float(values[0])
+
+
+def _cheaper_and_as_good(ev, family: str, what: str) -> claims.Verdict:
+  """Supported when the design has fewer parameters AND FLOPs at the
+  reference size and trains to an accuracy not significantly worse;
+  'depends' when it is cheaper but less accurate."""
+  on, off = _pair(ev, family)
+  params = _one(ev, on, 'ref_params') / _one(ev, off, 'ref_params')
+  flops = _one(ev, on, 'ref_flops') / _one(ev, off, 'ref_flops')
+  acc = claims.compare(ev.values(on, TEST), ev.values(off, TEST),
+                       'test accuracy', f'with {what}', f'without')
+  text = (f'at full width on 32x32x3, with {what} the net has {params:.2f}x '
+          f'the parameters and {flops:.2f}x the FLOPs of the net without; '
+          f'{acc.evidence}')
+  if params < 1 and flops < 1:
+    verdict = (claims.DEPENDS if acc.verdict == claims.CONTRADICTED
+               else claims.SUPPORTED)
+  elif params < 1 or flops < 1:
+    verdict = claims.DEPENDS
+  else:
+    verdict = claims.CONTRADICTED
+  return claims.Verdict(verdict, text)
+
+
+def _lrn_helps(ev: claims.Evidence) -> claims.Verdict:
+  on, off = _pair(ev, 'alexnet')
+  return claims.compare(ev.values(on, TEST), ev.values(off, TEST),
+                        'test accuracy', 'AlexNet with LRN', 'without LRN')
+
+
+CLAIMS = (
+    claims.Claim('002 Q4', 'Introduced very early normalization method '
+                 'called local response normalization [that helps AlexNet]',
+                 _lrn_helps),
+    claims.Claim('002 Q5', 'only 3x3 s=1 p=1 conv filters [: a stack of 3x3 '
+                 'convs is cheaper than one larger kernel of the same '
+                 'receptive field, and as good]',
+                 lambda ev: _cheaper_and_as_good(ev, 'vgg', 'stacked 3x3')),
+    claims.Claim('002 Q6', 'used bottleneck layer (filters) to reduce feature '
+                 'map dimensions before any expensive computation layers',
+                 lambda ev: _cheaper_and_as_good(ev, 'inception',
+                                                 '1x1 bottlenecks')),
+)
+
+
+# -- the grids ---------------------------------------------------------------
+def _per_family(flag: str, values, kind=str):
+  out = {}
+  for item in values:
+    family, _, value = item.partition(':')
+    try:
+      if family not in SWITCHES or not value:
+        raise ValueError
+      out[family] = kind(value)
+    except ValueError:
+      raise ConfigError(f'--{flag}: {item!r} is not family:{flag[:-1]} with '
+                        f'a family in {", ".join(SWITCHES)}') from None
+  return out
+
+
+def main(_):
+  if flags.FLAGS['model'].present:
+    raise ConfigError('--model does not apply: the families are the axis; '
+                      'choose them with --families')
+  base = cli.resolved_config()
+  families = _FAMILIES.value
+  unknown = [f for f in families if f not in SWITCHES]
+  if unknown or not families:
+    raise ConfigError(f'--families: {unknown[0] if unknown else "(none)"} '
+                      f'not allowed; allowed: {", ".join(SWITCHES)}')
+  variants = _per_family('variants', _VARIANTS.value)
+  widths = _per_family('widths', _WIDTHS.value, float)
+  hooks = [analysis.model_cost_hook(),
+           analysis.model_cost_hook(REF_SHAPE, 'ref_', width_mult=1.0)]
+  parts = []
+  for family in families:
+    config = copy.deepcopy(base)
+    config.model.name = family
+    config.model.variant = variants.get(family, '')
+    config.model.width_mult = widths.get(family, base.model.width_mult)
+    switch = SWITCHES[family]
+    axes = {switch: [True, False]} if switch else {}
+    grid = cli.run_grid(axes, config, final_hooks=hooks)
+    variant = config.model.variant
+    parts.append((variant if variant.startswith(family)
+                  else '-'.join(x for x in (family, variant) if x), grid))
+  grid = cli.combine(parts)
+  budget = _budget(grid.groups)
+  text = grid.table(columns(budget))
+  title = 'CNN families at equal epochs and equal time'
+  line = cli.run_line(base).replace(f'model {base.model.name}', 'models ' +
+                                    ', '.join(p[0] for p in parts))
+  line += f', width_mult {base.model.width_mult:g}' + ''.join(
+      f' ({f} {w:g})' for f, w in widths.items() if f in families)
+  cli.show(title, line, text)
+  written = cli.plot_curves(grid, ('val_accuracy', 'train_loss'))
+  cli.publish(title, text, CLAIMS, grid.evidence(), grid.directories,
+              preamble=line, plots=written)
+  cli.check_failed(grid)
+
+
+if __name__ == '__main__':
+  cli.run_main(main)

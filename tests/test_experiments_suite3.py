@@ -1,0 +1,158 @@
+"""The ablation suite III scripts at their smoke size, as CI runs them:
+exit status, the table's rows, every claim with a verdict, the findings
+record and FINDINGS.md built from it, and numbers within sane bounds."""
+import glob
+import re
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMEOUT_S = 600
+VERDICTS = ('SUPPORTED', 'CONTRADICTED', 'DEPENDS', 'INCONCLUSIVE')
+
+
+def run(name, tmp_path, *extra):
+  """(stdout, workdir, rows, verdicts) of `name` --smoke; fails on errors."""
+  workdir = str(tmp_path / 'runs')
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+         '--smoke', f'--workdir={workdir}', *extra]
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=TIMEOUT_S)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  out = proc.stdout
+  verdicts = [line for line in out.splitlines() if line.startswith('- [')]
+  assert verdicts and all(any(f': {v} - ' in line for v in VERDICTS)
+                          for line in verdicts), verdicts
+  records = glob.glob(os.path.join(workdir, 'findings', f'{name}-*.json'))
+  assert len(records) == 1
+  with open(records[0]) as f:
+    record = json.load(f)
+  assert len(record['claims']) == len(verdicts) and record['size'] == 'smoke'
+  built = subprocess.run([sys.executable, '-m', 'dlexp.findings', workdir],
+                         cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+  assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
+  return out, workdir, table(out), verdicts
+
+
+def table(stdout):
+  """The first markdown table printed as {trial: {header: cell}}."""
+  lines, started = [], False
+  for line in stdout.splitlines():
+    if line.startswith('| trial'):
+      started = True
+    if started:
+      if not line.startswith('|'):
+        break
+      lines.append(line)
+  header = [c.strip() for c in lines[0].strip('|').split('|')]
+  return {cells[0]: dict(zip(header, cells)) for cells in (
+      [c.strip() for c in line.strip('|').split('|')] for line in lines[2:])}
+
+
+def mean(cell):
+  return float(cell.split('±')[0].split('(')[0].replace(',', ''))
+
+
+def verdict_of(verdicts, source):
+  return next(line for line in verdicts if line.startswith(f'- [{source}]'))
+
+
+def test_residual_vs_plain(tmp_path):
+  _, _, rows, verdicts = run('residual_vs_plain', tmp_path)
+  assert list(rows) == [f'variant=resnet{d},plain={p}' for d in (8, 14)
+                        for p in (True, False)]
+  for depth in (8, 14):  # a plain net has its residual twin's parameters
+    assert (rows[f'variant=resnet{depth},plain=True']['params'] ==
+            rows[f'variant=resnet{depth},plain=False']['params'])
+  for row in rows.values():
+    assert row['seeds'] == '2' and row['status'] == 'done'
+    assert 0 <= mean(row['train err @end']) <= 1
+  assert len(verdicts) == 3 and 'plain-14 vs' in verdicts[0]
+
+
+def test_cnn_families(tmp_path):
+  _, _, rows, verdicts = run('cnn_families', tmp_path)
+  assert list(rows) == ['alexnet,lrn=True', 'alexnet,lrn=False',
+                        'vgg11,stacked_3x3=True', 'vgg11,stacked_3x3=False']
+  # LRN has no parameters; VGG-11's stacks hold fewer weights at 32x32x3
+  # than one larger kernel per block (9.75M against 11.26M).
+  assert rows['alexnet,lrn=True']['params'] == rows['alexnet,lrn=False'][
+      'params']
+  assert mean(rows['vgg11,stacked_3x3=True']['params @ref']) == 9_750_922
+  assert mean(rows['vgg11,stacked_3x3=False']['params @ref']) == 11_256_970
+  for row in rows.values():
+    assert mean(row['ex/s']) > 0 and 0 <= mean(row['test acc']) <= 1
+  assert 'INCONCLUSIVE' in verdict_of(verdicts, '002 Q6')  # not in the grid
+
+
+def test_transfer_learning(tmp_path):
+  out, workdir, rows, verdicts = run('transfer_learning', tmp_path)
+  conditions = ['scratch', 'frozen base', 'fine-tune,lr_scale=1',
+                'fine-tune,lr_scale=0.1', 'random-label source,frozen base',
+                'random-label source,fine-tune']
+  assert list(rows) == ['source', 'random-label source'] + [
+      f'{p},{c}' for p in ('5%', '100%') for c in conditions]
+  # Random labels: the corrupted source is at chance on its own test set.
+  assert mean(rows['random-label source']['test acc']) < 0.35
+  assert len(verdicts) == 5
+  assert os.path.isdir(os.path.join(workdir, 'sources'))
+
+
+def test_baselines(tmp_path):
+  _, _, rows, verdicts = run('baselines', tmp_path)
+  assert list(rows) == ['mnist1d_logistic', 'mnist1d_cnn', 'fmnist_mlp']
+  assert rows['mnist1d_logistic']['params'] == '410'  # 40 x 10 + 10
+  assert rows['mnist1d_cnn']['params'] == '5,210'  # the paper's ConvBase
+  assert rows['mnist1d_cnn']['published'] == '0.940'
+  for row in rows.values():
+    gap = mean(row['test acc']) - mean(row['published'])
+    assert abs(gap - mean(row['gap'])) < 2e-3
+  # 40 steps are a reduced budget: no row may be called contradicted.
+  assert not any('CONTRADICTED' in v for v in verdicts)
+
+
+def test_keras_workflow(tmp_path):
+  out, _, rows, verdicts = run('keras_workflow', tmp_path)
+  assert list(rows)[:4] == ['no callback', 'l2(0.01)', 'Dropout(0.3)',
+                            'EarlyStopping(patience=3)']
+  best = list(rows)[4]
+  assert best.startswith('grid best (CV): hidden=8') and rows[best]['runs'] == (
+      '2')  # its 2 folds
+  assert list(rows)[-3:] == ['grid best refit', 'random best refit',
+                             'default refit']
+  assert 'max |dp| = 0.00e+00' in out
+  assert 'SUPPORTED' in verdict_of(verdicts, '004 K8')
+
+
+@pytest.mark.parametrize('name, flags, message', [
+    ('residual_vs_plain', ['--depths=20,21'], r'--depths: 21 is not 6n\+2'),
+    ('cnn_families', ['--families=alexnet,lenet'],
+     r'--families: lenet not allowed; allowed: alexnet, vgg'),
+    ('cnn_families', ['--model=vgg'], r'--model does not apply'),
+    ('cnn_families', ['--widths=vgg:wide'], r"--widths: 'vgg:wide' is not"),
+    ('transfer_learning', ['--fractions=0.5,2'], r'--fractions=.* in \(0, 1\]'),
+    ('transfer_learning', ['--config.data.classes=(1,2)'],
+     r'--config.data.classes is set by this script'),
+    ('baselines', ['--rows=mnist1d_cnn,mnist1d_svm'],
+     r'--rows: mnist1d_svm not allowed'),
+    ('baselines', ['--epochs=3'], r'--epochs does not apply'),
+    ('vgg_cifar_failure', ['--fixes=dropout'], r'--fixes: dropout not allowed'),
+    ('vgg_cifar_failure', ['--config.model.variant=vgg19'],
+     r'choose them with --vgg and --resnet'),
+    ('keras_workflow', ['--classes=1,2,3'], r'--classes=.* must name two'),
+])
+def test_bad_input_is_a_one_line_error(tmp_path, name, flags, message):
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+         '--smoke', f'--workdir={tmp_path / "never"}', *flags]
+  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=120)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and re.search(message, last), last
+  assert 'Traceback' not in proc.stderr
+  assert not (tmp_path / 'never').exists()
