@@ -156,3 +156,23 @@ def test_bad_input_is_a_one_line_error(tmp_path, name, flags, message):
   assert last.startswith('error: ') and re.search(message, last), last
   assert 'Traceback' not in proc.stderr
   assert not (tmp_path / 'never').exists()
+
+
+def test_vgg_cifar_failure(tmp_path):
+  # The notebook's VGG (its learning-rate grid as one vmapped group) and the
+  # ResNet; the fixes are one more VGG compile each, left to the default
+  # size (a VGG compiles in ~20 s on 2 cores).
+  out, _, rows, verdicts = run('vgg_cifar_failure', tmp_path, '--fixes=')
+  assert list(rows) == ['notebook VGG,learning_rate=0.001',
+                        'notebook VGG,learning_rate=0.0001',
+                        'notebook ResNet (batch norm)']
+  vgg = rows['notebook VGG,learning_rate=0.001']
+  # Raw 0-255 pixels: the first activations are far from unit scale.
+  assert mean(vgg['act std first @init']) > 5
+  for row in rows.values():
+    assert row['seeds'] == '2' and row['status'] == 'done'
+    # mean |loss - ln 10| over seeds >= |mean loss - ln 10| (Jensen).
+    gap = abs(mean(row['train loss @end']) - 2.302585)
+    assert mean(row['loss - ln 10 (abs)']) >= gap - 1e-3
+  assert len(verdicts) == 6
+  assert 'not decidable' in verdict_of(verdicts, '004 K4')  # not in the grid
