@@ -328,13 +328,21 @@ def build_benches(args, full, base_cfg, mesh) -> List[Bench]:
   return benches
 
 
-def parse_args():
+def benchmark_parser(doc: str, quick_help: str) -> argparse.ArgumentParser:
+  """A benchmark script's command line: the first line of its docstring
+  `doc` as the description, and --quick (a short run) as `quick_help` says;
+  the script adds its own flags."""
   parser = argparse.ArgumentParser(
-      description=__doc__.splitlines()[0],
+      description=doc.splitlines()[0],
       formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--quick', action='store_true',
-                      help='MLP 2x256 rows and small vmap checks (MLP x4, '
-                      'CNN x2) with few steps; < 1 minute')
+  parser.add_argument('--quick', action='store_true', help=quick_help)
+  return parser
+
+
+def parse_args():
+  parser = benchmark_parser(
+      __doc__, 'MLP 2x256 rows and small vmap checks (MLP x4, CNN x2) with '
+      'few steps; < 1 minute')
   parser.add_argument('--batch', type=int, default=128)
   parser.add_argument('--steps', type=int,
                       help='steps of an epoch (one timed repeat of a member) '

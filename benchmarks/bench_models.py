@@ -24,7 +24,6 @@ epoch driver: a lax.scan, or a per-step loop for conv nets on CPU, where conv
 gradients inside a scan are slow); --epoch-driver scan|step forces one. A
 family that fails to build or run is reported and skipped.
 """
-import argparse
 import math
 import os
 import sys
@@ -40,6 +39,7 @@ from jax.sharding import Mesh
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from benchmarks import bench_engine
 from dlexp import config as config_lib
 from dlexp import models, tables, timing, xla_flags
 from dlexp.train import program as program_lib
@@ -167,12 +167,9 @@ def measure(family: str, input_shape: Tuple[int, ...], batch: int,
 
 
 def parse_args():
-  parser = argparse.ArgumentParser(
-      description=__doc__.splitlines()[0],
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--quick', action='store_true',
-                      help="each family's tiny variant, 28x28x1 only, batch "
-                      '32; < 1 minute')
+  parser = bench_engine.benchmark_parser(
+      __doc__, "each family's tiny variant, 28x28x1 only, batch 32; < 1 "
+      'minute')
   parser.add_argument('--models', nargs='+', metavar='FAMILY',
                       help='families to measure (default: every registered '
                       'one)')
@@ -182,6 +179,9 @@ def parse_args():
                       help=f'batch size for {", ".join(BIG_FAMILIES)}')
   parser.add_argument('--steps', type=int, default=0,
                       help='timed steps per model (default 5; quick 3)')
+  parser.add_argument('--max-seconds', type=float, default=30.0,
+                      help='stop timing a model after this long (at least '
+                      '2 steps)')
   parser.add_argument('--engine', action='store_true',
                       help='also time one engine epoch (Program.train_epoch, '
                       'a lax.scan) of --steps steps per model')
@@ -196,9 +196,6 @@ def parse_args():
                       help="compiler options of the timed step: dlexp's "
                       '(dlexp.xla_flags.compiler_options(), as the engine '
                       "compiles) or XLA's defaults")
-  parser.add_argument('--max-seconds', type=float, default=30.0,
-                      help='stop timing a model after this long (at least '
-                      '2 steps)')
   args = parser.parse_args()
   args.batch = args.batch or (32 if args.quick else 128)
   args.steps = args.steps or (3 if args.quick else 5)

@@ -30,7 +30,6 @@ Ratios divide dlexp's speed by PyTorch's (throughput / throughput, or
 PyTorch's seconds / dlexp's): above 1, dlexp is faster. Per CPU-second
 figures count all threads of the process that did the work.
 """
-import argparse
 import dataclasses
 import os
 import platform
@@ -233,12 +232,9 @@ def machine() -> str:
 
 
 def parse_args(argv=None):
-  parser = argparse.ArgumentParser(
-      description=__doc__.splitlines()[0],
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--quick', action='store_true',
-                      help='few steps, 1 epoch on 2,048 examples for the '
-                      'grid and process rows; about a minute')
+  parser = bench_engine.benchmark_parser(
+      __doc__, 'few steps, 1 epoch on 2,048 examples for the grid and '
+      'process rows; about a minute')
   parser.add_argument('--smoke', action='store_true',
                       help="--quick on dlexp's small synthetic dataset (8x8 "
                       'images; not the cnn row): checks that the script '

@@ -158,6 +158,18 @@ def _check(cond: bool, message: str) -> None:
     raise ConfigError(message)
 
 
+def _check_least(config, path: str, least: int) -> None:
+  """ConfigError unless the field at `path` is >= `least`."""
+  value = get(config, path)
+  _check(value >= least, f'{path}={value} must be >= {least}')
+
+
+def _check_bool(config, path: str) -> None:
+  """ConfigError unless the field at `path` is True or False."""
+  value = get(config, path)
+  _check(isinstance(value, bool), f'{path}={value!r} must be True or False')
+
+
 # Float fields where nan is a documented sentinel (inf is still rejected).
 NAN_SENTINELS = ('model.init_value',)
 
@@ -180,13 +192,8 @@ def check_finite(config) -> None:
 def validate(config) -> None:
   """Checks every value before anything is compiled; one-line ConfigError."""
   check_finite(config)
-  _check(config.num_seeds >= 1,
-         f'num_seeds={config.num_seeds} must be >= 1')
-  _check(config.epochs >= 1, f'epochs={config.epochs} must be >= 1')
-  _check(config.batch_size >= 1,
-         f'batch_size={config.batch_size} must be >= 1')
-  _check(config.eval_batch_size >= 1,
-         f'eval_batch_size={config.eval_batch_size} must be >= 1')
+  for path in ('num_seeds', 'epochs', 'batch_size', 'eval_batch_size'):
+    _check_least(config, path, 1)
   _check(config.members in MEMBER_MODES,
          f'members={config.members!r} is not allowed; allowed: '
          f'{", ".join(MEMBER_MODES)}')
@@ -199,24 +206,15 @@ def validate(config) -> None:
   es = config.early_stopping
   _check(es.mode in ES_MODES, f'early_stopping.mode={es.mode!r} is not '
          f'allowed; allowed: {", ".join(ES_MODES)}')
-  _check(es.patience >= 0,
-         f'early_stopping.patience={es.patience} must be >= 0')
+  _check_least(config, 'early_stopping.patience', 0)
   _check(es.min_delta >= 0 and math.isfinite(es.min_delta),
          f'early_stopping.min_delta={es.min_delta} must be >= 0')
-  _check(config.diagnostics.every_epochs >= 0,
-         f'diagnostics.every_epochs={config.diagnostics.every_epochs} must '
-         'be >= 0')
-  _check(config.diagnostics.probe_size >= 1,
-         f'diagnostics.probe_size={config.diagnostics.probe_size} must be >= 1')
-  for key in ('unit_masks', 'train_mode'):
-    value = config.diagnostics[key]
-    _check(isinstance(value, bool),
-           f'diagnostics.{key}={value!r} must be True or False')
-  _check(config.checkpoint.every_epochs >= 0,
-         f'checkpoint.every_epochs={config.checkpoint.every_epochs} must be '
-         '>= 0')
-  _check(config.checkpoint.keep >= 1,
-         f'checkpoint.keep={config.checkpoint.keep} must be >= 1')
+  _check_least(config, 'diagnostics.every_epochs', 0)
+  _check_least(config, 'diagnostics.probe_size', 1)
+  _check_bool(config, 'diagnostics.unit_masks')
+  _check_bool(config, 'diagnostics.train_mode')
+  _check_least(config, 'checkpoint.every_epochs', 0)
+  _check_least(config, 'checkpoint.keep', 1)
   data.validate(config.data)
   distributed.validate(config.distributed)
   num_train = data.DATASETS.get(config.data.name).num_train
@@ -230,8 +228,7 @@ def validate(config) -> None:
   optim.validate_schedule(config.schedule)
   losses.validate(config.loss)
   regularizers.validate(config.reg)
-  _check(isinstance(config.save_model, bool),
-         f'save_model={config.save_model!r} must be True or False')
+  _check_bool(config, 'save_model')
   transfer.validate_init(config.init)
   transfer.validate_train(config.train)
 

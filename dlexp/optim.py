@@ -35,7 +35,7 @@ Conventions:
   base one.
 """
 import math
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Dict, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -442,12 +442,10 @@ def _transformation(config) -> optax.GradientTransformation:
   return tx
 
 
-def make_optimizer(config: ml_collections.ConfigDict,
-                   steps_per_epoch: int) -> Optimizer:
-  """Builds the optimizer from the top-level config.
-
-  Reads config.optimizer, config.schedule and config.epochs.
-  """
+def _step_counts(config: ml_collections.ConfigDict,
+                 steps_per_epoch: int) -> _Info:
+  """Validates config.optimizer, config.schedule, steps_per_epoch and
+  config.epochs; the step counts the schedules read."""
   ocfg, scfg = config.optimizer, config.schedule
   validate(ocfg)
   validate_schedule(scfg)
@@ -456,29 +454,60 @@ def make_optimizer(config: ml_collections.ConfigDict,
   epochs = config.get('epochs', None)
   _check(isinstance(epochs, (int, float)) and epochs > 0, 'epochs', epochs,
          'must be > 0')
-  info = _Info(total_steps=total_steps(config, steps_per_epoch),
+  return _Info(total_steps=total_steps(config, steps_per_epoch),
                steps_per_epoch=int(steps_per_epoch),
                boundaries=tuple(float(b) for b in scfg.boundaries))
-  schedule = SCHEDULES.get(scfg.name)
-  sign = 1.0 if scfg.plateau_mode == 'min' else -1.0
-  tx = _transformation(config)
+
+
+def _plateau_knobs(hp, scfg) -> Dict[str, Any]:
+  """The reduce-on-plateau fields of PlateauState, from `hp` (traced) or
+  the schedule config."""
+  sv = _values(hp, 'schedule', scfg)
+  return dict(factor=sv['plateau_factor'], min_delta=sv['plateau_min_delta'],
+              patience=sv['plateau_patience'],
+              cooldown_epochs=sv['plateau_cooldown'],
+              min_scale=sv['min_lr_ratio'])
+
+
+def _lr_scaling(config: ml_collections.ConfigDict):
+  """(updates, hp) -> updates with those of the parameters that
+  train.lr_scale_params names multiplied by train.lr_scale (traced); None
+  when it names none."""
   train = config.train if 'train' in config else None
   slow = transfer.frozen_predicate(
       tuple(train.lr_scale_params) if train is not None else (),
       'train.lr_scale_params')
+  if slow is None:
+    return None
 
-  def plateau_knobs(hp):
-    sv = _values(hp, 'schedule', scfg)
-    return dict(factor=sv['plateau_factor'], min_delta=sv['plateau_min_delta'],
-                patience=sv['plateau_patience'],
-                cooldown_epochs=sv['plateau_cooldown'],
-                min_scale=sv['min_lr_ratio'])
+  def scale_updates(updates, hp):
+    scale = jnp.asarray((hp or {}).get('train.lr_scale', train.lr_scale),
+                        jnp.float32)
+    return jax.tree_util.tree_map_with_path(
+        lambda p, u: u * scale.astype(u.dtype) if slow(
+            [transfer.key_name(k) for k in p]) else u, updates)
+
+  return scale_updates
+
+
+def make_optimizer(config: ml_collections.ConfigDict,
+                   steps_per_epoch: int) -> Optimizer:
+  """Builds the optimizer from the top-level config.
+
+  Reads config.optimizer, config.schedule and config.epochs.
+  """
+  ocfg, scfg = config.optimizer, config.schedule
+  info = _step_counts(config, steps_per_epoch)
+  schedule = SCHEDULES.get(scfg.name)
+  sign = 1.0 if scfg.plateau_mode == 'min' else -1.0
+  tx = _transformation(config)
+  scale_updates = _lr_scaling(config)
 
   def init(params):
     f32 = lambda x: jnp.asarray(x, jnp.float32)
     plateau = PlateauState(scale=f32(1.0), best=f32(jnp.inf),
                            bad_epochs=f32(0.0), cooldown=f32(0.0),
-                           **plateau_knobs({}))
+                           **_plateau_knobs({}, scfg))
     return OptState(inner=tx.init(params), plateau=plateau)
 
   def rate(step, hp, opt_state):
@@ -493,13 +522,9 @@ def make_optimizer(config: ml_collections.ConfigDict,
     values['learning_rate'] = rate(step, hp, opt_state)
     inner = _with_hyperparams(opt_state.inner, values)
     updates, inner = tx.update(grads, inner, params)
-    if slow is not None:
-      scale = jnp.asarray((hp or {}).get('train.lr_scale', train.lr_scale),
-                          jnp.float32)
-      updates = jax.tree_util.tree_map_with_path(
-          lambda p, u: u * scale.astype(u.dtype) if slow(
-              [transfer.key_name(k) for k in p]) else u, updates)
-    plateau = opt_state.plateau._replace(**plateau_knobs(hp))
+    if scale_updates is not None:
+      updates = scale_updates(updates, hp)
+    plateau = opt_state.plateau._replace(**_plateau_knobs(hp, scfg))
     return updates, OptState(inner=inner, plateau=plateau)
 
   def end_epoch(opt_state, monitored_value):

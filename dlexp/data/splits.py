@@ -1,7 +1,7 @@
 """From a loader's raw arrays to a Dataset: validation split, limits, the
 input transforms (float32 pixel scale, resize, channels: transforms.py),
 standardization with training statistics only."""
-from typing import Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -208,12 +208,9 @@ def _readonly(a: np.ndarray) -> np.ndarray:
   return a
 
 
-def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
-  """Keeps data_cfg.classes, then splits, limits, changes the training split
-  (data.imbalance_*, data.target_outliers), converts and standardizes `raw`
-  as `data_cfg` says. Float labels are regression targets (kept as
-  float32; num_classes 0), integer ones class ids (int32)."""
-  regression = np.issubdtype(np.asarray(raw.train_y).dtype, np.floating)
+def _check_labels(name: str, raw: RawData, data_cfg, regression: bool) -> None:
+  """DataError unless each split has one label per input and class ids in
+  range; ConfigError for data.classes on regression targets."""
   for split in ('train', 'test'):
     x, y = getattr(raw, f'{split}_x'), getattr(raw, f'{split}_y')
     if len(x) != len(y):
@@ -226,8 +223,12 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
   if regression and tuple(getattr(data_cfg, 'classes', ())):
     raise ConfigError(f'data.classes={tuple(data_cfg.classes)!r} needs class '
                       f'labels; {name} has float regression targets')
-  raw = keep_classes(name, raw, getattr(data_cfg, 'classes', ()))
-  transforms.check_raw(name, raw.train_x, data_cfg)
+
+
+def _train_val_indices(name: str, raw: RawData, data_cfg
+                       ) -> Tuple[np.ndarray, np.ndarray]:
+  """(train, validation) indices into raw's training split, as data_cfg's
+  val_size, split_seed and train_limit say."""
   num_train = len(raw.train_y)
   if not num_train:
     raise DataError(f'{name}: the training split is empty')
@@ -236,9 +237,39 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
   if val_size >= num_train:
     raise ConfigError(f'data.val_size={data_cfg.val_size} must be < '
                       f'{num_train}, the number of {name} training examples')
-  train_idx, val_idx = split_indices(num_train, val_size,
-                                     data_cfg.split_seed,
-                                     data_cfg.train_limit)
+  return split_indices(num_train, val_size, data_cfg.split_seed,
+                       data_cfg.train_limit)
+
+
+def _standardize(xs: Dict[str, np.ndarray], data_cfg
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+  """Standardizes every split of `xs` in place with the training split's
+  (mean, std) when data_cfg.standardize (else mean 0, std 1), makes the
+  splits read-only and returns (mean, std)."""
+  if data_cfg.standardize:
+    mean, std = train_statistics(xs['train'])
+  else:
+    channels = _stat_view(xs['train'][:0]).shape[1]
+    shape = (channels,) if channels > 1 else ()
+    mean, std = np.zeros(shape, np.float32), np.ones(shape, np.float32)
+  for x in xs.values():
+    if data_cfg.standardize:
+      x -= mean  # in place: no second copy of each split
+      x /= std
+    _readonly(x)
+  return mean, std
+
+
+def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
+  """Keeps data_cfg.classes, then splits, limits, changes the training split
+  (data.imbalance_*, data.target_outliers), converts and standardizes `raw`
+  as `data_cfg` says. Float labels are regression targets (kept as
+  float32; num_classes 0), integer ones class ids (int32)."""
+  regression = np.issubdtype(np.asarray(raw.train_y).dtype, np.floating)
+  _check_labels(name, raw, data_cfg, regression)
+  raw = keep_classes(name, raw, getattr(data_cfg, 'classes', ()))
+  transforms.check_raw(name, raw.train_x, data_cfg)
+  train_idx, val_idx = _train_val_indices(name, raw, data_cfg)
   train_idx, train_y = _change_training_split(name, raw, train_idx, data_cfg,
                                                regression)
   test_idx = slice(0, data_cfg.test_limit or None)
@@ -257,17 +288,7 @@ def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
                         f'{name} has float regression targets')
     ys['train'] = noisy_labels(ys['train'], noise, len(raw.class_names),
                                data_cfg.split_seed)
-  if data_cfg.standardize:
-    mean, std = train_statistics(xs['train'])
-  else:
-    channels = _stat_view(xs['train'][:0]).shape[1]
-    shape = (channels,) if channels > 1 else ()
-    mean, std = np.zeros(shape, np.float32), np.ones(shape, np.float32)
-  for x in xs.values():
-    if data_cfg.standardize:
-      x -= mean  # in place: no second copy of each split
-      x /= std
-    _readonly(x)
+  mean, std = _standardize(xs, data_cfg)
   y_type = np.float32 if regression else np.int32
   return Dataset(
       name=name,

@@ -174,10 +174,8 @@ def _positive_ints(key: str, value) -> None:
                       'ints >= 1 (empty = family default)')
 
 
-def validate(model_cfg) -> None:
-  """Raises ConfigError (one line) for the first value that is not allowed."""
-  spec = MODELS.get(model_cfg.name)
-  spec.check_variant(model_cfg.variant)
+def _check_sizes(model_cfg) -> None:
+  """depth, width, rnn_hidden, hidden, head and width_mult."""
   for key in ('depth', 'width', 'rnn_hidden'):
     value, least = model_cfg[key], 0 if key == 'depth' else 1
     if not (isinstance(value, int) and value >= least):
@@ -189,12 +187,21 @@ def validate(model_cfg) -> None:
   if not (math.isfinite(width_mult) and width_mult > 0):
     raise ConfigError(f'model.width_mult={width_mult} not allowed; need a '
                       'finite float > 0')
+
+
+def _check_choices(model_cfg) -> None:
+  """The fields that name one of a fixed set (norm, cell, readout, ...)."""
   for key, allowed in (('norm', NORMS), ('norm_position', NORM_POSITIONS),
                        ('cell', CELLS), ('readout', READOUTS),
                        ('conv_impl', CONV_IMPLS)):
     if model_cfg[key] not in allowed:
       raise ConfigError(f'model.{key}={model_cfg[key]!r} not allowed; '
                         f'allowed: {", ".join(allowed)}')
+
+
+def _check_structure(model_cfg, spec) -> None:
+  """Dropout, norm placement and input dropout options the family `spec`
+  supports."""
   if model_cfg.dropout == 'variational' and not spec.recurrent:
     # Without a recurrent state it would only be 'locked' under a name that
     # promises more.
@@ -215,6 +222,11 @@ def validate(model_cfg) -> None:
     raise ConfigError(f'model.rnn_input_dropout=False not allowed for model '
                       f'{model_cfg.name!r}: only rnn, lstm and gru drop '
                       'their input features')
+
+
+def _check_switches(model_cfg, spec) -> None:
+  """Skip connections, on/off switches and recurrent-only options the
+  family `spec` supports."""
   if model_cfg.plain and not spec.uses_plain:
     raise ConfigError(f'model.plain=True not allowed for model '
                       f'{model_cfg.name!r}; it removes the skip connections '
@@ -238,7 +250,11 @@ def validate(model_cfg) -> None:
       raise ConfigError(f'model.{key}={model_cfg[key]!r} not allowed for '
                         f'model {model_cfg.name!r}; it configures rnn, lstm '
                         'and gru only')
-  # The layer factories check their own knobs (names, ranges, finiteness).
+
+
+def _check_layer_knobs(model_cfg) -> None:
+  """Activation, dropout, norm and initializer fields, by building them: the
+  layer factories check their own knobs (names, ranges, finiteness)."""
   make_activation(model_cfg)
   make_dropout(model_cfg)
   make_norm(_norm_section(model_cfg, resolved_norm(model_cfg, 'none')), 'conv')
@@ -246,6 +262,17 @@ def validate(model_cfg) -> None:
   make_initializer('he_normal' if init == 'default' else init,
                    model_cfg.init_gain, model_cfg.init_value)
   make_bias_init(model_cfg.bias_init)
+
+
+def validate(model_cfg) -> None:
+  """Raises ConfigError (one line) for the first value that is not allowed."""
+  spec = MODELS.get(model_cfg.name)
+  spec.check_variant(model_cfg.variant)
+  _check_sizes(model_cfg)
+  _check_choices(model_cfg)
+  _check_structure(model_cfg, spec)
+  _check_switches(model_cfg, spec)
+  _check_layer_knobs(model_cfg)
 
 
 def _fields(module) -> Tuple[Tuple[str, object], ...]:

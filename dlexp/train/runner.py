@@ -611,6 +611,26 @@ def _pending(members: Sequence[Member], rerun_failed: bool):
           if d not in {m.directory for m in pending}}, pending
 
 
+def _printer(out, primary: bool) -> Printer:
+  """Where run() prints: `out` (a Printer, or any callable taking a line)
+  on process 0, nowhere on the others."""
+  if not primary:
+    return Printer(quiet=True)
+  if not isinstance(out, Printer):
+    out = Printer(write=out)  # any callable taking a line
+  return out
+
+
+def _is_shared(workdir: str, out: Printer) -> bool:
+  """Whether every process sees `workdir` as one directory; warns if not."""
+  shared = distributed.directory_is_shared(workdir)
+  if not shared:
+    out(f'warning: {workdir} is not one directory shared by all '
+        f'{jax.process_count()} processes: process 0 writes the results, and '
+        'no checkpoints are kept (resuming needs a shared directory)')
+  return shared
+
+
 def run(base: ml_collections.ConfigDict, axes: Axes,
         workdir: str, out: Optional[Callable[[str], None]] = None,
         dataset=None,
@@ -630,10 +650,7 @@ def run(base: ml_collections.ConfigDict, axes: Axes,
   with the same arguments; process 0 alone prints and writes files.
   """
   primary = distributed.is_primary()
-  if not isinstance(out, Printer):
-    out = Printer(write=out)  # any callable taking a line
-  if not primary:
-    out = Printer(quiet=True)
+  out = _printer(out, primary)
   trials, dataset, mesh = _checked(base, axes, workdir, dataset)
   # Only now, every check passed: the workdir is made (by process 0).
   workdir = (workdir_lib.prepare(workdir) if primary
@@ -645,11 +662,7 @@ def run(base: ml_collections.ConfigDict, axes: Axes,
     workdir_lib.check_reusable(m.directory, config_lib.flatten(m.trial.config),
                                script_options)
   compile_cache.enable(base.compile_cache)
-  shared = distributed.directory_is_shared(workdir)
-  if not shared:
-    out(f'warning: {workdir} is not one directory shared by all '
-        f'{jax.process_count()} processes: process 0 writes the results, and '
-        'no checkpoints are kept (resuming needs a shared directory)')
+  shared = _is_shared(workdir, out)
   locks = []
   try:
     for m in (members if primary else ()):  # all or nothing, first

@@ -1,0 +1,30 @@
+"""What the final hooks share: each member's analysis PRNG key and
+hyperparameters, and a model's variables from (params, batch_stats)."""
+from typing import Any, Dict
+
+import jax
+import jax.numpy as jnp
+
+# A member's analysis randomness (MC passes, drop-frequency probe) is its own
+# stream of the member seed, independent of the training streams.
+_ANALYSIS_STREAM = 0x616e61
+
+
+def member_keys(members) -> jax.Array:
+  """One PRNG key per member, from its seed."""
+  return jnp.stack([jax.random.fold_in(jax.random.PRNGKey(m.seed),
+                                       _ANALYSIS_STREAM) for m in members])
+
+
+def member_hp(hp: Dict[str, jax.Array], i: int) -> Dict[str, jax.Array]:
+  """Member i's hyperparameters from the grid's stacked ones."""
+  return {k: v[i] for k, v in hp.items()}
+
+
+def model_variables(params, batch_stats) -> Dict[str, Any]:
+  """The variables model.apply takes: batch_stats only where the model has
+  any (an empty collection would not match its variables)."""
+  variables = {'params': params}
+  if batch_stats:
+    variables['batch_stats'] = batch_stats
+  return variables
