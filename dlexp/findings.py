@@ -26,7 +26,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from dlexp import records
+from dlexp import records, tables
 
 FINDINGS_DIR = 'findings'
 
@@ -93,19 +93,12 @@ def _order(record):
 
 
 def _summary(records_: Sequence[Dict[str, Any]]) -> List[str]:
-  lines = ['| notes | claim | verdict | script |', '|---|---|---|---|']
-  rows = []
-  for r in records_:
-    for c in r.get('claims', []):
-      rows.append((c['source'], c['quote'], c['verdict'], r['script']))
-  for source, quote, verdict, script in sorted(rows):
-    lines.append(f'| {source} | {_cell(quote)} | **{verdict}** | '
-                 f'[{script}](#{script}) |')
-  return lines
-
-
-def _cell(text: str) -> str:
-  return text.replace('|', '\\|').replace('\n', ' ')
+  rows = sorted((c['source'], c['quote'], c['verdict'], r['script'])
+                for r in records_ for c in r.get('claims', []))
+  return [tables.markdown(
+      ['notes', 'claim', 'verdict', 'script'],
+      [(source, quote, f'**{verdict}**', f'[{script}](#{script})')
+       for source, quote, verdict, script in rows])]
 
 
 def _section(r: Dict[str, Any], plot_dir: Optional[str],

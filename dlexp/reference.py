@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import ml_collections
 
 from dlexp import config as config_lib
-from dlexp import data, losses, models, optim, regularizers
+from dlexp import data, losses, models, optim, regularizers, tables
 from dlexp.errors import ConfigError
 from dlexp.layers import ACTIVATIONS, DROPOUTS, INITIALIZERS, conv
 from dlexp.models import config as model_config
@@ -447,10 +447,6 @@ def fields() -> List[Field]:
 
 
 # -- markdown -----------------------------------------------------------------
-def _cell_text(text: str) -> str:
-  return ' '.join(str(text).split()).replace('|', '\\|')
-
-
 def format_default(value: Any) -> str:
   if isinstance(value, float) and math.isnan(value):
     return 'nan'
@@ -468,17 +464,12 @@ def generate() -> str:
   for group in choices():
     lines += [f'### {group.title} (`{group.field}`)', '']
     is_models = group.key == 'models'
-    if is_models:
-      lines += ['| name | description | variants (`model.variant`) |',
-                '|---|---|---|']
-    else:
-      lines += ['| name | description |', '|---|---|']
-    for name in group.entries:
-      row = f'| `{name}` | {_cell_text(describe_entry(group, name))} |'
-      if is_models:
-        row += f' {_cell_text(model_variants(group.entries[name]))} |'
-      lines.append(row)
-    lines.append('')
+    header = ['name', 'description'] + (
+        ['variants (`model.variant`)'] if is_models else [])
+    rows = [[f'`{name}`', describe_entry(group, name)] + (
+        [model_variants(group.entries[name])] if is_models else [])
+            for name in group.entries]
+    lines += [tables.markdown(header, rows), '']
   lines += [
       '## Config fields',
       '',
@@ -487,18 +478,18 @@ def generate() -> str:
       'shares one compile; any other field gives a separate program.',
       '',
   ]
-  section = None
+  by_section: Dict[str, List[Field]] = {}
   for field in fields():
     head = field.path.split('.')[0] if '.' in field.path else ''
-    if head != section:
-      section = head
-      title = f'`{head}.*`' if head else 'Top level'
-      lines += ([''] if lines[-1] else []) + [
-          f'### {title} ({field.source or "?"})', '',
-          '| field | default | traced | description |', '|---|---|---|---|']
-    lines.append(f'| `{field.path}` | `{format_default(field.default)}` | '
-                 f'{"traced" if field.traced else ""} | '
-                 f'{_cell_text(field.description)} |')
+    by_section.setdefault(head, []).append(field)
+  for head, group_fields in by_section.items():
+    title = f'`{head}.*`' if head else 'Top level'
+    lines += ([''] if lines[-1] else []) + [
+        f'### {title} ({group_fields[0].source or "?"})', '',
+        tables.markdown(['field', 'default', 'traced', 'description'], [
+            [f'`{f.path}`', f'`{format_default(f.default)}`',
+             'traced' if f.traced else '', f.description]
+            for f in group_fields])]
   return '\n'.join(lines).rstrip('\n') + '\n'
 
 
