@@ -268,7 +268,7 @@ def mean_std(values: Sequence[Optional[float]], fmt: str,
     text = format(mean, fmt)
   else:
     text = (f'{format(mean, fmt)} ± '
-            f'{format(float(np.std(finite, ddof=1)), fmt)}')
+            f'{format(float(np.std(finite, ddof=1)), fmt.lstrip("+"))}')
   if len(finite) < len(values):
     text += f' ({len(finite)}/{len(values)})'
   return text

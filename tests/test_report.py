@@ -119,3 +119,9 @@ def test_plot_sweep_draws_one_line_and_marks_diverged_seeds(tmp_path):
                            report.last('train_loss'),
                            str(tmp_path / 'b.png')) is None
   assert not os.path.exists(tmp_path / 'b.png')
+
+
+def test_signed_format_signs_the_mean_not_the_spread():
+  # sample std of (0.1, 0.3) = 0.1414
+  assert report.mean_std([0.1, 0.3], '+.2f') == '+0.20 ± 0.14'
+  assert report.mean_std([-0.1, -0.3], '+.2f') == '-0.20 ± 0.14'
