@@ -690,3 +690,29 @@ def test_rnn_input_dropout_off_leaves_the_input_and_drops_between_layers():
   with pytest.raises(ConfigError, match='rnn_input_dropout=False not allowed'):
     from dlexp.models.config import validate  # pylint: disable=g-import-not-at-top
     validate(model_cfg(rnn_input_dropout=False))
+
+
+def test_variational_gru_masks_the_matmuls_not_the_carried_state():
+  """Gal & Ghahramani's GRU: h W_h* use the masked h, the update z * h the
+  unmasked one (masking flax's carry would rescale the carried state by
+  1 / keep at every step). Checked against the GRU equations in numpy."""
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  from dlexp.models.rnn import VariationalGRUCell  # pylint: disable=g-import-not-at-top
+  x = jax.random.normal(jax.random.key(1), (3, 2))
+  h = jax.random.normal(jax.random.key(2), (3, 4))
+  mask = jnp.array([[2.0, 0.0, 2.0, 0.0]] * 3)
+  cell = VariationalGRUCell(4)
+  variables = cell.init(jax.random.key(0), h, x)
+  # Without a mask it is flax's GRUCell, parameter for parameter.
+  plain, _ = nn.GRUCell(4).apply(variables, h, x)
+  np.testing.assert_array_equal(cell.apply(variables, h, x)[0], plain)
+  p = jax.tree_util.tree_map(np.asarray, variables['params'])
+  sig = lambda a: 1 / (1 + np.exp(-a))
+  hm = np.asarray(h) * np.asarray(mask)
+  dense = lambda name, v: v @ p[name]['kernel'] + p[name].get('bias', 0)
+  r = sig(dense('ir', x) + dense('hr', hm))
+  z = sig(dense('iz', x) + dense('hz', hm))
+  n = np.tanh(dense('in', x) + r * dense('hn', hm))
+  expected = (1 - z) * n + z * np.asarray(h)
+  got, _ = cell.apply(variables, h, x, mask)
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

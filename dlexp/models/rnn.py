@@ -18,6 +18,7 @@ features); the recurrent state is masked only by 'variational':
   layer one more mask per sequence on the state h fed back into the cell at
   every step (the LSTM's cell state c is not masked).
 """
+import functools
 from typing import Callable, Optional, Tuple
 
 import flax.linen as nn
@@ -36,23 +37,51 @@ class StateDropoutCell(nn.RNNCellBase):
   """Runs `cell` on its carried state with h multiplied by a mask that the
   carry holds unchanged from step to step: carry = (cell's carry, mask).
 
-  Only the h fed into the recurrent matmul is masked: the cell's outputs and
-  its next carry are its own.
+  Only the h fed into the recurrent matmuls is masked: the LSTM's h enters
+  nothing else (its c is carried unmasked); the GRU's h also enters its
+  update z * h, which keeps the unmasked h (VariationalGRUCell).
   """
   cell: nn.RNNCellBase
 
   def __call__(self, carry, x):
     state, mask = carry
-    if isinstance(state, tuple):  # LSTM: (c, h)
+    if isinstance(self.cell, VariationalGRUCell):
+      state, y = self.cell(state, x, mask)
+    else:  # LSTM: (c, h)
       masked = (state[0], state[1] * mask.astype(state[1].dtype))
-    else:  # GRU: h
-      masked = state * mask.astype(state.dtype)
-    state, y = self.cell(masked, x)
+      state, y = self.cell(masked, x)
     return (state, mask), y
 
   @property
   def num_feature_axes(self) -> int:
     return self.cell.num_feature_axes
+
+
+class VariationalGRUCell(nn.GRUCell):
+  """flax's GRUCell (same parameters, same names) with Gal & Ghahramani's
+  mask on h in the three recurrent matmuls only. Hand-written because
+  flax's cell applies the matmuls and the update (1 - z) * n + z * h to one
+  h: masking its carry would also drop and rescale (1 / keep) the state it
+  carries forward, which compounds over the steps of a sequence."""
+
+  @nn.compact
+  def __call__(self, carry, inputs, mask=None):  # pylint: disable=arguments-differ
+    h = carry
+    hm = h if mask is None else h * mask.astype(h.dtype)
+    dense_h = functools.partial(
+        nn.Dense, features=h.shape[-1], use_bias=False, dtype=self.dtype,
+        param_dtype=self.param_dtype, kernel_init=self.recurrent_kernel_init,
+        bias_init=self.bias_init)
+    dense_i = functools.partial(
+        nn.Dense, features=h.shape[-1], use_bias=True, dtype=self.dtype,
+        param_dtype=self.param_dtype, kernel_init=self.kernel_init,
+        bias_init=self.bias_init)
+    r = self.gate_fn(dense_i(name='ir')(inputs) + dense_h(name='hr')(hm))
+    z = self.gate_fn(dense_i(name='iz')(inputs) + dense_h(name='hz')(hm))
+    n = self.activation_fn(dense_i(name='in')(inputs)
+                           + r * dense_h(name='hn', use_bias=True)(hm))
+    new_h = (1.0 - z) * n + z * h
+    return new_h, new_h
 
 
 class Recurrent(nn.Module):
@@ -68,8 +97,9 @@ class Recurrent(nn.Module):
   @nn.compact
   def __call__(self, x, rate=0.0, train: bool = False):
     init = {} if self.kernel_init is None else {'kernel_init': self.kernel_init}
-    cell = CELLS[self.cell](self.features, bias_init=self.bias_init,
-                            name='cell', **init)
+    kind = (VariationalGRUCell if self.state_dropout and self.cell == 'gru'
+            else CELLS[self.cell])
+    cell = kind(self.features, bias_init=self.bias_init, name='cell', **init)
     scan = dict(reverse=self.reverse, keep_order=True)
     if not self.state_dropout:
       return nn.RNN(cell, **scan)(x)
