@@ -262,3 +262,16 @@ def test_step_driver_equals_scan_driver(tmp_path):
     np.testing.assert_allclose(_curve(a), _curve(b), rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(_curve(a, 'train_loss'),
                                _curve(b, 'train_loss'), rtol=2e-5, atol=1e-6)
+
+
+def test_auto_member_mode_follows_the_measured_cpu_rule():
+  from dlexp.train import program  # pylint: disable=g-import-not-at-top
+  cfg = tiny_config()
+  limit = program.CPU_VMAP_MAX_MEMBERS
+  assert program.member_mode(cfg, limit) == 'vmap'
+  assert program.member_mode(cfg, limit + 1) == 'loop'
+  cfg.members = 'vmap'  # an explicit choice is kept at any size
+  assert program.member_mode(cfg, 30) == 'vmap'
+  cfg.members = 'auto'
+  cfg.model.name = 'cnn'
+  assert program.member_mode(cfg, 2) == 'loop'
