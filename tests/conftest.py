@@ -54,3 +54,27 @@ def member_dir(workdir, trial: str, seed: int) -> str:
                                  f'seed_{seed}'))
   assert len(found) == 1, (trial, seed, found)
   return found[0]
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(name: str, *args: str, timeout: int = 600):
+  """experiments/<name>.py with `args`, from the repository root, as a user
+  runs it (its own process); the CompletedProcess, output captured."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+         *args]
+  return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                        timeout=timeout)
+
+
+def assert_one_line_error(proc, message: str) -> None:
+  """Bad input: exit status 2, the last stderr line 'error: ...' matching
+  the regular expression `message`, no traceback."""
+  import re  # pylint: disable=g-import-not-at-top
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and re.search(message, last), last
+  assert 'Traceback' not in proc.stderr

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import member_dir
+from conftest import assert_one_line_error, member_dir, run_script
 from dlexp import claims, findings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -274,14 +274,8 @@ def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
      r"model.norm='batch' not allowed"),
 ])
 def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{script}.py'),
-         f'--workdir={tmp_path}'] + TINY + flags
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=TIMEOUT_S)
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  last = proc.stderr.strip().splitlines()[-1]
-  assert last.startswith('error: ') and re.search(message, last), last
-  assert 'Traceback' not in proc.stderr
+  assert_one_line_error(
+      run_script(script, f'--workdir={tmp_path}', *TINY, *flags), message)
 
 
 # -- scripts run at their --smoke size, as CI runs them -------------------------
@@ -401,10 +395,7 @@ def _smoke_checked(name, tmp_path, claims, extra=()):
   its `claims` (their number), the findings record and that dlexp.findings
   builds from it. Returns (table rows, stdout, workdir, record)."""
   workdir = str(tmp_path / 'runs')
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
-         '--smoke', f'--workdir={workdir}', *extra]
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=TIMEOUT_S)
+  proc = run_script(name, '--smoke', f'--workdir={workdir}', *extra)
   assert proc.returncode == 0, proc.stderr[-3000:]
   rows = _table(proc.stdout)
   for trial, row in rows.items():
@@ -527,14 +518,8 @@ def test_selu_self_normalizing_smoke(tmp_path):
 ])
 def test_issue11_bad_input_is_a_one_line_error(tmp_path, script, flags,
                                                message):
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{script}.py'),
-         f'--workdir={tmp_path}'] + TINY + flags
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=TIMEOUT_S)
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  last = proc.stderr.strip().splitlines()[-1]
-  assert last.startswith('error: ') and re.search(message, last), last
-  assert 'Traceback' not in proc.stderr
+  assert_one_line_error(
+      run_script(script, f'--workdir={tmp_path}', *TINY, *flags), message)
   assert not os.listdir(tmp_path)  # nothing written
 
 

@@ -2,7 +2,6 @@
 exit status, the table's rows, every claim with a verdict, the findings
 record and FINDINGS.md built from it, and numbers within sane bounds."""
 import glob
-import re
 import json
 import os
 import subprocess
@@ -10,18 +9,16 @@ import sys
 
 import pytest
 
+from conftest import assert_one_line_error, run_script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TIMEOUT_S = 600
 VERDICTS = ('SUPPORTED', 'CONTRADICTED', 'DEPENDS', 'INCONCLUSIVE')
 
 
 def run(name, tmp_path, *extra):
   """(stdout, workdir, rows, verdicts) of `name` --smoke; fails on errors."""
   workdir = str(tmp_path / 'runs')
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
-         '--smoke', f'--workdir={workdir}', *extra]
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=TIMEOUT_S)
+  proc = run_script(name, '--smoke', f'--workdir={workdir}', *extra)
   assert proc.returncode == 0, proc.stderr[-3000:]
   out = proc.stdout
   verdicts = [line for line in out.splitlines() if line.startswith('- [')]
@@ -147,14 +144,9 @@ def test_keras_workflow(tmp_path):
     ('keras_workflow', ['--classes=1,2,3'], r'--classes=.* must name two'),
 ])
 def test_bad_input_is_a_one_line_error(tmp_path, name, flags, message):
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
-         '--smoke', f'--workdir={tmp_path / "never"}', *flags]
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=120)
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  last = proc.stderr.strip().splitlines()[-1]
-  assert last.startswith('error: ') and re.search(message, last), last
-  assert 'Traceback' not in proc.stderr
+  assert_one_line_error(
+      run_script(name, '--smoke', f'--workdir={tmp_path / "never"}', *flags),
+      message)
   assert not (tmp_path / 'never').exists()
 
 
