@@ -46,6 +46,22 @@ class Verdict:
       raise ValueError(f'verdict {self.verdict!r} not in {VERDICTS}')
 
 
+def across(verdicts: Sequence[Verdict], cases: str) -> Verdict:
+  """One verdict from one comparison per case (per model, per cell, ...):
+  all supported -> supported; some -> depends (on the `cases`); otherwise
+  any contradicted -> contradicted; else inconclusive (also with no case).
+  The evidence is theirs, joined."""
+  text = '; '.join(v.evidence for v in verdicts)
+  kinds = {v.verdict for v in verdicts}
+  if kinds == {SUPPORTED}:
+    return Verdict(SUPPORTED, text)
+  if SUPPORTED in kinds:
+    return Verdict(DEPENDS, f'{text} (on the {cases})')
+  if CONTRADICTED in kinds:
+    return Verdict(CONTRADICTED, text)
+  return Verdict(INCONCLUSIVE, text)
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
   source: str  # seed file and question, e.g. '003 Q5'

@@ -250,7 +250,19 @@ def run_ablation(axes,
   """
   grid = run_grid(axes, config, final_hooks, options, axis_flags)
   text = grid.table(columns)
-  show(title, run_line(grid.config), text)
+  conclude(grid, title, run_line(grid.config), text, claims, plots, plotters)
+  return grid.results, text
+
+
+def conclude(grid: Grid, title: str, line: str, text: str,
+             claims: Sequence[claims_lib.Claim],
+             plots: Sequence[str] = ('val_accuracy', 'train_loss'),
+             plotters: Sequence[Plotter] = ()) -> None:
+  """After a grid: prints its table `text` under `title` and `line`; with
+  the whole grid (not a trial shard) on the primary process, draws `plots`
+  and `plotters` and publishes the verdicts on `claims` and the findings
+  record; exits non-zero if a member failed."""
+  show(title, line, text)
   index, count = trial_shard()
   if count > 1:
     # The claims need the whole grid; a shard's table is a part of it.
@@ -261,9 +273,8 @@ def run_ablation(axes,
   elif _primary():
     written = plot_curves(grid, plots, plotters)
     publish(title, text, claims, grid.evidence(), grid.directories,
-            preamble=run_line(grid.config), plots=written)
+            preamble=line, plots=written)
   check_failed(grid)
-  return grid.results, text
 
 
 @dataclasses.dataclass

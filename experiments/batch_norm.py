@@ -212,7 +212,7 @@ def best_rate_trial(ev: claims.Evidence, norm: str, **fixed):
 def _faster(pev: claims.PartEvidence) -> claims.Verdict:
   """Epochs to the target, each variant at its best swept rate, per model:
   both faster supports, one of them depends."""
-  verdicts, texts = [], []
+  verdicts = []
   for part in (_MLP, _CNN):
     if part not in pev.parts:
       continue
@@ -226,16 +226,8 @@ def _faster(pev: claims.PartEvidence) -> claims.Verdict:
                        f'({epochs + 1} = not within {epochs})',
                        f'no normalization (lr {lr_none:g})',
                        f'batch norm (lr {lr_bn:g})', fmt='.1f')
-    verdicts.append(v.verdict)
-    texts.append(v.evidence)
-  text = '; '.join(texts)
-  if all(v == claims.SUPPORTED for v in verdicts):
-    return claims.Verdict(claims.SUPPORTED, text)
-  if claims.SUPPORTED in verdicts:
-    return claims.Verdict(claims.DEPENDS, text + ' (on the model)')
-  if claims.CONTRADICTED in verdicts:
-    return claims.Verdict(claims.CONTRADICTED, text)
-  return claims.Verdict(claims.INCONCLUSIVE, text)
+    verdicts.append(v)
+  return claims.across(verdicts, 'model')
 
 
 def _stability(pev: claims.PartEvidence) -> claims.Verdict:

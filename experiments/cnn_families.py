@@ -233,11 +233,7 @@ def main(_):
                                     ', '.join(p[0] for p in parts))
   line += f', width_mult {base.model.width_mult:g}' + ''.join(
       f' ({f} {w:g})' for f, w in widths.items() if f in families)
-  cli.show(title, line, text)
-  written = cli.plot_curves(grid, ('val_accuracy', 'train_loss'))
-  cli.publish(title, text, CLAIMS, grid.evidence(), grid.directories,
-              preamble=line, plots=written)
-  cli.check_failed(grid)
+  cli.conclude(grid, title, line, text, CLAIMS)
 
 
 if __name__ == '__main__':

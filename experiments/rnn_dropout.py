@@ -103,16 +103,7 @@ def _per_cell(ev, check):
   """Combines one comparison per cell: all supported -> supported, some ->
   depends (on the cell), any contradicted and none supported ->
   contradicted."""
-  verdicts = [check(cell) for cell in _cells(ev)]
-  text = '; '.join(v.evidence for v in verdicts)
-  kinds = {v.verdict for v in verdicts}
-  if kinds == {claims.SUPPORTED}:
-    return claims.Verdict(claims.SUPPORTED, text)
-  if claims.SUPPORTED in kinds:
-    return claims.Verdict(claims.DEPENDS, text + ' (on the cell)')
-  if claims.CONTRADICTED in kinds:
-    return claims.Verdict(claims.CONTRADICTED, text)
-  return claims.Verdict(claims.INCONCLUSIVE, text)
+  return claims.across([check(cell) for cell in _cells(ev)], 'cell')
 
 
 def _variational_better(ev: claims.Evidence) -> claims.Verdict:

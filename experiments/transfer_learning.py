@@ -316,11 +316,7 @@ def main(_):
           f'model {base.model.name}, source {base.epochs} epochs, target '
           f'{n} labels at 100 %, seeds {base.seed}..'
           f'{base.seed + base.num_seeds - 1} (mean ± std over seeds)')
-  cli.show(title, line, text)
-  written = cli.plot_curves(grid, ('val_accuracy',))
-  cli.publish(title, text, CLAIMS, grid.evidence(), grid.directories,
-              preamble=line, plots=written)
-  cli.check_failed(grid)
+  cli.conclude(grid, title, line, text, CLAIMS, plots=('val_accuracy',))
 
 
 if __name__ == '__main__':

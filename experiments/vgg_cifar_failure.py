@@ -264,11 +264,8 @@ def main(_):
           f'{base.epochs} epochs of batch 100, seeds {base.seed}..'
           f'{base.seed + base.num_seeds - 1} (mean ± std over seeds); '
           f'ln 10 = {LN10:.4f}')
-  cli.show(title, line, text)
-  written = cli.plot_curves(grid, ('train_loss', 'val_accuracy'))
-  cli.publish(title, text, CLAIMS, grid.evidence(), grid.directories,
-              preamble=line, plots=written)
-  cli.check_failed(grid)
+  cli.conclude(grid, title, line, text, CLAIMS,
+               plots=('train_loss', 'val_accuracy'))
 
 
 if __name__ == '__main__':

@@ -21,3 +21,16 @@ def test_trial_by_last_part_or_whole_path():
   ev = claims.Evidence({'r': [_run('r', {'model.dropout_rate': 0.3}, 0.7)]})
   assert ev.trial(dropout_rate=0.3) == 'r'
   assert ev.values('r', 'test_accuracy').tolist() == [0.7]
+
+
+def test_across_combines_one_verdict_per_case():
+  s, c, i = (claims.Verdict(v, v) for v in (claims.SUPPORTED,
+                                             claims.CONTRADICTED,
+                                             claims.INCONCLUSIVE))
+  assert claims.across([s, s], 'cell').verdict == claims.SUPPORTED
+  mixed = claims.across([s, c], 'model')
+  assert mixed.verdict == claims.DEPENDS and mixed.evidence.endswith(
+      '(on the model)')
+  assert claims.across([c, i], 'cell').verdict == claims.CONTRADICTED
+  assert claims.across([i], 'cell').verdict == claims.INCONCLUSIVE
+  assert claims.across([], 'cell').verdict == claims.INCONCLUSIVE
