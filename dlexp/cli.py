@@ -20,7 +20,7 @@ from ml_collections import config_flags
 
 from dlexp import claims as claims_lib
 from dlexp import config as config_lib
-from dlexp import findings, report
+from dlexp import findings, records, report
 from dlexp.errors import DlexpError
 
 FLAGS = flags.FLAGS
@@ -416,9 +416,27 @@ def publish(title: str, table: str, claims: Sequence[claims_lib.Claim],
       _SCRIPT['name'], question=question, command=command_line(),
       size=size(), table=table, preamble=preamble, claims=verdicts,
       plots=list(plots), directories=list(directories),
-      wall_seconds=time.time() - _SCRIPT['start'])
+      **_wall_time(directories))
   print(f'findings: {path}')
   return path
+
+
+def _wall_time(directories: Sequence[str]) -> Dict[str, Any]:
+  """The record's wall time: this invocation's, and how many of its runs
+  it reused (finished before it started: a rerun that only re-renders a
+  table is not a measurement of the runs). Where every run was reused, the
+  time of the invocation that trained them is kept."""
+  start = time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(_SCRIPT['start']))
+  updated = [(records.read_json(os.path.join(d, 'status.json')) or {}).get(
+      'updated', '') for d in directories]
+  reused = sum(1 for u in updated if u and u < start)
+  if directories and reused == len(directories):
+    old = records.read_json(findings.record_path(
+        FLAGS.workdir, _SCRIPT['name'] or 'script', directories)) or {}
+    if old.get('wall_seconds') and not old.get('reused_runs'):
+      return dict(wall_seconds=old['wall_seconds'], reused_runs=0)
+  return dict(wall_seconds=time.time() - _SCRIPT['start'],
+              reused_runs=reused)
 
 
 def command_line() -> str:

@@ -62,11 +62,15 @@ def write_record(workdir: str, script: str, **fields) -> str:
                 git_commit=env['git_commit'], **fields)
   record['directories'] = sorted(
       os.path.relpath(d, workdir) for d in fields['directories'])
-  path = os.path.join(directory,
-                      f'{script}-{invocation_id(fields["directories"], workdir)}'
-                      '.json')
+  path = record_path(workdir, script, fields['directories'])
   records.write_json(path, record)
   return path
+
+
+def record_path(workdir: str, script: str, directories: Sequence[str]) -> str:
+  """Where write_record puts the record of `script` over `directories`."""
+  return os.path.join(workdir, FINDINGS_DIR,
+                      f'{script}-{invocation_id(directories, workdir)}.json')
 
 
 def read_records(workdirs: Sequence[str]) -> List[Dict[str, Any]]:
@@ -117,8 +121,11 @@ def _section(r: Dict[str, Any], plot_dir: Optional[str],
       rel = os.path.relpath(os.path.join(plot_dir, name), out_dir)
       lines += [f'![{os.path.basename(plot)}]({rel})', '']
   minutes = r.get('wall_seconds', 0) / 60
+  reused = r.get('reused_runs') or 0
+  took = (f'{minutes:.1f} min' if not reused else
+          f'{minutes:.1f} min, reusing {reused} finished runs')
   lines += [f'Reproduce: `{r["command"]}` ({r.get("size", "default")} size; '
-            f'{minutes:.1f} min on {r["machine"]}, {r["backend"]}, '
+            f'{took} on {r["machine"]}, {r["backend"]}, '
             f'{r["written"][:10]}).', '']
   return lines
 

@@ -36,11 +36,14 @@ so a failure at initialization (the signal shrinking through 13 convs and
 4 dense layers) is what these runs can show; which change rescues a
 pretrained base is a --full run with imported weights (init.from_path
 takes any saved dlexp model), not this one. At the default size the nets
-are narrow (model.width_mult) and train few steps: the verdicts speak of
-this budget.
+are narrow (model.width_mult 1/16) and train 160 steps (2,000 images, 8
+epochs; about 6 minutes on 2 cores): the verdicts speak of this budget.
+The failure is all or nothing per run (a seed leaves ln 10 or stays
+there), so the notebook's claim is decided seed by seed: the table's
+'stuck at chance' is the fraction of seeds that ended there.
 
   python experiments/vgg_cifar_failure.py
-  python experiments/vgg_cifar_failure.py --fixes=batch_norm,he_init --epochs=8
+  python experiments/vgg_cifar_failure.py --fixes=batch_norm,he_init --epochs=16
   python experiments/vgg_cifar_failure.py --full --data_dir=~/tensorflow_datasets
 """
 import copy
@@ -75,9 +78,9 @@ _FIX_LRS = flags.DEFINE_list('fix_lrs', ['0.0001', '0.01'], 'Learning rates '
                              'tried against the notebook\'s 0.001.')
 
 cli.define_flags(
-    'vgg_cifar_failure', model='vgg', epochs=4, seeds=3,
+    'vgg_cifar_failure', model='vgg', epochs=8, seeds=3,
     config={'model.width_mult': 0.0625, 'data.resize': 32,
-            'data.channels': 3, 'data.train_limit': 1000,
+            'data.channels': 3, 'data.train_limit': 2000,
             'data.val_size': 500, 'data.test_limit': 1000,
             'diagnostics.probe_size': 256},
     smoke={'epochs': 1, 'seeds': 2, 'fixes': ['batch_norm'],
@@ -111,8 +114,18 @@ def _pinned(run):
   return None if loss is None else abs(loss - LN10)
 
 
+def _stuck(run):
+  """1 when the run ended at chance: last training loss within 0.01 of
+  ln 10 and test accuracy within 0.05 of 1/10; else 0."""
+  gap, acc = _pinned(run), run.final('test_accuracy')
+  if gap is None or acc is None:
+    return None
+  return float(gap <= 0.01 and abs(acc - 0.1) <= 0.05)
+
+
 LOSS = report.Column('train loss @end', _at_end('train_loss'), '.4f')
 PINNED = report.Column('loss - ln 10 (abs)', _pinned, '.4f')
+STUCK = report.Column('stuck at chance (fraction of seeds)', _stuck, '.2f')
 SPREAD = report.final('logit_spread_examples', 'logit spread', '.2e')
 COLUMNS = (
     report.Column('act std first @init', _stat('act_std', 'first', 0), '.3g'),
@@ -121,7 +134,7 @@ COLUMNS = (
     report.Column('dead last @end', _stat('dead_fraction', 'last', 'end'),
                   '.3f'),
     report.Column('grad first/logits @init', _ratio, '.3g'),
-    SPREAD, LOSS, PINNED, report.final('test_accuracy', 'test acc'),
+    SPREAD, LOSS, STUCK, report.final('test_accuracy', 'test acc'),
     report.DEFAULT_COLUMNS[3])
 
 
@@ -137,26 +150,37 @@ def _notebook(ev):
 
 
 def _at_chance(ev: claims.Evidence) -> claims.Verdict:
-  """Reproduced when every seed's last-epoch loss is within 0.01 of ln 10
-  and the test accuracy within 0.05 of chance."""
+  """Per seed (the failure is all-or-nothing: a run either leaves ln 10 or
+  stays there): supported when every seed ends at chance (_stuck), depends
+  when some do, contradicted when none does."""
   trial = _notebook(ev)
-  gap, acc = ev.values(trial, PINNED), ev.values(trial, 'test_accuracy')
-  chance = 1 / 10
-  text = (f'notebook VGG: |train loss - ln 10| {claims.describe(gap)}, '
-          f'test accuracy {claims.describe(acc)} (chance {chance:.2f}), '
-          f'logit spread {claims.describe(ev.values(trial, SPREAD), ".2e")}')
-  if not gap.size or not acc.size:
+  stuck = ev.values(trial, STUCK)
+  gap = claims.describe(ev.values(trial, PINNED))
+  text = (f'notebook VGG: at chance in {int(stuck.sum())} of {stuck.size} '
+          f'seeds; |train loss - ln 10| {gap}, '
+          f'test accuracy {claims.describe(ev.values(trial, "test_accuracy"))}'
+          f' (chance 0.10), logit spread '
+          f'{claims.describe(ev.values(trial, SPREAD), ".2e")}')
+  if not stuck.size:
     return claims.Verdict(claims.INCONCLUSIVE, text)
-  if gap.max() <= 0.01 and abs(acc.mean() - chance) <= 0.05:
+  if stuck.all():
     return claims.Verdict(claims.SUPPORTED, text)
-  return claims.Verdict(claims.CONTRADICTED, text)
+  return claims.Verdict(claims.DEPENDS if stuck.any() else
+                        claims.CONTRADICTED, text)
 
 
 def _fixes(ev, name):
-  return claims.compare(ev.values(_notebook(ev), LOSS),
-                        ev.values(_trial(ev, name), LOSS),
-                        'last-epoch training loss', 'the notebook\'s VGG16',
-                        name, fmt='.4f')
+  """The loss comparison decides; the seeds at chance on each side are
+  reported with it."""
+  verdict = claims.compare(ev.values(_notebook(ev), LOSS),
+                           ev.values(_trial(ev, name), LOSS),
+                           'last-epoch training loss', 'the notebook\'s VGG16',
+                           name, fmt='.4f')
+  counts = '; at chance: ' + ', '.join(
+      f'{int(v.sum())} of {v.size} seeds ({t})' for t, v in (
+          ('notebook', ev.values(_notebook(ev), STUCK)),
+          (name, ev.values(name, STUCK))))
+  return claims.Verdict(verdict.verdict, verdict.evidence + counts)
 
 
 def _learning_rate(ev: claims.Evidence) -> claims.Verdict:
@@ -239,13 +263,13 @@ def main(_):
   if unknown:
     raise ConfigError(f'--fixes: {unknown[0]} not allowed; allowed: '
                       f'{", ".join(FIXES)}')
-  base.data.name = _dataset(base)
   lrs = [0.001] + cli.list_flag(_FIX_LRS.value, float, 'fix_lrs')
-  hooks = [analysis.logit_spread_hook]
   if flags.FLAGS['model'].present or 'model.variant' in cli.config_overrides():
     raise ConfigError('--model / --config.model.variant do not apply: the '
                       'models are the notebook\'s; choose them with --vgg '
                       'and --resnet')
+  base.data.name = _dataset(base)
+  hooks = [analysis.logit_spread_hook]
   notebook = _config(base, dict(NOTEBOOK, **{'model.variant': _VGG.value}))
   parts = [('notebook VGG', cli.run_grid(
       {'optimizer.learning_rate': lrs}, notebook, final_hooks=hooks))]

@@ -130,3 +130,28 @@ def test_script_prints_only_the_asked_settings(tmp_path):
   second = table('--config.optimizer.learning_rate=0.5')
   assert len(first) == len(second) == 1
   assert first != second
+
+
+def test_rerender_keeps_the_wall_time_of_the_runs(tmp_path):
+  """A rerun that finds every run finished only re-renders the table: its
+  findings record keeps the training invocation's wall time, not its own
+  few seconds."""
+  cmd = [sys.executable, 'experiments/elu_vs_relu.py', '--dataset=synthetic',
+         '--activations=relu', '--seeds=1', '--epochs=1',
+         '--config.data.train_limit=1024', '--config.model.depth=2',
+         '--config.model.width=8', f'--workdir={tmp_path}']
+  env = dict(os.environ, PYTHONPATH=ROOT)
+
+  def record():
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    names = [n for n in os.listdir(os.path.join(tmp_path, 'findings'))
+             if n.endswith('.json')]
+    assert len(names) == 1, names
+    return json.load(open(os.path.join(tmp_path, 'findings', names[0])))
+  first = record()
+  assert first['reused_runs'] == 0 and first['wall_seconds'] > 0
+  second = record()
+  assert second['wall_seconds'] == first['wall_seconds']
+  assert second['reused_runs'] == 0

@@ -31,7 +31,10 @@ from dlexp.train.steps import Steps
 # (after_epoch) skip LLVM's optimizations: on XLA:CPU that cuts their compile
 # time 2-3x (the default MLP's init: 0.94 s -> 0.30 s; after_epoch with
 # diagnostics of a 3x32 MLP: 1.8 s -> 0.6 s), while their run time stays
-# small next to an epoch (the 20x100 MLP's diagnostics: 21 -> 61 ms).
+# small next to an epoch (the 20x100 MLP's diagnostics: 21 -> 61 ms). Not
+# for a conv net's after_epoch: unoptimized convolutions made the VGG16 x1/16
+# diagnostics (256 probe images, 32x32x3) 6.2 s per member-epoch against
+# 0.55 s optimized, ten times its 10-step epoch (vgg_cifar_failure).
 QUICK_COMPILE = {'xla_backend_optimization_level': 0}
 
 # The name of the vmap axis over the members of a chunk.
@@ -45,7 +48,7 @@ class Compiled:
   def __init__(self, fn: Callable, donate_argnums=(),
                options: Optional[Dict[str, Any]] = None):
     self._jit = jax.jit(fn, donate_argnums=donate_argnums)
-    self._options = options
+    self.options = options  # per-program XLA options over dlexp's
     self._exe = {}
     self._lock = threading.Lock()
     self.compile_seconds = 0.0
@@ -67,7 +70,7 @@ class Compiled:
     start = time.perf_counter()
     lowered = self._jit.lower(*args)
     lower_seconds = time.perf_counter() - start
-    options = {**xla_flags.compiler_options(), **(self._options or {})}
+    options = {**xla_flags.compiler_options(), **(self.options or {})}
 
     def compile_now():
       t0 = time.perf_counter()
@@ -101,9 +104,11 @@ def compile_all(thunks: Sequence[Optional[Callable[[], None]]]) -> None:
 
 
 class Program:
-  """The vmapped, compiled functions of one group (same shapes and code)."""
+  """The vmapped, compiled functions of one group (same shapes and code).
+  `quick_after_epoch`: compile after_epoch with QUICK_COMPILE (not for conv
+  nets, whose diagnostics it slows tenfold)."""
 
-  def __init__(self, steps: Steps):
+  def __init__(self, steps: Steps, quick_after_epoch: bool = True):
     self.steps = steps
     # The member axis is named, so a train step can branch on whether any
     # member prunes now (an unbatched lax.cond predicate); `steps` itself
@@ -134,7 +139,8 @@ class Program:
         v(steps.fold_eval_sums, in_axes=(0, 0, 0, None, None, None)))
     self.after_epoch = Compiled(
         v(steps.after_epoch, in_axes=(0, 0, 0, 0, None, None, None, None)),
-        donate_argnums=(0, 1), options=QUICK_COMPILE)
+        donate_argnums=(0, 1),
+        options=QUICK_COMPILE if quick_after_epoch else None)
     # Precompile's wall time, and the per-program seconds it overlapped.
     self._parallel_wall = self._parallel_sum = 0.0
 
@@ -299,7 +305,8 @@ def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
       diag_options=diag_lib.options(cfg.diagnostics),
       static_dropout_rate=0.0 if no_dropout else None,
       freeze=tuple(cfg.train.freeze), cv_folds=folds,
-      cv_seed=cfg.data.split_seed, eval_batch_size=cfg.eval_batch_size))
+      cv_seed=cfg.data.split_seed, eval_batch_size=cfg.eval_batch_size),
+      quick_after_epoch=not is_conv_net(cfg))
 
 
 def is_conv_net(cfg) -> bool:
