@@ -160,9 +160,8 @@ ENTRY_DESCRIPTIONS: Dict[str, Dict[str, str]] = {
                   'select_and_scatter (fast backward on XLA-CPU).',
     },
     'member_modes': {
-        'auto': 'On a GPU/TPU vmap; on CPU loop for conv nets and for groups '
-                'of more than 8 members, else vmap (measured: '
-                'benchmarks/README.md).',
+        'auto': 'On a GPU/TPU vmap; on CPU loop for conv nets, else vmap '
+                '(measured: benchmarks/README.md).',
         'vmap': 'All members of a group in one vmapped program.',
         'loop': 'One member at a time through the same compiled program.',
     },

@@ -267,14 +267,14 @@ def test_step_driver_equals_scan_driver(tmp_path):
 def test_auto_member_mode_follows_the_measured_cpu_rule():
   from dlexp.train import program  # pylint: disable=g-import-not-at-top
   cfg = tiny_config()
-  limit = program.CPU_VMAP_MAX_MEMBERS
-  assert program.member_mode(cfg, limit) == 'vmap'
-  assert program.member_mode(cfg, limit + 1) == 'loop'
-  cfg.members = 'vmap'  # an explicit choice is kept at any size
-  assert program.member_mode(cfg, 30) == 'vmap'
-  cfg.members = 'auto'
+  for members in (1, 3, 30):  # an MLP: vmap at every measured count
+    assert program.member_mode(cfg, members) == 'vmap'
   cfg.model.name = 'cnn'
   assert program.member_mode(cfg, 2) == 'loop'
+  cfg.members = 'vmap'  # an explicit choice is kept
+  assert program.member_mode(cfg, 30) == 'vmap'
+  cfg.model.name, cfg.members = 'mlp', 'loop'
+  assert program.member_mode(cfg, 3) == 'loop'
 
 
 def test_conv_nets_optimize_their_after_epoch_program():

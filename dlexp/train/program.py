@@ -319,20 +319,16 @@ def epoch_driver_for(cfg) -> str:
   return epoch_driver(cfg.epoch_driver, is_conv_net(cfg))
 
 
-# members=auto on CPU: vmap up to this many members, loop beyond. Measured
-# with benchmarks/member_policy.py (2 cores, benchmarks/README.md): vmap
-# over loop 1.05-1.17x at 3 members (MLPs, LSTM), 0.87-0.93x at 15 (20x100
-# MLP, LSTM-32; 3x256 MLP 1.03x); conv nets 0.79x already at 3. On a GPU
-# vmap keeps a small model's chip busy (15 CNNs on an H200: 1.17x loop).
-CPU_VMAP_MAX_MEMBERS = 8
-
-
+# members=auto on CPU: loop for conv nets, vmap for the rest. Measured with
+# benchmarks/member_policy.py on 2 idle cores (benchmarks/README.md): vmap
+# over loop 1.08-1.64x for MLPs (2x16 to 20x100) and an LSTM-32 at 3 to 30
+# members; a conv net 0.71x at 3 (batched convolutions lower badly on
+# XLA:CPU). On a GPU vmap keeps a small model's chip busy.
 def member_mode(cfg, members: int) -> str:
   """'vmap' or 'loop' for a group of `members` (see config.members)."""
+  del members  # measured: the count (3 to 30) does not change the answer
   if cfg.members != 'auto':
     return cfg.members
   if jax.default_backend() != 'cpu':
     return 'vmap'
-  if is_conv_net(cfg) or members > CPU_VMAP_MAX_MEMBERS:
-    return 'loop'
-  return 'vmap'
+  return 'loop' if is_conv_net(cfg) else 'vmap'
