@@ -189,8 +189,8 @@ def combine(parts: Sequence[Tuple[str, Grid]]) -> Grid:
   """Several grids as one (for one table, one findings record): each
   part's trials renamed 'label,trial' ('label' when the grid has no axes:
   its one trial is 'run'), in the order given. For grids that cannot share
-  one call of run_grid: other data (data.* is never an axis). The config is
-  the first part's."""
+  one call of run_grid: other data (data.* is never an axis); run_parts
+  combines its parts. The config is the first part's."""
   results, runs, groups, trials = [], [], {}, []
   for label, grid in parts:
     rename = lambda t, label=label: ','.join(
@@ -257,12 +257,18 @@ def run_ablation(axes,
 def conclude(grid: Grid, title: str, line: str, text: str,
              claims: Sequence[claims_lib.Claim],
              plots: Sequence[str] = ('val_accuracy', 'train_loss'),
-             plotters: Sequence[Plotter] = ()) -> None:
-  """After a grid: prints its table `text` under `title` and `line`; with
-  the whole grid (not a trial shard) on the primary process, draws `plots`
-  and `plotters` and publishes the verdicts on `claims` and the findings
-  record; exits non-zero if a member failed."""
-  show(title, line, text)
+             plotters: Sequence[Plotter] = (), evidence: Any = None,
+             drawn: Optional[List[str]] = None) -> None:
+  """After a grid (several grids: combine): prints its table `text` under
+  `title` and `line`; with the whole grid (not a trial shard) on the
+  primary process, draws `plots` and `plotters` and publishes the verdicts
+  on `claims` (checked on `evidence`, default the grid's) and the findings
+  record; exits non-zero if a member failed. `drawn`: the figures run_parts
+  drew as it printed each part's table, so only the title is printed here."""
+  if drawn is None:
+    show(title, line, text)
+  elif title:
+    print(f'\n## {title}; workdir {os.path.abspath(FLAGS.workdir)}')
   index, count = trial_shard()
   if count > 1:
     # The claims need the whole grid; a shard's table is a part of it.
@@ -271,9 +277,10 @@ def conclude(grid: Grid, title: str, line: str, text: str,
           'one), rerun the same command without --trial_shard: it trains '
           'nothing and prints the whole table, the verdicts and the findings.')
   elif _primary():
-    written = plot_curves(grid, plots, plotters)
-    publish(title, text, claims, grid.evidence(), grid.directories,
-            preamble=line, plots=written)
+    written = plot_curves(grid, plots, plotters) if drawn is None else drawn
+    publish(title, text, claims,
+            grid.evidence() if evidence is None else evidence,
+            grid.directories, preamble=line, plots=written)
   check_failed(grid)
 
 
@@ -320,37 +327,29 @@ def run_parts(parts: Sequence[Part], config=None, title: str = '',
               options: Optional[Dict[str, Any]] = None,
               axis_flags: Optional[Dict[str, str]] = None,
               claims: Sequence[claims_lib.Claim] = (),
-              plots: Sequence[str] = ()):
+              plots: Sequence[str] = ()) -> Dict[str, Grid]:
   """run_ablation for a script of several sweeps (`parts`, each its own
-  grid): one table per part under its name, one set of verdicts and one
-  findings record for all. Claim checks get a claims.PartEvidence
-  (`ev.part(name)` is that part's Evidence). Every setting is validated
-  before the first part trains. Returns {part name: (results, table)}."""
+  grid): one table per part under its name, printed as the part finishes,
+  then (conclude) one set of verdicts and one findings record for all.
+  Claim checks get a claims.PartEvidence (`ev.part(name)` is that part's
+  Evidence). Every setting is validated before the first part trains.
+  Returns {part name: its Grid}."""
   config = config or resolved_config()
   configs = [part_config(config, p) for p in parts]  # all errors up front
   for p in parts:
     check_axes(p.axes, axis_flags)
-  out, texts, evidence, dirs, written, grids = {}, [], {}, [], [], []
+  grids, texts, written = [], [], []
   for p, cfg in zip(parts, configs):
     grid = run_grid(p.axes, cfg, p.final_hooks, options, axis_flags)
-    table = grid.table(p.columns)
-    text = f'### {p.name}\n\n{run_line(cfg)}\n\n{table}'
-    print(f'\n{text}')
-    texts.append(text)
-    evidence[p.name] = grid.evidence()
-    dirs += grid.directories
+    grids.append((p.name, grid))
+    texts.append(f'### {p.name}\n\n{run_line(cfg)}\n\n{grid.table(p.columns)}')
+    print(f'\n{texts[-1]}')
     if _primary():
       written += plot_curves(grid, plots, subdir=p.name)
-    grids.append(grid)
-    out[p.name] = (grid.results, table)
-  if title:
-    print(f'\n## {title}; workdir {os.path.abspath(FLAGS.workdir)}')
-  if trial_shard()[1] == 1 and _primary():
-    publish(title, '\n\n'.join(texts), claims,
-            claims_lib.PartEvidence(evidence), dirs, plots=written)
-  for grid in grids:
-    check_failed(grid)
-  return out
+  evidence = claims_lib.PartEvidence({n: g.evidence() for n, g in grids})
+  conclude(combine(grids), title, '', '\n\n'.join(texts), claims,
+           evidence=evidence, drawn=written)
+  return dict(grids)
 
 
 def _primary() -> bool:
@@ -383,7 +382,7 @@ def plot_curves(grid: Grid, metrics: Sequence[str],
   if FLAGS.plot:
     metrics = list(dict.fromkeys([*metrics, 'val_accuracy', 'val_loss',
                                   'train_loss']))
-  elif size() == 'smoke' or not runs:
+  elif size() == 'smoke' or not runs or not (metrics or plotters):
     return []
   outdir = os.path.join(FLAGS.workdir, findings.FINDINGS_DIR, 'plots',
                         findings.invocation_id(directories, FLAGS.workdir),

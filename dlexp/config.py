@@ -9,7 +9,8 @@ from dlexp import data, distributed, losses, optim, regularizers
 from dlexp.errors import ConfigError
 from dlexp.models import config as model_config
 from dlexp.registry import closest
-from dlexp.train import transfer
+from dlexp.train import device_data, transfer
+from dlexp.train.device_data import AUTO_PROBE_SIZE
 
 # How grid members share compiled programs: 'auto' vmaps members of models that
 # profit from it (MLPs, RNNs) and loops over members of conv nets, where XLA-CPU
@@ -58,7 +59,11 @@ def default_config() -> ml_collections.ConfigDict:
   c.diagnostics.every_epochs = 1  # Epochs between diagnostics (dead units,
                                   # activation statistics, gradient norms,
                                   # sparsity); 0 = off.
-  c.diagnostics.probe_size = 512  # Fixed validation examples used as probe.
+  c.diagnostics.probe_size = AUTO_PROBE_SIZE  # Validation examples used as
+                                              # probe (training examples under
+                                              # cross-validation); -1 = auto:
+                                              # the first 512, or all of a
+                                              # smaller split.
   c.diagnostics.unit_masks = False  # Also log each layer's per-unit dead mask
                                     # (diag/<layer>/dead_units), to follow
                                     # units across epochs (revival).
@@ -210,7 +215,11 @@ def validate(config) -> None:
   _check(es.min_delta >= 0 and math.isfinite(es.min_delta),
          f'early_stopping.min_delta={es.min_delta} must be >= 0')
   _check_least(config, 'diagnostics.every_epochs', 0)
-  _check_least(config, 'diagnostics.probe_size', 1)
+  probe = config.diagnostics.probe_size
+  _check(probe >= 1 or probe == AUTO_PROBE_SIZE,
+         f'diagnostics.probe_size={probe} must be >= 1, or '
+         f'{AUTO_PROBE_SIZE} for auto (up to '
+         f'{device_data.AUTO_PROBE_MAX})')
   _check_bool(config, 'diagnostics.unit_masks')
   _check_bool(config, 'diagnostics.train_mode')
   _check_least(config, 'checkpoint.every_epochs', 0)
@@ -242,6 +251,7 @@ def validate_against_data(config, dataset, num_devices: int) -> None:
   _check(config.batch_size % num_devices == 0,
          f'batch_size={config.batch_size} must be divisible by the number of '
          f'devices ({num_devices})')
+  device_data.probe_size(config, dataset)  # no larger than its split
   regression = dataset.num_classes == 0  # float targets
   if regression:
     losses.check_regression(config.loss)

@@ -204,11 +204,8 @@ def main(_):
           'over seeds); each row its published model, optimizer, batch and '
           'steps' + ('' if cli.size() == 'full' else
                      ' (Fashion-MNIST rows: a CPU-scale budget)'))
-  cli.show(title, line, text)
-  row_claims = [_claim(key, plans) for key in _ROWS.value]
-  cli.publish(title, text, row_claims, grid.evidence(), grid.directories,
-              preamble=line)
-  cli.check_failed(grid)
+  cli.conclude(grid, title, line, text,
+               [_claim(key, plans) for key in _ROWS.value], plots=())
 
 
 if __name__ == '__main__':

@@ -351,14 +351,12 @@ def main(_):
           f'and refits {_SEARCH_EPOCHS.value}), seeds {base.seed}..'
           f'{base.seed + base.num_seeds - 1} (mean ± std over seeds; CV rows '
           'over folds)')
-  cli.show(title, line, text)
   ev = combined.evidence()
   ev.workflow = dict(workflow, grid_best=best_names['grid'],
                      random_best=best_names['random'],
                      grid_points=len(grid.trials),
                      random_points=len(rand.trials))
-  cli.publish(title, text, CLAIMS, ev, combined.directories, preamble=line)
-  cli.check_failed(combined)
+  cli.conclude(combined, title, line, text, CLAIMS, plots=(), evidence=ev)
 
 
 def _subset(grid: cli.Grid, trial: str) -> cli.Grid:

@@ -72,6 +72,12 @@ CASES = [
      'data.val_size=0 must be >= 1 (or -1 = auto)'),
     ('val_size_below_auto', ['--config.data.val_size=-2'],
      'data.val_size=-2 must be >= 0, or -1 for auto'),
+    ('zero_probe_size', ['--config.diagnostics.probe_size=0'],
+     'diagnostics.probe_size=0 must be >= 1, or -1 for auto (up to 512)'),
+    # An explicit probe larger than its split: an error, not a smaller probe.
+    ('probe_larger_than_validation', ['--config.diagnostics.probe_size=501'],
+     'diagnostics.probe_size=501 is larger than the validation split (500 '
+     'examples) the probe is drawn from; allowed: 1..500, or -1 = auto'),
     # Non-finite numbers: rejected up front, not trained until "diverged".
     ('inf_learning_rate', ['--config.optimizer.learning_rate=inf'],
      'optimizer.learning_rate=inf not allowed; need a finite float'),

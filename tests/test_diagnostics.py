@@ -1,13 +1,21 @@
 """Diagnostics: each unit-state fraction measures what its name says, on a
-layer whose units are put in known states by hand."""
+layer whose units are put in known states by hand; the probe they are
+measured on takes the size asked for, or fails before anything compiles."""
+import dataclasses
+
 import jax
+from jax.sharding import Mesh
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
+from conftest import tiny_config
+from dlexp import config as config_lib
+from dlexp import data as data_lib
 from dlexp import models
-from dlexp.train import diagnostics
+from dlexp.errors import ConfigError
+from dlexp.train import device_data, diagnostics
 
 
 def _loss(logits, labels, hp):
@@ -111,3 +119,44 @@ def _diag_cfg(**values):
   section = config_lib.default_config().diagnostics
   section.update(values)
   return section
+
+
+
+def _split_data(num_val):
+  """1000 examples from arrays, `num_val` of them carved for validation;
+  0: none, as under cross-validation (the probe then comes from train)."""
+  x = np.arange(1000, dtype=np.float32).reshape(1000, 1)
+  ds = data_lib.from_arrays(x, np.arange(1000) % 2, val_size=num_val or 100)
+  return ds if num_val else dataclasses.replace(
+      ds, val_x=ds.val_x[:0], val_y=ds.val_y[:0])
+
+
+@pytest.mark.parametrize('num_val,probe_size,expected', [
+    (100, -1, 100),  # the default on a small split: all of it
+    (600, -1, 512),  # the default on a large one: the first 512
+    (100, 100, 100),  # an explicit size that fits: that size
+    (600, 7, 7),
+])
+def test_probe_takes_its_size_from_the_validation_split(
+    num_val, probe_size, expected):
+  ds = _split_data(num_val)
+  config = tiny_config(diagnostics__probe_size=probe_size)
+  config_lib.validate_against_data(config, ds, 1)
+  mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
+  placed = device_data.to_device(ds, config, mesh)
+  assert placed.probe_x.shape == (expected, 1)
+  np.testing.assert_array_equal(placed.probe_x, ds.val_x[:expected])
+
+
+@pytest.mark.parametrize('num_val,probe_size,split,n', [
+    (100, 101, 'validation', 100),
+    (0, 901, 'training', 900),  # no validation split: probed on train
+])
+def test_explicit_probe_larger_than_its_split_is_an_error(
+    num_val, probe_size, split, n):
+  ds = _split_data(num_val)
+  config = tiny_config(diagnostics__probe_size=probe_size)
+  with pytest.raises(ConfigError, match=(
+      f'diagnostics.probe_size={probe_size} is larger than the {split} '
+      fr'split \({n} examples\)')):
+    config_lib.validate_against_data(config, ds, 1)

@@ -7,6 +7,13 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from dlexp.errors import ConfigError
+
+# diagnostics.probe_size = AUTO_PROBE_SIZE: the first AUTO_PROBE_MAX examples
+# of the probe's split, or all of a smaller split.
+AUTO_PROBE_SIZE = -1
+AUTO_PROBE_MAX = 512
+
 
 @dataclasses.dataclass
 class DeviceData:
@@ -37,15 +44,30 @@ def replicate(tree, mesh):
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
+def probe_size(config, dataset) -> int:
+  """How many examples the diagnostics probe takes from its split: the
+  validation split, or under cross-validation (no validation split) the
+  training split. ConfigError if diagnostics.probe_size asks for more."""
+  size = config.diagnostics.probe_size
+  split, n = (('validation', len(dataset.val_y)) if len(dataset.val_y)
+              else ('training', len(dataset.train_y)))
+  if size == AUTO_PROBE_SIZE:
+    return min(AUTO_PROBE_MAX, n)
+  if size > n:
+    raise ConfigError(
+        f'diagnostics.probe_size={size} is larger than the {split} split '
+        f'({n} examples) the probe is drawn from; allowed: 1..{n}, or '
+        f'{AUTO_PROBE_SIZE} = auto (up to {AUTO_PROBE_MAX})')
+  return size
+
+
 def to_device(dataset, config, mesh) -> DeviceData:
   """Small datasets stay resident on the device(s), replicated."""
   rep = NamedSharding(mesh, P())
   put = lambda a: jax.device_put(a, rep)
-  # The probe comes from validation examples; under cross-validation (no
-  # validation split) from the first training examples.
   probe_x, probe_y = ((dataset.val_x, dataset.val_y) if len(dataset.val_y)
                       else (dataset.train_x, dataset.train_y))
-  probe = min(config.diagnostics.probe_size, len(probe_y))
+  probe = probe_size(config, dataset)
   return DeviceData(
       train_x=put(dataset.train_x), train_y=put(dataset.train_y),
       val=tuple(map(put, batched(dataset.val_x, dataset.val_y,
