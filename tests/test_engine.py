@@ -110,6 +110,10 @@ def test_joint_axis_sets_several_fields_per_value():
     ({'s': [{'optimizer.learning_rat': 0.1}]},
      r"did you mean 'optimizer.learning_rate'"),
     ({'s': [{'data.train_limit': 10}]}, r'data.train_limit cannot be a grid'),
+    # read once per sweep (device data): as an axis it would be ignored
+    ({'eval_batch_size': [100, 200]}, r'eval_batch_size cannot be a grid'),
+    ({'diagnostics.probe_size': [8, 16]},
+     r'diagnostics.probe_size cannot be a grid'),
     ({'s': [{'optimizer.learning_rate': 0.1}],
       'optimizer.learning_rate': [0.2]},
      r'optimizer.learning_rate is set by two grid axes'),

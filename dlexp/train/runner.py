@@ -75,11 +75,18 @@ def _fmt(value) -> str:
   return str(value)
 
 
+# Read once per sweep by device_data.to_device (from the base config).
+DEVICE_DATA_FIELDS = ('diagnostics.probe_size', 'eval_batch_size')
+
+
 def _check_axis_path(base, path: str) -> None:
   config_lib.check_key(base, path)
   if path.startswith('data.') or path in ('seed', 'num_seeds'):
     raise ConfigError(f'{path} cannot be a grid axis (all trials share the '
                       'data and the seeds)')
+  if path in DEVICE_DATA_FIELDS:
+    raise ConfigError(f'{path} cannot be a grid axis (all trials share the '
+                      'data placed on the devices, sized by it)')
 
 
 def axis_paths(axes) -> Dict[str, str]:
