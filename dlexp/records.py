@@ -111,16 +111,38 @@ def warn_once(key: str, message: str) -> None:
     print(f'warning: {message}', file=sys.stderr)
 
 
+def _summary_writer_class():
+  """tensorboardX.SummaryWriter, imported without torch.
+
+  tensorboardX imports torch whenever it is installed (the benchmarks'
+  extra), only to name torch tensors in type hints; dlexp logs Python
+  floats. That import cost 1.4-1.7 s of every process that writes a run
+  (2-core machine). torch stays importable afterwards: the block is lifted
+  once tensorboardX is loaded, and a process that imported torch already
+  keeps it.
+  """
+  if 'torch' in sys.modules:
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    return SummaryWriter
+  sys.modules['torch'] = None  # `import torch` raises ImportError
+  try:
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+  finally:
+    if sys.modules.get('torch', 0) is None:
+      del sys.modules['torch']
+  return SummaryWriter
+
+
 def _tensorboard_writer(logdir: str):
   """A tensorboardX SummaryWriter, or None (with a one-time warning) when
   tensorboardX cannot be imported."""
   try:
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    writer_class = _summary_writer_class()
   except ImportError as e:
     warn_once('tensorboardX', f'tensorboardX could not be imported ({e}); '
               'TensorBoard event files will not be written')
     return None
-  return SummaryWriter(logdir=logdir)
+  return writer_class(logdir=logdir)
 
 
 def git_commit() -> str:

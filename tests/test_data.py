@@ -319,6 +319,20 @@ def test_corrupt_file_is_an_error_not_skipped(tmp_path, no_system_copy):
   assert str(path) in str(e.value)
 
 
+def test_fashion_mnist_is_read_once_while_unchanged(tmp_path,
+                                                    no_system_copy):
+  """A script loads the dataset once per part: the files are read (and
+  gunzipped) again only when they change."""
+  folder = write_fashion(tmp_path / 'd', marker=1)
+  files, _ = fashion_mnist.locate(str(folder))
+  first = fashion_mnist.read(files)
+  assert fashion_mnist.read(files) is first
+  write_fashion(folder, marker=2, n_train=30)  # replaced in place
+  again = fashion_mnist.read(files)
+  assert again.train_x[0, 0, 0, 0] == 2 and len(again.train_x) == 30
+  assert not first.train_x.flags.writeable  # shared: nobody may change it
+
+
 def test_mismatched_counts(tmp_path, no_system_copy):
   folder = write_fashion(tmp_path / 'd')
   idx.write_idx(folder / 'train-labels-idx1-ubyte.gz',

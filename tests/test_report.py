@@ -3,10 +3,12 @@ the layer-order file, and the one warning when TensorBoard files cannot be
 written."""
 import math
 import os
+import subprocess
 import sys
 
 import pytest
 
+from conftest import ROOT
 from dlexp import records, report
 
 
@@ -125,3 +127,25 @@ def test_signed_format_signs_the_mean_not_the_spread():
   # sample std of (0.1, 0.3) = 0.1414
   assert report.mean_std([0.1, 0.3], '+.2f') == '+0.20 ± 0.14'
   assert report.mean_std([-0.1, -0.3], '+.2f') == '-0.20 ± 0.14'
+
+
+def test_tensorboard_writer_does_not_import_torch(tmp_path):
+  """tensorboardX imports torch when installed (1.4 s per process); the
+  writer loads it without, and torch stays importable afterwards."""
+  pytest.importorskip('tensorboardX')
+  code = '\n'.join([
+      'import importlib.util, sys',
+      'from dlexp import records',
+      'writer = records.RunWriter(sys.argv[1], {}, {})',
+      "writer.log({'epoch': 1, 'step': 10, 'val_loss': 0.5})",
+      'writer.close()',
+      "assert 'tensorboardX' in sys.modules and 'torch' not in sys.modules",
+      "if importlib.util.find_spec('torch') is not None:",
+      '  import torch',
+      '  assert torch.zeros(2).sum().item() == 0',
+      "print('ok')"])
+  proc = subprocess.run([sys.executable, '-c', code, str(tmp_path)],
+                        capture_output=True, text=True, timeout=120,
+                        env=dict(os.environ, PYTHONPATH=ROOT))
+  assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr
+  assert list((tmp_path / 'tb').glob('events.out.tfevents.*'))

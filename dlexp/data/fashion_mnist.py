@@ -8,6 +8,7 @@ and the missing files. With no folder named: the Debian package's folder
 (~/.cache/dlexp/fashion_mnist). With data.download=True and no place holding
 the files, they are downloaded into the named folder, else into the cache.
 """
+import functools
 import hashlib
 import logging
 import os
@@ -103,7 +104,27 @@ def locate(data_dir: str = '') -> Tuple[Optional[dict], List[str]]:
 
 
 def read(files: dict) -> RawData:
-  """Reads and checks the four IDX files."""
+  """Reads and checks the four IDX files; once per process while they stay
+  unchanged (same size and modification time)."""
+  key = []
+  for name, path in sorted(files.items()):
+    try:
+      stat = os.stat(path)
+    except OSError:
+      return _read(files)  # says which file cannot be read
+    key.append((name, str(path), stat.st_size, stat.st_mtime_ns))
+  return _read_unchanged(tuple(key))
+
+
+# A script with several parts loads the dataset once per part
+# (keras_workflow 9 times); gunzipping the training images took 0.35 s each
+# time on 2 cores. The arrays are read-only views, safe to share.
+@functools.lru_cache(maxsize=2)
+def _read_unchanged(key) -> RawData:
+  return _read({name: path for name, path, _, _ in key})
+
+
+def _read(files: dict) -> RawData:
   arrays = {}
   for key, path in files.items():
     magic = idx.UBYTE_IMAGES if key.endswith('images') else idx.UBYTE_LABELS
