@@ -29,8 +29,18 @@ def _test_xla_flags() -> str:
   return quick if probe.returncode == 0 else flags
 
 
+# Tests that start processes with XLA_FLAGS of their own (forced device
+# counts) add these, so that every process compiles the same way.
+COMPILE_FLAGS_ENV = 'DLEXP_TEST_XLA_FLAGS'
 if 'XLA_FLAGS' not in os.environ:
   os.environ['XLA_FLAGS'] = _test_xla_flags()
+  os.environ[COMPILE_FLAGS_ENV] = os.environ['XLA_FLAGS']
+
+
+def xla_flags(*flags: str) -> str:
+  """XLA_FLAGS for a process a test starts: `flags` after the compile flags
+  this test session chose (none where the user set XLA_FLAGS)."""
+  return ' '.join([os.environ.get(COMPILE_FLAGS_ENV, ''), *flags]).strip()
 # One persistent compilation cache for every test process (and the
 # subprocesses tests start): a program compiled once is loaded afterwards.
 os.environ.setdefault('DLEXP_COMPILE_CACHE', os.path.join(

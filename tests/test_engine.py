@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import tiny_config
+from conftest import tiny_config, xla_flags
 from dlexp import config as config_lib
 from dlexp import records
 from dlexp.errors import ConfigError
@@ -226,8 +226,8 @@ print(json.dumps([r['test_loss'] for r in res]))
 @pytest.mark.parametrize('devices', [2])
 def test_two_cpu_devices_match_one(tmp_path, devices):
   def run(n):
-    env = dict(os.environ, JAX_PLATFORMS='cpu',
-               XLA_FLAGS=f'--xla_force_host_platform_device_count={n}')
+    count = f'--xla_force_host_platform_device_count={n}'
+    env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=xla_flags(count))
     out = subprocess.run(
         [sys.executable, '-c', _TWO_DEVICES, str(tmp_path / f'd{n}'), str(n)],
         env=env, capture_output=True, text=True, check=True,

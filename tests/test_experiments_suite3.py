@@ -151,9 +151,9 @@ def test_bad_input_is_a_one_line_error(tmp_path, name, flags, message):
 
 
 def test_vgg_cifar_failure(tmp_path):
-  # The notebook's VGG (its learning-rate grid as one vmapped group) and the
-  # ResNet; the fixes are one more VGG compile each, left to the default
-  # size (a VGG compiles in ~20 s on 2 cores).
+  # The notebook's VGG (its learning-rate grid as one group) and the ResNet;
+  # the fixes are one more VGG each, left to the default size (in the tests
+  # a VGG takes ~5 s to compile and as long to run its smoke epoch, 2 cores).
   out, _, rows, verdicts = run('vgg_cifar_failure', tmp_path, '--fixes=')
   assert list(rows) == ['notebook VGG,learning_rate=0.001',
                         'notebook VGG,learning_rate=0.0001',

@@ -13,7 +13,7 @@ import pytest
 
 from jax._src.lib import _jax  # pylint: disable=g-import-not-at-top
 
-from conftest import member_dir
+from conftest import member_dir, xla_flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, 'tests', 'multiprocess_worker.py')
@@ -34,6 +34,7 @@ def _env(**extra):
          if not k.startswith(('SLURM_', 'OMPI_', 'DLEXP_NUM', 'DLEXP_PROC',
                               'DLEXP_COORD', 'XLA_FLAGS'))}
   env['JAX_PLATFORMS'] = 'cpu'
+  env['XLA_FLAGS'] = xla_flags()
   env.update(extra)
   return env
 
@@ -52,7 +53,7 @@ def test_two_processes_equal_one_process_with_two_devices(tmp_path):
            for i in range(2)]
   single = subprocess.Popen(
       [sys.executable, WORKER, str(tmp_path / 'single')],
-      env=_env(XLA_FLAGS='--xla_force_host_platform_device_count=2',
+      env=_env(XLA_FLAGS=xla_flags('--xla_force_host_platform_device_count=2'),
                DLEXP_NUM_PROCESSES='1'),
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   # One deadline for all: a process that dies early leaves the other waiting
