@@ -121,14 +121,13 @@ def _summary_writer_class():
   once tensorboardX is loaded, and a process that imported torch already
   keeps it.
   """
-  if 'torch' in sys.modules:
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    return SummaryWriter
-  sys.modules['torch'] = None  # `import torch` raises ImportError
+  block = 'torch' not in sys.modules
+  if block:
+    sys.modules['torch'] = None  # `import torch` raises ImportError
   try:
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
   finally:
-    if sys.modules.get('torch', 0) is None:
+    if block and sys.modules.get('torch', 0) is None:
       del sys.modules['torch']
   return SummaryWriter
 

@@ -44,13 +44,21 @@ def replicate(tree, mesh):
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
-def probe_size(config, dataset) -> int:
-  """How many examples the diagnostics probe takes from its split: the
+def _probe_split(dataset):
+  """(name, x, y) of the split the diagnostics probe is drawn from: the
   validation split, or under cross-validation (no validation split) the
-  training split. ConfigError if diagnostics.probe_size asks for more."""
+  training split."""
+  if len(dataset.val_y):
+    return 'validation', dataset.val_x, dataset.val_y
+  return 'training', dataset.train_x, dataset.train_y
+
+
+def probe_size(config, dataset) -> int:
+  """How many examples the diagnostics probe takes from its split
+  (_probe_split). ConfigError if diagnostics.probe_size asks for more."""
   size = config.diagnostics.probe_size
-  split, n = (('validation', len(dataset.val_y)) if len(dataset.val_y)
-              else ('training', len(dataset.train_y)))
+  split, _, probe_y = _probe_split(dataset)
+  n = len(probe_y)
   if size == AUTO_PROBE_SIZE:
     return min(AUTO_PROBE_MAX, n)
   if size > n:
@@ -65,8 +73,7 @@ def to_device(dataset, config, mesh) -> DeviceData:
   """Small datasets stay resident on the device(s), replicated."""
   rep = NamedSharding(mesh, P())
   put = lambda a: jax.device_put(a, rep)
-  probe_x, probe_y = ((dataset.val_x, dataset.val_y) if len(dataset.val_y)
-                      else (dataset.train_x, dataset.train_y))
+  _, probe_x, probe_y = _probe_split(dataset)
   probe = probe_size(config, dataset)
   return DeviceData(
       train_x=put(dataset.train_x), train_y=put(dataset.train_y),
