@@ -3,7 +3,8 @@
 Each per-member function of `Steps` is vmapped over a leading member axis and
 compiled ahead of time, so compile time is measured on its own. A group of M
 members runs either as one chunk of M (vmap) or as M chunks of 1 that reuse
-the same compiled programs (loop): the same code either way.
+the same compiled programs (loop): the same code either way, except that a
+chunk of one calls the per-member functions without vmap (over_members).
 
 A group compiles four programs: `init` (state and tracker), the epoch
 (`train_epoch`, or `epoch_order` + `train_indexed_step` for the per-step
@@ -13,7 +14,6 @@ compiles them concurrently; with the persistent compilation cache
 (dlexp.train.compile_cache) a rerun loads them from disk.
 """
 import concurrent.futures
-import functools
 import os
 import threading
 import time
@@ -103,6 +103,26 @@ def compile_all(thunks: Sequence[Optional[Callable[[], None]]]) -> None:
       future.result()
 
 
+def over_members(named_fn: Callable, plain_fn: Callable,
+                 in_axes: Sequence[Optional[int]]) -> Callable:
+  """`named_fn` vmapped over the leading member axis of the arguments whose
+  in_axes is 0, except that a chunk of one member (members=loop, every conv
+  net on CPU) calls `plain_fn` on the squeezed arguments: jax.vmap over a
+  size-1 axis still batches every op, and that costs a conv net's training
+  step 15-19% per CPU-second on XLA:CPU (benchmarks/README.md). Outputs gain
+  the member axis back either way, so callers see one signature."""
+  vmapped = jax.vmap(named_fn, in_axes=tuple(in_axes), axis_name=MEMBER_AXIS)
+
+  def call(*args):
+    batched = [a for a, ax in zip(args, in_axes) if ax == 0]
+    if jax.tree_util.tree_leaves(batched)[0].shape[0] != 1:
+      return vmapped(*args)
+    squeezed = [jax.tree_util.tree_map(lambda a: a[0], a) if ax == 0 else a
+                for a, ax in zip(args, in_axes)]
+    return jax.tree_util.tree_map(lambda a: a[None], plain_fn(*squeezed))
+  return call
+
+
 class Program:
   """The vmapped, compiled functions of one group (same shapes and code).
   `quick_after_epoch`: compile after_epoch with QUICK_COMPILE (not for conv
@@ -113,32 +133,34 @@ class Program:
     # The member axis is named, so a train step can branch on whether any
     # member prunes now (an unbatched lax.cond predicate); `steps` itself
     # stays usable per member (the analysis hooks call it unvmapped).
-    v = functools.partial(jax.vmap, axis_name=MEMBER_AXIS)
-    steps = steps.with_member_axis(MEMBER_AXIS)
+    named = steps.with_member_axis(MEMBER_AXIS)
+
+    def v(name, in_axes):
+      return over_members(getattr(named, name), getattr(steps, name), in_axes)
     # Members are initialized one after another (lax.map, not vmap): an
     # orthogonal initializer (flax's recurrent kernels, kernel_init
     # 'orthogonal') runs a QR per layer, and jaxlib's CPU QR batched over
     # vmapped members can deadlock on its own thread pool.
     self.init = Compiled(
         lambda seeds, sample: jax.lax.map(
-            lambda seed: steps.init_run(seed, sample), seeds),
+            lambda seed: named.init_run(seed, sample), seeds),
         options=QUICK_COMPILE)
     # The state is donated: an epoch updates parameters in place.
     self.train_epoch = Compiled(
-        v(steps.train_epoch, in_axes=(0, 0, 0, None, None)),
+        v('train_epoch', (0, 0, 0, None, None)),
         donate_argnums=(0,))
     # The per-step driver: a Python loop over one compiled step per batch.
-    self.epoch_order = Compiled(v(steps.epoch_order, in_axes=(0, None, 0)),
+    self.epoch_order = Compiled(v('epoch_order', (0, None, 0)),
                                 options=QUICK_COMPILE)
     self.train_indexed_step = Compiled(
-        v(steps.train_indexed_step, in_axes=(0, 0, 0, None, None, 0)),
+        v('train_indexed_step', (0, 0, 0, None, None, 0)),
         donate_argnums=(0,))
     self.eval_sums = Compiled(
-        v(steps.eval_sums, in_axes=(0, 0, 0, None, None, None)))
+        v('eval_sums', (0, 0, 0, None, None, None)))
     self.fold_eval_sums = Compiled(
-        v(steps.fold_eval_sums, in_axes=(0, 0, 0, None, None, None)))
+        v('fold_eval_sums', (0, 0, 0, None, None, None)))
     self.after_epoch = Compiled(
-        v(steps.after_epoch, in_axes=(0, 0, 0, 0, None, None, None, None)),
+        v('after_epoch', (0, 0, 0, 0, None, None, None, None)),
         donate_argnums=(0, 1),
         options=QUICK_COMPILE if quick_after_epoch else None)
     # Precompile's wall time, and the per-program seconds it overlapped.
