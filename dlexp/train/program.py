@@ -22,9 +22,8 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
+from dlexp.train import device_data
 from dlexp.train import diagnostics as diag_lib
 from dlexp import xla_flags
 from dlexp.train.steps import Steps
@@ -230,13 +229,10 @@ class Program:
     return started
 
   def placed_shapes(self, init_args, mesh):
-    """(state, tracker) as ShapeDtypeStructs, replicated over `mesh` as
-    device_data.replicate places the real ones."""
-    sharding = NamedSharding(mesh, P())
-    return jax.tree_util.tree_map(
-        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding,
-                                       weak_type=s.weak_type),
-        self.init.output_shapes(*init_args))
+    """(state, tracker) as ShapeDtypeStructs, placed on `mesh` as the
+    runner places the real ones."""
+    return device_data.replicated_shapes(
+        self.init.output_shapes(*init_args), mesh)
 
   def row_spec(self, members: int) -> Dict[str, np.ndarray]:
     """The metrics row `after_epoch` reads, as zeros (its shapes)."""
