@@ -68,8 +68,10 @@ def measure(model: str, members: int, epochs: int, dataset, mesh):
     for c in cs:
       hp = program_lib.stack_hp({p: [config_lib.get(cfg, p)] * len(c)
                                  for p in traced})
-      st, tr = replicate(prog.init(jnp.asarray(c, jnp.int32), sample), mesh)
-      prog.precompile(driver, st, tr, hp, np.ones(len(c), bool), ddata)
+      seeds = jnp.asarray(c, jnp.int32)
+      st, _ = prog.precompile(
+          driver, (seeds, sample), mesh, hp, np.ones(len(c), bool), ddata,
+          lambda: replicate(prog.init(seeds, sample), mesh))  # pylint: disable=cell-var-from-loop
       state[mode].append([st, hp])
   steps = prog.steps.steps_per_epoch * cfg.batch_size * members
   rates = {m: [] for m in chunks}

@@ -12,6 +12,7 @@ from conftest import tiny_config, xla_flags
 from dlexp import config as config_lib
 from dlexp import records
 from dlexp.errors import ConfigError
+from dlexp.train import program
 from dlexp.train import runner
 
 QUIET = runner.Printer(quiet=True)
@@ -48,6 +49,27 @@ def test_loop_mode_equals_vmap_mode(tmp_path):
   l = _run(tiny_config(num_seeds=2, members='loop'), {}, tmp_path / 'l')
   for a, b in zip(v, l):
     np.testing.assert_allclose(_curve(a), _curve(b), rtol=2e-5, atol=1e-6)
+
+
+def test_a_one_member_chunk_runs_unvmapped_with_the_same_numbers(tmp_path):
+  # members=loop chunks of one call the per-member functions directly (no
+  # vmap over a size-1 axis); a conv net (per-step driver) must train as
+  # its vmapped pair of seeds does.
+  called = []
+  fn = program.over_members(lambda x: called.append('vmap') or x,
+                            lambda x: called.append('plain') or x, (0,))
+  fn(np.zeros((1, 3))), fn(np.zeros((2, 3)))
+  assert called == ['plain', 'vmap']
+  conv = dict(model__name='cnn', model__variant='mnist1d',
+              data__train_limit=512, epochs=1)
+  v = _run(tiny_config(num_seeds=2, members='vmap', **conv), {},
+           tmp_path / 'v')
+  l = _run(tiny_config(num_seeds=2, members='loop', **conv), {},
+           tmp_path / 'l')
+  for a, b in zip(v, l):
+    for key in ('val_loss', 'train_loss'):
+      np.testing.assert_allclose(_curve(a, key), _curve(b, key), rtol=2e-5,
+                                 atol=1e-6)
 
 
 def test_traced_axis_is_one_group_and_matches_separate_runs(tmp_path):

@@ -44,6 +44,15 @@ def replicate(tree, mesh):
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
+def replicated_shapes(shapes, mesh):
+  """ShapeDtypeStructs placed as `replicate` places the arrays: what a
+  program can be lowered for before the arrays exist."""
+  sharding = NamedSharding(mesh, P())
+  return jax.tree_util.tree_map(
+      lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding,
+                                     weak_type=s.weak_type), shapes)
+
+
 def _probe_split(dataset):
   """(name, x, y) of the split the diagnostics probe is drawn from: the
   validation split, or under cross-validation (no validation split) the

@@ -3,7 +3,8 @@
 Each per-member function of `Steps` is vmapped over a leading member axis and
 compiled ahead of time, so compile time is measured on its own. A group of M
 members runs either as one chunk of M (vmap) or as M chunks of 1 that reuse
-the same compiled programs (loop): the same code either way.
+the same compiled programs (loop): the same code either way, except that a
+chunk of one calls the per-member functions without vmap (over_members).
 
 A group compiles four programs: `init` (state and tracker), the epoch
 (`train_epoch`, or `epoch_order` + `train_indexed_step` for the per-step
@@ -13,7 +14,6 @@ compiles them concurrently; with the persistent compilation cache
 (dlexp.train.compile_cache) a rerun loads them from disk.
 """
 import concurrent.futures
-import functools
 import os
 import threading
 import time
@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dlexp.train import device_data
 from dlexp.train import diagnostics as diag_lib
 from dlexp import xla_flags
 from dlexp.train.steps import Steps
@@ -49,7 +50,9 @@ class Compiled:
                options: Optional[Dict[str, Any]] = None):
     self._jit = jax.jit(fn, donate_argnums=donate_argnums)
     self.options = options  # per-program XLA options over dlexp's
-    self._exe = {}
+    # Signature -> Future of its executable, set by the compile step (which
+    # may still be running in another thread when the program is called).
+    self._exe: Dict[Any, concurrent.futures.Future] = {}
     self._lock = threading.Lock()
     self.compile_seconds = 0.0
 
@@ -61,9 +64,10 @@ class Compiled:
 
   def prepare(self, *args) -> Optional[Callable[[], None]]:
     """Lowers for `args` (real arrays or ShapeDtypeStructs) and returns a
-    function that compiles, or None if already compiled. Lowering traces
-    Python, so it runs in the caller's thread; the returned compile step may
-    run in another thread (XLA releases the GIL while it compiles)."""
+    function that compiles, or None if already compiled or compiling.
+    Lowering traces Python, so it runs in the caller's thread; the returned
+    compile step may run in another thread (XLA releases the GIL while it
+    compiles), and a call for this signature waits for it."""
     key = self._key(args)
     if key in self._exe:
       return None
@@ -71,36 +75,50 @@ class Compiled:
     lowered = self._jit.lower(*args)
     lower_seconds = time.perf_counter() - start
     options = {**xla_flags.compiler_options(), **(self.options or {})}
+    done = self._exe[key] = concurrent.futures.Future()
 
     def compile_now():
       t0 = time.perf_counter()
-      exe = lowered.compile(options) if options else lowered.compile()
+      try:
+        exe = lowered.compile(options) if options else lowered.compile()
+      except BaseException as e:
+        done.set_exception(e)
+        raise
       with self._lock:
-        self._exe[key] = exe
         self.compile_seconds += lower_seconds + time.perf_counter() - t0
+      done.set_result(exe)
     return compile_now
 
+  def output_shapes(self, *args):
+    """The outputs' ShapeDtypeStructs for `args`, from tracing only."""
+    return jax.eval_shape(self._jit, *args)
+
   def __call__(self, *args):
-    exe = self._exe.get(self._key(args))
-    if exe is None:
-      compile_now = self.prepare(*args)
-      if compile_now is not None:
-        compile_now()
-      exe = self._exe[self._key(args)]
-    return exe(*args)
+    done = self._exe.get(self._key(args))
+    if done is None:
+      self.prepare(*args)()
+      done = self._exe[self._key(args)]
+    return done.result()(*args)
 
 
-def compile_all(thunks: Sequence[Optional[Callable[[], None]]]) -> None:
-  """Runs the compile steps of `prepare` concurrently (one thread per core)."""
-  thunks = [t for t in thunks if t is not None]
-  if len(thunks) <= 1:
-    for t in thunks:
-      t()
-    return
-  workers = min(len(thunks), os.cpu_count() or 1)
-  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-    for future in [pool.submit(t) for t in thunks]:
-      future.result()
+def over_members(named_fn: Callable, plain_fn: Callable,
+                 in_axes: Sequence[Optional[int]]) -> Callable:
+  """`named_fn` vmapped over the leading member axis of the arguments whose
+  in_axes is 0, except that a chunk of one member (members=loop, every conv
+  net on CPU) calls `plain_fn` on the squeezed arguments: jax.vmap over a
+  size-1 axis still batches every op, and that costs a conv net's training
+  step 15-19% per CPU-second on XLA:CPU (benchmarks/README.md). Outputs gain
+  the member axis back either way, so callers see one signature."""
+  vmapped = jax.vmap(named_fn, in_axes=tuple(in_axes), axis_name=MEMBER_AXIS)
+
+  def call(*args):
+    batched = [a for a, ax in zip(args, in_axes) if ax == 0]
+    if jax.tree_util.tree_leaves(batched)[0].shape[0] != 1:
+      return vmapped(*args)
+    squeezed = [jax.tree_util.tree_map(lambda a: a[0], a) if ax == 0 else a
+                for a, ax in zip(args, in_axes)]
+    return jax.tree_util.tree_map(lambda a: a[None], plain_fn(*squeezed))
+  return call
 
 
 class Program:
@@ -113,32 +131,34 @@ class Program:
     # The member axis is named, so a train step can branch on whether any
     # member prunes now (an unbatched lax.cond predicate); `steps` itself
     # stays usable per member (the analysis hooks call it unvmapped).
-    v = functools.partial(jax.vmap, axis_name=MEMBER_AXIS)
-    steps = steps.with_member_axis(MEMBER_AXIS)
+    named = steps.with_member_axis(MEMBER_AXIS)
+
+    def v(name, in_axes):
+      return over_members(getattr(named, name), getattr(steps, name), in_axes)
     # Members are initialized one after another (lax.map, not vmap): an
     # orthogonal initializer (flax's recurrent kernels, kernel_init
     # 'orthogonal') runs a QR per layer, and jaxlib's CPU QR batched over
     # vmapped members can deadlock on its own thread pool.
     self.init = Compiled(
         lambda seeds, sample: jax.lax.map(
-            lambda seed: steps.init_run(seed, sample), seeds),
+            lambda seed: named.init_run(seed, sample), seeds),
         options=QUICK_COMPILE)
     # The state is donated: an epoch updates parameters in place.
     self.train_epoch = Compiled(
-        v(steps.train_epoch, in_axes=(0, 0, 0, None, None)),
+        v('train_epoch', (0, 0, 0, None, None)),
         donate_argnums=(0,))
     # The per-step driver: a Python loop over one compiled step per batch.
-    self.epoch_order = Compiled(v(steps.epoch_order, in_axes=(0, None, 0)),
+    self.epoch_order = Compiled(v('epoch_order', (0, None, 0)),
                                 options=QUICK_COMPILE)
     self.train_indexed_step = Compiled(
-        v(steps.train_indexed_step, in_axes=(0, 0, 0, None, None, 0)),
+        v('train_indexed_step', (0, 0, 0, None, None, 0)),
         donate_argnums=(0,))
     self.eval_sums = Compiled(
-        v(steps.eval_sums, in_axes=(0, 0, 0, None, None, None)))
+        v('eval_sums', (0, 0, 0, None, None, None)))
     self.fold_eval_sums = Compiled(
-        v(steps.fold_eval_sums, in_axes=(0, 0, 0, None, None, None)))
+        v('fold_eval_sums', (0, 0, 0, None, None, None)))
     self.after_epoch = Compiled(
-        v(steps.after_epoch, in_axes=(0, 0, 0, 0, None, None, None, None)),
+        v('after_epoch', (0, 0, 0, 0, None, None, None, None)),
         donate_argnums=(0, 1),
         options=QUICK_COMPILE if quick_after_epoch else None)
     # Precompile's wall time, and the per-program seconds it overlapped.
@@ -154,34 +174,65 @@ class Program:
     summed = sum(self.compile_seconds().values())
     return summed - self._parallel_sum + self._parallel_wall
 
-  def precompile(self, driver: str, state, tracker, hp, active, data) -> None:
-    """Compiles every program a run of this chunk shape uses, concurrently,
-    from real arguments (their shardings included)."""
-    start = time.perf_counter()
+  def precompile(self, driver: str, init_args, mesh, hp, active, data,
+                 start: Callable[[], Any]):
+    """Compiles every program a run of this chunk shape uses and returns
+    start()'s (state, tracker): the chunk's real starting point, which
+    `start` makes (with `init`) while the other programs compile.
+
+    `init_args`: (seeds, sample) of the chunk. Lowering is Python and runs
+    here; each program's XLA compile starts in a thread as soon as it is
+    lowered (XLA releases the GIL), overlapping the lowering of the next.
+    The programs that take the state are lowered from its shapes (as
+    `replicate` places it) before `init` has run, so init's compile (1.3 s
+    of the default 20x100 MLP's group, at O0) overlaps theirs. The per-step
+    driver's program is lowered for a real batch of indices, after start().
+    """
+    begin = time.perf_counter()
     before = sum(self.compile_seconds().values())
     members = len(active)
-    thunks = []
-    if driver == 'scan':
-      thunks.append(self.train_epoch.prepare(state, hp, active, data.train_x,
-                                             data.train_y))
-    else:  # The step program is lowered for a real batch of indices.
-      order = self.epoch_order(state, data.train_y, hp)
-      thunks.append(self.train_indexed_step.prepare(
-          state, hp, active, data.train_x, data.train_y, order[:, 0]))
-    if self.steps.cv_folds:
-      thunks.append(self.fold_eval_sums.prepare(
-          state.params, state.batch_stats, hp, data.train_x, data.train_y,
-          np.int32(0)))
-    if data.val is not None:
-      xs, ys, ws = data.val
-      thunks.append(self.eval_sums.prepare(state.params, state.batch_stats,
-                                           hp, xs[0], ys[0], ws[0]))
-    thunks.append(self.after_epoch.prepare(
-        state, tracker, hp, self.row_spec(members), np.bool_(True),
-        np.bool_(True), data.probe_x, data.probe_y))
-    compile_all(thunks)
-    self._parallel_wall += time.perf_counter() - start
+    # One validation batch, sliced before the compile threads start: an
+    # eager slice compiles a small program, 30 times slower beside them.
+    val_batch = None if data.val is None else tuple(a[0] for a in data.val)
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+      futures = []
+
+      def submit(compile_now: Optional[Callable[[], None]]) -> None:
+        if compile_now is not None:
+          futures.append(pool.submit(compile_now))
+      submit(self.init.prepare(*init_args))
+      state, tracker = self.placed_shapes(init_args, mesh)
+      if driver == 'scan':
+        submit(self.train_epoch.prepare(state, hp, active, data.train_x,
+                                        data.train_y))
+      else:  # a permutation: a sort, 1.5 s to compile for 60,000 examples
+        submit(self.epoch_order.prepare(state, data.train_y, hp))
+      submit(self.after_epoch.prepare(
+          state, tracker, hp, self.row_spec(members), np.bool_(True),
+          np.bool_(True), data.probe_x, data.probe_y))
+      if self.steps.cv_folds:
+        submit(self.fold_eval_sums.prepare(
+            state.params, state.batch_stats, hp, data.train_x, data.train_y,
+            np.int32(0)))
+      if val_batch is not None:
+        submit(self.eval_sums.prepare(state.params, state.batch_stats, hp,
+                                      *val_batch))
+      started = start()
+      if driver != 'scan':
+        order = self.epoch_order(started[0], data.train_y, hp)
+        submit(self.train_indexed_step.prepare(
+            started[0], hp, active, data.train_x, data.train_y, order[:, 0]))
+      for future in futures:
+        future.result()
+    self._parallel_wall += time.perf_counter() - begin
     self._parallel_sum += sum(self.compile_seconds().values()) - before
+    return started
+
+  def placed_shapes(self, init_args, mesh):
+    """(state, tracker) as ShapeDtypeStructs, placed on `mesh` as the
+    runner places the real ones."""
+    return device_data.replicated_shapes(
+        self.init.output_shapes(*init_args), mesh)
 
   def row_spec(self, members: int) -> Dict[str, np.ndarray]:
     """The metrics row `after_epoch` reads, as zeros (its shapes)."""

@@ -323,38 +323,46 @@ class GroupRun:
 
   def start(self) -> None:
     """Fresh states (or those of init.from_path), or the latest
-    checkpoint's; run writers; compiles."""
+    checkpoint's; run writers; compiles (the states are made while the
+    programs compile: Program.precompile)."""
     ctx, prog = self.ctx, self.prog
     sample = jnp.zeros((1,) + tuple(ctx.dataset.input_shape), jnp.float32)
-    for c in self.chunks:
-      st, tr = prog.init(jnp.asarray([m.seed for m in c], jnp.int32), sample)
+    seeds = [jnp.asarray([m.seed for m in c], jnp.int32) for c in self.chunks]
+    active = np.ones(len(self.chunks[0]), bool)
+    prog.precompile(self.driver, (seeds[0], sample), ctx.mesh, self.hps[0],
+                    active, ctx.ddata, lambda: self.start_states(seeds, sample))
+    self.writers = {id(m): self.make_writer(m) for m in self.members}
+    from dlexp import models  # pylint: disable=g-import-not-at-top
+    layers = models.layer_order(self.steps.model, ctx.dataset.input_shape)
+    for m in self.members if ctx.primary else ():  # network order, for
+      records.write_layers(m.directory, layers)  # diagnostics readers
+    ctx.out(f'[{self.label}] compiled in {prog.total_compile_seconds():.1f}s')
+
+  def start_states(self, seeds, sample):
+    """Every chunk's starting (state, tracker), placed on the mesh, and the
+    group's header line; returns the first chunk's."""
+    for s in seeds:
+      st, tr = self.prog.init(s, sample)
       self.states.append(st)
       self.trackers.append(tr)
     if self.cfg.init.from_path:
       self.states, self.trackers, self.start_epoch = transfer.start_states(
           self.cfg, self.chunks, self.states, self.trackers)
     self.ckpt = checkpoint_lib.GroupCheckpoints(
-        os.path.join(ctx.workdir, '.checkpoints', self.group_id()),
+        os.path.join(self.ctx.workdir, '.checkpoints', self.group_id()),
         keep=self.cfg.checkpoint.keep, member_axis=True) if (
-            ctx.checkpoints) else checkpoint_lib.NoCheckpoints()
+            self.ctx.checkpoints) else checkpoint_lib.NoCheckpoints()
     restored = self.ckpt.restore_latest((self.states, self.trackers),
-                                        warn=ctx.out)
+                                        warn=self.ctx.out)
     if restored is not None:
       self.start_epoch, (self.states, self.trackers), _ = restored
     self.states, self.trackers = replicate((self.states, self.trackers),
-                                           ctx.mesh)
-    ctx.out.group(self.label, len(self.members), self.mode, len(self.chunks),
-                  self.driver, self.steps.steps_per_epoch,
-                  self.cfg.batch_size, self.start_epoch)
-    self.writers = {id(m): self.make_writer(m) for m in self.members}
-    from dlexp import models  # pylint: disable=g-import-not-at-top
-    layers = models.layer_order(self.steps.model, ctx.dataset.input_shape)
-    for m in self.members if ctx.primary else ():  # network order, for
-      records.write_layers(m.directory, layers)  # diagnostics readers
-    active = np.ones(len(self.chunks[0]), bool)
-    prog.precompile(self.driver, self.states[0], self.trackers[0],
-                    self.hps[0], active, ctx.ddata)
-    ctx.out(f'[{self.label}] compiled in {prog.total_compile_seconds():.1f}s')
+                                           self.ctx.mesh)
+    self.ctx.out.group(self.label, len(self.members), self.mode,
+                       len(self.chunks), self.driver,
+                       self.steps.steps_per_epoch, self.cfg.batch_size,
+                       self.start_epoch)
+    return self.states[0], self.trackers[0]
 
   def group_id(self) -> str:
     text = '\n'.join([self.mode] + [m.directory for m in self.members])

@@ -276,9 +276,13 @@ class Steps:
         tracker.active & track, opt_state, state.opt_state))
     out = {'saved_best': active & (tracker.best_epoch == state.epoch - 1)}
     if self.diagnostics:
-      compute = lambda: self.diagnose(state, hp, probe_x, probe_y)
-      zeros = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(compute))
-      out.update(jax.lax.cond(diagnose, compute, lambda: zeros))
+      # One jit object for both uses, so the diagnostics (a forward and a
+      # backward pass) are traced once, not again for the cond's zeros.
+      compute = jax.jit(self.diagnose)
+      args = (state, hp, probe_x, probe_y)
+      zeros = jax.tree_util.tree_map(jnp.zeros_like,
+                                     jax.eval_shape(compute, *args))
+      out.update(jax.lax.cond(diagnose, compute, lambda *_: zeros, *args))
     return state, tracker, out
 
   def track(self, tracker: Tracker, state: TrainState, active, value,
