@@ -72,6 +72,39 @@ def test_a_one_member_chunk_runs_unvmapped_with_the_same_numbers(tmp_path):
                                  atol=1e-6)
 
 
+@pytest.mark.parametrize('driver', ['scan', 'step'])
+def test_programs_lowered_from_shapes_serve_the_real_states(driver):
+  """precompile lowers the state's programs from ShapeDtypeStructs before
+  init has run; the real states must then hit those executables, not
+  compile again (a mismatch in shapes, dtypes or weak types would)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from jax.sharding import Mesh  # pylint: disable=g-import-not-at-top
+  from dlexp import data  # pylint: disable=g-import-not-at-top
+  from dlexp.train import device_data  # pylint: disable=g-import-not-at-top
+  cfg = tiny_config(diagnostics__every_epochs=1)
+  dataset = data.load(cfg.data)
+  mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
+  ddata = device_data.to_device(dataset, cfg, mesh)
+  prog = program.build(cfg, dataset, mesh)
+  seeds = jnp.arange(2, dtype=jnp.int32)
+  sample = jnp.zeros((1,) + tuple(dataset.input_shape), jnp.float32)
+  hp = program.stack_hp({p: [config_lib.get(cfg, p)] * 2
+                         for p in config_lib.traced_fields()})
+  active = np.ones(2, bool)
+  state, tracker = prog.precompile(
+      driver, (seeds, sample), mesh, hp, active, ddata,
+      lambda: device_data.replicate(prog.init(seeds, sample), mesh))
+  compiled = prog.compile_seconds()
+  state, _ = program.run_epoch(prog, driver, state, hp, active,
+                               ddata.train_x, ddata.train_y)
+  program.evaluate(prog, state.params, state.batch_stats, hp, ddata.val)
+  row = {n: np.zeros(2, np.float32) for n in prog.row_spec(2)}
+  prog.after_epoch(state, tracker, hp, row, np.bool_(True), np.bool_(True),
+                   ddata.probe_x, ddata.probe_y)
+  assert prog.compile_seconds() == compiled
+
+
 def test_traced_axis_is_one_group_and_matches_separate_runs(tmp_path):
   axes = {'optimizer.learning_rate': [0.01, 0.1],
           'optimizer.momentum': [0.0, 0.9], 'model.dropout_rate': [0.0, 0.3]}

@@ -80,8 +80,7 @@ def probe_size(config, dataset) -> int:
 
 def to_device(dataset, config, mesh) -> DeviceData:
   """Small datasets stay resident on the device(s), replicated."""
-  rep = NamedSharding(mesh, P())
-  put = lambda a: jax.device_put(a, rep)
+  put = lambda a: replicate(a, mesh)
   _, probe_x, probe_y = _probe_split(dataset)
   probe = probe_size(config, dataset)
   return DeviceData(

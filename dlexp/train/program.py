@@ -122,7 +122,8 @@ def over_members(named_fn: Callable, plain_fn: Callable,
 
 
 class Program:
-  """The vmapped, compiled functions of one group (same shapes and code).
+  """The compiled functions of one group (same shapes and code), vmapped
+  over the members of a chunk (see over_members).
   `quick_after_epoch`: compile after_epoch with QUICK_COMPILE (not for conv
   nets, whose diagnostics it slows tenfold)."""
 
@@ -130,7 +131,7 @@ class Program:
     self.steps = steps
     # The member axis is named, so a train step can branch on whether any
     # member prunes now (an unbatched lax.cond predicate); `steps` itself
-    # stays usable per member (the analysis hooks call it unvmapped).
+    # runs per member (a one-member chunk; the analysis hooks call it too).
     named = steps.with_member_axis(MEMBER_AXIS)
 
     def v(name, in_axes):
