@@ -41,16 +41,20 @@ def batched(x: np.ndarray, y: np.ndarray, batch: int):
 def replicate(tree, mesh):
   """Every leaf on every device of the mesh: the placement the compiled
   programs are built for (training outputs come back replicated too)."""
-  return jax.device_put(tree, NamedSharding(mesh, P()))
+  return jax.device_put(tree, _replicated(mesh))
 
 
 def replicated_shapes(shapes, mesh):
   """ShapeDtypeStructs placed as `replicate` places the arrays: what a
   program can be lowered for before the arrays exist."""
-  sharding = NamedSharding(mesh, P())
   return jax.tree_util.tree_map(
-      lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding,
+      lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
+                                     sharding=_replicated(mesh),
                                      weak_type=s.weak_type), shapes)
+
+
+def _replicated(mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
 
 
 def _probe_split(dataset):

@@ -94,10 +94,11 @@ class Compiled:
     return jax.eval_shape(self._jit, *args)
 
   def __call__(self, *args):
-    done = self._exe.get(self._key(args))
+    key = self._key(args)
+    done = self._exe.get(key)
     if done is None:
       self.prepare(*args)()
-      done = self._exe[self._key(args)]
+      done = self._exe[key]
     return done.result()(*args)
 
 
