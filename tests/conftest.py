@@ -90,13 +90,83 @@ def member_dir(workdir, trial: str, seed: int) -> str:
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class _Zygote:
+  """This worker's tests/cli_zygote.py: forks command-line runs from a
+  process that has imported the library already (see its docstring)."""
+
+  def __init__(self):
+    self.env = _environment()
+    self.proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, 'tests', 'cli_zygote.py')],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    self.pending = b''
+    self.ready = self._reply(timeout=300).get('ready', False)
+
+  def _reply(self, timeout):
+    """The zygote's next JSON line, or None after `timeout` seconds."""
+    import json  # pylint: disable=g-import-not-at-top
+    import select  # pylint: disable=g-import-not-at-top
+    fd = self.proc.stdout.fileno()
+    while b'\n' not in self.pending:
+      if not select.select([fd], [], [], timeout)[0]:
+        return None
+      chunk = os.read(fd, 4096)
+      if not chunk:
+        raise RuntimeError('tests/cli_zygote.py exited')
+      self.pending += chunk
+    line, self.pending = self.pending.split(b'\n', 1)
+    return json.loads(line)
+
+  def run(self, argv, cwd, timeout):
+    import json  # pylint: disable=g-import-not-at-top
+    import signal  # pylint: disable=g-import-not-at-top
+    with tempfile.TemporaryDirectory() as tmp:
+      out, err = os.path.join(tmp, 'out'), os.path.join(tmp, 'err')
+      self.proc.stdin.write(json.dumps(
+          {'argv': list(argv), 'cwd': str(cwd), 'out': out, 'err': err}
+      ).encode() + b'\n')
+      self.proc.stdin.flush()
+      pid = self._reply(timeout=60)['pid']
+      done = self._reply(timeout)
+      if done is None:
+        os.kill(pid, signal.SIGKILL)
+        self._reply(timeout=60)
+        raise subprocess.TimeoutExpired([sys.executable, *argv], timeout)
+      with open(out, errors='replace') as o, open(err, errors='replace') as e:
+        return subprocess.CompletedProcess(
+            [sys.executable, *argv], done['returncode'], o.read(), e.read())
+
+
+_ZYGOTE = []
+
+
+def _environment():
+  """os.environ without the variable pytest changes for every test."""
+  return {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
+
+
+def run_cli(argv, cwd=ROOT, timeout=600, env=None):
+  """`python ARGV` (a script path or '-m', MODULE, then its arguments) as a
+  user runs it, output captured: the CompletedProcess. A script is forked
+  from this worker's zygote where the environment is the one it started
+  with; a module (quick: none imports jax) or a run with `env` (variables
+  added) gets a process of its own."""
+  if env is None and argv[0] != '-m':
+    if not _ZYGOTE:
+      _ZYGOTE.append(_Zygote())
+    zygote = _ZYGOTE[0]
+    if zygote.ready and zygote.env == _environment():
+      return zygote.run(argv, cwd, timeout)
+  return subprocess.run([sys.executable, *argv], cwd=cwd, capture_output=True,
+                        text=True, timeout=timeout,
+                        env=dict(os.environ, **(env or {})))
+
+
 def run_script(name: str, *args: str, timeout: int = 600):
   """experiments/<name>.py with `args`, from the repository root, as a user
-  runs it (its own process); the CompletedProcess, output captured."""
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
-         *args]
-  return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=timeout)
+  runs it; the CompletedProcess, output captured."""
+  return run_cli([os.path.join(ROOT, 'experiments', f'{name}.py'), *args],
+                 timeout=timeout)
 
 
 def assert_one_line_error(proc, message: str) -> None:

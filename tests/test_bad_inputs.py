@@ -3,10 +3,10 @@ value and what is allowed, a non-zero exit, no traceback, and writes nothing
 (checked before any compile)."""
 import gzip
 import os
-import subprocess
-import sys
 
 import pytest
+
+from conftest import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = 'experiments/elu_vs_relu.py'
@@ -117,10 +117,8 @@ CASES = [
 
 
 def _run(argv, workdir, env=None):
-  return subprocess.run(
-      [sys.executable, SCRIPT, f'--workdir={workdir}'] + argv, cwd=ROOT,
-      capture_output=True, text=True, timeout=120,
-      env=dict(os.environ, **(env or {})))
+  return run_cli([SCRIPT, f'--workdir={workdir}'] + argv, timeout=120,
+                 env=env)
 
 
 def _assert_one_line_error(proc, expected):
@@ -180,9 +178,8 @@ def test_truncated_dataset_file(tmp_path):
 
 
 def test_report_on_missing_workdir(tmp_path):
-  proc = subprocess.run([sys.executable, '-m', 'dlexp.report',
-                         str(tmp_path / 'nothing')], cwd=ROOT,
-                        capture_output=True, text=True, timeout=60)
+  proc = run_cli(['-m', 'dlexp.report', str(tmp_path / 'nothing')],
+                 timeout=60)
   _assert_one_line_error(proc, 'is not a directory')
 
 

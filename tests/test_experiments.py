@@ -8,13 +8,11 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, member_dir, run_script
+from conftest import assert_one_line_error, member_dir, run_cli, run_script
 from dlexp import claims, findings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,10 +35,9 @@ def _run_script(name, tmp_path, extra=()):
   One script per test, so pytest-xdist spreads them over its workers.
   """
   workdir = str(tmp_path / 'runs')
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+  cmd = [os.path.join(ROOT, 'experiments', f'{name}.py'),
          '--smoke', f'--workdir={workdir}'] + SCRIPTS[name] + list(extra)
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=TIMEOUT_S)
+  proc = run_cli(cmd, timeout=TIMEOUT_S)
   return proc.returncode, proc.stdout, proc.stderr, workdir
 
 
@@ -200,12 +197,11 @@ def test_a_trial_shard_prints_its_part_and_leaves_the_verdicts(tmp_path):
 def test_mnist1d_runs_with_its_defaults(tmp_path):
   """No --config.data.val_size: the validation split is sized for the
   dataset (400 of MNIST-1D's 4000), where 5000 used to stop every run."""
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
+  cmd = [os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
          f'--workdir={tmp_path}', '--dataset=mnist1d', '--activations=relu',
          '--config.model.depth=1', '--config.model.width=8', '--epochs=1',
          '--seeds=1']
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=TIMEOUT_S)
+  proc = run_cli(cmd, timeout=TIMEOUT_S)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert '3600 train / 400 val / 1000 test' in proc.stdout
 
@@ -214,11 +210,10 @@ def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
   """--config.epochs / --config.num_seeds without --epochs / --seeds: the
   values given are used (they used to be replaced by the flags' defaults)."""
   tiny = [a for a in TINY if not a.startswith(('--epochs', '--seeds'))]
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
+  cmd = [os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
          f'--workdir={tmp_path}', '--activations=relu', '--config.epochs=1',
          '--config.num_seeds=1'] + tiny
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=TIMEOUT_S)
+  proc = run_cli(cmd, timeout=TIMEOUT_S)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert 'model mlp, 1 epochs, seeds 0..0' in proc.stdout
   assert _table(proc.stdout)['activation=relu']['seeds'] == '1'
@@ -282,18 +277,15 @@ def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
 def _smoke(name, tmp_path, extra=()):
   """Runs `name` --smoke; returns (stdout, workdir, {quote: verdict})."""
   workdir = str(tmp_path / 'runs')
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', f'{name}.py'),
+  cmd = [os.path.join(ROOT, 'experiments', f'{name}.py'),
          '--smoke', f'--workdir={workdir}'] + list(extra)
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=TIMEOUT_S)
+  proc = run_cli(cmd, timeout=TIMEOUT_S)
   assert proc.returncode == 0, proc.stderr[-3000:]
   verdicts = dict(re.findall(r'^- \[[^\]]+\] "(.+)": ([A-Z]+) - ',
                              proc.stdout, re.M))
   records = os.listdir(os.path.join(workdir, 'findings'))
   assert [r for r in records if r.startswith(name)], records
-  built = subprocess.run([sys.executable, '-m', 'dlexp.findings', workdir],
-                         cwd=ROOT, capture_output=True, text=True,
-                         timeout=TIMEOUT_S)
+  built = run_cli(['-m', 'dlexp.findings', workdir], timeout=TIMEOUT_S)
   assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
   return proc.stdout, workdir, verdicts
 
@@ -407,9 +399,7 @@ def _smoke_checked(name, tmp_path, claims, extra=()):
   with open(records[0]) as f:
     record = json.load(f)
   assert record['size'] == 'smoke' and len(record['claims']) == claims
-  built = subprocess.run([sys.executable, '-m', 'dlexp.findings', workdir],
-                         cwd=ROOT, capture_output=True, text=True,
-                         timeout=TIMEOUT_S)
+  built = run_cli(['-m', 'dlexp.findings', workdir], timeout=TIMEOUT_S)
   assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
   return rows, proc.stdout, workdir, record
 

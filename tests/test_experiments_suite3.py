@@ -4,14 +4,11 @@ record and FINDINGS.md built from it, and numbers within sane bounds."""
 import glob
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import assert_one_line_error, run_script
+from conftest import assert_one_line_error, run_cli, run_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VERDICTS = ('SUPPORTED', 'CONTRADICTED', 'DEPENDS', 'INCONCLUSIVE')
 
 
@@ -29,9 +26,7 @@ def run(name, tmp_path, *extra):
   with open(records[0]) as f:
     record = json.load(f)
   assert len(record['claims']) == len(verdicts) and record['size'] == 'smoke'
-  built = subprocess.run([sys.executable, '-m', 'dlexp.findings', workdir],
-                         cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+  built = run_cli(['-m', 'dlexp.findings', workdir], timeout=120)
   assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
   return out, workdir, table(out), verdicts
 

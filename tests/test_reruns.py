@@ -2,16 +2,13 @@
 the old ones, and loses nothing already written (issue: stale tables)."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 
-from conftest import tiny_config
+from conftest import run_cli, tiny_config
 from dlexp import records, report
 from dlexp.train import runner
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(config, workdir, lines=None, axes=None):
@@ -117,13 +114,11 @@ def test_script_prints_only_the_asked_settings(tmp_path):
   """The user's report: the same command with another learning rate printed
   the first run's table as its own."""
   def table(*extra):
-    cmd = [sys.executable, 'experiments/elu_vs_relu.py', '--dataset=synthetic',
+    cmd = ['experiments/elu_vs_relu.py', '--dataset=synthetic',
            '--activations=relu', '--seeds=1', '--epochs=1',
            '--config.data.train_limit=1024', '--config.model.depth=2',
            '--config.model.width=8', f'--workdir={tmp_path}', *extra]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ,
-                                                PYTHONPATH=ROOT))
+    proc = run_cli(cmd, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return [l for l in proc.stdout.splitlines() if l.startswith('| activ')]
   first = table()
@@ -136,15 +131,13 @@ def test_rerender_keeps_the_wall_time_of_the_runs(tmp_path):
   """A rerun that finds every run finished only re-renders the table: its
   findings record keeps the training invocation's wall time, not its own
   few seconds."""
-  cmd = [sys.executable, 'experiments/elu_vs_relu.py', '--dataset=synthetic',
+  cmd = ['experiments/elu_vs_relu.py', '--dataset=synthetic',
          '--activations=relu', '--seeds=1', '--epochs=1',
          '--config.data.train_limit=1024', '--config.model.depth=2',
          '--config.model.width=8', f'--workdir={tmp_path}']
-  env = dict(os.environ, PYTHONPATH=ROOT)
 
   def record():
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env=env)
+    proc = run_cli(cmd, timeout=300)
     assert proc.returncode == 0, proc.stderr
     names = [n for n in os.listdir(os.path.join(tmp_path, 'findings'))
              if n.endswith('.json')]

@@ -1,8 +1,6 @@
 """Transfer learning as configuration: init.from_path / init.skip /
 init.restore and train.freeze, with their one-line errors."""
 import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +9,7 @@ import optax
 import pytest
 from jax.sharding import Mesh
 
-from conftest import member_dir, tiny_config
+from conftest import member_dir, run_cli, tiny_config
 import dlexp
 from dlexp import data as data_lib
 from dlexp.errors import ConfigError
@@ -198,15 +196,14 @@ def test_from_path_that_is_no_model(tmp_path, where, message):
 
 def test_experiment_script_starts_from_a_saved_model(source, tmp_path):
   workdir = str(tmp_path / 'runs')
-  cmd = [sys.executable, os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
+  cmd = [os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
          f'--workdir={workdir}', '--dataset=synthetic',
          '--config.model.depth=2', '--config.model.width=16',
          '--config.data.train_limit=2048', '--config.data.val_size=500',
          '--epochs=1', '--seeds=1', '--activations=relu',
          f'--config.init.from_path={source}', '--config.init.skip=logits',
          "--config.train.freeze=('dense1','dense2')"]
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        timeout=300)
+  proc = run_cli(cmd, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   run = member_dir(workdir, 'activation=relu', 0)
   trained = dlexp.load(run)
@@ -214,8 +211,8 @@ def test_experiment_script_starts_from_a_saved_model(source, tmp_path):
   assert trained.config.train.freeze == ('dense1', 'dense2')
   np.testing.assert_array_equal(trained.params()['dense2']['kernel'],
                                 dlexp.load(source).params()['dense2']['kernel'])
-  bad = subprocess.run(cmd[:-3] + ['--config.init.from_path=/nonexistent'],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+  bad = run_cli(cmd[:-3] + ['--config.init.from_path=/nonexistent'],
+                timeout=300)
   assert bad.returncode == 2
   assert bad.stderr.strip() == ("error: init.from_path '/nonexistent' does "
                                 'not exist')
