@@ -33,7 +33,7 @@ def _unsafe_reason():
   if threading.active_count() != 1:
     return f'{threading.active_count()} threads after the imports'
   from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
-  if xla_bridge.backends_are_initialized():
+  if xla_bridge._backends:  # pylint: disable=protected-access
     return 'an XLA backend was initialized by an import'
   return None
 

@@ -100,7 +100,10 @@ class _Zygote:
         [sys.executable, os.path.join(ROOT, 'tests', 'cli_zygote.py')],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     self.pending = b''
-    self.ready = self._reply(timeout=300).get('ready', False)
+    try:
+      self.ready = self._reply(timeout=300).get('ready', False)
+    except (RuntimeError, AttributeError):  # exited, or said nothing
+      self.ready = False
 
   def _reply(self, timeout):
     """The zygote's next JSON line, or None after `timeout` seconds."""
