@@ -117,8 +117,11 @@ def main(_):
                     axis_flags={'model.depth': 'depths',
                                 'model.width': 'widths'})
   cv_table = cv.table(CV_COLUMNS)
-  cli.show('Depth x width by cross-validation', cli.run_line(cv.config),
-           cv_table)
+  title, line = 'Depth and width by cross-validation', cli.run_line(cv.config)
+  if cli.trial_shard()[1] > 1:
+    # The choice needs every cell: a shard prints its part and refits none.
+    cli.conclude(cv, title, line, cv_table, CLAIMS)
+    return
   chosen = _choose(cv.evidence())
   cell = cv.groups[chosen][0].config['config']
   refit_config = config.copy_and_resolve_references()
@@ -128,16 +131,10 @@ def main(_):
   refit = cli.run_grid({}, refit_config)
   refit_table = refit.table(REFIT_COLUMNS).replace('| run |',
                                                    f'| {chosen} (refit) |')
-  cli.show(f'Chosen cell {chosen}, retrained on the whole training split',
-           cli.run_line(refit.config), refit_table)
-  cli.publish('Depth and width by cross-validation',
-              f'{cv_table}\n\nChosen by cv acc: {chosen}; retrained on the '
-              f'whole training split:\n\n{refit_table}', CLAIMS,
-              Evidence(cv.evidence(), refit.evidence(), chosen),
-              cv.directories + refit.directories,
-              preamble=cli.run_line(cv.config))
-  cli.check_failed(cv)
-  cli.check_failed(refit)
+  cli.conclude(cli.combine([('cv', cv), ('refit', refit)]), title, line,
+               f'{cv_table}\n\nChosen by cv acc: {chosen}; retrained on the '
+               f'whole training split:\n\n{refit_table}', CLAIMS,
+               evidence=Evidence(cv.evidence(), refit.evidence(), chosen))
 
 
 if __name__ == '__main__':

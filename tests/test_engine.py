@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import flax
+import jax
 import numpy as np
 import pytest
 
@@ -229,6 +231,8 @@ def test_files_written(tmp_path):
     assert status['final']['epochs_run'] == 3
     for key in ('git_commit', 'versions', 'devices', 'train_seconds'):
       assert key in status
+    assert status['versions']['jax'] == jax.__version__
+    assert status['versions']['flax'] == flax.__version__
     assert any(f.startswith('events') for f in os.listdir(os.path.join(d,
                                                                        'tb')))
     # The final val metrics are those of the restored best epoch.

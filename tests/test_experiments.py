@@ -183,6 +183,18 @@ def test_width_depth(tmp_path):
   check_findings('width_depth', out, workdir, 2)
 
 
+def test_a_width_depth_shard_leaves_the_choice_to_the_whole_grid(tmp_path):
+  """The chosen cell needs every cell's score: a shard prints its cells and
+  neither refits one nor judges the claims (it used to do both on its
+  part of the grid)."""
+  code, out, err, workdir = _run_script('width_depth', tmp_path,
+                                        ['--trial_shard=0/2'])
+  assert code == 0, err[-2000:]
+  assert list(_table(out)) == ['depth=1,width=16']
+  assert 'refit' not in out and 'trial shard 0/2' in out
+  assert not os.path.exists(os.path.join(workdir, 'findings'))
+
+
 def test_a_trial_shard_prints_its_part_and_leaves_the_verdicts(tmp_path):
   """The claims need the whole grid: a shard prints its table and says how
   to get the whole one, and writes no findings record."""
