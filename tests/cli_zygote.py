@@ -43,10 +43,12 @@ def _child(request, reply):
   (SystemExit or an exception unwinds to the interpreter's shutdown)."""
   reply.close()  # this copy only; the zygote's stays open
   os.chdir(request['cwd'])
-  null = os.open(os.devnull, os.O_RDONLY)
-  os.dup2(null, 0)
-  for fd, path in ((1, request['out']), (2, request['err'])):
-    os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+  for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
+                          (1, request['out'], os.O_WRONLY | os.O_CREAT),
+                          (2, request['err'], os.O_WRONLY | os.O_CREAT)):
+    opened = os.open(path, flags, 0o644)
+    os.dup2(opened, fd)
+    os.close(opened)
   sys.argv = request['argv']
   sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
   runpy.run_path(sys.argv[0], run_name='__main__')

@@ -129,8 +129,10 @@ class _Zygote:
           {'argv': list(argv), 'cwd': str(cwd), 'out': out, 'err': err}
       ).encode() + b'\n')
       self.proc.stdin.flush()
-      pid = self._reply(timeout=60)['pid']
-      done = self._reply(timeout)
+      forked = self._reply(timeout=60)
+      if forked is None:
+        raise RuntimeError('tests/cli_zygote.py did not fork in 60 s')
+      pid, done = forked['pid'], self._reply(timeout)
       if done is None:
         os.kill(pid, signal.SIGKILL)
         self._reply(timeout=60)
