@@ -22,7 +22,8 @@ demo: install data
 
 # worksteal: an idle worker takes queued tests from the other, so the long
 # script tests at the end do not leave one core idle (fresh clone, empty
-# compile cache, idle machine: 419 s with the default 'load', 378 s).
+# compile cache, idle machine: 419 s with the default 'load', 378 s; 342-350 s
+# since scripts are forked from tests/cli_zygote.py).
 test: install data
 	$(PY) -m pytest -n 2 --dist worksteal tests
 

@@ -47,10 +47,12 @@ def replicate(tree, mesh):
 def replicated_shapes(shapes, mesh):
   """ShapeDtypeStructs placed as `replicate` places the arrays: what a
   program can be lowered for before the arrays exist."""
-  return jax.tree_util.tree_map(
-      lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
-                                     sharding=_replicated(mesh),
-                                     weak_type=s.weak_type), shapes)
+  def placed(s):
+    # Older jax (0.4.30) has no weak types on ShapeDtypeStruct or eval_shape.
+    weak = {'weak_type': s.weak_type} if hasattr(s, 'weak_type') else {}
+    return jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=_replicated(mesh),
+                                **weak)
+  return jax.tree_util.tree_map(placed, shapes)
 
 
 def _replicated(mesh) -> NamedSharding:

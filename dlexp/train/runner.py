@@ -416,7 +416,10 @@ class GroupRun:
 
   def train_chunk(self, k: int, epoch: int):
     """One epoch of chunk k: (mask of members that trained, row) or None."""
-    active = np.asarray(self.trackers[k].active)  # donated below
+    # A copy: on CPU np.asarray can be a view of the tracker's buffer, which
+    # after_epoch's donation rewrites (jax 0.4.30 dropped the stopping
+    # epoch's row that way).
+    active = np.array(self.trackers[k].active)
     if not active.any():  # a looped member that stopped: skip it
       return None
     ddata, prog = self.ctx.ddata, self.prog
