@@ -10,7 +10,6 @@ from dlexp import records, report
 from dlexp.train import runner
 
 
-
 def _run(config, workdir, lines=None, axes=None):
   out = lines.append if lines is not None else runner.Printer(quiet=True)
   return runner.run(config, axes or {}, str(workdir), out=out)
