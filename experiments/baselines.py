@@ -15,10 +15,15 @@ fewer steps than the original's), several seeds, and prints measured
 against published. Differences that remain, and say what a gap means:
 
 - The MLP row is MNIST-1D's MLPBase: 100-100 ReLU with an identity skip
-  around the second layer (model.residual; without it, 0.569 ± 0.046 over
-  3 seeds against 0.602 ± 0.014 with it). Weights start from dlexp's He /
-  LeCun defaults, not PyTorch's or TensorFlow's. dlexp restores the
-  best-validation epoch (the papers report the last).
+  around the second layer (model.residual). Weights start from dlexp's He /
+  LeCun defaults, not PyTorch's or TensorFlow's. Each row ends with its
+  last step's weights, as the papers report (early_stopping.restore_best
+  is off here).
+- Measured on the MLP row (3 seeds, 2-core CPU): the plain 100-100 MLP
+  with the best validation epoch restored gave 0.569 ± 0.046; with
+  MLPBase's skip 0.602 ± 0.014; with the last step's weights 0.656 ±
+  0.016; trained on all 4,000 examples (--config.data.val_size=1) 0.668 ±
+  0.006.
 - MNIST-1D's train split is 4,000 examples, of which dlexp holds out 400
   for validation (the paper trained on all 4,000); its test set has 1,000
   examples, so one test run's accuracy has a standard error of about 1.5
@@ -110,7 +115,11 @@ _MAX_STEPS = flags.DEFINE_integer('max_steps', 0, 'Caps every row\'s training '
 
 cli.define_flags(
     'baselines', model='mlp', epochs=1, seeds=3,
-    config={'diagnostics.every_epochs': 0, 'checkpoint.every_epochs': 50},
+    # The papers report the last step's weights, not the best validation
+    # epoch's (dlexp's default): on MNIST-1D's noisy 400-example validation
+    # split the best epoch cost the MLP 5 points (0.602 vs 0.656).
+    config={'diagnostics.every_epochs': 0, 'checkpoint.every_epochs': 50,
+            'early_stopping.restore_best': False},
     smoke={'seeds': 2, 'max_steps': 40,
            'rows': ['mnist1d_logistic', 'mnist1d_cnn', 'fmnist_mlp'],
            'config.data.train_limit': 1000, 'config.data.test_limit': 500},
