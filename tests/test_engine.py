@@ -9,9 +9,11 @@ import flax
 import jax
 import numpy as np
 import pytest
+from jax.sharding import Mesh
 
 from conftest import tiny_config, xla_flags
 from dlexp import config as config_lib
+from dlexp import data as data_lib
 from dlexp import records
 from dlexp.errors import ConfigError
 from dlexp.train import program
@@ -122,6 +124,24 @@ def test_traced_axis_is_one_group_and_matches_separate_runs(tmp_path):
                              atol=1e-6)
   curves = [_curve(r) for r in grid.values()]
   assert all(not np.allclose(curves[0], c) for c in curves[1:])
+
+
+def test_a_group_without_penalty_trains_as_a_traced_zero_penalty(tmp_path):
+  """Every member at l1 = l2 = 0: the penalty is left out of the program
+  (Steps.static_no_penalty), with the numbers of the l2 = 0 member of a
+  grid that traces it."""
+  grid = _by(_run(tiny_config(), {'reg.l2': [0.0, 0.01]}, tmp_path / 'g'))
+  single = _run(tiny_config(), {}, tmp_path / 's')[0]
+  np.testing.assert_allclose(_curve(grid[('l2=0', 0)]), _curve(single),
+                             rtol=2e-5, atol=1e-6)
+  assert not np.allclose(_curve(grid[('l2=0.01', 0)]), _curve(single))
+  cfg = tiny_config()
+  dataset = data_lib.load(cfg.data)
+  mesh = Mesh(np.array(jax.devices()), ('data',))
+  build = lambda pens: program.build(cfg, dataset, mesh,
+                                     penalties=pens).steps.static_no_penalty
+  assert build({(0.0, 0.0)}) and not build({(0.0, 0.0), (0.0, 0.01)})
+  assert not build(None)
 
 
 def test_shape_or_code_axes_are_separate_groups():

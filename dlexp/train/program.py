@@ -328,11 +328,13 @@ def monitor_mode(cfg) -> str:
   return 'min' if 'loss' in es.monitor else 'max'
 
 
-def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
+def build(cfg, dataset, mesh, dropout_rates=None, penalties=None) -> Program:
   """The Program of a group with static config `cfg` on `dataset` (sizes,
   classes, input shape): what the runner and the benchmarks train.
   `dropout_rates`, the set of the members' rates, lets a group without
-  dropout compile without it (see Steps.static_dropout_rate)."""
+  dropout compile without it (see Steps.static_dropout_rate); `penalties`,
+  the set of the members' (reg.l1, reg.l2), one without a weight penalty
+  (Steps.static_no_penalty)."""
   from dlexp import losses, models, optim  # pylint: disable=g-import-not-at-top
   model = models.build_model(
       cfg.model, losses.output_dim(cfg.loss, dataset.num_classes,
@@ -343,6 +345,7 @@ def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
     trained_on = (folds - 1) * (len(dataset.train_y) // folds)
   steps_per_epoch = trained_on // cfg.batch_size
   no_dropout = dropout_rates is not None and set(dropout_rates) == {0.0}
+  no_penalty = penalties is not None and set(penalties) == {(0.0, 0.0)}
   return Program(Steps(
       model=model, optimizer=optim.make_optimizer(cfg, steps_per_epoch),
       loss_fn=losses.make_loss(cfg.loss, dataset.num_classes),
@@ -357,6 +360,7 @@ def build(cfg, dataset, mesh, dropout_rates=None) -> Program:
       diagnostics=bool(cfg.diagnostics.every_epochs),
       diag_options=diag_lib.options(cfg.diagnostics),
       static_dropout_rate=0.0 if no_dropout else None,
+      static_no_penalty=no_penalty,
       freeze=tuple(cfg.train.freeze), cv_folds=folds,
       cv_seed=cfg.data.split_seed, eval_batch_size=cfg.eval_batch_size),
       quick_after_epoch=not is_conv_net(cfg))
