@@ -1,5 +1,8 @@
 """Shared test helpers: tiny configs on the synthetic dataset."""
+import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,8 +110,6 @@ class _Zygote:
 
   def _reply(self, timeout):
     """The zygote's next JSON line, or None after `timeout` seconds."""
-    import json  # pylint: disable=g-import-not-at-top
-    import select  # pylint: disable=g-import-not-at-top
     fd = self.proc.stdout.fileno()
     while b'\n' not in self.pending:
       if not select.select([fd], [], [], timeout)[0]:
@@ -121,8 +122,6 @@ class _Zygote:
     return json.loads(line)
 
   def run(self, argv, cwd, timeout):
-    import json  # pylint: disable=g-import-not-at-top
-    import signal  # pylint: disable=g-import-not-at-top
     with tempfile.TemporaryDirectory() as tmp:
       out, err = os.path.join(tmp, 'out'), os.path.join(tmp, 'err')
       self.proc.stdin.write(json.dumps(

@@ -15,7 +15,6 @@ import pytest
 from conftest import assert_one_line_error, member_dir, run_cli, run_script
 from dlexp import claims, findings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--dataset=synthetic', '--config.model.depth=2',
         '--config.model.width=16', '--config.data.train_limit=1024',
         '--config.data.val_size=500', '--epochs=2', '--seeds=2']
@@ -35,9 +34,8 @@ def _run_script(name, tmp_path, extra=()):
   One script per test, so pytest-xdist spreads them over its workers.
   """
   workdir = str(tmp_path / 'runs')
-  cmd = [os.path.join(ROOT, 'experiments', f'{name}.py'),
-         '--smoke', f'--workdir={workdir}'] + SCRIPTS[name] + list(extra)
-  proc = run_cli(cmd, timeout=TIMEOUT_S)
+  proc = run_script(name, '--smoke', f'--workdir={workdir}', *SCRIPTS[name],
+                    *extra, timeout=TIMEOUT_S)
   return proc.returncode, proc.stdout, proc.stderr, workdir
 
 
@@ -209,11 +207,10 @@ def test_a_trial_shard_prints_its_part_and_leaves_the_verdicts(tmp_path):
 def test_mnist1d_runs_with_its_defaults(tmp_path):
   """No --config.data.val_size: the validation split is sized for the
   dataset (400 of MNIST-1D's 4000), where 5000 used to stop every run."""
-  cmd = [os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
-         f'--workdir={tmp_path}', '--dataset=mnist1d', '--activations=relu',
-         '--config.model.depth=1', '--config.model.width=8', '--epochs=1',
-         '--seeds=1']
-  proc = run_cli(cmd, timeout=TIMEOUT_S)
+  proc = run_script('elu_vs_relu', f'--workdir={tmp_path}',
+                    '--dataset=mnist1d', '--activations=relu',
+                    '--config.model.depth=1', '--config.model.width=8',
+                    '--epochs=1', '--seeds=1', timeout=TIMEOUT_S)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert '3600 train / 400 val / 1000 test' in proc.stdout
 
@@ -222,10 +219,9 @@ def test_config_form_of_a_shortcut_flag_is_kept(tmp_path):
   """--config.epochs / --config.num_seeds without --epochs / --seeds: the
   values given are used (they used to be replaced by the flags' defaults)."""
   tiny = [a for a in TINY if not a.startswith(('--epochs', '--seeds'))]
-  cmd = [os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
-         f'--workdir={tmp_path}', '--activations=relu', '--config.epochs=1',
-         '--config.num_seeds=1'] + tiny
-  proc = run_cli(cmd, timeout=TIMEOUT_S)
+  proc = run_script('elu_vs_relu', f'--workdir={tmp_path}',
+                    '--activations=relu', '--config.epochs=1',
+                    '--config.num_seeds=1', *tiny, timeout=TIMEOUT_S)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert 'model mlp, 1 epochs, seeds 0..0' in proc.stdout
   assert _table(proc.stdout)['activation=relu']['seeds'] == '1'
@@ -289,9 +285,8 @@ def test_bad_input_is_a_one_line_error(tmp_path, script, flags, message):
 def _smoke(name, tmp_path, extra=()):
   """Runs `name` --smoke; returns (stdout, workdir, {quote: verdict})."""
   workdir = str(tmp_path / 'runs')
-  cmd = [os.path.join(ROOT, 'experiments', f'{name}.py'),
-         '--smoke', f'--workdir={workdir}'] + list(extra)
-  proc = run_cli(cmd, timeout=TIMEOUT_S)
+  proc = run_script(name, '--smoke', f'--workdir={workdir}', *extra,
+                    timeout=TIMEOUT_S)
   assert proc.returncode == 0, proc.stderr[-3000:]
   verdicts = dict(re.findall(r'^- \[[^\]]+\] "(.+)": ([A-Z]+) - ',
                              proc.stdout, re.M))

@@ -1,7 +1,5 @@
 """Transfer learning as configuration: init.from_path / init.skip /
 init.restore and train.freeze, with their one-line errors."""
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,14 +7,13 @@ import optax
 import pytest
 from jax.sharding import Mesh
 
-from conftest import member_dir, run_cli, tiny_config
+from conftest import member_dir, run_script, tiny_config
 import dlexp
 from dlexp import data as data_lib
 from dlexp.errors import ConfigError
 from dlexp.train import model_io, program, runner, transfer
 
 QUIET = runner.Printer(quiet=True)
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
@@ -196,14 +193,13 @@ def test_from_path_that_is_no_model(tmp_path, where, message):
 
 def test_experiment_script_starts_from_a_saved_model(source, tmp_path):
   workdir = str(tmp_path / 'runs')
-  cmd = [os.path.join(ROOT, 'experiments', 'elu_vs_relu.py'),
-         f'--workdir={workdir}', '--dataset=synthetic',
-         '--config.model.depth=2', '--config.model.width=16',
-         '--config.data.train_limit=2048', '--config.data.val_size=500',
-         '--epochs=1', '--seeds=1', '--activations=relu',
-         f'--config.init.from_path={source}', '--config.init.skip=logits',
-         "--config.train.freeze=('dense1','dense2')"]
-  proc = run_cli(cmd, timeout=300)
+  args = [f'--workdir={workdir}', '--dataset=synthetic',
+          '--config.model.depth=2', '--config.model.width=16',
+          '--config.data.train_limit=2048', '--config.data.val_size=500',
+          '--epochs=1', '--seeds=1', '--activations=relu',
+          f'--config.init.from_path={source}', '--config.init.skip=logits',
+          "--config.train.freeze=('dense1','dense2')"]
+  proc = run_script('elu_vs_relu', *args, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   run = member_dir(workdir, 'activation=relu', 0)
   trained = dlexp.load(run)
@@ -211,8 +207,8 @@ def test_experiment_script_starts_from_a_saved_model(source, tmp_path):
   assert trained.config.train.freeze == ('dense1', 'dense2')
   np.testing.assert_array_equal(trained.params()['dense2']['kernel'],
                                 dlexp.load(source).params()['dense2']['kernel'])
-  bad = run_cli(cmd[:-3] + ['--config.init.from_path=/nonexistent'],
-                timeout=300)
+  bad = run_script('elu_vs_relu', *args[:-3],
+                   '--config.init.from_path=/nonexistent', timeout=300)
   assert bad.returncode == 2
   assert bad.stderr.strip() == ("error: init.from_path '/nonexistent' does "
                                 'not exist')
