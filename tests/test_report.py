@@ -3,6 +3,7 @@ the layer-order file, and the one warning when TensorBoard files cannot be
 written."""
 import math
 import os
+import struct
 import subprocess
 import sys
 
@@ -68,12 +69,35 @@ def test_missing_tensorboardx_is_said_once(tmp_path, monkeypatch, capsys):
   assert (tmp_path / 'run0' / 'metrics.jsonl').read_text().strip()
 
 
-def test_tensorboard_files_are_written(tmp_path):
+def _tensorboard_scalars(folder):
+  """{(step, tag): value} of every scalar in the event files (TFRecord
+  framing: length, its crc, the Event proto, its crc)."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  scalars = {}
+  for path in folder.glob('events.out.tfevents.*'):
+    data = path.read_bytes()
+    at = 0
+    while at < len(data):
+      (size,) = struct.unpack('<Q', data[at:at + 8])
+      event = event_pb2.Event.FromString(data[at + 12:at + 12 + size])
+      at += 12 + size + 4
+      for value in event.summary.value:
+        scalars[(event.step, value.tag)] = value.simple_value
+  return scalars
+
+
+def test_tensorboard_files_hold_every_scalar_of_every_row(tmp_path):
   pytest.importorskip('tensorboardX')
   writer = records.RunWriter(str(tmp_path), {}, {})
-  writer.log({'epoch': 1, 'step': 10, 'val_loss': 0.5})
+  writer.log({'epoch': 1, 'step': 10, 'val_loss': 0.5, 'train_loss': 0.25,
+              'diag/dense1/dead': 0.125, 'note': 'text is not a scalar'})
+  writer.log({'epoch': 2, 'step': 20, 'val_loss': 0.375, 'train_loss': 0.0,
+              'members': 3})
   writer.close()
-  assert list((tmp_path / 'tb').glob('events.out.tfevents.*'))
+  assert _tensorboard_scalars(tmp_path / 'tb') == {
+      (10, 'val_loss'): 0.5, (10, 'train_loss'): 0.25,
+      (10, 'diag/dense1/dead'): 0.125, (20, 'val_loss'): 0.375,
+      (20, 'train_loss'): 0.0, (20, 'members'): 3.0}
 
 
 def _curve_run(losses, status='done', **config):

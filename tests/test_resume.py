@@ -278,6 +278,28 @@ def test_group_checkpoints_unit(tmp_path):
   ck.close()
 
 
+def test_group_checkpoints_write_in_the_background_what_save_was_given(
+    tmp_path):
+  """save() returns before the write commits (Orbax async); the write holds
+  its own copy, so the caller reusing its buffers at once (as the next
+  epoch's donated step does) changes nothing saved, and a fresh instance
+  after close() reads every checkpoint."""
+  ck = checkpoint_lib.GroupCheckpoints(str(tmp_path / 'c'), keep=3)
+  assert ck.asynchronous
+  big = np.arange(1_000_000, dtype=np.float32)
+  for epoch in (1, 2, 3):
+    buffer = big + epoch
+    ck.save(epoch, {'w': buffer}, meta={})
+    buffer[:] = -1.0  # reused right after save() returned
+  ck.close()
+  ck = checkpoint_lib.GroupCheckpoints(str(tmp_path / 'c'), keep=3)
+  assert ck.epochs() == [1, 2, 3]
+  epoch, restored, _ = ck.restore_latest({'w': big})
+  assert epoch == 3
+  np.testing.assert_array_equal(restored['w'], big + 3)
+  ck.close()
+
+
 def test_group_checkpoints_keep_names_and_refuse_another_model(tmp_path):
   # A run-shaped tree: lists of flax dataclasses holding the optimizer's
   # NamedTuples, stacked over 2 members; empty containers come back as-is.

@@ -2,6 +2,12 @@
 parameters, batch statistics, optimizer state, step, rng keys, early-stopping
 state, the data-order position), one per saved epoch, committed atomically.
 
+Saving is asynchronous in a single-process run (Orbax's own async
+checkpointing): the state is copied to host memory, then written while the
+next epoch trains; the next save, a restore, a listing and close() wait for
+it. A process killed mid-write leaves an uncommitted checkpoint, which resume
+never reads (the previous one is used).
+
 The tree is saved under its own names (`_named`: nested dicts of the field,
 key and index names) and restored against an abstract target. Orbax restores
 a different shape without complaint, so a checkpoint of another model is
@@ -58,16 +64,21 @@ class GroupCheckpoints:
     self.member_axis = member_axis  # leaves are stacked over members
     os.makedirs(directory, exist_ok=True)
     # Handlers named up front, so that a fresh manager (a resumed process)
-    # can read the stored metadata before any restore.
+    # can read the stored metadata before any restore. Several processes
+    # save synchronously: a background commit there needs cross-process
+    # barriers that a single-process run does not.
+    self.asynchronous = jax.process_count() == 1
     self._mgr = ocp.CheckpointManager(
         directory, item_handlers=dict(state=ocp.StandardCheckpointHandler(),
                                       meta=ocp.JsonCheckpointHandler()),
         options=ocp.CheckpointManagerOptions(
-            max_to_keep=keep, enable_async_checkpointing=False,
-            create=True))
+            max_to_keep=keep, create=True,
+            enable_async_checkpointing=self.asynchronous))
 
   def save(self, epoch: int, tree: Any, meta: Dict[str, Any]) -> None:
-    state = _named(jax.tree_util.tree_map(np.asarray, tree))
+    # Copies (np.array, not np.asarray, which can be a view of a device
+    # buffer that the next epoch's donated step overwrites mid-write).
+    state = _named(jax.tree_util.tree_map(np.array, tree))
     if epoch in self.epochs():
       # An unreadable checkpoint that resume skipped: replaced by this one.
       if jax.process_index() == 0:  # one writer on a shared directory
@@ -76,9 +87,9 @@ class GroupCheckpoints:
     self._mgr.save(epoch, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
         meta=ocp.args.JsonSave(dict(meta, epoch=epoch))), force=True)
-    self._mgr.wait_until_finished()
 
   def epochs(self) -> List[int]:
+    self._mgr.wait_until_finished()
     self._mgr.reload()
     return sorted(self._mgr.all_steps())
 
@@ -122,6 +133,7 @@ class GroupCheckpoints:
     return None
 
   def close(self) -> None:
+    self._mgr.wait_until_finished()
     self._mgr.close()
 
   def remove(self) -> None:
