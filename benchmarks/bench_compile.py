@@ -53,7 +53,8 @@ def measure(case: str, members: int, cache: str, workdir: str):
   proc = subprocess.run(
       [sys.executable, '-c', _WORKER, workdir, json.dumps(overrides),
        str(members), cache], cwd=ROOT, capture_output=True, text=True,
-      check=False, env=dict(os.environ, PYTHONPATH=ROOT))
+      check=False, env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+          [ROOT] + [p for p in [os.environ.get('PYTHONPATH')] if p])))
   wall = time.perf_counter() - start
   if proc.returncode:
     raise SystemExit(proc.stderr)

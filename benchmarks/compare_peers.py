@@ -4,12 +4,16 @@
     .venv/bin/python benchmarks/compare_peers.py --quick    # about a minute
     .venv/bin/python benchmarks/compare_peers.py --no-torch # dlexp half only
         [--rows mlp cnn resnet20 grid process] [--repeats 5]
-        [--slow-repeats 1] [--torch-threads 1]
+        [--slow-repeats 1] [--torch-threads 1] [--torch-device match]
+        [--steps N]
 
 PyTorch is the optional `bench` extra (`pip install -e .[bench]`); it runs
 in a worker child process (benchmarks/peers_torch.py), never in the same
 process as XLA. Fashion-MNIST with dlexp's split and standardization for
-both, batch 128, SGD with momentum 0.9. Rows (issue 9):
+both, batch 128, SGD with momentum 0.9. PyTorch runs on the device dlexp
+runs on (`--torch-device match`: CUDA when JAX's backend is a GPU), so the
+same command compares CPU with CPU here and GPU with GPU on a GPU machine.
+Rows (issue 9):
 
 - mlp, cnn, resnet20: training throughput of one model (examples/s): an
   epoch of S steps over the first S x 128 training examples, as dlexp's
@@ -93,9 +97,13 @@ def model_rows(args, full, mesh, worker) -> List[Result]:
   fns, items, labels = {}, {}, {}
   for name in [r for r in args.rows if r in MODEL_ROWS]:
     row = MODEL_ROWS[name]
-    steps = row.quick_steps if args.quick else row.steps
+    steps = args.steps or (row.quick_steps if args.quick else row.steps)
     cfg = bench_engine.make_config(row.model, args.batch)
     n = steps * args.batch
+    if n > len(full.train_y):
+      raise SystemExit(f'--steps={steps} x --batch={args.batch} = {n} '
+                       f'examples; the training split has '
+                       f'{len(full.train_y)}')
     subset = dataclasses.replace(full, train_x=full.train_x[:n],
                                  train_y=full.train_y[:n])
     ddata = runner.to_device(subset, cfg, mesh)
@@ -178,6 +186,7 @@ def process_row(args) -> Result:
   torch_cmd = [sys.executable, 'benchmarks/peers_torch.py', '--model=mlp',
                '--depth=20', '--width=100', f'--epochs={epochs}',
                f'--threads={args.torch_threads}', f'--dataset={dataset}',
+               f'--device={args.torch_device}',
                f'--train_limit={limit}']
   fns = {'dlexp': _subprocess(dlexp_cmd)}
   if args.torch:
@@ -251,6 +260,14 @@ def parse_args(argv=None):
   parser.add_argument('--grid-lrs', type=int, default=len(
       GRID_LEARNING_RATES), help='learning rates of the grid (first N)')
   parser.add_argument('--grid-seeds', type=int, default=GRID_SEEDS)
+  parser.add_argument('--torch-device', default='match',
+                      choices=('match', 'cpu', 'cuda'),
+                      help="PyTorch's device; match: cuda when JAX's backend "
+                      'is gpu, else cpu')
+  parser.add_argument('--steps', type=int, default=0,
+                      help='training steps per timed repeat of the one-model '
+                      "rows (default: each row's own; 429 = a whole epoch, "
+                      'which a GPU needs to time more than launch overhead)')
   parser.add_argument('--torch-threads', type=int, default=1,
                       help='PyTorch intra-op threads (default 1: with 2 '
                       'OpenMP threads on a shared 2-core machine PyTorch '
@@ -259,6 +276,8 @@ def parse_args(argv=None):
   args.quick = args.quick or args.smoke
   args.repeats = args.repeats or (3 if args.quick else 5)
   args.data = {'name': 'synthetic'} if args.smoke else {}
+  if args.torch_device == 'match':
+    args.torch_device = 'cuda' if jax.default_backend() == 'gpu' else 'cpu'
   return args
 
 
@@ -269,8 +288,9 @@ def main(argv=None) -> str:
   versions = f'jax {jax.__version__}, jaxlib {jaxlib.__version__}'
   if args.torch:
     from benchmarks import peers_torch  # pylint: disable=import-outside-toplevel
-    worker = peers_torch.Worker(args.torch_threads)
-    versions += (f', torch {worker.version} ({args.torch_threads} thread'
+    worker = peers_torch.Worker(args.torch_threads, args.torch_device)
+    versions += (f', torch {worker.version} on {worker.device} '
+                 f'({args.torch_threads} thread'
                  f'{"s" if args.torch_threads > 1 else ""})')
   else:
     versions += ', torch not run (--no-torch)'

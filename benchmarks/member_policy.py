@@ -3,6 +3,7 @@ size and member count, on this backend.
 
     .venv/bin/python benchmarks/member_policy.py [--members 3 15] [--epochs 2]
         [--models mlp2x16 mlp3x256 ...] [--train_limit 0]
+        [--set model.conv_impl=im2col ...]
 
 Each row trains the same group (M seeds of one model on Fashion-MNIST, batch
 128) both ways, vmap (one program over M members) and loop (the same program
@@ -36,16 +37,19 @@ MODELS = {
     'cnn': dict(model__name='cnn'),
 }
 
-def _config(model: str, members: int, train_limit: int):
+def _config(model: str, members: int, train_limit: int, sets=()):
   from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
   cfg = config_lib.default_config()
   for k, v in MODELS[model].items():
     config_lib.set_value(cfg, k.replace('__', '.'), v)
+  for item in sets:
+    key, _, text = item.partition('=')
+    config_lib.set_value(cfg, key, text)  # coerced to the field's type
   cfg.num_seeds, cfg.data.train_limit = members, train_limit
   return cfg
 
 
-def measure(model: str, members: int, epochs: int, dataset, mesh):
+def measure(model: str, members: int, epochs: int, dataset, mesh, sets=()):
   """Median examples/s of vmap and loop epochs (training + validation, as
   the runner does them), alternating epoch by epoch."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -54,7 +58,7 @@ def measure(model: str, members: int, epochs: int, dataset, mesh):
   from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
   from dlexp.train import program as program_lib  # pylint: disable=g-import-not-at-top
   from dlexp.train.device_data import replicate, to_device  # pylint: disable=g-import-not-at-top
-  cfg = _config(model, members, 0)
+  cfg = _config(model, members, 0, sets)
   prog = program_lib.build(cfg, dataset, mesh, dropout_rates={0.0},
                            penalties={(cfg.reg.l1, cfg.reg.l2)})
   driver = program_lib.epoch_driver_for(cfg)
@@ -103,6 +107,8 @@ def main():
                       help='epochs per mode; the first is not timed')
   parser.add_argument('--train_limit', type=int, default=0,
                       help='training examples (0 = all 55,000)')
+  parser.add_argument('--set', nargs='+', default=[], metavar='FIELD=VALUE',
+                      help='config fields for every row, as --config.FIELD')
   args = parser.parse_args()
   import jax  # pylint: disable=g-import-not-at-top
   print(f'{time.strftime("%Y-%m-%d")}  jax {jax.__version__}  backend '
@@ -120,7 +126,7 @@ def main():
       datasets[cfg.data.name] = data_lib.load(cfg.data)
     for members in args.members:
       median, auto = measure(model, members, args.epochs,
-                             datasets[cfg.data.name], mesh)
+                             datasets[cfg.data.name], mesh, args.set)
       faster = max(median, key=median.get)
       ratio = median['vmap'] / median['loop']
       rows.append([model, str(members), f'{median["vmap"]:,.0f}',

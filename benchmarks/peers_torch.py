@@ -18,6 +18,8 @@ CPU build); dlexp itself never imports torch. Three uses:
 Architectures mirror dlexp's ('mlp', 'cnn', 'resnet' CIFAR-style): same
 layers, widths, initial weight scale and dropout placement; images are fed
 NCHW, PyTorch's native conv layout (converted once, outside the timing).
+On a GPU (device 'cuda') the model and the whole training split live on the
+GPU, as dlexp's do, and a timed repeat ends with torch.cuda.synchronize().
 """
 import argparse
 import json
@@ -118,9 +120,25 @@ def build(spec: Dict[str, Any], input_shape: Sequence[int],
 
 
 # -- training -----------------------------------------------------------------
-def _tensor_x(x: np.ndarray) -> torch.Tensor:
+def _tensor_x(x: np.ndarray, device: str = 'cpu') -> torch.Tensor:
   x = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x  # NHWC -> NCHW
-  return torch.from_numpy(np.array(x, np.float32, order='C'))  # a copy
+  # A copy: PyTorch wants C order, and the caller's array stays untouched.
+  return torch.from_numpy(np.array(x, np.float32, order='C')).to(device)
+
+
+def pick_device(device: str) -> str:
+  """'cpu' or 'cuda' for a device argument of 'auto', 'cpu' or 'cuda'."""
+  if device == 'auto':
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+  if device == 'cuda' and not torch.cuda.is_available():
+    raise ValueError("torch device 'cuda' asked for, but torch.cuda."
+                     'is_available() is False; use cpu or auto')
+  return device
+
+
+def _sync(device: str) -> None:
+  if device == 'cuda':
+    torch.cuda.synchronize()
 
 
 class Trainer:
@@ -129,33 +147,37 @@ class Trainer:
 
   def __init__(self, spec: Dict[str, Any], dataset, batch: int = 128,
                learning_rate: float = 0.01, momentum: float = 0.9,
-               steps: int = 0, seed: int = 0):
+               steps: int = 0, seed: int = 0, device: str = 'cpu'):
     torch.manual_seed(seed)
-    self.net = build(spec, dataset.input_shape, dataset.num_classes)
+    self.device = device
+    self.net = build(spec, dataset.input_shape,
+                     dataset.num_classes).to(device)
     self.opt = torch.optim.SGD(self.net.parameters(), lr=learning_rate,
                                momentum=momentum)
     steps = steps or len(dataset.train_y) // batch
     n = steps * batch
-    self.x = _tensor_x(dataset.train_x[:n])
-    self.y = torch.from_numpy(dataset.train_y[:n].astype(np.int64))
+    self.x = _tensor_x(dataset.train_x[:n], device)
+    self.y = torch.from_numpy(dataset.train_y[:n].astype(np.int64)).to(device)
     self.steps, self.batch = steps, batch
     self.gen = torch.Generator().manual_seed(seed)
 
   def run(self) -> int:
     """One epoch of `steps` steps; the number of examples trained on."""
     self.net.train()
-    order = torch.randperm(len(self.y), generator=self.gen)
+    order = torch.randperm(len(self.y), generator=self.gen).to(self.device)
     for idx in order.view(self.steps, self.batch):
       self.opt.zero_grad(set_to_none=True)
       F.cross_entropy(self.net(self.x[idx]), self.y[idx]).backward()
       self.opt.step()
-    return self.steps * self.batch  # opt.step() ran synchronously on CPU.
+    _sync(self.device)  # on CPU opt.step() already ran synchronously
+    return self.steps * self.batch
 
   @torch.no_grad()
   def evaluate(self, x: np.ndarray, y: np.ndarray,
                batch: int = 1000) -> Dict[str, float]:
     self.net.eval()
-    x, y = _tensor_x(x), torch.from_numpy(y.astype(np.int64))
+    x = _tensor_x(x, self.device)
+    y = torch.from_numpy(y.astype(np.int64)).to(self.device)
     loss = correct = 0.0
     for i in range(0, len(y), batch):
       logits = self.net(x[i:i + batch])
@@ -165,10 +187,12 @@ class Trainer:
 
 
 def fit(spec: Dict[str, Any], dataset, epochs: int, learning_rate: float,
-        seed: int, batch: int = 128, momentum: float = 0.9) -> Dict[str, Any]:
+        seed: int, batch: int = 128, momentum: float = 0.9,
+        device: str = 'cpu') -> Dict[str, Any]:
   """A whole training run as dlexp's runner does it: every epoch over all
   full batches, validation after each epoch, test at the end."""
-  trainer = Trainer(spec, dataset, batch, learning_rate, momentum, seed=seed)
+  trainer = Trainer(spec, dataset, batch, learning_rate, momentum, seed=seed,
+                    device=device)
   history = []
   for _ in range(epochs):
     trainer.run()
@@ -196,6 +220,7 @@ def serve(stdin, stdout) -> None:
   with its wall and CPU seconds and the examples it trained on.
   """
   datasets, rows = {}, {}
+  device = 'cpu'
   torch.set_num_threads(1)
   for line in stdin:
     req = json.loads(line)
@@ -204,12 +229,13 @@ def serve(stdin, stdout) -> None:
         break
       if req['op'] == 'threads':
         torch.set_num_threads(int(req['threads']))
-        reply = {'version': torch.__version__}
+        device = pick_device(req.get('device', 'cpu'))
+        reply = {'version': torch.__version__, 'device': device}
       elif req['op'] == 'setup':
         key = json.dumps(req.get('data', {}), sort_keys=True)
         if key not in datasets:
           datasets[key] = load_dataset(req.get('data', {}))
-        rows[req['row']] = _make_row(req, datasets[key])
+        rows[req['row']] = _make_row(req, datasets[key], device)
         reply = {}
       else:
         wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -222,10 +248,11 @@ def serve(stdin, stdout) -> None:
     stdout.flush()
 
 
-def _make_row(req: Dict[str, Any], dataset):
+def _make_row(req: Dict[str, Any], dataset, device: str):
   if req.get('kind', 'train') == 'train':
     trainer = Trainer(req['spec'], dataset, req.get('batch', 128),
-                      req.get('learning_rate', 0.01), steps=req['steps'])
+                      req.get('learning_rate', 0.01), steps=req['steps'],
+                      device=device)
     return trainer.run
 
   def grid() -> int:
@@ -233,7 +260,7 @@ def _make_row(req: Dict[str, Any], dataset):
     for lr in req['learning_rates']:
       for seed in range(req['seeds']):
         fit(req['spec'], dataset, req['epochs'], lr, seed,
-            req.get('batch', 128))
+            req.get('batch', 128), device=device)
     return 0
   return grid
 
@@ -241,13 +268,14 @@ def _make_row(req: Dict[str, Any], dataset):
 class Worker:
   """A `--worker` child process; `run(row)` times one repeat there."""
 
-  def __init__(self, threads: int = 1):
+  def __init__(self, threads: int = 1, device: str = 'cpu'):
     self.proc = subprocess.Popen(
         [sys.executable, '-m', 'benchmarks.peers_torch', '--worker'],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONPATH=REPO + os.pathsep +
                  os.environ.get('PYTHONPATH', '')))
-    self.version = self._ask({'op': 'threads', 'threads': threads})['version']
+    reply = self._ask({'op': 'threads', 'threads': threads, 'device': device})
+    self.version, self.device = reply['version'], reply['device']
 
   def _ask(self, request: Dict[str, Any]) -> Dict[str, Any]:
     self.proc.stdin.write(json.dumps(request) + '\n')
@@ -292,6 +320,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   parser.add_argument('--learning_rate', type=float, default=0.01)
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--threads', type=int, default=1)
+  parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda',
+                                                          'auto'))
   parser.add_argument('--dataset', default='fashion_mnist')
   parser.add_argument('--train_limit', type=int, default=0)
   args = parser.parse_args(argv)
@@ -299,11 +329,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     serve(sys.stdin, sys.stdout)
     return
   torch.set_num_threads(args.threads)
+  device = pick_device(args.device)
   spec = ({'name': 'mlp', 'hidden': [args.width] * args.depth}
           if args.model == 'mlp' else {'name': args.model, 'depth': args.depth})
   dataset = load_dataset({'name': args.dataset,
                           'train_limit': args.train_limit})
-  result = fit(spec, dataset, args.epochs, args.learning_rate, args.seed)
+  result = fit(spec, dataset, args.epochs, args.learning_rate, args.seed,
+               device=device)
   for epoch, val in enumerate(result['val'], 1):
     print(f'epoch {epoch}: val_loss {val["loss"]:.4f} '
           f'val_accuracy {val["accuracy"]:.4f}')

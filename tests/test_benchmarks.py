@@ -5,6 +5,9 @@ run only in the script itself.)"""
 import os
 import sys
 
+import jax
+import pytest
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -42,3 +45,32 @@ def test_whole_process_rows_time_a_fresh_process():
   measured = run()
   assert isinstance(measured, timing.Measured)
   assert measured.wall_s > 0 and measured.cpu_s > 0
+
+
+def test_steps_override_sets_the_rows_steps_and_refuses_more_than_the_data(
+    capsys):
+  text = compare_peers.main(['--smoke', '--no-torch', '--rows', 'mlp',
+                             '--repeats', '1', '--steps', '3'])
+  assert '(examples/s; 3 steps' in text.splitlines()[2]
+  with pytest.raises(SystemExit, match=r'--steps=1000 x --batch=128 = '
+                     r'128000 examples; the training split has \d+'):
+    compare_peers.main(['--smoke', '--no-torch', '--rows', 'mlp',
+                        '--repeats', '1', '--steps', '1000'])
+  capsys.readouterr()
+
+
+def test_torch_peer_runs_where_dlexp_runs():
+  """--torch-device match: PyTorch on CUDA exactly when JAX's backend is a
+  GPU (this machine: CPU); an unavailable device is refused by name."""
+  args = compare_peers.parse_args(['--smoke'])
+  assert args.torch_device == ('cuda' if jax.default_backend() == 'gpu'
+                               else 'cpu')
+  assert compare_peers.parse_args(['--torch-device', 'cpu']).torch_device == (
+      'cpu')
+  torch = pytest.importorskip('torch')  # the optional `bench` extra
+  from benchmarks import peers_torch
+  assert peers_torch.pick_device('auto') == (
+      'cuda' if torch.cuda.is_available() else 'cpu')
+  if not torch.cuda.is_available():
+    with pytest.raises(ValueError, match="torch device 'cuda' asked for"):
+      peers_torch.pick_device('cuda')
