@@ -16,7 +16,8 @@ same command compares CPU with CPU here and GPU with GPU on a GPU machine.
 Rows (issue 9):
 
 - mlp, cnn, resnet20: training throughput of one model (examples/s): an
-  epoch of S steps over the first S x 128 training examples, as dlexp's
+  epoch of S steps (the row's own on CPU, a whole epoch on a GPU/TPU;
+  --steps) over the first S x 128 training examples, as dlexp's
   runner drives it (program.run_epoch and its default epoch driver), against
   the same S steps of the PyTorch model. Compiled and warmed up first; the
   timed repeats of all these rows are interleaved.
@@ -97,7 +98,7 @@ def model_rows(args, full, mesh, worker) -> List[Result]:
   fns, items, labels = {}, {}, {}
   for name in [r for r in args.rows if r in MODEL_ROWS]:
     row = MODEL_ROWS[name]
-    steps = args.steps or (row.quick_steps if args.quick else row.steps)
+    steps = args.steps or _default_steps(args, row, len(full.train_y))
     cfg = bench_engine.make_config(row.model, args.batch)
     n = steps * args.batch
     if n > len(full.train_y):
@@ -122,6 +123,15 @@ def model_rows(args, full, mesh, worker) -> List[Result]:
   return [Result(label, timings[f'{name} dlexp'],
                  timings.get(f'{name} torch'), False)
           for name, label in labels.items()]
+
+
+def _default_steps(args, row: ModelRow, train_size: int) -> int:
+  """The row's own steps on CPU; a whole epoch on a GPU/TPU, where the
+  CPU's 10-50 steps take milliseconds and time the launch, not the chip."""
+  if args.quick:
+    return row.quick_steps
+  return row.steps if jax.default_backend() == 'cpu' else (
+      train_size // args.batch)
 
 
 # -- grid and whole-process rows ----------------------------------------------
@@ -266,8 +276,8 @@ def parse_args(argv=None):
                       'is gpu, else cpu')
   parser.add_argument('--steps', type=int, default=0,
                       help='training steps per timed repeat of the one-model '
-                      "rows (default: each row's own; 429 = a whole epoch, "
-                      'which a GPU needs to time more than launch overhead)')
+                      "rows (default: each row's own on CPU, a whole epoch "
+                      '(429) on a GPU/TPU, where fewer time launch overhead)')
   parser.add_argument('--torch-threads', type=int, default=1,
                       help='PyTorch intra-op threads (default 1: with 2 '
                       'OpenMP threads on a shared 2-core machine PyTorch '
