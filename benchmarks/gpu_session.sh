@@ -11,9 +11,10 @@
 # CUDA. Writes one log per step and summary.txt under $OUT, and prints the
 # summary last. A step that fails or runs out of time is reported and the
 # next one runs. STEPS picks steps and their order (default: env demo compile
-# members peers; also compile_noautotune and members_im2col, the two GPU
-# ideas not measured yet: benchmarks/README.md). SMOKE=1: the same steps at toy sizes (checks the script on a
-# CPU in about two minutes; the numbers mean nothing).
+# members peers; also compile_noautotune and members_im2col, two GPU ideas
+# not measured yet: benchmarks/README.md). SMOKE=1: the same steps at toy
+# sizes (checks the script on a CPU in about a minute; the numbers mean
+# nothing).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_session}
@@ -34,7 +35,8 @@ if [[ ${SMOKE:-} == 1 ]]; then
   PEERS=(--smoke --rows mlp process --steps 20) LIMIT=2000
 else
   DEMO=() CASES=(mlp20x100:3 cnn:1) MODELS=(mlp3x256 cnn) MEMBERS=(3 15)
-  PEERS=(--steps 429) LIMIT=20000
+  # 3 repeats: the first lease's 5, with the process row, ran past 150 s.
+  PEERS=(--steps 429 --repeats 3) LIMIT=20000
 fi
 
 note() { echo "$*" | tee -a "$SUMMARY"; }
@@ -96,7 +98,7 @@ run_members_im2col() {
     --set model.conv_impl=im2col
 }
 run_peers() {
-  step peers 150 $PY benchmarks/compare_peers.py "${PEERS[@]}"
+  step peers 200 $PY benchmarks/compare_peers.py "${PEERS[@]}"
 }
 
 for s in ${STEPS:-env demo compile members peers}; do
