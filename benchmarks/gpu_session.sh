@@ -39,6 +39,8 @@ else
   PEERS=(--steps 429 --repeats 3) LIMIT=20000
 fi
 
+# Live too (a run killed at its limit still shows how far it got); the
+# summary is printed again, whole, at the end.
 note() { echo "$*" | tee -a "$SUMMARY"; }
 
 # step NAME LIMIT_S CMD...: runs CMD with its output in $OUT/NAME.log, under
@@ -59,13 +61,6 @@ step() {
   note "== $name: rc $rc, $((ms / 1000)).$((ms % 1000 / 100)) s wall (limit $limit s): $*"
 }
 
-# GPU compile: XLA's kernel autotuning off (fewer timed trial runs per
-# program; the chosen kernels may be slower).
-run_compile_noautotune() {
-  XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" \
-    step compile_noautotune 120 $PY benchmarks/bench_compile.py \
-    --cases "${CASES[@]}"
-}
 run_env() {
   step env 60 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version \
     --format=csv,noheader; $PY -c 'import jax, jaxlib, flax, optax, importlib.metadata as m;
@@ -85,6 +80,13 @@ run_demo() {
 }
 run_compile() {
   step compile 120 $PY benchmarks/bench_compile.py --cases "${CASES[@]}"
+}
+# GPU compile: XLA's kernel autotuning off (fewer timed trial runs per
+# program; the chosen kernels may be slower).
+run_compile_noautotune() {
+  XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" \
+    step compile_noautotune 120 $PY benchmarks/bench_compile.py \
+    --cases "${CASES[@]}"
 }
 run_members() {
   step members 120 $PY benchmarks/member_policy.py --models "${MODELS[@]}" \
