@@ -30,6 +30,18 @@ PRELOAD = ('dlexp.cli', 'dlexp.analysis', 'dlexp.data', 'dlexp.train.runner',
            'jax.numpy', 'flax.linen', 'optax')
 
 
+def _preload_data():
+  """Reads Fashion-MNIST's IDX files into dlexp's per-process cache (see
+  fashion_mnist.read), so a child starts with them: gunzipping them took
+  0.35-0.45 s of each script run. Numpy only, no thread; a test that points
+  a run at other files still reads those (the cache is keyed by path, size
+  and modification time)."""
+  from dlexp.data import fashion_mnist  # pylint: disable=g-import-not-at-top
+  files, _ = fashion_mnist.locate()
+  if files is not None:
+    fashion_mnist.read(files)
+
+
 def _unsafe_reason():
   if threading.active_count() != 1:
     return f'{threading.active_count()} threads after the imports'
@@ -65,6 +77,7 @@ def main():
   os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
   for name in PRELOAD:
     __import__(name)
+  _preload_data()
   reason = _unsafe_reason()
   reply.write(json.dumps({'unsafe': reason} if reason else {'ready': True})
               + '\n')

@@ -16,20 +16,33 @@ def _test_xla_flags() -> str:
   """Tests train tiny models for a few steps: compiling dominates, and XLA's
   backend optimizations cost more than they save (measured on 2 cores, cold
   cache: batch_norm --smoke 44 -> 39 s CPU, keras_workflow --smoke 51 -> 38 s).
-  XLA:CPU's MLIR fusion emitters take most of what is left, where this jaxlib
-  lets them be turned off (0.10: vanishing_gradients --smoke 27.2/20.3 ->
-  18.5/16.0 s, cnn_families 24.1 -> 16.8 s, same verdicts and accuracies).
+  Two XLA:CPU options cut what is left, where this jaxlib knows them:
+  - the MLIR fusion emitters off (0.10: vanishing_gradients --smoke
+    27.2/20.3 -> 18.5/16.0 s, cnn_families 24.1 -> 16.8 s, same verdicts and
+    accuracies);
+  - each program one LLVM module, not several compiled in parallel, which
+    costs more CPU than it saves when two workers share two cores
+    (activation_choice --smoke: XLA compile 10.6 -> 8.3 CPU-s, the conv nets'
+    15% less; `make test` 358.7 -> 335.5 s).
   Every comparison a test makes is between programs compiled the same way.
   """
-  flags = '--xla_backend_optimization_level=0'
-  quick = f'{flags} --xla_cpu_use_fusion_emitters=false'
-  # An XLA_FLAGS entry this jaxlib does not know aborts the process: try it
-  # in one (once per test session; xdist workers and scripts inherit it).
+  flags = ['--xla_backend_optimization_level=0']
+  extra = ['--xla_cpu_use_fusion_emitters=false',
+           '--xla_cpu_parallel_codegen_split_count=1']
+  if not _known(flags + extra):  # an older jaxlib: keep the ones it knows
+    extra = [flag for flag in extra if _known(flags + [flag])]
+  return ' '.join(flags + extra)
+
+
+def _known(flags) -> bool:
+  """Whether this jaxlib starts with XLA_FLAGS=`flags`: an entry it does not
+  know aborts the process, so each try is a process of its own (once per
+  test session; xdist workers and scripts inherit the result)."""
   probe = subprocess.run(
       [sys.executable, '-c', 'import jax; jax.jit(abs).lower(1.).compile()'],
-      env=dict(os.environ, XLA_FLAGS=quick), capture_output=True,
+      env=dict(os.environ, XLA_FLAGS=' '.join(flags)), capture_output=True,
       timeout=300, check=False)
-  return quick if probe.returncode == 0 else flags
+  return probe.returncode == 0
 
 
 # Tests that start processes with XLA_FLAGS of their own (forced device
