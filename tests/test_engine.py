@@ -80,16 +80,23 @@ def test_a_one_member_chunk_runs_unvmapped_with_the_same_numbers(tmp_path):
 def test_programs_lowered_from_shapes_serve_the_real_states(driver):
   """precompile lowers the state's programs from ShapeDtypeStructs before
   init has run; the real states must then hit those executables, not
-  compile again (a mismatch in shapes, dtypes or weak types would)."""
+  compile again (a mismatch in shapes, dtypes or weak types would). The
+  test split, larger than the validation split and than its batch, is cut
+  into the validation split's batch shape: no second eval program."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from jax.sharding import Mesh  # pylint: disable=g-import-not-at-top
   from dlexp import data  # pylint: disable=g-import-not-at-top
   from dlexp.train import device_data  # pylint: disable=g-import-not-at-top
-  cfg = tiny_config(diagnostics__every_epochs=1)
+  cfg = tiny_config(diagnostics__every_epochs=1, eval_batch_size=800)
   dataset = data.load(cfg.data)
   mesh = Mesh(np.array(jax.devices()[:1]), ('data',))
   ddata = device_data.to_device(dataset, cfg, mesh)
+  n_val, n_test = len(dataset.val_y), len(dataset.test_y)
+  assert n_val < cfg.eval_batch_size < n_test
+  assert ddata.val[0].shape[:2] == (1, n_val)
+  assert ddata.test[0].shape[:2] == (-(-n_test // n_val), n_val)
+  assert ddata.test[2].sum() == n_test  # the padding weighs nothing
   prog = program.build(cfg, dataset, mesh)
   seeds = jnp.arange(2, dtype=jnp.int32)
   sample = jnp.zeros((1,) + tuple(dataset.input_shape), jnp.float32)
@@ -103,6 +110,7 @@ def test_programs_lowered_from_shapes_serve_the_real_states(driver):
   state, _ = program.run_epoch(prog, driver, state, hp, active,
                                ddata.train_x, ddata.train_y)
   program.evaluate(prog, state.params, state.batch_stats, hp, ddata.val)
+  program.evaluate(prog, state.params, state.batch_stats, hp, ddata.test)
   row = {n: np.zeros(2, np.float32) for n in prog.row_spec(2)}
   prog.after_epoch(state, tracker, hp, row, np.bool_(True), np.bool_(True),
                    ddata.probe_x, ddata.probe_y)

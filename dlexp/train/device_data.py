@@ -26,9 +26,9 @@ class DeviceData:
 
 
 def batched(x: np.ndarray, y: np.ndarray, batch: int):
-  """Pads to a whole number of batches; weight 0 marks the padding."""
+  """Pads to a whole number of batches of `batch` (at least one); weight 0
+  marks the padding."""
   n = len(y)
-  batch = min(batch, n)
   num = -(-n // batch)
   pad = num * batch - n
   w = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
@@ -36,6 +36,17 @@ def batched(x: np.ndarray, y: np.ndarray, batch: int):
   y = np.concatenate([y, np.zeros((pad,) + y.shape[1:], y.dtype)])
   shape = lambda a: a.reshape((num, batch) + a.shape[1:])
   return shape(x), shape(y), shape(w)
+
+
+def eval_batch(config, dataset) -> int:
+  """The one batch size of validation and test, so that one compiled
+  `eval_sums` serves both (a second shape compiled it again after training:
+  1-1.5 s per group of the residual_vs_plain smoke run): eval_batch_size,
+  or the whole validation split when smaller, since it runs every epoch.
+  The test split, evaluated once, is cut and padded to it. Without a
+  validation split (cross-validation, from_arrays), the test split's."""
+  n = len(dataset.val_y) or len(dataset.test_y)
+  return max(1, min(config.eval_batch_size, n))
 
 
 def replicate(tree, mesh):
@@ -89,13 +100,12 @@ def to_device(dataset, config, mesh) -> DeviceData:
   put = lambda a: replicate(a, mesh)
   _, probe_x, probe_y = _probe_split(dataset)
   probe = probe_size(config, dataset)
+  batch = eval_batch(config, dataset)
   return DeviceData(
       train_x=put(dataset.train_x), train_y=put(dataset.train_y),
-      val=tuple(map(put, batched(dataset.val_x, dataset.val_y,
-                                 config.eval_batch_size)))
+      val=tuple(map(put, batched(dataset.val_x, dataset.val_y, batch)))
       if len(dataset.val_y) else None,
       # A dataset from arrays may have no test split (nothing to evaluate).
-      test=tuple(map(put, batched(dataset.test_x, dataset.test_y,
-                                  config.eval_batch_size)))
+      test=tuple(map(put, batched(dataset.test_x, dataset.test_y, batch)))
       if len(dataset.test_y) else None,
       probe_x=put(probe_x[:probe]), probe_y=put(probe_y[:probe]))

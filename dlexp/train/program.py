@@ -193,9 +193,11 @@ class Program:
     begin = time.perf_counter()
     before = sum(self.compile_seconds().values())
     members = len(active)
-    # One validation batch, sliced before the compile threads start: an
-    # eager slice compiles a small program, 30 times slower beside them.
-    val_batch = None if data.val is None else tuple(a[0] for a in data.val)
+    # One evaluation batch (validation and test share its shape), sliced
+    # before the compile threads start: an eager slice compiles a small
+    # program, 30 times slower beside them.
+    split = data.val if data.val is not None else data.test
+    eval_batch = None if split is None else tuple(a[0] for a in split)
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
       futures = []
 
@@ -216,9 +218,9 @@ class Program:
         submit(self.fold_eval_sums.prepare(
             state.params, state.batch_stats, hp, data.train_x, data.train_y,
             np.int32(0)))
-      if val_batch is not None:
+      if eval_batch is not None:
         submit(self.eval_sums.prepare(state.params, state.batch_stats, hp,
-                                      *val_batch))
+                                      *eval_batch))
       started = start()
       if driver != 'scan':
         order = self.epoch_order(started[0], data.train_y, hp)
