@@ -25,7 +25,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.num_seeds = 1  # Seeds per trial, trained in the same program.
   c.epochs = 10  # Training epochs per trial.
   c.batch_size = 128  # Training batch size (split across devices).
-  c.eval_batch_size = 1000  # Batch size of validation and test evaluation.
+  c.eval_batch_size = 1000  # Validation and test batch size; the
+                            # validation split's size when smaller (the
+                            # test split is then cut to it: one compiled
+                            # program serves both).
   c.members = 'auto'  # How the members of a group share a compiled program.
   c.compile_cache = 'auto'  # Persistent compilation cache: 'auto'
                             # ($DLEXP_COMPILE_CACHE, else ~/.cache/dlexp/jax),
