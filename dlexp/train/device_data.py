@@ -40,9 +40,9 @@ def batched(x: np.ndarray, y: np.ndarray, batch: int):
 
 def eval_batch(config, dataset) -> int:
   """The one batch size of validation and test, so that one compiled
-  `eval_sums` serves both (a second shape compiled it again after training:
-  1-1.5 s per group of the residual_vs_plain smoke run): eval_batch_size,
-  or the whole validation split when smaller, since it runs every epoch.
+  `eval_sums` serves both (a second shape compiled it again after training,
+  alone): eval_batch_size, or the whole validation split when smaller,
+  since it runs every epoch.
   The test split, evaluated once, is cut and padded to it. Without a
   validation split (cross-validation, from_arrays), the test split's."""
   n = len(dataset.val_y) or len(dataset.test_y)
