@@ -23,7 +23,7 @@ demo: install data
 # worksteal: an idle worker takes queued tests from the other, so the long
 # script tests at the end do not leave one core idle (fresh clone, empty
 # compile cache, idle machine: 419 s with the default 'load', 378 s; 342-350 s
-# since scripts are forked from tests/cli_zygote.py; 335-340 s since each
+# since scripts are forked from tests/cli_zygote.py; 327-340 s since each
 # test program compiles as one LLVM module, tests/conftest.py). A third
 # worker on the 2 cores: 323 s, each test 1.5x slower.
 test: install data

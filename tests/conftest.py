@@ -22,8 +22,8 @@ def _test_xla_flags() -> str:
     accuracies);
   - each program one LLVM module, not several compiled in parallel, which
     costs more CPU than it saves when two workers share two cores
-    (activation_choice --smoke: XLA compile 10.6 -> 8.3 CPU-s, the conv nets'
-    15% less; `make test` 358.7 -> 335.5 s).
+    (activation_choice --smoke: its programs' XLA compiles 10.6 -> 8.3 s,
+    the conv nets' 15% less; `make test` 358.7 -> 335.5 s).
   Every comparison a test makes is between programs compiled the same way.
   """
   flags = ['--xla_backend_optimization_level=0']
