@@ -121,8 +121,7 @@ def make_program(cfg, dataset, mesh) -> program_lib.Program:
   """The Program the runner builds for this config (program.build); one epoch
   is len(dataset.train_y) // batch steps."""
   return program_lib.build(cfg, dataset, mesh,
-                           dropout_rates={cfg.model.dropout_rate},
-                           penalties={(cfg.reg.l1, cfg.reg.l2)})
+                           **program_lib.member_statics([cfg]))
 
 
 def default_driver(cfg) -> str:

@@ -95,8 +95,7 @@ def make_program(cfg, input_shape, batch_examples: int, mesh
                                input_shape=shape,
                                train_y=np.zeros(batch_examples, np.int32))
   return program_lib.build(cfg, spec, mesh,
-                           dropout_rates={cfg.model.dropout_rate},
-                           penalties={(cfg.reg.l1, cfg.reg.l2)})
+                           **program_lib.member_statics([cfg]))
 
 
 def engine_throughput(cfg, x, y, steps: int, mesh) -> float:

@@ -59,8 +59,8 @@ def measure(model: str, members: int, epochs: int, dataset, mesh, sets=()):
   from dlexp.train import program as program_lib  # pylint: disable=g-import-not-at-top
   from dlexp.train.device_data import replicate, to_device  # pylint: disable=g-import-not-at-top
   cfg = _config(model, members, 0, sets)
-  prog = program_lib.build(cfg, dataset, mesh, dropout_rates={0.0},
-                           penalties={(cfg.reg.l1, cfg.reg.l2)})
+  prog = program_lib.build(cfg, dataset, mesh,
+                           **program_lib.member_statics([cfg]))
   driver = program_lib.epoch_driver_for(cfg)
   ddata = to_device(dataset, cfg, mesh)
   sample = jnp.zeros((1,) + tuple(dataset.input_shape), jnp.float32)

@@ -368,6 +368,16 @@ def build(cfg, dataset, mesh, dropout_rates=None, penalties=None) -> Program:
       quick_after_epoch=not is_conv_net(cfg))
 
 
+def member_statics(configs) -> Dict[str, set]:
+  """build()'s `dropout_rates` and `penalties` for a group whose members have
+  `configs`: the values that decide whether it compiles without dropout or
+  without a weight penalty."""
+  configs = list(configs)
+  return dict(
+      dropout_rates={float(c.model.dropout_rate) for c in configs},
+      penalties={(float(c.reg.l1), float(c.reg.l2)) for c in configs})
+
+
 def is_conv_net(cfg) -> bool:
   from dlexp import models  # pylint: disable=g-import-not-at-top
   # Conv families are the ones registered as not vmap-friendly.

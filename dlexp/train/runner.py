@@ -272,11 +272,9 @@ class GroupRun:
   def __init__(self, members: List[Member], ctx: Context):
     self.members, self.ctx = members, ctx
     self.cfg = cfg = members[0].trial.config  # static fields are all equal
-    rates = {float(m.trial.config.model.dropout_rate) for m in members}
-    penalties = {(float(m.trial.config.reg.l1), float(m.trial.config.reg.l2))
-                 for m in members}
-    self.prog = program_lib.build(cfg, ctx.dataset, ctx.mesh,
-                                  dropout_rates=rates, penalties=penalties)
+    self.prog = program_lib.build(
+        cfg, ctx.dataset, ctx.mesh,
+        **program_lib.member_statics(m.trial.config for m in members))
     self.steps = self.prog.steps
     self.mode = program_lib.member_mode(cfg, len(members))
     self.driver = program_lib.epoch_driver_for(cfg)
