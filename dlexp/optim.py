@@ -266,13 +266,29 @@ def _nadam(v, cfg):
                              nesterov=True)
 
 
+# The knobs whose transformation a group leaves out of its program when every
+# member has them at 0 (see make_optimizer's `off`): 0.15 s of tracing in a
+# cached 20x100 group. clip_value's clamp stays: without both clippers XLA:CPU
+# fuses Adam's moment updates differently and the last bits of an Adam run
+# change (20x100 MLP, 3 epochs); with it, SGD and Adam curves are bitwise the
+# same (benchmarks/README.md).
+OFF_AT_ZERO = ('optimizer.clip_global_norm', 'optimizer.weight_decay')
+
+
+def _skipped(t: optax.GradientTransformation) -> optax.GradientTransformation:
+  """`t` with an identity update: its init, so the state keeps the same
+  structure (checkpoints and resumes match), and nothing to trace."""
+  return optax.GradientTransformation(t.init, lambda u, s, params=None: (u, s))
+
+
 def _chain_factory(direction: Callable, ocfg: ml_collections.ConfigDict,
-                   decay_mask: Any) -> Callable:
+                   decay_mask: Any, off=()) -> Callable:
   """The optax chain as a function of the traced `optimizer.*` values.
 
   `optax.inject_hyperparams` keeps its arguments in the optimizer state;
   `update` overwrites them with each member's values (learning_rate is the
   full rate at the step), so any values share one compiled program.
+  The knobs named in `off` (all 0) get `_skipped` transformations.
   """
 
   def chain(learning_rate, momentum, weight_decay, b1, b2, eps, rms_decay,
@@ -282,11 +298,15 @@ def _chain_factory(direction: Callable, ocfg: ml_collections.ConfigDict,
     # optax's clippers have no 'off' value: a bound of 0 becomes +inf, which
     # leaves finite gradients exactly unchanged and stays traced.
     off_at_zero = lambda c: jnp.where(c > 0, c, jnp.inf)
+    unless_off = lambda knob, t: (_skipped(t) if f'optimizer.{knob}' in off
+                                  else t)
     return optax.chain(
-        optax.clip(off_at_zero(clip_value)),
-        optax.clip_by_global_norm(off_at_zero(clip_global_norm)),
+        unless_off('clip_value', optax.clip(off_at_zero(clip_value))),
+        unless_off('clip_global_norm', optax.clip_by_global_norm(
+            off_at_zero(clip_global_norm))),
         direction(v, ocfg),
-        optax.add_decayed_weights(weight_decay, mask=decay_mask),
+        unless_off('weight_decay', optax.add_decayed_weights(
+            weight_decay, mask=decay_mask)),
         optax.scale_by_learning_rate(learning_rate))
 
   return chain
@@ -426,13 +446,13 @@ class Optimizer(NamedTuple):
   end_epoch: Callable
 
 
-def _transformation(config) -> optax.GradientTransformation:
+def _transformation(config, off=()) -> optax.GradientTransformation:
   """The optax chain with its hyperparameters injected (traced), frozen
   parameters (config.train.freeze) set to zero updates."""
   ocfg = config.optimizer
   decay_mask = None if ocfg.decay_all_params else kernel_mask
   tx = optax.inject_hyperparams(
-      _chain_factory(OPTIMIZERS.get(ocfg.name), ocfg, decay_mask),
+      _chain_factory(OPTIMIZERS.get(ocfg.name), ocfg, decay_mask, off),
       hyperparam_dtype=jnp.float32)(**_values({}, 'optimizer', ocfg))
   freeze = tuple(config.train.freeze) if 'train' in config else ()
   if freeze:
@@ -491,16 +511,21 @@ def _lr_scaling(config: ml_collections.ConfigDict):
 
 
 def make_optimizer(config: ml_collections.ConfigDict,
-                   steps_per_epoch: int) -> Optimizer:
+                   steps_per_epoch: int, off=()) -> Optimizer:
   """Builds the optimizer from the top-level config.
 
-  Reads config.optimizer, config.schedule and config.epochs.
+  Reads config.optimizer, config.schedule and config.epochs. `off`: knobs
+  of OFF_AT_ZERO that every member of the group has at 0 (`off_knobs`);
+  their transformations are left out of the traced program, which for finite
+  gradients changes no bit (a bound of +inf, a decay of 0 * param).
   """
   ocfg, scfg = config.optimizer, config.schedule
   info = _step_counts(config, steps_per_epoch)
   schedule = SCHEDULES.get(scfg.name)
   sign = 1.0 if scfg.plateau_mode == 'min' else -1.0
-  tx = _transformation(config)
+  unknown = set(off) - set(OFF_AT_ZERO)
+  _check(not unknown, 'off', sorted(unknown), f'must be among {OFF_AT_ZERO}')
+  tx = _transformation(config, tuple(off))
   scale_updates = _lr_scaling(config)
 
   def init(params):
@@ -535,6 +560,14 @@ def make_optimizer(config: ml_collections.ConfigDict,
 
   return Optimizer(init=init, update=update, learning_rate=rate,
                    end_epoch=end_epoch)
+
+
+def off_knobs(configs) -> frozenset:
+  """The knobs of OFF_AT_ZERO that are 0 in every one of `configs` (a
+  group's members): make_optimizer's `off`."""
+  configs = list(configs)
+  return frozenset(k for k in OFF_AT_ZERO if configs and all(
+      float(c.optimizer[k.split('.')[1]]) == 0.0 for c in configs))
 
 
 def _plateau_step(s: PlateauState, value, sign: float) -> PlateauState:

@@ -14,6 +14,7 @@ from jax.sharding import Mesh
 from conftest import tiny_config, xla_flags
 from dlexp import config as config_lib
 from dlexp import data as data_lib
+from dlexp import optim
 from dlexp import records
 from dlexp.errors import ConfigError
 from dlexp.train import program
@@ -150,6 +151,17 @@ def test_a_group_without_penalty_trains_as_a_traced_zero_penalty(tmp_path):
                                      penalties=pens).steps.static_no_penalty
   assert build({(0.0, 0.0)}) and not build({(0.0, 0.0), (0.0, 0.01)})
   assert not build(None)
+
+
+def test_member_statics_name_what_every_member_has_off():
+  plain, decayed = tiny_config(), tiny_config()
+  decayed.optimizer.weight_decay = 1e-3
+  decayed.model.dropout_rate = 0.2
+  both = program.member_statics([plain, decayed])
+  assert both['optimizer_off'] == {'optimizer.clip_global_norm'}
+  assert both['dropout_rates'] == {0.0, 0.2}
+  assert program.member_statics([plain, plain])['optimizer_off'] == set(
+      optim.OFF_AT_ZERO)
 
 
 def test_shape_or_code_axes_are_separate_groups():

@@ -406,3 +406,73 @@ def test_validation_errors_are_one_line():
   with pytest.raises(ConfigError) as err:
     optim.make_optimizer(cfg, 10)
   assert '\n' not in str(err.value)
+
+
+# ---------------------------------------------------------------------------
+# Transformations left out of a group whose members all have them at 0.
+
+# XLA's defaults, which users' runs compile with (the tests' XLA_FLAGS compile
+# at O0, where LLVM contracts floating-point operations differently).
+_USER_COMPILE = {'xla_backend_optimization_level': 3,
+                 'xla_cpu_use_fusion_emitters': True,
+                 'xla_cpu_parallel_codegen_split_count': 32}
+
+
+@pytest.mark.parametrize('name', ['sgd', 'adamw', 'rmsprop'])
+def test_optimizer_without_its_zero_knobs_is_bitwise_the_same(name):
+  cfg = make_config(**{'optimizer.name': name,
+                       'optimizer.learning_rate': 0.05})
+  rng = np.random.default_rng(1)
+  params = {'Dense_0': {
+      'kernel': jnp.asarray(rng.normal(size=(5, 4)), jnp.float32),
+      'bias': jnp.asarray(rng.normal(size=4), jnp.float32)}}
+  grads = [jax.tree_util.tree_map(
+      lambda p: jnp.asarray(3 * rng.normal(size=p.shape), jnp.float32),
+      params) for _ in range(5)]
+
+  def train(opt):
+    fn = lambda p, g: run_steps(opt, p, g, {})
+    return jax.jit(fn).lower(params, grads).compile(_USER_COMPILE)(
+        params, grads)
+  full = optim.make_optimizer(cfg, steps_per_epoch=10)
+  lean = optim.make_optimizer(cfg, steps_per_epoch=10, off=optim.OFF_AT_ZERO)
+  (want, want_state), (got, got_state) = train(full), train(lean)
+  # Same state structure: a checkpoint of one restores into the other.
+  assert (jax.tree_util.tree_structure(got_state)
+          == jax.tree_util.tree_structure(want_state))
+  for a, b in zip(jax.tree_util.tree_leaves((got, got_state)),
+                  jax.tree_util.tree_leaves((want, want_state))):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  # The left-out transformations are really out of the traced step: no
+  # global norm (sqrt) and no decay (the only multiply by a parameter).
+  ops = lambda opt: str(jax.make_jaxpr(
+      lambda p, g: run_steps(opt, p, g[:1], {}))(params, grads))
+  assert ops(lean).count('sqrt') < ops(full).count('sqrt')
+
+
+def test_off_knobs_needs_every_member_at_zero():
+  zero = make_config()
+  clipped = make_config(**{'optimizer.clip_global_norm': 1.0})
+  decayed = make_config(**{'optimizer.weight_decay': 1e-4})
+  assert optim.off_knobs([zero, zero]) == set(optim.OFF_AT_ZERO)
+  assert optim.off_knobs([zero, clipped]) == {'optimizer.weight_decay'}
+  assert optim.off_knobs([decayed, zero]) == {'optimizer.clip_global_norm'}
+  with pytest.raises(ConfigError, match='clip_value'):
+    optim.make_optimizer(zero, steps_per_epoch=1,
+                         off=['optimizer.clip_value'])
+
+
+def test_a_member_at_nonzero_keeps_the_transformation_for_the_group():
+  # A grid {0, 1} over clip_global_norm: the group's program clips, and the
+  # member at 0 is unclipped (bound +inf) inside it.
+  cfg = make_config(**{'optimizer.learning_rate': 1.0,
+                       'optimizer.momentum': 0.0})
+  off = optim.off_knobs(
+      [cfg, make_config(**{'optimizer.clip_global_norm': 1.0})])
+  opt = optim.make_optimizer(cfg, steps_per_epoch=10, off=off)
+  params, grads = {'w': jnp.array(0.0)}, [{'w': jnp.array(2.0)}]
+  clipped, _ = run_steps(opt, params, grads,
+                         {'optimizer.clip_global_norm': 1.0})
+  free, _ = run_steps(opt, params, grads, {'optimizer.clip_global_norm': 0.0})
+  np.testing.assert_allclose(clipped['w'], -1.0)
+  np.testing.assert_allclose(free['w'], -2.0)
