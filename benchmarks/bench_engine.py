@@ -16,6 +16,9 @@ Fashion-MNIST (dlexp.data.load with the default config), SGD with momentum
   tracking).
 - naive-jax (baseline): the same flax module and optimizer as one jitted train
   step, called from a Python loop over numpy batches (the usual JAX recipe).
+- naive-jax (scan) (scan-driven models): the same step with the epoch as
+  one jitted lax.scan over device data: the least a JAX epoch does, a
+  ceiling for the engine's scan driver.
 - step-loop (scan-driven models): dlexp's own `Steps.train_step` jitted per
   step with the data on the device; separates the cost of dlexp's step from
   the effect of the scan.
@@ -153,7 +156,6 @@ def engine(prog: program_lib.Program, cfg, dataset, ddata, members: int,
 
 def step_loop(cfg, dataset, ddata, mesh, steps: int) -> Callable[[], int]:
   """dlexp's train step jitted per step; batches gathered on the device."""
-  del steps  # the dataset holds exactly the epoch's examples
   st = make_program(cfg, dataset, mesh).steps
   state = jax.jit(st.init)(jnp.int32(0), ddata.train_x[:1])
   hp = {p: jnp.float32(config_lib.get(cfg, p))
@@ -214,6 +216,48 @@ def naive_jax(cfg, dataset, steps: int) -> Callable[[], int]:
       *state, loss = step(*state, x_all[idx], y_all[idx])
     jax.block_until_ready(loss)
     holder[0] = tuple(state)
+    return steps * b
+  return run
+
+
+def naive_scan(cfg, dataset, steps: int) -> Callable[[], int]:
+  """naive_jax's step with the epoch as one jitted lax.scan over batches on
+  the device: the least a JAX epoch can do, which puts a ceiling on the
+  engine's scan driver (no per-member hp, metrics, schedule or checks)."""
+  module = models.build_model(cfg.model, dataset.num_classes,
+                              dataset.input_shape)
+  key = jax.random.PRNGKey(0)
+  params = module.init({'params': key, 'dropout': key},
+                       jnp.asarray(dataset.train_x[:1]), train=False)['params']
+  opt = optax.sgd(cfg.optimizer.learning_rate,
+                  momentum=cfg.optimizer.momentum)
+  b = cfg.batch_size
+  x_all = jnp.asarray(dataset.train_x[:steps * b])
+  y_all = jnp.asarray(dataset.train_y[:steps * b])
+
+  @jax.jit
+  def epoch(params, opt_state, order):
+    def body(carry, idx):
+      params, opt_state = carry
+      x, y = x_all[idx], y_all[idx]
+
+      def loss_fn(p):
+        logits = module.apply({'params': p}, x, train=True, dropout_rate=0.0,
+                              rngs={'dropout': key})
+        return optax.softmax_cross_entropy_with_integer_labels(
+            logits, y).mean()
+      grads = jax.grad(loss_fn)(params)
+      updates, opt_state = opt.update(grads, opt_state, params)
+      return (optax.apply_updates(params, updates), opt_state), None
+    return jax.lax.scan(body, (params, opt_state), order)[0]
+
+  rng = np.random.default_rng(0)
+  holder = [(params, opt.init(params))]
+
+  def run() -> int:
+    order = rng.permutation(steps * b).reshape(steps, b)
+    holder[0] = epoch(*holder[0], order)
+    jax.block_until_ready(holder[0])
     return steps * b
   return run
 
@@ -302,6 +346,9 @@ def build_benches(args, full, base_cfg, mesh) -> List[Bench]:
                            step_loop(cfg, dataset, ddata, mesh, steps),
                            base))
     benches.append(Bench(base, naive_jax(cfg, dataset, steps)))
+    if driver == 'scan':
+      benches.append(Bench(f'{name} naive-jax (scan)',
+                           naive_scan(cfg, dataset, steps), base))
     if args.torch_version and model in TORCH_SPECS:
       benches.append(Bench(
           f'{name} torch ({args.torch_threads} thread'
