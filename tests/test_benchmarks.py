@@ -2,10 +2,12 @@
 table's ratios say which side is faster. (The grid and whole-process rows
 compile a 15-member grid / start fresh processes: tens of seconds, so they
 run only in the script itself.)"""
+import dataclasses
 import os
 import sys
 
 import jax
+import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
@@ -74,3 +76,24 @@ def test_torch_peer_runs_where_dlexp_runs():
   if not torch.cuda.is_available():
     with pytest.raises(ValueError, match="torch device 'cuda' asked for"):
       peers_torch.pick_device('cuda')
+
+
+def test_bench_engine_baselines_train_the_epoch_they_count():
+  """bench_engine's dlexp-step loop and scanned naive baseline each run an
+  epoch of `steps` batches and count its examples (the step-loop row once
+  crashed on a deleted argument)."""
+  from benchmarks import bench_engine
+  from dlexp import data as data_lib
+  from dlexp.train import runner
+  rng = np.random.default_rng(0)
+  dataset = data_lib.from_arrays(rng.normal(size=(40, 6)).astype(np.float32),
+                                 rng.integers(0, 3, size=40), val_size=8)
+  cfg = bench_engine.make_config('mlp2x256', batch=8)
+  cfg.model.width = 4
+  dataset = dataclasses.replace(dataset, train_x=dataset.train_x[:24],
+                                train_y=dataset.train_y[:24])
+  mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ('data',))
+  ddata = runner.to_device(dataset, cfg, mesh)
+  assert bench_engine.step_loop(cfg, dataset, ddata, mesh, 3)() == 24
+  run = bench_engine.naive_scan(cfg, dataset, 3)
+  assert run() == 24
