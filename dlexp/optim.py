@@ -301,7 +301,7 @@ def _chain_factory(direction: Callable, ocfg: ml_collections.ConfigDict,
     unless_off = lambda knob, t: (_skipped(t) if f'optimizer.{knob}' in off
                                   else t)
     return optax.chain(
-        unless_off('clip_value', optax.clip(off_at_zero(clip_value))),
+        optax.clip(off_at_zero(clip_value)),
         unless_off('clip_global_norm', optax.clip_by_global_norm(
             off_at_zero(clip_global_norm))),
         direction(v, ocfg),
