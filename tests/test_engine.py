@@ -396,3 +396,23 @@ def test_conv_nets_optimize_their_after_epoch_program():
           == program.QUICK_COMPILE)
   cfg.model.name = 'cnn'
   assert program.build(cfg, spec, mesh).after_epoch.options is None
+
+
+def test_garbage_collection_resumes_after_compiling_even_on_error():
+  """Program.precompile turns Python's cyclic GC off while it traces; it is
+  back on afterwards, also when a compile fails, and stays off for a caller
+  that had turned it off."""
+  import gc  # pylint: disable=g-import-not-at-top
+  assert gc.isenabled()
+  with pytest.raises(RuntimeError):
+    with program._no_gc():  # pylint: disable=protected-access
+      assert not gc.isenabled()
+      raise RuntimeError('compile failed')
+  assert gc.isenabled()
+  gc.disable()
+  try:
+    with program._no_gc():  # pylint: disable=protected-access
+      pass
+    assert not gc.isenabled()
+  finally:
+    gc.enable()
