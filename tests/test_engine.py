@@ -113,8 +113,8 @@ def test_programs_lowered_from_shapes_serve_the_real_states(driver):
   program.evaluate(prog, state.params, state.batch_stats, hp, ddata.val)
   program.evaluate(prog, state.params, state.batch_stats, hp, ddata.test)
   row = {n: np.zeros(2, np.float32) for n in prog.row_spec(2)}
-  prog.after_epoch(state, tracker, hp, row, np.bool_(True), np.bool_(True),
-                   ddata.probe_x, ddata.probe_y)
+  prog.after_epoch(state, tracker, hp, row, np.bool_(True), ddata.probe_x,
+                   ddata.probe_y)
   assert prog.compile_seconds() == compiled
 
 
@@ -416,3 +416,30 @@ def test_garbage_collection_resumes_after_compiling_even_on_error():
     assert not gc.isenabled()
   finally:
     gc.enable()
+
+
+def test_diagnostics_every_other_epoch_match_the_every_epoch_ones(tmp_path):
+  """every_epochs = 2 diagnoses epochs 0 and 2 with after_epoch and runs
+  after_epoch_quiet (no diagnostics) at the others, both compiled up front;
+  every_epochs = 1 needs only after_epoch. Same training, so the diagnosed
+  epochs agree."""
+  def diag_rows(every, name):
+    (result,) = _run(tiny_config(epochs=3, diagnostics__every_epochs=every),
+                     {}, tmp_path / name)
+    rows = records.read_metrics(os.path.join(result['directory'],
+                                             'metrics.jsonl'))
+    with open(os.path.join(result['directory'], 'status.json')) as f:
+      programs = json.load(f)['compile_seconds_by_program']
+    return programs, {
+        r['epoch']: {k: v for k, v in r.items() if k.startswith('diag/')}
+        for r in rows if 'epoch' in r}
+  (p_every, every), (p_other, other) = (diag_rows(1, 'every'),
+                                        diag_rows(2, 'other'))
+  assert 'after_epoch_quiet' in p_other and 'after_epoch_quiet' not in p_every
+  assert [e for e in sorted(other) if other[e]] == [0, 2]
+  assert all(every[e] for e in (0, 1, 2, 3))
+  for e in (0, 2):
+    assert other[e].keys() == every[e].keys()
+    np.testing.assert_allclose([other[e][k] for k in sorted(other[e])],
+                               [every[e][k] for k in sorted(every[e])],
+                               rtol=1e-5, atol=1e-7)

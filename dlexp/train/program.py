@@ -143,9 +143,12 @@ class Program:
   """The compiled functions of one group (same shapes and code), vmapped
   over the members of a chunk (see over_members).
   `quick_after_epoch`: compile after_epoch with QUICK_COMPILE (not for conv
-  nets, whose diagnostics it slows tenfold)."""
+  nets, whose diagnostics it slows tenfold). `some_epochs_quiet`: the run
+  diagnoses only some epochs, so after_epoch also compiles without the
+  diagnostics (`after_epoch_quiet`; see `after_epoch_for`)."""
 
-  def __init__(self, steps: Steps, quick_after_epoch: bool = True):
+  def __init__(self, steps: Steps, quick_after_epoch: bool = True,
+               some_epochs_quiet: bool = False):
     self.steps = steps
     # The member axis is named, so a train step can branch on whether any
     # member prunes now (an unbatched lax.cond predicate); `steps` itself
@@ -176,12 +179,26 @@ class Program:
         v('eval_sums', (0, 0, 0, None, None, None)))
     self.fold_eval_sums = Compiled(
         v('fold_eval_sums', (0, 0, 0, None, None, None)))
-    self.after_epoch = Compiled(
-        v('after_epoch', (0, 0, 0, 0, None, None, None, None)),
-        donate_argnums=(0, 1),
-        options=QUICK_COMPILE if quick_after_epoch else None)
+    after_axes = (0, 0, 0, 0, None, None, None)
+    after_options = QUICK_COMPILE if quick_after_epoch else None
+    self.after_epoch = Compiled(v('after_epoch', after_axes),
+                                donate_argnums=(0, 1), options=after_options)
+    self.after_epoch_quiet = None
+    if some_epochs_quiet and steps.diagnostics:
+      quiet = steps.without_diagnostics()
+      self.after_epoch_quiet = Compiled(
+          over_members(quiet.with_member_axis(MEMBER_AXIS).after_epoch,
+                       quiet.after_epoch, after_axes),
+          donate_argnums=(0, 1), options=after_options)
     # Precompile's wall time, and the per-program seconds it overlapped.
     self._parallel_wall = self._parallel_sum = 0.0
+
+  def after_epoch_for(self, diagnose: bool) -> Compiled:
+    """The after_epoch program of an epoch that does (or does not)
+    diagnose."""
+    if diagnose or self.after_epoch_quiet is None:
+      return self.after_epoch
+    return self.after_epoch_quiet
 
   def compile_seconds(self) -> Dict[str, float]:
     return {name: c.compile_seconds for name, c in vars(self).items()
@@ -235,9 +252,11 @@ class Program:
       # (0.3 s of XLA deserializing, GIL released) then overlaps the epoch's
       # lowering instead of following all of it (cached 20x100 group:
       # 1.8 -> 1.6 s).
-      submit(self.after_epoch.prepare(
-          state, tracker, hp, self.row_spec(members), np.bool_(True),
-          np.bool_(True), data.probe_x, data.probe_y))
+      after_args = (state, tracker, hp, self.row_spec(members),
+                    np.bool_(True), data.probe_x, data.probe_y)
+      submit(self.after_epoch.prepare(*after_args))
+      if self.after_epoch_quiet is not None:
+        submit(self.after_epoch_quiet.prepare(*after_args))
       if driver == 'scan':
         submit(self.train_epoch.prepare(state, hp, active, data.train_x,
                                         data.train_y))
@@ -396,7 +415,8 @@ def build(cfg, dataset, mesh, dropout_rates=None, penalties=None,
       static_no_penalty=no_penalty,
       freeze=tuple(cfg.train.freeze), cv_folds=folds,
       cv_seed=cfg.data.split_seed, eval_batch_size=cfg.eval_batch_size),
-      quick_after_epoch=not is_conv_net(cfg))
+      quick_after_epoch=not is_conv_net(cfg),
+      some_epochs_quiet=cfg.diagnostics.every_epochs > 1)
 
 
 def member_statics(configs) -> Dict[str, Any]:

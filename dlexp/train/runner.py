@@ -388,9 +388,9 @@ class GroupRun:
     inputs = {n: np.asarray(row.get(n, np.zeros_like(z)), np.float32)
               for n, z in names.items()}
     ddata = self.ctx.ddata
-    self.states[k], self.trackers[k], out = self.prog.after_epoch(
-        self.states[k], self.trackers[k], self.hps[k], inputs,
-        np.bool_(track), np.bool_(diagnose), ddata.probe_x, ddata.probe_y)
+    self.states[k], self.trackers[k], out = self.prog.after_epoch_for(
+        diagnose)(self.states[k], self.trackers[k], self.hps[k], inputs,
+                  np.bool_(track), ddata.probe_x, ddata.probe_y)
     out = jax.device_get(out)
     if not diagnose:
       out = {n: v for n, v in out.items() if not n.startswith('diag/')}

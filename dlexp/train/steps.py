@@ -38,6 +38,13 @@ class Steps:
 
   `freeze`: parameter patterns (config.train.freeze) whose parameters and
   batch statistics every step keeps bit for bit (see dlexp.train.transfer).
+
+  `diagnostics`: after_epoch computes the probe diagnostics; a run that
+  diagnoses only some epochs also uses a copy without them
+  (`without_diagnostics`), chosen per epoch in Python. Not a lax.cond:
+  XLA:CPU runs convolution gradients inside a conditional as slowly as
+  inside a loop (the CNN's diagnostics: about 4 s per epoch in a cond,
+  0.1 s outside), and under vmap the cond's batching traces them again.
   """
 
   def __init__(self, *, model: nn.Module, optimizer, loss_fn: Callable,
@@ -78,6 +85,12 @@ class Steps:
     # The name of the vmap axis over members, where the functions run
     # vmapped with one (see with_member_axis); None: called per member.
     self.member_axis = None
+
+  def without_diagnostics(self) -> 'Steps':
+    """A copy whose after_epoch computes no diagnostics."""
+    out = copy.copy(self)
+    out.diagnostics = False
+    return out
 
   def with_member_axis(self, name: str) -> 'Steps':
     """A copy whose functions run under jax.vmap(..., axis_name=name): a
@@ -268,11 +281,11 @@ class Steps:
   # -- once per epoch ------------------------------------------------------
   def after_epoch(self, state: TrainState, tracker: Tracker, hp: HP,
                   row: Dict[str, jnp.ndarray], track: jnp.ndarray,
-                  diagnose: jnp.ndarray, probe_x, probe_y):
+                  probe_x, probe_y):
     """Everything that happens once per epoch after training and validation,
     as one program: the epoch counter, early stopping, divergence and
-    best-parameter bookkeeping, reduce-on-plateau, and (when `diagnose`) the
-    probe diagnostics. `row` holds the epoch's logged metrics; `track` is
+    best-parameter bookkeeping, reduce-on-plateau, and (when
+    `self.diagnostics`) the probe diagnostics. `row` holds the epoch's logged metrics; `track` is
     False for epoch 0 (the untrained network is only diagnosed)."""
     active = tracker.active & track
     state = state.replace(epoch=state.epoch + active.astype(jnp.int32))
@@ -284,13 +297,7 @@ class Steps:
         tracker.active & track, opt_state, state.opt_state))
     out = {'saved_best': active & (tracker.best_epoch == state.epoch - 1)}
     if self.diagnostics:
-      # One jit object for both uses, so the diagnostics (a forward and a
-      # backward pass) are traced once, not again for the cond's zeros.
-      compute = jax.jit(self.diagnose)
-      args = (state, hp, probe_x, probe_y)
-      zeros = jax.tree_util.tree_map(jnp.zeros_like,
-                                     jax.eval_shape(compute, *args))
-      out.update(jax.lax.cond(diagnose, compute, lambda *_: zeros, *args))
+      out.update(self.diagnose(state, hp, probe_x, probe_y))
     return state, tracker, out
 
   def track(self, tracker: Tracker, state: TrainState, active, value,
