@@ -285,8 +285,9 @@ class Steps:
     """Everything that happens once per epoch after training and validation,
     as one program: the epoch counter, early stopping, divergence and
     best-parameter bookkeeping, reduce-on-plateau, and (when
-    `self.diagnostics`) the probe diagnostics. `row` holds the epoch's logged metrics; `track` is
-    False for epoch 0 (the untrained network is only diagnosed)."""
+    `self.diagnostics`) the probe diagnostics. `row` holds the epoch's
+    logged metrics; `track` is False for epoch 0 (the untrained network is
+    only diagnosed)."""
     active = tracker.active & track
     state = state.replace(epoch=state.epoch + active.astype(jnp.int32))
     tracker = self.track(tracker, state, active, row[self.monitor],
