@@ -24,10 +24,10 @@ demo: install data
 # script tests at the end do not leave one core idle (fresh clone, empty
 # compile cache, idle machine: 419 s with the default 'load', 378 s; 342-350 s
 # since scripts are forked from tests/cli_zygote.py; 327-340 s since each
-# test program compiles as one LLVM module, tests/conftest.py; 307-314 s
+# test program compiles as one LLVM module, tests/conftest.py; 301-314 s
 # since a group leaves out the optimizer transformations all its members
-# have at 0, 343 s with the install). A third worker on the 2 cores: 323 s,
-# each test 1.5x slower.
+# have at 0 and after_epoch has no cond, 343 s with the install). A third
+# worker on the 2 cores: 323 s, each test 1.5x slower.
 test: install data
 	$(PY) -m pytest -n 2 --dist worksteal tests
 
