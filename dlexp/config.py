@@ -61,7 +61,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.diagnostics = ml_collections.ConfigDict()
   c.diagnostics.every_epochs = 1  # Epochs between diagnostics (dead units,
                                   # activation statistics, gradient norms,
-                                  # sparsity); 0 = off.
+                                  # sparsity), epoch 0 and the last epoch
+                                  # always; 0 = off.
   c.diagnostics.probe_size = AUTO_PROBE_SIZE  # Validation examples used as
                                               # probe (training examples under
                                               # cross-validation); -1 = auto:

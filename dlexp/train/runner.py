@@ -432,8 +432,10 @@ class GroupRun:
     row.update({f'val_{n}': v for n, v in program_lib.validate(
         prog, st.params, st.batch_stats, self.hps[k], ddata).items()})
     every = self.cfg.diagnostics.every_epochs
-    row.update(self.after_epoch(k, row, track=True,
-                                diagnose=bool(every) and epoch % every == 0))
+    # The last epoch too: "@end" columns read it.
+    diagnose = bool(every) and (epoch % every == 0 or
+                                epoch == self.cfg.epochs)
+    row.update(self.after_epoch(k, row, track=True, diagnose=diagnose))
     row['learning_rate'] = train_m['learning_rate']
     return active, row
 
