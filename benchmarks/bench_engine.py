@@ -181,16 +181,23 @@ def step_loop(cfg, dataset, ddata, mesh, steps: int) -> Callable[[], int]:
 
 
 # -- baseline 1: naive JAX -----------------------------------------------------
-def naive_jax(cfg, dataset, steps: int) -> Callable[[], int]:
-  """flax module + optax.sgd, one jitted step per batch from a Python loop."""
+def _naive_setup(cfg, dataset):
+  """The naive baselines' flax module, dropout key, initial variables and
+  optax.sgd."""
   module = models.build_model(cfg.model, dataset.num_classes,
                               dataset.input_shape)
   key = jax.random.PRNGKey(0)
   variables = module.init({'params': key, 'dropout': key},
                           jnp.asarray(dataset.train_x[:1]), train=False)
-  params, stats = variables['params'], variables.get('batch_stats', {})
   opt = optax.sgd(cfg.optimizer.learning_rate,
                   momentum=cfg.optimizer.momentum)
+  return module, key, variables, opt
+
+
+def naive_jax(cfg, dataset, steps: int) -> Callable[[], int]:
+  """flax module + optax.sgd, one jitted step per batch from a Python loop."""
+  module, key, variables, opt = _naive_setup(cfg, dataset)
+  params, stats = variables['params'], variables.get('batch_stats', {})
 
   @jax.jit
   def step(params, stats, opt_state, x, y):
@@ -224,13 +231,8 @@ def naive_scan(cfg, dataset, steps: int) -> Callable[[], int]:
   """naive_jax's step with the epoch as one jitted lax.scan over batches on
   the device: the least a JAX epoch can do, which puts a ceiling on the
   engine's scan driver (no per-member hp, metrics, schedule or checks)."""
-  module = models.build_model(cfg.model, dataset.num_classes,
-                              dataset.input_shape)
-  key = jax.random.PRNGKey(0)
-  params = module.init({'params': key, 'dropout': key},
-                       jnp.asarray(dataset.train_x[:1]), train=False)['params']
-  opt = optax.sgd(cfg.optimizer.learning_rate,
-                  momentum=cfg.optimizer.momentum)
+  module, key, variables, opt = _naive_setup(cfg, dataset)
+  params = variables['params']
   b = cfg.batch_size
   x_all = jnp.asarray(dataset.train_x[:steps * b])
   y_all = jnp.asarray(dataset.train_y[:steps * b])

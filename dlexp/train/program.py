@@ -155,8 +155,9 @@ class Program:
     # runs per member (a one-member chunk; the analysis hooks call it too).
     named = steps.with_member_axis(MEMBER_AXIS)
 
-    def v(name, in_axes):
-      return over_members(getattr(named, name), getattr(steps, name), in_axes)
+    def v(name, in_axes, base=steps):
+      return over_members(getattr(base.with_member_axis(MEMBER_AXIS), name),
+                          getattr(base, name), in_axes)
     # Members are initialized one after another (lax.map, not vmap): an
     # orthogonal initializer (flax's recurrent kernels, kernel_init
     # 'orthogonal') runs a QR per layer, and jaxlib's CPU QR batched over
@@ -185,10 +186,8 @@ class Program:
                                 donate_argnums=(0, 1), options=after_options)
     self.after_epoch_quiet = None
     if some_epochs_quiet and steps.diagnostics:
-      quiet = steps.without_diagnostics()
       self.after_epoch_quiet = Compiled(
-          over_members(quiet.with_member_axis(MEMBER_AXIS).after_epoch,
-                       quiet.after_epoch, after_axes),
+          v('after_epoch', after_axes, steps.without_diagnostics()),
           donate_argnums=(0, 1), options=after_options)
     # Precompile's wall time, and the per-program seconds it overlapped.
     self._parallel_wall = self._parallel_sum = 0.0
