@@ -1,122 +1,452 @@
-"""Claims from the notes, checked against measured numbers.
+"""Claims from the notes, decided by stated tests on the measured table.
 
-An experiment script declares what the notes claim and a rule that decides,
-from the runs it just made, whether the measurements support it:
+An experiment script declares each claim: the notes' words verbatim
+(`quote`, with `...` elisions only), what was measured (`tested_as`, with
+"proxy: ..." where the setting differs from the notes'), the regime the
+claim needs (`regime`: preconditions checked before the rule) and a rule
+written in one of the declared forms below:
 
-    CLAIMS = (
-        claims.Claim(
-            source='003 Q3', quote='ELU ensures all neurons remain active',
-            check=lambda ev: claims.at_most(
-                ev.values('activation=elu', NEVER_POSITIVE), 0.0,
-                'never-positive units with ELU')),
-    )
+    claims.Claim(
+        source='003 Q3', quote='ELU ... can lead to ... better generalization',
+        tested_as='test accuracy of the 20x100 MLP, ELU against ReLU',
+        regime=(claims.requires('ReLU trains above chance', lambda ev:
+                    ev.sample(ev.trial(activation='relu'), VAL), '>=', 0.2),),
+        rule=lambda ev: claims.greater(
+            ev.sample(ev.trial(activation='elu'), TEST, 'ELU'),
+            ev.sample(ev.trial(activation='relu'), TEST, 'ReLU'),
+            margin=0.005, what='test accuracy'))
 
-`check(evidence) -> Verdict` reads per-seed numbers through `Evidence` and
-returns one of VERDICTS with one sentence of evidence that quotes the
-numbers. Nothing is typed by hand: the verdict, and the sentence, come from
-the measurements and their spread over seeds.
+The forms, each with its direction and margin fixed before any number is
+seen (dlexp/stats.py has the tests):
 
-The spread rule (`compare`): a difference of means counts when it exceeds
-twice its standard error (sqrt(s_a^2/n_a + s_b^2/n_b), sample std over
-seeds); with fewer than two finite seeds on either side nothing is decided.
-For 3 seeds a side this is a lenient test (a t-test at 95% would need about
-4.3 standard errors), so the evidence sentence always shows the numbers.
+- `greater(a, b, margin)` / `less`: A > B. Supported when Welch's test
+  finds the difference at alpha in the stated direction; contradicted
+  when it finds it the other way, or when TOST shows |A - B| < margin (no
+  effect that matters).
+- `equivalent(a, b, margin)`: A = B within the margin (TOST); contradicted
+  when A differs from B by more than the margin, significantly.
+- `not_worse(a, b, margin)`: A is no worse than B by more than the margin
+  (non-inferiority); contradicted when it is worse by more than that.
+- `rate_greater(a, b)`: more seeds of A than of B have an all-or-nothing
+  outcome (stuck, diverged, collapsed): Fisher's exact test.
+- `within(x, target, margin)`, `below(x, bound)`, `above(x, bound)`: a
+  value against a target.
+- `across(cases, mode)`: one claim over several cases, Holm-adjusted.
+  'all' (the claim says it holds everywhere): supported only if every case
+  is; depends only with a case significantly supporting and one
+  significantly contradicting; some supported and the rest inconclusive is
+  inconclusive, naming the cases. 'any' (an existence claim, "can cause"):
+  supported if some case is, else inconclusive; it never contradicts.
+
+A rule cannot bend a verdict: `evaluate` re-derives every verdict from its
+p-values and cases and rejects one that does not match (a rule that maps
+contradicted to depends is an error). A trial missing from the user's grid
+(`MissingTrial`) makes the claim inconclusive ("not in this grid"); any
+other exception in a rule is an error, recorded, and the script exits
+non-zero after printing everything else.
+
+Evidence is the table: per-seed values of the columns that the script's
+table shows, by trial, with each seed's status. The same values go into
+the findings record, so `python -m dlexp.findings --rejudge` decides every
+verdict again from the committed records without training.
 """
+import contextlib
+import contextvars
 import dataclasses
 import math
-from typing import Callable, Dict, List, Optional, Sequence, Union
+import operator
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
-from dlexp import report
+from dlexp import report, stats
 
 SUPPORTED, CONTRADICTED, DEPENDS, INCONCLUSIVE = (
     'supported', 'contradicted', 'depends', 'inconclusive')
+ERROR = 'error'  # the rule crashed: a bug, reported and exit status 1
 VERDICTS = (SUPPORTED, CONTRADICTED, DEPENDS, INCONCLUSIVE)
-SE_MULTIPLE = 2.0  # a difference counts beyond this many standard errors
+DONE, DIVERGED, COLLAPSED = 'done', 'diverged', 'collapsed'
+
+_ALPHA = contextvars.ContextVar('alpha', default=stats.ALPHA)
 
 
+@contextlib.contextmanager
+def alpha_of(alpha: float):
+  """The significance level of every test decided inside."""
+  token = _ALPHA.set(alpha)
+  try:
+    yield
+  finally:
+    _ALPHA.reset(token)
+
+
+def alpha() -> float:
+  return _ALPHA.get()
+
+
+class MissingTrial(KeyError):
+  """The grid the user ran lacks a trial this claim needs."""
+
+  def __str__(self):
+    return str(self.args[0]) if self.args else 'trial not in this grid'
+
+
+class RuleError(Exception):
+  """A rule broke the contract (read a column outside the table, bent a
+  verdict): a bug in the script, never a verdict."""
+
+
+# -- verdicts -----------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-  verdict: str  # one of VERDICTS
-  evidence: str  # one sentence with the numbers that decided it
+  """A decision and what decided it. Built only by the forms below;
+  `derive()` recomputes the decision from its parts."""
+  verdict: str
+  evidence: str  # one sentence with the numbers
+  form: str = ''  # 'A > B (margin 0.005)', 'rate(A) > rate(B)', ...
+  result: Optional[stats.Result] = None
+  p_support: float = math.nan  # p of the test that supports (nan: none)
+  p_contradict: float = math.nan  # p of the test that contradicts
+  cases: Tuple[Tuple[str, 'Verdict'], ...] = ()
+  mode: str = ''  # across(): 'all' or 'any'
+  regime: str = ''  # why the regime was not reached ('' if it was)
+  alpha: float = stats.ALPHA
 
   def __post_init__(self):
     if self.verdict not in VERDICTS:
       raise ValueError(f'verdict {self.verdict!r} not in {VERDICTS}')
 
+  def derive(self) -> str:
+    """The verdict its tests give (evaluate checks that it is this one)."""
+    if self.regime or (self.result is None and not self.cases):
+      return INCONCLUSIVE
+    if self.cases:
+      return _combine([(n, v.derive()) for n, v in self._adjusted()],
+                      self.mode)[0]
+    return _decide(self.p_support, self.p_contradict, self.alpha)
 
-def across(verdicts: Sequence[Verdict], cases: str) -> Verdict:
-  """One verdict from one comparison per case (per model, per cell, ...):
-  all supported -> supported; some -> depends (on the `cases`); otherwise
-  any contradicted -> contradicted; else inconclusive (also with no case).
-  The evidence is theirs, joined."""
-  text = '; '.join(v.evidence for v in verdicts)
-  kinds = {v.verdict for v in verdicts}
-  if kinds == {SUPPORTED}:
-    return Verdict(SUPPORTED, text)
-  if SUPPORTED in kinds:
-    return Verdict(DEPENDS, f'{text} (on the {cases})')
-  if CONTRADICTED in kinds:
-    return Verdict(CONTRADICTED, text)
-  return Verdict(INCONCLUSIVE, text)
+  def _adjusted(self) -> List[Tuple[str, 'Verdict']]:
+    """The cases with Holm-adjusted p-values (support and contradiction
+    each adjusted over the cases)."""
+    sup = stats.holm([v.p_support for _, v in self.cases])
+    con = stats.holm([v.p_contradict for _, v in self.cases])
+    out = []
+    for (name, v), ps, pc in zip(self.cases, sup, con):
+      if v.cases or v.regime:
+        out.append((name, v))
+      else:
+        out.append((name, dataclasses.replace(
+            v, p_support=ps, p_contradict=pc,
+            verdict=_decide(ps, pc, v.alpha))))
+    return out
+
+  def with_note(self, text: str) -> 'Verdict':
+    """The same decision with more context in its sentence."""
+    return dataclasses.replace(self, evidence=f'{self.evidence}; {text}')
+
+  @property
+  def p(self) -> float:
+    """The p-value shown for the verdict: the deciding test's (adjusted
+    for a combined claim), else the smaller of the two."""
+    if self.cases:
+      adjusted = [v for _, v in self._adjusted() if not v.cases]
+      ps = [min(_nan_big(v.p_support), _nan_big(v.p_contradict))
+            for v in adjusted]
+      return min(ps) if ps and min(ps) <= 1 else math.nan
+    if self.verdict == CONTRADICTED:
+      return self.p_contradict
+    if self.verdict == SUPPORTED:
+      return self.p_support
+    finite = [p for p in (self.p_support, self.p_contradict)
+              if math.isfinite(p)]
+    return min(finite) if finite else math.nan
+
+  def shown(self) -> Optional[stats.Result]:
+    """The result a summary row shows: its own, or the case with the
+    smallest adjusted p."""
+    if self.result is not None or not self.cases:
+      return self.result
+    best = min(((min(_nan_big(v.p_support), _nan_big(v.p_contradict)), v)
+                for _, v in self._adjusted()), key=lambda x: x[0])[1]
+    return best.shown()
+
+
+def _nan_big(p: float) -> float:
+  return p if math.isfinite(p) else 2.0
+
+
+def _decide(p_support: float, p_contradict: float, a: float) -> str:
+  if math.isfinite(p_support) and p_support < a:
+    return SUPPORTED
+  if math.isfinite(p_contradict) and p_contradict < a:
+    return CONTRADICTED
+  return INCONCLUSIVE
+
+
+def _combine(cases: Sequence[Tuple[str, str]], mode: str
+             ) -> Tuple[str, str]:
+  """(verdict, why) of a claim over cases, from each case's verdict."""
+  sup = [n for n, v in cases if v == SUPPORTED]
+  con = [n for n, v in cases if v == CONTRADICTED]
+  if not cases:
+    return INCONCLUSIVE, 'no case'
+  if mode == 'any':
+    if sup:
+      return SUPPORTED, f'supported in {", ".join(sup)}'
+    return INCONCLUSIVE, 'no case supports it (an existence claim cannot ' \
+        'be contradicted by its absence here)'
+  if len(sup) == len(cases):
+    return SUPPORTED, 'supported in every case'
+  if sup and con:
+    return DEPENDS, (f'supported in {", ".join(sup)}; contradicted in '
+                     f'{", ".join(con)}')
+  if len(con) == len(cases):
+    return CONTRADICTED, 'contradicted in every case'
+  if con:
+    # A claim said to hold everywhere fails where it is contradicted.
+    return CONTRADICTED, (f'contradicted in {", ".join(con)}; the rest '
+                          'inconclusive')
+  if sup:
+    return INCONCLUSIVE, (f'supported only in {", ".join(sup)}; the rest '
+                          'inconclusive')
+  return INCONCLUSIVE, 'no case decided'
+
+
+def across(cases: Sequence[Tuple[str, Verdict]], mode: str = 'all'
+           ) -> Verdict:
+  """One verdict from one per case (see the module docstring), with
+  Holm's adjustment over the cases."""
+  if mode not in ('all', 'any'):
+    raise ValueError(f"mode {mode!r}: 'all' or 'any'")
+  cases = tuple((str(n), v) for n, v in cases)
+  shell = Verdict(INCONCLUSIVE, '', form=f'{mode} of {len(cases)} cases '
+                  '(Holm)', cases=cases, mode=mode, alpha=alpha())
+  adjusted = shell._adjusted()  # pylint: disable=protected-access
+  verdict, why = _combine([(n, v.verdict) for n, v in adjusted], mode)
+  text = '; '.join(f'[{n}: {v.verdict}, Holm p{_p(v.p)}] {v.evidence}'
+                   for n, v in adjusted)
+  return dataclasses.replace(shell, verdict=verdict,
+                             evidence=f'{why}. {text}')
+
+
+# -- evidence -------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Sample:
+  """One trial's per-seed values of one column, as a comparison arm."""
+  values: np.ndarray  # finite, from seeds that did not collapse
+  name: str
+  seeds: int = 0  # seeds the trial ran
+  no_value: int = 0  # seeds with no finite value (diverged, not reached)
+  collapsed: int = 0  # seeds left out: they ended at chance
+  basis: str = ''  # 'restored best epoch', 'last epoch', ''
+
+  def describe(self, fmt: str = '.4f') -> str:
+    text = f'{self.name} {describe(self.values, fmt)}'
+    dropped = [f'{k} of {self.seeds} {why}' for k, why in (
+        (self.no_value, 'without a finite value'),
+        (self.collapsed, 'collapsed to chance, left out')) if k]
+    return text + (f' [{"; ".join(dropped)}]' if dropped else '')
 
 
 @dataclasses.dataclass(frozen=True)
-class Claim:
-  source: str  # seed file and question, e.g. '003 Q5'
-  quote: str  # the notes' words (short)
-  check: Callable[['Evidence'], Verdict]
+class Count:
+  """How many of a trial's seeds had an all-or-nothing outcome."""
+  k: int
+  n: int
+  name: str
+  what: str  # 'diverged', 'collapsed', 'stuck (train loss > 2.2)'
+
+  def describe(self) -> str:
+    return f'{self.name} {self.k}/{self.n} {self.what}'
 
 
 Key = Union[str, report.Column]
 
 
 class Evidence:
-  """The runs of one script invocation, by trial name (table order)."""
+  """The table of one script invocation: per trial (table order) its axis
+  values, each seed's status and each column's per-seed values."""
 
-  def __init__(self, groups: Dict[str, List[report.Run]],
-               order: Optional[Sequence[str]] = None):
-    self.groups = groups
-    self.trials = [t for t in (order or groups) if t in groups]
+  def __init__(self, trials: Dict[str, Dict[str, Any]]):
+    self.table = trials
+    self.trials = list(trials)
 
-  def values(self, trial: str, key: Key) -> np.ndarray:
-    """Finite per-seed values of `key` (a final metric name in status.json,
-    or a report.Column) for `trial`; empty if the trial is absent."""
-    column = key if isinstance(key, report.Column) else report.final(key)
-    out = [column.value(r) for r in self.groups.get(trial, [])]
-    return np.array([v for v in out if v is not None and math.isfinite(v)],
-                    np.float64)
+  @classmethod
+  def from_runs(cls, groups: Dict[str, List[report.Run]],
+                columns: Sequence[report.Column],
+                order: Optional[Sequence[str]] = None) -> 'Evidence':
+    names = [t for t in (order or groups) if t in groups]
+    return cls({t: _trial_record(groups[t], columns) for t in names})
 
-  def trial(self, **overrides) -> Optional[str]:
-    """The trial whose axis values include `overrides`, matched on the last
-    part of the config path (e.g. dropout_rate=0.3) or on the whole path
-    where two axes share a last part (**{'schedule.name': 'cosine'})."""
+  def record(self) -> Dict[str, Any]:
+    return self.table
+
+  # trials
+  def find(self, **overrides) -> Optional[str]:
+    """The trial whose axis values include `overrides` (last part of the
+    config path, or the whole path where two axes share a last part),
+    None if there is none."""
     for name in self.trials:
-      runs = self.groups[name]
-      axis_values = runs[0].config.get('overrides') or {}
-      given = {k.split('.')[-1]: v for k, v in axis_values.items()}
-      given.update(axis_values)
+      given = _axes(self.table[name])
       if all(k in given and _same(given[k], v) for k, v in overrides.items()):
         return name
     return None
 
-  def exact_trial(self, **overrides) -> Optional[str]:
-    """The trial whose axis values are exactly `overrides` (last parts of
-    the config paths), no more: with passes (a sequence of grids), the
-    learning-rate sweep's 'learning_rate=0.1' is not the contrast trial
-    'bias_init=0.1,learning_rate=0.1'."""
+  def trial(self, **overrides) -> str:
+    """As find(), but a trial this grid lacks is MissingTrial."""
+    name = self.find(**overrides)
+    if name is None:
+      raise MissingTrial(f'no trial with {_kv(overrides)} in this grid')
+    return name
+
+  def exact_trial(self, **overrides) -> str:
+    """The trial whose axis values are exactly `overrides`, no more (with
+    passes, 'learning_rate=0.1' is not 'bias_init=0.1,learning_rate=0.1')."""
     for name in self.trials:
       given = {k.split('.')[-1]: v
-               for k, v in (self.groups[name][0].config.get('overrides')
-                            or {}).items()}
+               for k, v in self.table[name].get('overrides', {}).items()}
       if set(given) == set(overrides) and all(
           _same(given[k], v) for k, v in overrides.items()):
         return name
-    return None
+    raise MissingTrial(f'no trial with exactly {_kv(overrides)}')
+
+  def need(self, trial: str) -> str:
+    if trial not in self.table:
+      raise MissingTrial(f'trial {trial!r} is not in this grid')
+    return trial
+
+  def headers(self) -> List[str]:
+    """The table's column headers (a rule that needs a setting, such as a
+    target accuracy, reads it from its column's header, never a flag)."""
+    first = next(iter(self.table.values()), {})
+    return list(first.get('columns', {}))
 
   def seeds(self, trial: str) -> int:
-    return len(self.groups.get(trial, []))
+    return len(self.table[self.need(trial)].get('status', []))
+
+  # values
+  def column(self, trial: str, key: Key) -> List[Optional[float]]:
+    """Every seed's value (None where none) of a column of the table."""
+    header = key.header if isinstance(key, report.Column) else key
+    columns = self.table[self.need(trial)]['columns']
+    if header not in columns:
+      raise RuleError(f'column {header!r} is not in the table '
+                      f'({", ".join(columns)}): a rule reads what the table '
+                      'shows')
+    return columns[header]
+
+  def sample(self, trial: str, key: Key, name: Optional[str] = None,
+             keep_collapsed: bool = False) -> Sample:
+    """The seeds' finite values; seeds that collapsed to chance are left
+    out (and counted) unless `keep_collapsed`."""
+    row = self.table[self.need(trial)]
+    raw = self.column(trial, key)
+    gone = row.get('collapsed', [False] * len(raw))
+    kept, no_value, collapsed = [], 0, 0
+    for value, down in zip(raw, gone):
+      if down and not keep_collapsed:
+        collapsed += 1
+      elif value is None or not math.isfinite(value):
+        no_value += 1
+      else:
+        kept.append(value)
+    restored = sum(row.get('restored', []))
+    basis = (f'restored best epoch in {restored} of {len(raw)} seeds'
+             if restored else '')
+    return Sample(np.array(kept, np.float64), name or trial, len(raw),
+                  no_value, collapsed, basis)
+
+  def values(self, trial: str, key: Key) -> np.ndarray:
+    return self.sample(trial, key).values
+
+  def count(self, trial: str, what: str = DIVERGED,
+            key: Optional[Key] = None,
+            where: Optional[Callable[[Optional[float]], bool]] = None,
+            name: Optional[str] = None) -> Count:
+    """Seeds of `trial` with status `what` ('diverged', 'collapsed'), or,
+    with `key` and `where`, whose value of that column satisfies `where`
+    (a seed without a value is passed None)."""
+    row = self.table[self.need(trial)]
+    if key is not None:
+      hits = sum(bool(where(v)) for v in self.column(trial, key))
+    elif what == COLLAPSED:
+      hits = sum(row.get('collapsed', []))
+    else:
+      hits = sum(s == what for s in row.get('status', []))
+    return Count(int(hits), len(row.get('status', [])), name or trial, what)
+
+
+def _axes(row: Dict[str, Any]) -> Dict[str, Any]:
+  given = {k.split('.')[-1]: v for k, v in row.get('overrides', {}).items()}
+  given.update(row.get('overrides', {}))
+  return given
+
+
+def _kv(overrides: Dict[str, Any]) -> str:
+  return ', '.join(f'{k}={v!r}' for k, v in overrides.items())
+
+
+def _trial_record(runs: Sequence[report.Run],
+                  columns: Sequence[report.Column]) -> Dict[str, Any]:
+  """Per seed: under cross-validation a seed's value is its folds' mean
+  (folds share the seed's data, so they are not independent runs)."""
+  seeds = sorted({r.seed for r in runs})
+  by_seed = {s: [r for r in runs if r.seed == s] for s in seeds}
+
+  def per_seed(fn):
+    out = []
+    for s in seeds:
+      vals = [fn(r) for r in by_seed[s]]
+      ok = [v for v in vals if v is not None and math.isfinite(v)]
+      out.append(float(np.mean(ok)) if ok and len(ok) == len(vals) else None)
+    return out
+
+  def status(s):
+    names = [report.status_of(r) for r in by_seed[s]]
+    return next((n for n in names if n != DONE), DONE)
+
+  return dict(
+      overrides=dict(runs[0].config.get('overrides') or {}),
+      seeds=seeds, status=[status(s) for s in seeds],
+      collapsed=[status(s) == COLLAPSED for s in seeds],
+      restored=[any(report.restored_early(r) for r in by_seed[s])
+                for s in seeds],
+      columns={c.header: per_seed(c.value) for c in columns})
+
+
+def fabricate(table: Dict[str, Dict[str, Sequence[Optional[float]]]],
+              overrides: Optional[Dict[str, Dict[str, Any]]] = None,
+              status: Optional[Dict[str, Sequence[str]]] = None) -> Evidence:
+  """Evidence made up for a test: {trial: {column header: per-seed values}}
+  (None: no value). Axis values default to the trial name parsed as
+  'key=value,key=value'; every seed is 'done' unless `status` says."""
+  rows = {}
+  for trial, columns in table.items():
+    n = max((len(v) for v in columns.values()), default=0)
+    given = (overrides or {}).get(trial)
+    if given is None:
+      given = {}
+      for part in trial.split(','):
+        if '=' in part:
+          k, v = part.split('=', 1)
+          given[k] = _parse(v)
+    states = list((status or {}).get(trial, [DONE] * n))
+    rows[trial] = dict(
+        overrides=given, seeds=list(range(n)), status=states,
+        collapsed=[s == COLLAPSED for s in states], restored=[False] * n,
+        columns={h: [None if v is None else float(v) for v in vals]
+                 for h, vals in columns.items()})
+  return Evidence(rows)
+
+
+def _parse(text: str):
+  for kind in (int, float):
+    try:
+      return kind(text)
+    except ValueError:
+      pass
+  return {'True': True, 'False': False}.get(text, text)
 
 
 class PartEvidence:
@@ -127,11 +457,19 @@ class PartEvidence:
     self.parts = dict(parts)
 
   def part(self, name: str) -> Evidence:
-    """That part's Evidence; KeyError (an 'inconclusive' verdict) if the
-    part did not run."""
     if name not in self.parts:
-      raise KeyError(f'part {name!r} did not run')
+      raise MissingTrial(f'part {name!r} did not run')
     return self.parts[name]
+
+  def record(self) -> Dict[str, Any]:
+    return {'parts': {n: e.record() for n, e in self.parts.items()}}
+
+
+def from_record(data: Dict[str, Any]) -> Union[Evidence, PartEvidence]:
+  """The evidence a findings record stored."""
+  if 'parts' in data:
+    return PartEvidence({n: Evidence(t) for n, t in data['parts'].items()})
+  return Evidence(data)
 
 
 def _same(a, b) -> bool:
@@ -140,100 +478,291 @@ def _same(a, b) -> bool:
   return a == b
 
 
-def describe(values: np.ndarray, fmt: str = '.4f') -> str:
-  """'0.8731 ± 0.0042 (n=3)': mean ± sample std over the runs (seeds, or
-  seeds x folds under cross-validation)."""
+# -- the forms ------------------------------------------------------------------
+def describe(values, fmt: str = '.4f') -> str:
+  """'0.8731 ± 0.0042 (n=5)': mean ± sample std over seeds."""
+  values = np.asarray(values, np.float64)
   if values.size == 0:
-    return 'n/a'
+    return 'n/a (n=0)'
   if values.size == 1:
     return f'{values[0]:{fmt}} (n=1)'
   return (f'{values.mean():{fmt}} ± {values.std(ddof=1):{fmt}} '
           f'(n={values.size})')
 
 
-@dataclasses.dataclass(frozen=True)
-class Comparison:
-  """mean(a) - mean(b) and its standard error over seeds."""
-  diff: float
-  se: float
-  decided: bool  # both sides have >= 2 finite seeds
-
-  @property
-  def significant(self) -> bool:
-    return self.decided and abs(self.diff) > SE_MULTIPLE * self.se
-
-  @property
-  def sign(self) -> int:
-    """+1 / -1 for a significant difference, 0 otherwise."""
-    return int(np.sign(self.diff)) if self.significant else 0
+def _p(p: float) -> str:
+  """'=0.012', '<0.001' or '=n/a', to follow 'p'."""
+  if not math.isfinite(p):
+    return '=n/a'
+  return f'={p:.2g}' if p >= 0.001 else '<0.001'
 
 
-def difference(a: np.ndarray, b: np.ndarray) -> Comparison:
-  if a.size < 2 or b.size < 2:
-    diff = float(a.mean() - b.mean()) if a.size and b.size else math.nan
-    return Comparison(diff, math.nan, False)
-  se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
-  return Comparison(float(a.mean() - b.mean()), se, True)
+def _stated(r: stats.Result, fmt: str) -> str:
+  """'effect +0.012 [95% CI +0.004, +0.020], Welch t p=0.01 (exact
+  permutation p=0.008), detectable effect 0.009'."""
+  if not r.decidable:
+    return (f'effect {r.effect:+{fmt}}; not decidable with n={r.n} '
+            '(fewer than 2 runs a side)')
+  level = round(100 * (1 - alpha()))
+  perm = (f' (exact permutation p{_p(r.p_permutation)})'
+          if r.p_permutation is not None else '')
+  mde = (f', detectable effect {r.mde:{fmt.lstrip("+")}}'
+         if math.isfinite(r.mde) else '')
+  return (f'effect {r.effect:+{fmt}} [{level}% CI {r.ci[0]:+{fmt}}, '
+          f'{r.ci[1]:+{fmt}}], {r.test} p{_p(r.p)}{perm}{mde}')
 
 
-def compare(a: np.ndarray, b: np.ndarray, what: str, a_name: str,
-            b_name: str, expect: int = 1, fmt: str = '.4f') -> Verdict:
-  """Supported when mean(a) - mean(b) has the expected sign (+1: a larger)
-  beyond the spread rule, contradicted when significantly the other way,
-  inconclusive within the spread."""
-  c = difference(a, b)
-  text = (f'{what}: {describe(a, fmt)} for {a_name} vs {describe(b, fmt)} for '
-          f'{b_name}; difference {c.diff:+{fmt}}')
-  if not c.decided:
-    return Verdict(INCONCLUSIVE, text + ' (fewer than 2 runs a side)')
-  text += f', {SE_MULTIPLE:g} SE = {SE_MULTIPLE * c.se:{fmt}}'
-  if c.sign == expect:
-    return Verdict(SUPPORTED, text)
-  if c.sign == -expect:
-    return Verdict(CONTRADICTED, text)
-  return Verdict(INCONCLUSIVE, text + ' (within the spread)')
+def _basis(*samples: Sample) -> str:
+  notes = [f'{s.name}: {s.basis}' for s in samples if s.basis]
+  return f' (basis: {"; ".join(notes)})' if notes else ''
 
 
-def at_most(values: np.ndarray, bound: float, what: str,
+def _issue(what: str, form: str, text: str, result: stats.Result,
+           p_support: float, p_contradict: float) -> Verdict:
+  a = alpha()
+  if not result.decidable:
+    p_support = p_contradict = math.nan
+  return Verdict(_decide(p_support, p_contradict, a), f'{what}: {text}',
+                 form=form, result=result, p_support=p_support,
+                 p_contradict=p_contradict, alpha=a)
+
+
+def greater(a: Sample, b: Sample, margin: float, what: str,
             fmt: str = '.4f') -> Verdict:
-  """Supported when every seed's value is <= bound."""
-  if values.size == 0:
-    return Verdict(INCONCLUSIVE, f'{what}: no finite measurement')
-  text = f'{what}: {describe(values, fmt)}, max {values.max():{fmt}}'
-  if values.max() <= bound:
-    return Verdict(SUPPORTED, text + f' <= {bound:{fmt}}')
-  return Verdict(CONTRADICTED, text + f' > {bound:{fmt}}')
+  """Claim: mean(A) > mean(B). Supported: Welch's test at alpha with A
+  above B. Contradicted: A significantly below B, or equivalent to B
+  within `margin` (TOST): no effect as large as the one that matters."""
+  if not margin > 0:
+    raise ValueError(f'margin {margin!r}: a positive smallest effect that '
+                     'matters')
+  r = stats.welch(a.values, b.values, alpha())
+  p_sup = r.p if r.effect > 0 else 1.0
+  p_below = r.p if r.effect < 0 else 1.0
+  p_con = min(p_below, stats.tost(a.values, b.values, margin))
+  text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
+          f'margin {margin:g}{_basis(a, b)}')
+  return _issue(what, f'{a.name} > {b.name} (margin {margin:g})', text, r,
+                p_sup, p_con)
 
 
-def near(values: np.ndarray, target: float, tolerance: float, what: str,
+def less(a: Sample, b: Sample, margin: float, what: str,
          fmt: str = '.4f') -> Verdict:
-  """Supported when the mean is within `tolerance` of `target`,
-  contradicted when it is farther than that plus the spread rule."""
-  if values.size == 0:
-    return Verdict(INCONCLUSIVE, f'{what}: no finite measurement')
-  mean = values.mean()
-  se = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else 0.0
-  text = (f'{what}: {describe(values, fmt)} against {target:{fmt}} '
-          f'(tolerance {tolerance:{fmt}})')
-  if abs(mean - target) <= tolerance:
-    return Verdict(SUPPORTED, text)
-  if abs(mean - target) > tolerance + SE_MULTIPLE * se:
-    return Verdict(CONTRADICTED, text)
-  return Verdict(INCONCLUSIVE, text)
+  """Claim: mean(A) < mean(B) (greater with the sides as the claim says
+  them; the effect shown is A - B)."""
+  if not margin > 0:
+    raise ValueError(f'margin {margin!r}: a positive smallest effect that '
+                     'matters')
+  r = stats.welch(a.values, b.values, alpha())
+  p_sup = r.p if r.effect < 0 else 1.0
+  p_above = r.p if r.effect > 0 else 1.0
+  p_con = min(p_above, stats.tost(a.values, b.values, margin))
+  text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
+          f'margin {margin:g}{_basis(a, b)}')
+  return _issue(what, f'{a.name} < {b.name} (margin {margin:g})', text, r,
+                p_sup, p_con)
 
 
-def evaluate(claims: Sequence[Claim], evidence: Evidence) -> List[Dict]:
-  """Each claim with its verdict, as findings records store them. A rule
-  that fails (e.g. a trial the user left out of the grid) gives
-  'inconclusive' with the reason, never a crash after a finished run."""
-  out = []
-  for claim in claims:
-    try:
-      verdict = claim.check(evidence)
-    except (KeyError, ValueError, IndexError, TypeError,
-            ZeroDivisionError) as e:
-      verdict = Verdict(INCONCLUSIVE, f'not decidable from this grid '
-                        f'({type(e).__name__}: {e})')
-    out.append(dict(source=claim.source, quote=claim.quote,
-                    verdict=verdict.verdict, evidence=verdict.evidence))
+def equivalent(a: Sample, b: Sample, margin: float, what: str,
+               fmt: str = '.4f') -> Verdict:
+  """Claim: A = B within `margin`. Supported: TOST at alpha. Contradicted:
+  |A - B| > margin, by a one-sided Welch test."""
+  r = stats.welch(a.values, b.values, alpha())
+  p_sup = stats.tost(a.values, b.values, margin)
+  p_con = min(stats.shifted_p(a.values, b.values, margin, 'greater'),
+              stats.shifted_p(a.values, b.values, -margin, 'less'))
+  text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
+          f'TOST p{_p(p_sup)} for margin ±{margin:g}{_basis(a, b)}')
+  return _issue(what, f'{a.name} ≈ {b.name} (±{margin:g})', text, r, p_sup,
+                p_con)
+
+
+def not_worse(a: Sample, b: Sample, margin: float, what: str,
+              higher_is_better: bool = True, fmt: str = '.4f') -> Verdict:
+  """Claim: A is not worse than B by more than `margin` (non-inferiority,
+  one-sided at alpha). Contradicted: A is worse than B by more than the
+  margin, significantly."""
+  sign = 1.0 if higher_is_better else -1.0
+  r = stats.welch(a.values, b.values, alpha())
+  good, bad = ('greater', 'less') if higher_is_better else ('less',
+                                                             'greater')
+  p_sup = stats.shifted_p(a.values, b.values, -sign * margin, good)
+  p_con = stats.shifted_p(a.values, b.values, -sign * margin, bad)
+  direction = 'higher' if higher_is_better else 'lower'
+  text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
+          f'non-inferiority p{_p(p_sup)} for margin {margin:g} '
+          f'({direction} is better){_basis(a, b)}')
+  return _issue(what, f'{a.name} not worse than {b.name} (margin '
+                f'{margin:g})', text, r, p_sup, p_con)
+
+
+def rate_greater(a: Count, b: Count, what: str) -> Verdict:
+  """Claim: a larger share of A's seeds than of B's have the outcome:
+  Fisher's exact test (two-sided; the direction decides)."""
+  r = stats.fisher(a.k, a.n, b.k, b.n, alpha())
+  p_sup = r.p if r.effect > 0 else 1.0
+  p_con = r.p if r.effect < 0 else 1.0
+  text = f'{a.describe()} vs {b.describe()}; {_stated(r, ".2f")}'
+  return _issue(what, f'rate({a.name}) > rate({b.name})', text, r, p_sup,
+                p_con)
+
+
+def within(x: Sample, target: float, margin: float, what: str,
+           fmt: str = '.4f') -> Verdict:
+  """Claim: the mean is `target` within ±`margin` (one-sample TOST).
+  Contradicted: it is outside, significantly."""
+  r = stats.one_sample(x.values, target, alpha())
+  p_sup = max(stats.one_sample_p(x.values, target - margin, 'greater'),
+              stats.one_sample_p(x.values, target + margin, 'less'))
+  p_con = min(stats.one_sample_p(x.values, target + margin, 'greater'),
+              stats.one_sample_p(x.values, target - margin, 'less'))
+  text = (f'{x.describe(fmt)} against {target:{fmt}} ± {margin:g}; '
+          f'{_stated(r, fmt)}{_basis(x)}')
+  return _issue(what, f'{x.name} = {target:g} ± {margin:g}', text, r, p_sup,
+                p_con)
+
+
+def below(x: Sample, bound: float, what: str, fmt: str = '.4f') -> Verdict:
+  """Claim: the mean is below `bound` (one-sample t, one-sided).
+  Contradicted: significantly above it."""
+  r = stats.one_sample(x.values, bound, alpha())
+  text = f'{x.describe(fmt)} against {bound:{fmt}}; {_stated(r, fmt)}' \
+      f'{_basis(x)}'
+  return _issue(what, f'{x.name} < {bound:g}', text, r,
+                stats.one_sample_p(x.values, bound, 'less'),
+                stats.one_sample_p(x.values, bound, 'greater'))
+
+
+def above(x: Sample, bound: float, what: str, fmt: str = '.4f') -> Verdict:
+  """Claim: the mean is above `bound`. Contradicted: significantly below."""
+  r = stats.one_sample(x.values, bound, alpha())
+  text = f'{x.describe(fmt)} against {bound:{fmt}}; {_stated(r, fmt)}' \
+      f'{_basis(x)}'
+  return _issue(what, f'{x.name} > {bound:g}', text, r,
+                stats.one_sample_p(x.values, bound, 'greater'),
+                stats.one_sample_p(x.values, bound, 'less'))
+
+
+# -- claims -------------------------------------------------------------------
+_OPS = {'>=': operator.ge, '>': operator.gt, '<=': operator.le,
+        '<': operator.lt}
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+  """A precondition's outcome."""
+  what: str
+  value: float
+  op: str
+  threshold: float
+  ok: bool
+  n: int
+
+  def describe(self) -> str:
+    return (f'{self.what}: {self.value:.4g} (mean of {self.n}) {self.op} '
+            f'{self.threshold:g}' if self.ok else
+            f'{self.what}: {self.value:.4g} (mean of {self.n}) is not '
+            f'{self.op} {self.threshold:g}')
+
+
+@dataclasses.dataclass(frozen=True)
+class Requirement:
+  what: str
+  get: Callable[[Any], Union[Sample, np.ndarray, float]]
+  op: str
+  threshold: float
+
+  def check(self, ev) -> Check:
+    got = self.get(ev)
+    values = got.values if isinstance(got, Sample) else np.atleast_1d(
+        np.asarray(got, np.float64))
+    values = values[np.isfinite(values)]
+    value = float(values.mean()) if values.size else math.nan
+    ok = bool(values.size) and _OPS[self.op](value, self.threshold)
+    return Check(self.what, value, self.op, self.threshold, ok,
+                 int(values.size))
+
+
+def requires(what: str, get: Callable[[Any], Any], op: str,
+             threshold: float) -> Requirement:
+  """A precondition: the mean of `get(ev)` (a Sample, values or a number)
+  `op` `threshold`, e.g. requires("the baseline's train-val gap", lambda
+  ev: ev.sample(ev.trial(dropout_rate=0.0), GAP), '>=', 0.05)."""
+  if op not in _OPS:
+    raise ValueError(f'op {op!r} not in {tuple(_OPS)}')
+  return Requirement(what, get, op, threshold)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  """One claim of the notes (or, with `outside`, of a paper or published
+  baseline) and the rule that decides it."""
+  source: str  # the notes' file and label: '003 Q5', '004 G6', '004 K3'
+  quote: str  # the notes' words verbatim, '...' elisions only
+  tested_as: str  # what was measured, on what ('proxy: ...' if it differs)
+  rule: Callable[[Any], Verdict]
+  regime: Sequence[Requirement] = ()
+  existence: bool = False  # "can cause": supported or inconclusive only
+  outside: str = ''  # not from the notes: the paper or baseline it is from
+
+
+def evaluate(claims: Sequence[Claim], evidence: Any,
+             alpha_: float = stats.ALPHA) -> List[Dict[str, Any]]:
+  """Each claim with its verdict, as findings records store them. A
+  MissingTrial gives 'inconclusive: not in this grid'; any other exception
+  gives verdict 'error' with its message (the caller exits non-zero)."""
+  with alpha_of(alpha_):
+    return [_judge(c, evidence, alpha_) for c in claims]
+
+
+def _judge(claim: Claim, evidence: Any, alpha_: float) -> Dict[str, Any]:
+  out = dict(source=claim.source, quote=claim.quote,
+             tested_as=claim.tested_as, existence=claim.existence,
+             outside=claim.outside, alpha=alpha_, regime=[])
+  try:
+    checks = [r.check(evidence) for r in claim.regime]
+    out['regime'] = [c.describe() for c in checks]
+    failed = [c for c in checks if not c.ok]
+    if failed:
+      text = 'regime not reached: ' + '; '.join(c.describe() for c in failed)
+      return dict(out, verdict=INCONCLUSIVE, evidence=text, regime_ok=False)
+    verdict = claim.rule(evidence)
+    _check_verdict(claim, verdict)
+  except MissingTrial as e:
+    return dict(out, verdict=INCONCLUSIVE, evidence=f'not in this grid: {e}')
+  except Exception as e:  # pylint: disable=broad-except
+    return dict(out, verdict=ERROR, evidence=f'{type(e).__name__}: {e}')
+  shown = verdict.shown()
+  out.update(verdict=verdict.verdict, evidence=verdict.evidence,
+             form=verdict.form, p=_finite_or_none(verdict.p), regime_ok=True)
+  if shown is not None:
+    out.update(test=shown.test, effect=_finite_or_none(shown.effect),
+               ci=[_finite_or_none(x) for x in shown.ci], n=list(shown.n),
+               mde=_finite_or_none(shown.mde))
   return out
+
+
+def _check_verdict(claim: Claim, verdict: Any) -> None:
+  if not isinstance(verdict, Verdict):
+    raise RuleError(f'the rule returned {type(verdict).__name__}, not a '
+                    'claims.Verdict from one of the declared forms')
+  derived = verdict.derive()
+  if derived != verdict.verdict:
+    raise RuleError(f'verdict {verdict.verdict!r} is not what its tests give '
+                    f'({derived!r}): a rule cannot remap a verdict')
+  if claim.existence and verdict.verdict not in (SUPPORTED, INCONCLUSIVE):
+    raise RuleError(f'an existence claim cannot be {verdict.verdict}: '
+                    'combine its cases with across(..., "any")')
+
+
+def _finite_or_none(x):
+  return float(x) if x is not None and math.isfinite(x) else None
+
+
+SMOKE_LABEL = 'not evaluated (smoke size: a plumbing check; the rule gave '
+
+
+def label(verdict: str, size: str) -> str:
+  """The verdict as printed: a smoke-size run is a plumbing check."""
+  if size == 'smoke':
+    return f'{SMOKE_LABEL}{verdict.upper()})'
+  return verdict.upper()

@@ -159,8 +159,11 @@ class Grid:
   def table(self, columns: Sequence[report.Column]) -> str:
     return report.table(self.groups, columns, order=self.trials)
 
-  def evidence(self) -> claims_lib.Evidence:
-    return claims_lib.Evidence(self.groups, self.trials)
+  def evidence(self, columns: Sequence[report.Column]
+               ) -> claims_lib.Evidence:
+    """Per-seed values of the table's columns (report.shown_columns)."""
+    return claims_lib.Evidence.from_runs(
+        self.groups, report.shown_columns(self.groups, columns), self.trials)
 
 
 def run_grid(axes, config=None, final_hooks=(),
@@ -250,7 +253,8 @@ def run_ablation(axes,
   """
   grid = run_grid(axes, config, final_hooks, options, axis_flags)
   text = grid.table(columns)
-  conclude(grid, title, run_line(grid.config), text, claims, plots, plotters)
+  conclude(grid, title, run_line(grid.config), text, claims, plots, plotters,
+           columns=columns)
   return grid.results, text
 
 
@@ -258,13 +262,16 @@ def conclude(grid: Grid, title: str, line: str, text: str,
              claims: Sequence[claims_lib.Claim],
              plots: Sequence[str] = ('val_accuracy', 'train_loss'),
              plotters: Sequence[Plotter] = (), evidence: Any = None,
-             drawn: Optional[List[str]] = None) -> None:
+             drawn: Optional[List[str]] = None,
+             columns: Sequence[report.Column] = report.DEFAULT_COLUMNS
+             ) -> None:
   """After a grid (several grids: combine): prints its table `text` under
   `title` and `line`; with the whole grid (not a trial shard) on the
   primary process, draws `plots` and `plotters` and publishes the verdicts
   on `claims` (checked on `evidence`, default the grid's) and the findings
   record; exits non-zero if a member failed. `drawn`: the figures run_parts
-  drew as it printed each part's table, so only the title is printed here."""
+  drew as it printed each part's table, so only the title is printed here.
+  `columns`: the table's, whose per-seed values are the default evidence."""
   if drawn is None:
     show(title, line, text)
   elif title:
@@ -279,8 +286,9 @@ def conclude(grid: Grid, title: str, line: str, text: str,
   elif _primary():
     written = plot_curves(grid, plots, plotters) if drawn is None else drawn
     publish(title, text, claims,
-            grid.evidence() if evidence is None else evidence,
-            grid.directories, preamble=line, plots=written)
+            grid.evidence(columns) if evidence is None else evidence,
+            grid.directories, preamble=line, plots=written,
+            alpha=grid.config.claims.alpha)
   check_failed(grid)
 
 
@@ -346,7 +354,8 @@ def run_parts(parts: Sequence[Part], config=None, title: str = '',
     print(f'\n{texts[-1]}')
     if _primary():
       written += plot_curves(grid, plots, subdir=p.name)
-  evidence = claims_lib.PartEvidence({n: g.evidence() for n, g in grids})
+  evidence = claims_lib.PartEvidence(
+      {n: g.evidence(p.columns) for (n, g), p in zip(grids, parts)})
   conclude(combine(grids), title, '', '\n\n'.join(texts), claims,
            evidence=evidence, drawn=written)
   return dict(grids)
@@ -397,16 +406,14 @@ def plot_curves(grid: Grid, metrics: Sequence[str],
 
 def publish(title: str, table: str, claims: Sequence[claims_lib.Claim],
             evidence: Any, directories: Sequence[str], preamble: str = '',
-            plots: Sequence[str] = ()) -> str:
+            plots: Sequence[str] = (), alpha: float = 0.05) -> str:
   """Prints each claim's verdict and writes the findings record of this
-  invocation (dlexp.findings builds FINDINGS.md from it); returns its path.
-  Scripts that make their own table (no grid of runs) call it directly."""
-  verdicts = claims_lib.evaluate(claims, evidence)
-  if verdicts:
-    print('\nThe notes\' claims, decided by the numbers above:')
-    for v in verdicts:
-      print(f'- [{v["source"]}] "{v["quote"]}": {v["verdict"].upper()} - '
-            f'{v["evidence"]}')
+  invocation (dlexp.findings builds FINDINGS.md from it), with the
+  per-seed evidence that decided them; returns its path. Scripts that make
+  their own table (no grid of runs) call it directly. A rule that crashed
+  is recorded and ends the script with exit status 1."""
+  verdicts = claims_lib.evaluate(claims, evidence, alpha)
+  print_verdicts(verdicts, size(), preamble)
   main = sys.modules.get('__main__')
   question = ((getattr(main, '__doc__', '') or '').strip().splitlines()
               or [''])[0]
@@ -415,9 +422,34 @@ def publish(title: str, table: str, claims: Sequence[claims_lib.Claim],
       _SCRIPT['name'], question=question, command=command_line(),
       size=size(), table=table, preamble=preamble, claims=verdicts,
       plots=list(plots), directories=list(directories),
-      **_wall_time(directories))
+      evidence=evidence.record() if evidence is not None else None,
+      alpha=alpha, **_wall_time(directories))
   print(f'findings: {path}')
+  errors = [v for v in verdicts if v['verdict'] == claims_lib.ERROR]
+  if errors:
+    _die(f'{len(errors)} claim rule(s) failed (a bug in the script: see '
+         f'the ERROR lines above); the table and record are written',
+         code=1)
   return path
+
+
+def print_verdicts(verdicts: Sequence[Dict[str, Any]], size_: str,
+                   setting: str = '') -> None:
+  """The verdicts under a header naming the size and what was trained;
+  at smoke size each is labelled a plumbing check, not evidence."""
+  if not verdicts:
+    return
+  mine = [v for v in verdicts if not v.get('outside')]
+  header = ('The notes\' claims' if mine else 'Claims from outside the '
+            'notes')
+  where = f' ({size_} size: {setting})' if setting else f' ({size_} size)'
+  print(f'\n{header}, decided by the numbers above{where}:')
+  if size_ == 'smoke':
+    print('(smoke size is a plumbing check: no verdict below is evidence)')
+  for v in verdicts:
+    origin = f'{v["outside"]}; ' if v.get('outside') else ''
+    print(f'- [{origin}{v["source"]}] "{v["quote"]}": '
+          f'{claims_lib.label(v["verdict"], size_)} - {v["evidence"]}')
 
 
 def _wall_time(directories: Sequence[str]) -> Dict[str, Any]:

@@ -75,6 +75,11 @@ def default_config() -> ml_collections.ConfigDict:
                                     # with the probe's batch statistics,
                                     # dropout off.
 
+  c.claims = ml_collections.ConfigDict()
+  c.claims.alpha = 0.05  # Significance level of every verdict's test
+                         # (dlexp/claims.py, dlexp/stats.py); it changes
+                         # no run, only how its numbers are judged.
+
   c.checkpoint = ml_collections.ConfigDict()
   c.checkpoint.every_epochs = 1  # Epochs between checkpoints; 0 = only on
                                  # SIGTERM/SIGINT.
@@ -228,6 +233,8 @@ def validate(config) -> None:
   _check_bool(config, 'diagnostics.train_mode')
   _check_least(config, 'checkpoint.every_epochs', 0)
   _check_least(config, 'checkpoint.keep', 1)
+  _check(0 < config.claims.alpha < 0.5,
+         f'claims.alpha={config.claims.alpha} must be in (0, 0.5)')
   data.validate(config.data)
   distributed.validate(config.distributed)
   num_train = data.DATASETS.get(config.data.name).num_train

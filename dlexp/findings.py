@@ -73,15 +73,22 @@ def record_path(workdir: str, script: str, directories: Sequence[str]) -> str:
                       f'{script}-{invocation_id(directories, workdir)}.json')
 
 
-def read_records(workdirs: Sequence[str]) -> List[Dict[str, Any]]:
+def read_records(workdirs: Sequence[str], allow_smoke: bool = False
+                 ) -> List[Dict[str, Any]]:
   """The newest record of each script under `workdirs` (their findings/
-  folders, and those of workdirs one level down)."""
+  folders, workdirs one level down, and committed records: any *.json
+  directly in a given folder). Smoke-size records are plumbing checks and
+  are skipped unless `allow_smoke` (then they are marked)."""
   newest: Dict[str, Dict[str, Any]] = {}
   for workdir in workdirs:
     pattern = os.path.join(glob.escape(workdir), '**', FINDINGS_DIR, '*.json')
-    for path in sorted(glob.glob(pattern, recursive=True)):
+    paths = sorted(glob.glob(pattern, recursive=True)) + sorted(
+        glob.glob(os.path.join(glob.escape(workdir), '*.json')))
+    for path in paths:
       record = records.read_json(path)
       if not record or 'script' not in record:
+        continue
+      if record.get('size') == 'smoke' and not allow_smoke:
         continue
       record['_path'] = path
       old = newest.get(record['script'])
@@ -90,35 +97,168 @@ def read_records(workdirs: Sequence[str]) -> List[Dict[str, Any]]:
   return sorted(newest.values(), key=_order)
 
 
+def smoke_records(workdirs: Sequence[str]) -> int:
+  return sum(1 for r in read_records(workdirs, allow_smoke=True)
+             if r.get('size') == 'smoke')
+
+
 def _order(record):
   """Sections follow the notes: by the first claim's seed file, question."""
   sources = [c['source'] for c in record.get('claims', [])] or ['999']
   return (min(sources), record['script'])
 
 
-def _summary(records_: Sequence[Dict[str, Any]]) -> List[str]:
-  rows = sorted((c['source'], c['quote'], c['verdict'], r['script'])
-                for r in records_ for c in r.get('claims', []))
+# -- re-judging --------------------------------------------------------------
+EXPERIMENTS_DIR = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'experiments')
+
+
+def load_script(name: str, directory: str = EXPERIMENTS_DIR):
+  """The experiment script `name` as a module, for its CLAIMS. Each script
+  defines absl flags of its own; they are removed again after the import
+  so that every script can be loaded into one process (rules read only
+  their Evidence, never a flag)."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  path = os.path.join(directory, f'{name}.py')
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'no experiment script {path}')
+  before = set(flags.FLAGS)
+  spec = importlib.util.spec_from_file_location(f'dlexp_script_{name}', path)
+  module = importlib.util.module_from_spec(spec)
+  try:
+    spec.loader.exec_module(module)
+  finally:
+    for flag in set(flags.FLAGS) - before:
+      delattr(flags.FLAGS, flag)
+  return module
+
+
+def rejudge(record: Dict[str, Any], module=None) -> List[Dict[str, Any]]:
+  """The record's verdicts decided again by the script's current rules
+  from the per-seed evidence the record stores, without training."""
+  from dlexp import claims  # pylint: disable=g-import-not-at-top
+  if not record.get('evidence'):
+    raise ValueError(f'record of {record["script"]} has no evidence '
+                     '(written before records kept it): rerun the script')
+  module = module or load_script(record['script'])
+  return claims.evaluate(module.CLAIMS, claims.from_record(
+      record['evidence']), record.get('alpha', 0.05))
+
+
+# -- FINDINGS.md -------------------------------------------------------------
+HOW_TO_READ = (
+    'How to read a verdict. Each claim is the notes\' words (quote, `...` '
+    'elisions only) and what was measured for it (tested as; "proxy:" where '
+    'the setting differs from the notes\'). Its rule is one declared form '
+    '(A > B, A ≈ B within a margin, A not worse than B, rate(A) > rate(B), a '
+    'value against a target), with direction and margin fixed in the script '
+    'before any run. Means are compared by Welch\'s t-test over seeds (n = '
+    'seeds; an exact permutation p beside it where the runs are few), '
+    'equivalence and non-inferiority by two one-sided tests (TOST) against '
+    'the margin, counts of seeds that diverged, stuck or collapsed by '
+    'Fisher\'s exact test; a verdict needs p < α ({alpha}). A claim over '
+    'several cases adjusts its p-values by Holm; "depends" needs one case '
+    'significantly for and one significantly against. q is the '
+    'Benjamini-Hochberg q-value over every p on this page. "Inconclusive" '
+    'means no effect larger than the detectable effect (the smallest one '
+    'these seeds detect with 80% power) was found, not that there is none; '
+    'it is also the verdict when the regime the claim needs was not reached '
+    '(its preconditions are listed with their values). Runs that ended at '
+    'chance (collapsed) and seeds without a finite value are counted and left '
+    'out of means, and each sentence says so.')
+
+
+def _fmt(x, spec='+.4f') -> str:
+  return 'n/a' if x is None else format(x, spec)
+
+
+def _stat_cells(c: Dict[str, Any], q: Optional[float]) -> List[str]:
+  ci = c.get('ci') or [None, None]
+  effect = (f'{_fmt(c.get("effect"))} [{_fmt(ci[0])}, {_fmt(ci[1])}]'
+            if c.get('effect') is not None else 'n/a')
+  p = c.get('p')
+  pq = 'n/a' if p is None else f'{_p(p)} ({_p(q)})'
+  n = '/'.join(str(x) for x in c.get('n') or []) or 'n/a'
+  return [effect, pq, n, _fmt(c.get('mde'), '.4f')]
+
+
+def _p(p: Optional[float]) -> str:
+  if p is None or p != p:
+    return 'n/a'
+  return '<0.001' if p < 0.001 else f'{p:.3f}'
+
+
+def _q_values(records_: Sequence[Dict[str, Any]]) -> Dict[int, float]:
+  from dlexp import stats  # pylint: disable=g-import-not-at-top
+  found = [c for r in records_ for c in r.get('claims', [])
+           if c.get('p') is not None]
+  qs = stats.bh([c['p'] for c in found])
+  return {id(c): float(q) for c, q in zip(found, qs)}
+
+
+def _verdict_text(c: Dict[str, Any], size: str) -> str:
+  text = c['verdict']
+  if c.get('existence'):
+    text += ' (existence claim: cannot be contradicted)'
+  if size == 'smoke':
+    text = f'{text} [smoke size: not evidence]'
+  return f'**{text}**'
+
+
+def _summary(records_: Sequence[Dict[str, Any]], q: Dict[int, float],
+             outside: bool) -> List[str]:
+  rows = []
+  for r in records_:
+    for c in r.get('claims', []):
+      if bool(c.get('outside')) != outside:
+        continue
+      source = f'{c["outside"]}; {c["source"]}' if outside else c['source']
+      rows.append((source, c['quote'], c.get('tested_as', ''),
+                   _verdict_text(c, r.get('size', '')),
+                   *_stat_cells(c, q.get(id(c))),
+                   f'[{r["script"]}](#{r["script"]})'))
+  rows.sort(key=lambda row: (row[0], row[-1]))
+  if not rows:
+    return ['(none)']
   return [tables.markdown(
-      ['notes', 'claim', 'verdict', 'script'],
-      [(source, quote, f'**{verdict}**', f'[{script}](#{script})')
-       for source, quote, verdict, script in rows])]
+      ['notes', 'quote', 'tested as', 'verdict', 'effect [95% CI]', 'p (q)',
+       'n', 'detectable effect', 'script'], rows)]
 
 
-def _section(r: Dict[str, Any], plot_dir: Optional[str],
-             out_dir: str) -> List[str]:
+def _claim_lines(c: Dict[str, Any], q: Dict[int, float], size: str
+                 ) -> List[str]:
+  origin = f'{c["outside"]}, ' if c.get('outside') else 'Notes '
+  effect, pq, n, mde = _stat_cells(c, q.get(id(c)))
+  lines = [f'- {origin}{c["source"]}: "{c["quote"]}"  ',
+           f'  Tested as: {c.get("tested_as", "")}  ']
+  if c.get('regime'):
+    lines.append(f'  Regime: {"; ".join(c["regime"])}  ')
+  if c.get('form'):
+    lines.append(f'  Rule: {c["form"]}; effect {effect}, p (q) {pq}, n {n}, '
+                 f'detectable effect {mde}  ')
+  lines.append(f'  {_verdict_text(c, size)}: {c["evidence"]}')
+  return lines
+
+
+def _section(r: Dict[str, Any], plot_dir: Optional[str], out_dir: str,
+             q: Dict[int, float]) -> List[str]:
   lines = [f'<a id="{r["script"]}"></a>', f'## {r["title"]}', '',
            f'Script: `experiments/{r["script"]}.py`. {r.get("question", "")}',
            '']
+  if r.get('size') == 'smoke':
+    lines += ['**Smoke size: a plumbing check, not evidence.**', '']
   for c in r.get('claims', []):
-    lines += [f'- Notes {c["source"]}: "{c["quote"]}"  ',
-              f'  **{c["verdict"]}**: {c["evidence"]}']
+    lines += _claim_lines(c, q, r.get('size', ''))
   lines += ['', r.get('preamble', ''), '', r['table'], '']
   for plot in r.get('plots', []):
-    if plot_dir and os.path.exists(plot):
-      name = f'{r["script"]}-{os.path.basename(plot)}'
-      shutil.copyfile(plot, os.path.join(plot_dir, name))
-      rel = os.path.relpath(os.path.join(plot_dir, name), out_dir)
+    if not plot_dir:
+      continue
+    target = os.path.join(plot_dir, f'{r["script"]}-{os.path.basename(plot)}')
+    if os.path.exists(plot):
+      shutil.copyfile(plot, target)
+    if os.path.exists(target):  # re-judged: the committed copy
+      rel = os.path.relpath(target, out_dir)
       lines += [f'![{os.path.basename(plot)}]({rel})', '']
   minutes = r.get('wall_seconds', 0) / 60
   reused = r.get('reused_runs') or 0
@@ -130,6 +270,15 @@ def _section(r: Dict[str, Any], plot_dir: Optional[str],
   return lines
 
 
+def counts(records_: Sequence[Dict[str, Any]]) -> Dict[str, int]:
+  """How many claims got each verdict."""
+  out: Dict[str, int] = {}
+  for r in records_:
+    for c in r.get('claims', []):
+      out[c['verdict']] = out.get(c['verdict'], 0) + 1
+  return out
+
+
 def build(records_: Sequence[Dict[str, Any]], command: str,
           plot_dir: Optional[str] = None, out_dir: str = '.') -> str:
   """The whole FINDINGS.md text."""
@@ -138,6 +287,10 @@ def build(records_: Sequence[Dict[str, Any]], command: str,
   dates = sorted(r['written'][:10] for r in records_)
   machines = sorted({r['machine'] for r in records_})
   versions = records_[0]['versions'] if records_ else {}
+  alphas = sorted({c.get('alpha', 0.05) for r in records_
+                   for c in r.get('claims', [])}) or [0.05]
+  q = _q_values(records_)
+  tally = ', '.join(f'{k} {v}' for k, v in sorted(counts(records_).items()))
   lines = [
       '# Findings', '',
       f'Generated by `{command}` from the runs of {len(records_)} '
@@ -146,46 +299,84 @@ def build(records_: Sequence[Dict[str, Any]], command: str,
       f'{", ".join(machines)} (jax {versions.get("jax", "?")}, flax '
       f'{versions.get("flax", "?")}, optax {versions.get("optax", "?")}). '
       'Do not edit: `make findings` reruns every script at its default size '
-      'and rewrites this file. Every verdict is computed by the script\'s '
-      'rule from the measured numbers and their spread over seeds '
-      '(dlexp/claims.py); the tables show mean ± std over seeds.', '',
-      '## Summary', '', *_summary(records_), '']
+      'and rewrites this file; `python -m dlexp.findings --rejudge` decides '
+      'every verdict again from the committed records (docs/findings/'
+      'records/) without training.', '',
+      HOW_TO_READ.format(alpha=', '.join(f'{a:g}' for a in alphas)), '',
+      f'Verdicts: {tally or "none"}.', '',
+      '## Summary: the notes\' claims', '', *_summary(records_, q, False), '',
+      '## Claims from outside the notes', '', *_summary(records_, q, True),
+      '']
   for r in records_:
-    lines += _section(r, plot_dir, out_dir)
+    lines += _section(r, plot_dir, out_dir, q)
   return '\n'.join(lines).rstrip() + '\n'
+
+
+RECORDS_DIR = os.path.join('docs', 'findings', 'records')
+
+
+def keep(records_: Sequence[Dict[str, Any]], directory: str) -> None:
+  """Copies each record (its table, evidence and verdicts; no curves) to
+  `directory`/<script>.json, to be committed."""
+  os.makedirs(directory, exist_ok=True)
+  for r in records_:
+    kept = {k: v for k, v in r.items() if not k.startswith('_')}
+    records.write_json(os.path.join(directory, f'{r["script"]}.json'), kept)
 
 
 def main(argv: Sequence[str]) -> int:
   parser = argparse.ArgumentParser(prog='python -m dlexp.findings',
                                    description=__doc__.split('\n')[0])
-  parser.add_argument('workdirs', nargs='+')
+  parser.add_argument('workdirs', nargs='*',
+                      help='workdirs with findings records (default with '
+                      f'--rejudge: {RECORDS_DIR})')
   parser.add_argument('--write', metavar='PATH',
                       help='write the markdown here (plots beside it in '
-                      'docs/findings/) instead of printing it')
+                      'docs/findings/, the records in docs/findings/records/)'
+                      ' instead of printing it')
+  parser.add_argument('--rejudge', action='store_true',
+                      help='decide every verdict again from the records\' '
+                      'stored per-seed evidence with the current rules')
+  parser.add_argument('--allow_smoke', action='store_true',
+                      help='include smoke-size records (marked as not '
+                      'evidence); they are skipped by default')
   args = parser.parse_args(argv)
-  missing = [w for w in args.workdirs if not os.path.isdir(w)]
+  workdirs = args.workdirs or ([RECORDS_DIR] if args.rejudge else [])
+  if not workdirs:
+    print('error: give the workdirs with findings records (or --rejudge)',
+          file=sys.stderr)
+    return 2
+  missing = [w for w in workdirs if not os.path.isdir(w)]
   if missing:
     print(f'error: workdir {missing[0]!r} is not a directory',
           file=sys.stderr)
     return 2
-  found = read_records(args.workdirs)
+  found = read_records(workdirs, args.allow_smoke)
   if not found:
+    smoke = smoke_records(workdirs)
+    hint = (f' ({smoke} smoke-size record(s) skipped: a plumbing check, not '
+            'evidence; --allow_smoke includes them, marked)' if smoke else
+            '; run the experiment scripts first')
     print(f'error: no findings records ({FINDINGS_DIR}/*.json) under '
-          f'{", ".join(args.workdirs)}; run the experiment scripts first',
-          file=sys.stderr)
+          f'{", ".join(workdirs)}{hint}', file=sys.stderr)
     return 2
-  command = 'python -m dlexp.findings ' + ' '.join(args.workdirs) + (
-      f' --write {args.write}' if args.write else '')
+  if args.rejudge:
+    for r in found:
+      r['claims'] = rejudge(r)
+  command = 'python -m dlexp.findings ' + ' '.join(argv)
   if args.write:
     out_dir = os.path.dirname(os.path.abspath(args.write))
-    text = build(found, command, os.path.join(out_dir, 'docs', 'findings'),
-                 out_dir)
+    text = build(found, command.strip(),
+                 os.path.join(out_dir, 'docs', 'findings'), out_dir)
     with open(args.write, 'w') as f:
       f.write(text)
+    if not args.rejudge:
+      keep(found, os.path.join(out_dir, RECORDS_DIR))
     print(f'wrote {args.write}: {len(found)} script(s), '
-          f'{sum(len(r.get("claims", [])) for r in found)} claim(s)')
+          f'{sum(len(r.get("claims", [])) for r in found)} claim(s): '
+          + ', '.join(f'{k} {v}' for k, v in sorted(counts(found).items())))
   else:
-    print(build(found, command))
+    print(build(found, command.strip()))
   return 0
 
 

@@ -64,6 +64,53 @@ class Run:
     return None
 
 
+# A run "ends at chance" when its last-epoch validation accuracy is within
+# this of 1 / (number of classes): it learned nothing, whatever its status.
+CHANCE_MARGIN = 0.02
+
+
+def chance(run: Run) -> Optional[float]:
+  """1 / the number of classes the run was trained on; None for
+  regression or an unknown dataset."""
+  cfg = run.config.get('config', {})
+  classes = cfg.get('data.classes')
+  if classes:
+    return 1.0 / len(classes)
+  # Kept off report's import: the data registry pulls in the loaders.
+  from dlexp.data import DATASETS  # pylint: disable=g-import-not-at-top
+  try:
+    spec = DATASETS.get(cfg.get('data.name', ''))
+  except Exception:  # pylint: disable=broad-except
+    return None
+  return 1.0 / spec.num_classes if spec.num_classes else None
+
+
+def last_value(run: Run, key: str) -> Optional[float]:
+  rows = [row for row in run.metrics if key in row]
+  return _number(rows[-1][key]) if rows else None
+
+
+def status_of(run: Run) -> str:
+  """The run's status; 'collapsed' for a finished run whose last epoch's
+  validation accuracy is at chance."""
+  status = run.status.get('status', '?')
+  if status != 'done':
+    return status
+  level = chance(run)
+  acc = last_value(run, 'val_accuracy')
+  if level is not None and acc is not None and math.isfinite(acc) and (
+      acc <= level + CHANCE_MARGIN):
+    return 'collapsed'
+  return status
+
+
+def restored_early(run: Run) -> bool:
+  """Its final metrics are a restored epoch's, not the last epoch's."""
+  best, ran = run.final('best_epoch'), run.final('epochs_run')
+  return bool(run.status.get('final', {}).get('restored_best')) and (
+      best is not None and ran is not None and best < ran)
+
+
 def _number(value) -> Optional[float]:
   if value is None:
     return None
@@ -276,7 +323,7 @@ def mean_std(values: Sequence[Optional[float]], fmt: str,
 
 def _why(run: Run) -> str:
   """A run's status, with the epoch where it diverged if known."""
-  status = run.status.get('status', '?')
+  status = status_of(run)
   epoch = run.final('diverged_epoch')
   if status == 'diverged' and epoch is not None:
     return f'diverged at epoch {int(epoch)}'
@@ -284,11 +331,27 @@ def _why(run: Run) -> str:
 
 
 def _statuses(runs: Sequence[Run]) -> str:
-  names = sorted({r.status.get('status', '?') for r in runs})
+  states = [status_of(r) for r in runs]
+  names = sorted(set(states))
   if len(names) == 1:
     return names[0]
-  return ','.join(f'{s}:{sum(r.status.get("status", "?") == s for r in runs)}'
-                  for s in names)
+  return ','.join(f'{s}:{states.count(s)}' for s in names)
+
+
+LAST_VAL = Column('val acc @last', lambda r: last_value(r, 'val_accuracy'))
+
+
+def shown_columns(groups: Dict[str, List[Run]],
+                  columns: Sequence[Column]) -> List[Column]:
+  """The table's columns: where some run's final metrics come from a
+  restored best epoch, the last epoch's validation accuracy beside them."""
+  columns = list(columns)
+  restored = any(restored_early(r) for rs in groups.values() for r in rs)
+  if restored and LAST_VAL.header not in [c.header for c in columns]:
+    at = next((i + 1 for i, c in enumerate(columns)
+               if c.header == 'val acc'), len(columns))
+    columns.insert(at, LAST_VAL)
+  return columns
 
 
 def table(groups: Dict[str, List[Run]],
@@ -298,6 +361,7 @@ def table(groups: Dict[str, List[Run]],
   value in a column that others had, one line per such seed saying which
   means it is left out of and why (its status)."""
   names = list(order) if order else list(groups)
+  columns = shown_columns(groups, columns)
   folds = any(r.fold >= 0 for rs in groups.values() for r in rs)
   # Under cross-validation a trial's runs are its seeds x folds.
   header = ['trial', 'runs' if folds else 'seeds'] + [

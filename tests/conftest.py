@@ -1,6 +1,7 @@
 """Shared test helpers: tiny configs on the synthetic dataset."""
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -194,3 +195,14 @@ def assert_one_line_error(proc, message: str) -> None:
   last = proc.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and re.search(message, last), last
   assert 'Traceback' not in proc.stderr
+
+
+VERDICT_LINE = re.compile(
+    r'^- \[([^\]]+)\] "(.+)": (?:not evaluated \(smoke size: a plumbing '
+    r'check; the rule gave )?([A-Z]+)\)? - ', re.M)
+
+
+def verdict_lines(stdout: str):
+  """[(source, quote, VERDICT)] of the verdicts a script printed, with or
+  without the smoke-size label (which every line at smoke size carries)."""
+  return VERDICT_LINE.findall(stdout)

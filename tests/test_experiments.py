@@ -12,7 +12,8 @@ import re
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, member_dir, run_cli, run_script
+from conftest import (assert_one_line_error, member_dir, run_cli,
+                      run_script, verdict_lines)
 from dlexp import claims, findings
 
 TINY = ['--dataset=synthetic', '--config.model.depth=2',
@@ -64,17 +65,21 @@ def _mean(cell: str) -> float:
 def check_findings(name, stdout, workdir, expected_claims):
   """Every claim printed with a machine verdict, one findings record, and
   FINDINGS.md builds from it with the script's section."""
-  verdicts = re.findall(r'^- \[(\d{3} [QG]\d+)\] ".*": ([A-Z]+) - ', stdout,
-                        re.M)
+  verdicts = [(s, v) for s, _, v in verdict_lines(stdout)]
   assert len(verdicts) == expected_claims, stdout[-3000:]
   assert all(v.lower() in claims.VERDICTS for _, v in verdicts)
+  assert all(re.fullmatch(r'\d{3} ([QGK]\d+|PA)', s) for s, _ in verdicts)
+  assert stdout.count(claims.SMOKE_LABEL) == expected_claims  # not evidence
   (record,) = glob.glob(os.path.join(workdir, 'findings', f'{name}-*.json'))
   data = json.load(open(record))
   assert data['script'] == name and data['size'] == 'smoke'
   assert [c['verdict'].upper() for c in data['claims']] == [
       v for _, v in verdicts]
   assert '--smoke' in data['command']
-  text = findings.build(findings.read_records([workdir]), 'test')
+  assert not findings.read_records([workdir])  # smoke is not evidence
+  text = findings.build(findings.read_records([workdir], allow_smoke=True),
+                        'test')
+  assert 'Smoke size: a plumbing check, not evidence.' in text
   assert f'<a id="{name}"></a>' in text and data['table'] in text
 
 
@@ -288,11 +293,13 @@ def _smoke(name, tmp_path, extra=()):
   proc = run_script(name, '--smoke', f'--workdir={workdir}', *extra,
                     timeout=TIMEOUT_S)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  verdicts = dict(re.findall(r'^- \[[^\]]+\] "(.+)": ([A-Z]+) - ',
-                             proc.stdout, re.M))
+  verdicts = {q: v for _, q, v in verdict_lines(proc.stdout)}
   records = os.listdir(os.path.join(workdir, 'findings'))
   assert [r for r in records if r.startswith(name)], records
-  built = run_cli(['-m', 'dlexp.findings', workdir], timeout=TIMEOUT_S)
+  refused = run_cli(['-m', 'dlexp.findings', workdir], timeout=TIMEOUT_S)
+  assert refused.returncode == 2 and 'smoke-size' in refused.stderr
+  built = run_cli(['-m', 'dlexp.findings', workdir, '--allow_smoke'],
+                  timeout=TIMEOUT_S)
   assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
   return proc.stdout, workdir, verdicts
 

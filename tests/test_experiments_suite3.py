@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from conftest import assert_one_line_error, run_cli, run_script
+from conftest import (assert_one_line_error, run_cli, run_script,
+                      verdict_lines)
 
 VERDICTS = ('SUPPORTED', 'CONTRADICTED', 'DEPENDS', 'INCONCLUSIVE')
 
@@ -19,14 +20,15 @@ def run(name, tmp_path, *extra):
   assert proc.returncode == 0, proc.stderr[-3000:]
   out = proc.stdout
   verdicts = [line for line in out.splitlines() if line.startswith('- [')]
-  assert verdicts and all(any(f': {v} - ' in line for v in VERDICTS)
-                          for line in verdicts), verdicts
+  assert verdicts and len(verdict_lines(out)) == len(verdicts), verdicts
+  assert all(v in VERDICTS for _, _, v in verdict_lines(out))
   records = glob.glob(os.path.join(workdir, 'findings', f'{name}-*.json'))
   assert len(records) == 1
   with open(records[0]) as f:
     record = json.load(f)
   assert len(record['claims']) == len(verdicts) and record['size'] == 'smoke'
-  built = run_cli(['-m', 'dlexp.findings', workdir], timeout=120)
+  built = run_cli(['-m', 'dlexp.findings', workdir, '--allow_smoke'],
+                  timeout=120)
   assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
   return out, workdir, table(out), verdicts
 

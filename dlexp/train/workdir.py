@@ -22,7 +22,7 @@ from dlexp.errors import ConfigError, DlexpError
 # name), and how the processes of a multi-process run find each other.
 NOT_RESULTS = ('seed', 'num_seeds', 'checkpoint.every_epochs',
                'checkpoint.keep', 'compile_cache', 'save_model')
-NOT_RESULT_SECTIONS = ('distributed.',)
+NOT_RESULT_SECTIONS = ('distributed.', 'claims.')
 ID_LENGTH = 10
 
 
