@@ -15,7 +15,7 @@ OLDEST_TESTS := tests/test_config.py tests/test_activations.py \
   tests/test_engine.py tests/test_data.py tests/test_models_conv.py \
   tests/test_experiments.py::test_elu_vs_relu
 
-.PHONY: demo test test-oldest data install bench clean
+.PHONY: demo test test-oldest data install bench clean findings rejudge
 
 demo: install data
 	$(PY) experiments/elu_vs_relu.py
@@ -63,14 +63,21 @@ data:
 	fi
 
 # Every experiment script at its default size (one workdir each under
-# runs/findings), then FINDINGS.md from their findings records.
+# runs/findings), then FINDINGS.md and docs/findings/records/ from their
+# findings records; prints each script's and the total time.
+# `make rejudge`: the verdicts again from the committed records, no training.
 EXPERIMENTS := $(sort $(basename $(notdir $(wildcard experiments/*.py))))
 findings: install data
-	@for s in $(EXPERIMENTS); do \
-	  echo "== experiments/$$s.py"; \
+	@start=$$(date +%s); for s in $(EXPERIMENTS); do \
+	  echo "== experiments/$$s.py"; t=$$(date +%s); \
 	  $(PY) experiments/$$s.py --workdir=runs/findings/$$s || exit 1; \
-	done
-	$(PY) -m dlexp.findings runs/findings --write FINDINGS.md
+	  echo "== $$s: $$(( $$(date +%s) - t )) s"; \
+	done; \
+	$(PY) -m dlexp.findings runs/findings --write FINDINGS.md && \
+	echo "make findings: $$(( ($$(date +%s) - start) / 60 )) min in all"
+
+rejudge: install
+	$(PY) -m dlexp.findings --rejudge --write FINDINGS.md
 
 bench: install data
 	$(PY) benchmarks/bench_engine.py

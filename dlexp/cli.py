@@ -220,7 +220,12 @@ def run_line(config) -> str:
   """The line above a table: data, model, epochs, seeds."""
   folds = (f' x {config.data.cv_folds} folds' if config.data.cv_folds
            else '')
-  return (f'{config.data.name}, model {config.model.name}, {config.epochs} '
+  model = config.model.name
+  if model == 'mlp':  # the shape is what a smoke run shrinks
+    model += f' {config.model.depth}x{config.model.width}'
+  limit = config.data.train_limit
+  data = config.data.name + (f' ({limit} training examples)' if limit else '')
+  return (f'{data}, model {model}, {config.epochs} '
           f'epochs, seeds {config.seed}..{config.seed + config.num_seeds - 1}'
           f'{folds} (mean ± std over {"runs" if folds else "seeds"})')
 

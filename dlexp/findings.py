@@ -7,13 +7,19 @@ of that invocation (their directories, hence their settings and seeds). A
 record holds the question, the command, the table, the verdicts with their
 evidence, plots, wall time, machine and versions.
 
-    python -m dlexp.findings WORKDIR... [--write FINDINGS.md]
+    python -m dlexp.findings WORKDIR... [--write FINDINGS.md] [--allow_smoke]
+    python -m dlexp.findings --rejudge [--write FINDINGS.md]
 
 builds one section per script (its question, the notes' claims with the
-verdicts the script's rules computed, the measured table, the command that
-reproduced it) from the newest record of each script found under the given
-workdirs, with a summary table by seed question. The file is generated:
-never edit it by hand (`make findings` regenerates it).
+verdicts the script's rules computed, their tests, effects, intervals and
+preconditions, the measured table, the command that reproduced it) from the
+newest record of each script found under the given workdirs, with a summary
+table by seed question and a Benjamini-Hochberg q beside every p. A record
+also keeps the per-seed values of its table (the evidence), so --rejudge
+decides every verdict again from the committed records in
+docs/findings/records/ with the current rules, without training. Smoke-size
+records are plumbing checks: skipped unless --allow_smoke (then marked).
+The file is generated: never edit it by hand (`make findings`).
 """
 import argparse
 import glob
@@ -313,6 +319,15 @@ def build(records_: Sequence[Dict[str, Any]], command: str,
 
 
 RECORDS_DIR = os.path.join('docs', 'findings', 'records')
+# FINDINGS.md carries this while it still comes from runs judged by the old
+# rule (|difference| > 2 SE, 3 seeds), before records kept their evidence.
+PREVIOUS_RULES = ('> **Made with the previous rules.** Every verdict below was '
+                  'decided by the old spread rule (|difference| > 2 standard '
+                  'errors, mostly 3 seeds a side, no multiplicity control, no '
+                  'preconditions) and is superseded: the scripts now decide '
+                  'with the tests of dlexp/stats.py, and this file is '
+                  'regenerated from default-size runs with them (`make '
+                  'findings`).')
 
 
 def keep(records_: Sequence[Dict[str, Any]], directory: str) -> None:

@@ -85,8 +85,12 @@ def detectable(se: float, df: float, alpha: float = ALPHA,
     return (stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc)
             - power)
 
-  hi = se * (crit + stats.t.ppf(power, df) + 2)  # power > `power` there
-  return float(optimize.brentq(shortfall, 0.0, hi, xtol=se * 1e-6))
+  approx = se * (crit + stats.t.ppf(power, df))  # normal-theory rule
+  try:
+    return float(optimize.brentq(shortfall, 0.0, approx + 2 * se,
+                                 xtol=se * 1e-6))
+  except ValueError:  # scipy's nct is nan at tiny df and large shifts
+    return float(approx)
 
 
 def permutation_p(a: np.ndarray, b: np.ndarray) -> Optional[float]:

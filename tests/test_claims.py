@@ -1,36 +1,253 @@
-"""Claim checks: finding a trial by its axis values."""
+"""The verdict machinery: forms, the algebra of cases, preconditions,
+provenance, errors, and the evidence a table gives."""
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
 from dlexp import claims, report
 
-
-def _run(trial, overrides, value):
-  return report.Run(f'/runs/{trial}/seed_0',
-                    {'trial': trial, 'overrides': overrides},
-                    {'status': 'done', 'final': {'test_accuracy': value}},
-                    _metrics=[])
+HI = [0.861, 0.864, 0.859, 0.866, 0.862]
+LO = [0.841, 0.843, 0.838, 0.845, 0.840]
+SAME = [0.8511, 0.8509, 0.8512, 0.8508, 0.8510]
+NOISY = [0.80, 0.90, 0.85, 0.83, 0.88]
 
 
-def test_trial_by_last_part_or_whole_path():
-  a = {'optimizer.name': 'adam', 'schedule.name': 'constant'}
-  b = {'optimizer.name': 'adam', 'schedule.name': 'cosine'}
-  ev = claims.Evidence({'a': [_run('a', a, 0.8)], 'b': [_run('b', b, 0.9)]})
-  assert ev.trial(**{'schedule.name': 'cosine'}) == 'b'
-  assert ev.trial(**{'optimizer.name': 'adam', 'schedule.name': 'constant'}) \
-      == 'a'
-  assert ev.trial(**{'optimizer.name': 'sgd'}) is None
-  assert ev.trial(learning_rate=0.1) is None  # no such axis: no trial
-  ev = claims.Evidence({'r': [_run('r', {'model.dropout_rate': 0.3}, 0.7)]})
-  assert ev.trial(dropout_rate=0.3) == 'r'
-  assert ev.values('r', 'test_accuracy').tolist() == [0.7]
+def _s(values, name='x'):
+  return claims.Sample(np.array(values, np.float64), name, len(values))
 
 
-def test_across_combines_one_verdict_per_case():
-  s, c, i = (claims.Verdict(v, v) for v in (claims.SUPPORTED,
-                                             claims.CONTRADICTED,
-                                             claims.INCONCLUSIVE))
-  assert claims.across([s, s], 'cell').verdict == claims.SUPPORTED
-  mixed = claims.across([s, c], 'model')
-  assert mixed.verdict == claims.DEPENDS and mixed.evidence.endswith(
-      '(on the model)')
-  assert claims.across([c, i], 'cell').verdict == claims.CONTRADICTED
-  assert claims.across([i], 'cell').verdict == claims.INCONCLUSIVE
-  assert claims.across([], 'cell').verdict == claims.INCONCLUSIVE
+def test_greater_reaches_each_verdict():
+  assert claims.greater(_s(HI), _s(LO), 0.005, 'acc').verdict == \
+      claims.SUPPORTED
+  assert claims.greater(_s(LO), _s(HI), 0.005, 'acc').verdict == \
+      claims.CONTRADICTED
+  # Equivalent within the margin: no effect that matters.
+  assert claims.greater(_s(SAME), _s(SAME[::-1]), 0.005, 'acc').verdict == \
+      claims.CONTRADICTED
+  # Too noisy to tell.
+  assert claims.greater(_s(NOISY), _s(LO), 0.005, 'acc').verdict == \
+      claims.INCONCLUSIVE
+  assert claims.less(_s(LO), _s(HI), 0.005, 'loss').verdict == \
+      claims.SUPPORTED
+  with pytest.raises(ValueError, match='margin'):
+    claims.greater(_s(HI), _s(LO), 0.0, 'acc')
+
+
+def test_greater_decides_at_alpha():
+  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # Welch p = 0.0805
+  with claims.alpha_of(0.05):
+    assert claims.less(a, b, 0.1, 'x').verdict == claims.INCONCLUSIVE
+  with claims.alpha_of(0.081):
+    assert claims.less(a, b, 0.1, 'x').verdict == claims.SUPPORTED
+  with claims.alpha_of(0.080):
+    assert claims.less(a, b, 0.1, 'x').verdict == claims.INCONCLUSIVE
+
+
+def test_fewer_than_two_seeds_is_inconclusive_and_says_so():
+  v = claims.greater(_s([0.9]), _s(LO), 0.005, 'acc')
+  assert v.verdict == claims.INCONCLUSIVE and 'not decidable' in v.evidence
+
+
+def test_equivalence_and_non_inferiority():
+  assert claims.equivalent(_s(SAME), _s(SAME[::-1]), 0.005, 'a').verdict \
+      == claims.SUPPORTED
+  assert claims.equivalent(_s(HI), _s(LO), 0.005, 'a').verdict == \
+      claims.CONTRADICTED
+  assert claims.equivalent(_s(NOISY), _s(LO), 0.005, 'a').verdict == \
+      claims.INCONCLUSIVE
+  assert claims.not_worse(_s(SAME), _s(SAME), 0.005, 'a').verdict == \
+      claims.SUPPORTED
+  assert claims.not_worse(_s(LO), _s(HI), 0.005, 'a').verdict == \
+      claims.CONTRADICTED
+  # Lower is better (a time): A slower by more than the margin.
+  assert claims.not_worse(_s([2.0, 2.1, 2.05]), _s([1.0, 1.1, 1.05]), 0.1,
+                          's', higher_is_better=False).verdict == \
+      claims.CONTRADICTED
+
+
+def test_rate_and_target_forms():
+  many, few = claims.Count(5, 5, 'A', 'diverged'), claims.Count(0, 5, 'B',
+                                                                 'diverged')
+  assert claims.rate_greater(many, few, 'd').verdict == claims.SUPPORTED
+  assert claims.rate_greater(few, many, 'd').verdict == claims.CONTRADICTED
+  assert claims.rate_greater(claims.Count(2, 5, 'A', 'd'),
+                             claims.Count(1, 5, 'B', 'd'), 'd').verdict == \
+      claims.INCONCLUSIVE
+  x = _s([0.30, 0.301, 0.299, 0.300, 0.302])
+  assert claims.within(x, 0.3, 0.01, 'rate').verdict == claims.SUPPORTED
+  assert claims.within(x, 0.5, 0.01, 'rate').verdict == claims.CONTRADICTED
+  assert claims.below(x, 0.4, 'r').verdict == claims.SUPPORTED
+  assert claims.below(x, 0.2, 'r').verdict == claims.CONTRADICTED
+  assert claims.above(x, 0.2, 'r').verdict == claims.SUPPORTED
+
+
+S = claims.greater(_s(HI), _s(LO), 0.005, 'acc')
+C = claims.greater(_s(LO), _s(HI), 0.005, 'acc')
+I = claims.greater(_s(NOISY), _s(LO), 0.005, 'acc')
+
+
+def test_across_all():
+  assert claims.across([('a', S), ('b', S)]).verdict == claims.SUPPORTED
+  assert claims.across([('a', S), ('b', C)]).verdict == claims.DEPENDS
+  assert claims.across([('a', C), ('b', C)]).verdict == claims.CONTRADICTED
+  some = claims.across([('a', S), ('b', I)])
+  assert some.verdict == claims.INCONCLUSIVE
+  assert 'supported only in a' in some.evidence
+  assert claims.across([('a', C), ('b', I)]).verdict == claims.CONTRADICTED
+  assert claims.across([]).verdict == claims.INCONCLUSIVE
+
+
+def test_across_any_is_an_existence_claim():
+  assert claims.across([('a', I), ('b', S)], 'any').verdict == \
+      claims.SUPPORTED
+  assert claims.across([('a', C), ('b', C)], 'any').verdict == \
+      claims.INCONCLUSIVE
+
+
+def test_holm_can_undo_a_case_that_is_significant_alone():
+  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # p = 0.0805
+  with claims.alpha_of(0.1):
+    alone = claims.less(a, b, 0.1, 'x')
+    assert alone.verdict == claims.SUPPORTED
+    both = claims.across([('one', alone), ('two', alone)])
+    assert both.verdict == claims.INCONCLUSIVE  # Holm: 2 x 0.0805 > 0.1
+    assert both.derive() == both.verdict
+
+
+def test_a_remapped_verdict_is_a_rule_error():
+  bent = dataclasses.replace(C, verdict=claims.DEPENDS)
+  claim = claims.Claim('003 Q3', 'q', 't', lambda ev: bent)
+  (got,) = claims.evaluate([claim], claims.fabricate({}))
+  assert got['verdict'] == claims.ERROR and 'cannot remap' in got['evidence']
+  lifted = dataclasses.replace(I, verdict=claims.SUPPORTED)
+  claim = claims.Claim('003 Q3', 'q', 't', lambda ev: lifted)
+  assert claims.evaluate([claim], claims.fabricate({}))[0]['verdict'] == \
+      claims.ERROR
+  typed = claims.Claim('003 Q3', 'q', 't', lambda ev: 'supported')
+  assert claims.evaluate([typed], claims.fabricate({}))[0]['verdict'] == \
+      claims.ERROR
+
+
+def test_an_existence_claim_cannot_be_contradicted():
+  claim = claims.Claim('003 Q3', 'q', 't', lambda ev: C, existence=True)
+  (got,) = claims.evaluate([claim], claims.fabricate({}))
+  assert got['verdict'] == claims.ERROR and 'existence' in got['evidence']
+
+
+def test_missing_trial_is_inconclusive_and_any_other_error_is_an_error():
+  ev = claims.fabricate({'rate=0.1': {'acc': HI}})
+  missing = claims.Claim('000 Q2', 'q', 't', lambda ev: claims.greater(
+      ev.sample(ev.trial(rate=0.5), 'acc'), ev.sample('rate=0.1', 'acc'),
+      0.01, 'acc'))
+  (got,) = claims.evaluate([missing], ev)
+  assert got['verdict'] == claims.INCONCLUSIVE
+  assert got['evidence'].startswith('not in this grid')
+  crash = claims.Claim('000 Q2', 'q', 't', lambda ev: 1 / 0)
+  assert claims.evaluate([crash], ev)[0]['verdict'] == claims.ERROR
+  off_table = claims.Claim('000 Q2', 'q', 't', lambda ev: claims.below(
+      ev.sample('rate=0.1', 'loss'), 1.0, 'loss'))
+  (got,) = claims.evaluate([off_table], ev)
+  assert got['verdict'] == claims.ERROR and 'not in the table' in \
+      got['evidence']
+
+
+def test_a_failed_precondition_names_the_regime():
+  ev = claims.fabricate({'dropout_rate=0.0': {'gap': [0.01, 0.02, 0.02],
+                                              'acc': LO[:3]},
+                         'dropout_rate=0.3': {'gap': [0.0] * 3,
+                                              'acc': HI[:3]}})
+  claim = claims.Claim(
+      '000 Q2', 'q', 't',
+      lambda ev: claims.less(ev.sample(ev.trial(dropout_rate=0.3), 'gap'),
+                             ev.sample(ev.trial(dropout_rate=0.0), 'gap'),
+                             0.01, 'gap'),
+      regime=(claims.requires(
+          "the baseline's train-val gap",
+          lambda ev: ev.sample(ev.trial(dropout_rate=0.0), 'gap'), '>=',
+          0.05),))
+  (got,) = claims.evaluate([claim], ev)
+  assert got['verdict'] == claims.INCONCLUSIVE
+  assert got['evidence'] == ("regime not reached: the baseline's train-val "
+                             'gap: 0.01667 (mean of 3) is not >= 0.05')
+
+
+def test_the_record_states_effect_interval_p_n_and_detectable_effect():
+  claim = claims.Claim('003 Q3', 'q', 't', lambda ev: S)
+  (got,) = claims.evaluate([claim], claims.fabricate({}))
+  assert got['verdict'] == claims.SUPPORTED and got['test'] == 'Welch t'
+  assert got['n'] == [5, 5] and got['p'] < 0.05
+  assert got['ci'][0] < got['effect'] < got['ci'][1]
+  assert got['mde'] > 0 and got['form'] == 'x > x (margin 0.005)'
+
+
+def test_fabricate_parses_axis_values_and_trial_lookup():
+  ev = claims.fabricate({'optimizer.name=adam,schedule.name=cosine':
+                         {'acc': HI},
+                         'optimizer.name=adam,schedule.name=constant':
+                         {'acc': LO}})
+  assert ev.trial(**{'schedule.name': 'cosine'}).endswith('cosine')
+  assert ev.find(name='sgd') is None
+  with pytest.raises(claims.MissingTrial):
+    ev.trial(learning_rate=0.1)
+  assert ev.headers() == ['acc']
+
+
+def _run(seed, val, test, status='done', fold=-1, best=3, ran=3,
+         classes=10):
+  config = {'trial': 'rate=0.3', 'overrides': {'model.dropout_rate': 0.3},
+            'seed': seed, 'fold': fold,
+            'config': {'data.name': 'fashion_mnist',
+                       'data.classes': list(range(classes))}}
+  final = {'test_accuracy': test, 'val_accuracy': val, 'best_epoch': best,
+           'epochs_run': ran, 'restored_best': True}
+  return report.Run(f'/r/{seed}/{fold}', config,
+                    {'status': status, 'final': final},
+                    _metrics=[{'epoch': ran, 'val_accuracy': val}])
+
+
+def test_evidence_from_runs_counts_collapsed_and_diverged_seeds():
+  runs = [_run(0, 0.85, 0.84), _run(1, 0.86, 0.85),
+          _run(2, 0.105, 0.10),  # ended at chance: collapsed
+          _run(3, math.nan, math.nan, status='diverged')]
+  ev = claims.Evidence.from_runs({'rate=0.3': runs},
+                                 [report.DEFAULT_COLUMNS[1]])
+  assert ev.table['rate=0.3']['status'] == ['done', 'done', 'collapsed',
+                                            'diverged']
+  s = ev.sample('rate=0.3', 'test acc', 'dropout 0.3')
+  assert s.values.tolist() == [0.84, 0.85]
+  assert (s.collapsed, s.no_value, s.seeds) == (1, 1, 4)
+  assert '1 of 4 collapsed to chance' in s.describe()
+  assert ev.count('rate=0.3', claims.COLLAPSED).k == 1
+  assert ev.count('rate=0.3', claims.DIVERGED).k == 1
+  kept = ev.sample('rate=0.3', 'test acc', keep_collapsed=True)
+  assert kept.values.tolist() == [0.84, 0.85, 0.10]
+
+
+def test_cross_validation_folds_average_into_one_value_per_seed():
+  runs = [_run(0, 0.8, 0.80, fold=0), _run(0, 0.8, 0.90, fold=1),
+          _run(1, 0.8, 0.70, fold=0), _run(1, 0.8, 0.72, fold=1)]
+  ev = claims.Evidence.from_runs({'t': runs}, [report.DEFAULT_COLUMNS[1]])
+  assert ev.sample('t', 'test acc').values == pytest.approx([0.85, 0.71])
+
+
+def test_restored_best_epoch_is_stated_as_the_basis():
+  runs = [_run(0, 0.85, 0.84, best=2, ran=5), _run(1, 0.86, 0.85)]
+  ev = claims.Evidence.from_runs({'t': runs}, [report.DEFAULT_COLUMNS[1]])
+  s = ev.sample('t', 'test acc')
+  assert s.basis == 'restored best epoch in 1 of 2 seeds'
+  v = claims.greater(s, _s(LO), 0.005, 'acc')
+  assert 'basis: t: restored best epoch in 1 of 2 seeds' in v.evidence
+
+
+def test_a_restored_table_shows_the_last_epoch_beside():
+  runs = [_run(0, 0.85, 0.84, best=2, ran=5)]
+  text = report.table({'t': runs})
+  assert 'val acc @last' in text.splitlines()[0]
+  assert 'val acc @last' not in report.table({'t': [_run(0, .8, .8)]})
+
+
+def test_smoke_verdicts_are_labelled():
+  assert claims.label('supported', 'default') == 'SUPPORTED'
+  assert claims.label('supported', 'smoke').startswith('not evaluated')

@@ -1,0 +1,95 @@
+"""FINDINGS.md from findings records: the evidence kept, verdicts re-judged
+without training, smoke records refused, the committed file current."""
+import glob
+import json
+import os
+
+import pytest
+
+from dlexp import claims, findings, records
+from fabricated import elu_vs_relu as fabricated
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _record(tmp_path, evidence, size='default', verdicts=None):
+  path = tmp_path / 'w' / 'findings' / 'elu_vs_relu-abc.json'
+  path.parent.mkdir(parents=True, exist_ok=True)
+  record = dict(script='elu_vs_relu', title='ELU', question='q?',
+                command='python experiments/elu_vs_relu.py', size=size,
+                table='| trial |\n|---|', preamble='', plots=[],
+                directories=[], written='2026-12-07T00:00:00', machine='m',
+                backend='cpu', devices=['cpu:0'], versions={'jax': '0'},
+                git_commit='x', wall_seconds=60, alpha=0.05,
+                evidence=evidence.record(),
+                claims=verdicts or [])
+  records.write_json(str(path), record)
+  return str(tmp_path / 'w'), record
+
+
+def test_rejudge_decides_again_from_the_stored_evidence(tmp_path):
+  ev = fabricated.CASES[0]['supported']
+  workdir, record = _record(tmp_path, ev)
+  got = findings.rejudge(record)
+  assert [c['verdict'] for c in got] == [claims.SUPPORTED, claims.SUPPORTED]
+  workdir, record = _record(tmp_path, fabricated.CASES[0]['contradicted'])
+  assert findings.rejudge(record)[0]['verdict'] == claims.CONTRADICTED
+
+
+def test_build_shows_the_statistics_and_how_to_read_them(tmp_path):
+  ev = fabricated.CASES[0]['supported']
+  module = findings.load_script('elu_vs_relu')
+  verdicts = claims.evaluate(module.CLAIMS, ev)
+  workdir, _ = _record(tmp_path, ev, verdicts=verdicts)
+  text = findings.build(findings.read_records([workdir]), 'cmd')
+  assert 'How to read a verdict' in text and 'Benjamini-Hochberg' in text
+  assert ('| notes | quote | tested as | verdict | effect [95% CI] | p (q) '
+          '| n | detectable effect | script |') in text
+  assert '(existence claim: cannot be contradicted)' in text
+  assert 'Regime: ELU trains above chance' in text
+  assert 'Verdicts: supported 2.' in text
+
+
+def test_smoke_records_are_refused_unless_asked(tmp_path, capsys):
+  ev = fabricated.CASES[0]['supported']
+  workdir, _ = _record(tmp_path, ev, size='smoke', verdicts=claims.evaluate(
+      findings.load_script('elu_vs_relu').CLAIMS, ev))
+  assert findings.main([workdir]) == 2
+  assert 'smoke-size record(s) skipped' in capsys.readouterr().err
+  assert findings.main([workdir, '--allow_smoke']) == 0
+  out = capsys.readouterr().out
+  assert 'Smoke size: a plumbing check, not evidence.' in out
+  assert '[smoke size: not evidence]' in out
+
+
+def test_write_keeps_the_records_and_rejudge_rebuilds_the_same(tmp_path):
+  ev = fabricated.CASES[0]['supported']
+  verdicts = claims.evaluate(findings.load_script('elu_vs_relu').CLAIMS, ev)
+  workdir, _ = _record(tmp_path, ev, verdicts=verdicts)
+  out = tmp_path / 'repo'
+  out.mkdir()
+  assert findings.main([workdir, '--write', str(out / 'FINDINGS.md')]) == 0
+  kept = out / findings.RECORDS_DIR / 'elu_vs_relu.json'
+  assert json.loads(kept.read_text())['evidence'] == ev.record()
+  first = (out / 'FINDINGS.md').read_text()
+  again = findings.build(
+      [dict(r, claims=findings.rejudge(r)) for r in
+       findings.read_records([str(out / findings.RECORDS_DIR)])], 'x')
+  assert first.split('\n', 3)[3] == again.split('\n', 3)[3]
+
+
+def test_the_committed_findings_are_what_the_committed_records_give():
+  """With records committed, FINDINGS.md is their re-judged build; until
+  the default-size rerun, it says it was made with the previous rules."""
+  kept = sorted(glob.glob(os.path.join(ROOT, findings.RECORDS_DIR, '*.json')))
+  with open(os.path.join(ROOT, 'FINDINGS.md')) as f:
+    text = f.read()
+  if not kept:
+    assert findings.PREVIOUS_RULES in text
+    return
+  found = findings.read_records([os.path.join(ROOT, findings.RECORDS_DIR)])
+  for r in found:
+    assert [c['verdict'] for c in findings.rejudge(r)] == [
+        c['verdict'] for c in r['claims']], r['script']
+  built = findings.build(found, 'x')
+  assert text.split('\n', 3)[3] == built.split('\n', 3)[3]
