@@ -352,8 +352,10 @@ class Evidence:
       else:
         kept.append(value)
     restored = sum(row.get('restored', []))
+    header = key.header if isinstance(key, report.Column) else key
     basis = (f'restored best epoch in {restored} of {len(raw)} seeds'
-             if restored else '')
+             if restored and header in row.get('restored_columns', [])
+             else '')
     return Sample(np.array(kept, np.float64), name or trial, len(raw),
                   no_value, collapsed, basis)
 
@@ -412,6 +414,7 @@ def _trial_record(runs: Sequence[report.Run],
       collapsed=[status(s) == COLLAPSED for s in seeds],
       restored=[any(report.restored_early(r) for r in by_seed[s])
                 for s in seeds],
+      restored_columns=[c.header for c in columns if c.restorable],
       columns={c.header: per_seed(c.value) for c in columns})
 
 

@@ -222,7 +222,10 @@ def run_line(config) -> str:
            else '')
   model = config.model.name
   if model == 'mlp':  # the shape is what a smoke run shrinks
-    model += f' {config.model.depth}x{config.model.width}'
+    hidden = tuple(config.model.hidden) or (
+        (config.model.width,) * config.model.depth)
+    model += ' ' + ('x'.join(str(h) for h in hidden) if len(set(hidden)) > 1
+                    else f'{len(hidden)}x{hidden[0]}' if hidden else '0x0')
   limit = config.data.train_limit
   data = config.data.name + (f' ({limit} training examples)' if limit else '')
   return (f'{data}, model {model}, {config.epochs} '

@@ -126,10 +126,13 @@ class Column:
   value: Callable[[Run], Optional[float]]  # one number per seed
   fmt: str = '.4f'
   spread: bool = True  # show ± std over seeds
+  # Read from the run's final metrics, which are the restored best epoch's
+  # where early stopping restored one (a verdict names that basis).
+  restorable: bool = False
 
 
 def final(key: str, header: Optional[str] = None, fmt: str = '.4f') -> Column:
-  return Column(header or key, lambda r: r.final(key), fmt)
+  return Column(header or key, lambda r: r.final(key), fmt, restorable=True)
 
 
 def at_epoch(key: str, epoch: int, header: str, fmt: str = '.3f') -> Column:
@@ -244,7 +247,8 @@ def epoch_of_best(key: str, header: str, mode: str = 'min') -> Column:
 DEFAULT_COLUMNS = (
     final('val_accuracy', 'val acc'),
     final('test_accuracy', 'test acc'),
-    Column('best epoch', lambda r: r.final('best_epoch'), '.1f'),
+    Column('best epoch', lambda r: r.final('best_epoch'), '.1f',
+           restorable=True),
     Column('wall s', lambda r: _number(r.status.get('train_seconds')), '.0f',
            spread=False),
 )

@@ -93,3 +93,47 @@ def test_the_committed_findings_are_what_the_committed_records_give():
         c['verdict'] for c in r['claims']], r['script']
   built = findings.build(found, 'x')
   assert text.split('\n', 3)[3] == built.split('\n', 3)[3]
+
+
+BROKEN_SCRIPT = '''"""A script whose second rule crashes."""
+from dlexp import claims, cli, report
+
+cli.define_flags('broken', model='mlp', epochs=1, seeds=2)
+TEST = report.DEFAULT_COLUMNS[1]
+CLAIMS = (
+    claims.Claim('003 Q3', 'ok', 't', lambda ev: claims.above(
+        ev.sample(ev.trial(learning_rate=0.1), TEST), 0.0, 'acc')),
+    claims.Claim('003 Q3', 'broken', 't', lambda ev: 1 / 0),
+)
+
+
+def main(_):
+  cli.run_ablation({'optimizer.learning_rate': [0.1]},
+                   report.DEFAULT_COLUMNS, claims=CLAIMS)
+
+
+if __name__ == '__main__':
+  cli.run_main(main)
+'''
+
+
+def test_a_crashing_rule_prints_everything_records_it_and_exits_1(tmp_path):
+  from conftest import run_cli, verdict_lines  # pylint: disable=g-import-not-at-top
+  script = tmp_path / 'broken.py'
+  script.write_text(BROKEN_SCRIPT)
+  workdir = tmp_path / 'runs'
+  proc = run_cli([str(script), f'--workdir={workdir}', '--dataset=synthetic',
+                  '--config.model.depth=1', '--config.model.width=8',
+                  '--config.data.train_limit=512',
+                  '--config.data.val_size=256'], timeout=300)
+  assert proc.returncode == 1, proc.stderr[-2000:]
+  assert '| learning_rate=0.1 |' in proc.stdout
+  assert [v for _, _, v in verdict_lines(proc.stdout)] == ['SUPPORTED',
+                                                            'ERROR']
+  assert 'ZeroDivisionError' in proc.stdout
+  assert 'claim rule(s) failed' in proc.stderr
+  (record,) = glob.glob(str(workdir / 'findings' / 'broken-*.json'))
+  with open(record) as f:
+    data = json.load(f)
+  assert [c['verdict'] for c in data['claims']] == ['supported', 'error']
+  assert data['evidence']['learning_rate=0.1']['columns']['test acc']
