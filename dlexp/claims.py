@@ -32,6 +32,8 @@ seen (dlexp/stats.py has the tests):
 - `within(x, target, margin)`, `below(x, bound)`, `above(x, bound)`: a
   value against a target.
 - `across(cases, mode)`: one claim over several cases, Holm-adjusted.
+  'and' (a conjunction: each part must hold): supported if every part is,
+  contradicted if any part is, else inconclusive.
   'all' (the claim says it holds everywhere): supported only if every case
   is; depends only with a case significantly supporting and one
   significantly contradicting; some supported and the rest inconclusive is
@@ -191,6 +193,13 @@ def _combine(cases: Sequence[Tuple[str, str]], mode: str
   con = [n for n, v in cases if v == CONTRADICTED]
   if not cases:
     return INCONCLUSIVE, 'no case'
+  if mode == 'and':  # the claim is a conjunction: every part must hold
+    if len(sup) == len(cases):
+      return SUPPORTED, 'every part supported'
+    if con:
+      return CONTRADICTED, f'contradicted in {", ".join(con)}'
+    return INCONCLUSIVE, (f'supported in {", ".join(sup) or "no part"}; the '
+                          'rest inconclusive')
   if mode == 'any':
     if sup:
       return SUPPORTED, f'supported in {", ".join(sup)}'
@@ -217,8 +226,8 @@ def across(cases: Sequence[Tuple[str, Verdict]], mode: str = 'all'
            ) -> Verdict:
   """One verdict from one per case (see the module docstring), with
   Holm's adjustment over the cases."""
-  if mode not in ('all', 'any'):
-    raise ValueError(f"mode {mode!r}: 'all' or 'any'")
+  if mode not in ('all', 'any', 'and'):
+    raise ValueError(f"mode {mode!r}: 'all', 'any' or 'and'")
   cases = tuple((str(n), v) for n, v in cases)
   shell = Verdict(INCONCLUSIVE, '', form=f'{mode} of {len(cases)} cases '
                   '(Holm)', cases=cases, mode=mode, alpha=alpha())

@@ -99,6 +99,15 @@ def test_across_all():
   assert claims.across([]).verdict == claims.INCONCLUSIVE
 
 
+def test_across_and_is_a_conjunction():
+  assert claims.across([('a', S), ('b', S)], 'and').verdict == \
+      claims.SUPPORTED
+  assert claims.across([('a', S), ('b', C)], 'and').verdict == \
+      claims.CONTRADICTED
+  assert claims.across([('a', S), ('b', I)], 'and').verdict == \
+      claims.INCONCLUSIVE
+
+
 def test_across_any_is_an_existence_claim():
   assert claims.across([('a', I), ('b', S)], 'any').verdict == \
       claims.SUPPORTED

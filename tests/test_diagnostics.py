@@ -74,6 +74,40 @@ def test_saturated_units(activation, bias):
   assert d['diag/act1/saturated_fraction'] == 0.0
 
 
+@pytest.mark.parametrize('activation,bias,inactive,dead,never_positive', [
+    # ELU's derivative exp(x): exp(-8) = 3.4e-4 <= 1e-3 of the layer's
+    # largest (1, from the units at +1): effectively inactive, never dead.
+    ('elu', [-8.0, -8.0, 1.0, 1.0], 0.5, 0.0, 0.5),
+    # exp(-6) = 2.5e-3 > 1e-3: negative, yet still passing gradient.
+    ('elu', [-6.0, -6.0, 1.0, 1.0], 0.0, 0.0, 0.5),
+    ('selu', [-9.0, 1.0, 1.0, 1.0], 0.25, 0.0, 0.25),
+    # A dead ReLU unit (derivative 0) is inactive too.
+    ('relu', [-1.0, -1.0, 1.0, 1.0], 0.5, 0.5, 0.5),
+    # Every derivative 0: every unit inactive (the reference is 0 too).
+    ('relu', [-1.0, -1.0, -1.0, -1.0], 1.0, 1.0, 1.0),
+    # Leaky ReLU's slope 0.01 > 1e-3: never inactive.
+    ('leaky_relu', [-50.0, -1.0, 1.0, 1.0], 0.0, 0.0, 0.5),
+    # Relative to the layer's largest derivative (sigmoid's is 1/4 at 0):
+    # sigmoid'(-10) = 4.5e-5 <= 2.5e-4, sigmoid'(-7) = 9.1e-4 is not.
+    ('sigmoid', [-10.0, -7.0, 0.0, 0.0], 0.25, 0.0, 0.0),
+])
+def test_inactive_means_next_to_no_derivative(activation, bias, inactive,
+                                              dead, never_positive):
+  d = _diag(activation, bias)
+  assert d['diag/act1/inactive_fraction'] == inactive
+  assert d['diag/inactive_fraction'] == inactive
+  assert d['diag/act1/dead_fraction'] == dead
+  assert d['diag/act1/never_positive_fraction'] == never_positive
+  # Dead units are inactive ones.
+  assert d['diag/act1/dead_fraction'] <= d['diag/act1/inactive_fraction']
+
+
+def test_inactive_fraction_of_a_non_finite_derivative_is_nan():
+  grad = jnp.array([[1.0, 0.0], [jnp.nan, 0.0]])
+  assert np.isnan(float(diagnostics.inactive_fraction(grad)))
+  assert float(diagnostics.inactive_fraction(grad[:1])) == 0.5
+
+
 @pytest.mark.parametrize('activation,mask', [('relu', [1, 0, 1, 0]),
                                              ('elu', [0, 0, 0, 0])])
 def test_unit_masks_name_the_dead_units(activation, mask):

@@ -11,6 +11,16 @@ probe example and position:
   SELU or softplus unit is essentially never in that state);
 - never_positive_fraction: output <= 0 everywhere, whatever the activation
   (for ReLU nearly the dead units; an ELU unit there still learns);
+- inactive_fraction ("effectively inactive"): |derivative| at most INACTIVE
+  (1e-3) times the layer's largest |derivative| on the probe, everywhere, so
+  next to no gradient reaches the unit's weights. It contains the dead units,
+  and unlike them it can be reached by an ELU or SELU unit (an ELU's
+  derivative alpha*exp(x) is below 1e-3 for inputs below -6.9) or a
+  saturated sigmoid or tanh unit. The reference is the layer's own largest
+  derivative (1 for the ReLU family and ELU whenever a unit of the layer is
+  in its linear part), so the threshold reads the same for every
+  activation's scale; a layer whose every derivative is 0 counts all its
+  units inactive, and one with a non-finite derivative gives nan;
 - saturated_fraction (sigmoid and tanh layers only): derivative below
   activations.SATURATION (1%) of the activation's largest derivative
   everywhere: the unit passes almost no gradient.
@@ -35,6 +45,9 @@ from flax import traverse_util
 # |w| below this counts as "small" (L1 with SGD drives weights near zero but
 # rarely to exactly zero; pruning gives exact zeros).
 SMALL_WEIGHT = 1e-3
+# A unit is effectively inactive when its |derivative| stays at or below this
+# fraction of the layer's largest |derivative| on every probe example.
+INACTIVE = 1e-3
 
 
 def _name(path) -> str:
@@ -56,6 +69,16 @@ def _every_example_mask(mask: jnp.ndarray) -> jnp.ndarray:
   return jnp.all(units, axis=0).astype(jnp.uint8)
 
 
+def inactive_fraction(act_grad: jnp.ndarray) -> jnp.ndarray:
+  """Fraction of units (last axis) whose |derivative| is at most INACTIVE
+  times the layer's largest |derivative| at every example and position;
+  nan where a derivative is not finite."""
+  g = jnp.abs(act_grad)
+  limit = INACTIVE * jnp.max(g)
+  frac = _every_example(g <= limit)
+  return jnp.where(jnp.all(jnp.isfinite(g)), frac, jnp.nan)
+
+
 def _unit_states(sown: Dict[tuple, jnp.ndarray],
                  out: Dict[str, jnp.ndarray], unit_masks: bool) -> None:
   """Per-layer and overall unit-state fractions and activation statistics."""
@@ -72,6 +95,7 @@ def _unit_states(sown: Dict[tuple, jnp.ndarray],
     if 'act_grad' in values:
       dead = (a == 0) & (values['act_grad'] == 0)
       stats['dead_fraction'] = _every_example(dead)
+      stats['inactive_fraction'] = inactive_fraction(values['act_grad'])
       if unit_masks:
         out[f'diag/{name}/dead_units'] = _every_example_mask(dead)
     if 'saturated' in values:
