@@ -539,18 +539,26 @@ def _issue(what: str, form: str, text: str, result: stats.Result,
                  p_contradict=p_contradict, alpha=a)
 
 
+def _unless_trivial(p_support: float, p_tost: float) -> float:
+  """A difference that is real but shown smaller than the margin (TOST)
+  supports nothing: it is not an effect that matters."""
+  return 1.0 if math.isfinite(p_tost) and p_tost < alpha() else p_support
+
+
 def greater(a: Sample, b: Sample, margin: float, what: str,
             fmt: str = '.4f') -> Verdict:
   """Claim: mean(A) > mean(B). Supported: Welch's test at alpha with A
   above B. Contradicted: A significantly below B, or equivalent to B
-  within `margin` (TOST): no effect as large as the one that matters."""
+  within `margin` (TOST): no effect as large as the one that matters, even
+  where a smaller difference is significant."""
   if not margin > 0:
     raise ValueError(f'margin {margin!r}: a positive smallest effect that '
                      'matters')
   r = stats.welch(a.values, b.values, alpha())
-  p_sup = r.p if r.effect > 0 else 1.0
+  p_tost = stats.tost(a.values, b.values, margin)
+  p_sup = _unless_trivial(r.p if r.effect > 0 else 1.0, p_tost)
   p_below = r.p if r.effect < 0 else 1.0
-  p_con = min(p_below, stats.tost(a.values, b.values, margin))
+  p_con = min(p_below, p_tost)
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
           f'margin {margin:g}{_basis(a, b)}')
   return _issue(what, f'{a.name} > {b.name} (margin {margin:g})', text, r,
@@ -565,9 +573,10 @@ def less(a: Sample, b: Sample, margin: float, what: str,
     raise ValueError(f'margin {margin!r}: a positive smallest effect that '
                      'matters')
   r = stats.welch(a.values, b.values, alpha())
-  p_sup = r.p if r.effect < 0 else 1.0
+  p_tost = stats.tost(a.values, b.values, margin)
+  p_sup = _unless_trivial(r.p if r.effect < 0 else 1.0, p_tost)
   p_above = r.p if r.effect > 0 else 1.0
-  p_con = min(p_above, stats.tost(a.values, b.values, margin))
+  p_con = min(p_above, p_tost)
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
           f'margin {margin:g}{_basis(a, b)}')
   return _issue(what, f'{a.name} < {b.name} (margin {margin:g})', text, r,

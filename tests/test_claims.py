@@ -35,6 +35,13 @@ def test_greater_reaches_each_verdict():
     claims.greater(_s(HI), _s(LO), 0.0, 'acc')
 
 
+def test_a_significant_difference_smaller_than_the_margin_contradicts():
+  a = _s([0.8510, 0.8512, 0.8511, 0.8513, 0.8511])
+  b = _s([0.8500, 0.8502, 0.8501, 0.8500, 0.8502])  # +0.001, tight
+  assert claims.greater(a, b, 0.005, 'acc').verdict == claims.CONTRADICTED
+  assert claims.greater(a, b, 0.0005, 'acc').verdict == claims.SUPPORTED
+
+
 def test_greater_decides_at_alpha():
   a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # Welch p = 0.0805
   with claims.alpha_of(0.05):

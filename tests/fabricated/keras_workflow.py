@@ -1,0 +1,76 @@
+"""Fabricated tables for experiments/keras_workflow.py: Fashion-MNIST
+T-shirt vs shirt, 5 seeds; the runs table and the API table."""
+import numpy as np
+
+from dlexp import claims
+
+API = 'API on the grid best refit'
+DP = 'max |p_loaded - p_trained|'
+
+
+def _seeds(mean, sd, seed=0):
+  noise = np.random.default_rng(seed).normal(0, 1, 5)
+  noise = (noise - noise.mean()) / noise.std(ddof=1)
+  return [round(float(mean + sd * z), 4) for z in noise]
+
+
+# Per trial: (test acc, test loss, gap, epochs run, best epoch)
+GOOD = {
+    'no callback': (0.861, 0.371, 0.039, 20, 8),
+    'l2(0.01)': (0.845, 0.334, 0.001, 20, 18),
+    'Dropout(0.3)': (0.863, 0.326, 0.021, 20, 12),
+    'EarlyStopping(patience=3)': (0.864, 0.315, 0.028, 14.3, 11.3),
+    'grid best refit': (0.866, 0.317, None, 10, 9),
+    'random best refit': (0.862, 0.321, None, 10, 9),
+    'default refit': (0.855, 0.335, None, 10, 9),
+}
+
+
+def _parts(runs=None, dp=0.0, api_acc=0.865):
+  table = {}
+  for i, (trial, (acc, loss, gap, ran, best)) in enumerate(
+      {**GOOD, **(runs or {})}.items()):
+    spread = 0 if ran in (10, 20) else 2.0
+    table[trial] = {
+        'test acc': _seeds(acc, 0.004, i), 'test loss': _seeds(loss, 0.006, i),
+        'gap': _seeds(gap, 0.003, i + 20) if gap is not None else [None] * 5,
+        'epochs run': _seeds(ran, spread, i + 40),
+        'best epoch': _seeds(best, 1.0 if spread == 0 else spread, i + 40)}
+  # Trial names with parentheses are not axis values: give no overrides.
+  runs_ev = claims.fabricate(table, overrides={t: {} for t in table})
+  api = claims.fabricate({API: {
+      DP: [dp] * 5 if not dp else _seeds(dp, dp / 10, 7),
+      'test acc (evaluate)': _seeds(api_acc, 0.004, 8),
+      'test acc (predict, raw uint8)': _seeds(api_acc, 0.004, 8),
+      'test acc (2 more epochs)': _seeds(api_acc, 0.004, 9)}},
+      overrides={API: {}})
+  return claims.PartEvidence({'runs': runs_ev, 'API': api})
+
+
+CASES = {
+    # K5: dropout and L2 prevent overfitting
+    0: {'supported': _parts(),
+        'contradicted': _parts(runs={'l2(0.01)': (0.86, 0.37, 0.039, 20, 8),
+                                     'Dropout(0.3)': (0.86, 0.37, 0.040, 20,
+                                                      8)}),
+        'regime': _parts(runs={'no callback': (0.86, 0.37, 0.004, 20, 8)})},
+    # K6: early stopping prevents overfitting, stopping when val loss rises
+    1: {'supported': _parts(),
+        'contradicted': _parts(runs={
+            'EarlyStopping(patience=3)': (0.86, 0.390, 0.04, 19.8, 16)}),
+        'regime': _parts(runs={'no callback': (0.86, 0.37, 0.04, 20, 19)})},
+    # K8: load_model gives the saved model back
+    2: {'supported': _parts(),
+        'contradicted': _parts(dp=0.03),
+        'regime': _parts(api_acc=0.5)},
+    # K9: tuning is crucial for the best performance
+    3: {'supported': _parts(),
+        'contradicted': _parts(runs={
+            'grid best refit': (0.8552, 0.335, None, 10, 9)}),
+        'regime': _parts(runs={'default refit': (0.5, 0.69, None, 10, 9)})},
+    # K9: GridSearchCV or RandomizedSearchCV
+    4: {'supported': _parts(),
+        'contradicted': _parts(runs={
+            'random best refit': (0.840, 0.34, None, 10, 9)}),
+        'regime': _parts(runs={'grid best refit': (0.5, 0.69, None, 10, 9)})},
+}
