@@ -385,8 +385,7 @@ def main(argv: Sequence[str]) -> int:
                  os.path.join(out_dir, 'docs', 'findings'), out_dir)
     with open(args.write, 'w') as f:
       f.write(text)
-    if not args.rejudge:
-      keep(found, os.path.join(out_dir, RECORDS_DIR))
+    keep(found, os.path.join(out_dir, RECORDS_DIR))  # re-judged: updated
     print(f'wrote {args.write}: {len(found)} script(s), '
           f'{sum(len(r.get("claims", [])) for r in found)} claim(s): '
           + ', '.join(f'{k} {v}' for k, v in sorted(counts(found).items())))

@@ -26,6 +26,12 @@ gradient entry (mean over the initializations); each error (max over the
 initializations) is the layer's largest absolute difference over its
 largest gradient entry, max_i |a_i - b_i| / max_i max(|a_i|, |b_i|), or
 over 1e-3 where every entry is smaller (vanishing gradients: sigmoid).
+Each activation's last row, 'all (worst)', is per initialization the worst
+parameter: its per-initialization values are the evidence of the verdict
+(each initialization one run): for every activation and comparison, the
+worst error below its tolerance by a one-sided one-sample t-test over the
+initializations, Holm-adjusted over the activations x comparisons; judged
+only where at most 10% of the entries were left out at kinks.
 For ReLU-like activations, a finite difference whose two evaluations see
 different signs of some pre-activation straddles a kink, where the loss has
 no derivative: such entries are left out of all three comparisons and
@@ -51,7 +57,7 @@ Tolerances (float64, machine epsilon 2.2e-16):
   python experiments/backprop_check.py --smoke         # seconds (CI)
 """
 import math
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -69,7 +75,7 @@ _ACTIVATIONS = flags.DEFINE_list(
 _BATCH = flags.DEFINE_integer('batch', 32, 'Training examples in the loss.')
 
 cli.define_flags(
-    'backprop_check', model='mlp', epochs=1, seeds=3,
+    'backprop_check', model='mlp', epochs=1, seeds=5,
     config={'model.depth': 3, 'model.width': 16},
     smoke={'seeds': 3, 'dataset': 'synthetic', 'activations': ['relu'],
            'config.model.width': 8, 'config.data.val_size': 500},
@@ -245,64 +251,117 @@ def one_seed(config, dataset, act: str, seed: int, batch: int) -> Dict:
   return out
 
 
-# -- table and claim -----------------------------------------------------------
+# -- table, evidence and claim -------------------------------------------------
 ERRORS = (('auto_chain', 'jax.grad vs chain rule', EXACT_TOL),
           ('auto_fd', 'jax.grad vs finite diff', FD_TOL),
           ('chain_fd', 'chain rule vs finite diff', FD_TOL))
+ALL = 'all (worst)'  # each activation's summary row: the worst parameter
+# The check must cover the weights: at most this share of the entries may be
+# left out for straddling a kink.
+MAX_KINK_SHARE = 0.1
 
 
-def table(results: Dict[str, List[Dict]]) -> str:
+def _per_seed(seeds: List[Dict], key: str) -> Dict[str, List[float]]:
+  """One parameter's (or, key ALL, the worst parameter's) per-seed values
+  of the table's columns."""
+  params = [k for k in seeds[0] if k != 'loss_gap']
+  rows = lambda s: [s[k] for k in params] if key == ALL else [s[key]]
+  worst = lambda vals: (math.nan if all(math.isnan(v) for v in vals)
+                        else float(np.nanmax(vals)))
+  out = {'entries': [float(sum(r['size'] for r in rows(s))) for s in seeds],
+         'max grad': [max(r['grad_max'] for r in rows(s)) for s in seeds]}
+  for k, title, _ in ERRORS:
+    out[title] = [worst([r[k] for r in rows(s)]) for s in seeds]
+  out['kinks'] = [float(sum(r['kinks'] for r in rows(s))) for s in seeds]
+  return out
+
+
+def evidence(results: Dict[str, List[Dict]], seeds: Sequence[int]
+             ) -> claims.Evidence:
+  """The table's per-seed values (one seed: one initialization), one trial
+  per activation and parameter, and per activation the worst parameter;
+  a non-finite error (every entry at a kink) has no value."""
+  table = {}
+  for act, per_seed in results.items():
+    params = [k for k in per_seed[0] if k != 'loss_gap'] + [ALL]
+    for key in params:
+      columns = {h: [v if math.isfinite(v) else None for v in vals]
+                 for h, vals in _per_seed(per_seed, key).items()}
+      n = len(per_seed)
+      table[f'{act} {key}'] = dict(
+          overrides={'model.activation': act, 'parameter': key},
+          seeds=list(seeds), status=[claims.DONE] * n,
+          collapsed=[False] * n, restored=[False] * n, columns=columns)
+  return claims.Evidence(table)
+
+
+def table(ev: claims.Evidence) -> str:
+  """Per activation and parameter: entries, max grad (mean over the
+  initializations), each error (max over them), kinks (their sum)."""
   header = (['activation', 'parameter', 'entries', 'max grad']
             + [title for _, title, _ in ERRORS] + ['kinks'])
   lines = ['| ' + ' | '.join(header) + ' |',
            '|' + '|'.join(['---'] * len(header)) + '|']
-  for act, seeds in results.items():
-    for key in [k for k in seeds[0] if k != 'loss_gap']:
-      rows = [s[key] for s in seeds]
-      errs = [f'{np.nanmax([r[k] for r in rows]):.1e}' for k, _, _ in ERRORS]
-      lines.append('| ' + ' | '.join(
-          [act, key, str(rows[0]['size']),
-           f'{np.mean([r["grad_max"] for r in rows]):.2e}'] + errs
-          + [str(sum(r['kinks'] for r in rows))]) + ' |')
+  for trial in ev.trials:
+    axes = ev.table[trial]['overrides']
+    col = lambda h, trial=trial: [v for v in ev.column(trial, h)
+                                  if v is not None]
+    errs = [f'{max(col(title)):.1e}' if col(title) else 'n/a'
+            for _, title, _ in ERRORS]
+    lines.append('| ' + ' | '.join(
+        [axes['model.activation'], axes['parameter'],
+         f'{col("entries")[0]:.0f}', f'{np.mean(col("max grad")):.2e}']
+        + errs + [f'{sum(col("kinks")):.0f}']) + ' |')
   return '\n'.join(lines)
 
 
-def _all_agree(results) -> claims.Verdict:
-  worst = {}
-  for seeds in results.values():
-    for s in seeds:
-      for key, r in s.items():
-        if key == 'loss_gap':
-          continue
-        for k, title, tol in ERRORS:
-          if not math.isnan(r[k]) and r[k] > worst.get(k, (0.0, ''))[0]:
-            worst[k] = (r[k], key)
-  n = sum(len(s) for s in results.values())
-  seeds = max((len(s) for s in results.values()), default=0)
-  kinks = sum(r['kinks'] for seeds in results.values() for s in seeds
-              for k, r in s.items() if k != 'loss_gap')
-  parts = [f'{title}: worst {worst.get(k, (math.nan, ""))[0]:.1e} '
-           f'({worst.get(k, (0, "-"))[1]}; tolerance {tol:g})'
-           for k, title, tol in ERRORS]
-  text = (f'over {seeds} initializations x {len(results)} activation(s) '
-          f'({", ".join(results)}), every layer: '
-          + '; '.join(parts) + f'; {kinks} kink-straddling finite '
-          'differences left out')
-  bad = [title for k, title, tol in ERRORS
-         if worst.get(k, (math.nan,))[0] > tol]
-  missing = [title for k, title, _ in ERRORS if k not in worst]
-  if bad:
-    return claims.Verdict(claims.CONTRADICTED, text + f'; over tolerance: '
-                          f'{", ".join(bad)}')
-  if missing or not n:
-    return claims.Verdict(claims.INCONCLUSIVE, text)
-  return claims.Verdict(claims.SUPPORTED, text)
+def _worst_rows(ev: claims.Evidence) -> List[str]:
+  rows = [t for t in ev.trials
+          if ev.table[t]['overrides'].get('parameter') == ALL]
+  if not rows:
+    raise claims.MissingTrial('no activation was checked')
+  return rows
+
+
+def _all_agree(ev: claims.Evidence) -> claims.Verdict:
+  """Per activation and comparison: the worst parameter's error, per
+  initialization, below its tolerance (one-sample t over the
+  initializations; Holm over activations x comparisons)."""
+  cases = []
+  for trial in _worst_rows(ev):
+    act = ev.table[trial]['overrides']['model.activation']
+    for _, title, tol in ERRORS:
+      cases.append((f'{act}: {title}', claims.below(
+          ev.sample(trial, title, act), tol,
+          f'{title}, worst parameter per initialization', fmt='.1e')))
+  return claims.across(cases, 'all')
+
+
+def _kink_share(ev: claims.Evidence) -> float:
+  rows = _worst_rows(ev)
+  kinks = sum(sum(v for v in ev.column(t, 'kinks') if v is not None)
+              for t in rows)
+  entries = sum(sum(v for v in ev.column(t, 'entries') if v is not None)
+                for t in rows)
+  return kinks / entries if entries else math.nan
 
 
 CLAIMS = (
-    claims.Claim('004 G2', 'The chain rule ... allows us to compute the '
-                 'gradients of the loss function with respect to each weight '
-                 'in the network', _all_agree),
+    claims.Claim(
+        '004 G2', 'The chain rule ... allows us to compute the gradients of '
+        'the loss function with respect to each weight in the network',
+        tested_as='gradients of the mean cross-entropy of dlexp\'s MLP (3 '
+        'hidden layers of 16, 32 Fashion-MNIST images, float64) by jax.grad '
+        'and by a hand-written layer-by-layer chain rule, against each other '
+        '(tolerance 1e-10) and against central finite differences of every '
+        'weight and bias (1e-5, relative to the layer\'s largest entry); per '
+        'activation and comparison, the worst parameter\'s error of each '
+        'initialization below the tolerance (one-sample t, Holm); '
+        'finite differences straddling a ReLU kink left out',
+        rule=_all_agree,
+        regime=(claims.requires(
+            'the finite differences cover the weights: share of entries left '
+            'out at kinks', _kink_share, '<=', MAX_KINK_SHARE),)),
 )
 
 
@@ -324,18 +383,21 @@ def main(_):
   seeds = range(config.seed, config.seed + config.num_seeds)
   results = {act: [one_seed(config, dataset, act, s, _BATCH.value)
                    for s in seeds] for act in activations}
-  text = table(results)
+  ev = evidence(results, seeds)
+  text = table(ev)
   gap = max(s['loss_gap'] for v in results.values() for s in v)
   hidden = (tuple(config.model.hidden)
             or (config.model.width,) * config.model.depth)
   preamble = (f'{dataset.name}, mlp {"-".join(map(str, hidden))}, '
               f'{_BATCH.value} training examples, float64, initializations '
               f'{seeds[0]}..{seeds[-1]} (errors: max over them; max grad: '
-              f'mean); finite-difference step {STEP:g}; numpy and flax '
+              f'mean; "{ALL}": the worst parameter of each initialization); '
+              f'finite-difference step {STEP:g}; numpy and flax '
               f'losses agree to {gap:.1e}')
   print(f'\n## Backpropagation check\n{preamble}\n{text}')
-  cli.publish('Backpropagation: three gradients', text, CLAIMS, results,
-              directories=[], preamble=preamble)
+  cli.publish('Backpropagation: three gradients', text, CLAIMS, ev,
+              directories=[], preamble=preamble,
+              alpha=config.claims.alpha)
 
 
 if __name__ == '__main__':

@@ -12,10 +12,12 @@ dying ReLU problem".
 
 The notes' deep MLP (20 hidden layers of 100 units, He normal, SGD with
 momentum 0.9, batch 128), on the first 10,000 Fashion-MNIST training images
-by default, trains in passes rather than one full product (each initializer
-gain, bias start and activation is its own compiled program; the learning
-rate is traced, so every learning rate and seed of one of them is ONE
-vmapped program):
+for 15 epochs (long enough for validation accuracy to flatten at the lower
+learning rates, which the "stuck" and "never recover" claims need), 5 seeds,
+trains in passes rather than one full product (each initializer gain, bias
+start and activation is its own compiled program; the learning rate is
+traced, so every learning rate and seed of one of them is ONE vmapped
+program):
 - the learning-rate sweep with ReLU, gain 1, bias 0 (the config's model):
   --lrs, a log grid up to where training breaks (0.1 diverges);
 - at each of --contrast_lrs (which must be among --lrs, whose trial is the
@@ -29,33 +31,56 @@ units always pass gradient, so their dead fraction is 0 by construction;
 never-positive (output <= 0 on every probe example) is their count of units
 in the negative region. The runs log each layer's per-unit dead mask every
 epoch (config diagnostics.unit_masks), so single units are followed across
-epochs. Columns (hidden units of all 20 layers; fractions are means over the
-layers):
+epochs. A run that diverged has no end of training: its end-of-training
+cells (test acc, dead @end, never-pos @end, val gain, the unit fates) are
+empty, its failure is in the status, and no mean mixes it with runs that
+trained. Columns (hidden units of all 20 layers; fractions are means over
+the layers):
 
 - test acc: test accuracy of the restored best epoch;
 - dead @init, dead @ep1: dead fraction of the untrained network and after
   the first epoch;
-- dead peak, dead @end: the largest dead fraction over the epochs (the
-  untrained network's included), and the one of the last epoch with finite
-  parameters (a diverged member's epochs after divergence are left out);
-- never-pos @end: never-positive fraction at that epoch;
-- ever dead: units (of 2000) dead at one logged epoch at least, epoch 0
-  included; revived: of those, units dead at one epoch and alive at a later
-  one; revived %: revived / ever dead; revived L1: revived units of the first
-  hidden layer, whose inputs (the images) never change, so only its own
-  weights can bring a unit back.
+- dead peak: the largest dead fraction over the epochs with finite
+  parameters (the untrained network's included; a run that later diverged
+  counts with the units that died before);
+- dead @end, never-pos @end: at the last epoch;
+- val gain last 3: validation accuracy still gained at the end: the mean of
+  the last 3 epochs minus the mean of the 3 before (near 0, or below, once
+  training has converged);
+- died: units (of 2000) dead at an epoch after being alive at an earlier one
+  (dead from initialization on is not "became inactive"); recovered: of
+  those, units alive at the last epoch; recovered %: recovered / died;
+  died L1, recovered L1: the same in the first hidden layer, whose inputs
+  (the images) never change, so only its own weights could bring a unit
+  back.
+
+The verdicts (margins fixed in the code below, before any run):
+- 000 Q1, high learning rates: peak dead fraction at each sweep rate against
+  the lowest (Holm; an existence claim: some rate suffices);
+- 000 Q1, negative input: bias -0.1 against 0 at the highest contrast rate,
+  which must be "high" (the sweep's peak there 0.05 above the lowest rate's);
+- 000 Q1, drastic updates at initialization: gain 1.1 against 1, dead after
+  epoch 1, at each contrast rate;
+- 003 Q2: bias 0.1 against 0, dead @end, at each contrast rate, in
+  converged runs with dead units at bias 0;
+- 003 Q3: the recovered share below 5% at every sweep rate (Holm), in
+  converged runs where units died;
+- 003 Q4: at the highest contrast rate (a "large" one, as above), leaky
+  ReLU against ReLU: fewer seeds that diverged or ended at chance (Fisher),
+  or a better test accuracy of the seeds that trained.
 
 Dead is judged on the probe: a unit silent on those 512 images may still
 fire on rare training images and get a gradient from them; between epochs
 nothing is seen.
 
-  python experiments/dead_relu.py                          # defaults below
+  python experiments/dead_relu.py                          # defaults above
   python experiments/dead_relu.py --lrs=0.001,0.01,0.1 --contrast_lrs=0.01 \
       --gains= --activations=leaky_relu                   # '' skips a pass
   python experiments/dead_relu.py --config.model.depth=5 --epochs=10
 """
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
+import numpy as np
 from absl import flags
 
 from dlexp import analysis, claims, cli, report
@@ -67,7 +92,7 @@ _LRS = flags.DEFINE_list(
 _CONTRAST_LRS = flags.DEFINE_list(
     'contrast_lrs', ['0.01', '0.03'],
     'Learning rates of the contrasting passes (each one of --lrs).')
-_GAINS = flags.DEFINE_list('gains', ['0.5', '1.1'],
+_GAINS = flags.DEFINE_list('gains', ['1.1'],
                            'Initializer gains to contrast (model.init_gain).')
 _BIAS_INITS = flags.DEFINE_list('bias_inits', ['0.1', '-0.1'],
                                 'Bias starts to contrast (model.bias_init).')
@@ -77,10 +102,15 @@ _ACTIVATIONS = flags.DEFINE_list(
 
 # 5 seeds: at lr >= 0.03 this 20-layer net turns float-level differences
 # into percent-level ones within 16 steps (loop vs vmap: 1e-7 after 8 steps,
-# 6% after 16), so 3 seeds left the contrasts at lr 0.03 within noise.
+# 6% after 16), so 3 seeds left the contrasts at lr 0.03 within noise; and
+# Fisher's test needs 5 a side to find 5/5 against 0/5 (p = 0.008).
+# 15 epochs: the "stuck" and "never recover" claims need converged runs
+# (validation accuracy no longer rising, PLATEAU below); in a 2-seed pilot
+# at lr 0.003 and 0.01 it still rose 6-7 points from epochs 1-3 to 4-6 and
+# less than 0.5 point from epochs 10-12 to 13-15 (lr 0.03 diverged).
 cli.define_flags(
-    'dead_relu', model='mlp', epochs=5, seeds=5,
-    smoke={'epochs': 1, 'seeds': 2, 'lrs': ['0.01', '0.1'],
+    'dead_relu', model='mlp', epochs=15, seeds=5,
+    smoke={'epochs': 6, 'seeds': 2, 'lrs': ['0.01', '0.1'],
            'contrast_lrs': ['0.1'], 'gains': ['1.1'],
            'bias_inits': ['0.1', '-0.1'],
            'activations': ['leaky_relu'],
@@ -92,9 +122,28 @@ cli.define_flags(
 
 LR = 'optimizer.learning_rate'
 _DEAD = 'diag/dead_fraction'
+CHANCE = 0.1  # Fashion-MNIST's 10 classes
+# The smallest effects that matter, fixed before any number was seen:
+MARGIN = 0.02  # dead fraction: 2% of the hidden units (40 of 2,000)
+ACC_MARGIN = 0.01  # test accuracy: 1 point
+# "Never recover", up to what the probe can tell: a unit silent on the 512
+# probe images may still fire on a rarer training image; up to 5% of the
+# units that died being alive again at the end is read as that.
+RECOVER_BOUND = 5.0
+# Converged: validation accuracy still rising by less than 1 point (the mean
+# of the last 3 epochs against the 3 before; a 5,000-example validation
+# split's standard error is ~0.5 point an epoch).
+PLATEAU_EPOCHS, PLATEAU = 3, 0.01
+# A learning rate is "high" where the ReLU sweep's peak dead fraction is at
+# least this much above the lowest learning rate's.
+HIGH_RISE = 0.05
 
 
 # -- columns -------------------------------------------------------------------
+def _diverged(run) -> bool:
+  return report.status_of(run) == 'diverged'
+
+
 def _finite_rows(run) -> List[Dict]:
   """Metrics rows with diagnostics and finite parameters (val loss)."""
   return [r for r in run.metrics
@@ -109,9 +158,14 @@ def _at(key: str, epoch: int):
 
 
 def _at_end(key: str):
+  """At the last epoch; none for a run that diverged (it has no end of
+  training: its dead units are counted in 'dead peak', its failure in the
+  status)."""
   def value(run) -> Optional[float]:
     rows = _finite_rows(run)
-    return float(rows[-1][key]) if rows and key in rows[-1] else None
+    if _diverged(run) or not rows or key not in rows[-1]:
+      return None
+    return float(rows[-1][key])
   return value
 
 
@@ -120,45 +174,100 @@ def _peak(run) -> Optional[float]:
   return max(float(r[_DEAD]) for r in rows) if rows else None
 
 
-_REVIVAL: Dict[str, Optional[Dict]] = {}
+def _test_acc(run) -> Optional[float]:
+  """Test accuracy (restored best epoch); none for a run that diverged, so
+  that no mean mixes diverged and trained runs (the status counts them)."""
+  return None if _diverged(run) else run.final('test_accuracy')
 
 
-def _revival(run) -> Optional[Dict]:
-  if run.directory not in _REVIVAL:
-    _REVIVAL[run.directory] = analysis.unit_revival(run)
-  return _REVIVAL[run.directory]
+def _val_gain(run) -> Optional[float]:
+  """Validation accuracy still gained at the end: the mean of the last
+  PLATEAU_EPOCHS epochs minus the mean of the PLATEAU_EPOCHS before (means
+  of 3, so one epoch's noise does not decide it); none for a run that
+  diverged or ran fewer epochs."""
+  curve = report.trained_curve(run, 'val_accuracy')
+  if report.status_of(run) == 'diverged' or curve.size < 2 * PLATEAU_EPOCHS:
+    return None
+  k = PLATEAU_EPOCHS
+  return float(curve[-k:].mean() - curve[-2 * k:-k].mean())
 
 
-def _count(key: str, first_layer: bool = False):
+def unit_fates(masks: np.ndarray) -> Dict[str, int]:
+  """Units followed through their dead masks (epochs x units, epoch 0 the
+  untrained network): died, dead at an epoch after being alive at an
+  earlier one (a unit dead from initialization on never 'became'
+  inactive); recovered, of those, alive at the last epoch."""
+  masks = np.asarray(masks, bool)
+  if masks.ndim != 2 or masks.shape[0] < 2:
+    return dict(units=int(masks.shape[-1]) if masks.ndim else 0, died=0,
+                recovered=0)
+  alive_before = np.logical_or.accumulate(~masks, axis=0)[:-1]
+  died = np.any(masks[1:] & alive_before, axis=0)
+  return dict(units=int(masks.shape[1]), died=int(died.sum()),
+              recovered=int((died & ~masks[-1]).sum()))
+
+
+_FATES: Dict[str, Optional[Dict]] = {}
+
+
+def _fates(run) -> Optional[Dict[str, Dict[str, int]]]:
+  """unit_fates per hidden layer (network order) and 'all'; none for a run
+  that diverged or logged no masks."""
+  if run.directory not in _FATES:
+    order = analysis.run_layer_order(run)
+    rows = sorted((r for r in _finite_rows(run)
+                   if any(k.endswith('/dead_units') for k in r)),
+                  key=lambda r: r['epoch'])
+    out = None
+    if rows and order is not None and not _diverged(run):
+      out = {}
+      for layer in analysis.layer_names(rows[0], order, 'dead_units'):
+        key = f'diag/{layer}/dead_units'
+        out[layer] = unit_fates([r[key] for r in rows if key in r])
+      out['all'] = {k: sum(v[k] for v in out.values())
+                    for k in ('units', 'died', 'recovered')}
+    _FATES[run.directory] = out
+  return _FATES[run.directory]
+
+
+def _fate(key: str, first_layer: bool = False):
   def value(run) -> Optional[float]:
-    counts = _revival(run)
-    if not counts:
+    fates = _fates(run)
+    if not fates:
       return None
     # Layers come in network order: the first is the first hidden layer.
-    layer = next(iter(counts)) if first_layer else 'all'
-    return float(counts[layer][key])
+    return float(fates[next(iter(fates)) if first_layer else 'all'][key])
   return value
 
 
-def _revived_percent(run) -> Optional[float]:
-  counts = _revival(run)
-  if not counts or not counts['all']['ever_dead']:
-    return None
-  return 100.0 * counts['all']['revived'] / counts['all']['ever_dead']
+def _recovered_percent(first_layer: bool = False):
+  def value(run) -> Optional[float]:
+    fates = _fates(run)
+    if not fates:
+      return None
+    counts = fates[next(iter(fates)) if first_layer else 'all']
+    if not counts['died']:
+      return None
+    return 100.0 * counts['recovered'] / counts['died']
+  return value
 
 
+TEST = report.Column('test acc', _test_acc, '.4f')
 DEAD_INIT = report.Column('dead @init', _at(_DEAD, 0), '.3f')
 DEAD_EP1 = report.Column('dead @ep1', _at(_DEAD, 1), '.3f')
 DEAD_PEAK = report.Column('dead peak', _peak, '.3f')
 DEAD_END = report.Column('dead @end', _at_end(_DEAD), '.3f')
 NEVER_POS_END = report.Column(
     'never-pos @end', _at_end('diag/never_positive_fraction'), '.3f')
-EVER_DEAD = report.Column('ever dead', _count('ever_dead'), '.0f')
-REVIVED = report.Column('revived', _count('revived'), '.0f')
-REVIVED_PCT = report.Column('revived %', _revived_percent, '.0f')
-REVIVED_L1 = report.Column('revived L1', _count('revived', True), '.0f')
-COLUMNS = (report.DEFAULT_COLUMNS[1], DEAD_INIT, DEAD_EP1, DEAD_PEAK, DEAD_END,
-           NEVER_POS_END, EVER_DEAD, REVIVED, REVIVED_PCT, REVIVED_L1,
+VAL_GAIN = report.Column(f'val gain last {PLATEAU_EPOCHS}', _val_gain,
+                         '+.3f')
+DIED = report.Column('died', _fate('died'), '.0f')
+RECOVERED = report.Column('recovered', _fate('recovered'), '.0f')
+RECOVERED_PCT = report.Column('recovered %', _recovered_percent(), '.0f')
+DIED_L1 = report.Column('died L1', _fate('died', True), '.0f')
+RECOVERED_L1 = report.Column('recovered L1', _fate('recovered', True), '.0f')
+COLUMNS = (TEST, DEAD_INIT, DEAD_EP1, DEAD_PEAK, DEAD_END, NEVER_POS_END,
+           VAL_GAIN, DIED, RECOVERED, RECOVERED_PCT, DIED_L1, RECOVERED_L1,
            report.DEFAULT_COLUMNS[3])
 
 
@@ -166,170 +275,314 @@ COLUMNS = (report.DEFAULT_COLUMNS[1], DEAD_INIT, DEAD_EP1, DEAD_PEAK, DEAD_END,
 def _trial(ev: claims.Evidence, lr: float, **contrast) -> str:
   """The trial with exactly these overrides (the learning rate and at most
   one contrast), so a sweep trial is never mistaken for a contrast one."""
-  trial = ev.exact_trial(learning_rate=lr, **contrast)
-  if trial is None:
-    raise KeyError(f'no trial {dict(learning_rate=lr, **contrast)} in this '
-                   'grid')
-  return trial
+  return ev.exact_trial(learning_rate=lr, **contrast)
 
 
-def _values_of(ev: claims.Evidence, key: str) -> List:
-  """The values `key` takes in the trials of the grid, in order (for the
-  sweep, key 'learning_rate', only those of the sweep), sorted when
-  numbers."""
-  out = []
-  for name in ev.trials:
-    overrides = {k.split('.')[-1]: v for k, v in
-                 (ev.groups[name][0].config.get('overrides') or {}).items()}
-    wanted = {'learning_rate'} if key == 'learning_rate' else {
-        key, 'learning_rate'}
-    if set(overrides) == wanted and overrides[key] not in out:
-      out.append(overrides[key])
-  return sorted(out) if all(isinstance(v, float) for v in out) else out
+def _axes(ev: claims.Evidence, name: str) -> Dict:
+  return {k.split('.')[-1]: v
+          for k, v in ev.table[name].get('overrides', {}).items()}
 
 
 def _sweep(ev: claims.Evidence) -> List[float]:
-  return _values_of(ev, 'learning_rate')
+  """The sweep's learning rates (trials with no other override), sorted."""
+  return sorted({_axes(ev, t)['learning_rate'] for t in ev.trials
+                 if set(_axes(ev, t)) == {'learning_rate'}})
 
 
-def _combine(verdicts: List[claims.Verdict]) -> claims.Verdict:
-  """Supported if some comparison supports and none contradicts (and the
-  other way round); some each way: depends."""
-  kinds = {v.verdict for v in verdicts}
-  if claims.SUPPORTED in kinds and claims.CONTRADICTED in kinds:
-    verdict = claims.DEPENDS
-  elif claims.SUPPORTED in kinds:
-    verdict = claims.SUPPORTED
-  elif claims.CONTRADICTED in kinds:
-    verdict = claims.CONTRADICTED
-  else:
-    verdict = claims.INCONCLUSIVE
-  return claims.Verdict(verdict, '; '.join(v.evidence for v in verdicts))
+def _contrast_values(ev: claims.Evidence, key: str) -> List:
+  """The values of contrast `key` in the grid, in grid order."""
+  out = []
+  for t in ev.trials:
+    axes = _axes(ev, t)
+    if set(axes) == {key, 'learning_rate'} and axes[key] not in out:
+      out.append(axes[key])
+  return out
 
 
 def _contrast_lrs(ev: claims.Evidence, **contrast) -> List[float]:
   """Sweep learning rates at which the grid also has the `contrast` trial."""
-  out = [lr for lr in _sweep(ev)
-         if ev.exact_trial(learning_rate=lr, **contrast) is not None]
+  out = [lr for lr in _sweep(ev) if _has_exact(ev, lr, **contrast)]
   if not out:
-    raise KeyError(f'no trial with {contrast} in this grid')
+    raise claims.MissingTrial(f'no trial with {contrast} and its sweep '
+                              'baseline in this grid')
   return out
 
 
+def _has_exact(ev: claims.Evidence, lr: float, **contrast) -> bool:
+  try:
+    ev.exact_trial(learning_rate=lr, **contrast)
+    ev.exact_trial(learning_rate=lr)
+    return True
+  except claims.MissingTrial:
+    return False
+
+
+def _one(values: List, what: str, pick) -> Any:
+  if not values:
+    raise claims.MissingTrial(f'needs {what} in the grid')
+  return pick(values)
+
+
+def _large_gain(ev) -> float:
+  return _one([g for g in _contrast_values(ev, 'init_gain') if g > 1],
+              'a gain > 1 (--gains)', max)
+
+
+def _negative_bias(ev) -> float:
+  return _one([b for b in _contrast_values(ev, 'bias_init') if b < 0],
+              'a negative bias (--bias_inits)', min)
+
+
+def _top_lr(ev, **contrast) -> float:
+  return max(_contrast_lrs(ev, **contrast))
+
+
+# -- samples -------------------------------------------------------------------
+def _dead(ev: claims.Evidence, trial: str, column, name: str
+          ) -> claims.Sample:
+  """A dead-unit column. Seeds that ended at chance are kept: a network
+  whose units died is the phenomenon (the verdict's note counts them)."""
+  return ev.sample(trial, column, name, keep_collapsed=True)
+
+
+def _outcomes(ev: claims.Evidence, trials: Dict[str, str]) -> str:
+  """'diverged/collapsed seeds: lr 0.01 0/5, 0/5; ...' for a verdict note."""
+  return 'diverged, ended at chance: ' + '; '.join(
+      f'{name} {ev.count(t, claims.DIVERGED).k}/{ev.seeds(t)}, '
+      f'{ev.count(t, claims.COLLAPSED).k}/{ev.seeds(t)}'
+      for name, t in trials.items())
+
+
+def _failed(ev: claims.Evidence, trial: str, name: str) -> claims.Count:
+  """Seeds that diverged or ended at chance: training failed."""
+  diverged = ev.count(trial, claims.DIVERGED)
+  collapsed = ev.count(trial, claims.COLLAPSED)
+  return claims.Count(diverged.k + collapsed.k, diverged.n, name,
+                      'diverged or ended at chance')
+
+
+def _pooled(ev: claims.Evidence, trials: List[str], column) -> np.ndarray:
+  return np.concatenate([ev.sample(t, column, keep_collapsed=True).values
+                         for t in trials] or [np.zeros(0)])
+
+
 # -- claims --------------------------------------------------------------------
-def _curve(ev: claims.Evidence, column: report.Column) -> str:
-  return ', '.join(
-      f'lr {lr:g}: {claims.describe(ev.values(_trial(ev, lr), column), ".3f")}'
-      for lr in _sweep(ev))
-
-
 def _high_lr(ev: claims.Evidence) -> claims.Verdict:
+  """Each sweep learning rate above the lowest against the lowest: peak dead
+  fraction (over the epochs with finite parameters, so a seed that later
+  diverged counts with the units that died before)."""
   lrs = _sweep(ev)
   if len(lrs) < 2:
-    raise KeyError('the sweep needs two learning rates')
-  verdict = claims.compare(ev.values(_trial(ev, lrs[-1]), DEAD_PEAK),
-                           ev.values(_trial(ev, lrs[0]), DEAD_PEAK),
-                           'peak dead fraction', f'lr {lrs[-1]:g}',
-                           f'lr {lrs[0]:g}', fmt='.3f')
-  return claims.Verdict(verdict.verdict, f'{verdict.evidence}; dead @end by '
-                        f'lr: {_curve(ev, DEAD_END)}')
-
-
-def _contrast(ev: claims.Evidence, column: report.Column, what: str,
-              expect: int, **contrast) -> claims.Verdict:
-  """`contrast` against the sweep trial at each contrast learning rate."""
-  (key, value), = contrast.items()
-  name = f'{key} {value:g}' if isinstance(value, float) else str(value)
-  return _combine([claims.compare(
-      ev.values(_trial(ev, lr, **contrast), column),
-      ev.values(_trial(ev, lr), column), f'{what} at lr {lr:g}', name,
-      'the sweep', expect=expect, fmt='.3f')
-                   for lr in _contrast_lrs(ev, **contrast)])
+    raise claims.MissingTrial('the sweep needs two learning rates')
+  name = lambda lr: f'lr {lr:g}'
+  low = _dead(ev, _trial(ev, lrs[0]), DEAD_PEAK, name(lrs[0]))
+  verdict = claims.across([(name(lr), claims.greater(
+      _dead(ev, _trial(ev, lr), DEAD_PEAK, name(lr)), low, MARGIN,
+      'peak dead fraction', fmt='.3f')) for lr in lrs[1:]], 'any')
+  return verdict.with_note(_outcomes(
+      ev, {name(lr): _trial(ev, lr) for lr in lrs}))
 
 
 def _negative_input(ev: claims.Evidence) -> claims.Verdict:
-  """Decided at the highest contrast learning rate (the claim's 'combined
-  with high learning rates'); the lower ones are quoted."""
-  negative = [b for b in _values_of(ev, 'bias_init') if b < 0]
-  if not negative:
-    raise KeyError('needs a negative bias in --bias_inits')
-  bias = min(negative)
-  lrs = _contrast_lrs(ev, bias_init=bias)
-  compare = lambda lr: claims.compare(
-      ev.values(_trial(ev, lr, bias_init=bias), DEAD_END),
-      ev.values(_trial(ev, lr), DEAD_END), f'dead fraction @end at lr {lr:g}',
-      f'bias_init {bias:g}', 'the sweep', fmt='.3f')
-  verdict = compare(lrs[-1])
-  lower = '; '.join(compare(lr).evidence for lr in lrs[:-1])
-  return claims.Verdict(verdict.verdict, verdict.evidence + (
-      f'; at lower learning rates: {lower}' if lower else ''))
+  """At the highest learning rate of the bias contrast ("combined with high
+  learning rates"): the negative bias start against bias 0."""
+  bias = _negative_bias(ev)
+  lr = _top_lr(ev, bias_init=bias)
+  shifted, base = _trial(ev, lr, bias_init=bias), _trial(ev, lr)
+  verdict = claims.across([(f'lr {lr:g}', claims.greater(
+      _dead(ev, shifted, DEAD_PEAK, f'bias {bias:g}'),
+      _dead(ev, base, DEAD_PEAK, 'bias 0'), MARGIN,
+      f'peak dead fraction at lr {lr:g}', fmt='.3f'))], 'any')
+  return verdict.with_note(_outcomes(
+      ev, {f'bias {bias:g}': shifted, 'bias 0': base}))
 
 
 def _drastic_init(ev: claims.Evidence) -> claims.Verdict:
-  large = [g for g in _values_of(ev, 'init_gain') if g > 1]
-  if not large:
-    raise KeyError('needs a gain > 1 in --gains')
-  return _contrast(ev, DEAD_EP1, 'dead fraction after epoch 1', +1,
-                   init_gain=max(large))
+  gain = _large_gain(ev)
+  cases, trials = [], {}
+  for lr in _contrast_lrs(ev, init_gain=gain):
+    large, base = _trial(ev, lr, init_gain=gain), _trial(ev, lr)
+    trials.update({f'gain {gain:g} lr {lr:g}': large,
+                   f'gain 1 lr {lr:g}': base})
+    cases.append((f'lr {lr:g}', claims.greater(
+        _dead(ev, large, DEAD_EP1, f'gain {gain:g}'),
+        _dead(ev, base, DEAD_EP1, 'gain 1'), MARGIN,
+        f'dead fraction after epoch 1 at lr {lr:g}', fmt='.3f')))
+  return claims.across(cases, 'any').with_note(_outcomes(ev, trials))
 
 
 def _positive_bias(ev: claims.Evidence) -> claims.Verdict:
-  return _contrast(ev, DEAD_END, 'dead fraction @end', -1, bias_init=0.1)
+  """Dead fraction at the end of training (seeds that diverged have none),
+  bias 0.1 against bias 0, at each contrast learning rate."""
+  cases, trials = [], {}
+  for lr in _contrast_lrs(ev, bias_init=0.1):
+    shifted, base = _trial(ev, lr, bias_init=0.1), _trial(ev, lr)
+    trials.update({f'bias 0.1 lr {lr:g}': shifted, f'bias 0 lr {lr:g}': base})
+    cases.append((f'lr {lr:g}', claims.less(
+        _dead(ev, shifted, DEAD_END, 'bias 0.1'),
+        _dead(ev, base, DEAD_END, 'bias 0'), MARGIN,
+        f'dead fraction at the end at lr {lr:g}', fmt='.3f')))
+  return claims.across(cases, 'any').with_note(_outcomes(ev, trials))
 
 
 def _never_recover(ev: claims.Evidence) -> claims.Verdict:
-  """Revived units in every sweep run that had dead units contradict it."""
-  parts, revived_all, any_dead = [], [], False
+  """Per sweep learning rate: of the units that died during training, the
+  share alive again at the end must stay below RECOVER_BOUND."""
+  cases, notes = [], []
   for lr in _sweep(ev):
     trial = _trial(ev, lr)
-    ever = ev.values(trial, EVER_DEAD)
-    revived = ev.values(trial, REVIVED)
-    first = ev.values(trial, REVIVED_L1)
-    any_dead |= bool(ever.size and ever.max() > 0)
-    revived_all.append(revived)
-    parts.append(f'lr {lr:g}: {claims.describe(revived, ".0f")} of '
-                 f'{claims.describe(ever, ".0f")} ever-dead units revived '
-                 f'(first layer {claims.describe(first, ".0f")})')
-  text = '; '.join(parts)
-  if not any_dead:
-    return claims.Verdict(claims.INCONCLUSIVE, 'no unit died: ' + text)
-  values = [v for v in revived_all if v.size]
-  if values and all(v.min() > 0 for v in values):
-    return claims.Verdict(claims.CONTRADICTED, text)
-  if values and all(v.max() == 0 for v in values):
-    return claims.Verdict(claims.SUPPORTED, text)
-  return claims.Verdict(claims.DEPENDS, text)
+    cases.append((f'lr {lr:g}', claims.below(
+        ev.sample(trial, RECOVERED_PCT, f'lr {lr:g}', keep_collapsed=True),
+        RECOVER_BOUND, '% of the units that died during training alive '
+        'again at the end', fmt='.1f')))
+    notes.append(
+        f'lr {lr:g}: '
+        f'{claims.describe(ev.values(trial, RECOVERED_L1), ".0f")} of '
+        f'{claims.describe(ev.values(trial, DIED_L1), ".0f")}')
+  return claims.across(cases, 'all').with_note(
+      'first hidden layer (its inputs never change, so only its own weights '
+      'could revive a unit), recovered of died: ' + '; '.join(notes))
 
 
 def _leaky_large_lr(ev: claims.Evidence) -> claims.Verdict:
-  lr = max(_contrast_lrs(ev, activation='leaky_relu'))
+  """At the highest learning rate of the activation contrast: fewer failed
+  seeds, or a higher test accuracy of the seeds that trained."""
+  lr = _top_lr(ev, activation='leaky_relu')
   leaky, relu = _trial(ev, lr, activation='leaky_relu'), _trial(ev, lr)
-  verdict = claims.compare(ev.values(leaky, 'test_accuracy'),
-                           ev.values(relu, 'test_accuracy'),
-                           f'test accuracy at lr {lr:g}', 'leaky ReLU', 'ReLU')
-  return claims.Verdict(verdict.verdict, (
-      f'{verdict.evidence}; never-positive @end (leaky, still passing '
-      f'gradient) {claims.describe(ev.values(leaky, NEVER_POS_END), ".3f")} '
-      f'vs ReLU dead @end {claims.describe(ev.values(relu, DEAD_END), ".3f")}'))
+  verdict = claims.across([
+      ('fewer failed seeds', claims.rate_greater(
+          _failed(ev, relu, 'ReLU'), _failed(ev, leaky, 'leaky ReLU'),
+          f'seeds that diverged or ended at chance at lr {lr:g}')),
+      ('better test accuracy', claims.greater(
+          ev.sample(leaky, TEST, 'leaky ReLU'), ev.sample(relu, TEST, 'ReLU'),
+          ACC_MARGIN, f'test accuracy of the seeds that trained at lr '
+          f'{lr:g}'))], 'any')
+  return verdict.with_note(
+      f'never-positive at the end (leaky units still pass gradient) '
+      f'{claims.describe(ev.values(leaky, NEVER_POS_END), ".3f")} vs ReLU '
+      f'dead at the end {claims.describe(ev.values(relu, DEAD_END), ".3f")}')
+
+
+# -- preconditions -------------------------------------------------------------
+def _trains_at_low(ev: claims.Evidence) -> claims.Sample:
+  lrs = _sweep(ev)
+  if not lrs:
+    raise claims.MissingTrial('no learning-rate sweep in this grid')
+  return ev.sample(_trial(ev, lrs[0]), TEST)
+
+
+_LOW_TRAINS = claims.requires(
+    'ReLU at the lowest sweep learning rate trains above chance (test acc)',
+    _trains_at_low, '>=', CHANCE + 0.1)
+
+
+def _rise_at(top_lr) -> Any:
+  """The ReLU sweep's peak dead fraction at the learning rate `top_lr(ev)`
+  minus the lowest learning rate's (difference of the seed means)."""
+  def get(ev):
+    lrs = _sweep(ev)
+    high = _dead(ev, _trial(ev, top_lr(ev)), DEAD_PEAK, 'high').values
+    low = _dead(ev, _trial(ev, lrs[0]), DEAD_PEAK, 'low').values
+    if not (high.size and low.size):
+      return np.zeros(0)
+    return float(high.mean() - low.mean())
+  return get
+
+
+def _high(what: str, top_lr) -> claims.Requirement:
+  return claims.requires(
+      f'{what} is high: the ReLU sweep\'s peak dead fraction there minus the '
+      'lowest learning rate\'s', _rise_at(top_lr), '>=', HIGH_RISE)
+
+
+def _converged(what: str, trials) -> claims.Requirement:
+  """Validation accuracy still gained at the end (VAL_GAIN), the seeds of
+  `trials(ev)` pooled (a run that diverged has no value)."""
+  return claims.requires(
+      f'training converged ({what}): val acc still gained (mean of the last '
+      f'{PLATEAU_EPOCHS} epochs minus the {PLATEAU_EPOCHS} before)',
+      lambda ev: _pooled(ev, trials(ev), VAL_GAIN), '<=', PLATEAU)
+
+
+def _bias_trials(ev) -> List[str]:
+  return [t for lr in _contrast_lrs(ev, bias_init=0.1)
+          for t in (_trial(ev, lr, bias_init=0.1), _trial(ev, lr))]
+
+
+def _sweep_trials(ev) -> List[str]:
+  return [_trial(ev, lr) for lr in _sweep(ev)]
 
 
 CLAIMS = (
-    claims.Claim('000 Q1', 'high learning rates also can cause a dead ReLU',
-                 _high_lr),
-    claims.Claim('000 Q1', 'majority of input is negative combined with high '
-                 'learning rates also can cause a dead ReLU', _negative_input),
-    claims.Claim('000 Q1', 'drastic updates to weights specially during '
-                 'initialization can cause a dead ReLU', _drastic_init),
-    claims.Claim('003 Q2', 'initializing the bias terms to a small positive '
-                 'value (e.g. 0.1) can help to prevent the neurons from '
-                 'getting stuck in the zero region of the ReLU',
-                 _positive_bias),
-    claims.Claim('003 Q3', 'some neurons can become inactive during training '
-                 'and never recover because their outputs are always zero',
-                 _never_recover),
-    claims.Claim('003 Q4', 'Leaky ReLU ... a good choice for deep neural '
-                 'networks that use large learning rates, as they help to '
-                 'prevent the dying ReLU problem', _leaky_large_lr),
+    claims.Claim(
+        '000 Q1', 'majority of input is negative combined with high learning '
+        'rates also can cause a dead ReLU',
+        tested_as='the learning-rate half: peak dead fraction of the 20x100 '
+        'ReLU MLP (He normal, bias 0, SGD momentum 0.9, 10,000 Fashion-MNIST '
+        'images), each sweep learning rate above the lowest against the '
+        'lowest (Holm), margin 0.02; seeds that later diverged count with '
+        'the units that died before; an existence claim ("can cause")',
+        rule=_high_lr, existence=True, regime=(_LOW_TRAINS,)),
+    claims.Claim(
+        '000 Q1', 'majority of input is negative combined with high learning '
+        'rates also can cause a dead ReLU',
+        tested_as='the negative-input half: peak dead fraction with every '
+        'bias starting at -0.1 (each unit\'s input shifted down; with '
+        'zero-mean weights a majority of it is negative at initialization, '
+        'though only slightly) against bias 0, at the highest contrast '
+        'learning rate, 20x100 ReLU MLP, margin 0.02; an existence claim',
+        rule=_negative_input, existence=True,
+        regime=(_high('the bias contrast\'s highest learning rate',
+                      lambda ev: _top_lr(ev, bias_init=_negative_bias(ev))),)),
+    claims.Claim(
+        '000 Q1', 'drastic updates to weights specially during '
+        'initialization can cause a dead ReLU',
+        tested_as='proxy: drastic early updates made by an initialization '
+        '1.1x He\'s std (the 20 layers amplify the forward signal and the '
+        'first gradients by up to 1.1^20), dead fraction after the first '
+        'epoch against gain 1, at each contrast learning rate (Holm), margin '
+        '0.02; an existence claim',
+        rule=_drastic_init, existence=True, regime=(_LOW_TRAINS,)),
+    claims.Claim(
+        '003 Q2', 'initializing the bias terms to a small positive value '
+        '(e.g. 0.1) can help to prevent the neurons from getting stuck in the '
+        'zero region of the ReLU',
+        tested_as='dead fraction at the end of training (seeds that did not '
+        'diverge), bias 0.1 against bias 0, at each contrast learning rate '
+        '(Holm), 20x100 ReLU MLP, margin 0.02, in converged runs; an '
+        'existence claim ("can help")',
+        rule=_positive_bias, existence=True,
+        regime=(claims.requires(
+            'ReLU units are stuck with bias 0 (dead @end at the contrast '
+            'learning rates, seeds pooled)', lambda ev: _pooled(
+                ev, _bias_trials(ev)[1::2], DEAD_END), '>=', 0.01),
+                _converged('bias 0 and 0.1 at the contrast learning rates',
+                           _bias_trials))),
+    claims.Claim(
+        '003 Q3', 'some neurons can become inactive during training and '
+        'never recover because their outputs are always zero',
+        tested_as='of the units that died during training (dead on every '
+        'probe example at an epoch after being alive), the share alive again '
+        'at the last epoch, below 5% at every sweep learning rate (Holm), '
+        '20x100 ReLU MLP, seeds that did not diverge, in converged runs',
+        rule=_never_recover,
+        regime=(claims.requires(
+            'units die during training (died, the sweep\'s seeds pooled)',
+            lambda ev: _pooled(ev, _sweep_trials(ev), DIED), '>=', 20),
+                _converged('the sweep', _sweep_trials))),
+    claims.Claim(
+        '003 Q4', 'Leaky ReLU ... can be a good choice for deep neural '
+        'networks that use large learning rates, as they help to prevent the '
+        'dying ReLU problem',
+        tested_as='20x100 MLP at the highest contrast learning rate, leaky '
+        'ReLU (slope 0.01) against ReLU: fewer seeds that diverged or ended '
+        'at chance (Fisher), or a higher test accuracy of the seeds that '
+        'trained (margin 0.01); leaky units cannot be dead by construction, '
+        'so "prevent the dying ReLU problem" is judged by its cost, not by '
+        'counting dead units; an existence claim ("can be")',
+        rule=_leaky_large_lr, existence=True,
+        regime=(_high('the activation contrast\'s highest learning rate',
+                      lambda ev: _top_lr(ev, activation='leaky_relu')),)),
 )
 
 
