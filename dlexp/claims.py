@@ -29,6 +29,8 @@ seen (dlexp/stats.py has the tests):
   (non-inferiority); contradicted when it is worse by more than that.
 - `rate_greater(a, b)`: more seeds of A than of B have an all-or-nothing
   outcome (stuck, diverged, collapsed): Fisher's exact test.
+  `share_above(a, p0)`: more than a share p0 of A's seeds have it (exact
+  binomial test).
 - `within(x, target, margin)`, `below(x, bound)`, `above(x, bound)`: a
   value against a target.
 - `across(cases, mode)`: one claim over several cases, Holm-adjusted.
@@ -249,12 +251,14 @@ class Sample:
   no_value: int = 0  # seeds with no finite value (diverged, not reached)
   collapsed: int = 0  # seeds left out: they ended at chance
   basis: str = ''  # 'restored best epoch', 'last epoch', ''
+  at_chance: int = 0  # seeds kept although they collapsed to chance
 
   def describe(self, fmt: str = '.4f') -> str:
     text = f'{self.name} {describe(self.values, fmt)}'
     dropped = [f'{k} of {self.seeds} {why}' for k, why in (
         (self.no_value, 'without a finite value'),
-        (self.collapsed, 'collapsed to chance, left out')) if k]
+        (self.collapsed, 'collapsed to chance, left out'),
+        (self.at_chance, 'collapsed to chance, kept')) if k]
     return text + (f' [{"; ".join(dropped)}]' if dropped else '')
 
 
@@ -352,7 +356,7 @@ class Evidence:
     row = self.table[self.need(trial)]
     raw = self.column(trial, key)
     gone = row.get('collapsed', [False] * len(raw))
-    kept, no_value, collapsed = [], 0, 0
+    kept, no_value, collapsed, at_chance = [], 0, 0, 0
     for value, down in zip(raw, gone):
       if down and not keep_collapsed:
         collapsed += 1
@@ -360,18 +364,19 @@ class Evidence:
         no_value += 1
       else:
         kept.append(value)
+        at_chance += bool(down)
     restored = sum(row.get('restored', []))
     header = key.header if isinstance(key, report.Column) else key
     basis = (f'restored best epoch in {restored} of {len(raw)} seeds'
              if restored and header in row.get('restored_columns', [])
              else '')
     return Sample(np.array(kept, np.float64), name or trial, len(raw),
-                  no_value, collapsed, basis)
+                  no_value, collapsed, basis, at_chance)
 
   def values(self, trial: str, key: Key) -> np.ndarray:
     return self.sample(trial, key).values
 
-  def count(self, trial: str, what: str = DIVERGED,
+  def count(self, trial: str, what: Optional[str] = None,
             key: Optional[Key] = None,
             where: Optional[Callable[[Optional[float]], bool]] = None,
             name: Optional[str] = None) -> Count:
@@ -381,9 +386,11 @@ class Evidence:
     row = self.table[self.need(trial)]
     if key is not None:
       hits = sum(bool(where(v)) for v in self.column(trial, key))
+      what = what or (key.header if isinstance(key, report.Column) else key)
     elif what == COLLAPSED:
       hits = sum(row.get('collapsed', []))
     else:
+      what = what or DIVERGED
       hits = sum(s == what for s in row.get('status', []))
     return Count(int(hits), len(row.get('status', [])), name or trial, what)
 
@@ -625,6 +632,16 @@ def rate_greater(a: Count, b: Count, what: str) -> Verdict:
   text = f'{a.describe()} vs {b.describe()}; {_stated(r, ".2f")}'
   return _issue(what, f'rate({a.name}) > rate({b.name})', text, r, p_sup,
                 p_con)
+
+
+def share_above(a: Count, p0: float, what: str) -> Verdict:
+  """Claim: more than a share `p0` of A's seeds have the outcome (exact
+  binomial test, one-sided each way)."""
+  r = stats.binomial(a.k, a.n, p0, alpha())
+  text = f'{a.describe()} against a share of {p0:g}; {_stated(r, ".2f")}'
+  return _issue(what, f'rate({a.name}) > {p0:g}', text, r,
+                stats.binomial_p(a.k, a.n, p0, 'greater'),
+                stats.binomial_p(a.k, a.n, p0, 'less'))
 
 
 def within(x: Sample, target: float, margin: float, what: str,

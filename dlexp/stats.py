@@ -236,6 +236,20 @@ def fisher(k_a: int, n_a: int, k_b: int, n_b: int,
                 rate_detectable(n_a, n_b, k_b / n_b, alpha))
 
 
+def binomial(k: int, n: int, p0: float, alpha: float = ALPHA) -> Result:
+  """rate - p0 for k of n seeds: the exact binomial test, Wilson CI."""
+  if n < 1:
+    return _undecidable('exact binomial', math.nan, (n,))
+  lo, hi = _wilson(k, n, alpha)
+  return Result('exact binomial', k / n - p0, (lo - p0, hi - p0),
+                float(stats.binomtest(k, n, p0).pvalue), (n,), math.nan)
+
+
+def binomial_p(k: int, n: int, p0: float, alternative: str) -> float:
+  return float(stats.binomtest(k, n, p0, alternative=alternative).pvalue) \
+      if n else math.nan
+
+
 def holm(ps: Sequence[float]) -> np.ndarray:
   """Holm's step-down adjusted p-values (nan stays nan). Hand-written:
   scipy.stats has Benjamini-Hochberg (false_discovery_control) but not

@@ -82,6 +82,10 @@ def test_rate_and_target_forms():
   assert claims.rate_greater(claims.Count(2, 5, 'A', 'd'),
                              claims.Count(1, 5, 'B', 'd'), 'd').verdict == \
       claims.INCONCLUSIVE
+  assert claims.share_above(many, 0.5, 's').verdict == claims.SUPPORTED
+  assert claims.share_above(few, 0.5, 's').verdict == claims.CONTRADICTED
+  assert claims.share_above(claims.Count(3, 5, 'A', 'd'), 0.5,
+                            's').verdict == claims.INCONCLUSIVE
   x = _s([0.30, 0.301, 0.299, 0.300, 0.302])
   assert claims.within(x, 0.3, 0.01, 'rate').verdict == claims.SUPPORTED
   assert claims.within(x, 0.5, 0.01, 'rate').verdict == claims.CONTRADICTED
@@ -239,6 +243,7 @@ def test_evidence_from_runs_counts_collapsed_and_diverged_seeds():
   assert ev.count('rate=0.3', claims.DIVERGED).k == 1
   kept = ev.sample('rate=0.3', 'test acc', keep_collapsed=True)
   assert kept.values.tolist() == [0.84, 0.85, 0.10]
+  assert '1 of 4 collapsed to chance, kept' in kept.describe()
 
 
 def test_cross_validation_folds_average_into_one_value_per_seed():

@@ -117,3 +117,10 @@ def test_one_sample_against_scipy():
   assert r.ci == pytest.approx((ci.low - 0.25, ci.high - 0.25))
   assert stats.one_sample_p(x, 0.25, 'greater') == pytest.approx(
       ref.pvalue / 2)
+
+
+def test_binomial_against_the_hand_computation():
+  r = stats.binomial(5, 5, 0.5)
+  assert r.p == pytest.approx(2 / 32) and r.effect == pytest.approx(0.5)
+  assert stats.binomial_p(5, 5, 0.5, 'greater') == pytest.approx(1 / 32)
+  assert stats.binomial_p(0, 5, 0.5, 'greater') == pytest.approx(1.0)

@@ -1,0 +1,102 @@
+"""Fabricated tables for experiments/batch_norm.py: a deep-MLP part (a
+learning-rate sweep and initial scales) and a CNN part, 5 seeds each."""
+from dlexp import claims
+
+VAL, STEPS, TRAINS = 'val acc', 'steps to 0.65', 'trains (val >= 0.5)'
+MEAN, VAR, RESET = 'x_hat abs batch mean', 'x_hat batch var', (
+    'gamma,beta reset cost')
+LRS = (0.01, 0.03, 0.1, 0.3, 1.0)
+ON, OFF = [1.0] * 5, [0.0] * 5
+
+
+def _around(mean, step):
+  return [mean + step * d for d in (-2, -1, 0, 1, 2)]
+
+
+def _row(val, trains, steps=None, var=None, mean=None, reset=None):
+  """One trial: BatchNorm columns only where given (else n/a, no BN)."""
+  none = [None] * 5
+  return {VAL: _around(val, 0.004), TRAINS: trains,
+          STEPS: steps or none, VAR: var or none, MEAN: mean or none,
+          RESET: reset or none}
+
+
+def _part(none_val, bn_val, none_trains, bn_trains, none_steps, bn_steps,
+          var, mean, reset, gains=None):
+  """A part: each variant's val acc and 'trains' per swept rate, the
+  steps to the target of every trial (the same per variant), the BatchNorm
+  statistics; with `gains` {(norm, gain): trains} the initial scales."""
+  rows = {}
+  for lr, val, tr in zip(LRS, none_val, none_trains):
+    rows[f'norm=none,learning_rate={lr:g}'] = _row(val, tr, none_steps)
+  for lr, val, tr in zip(LRS, bn_val, bn_trains):
+    rows[f'norm=batch,norm_position=before,learning_rate={lr:g}'] = _row(
+        val, tr, bn_steps, var, mean, reset)
+  for (norm, gain), tr in (gains or {}).items():
+    name = ('norm=none' if norm == 'none' else
+            'norm=batch,norm_position=before')
+    rows[f'{name},init_gain={gain:g}'] = _row(0.6 if tr[0] else 0.1, tr)
+  return claims.fabricate(rows)
+
+
+NONE_VAL = (0.705, 0.528, 0.167, 0.107, 0.107)
+BN_VAL = (0.687, 0.688, 0.673, 0.635, 0.525)
+NONE_TRAINS = (ON, [1.0, 1.0, 0.0, 1.0, 0.0], OFF, OFF, OFF)
+BN_TRAINS = (ON, ON, ON, ON, [1.0, 1.0, 0.0, 1.0, 1.0])
+NORMALIZED = dict(var=_around(0.99996, 2e-6), mean=_around(3e-8, 5e-9))
+GAINS = {('none', 0.5): OFF, ('none', 2.0): OFF,
+         ('batch', 0.5): ON, ('batch', 2.0): ON}
+
+
+def _evidence(none_val=NONE_VAL, bn_val=BN_VAL, none_trains=NONE_TRAINS,
+              bn_trains=BN_TRAINS, none_steps=(93, 124, 93, 62, 93),
+              bn_steps=(62, 62, 31, 62, 62), normalized=None, reset=None,
+              gains=None, cnn_steps=((45, 30, 60, 45, 45),
+                                     (15, 30, 15, 15, 30))):
+  normalized = normalized or NORMALIZED
+  reset = reset or _around(3.0, 0.4)
+  mlp = _part(none_val, bn_val, none_trains, bn_trains, list(none_steps),
+              list(bn_steps), reset=reset, gains=gains or GAINS,
+              **normalized)
+  cnn = _part((0.74, 0.70, 0.5, 0.3, 0.1), (0.75, 0.76, 0.74, 0.7, 0.6),
+              (ON,) * 5, (ON,) * 5, list(cnn_steps[0]), list(cnn_steps[1]),
+              reset=reset, **normalized)
+  return claims.PartEvidence({'deep MLP': mlp, 'CNN': cnn})
+
+
+CASES = {
+    # Faster: fewer steps with batch norm; contradicted: more.
+    0: {'supported': _evidence(),
+        'contradicted': _evidence(none_steps=(62, 62, 31, 62, 62),
+                                  bn_steps=(93, 124, 93, 124, 93),
+                                  cnn_steps=((15, 30, 15, 15, 30),
+                                             (45, 30, 60, 45, 45))),
+        # No normalization reaches the target in 2 of 5 seeds only.
+        'regime': _evidence(none_steps=(93, None, None, 124, None))},
+    # Higher rates: batch norm trains up to 1, none to 0.01-0.03;
+    # contradicted: batch norm fails at 0.03 where none trains.
+    1: {'supported': _evidence(),
+        'contradicted': _evidence(bn_trains=(ON, OFF, OFF, OFF, OFF),
+                                  none_trains=(ON, ON, OFF, OFF, OFF)),
+        # The sweep stops before no normalization fails.
+        'regime': _evidence(none_trains=(ON,) * 5)},
+    # Stability: none fails at both scales, batch norm at neither;
+    # contradicted: the other way round.
+    2: {'supported': _evidence(),
+        'contradicted': _evidence(gains={('none', 0.5): ON,
+                                         ('none', 2.0): ON,
+                                         ('batch', 0.5): OFF,
+                                         ('batch', 2.0): OFF}),
+        # The baseline does not train even at its best rate.
+        'regime': _evidence(none_trains=(OFF,) * 5)},
+    # Gamma and beta: resetting them costs 3 points, or nothing.
+    3: {'supported': _evidence(),
+        'contradicted': _evidence(reset=_around(0.05, 0.03)),
+        'regime': _evidence(bn_val=(0.3,) * 5)},
+    # Each batch normalized to mean 0, variance 1; contradicted: batches
+    # normalized by other statistics (mean 0.15 off, variance 0.8).
+    4: {'supported': _evidence(),
+        'contradicted': _evidence(normalized=dict(
+            var=_around(0.80, 0.01), mean=_around(0.15, 0.01))),
+        'regime': _evidence(bn_val=(0.3,) * 5)},
+}
