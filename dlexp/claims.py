@@ -248,8 +248,8 @@ class Sample:
   values: np.ndarray  # finite, from seeds that did not collapse
   name: str
   seeds: int = 0  # seeds the trial ran
-  no_value: int = 0  # seeds with no finite value (diverged, not reached)
-  collapsed: int = 0  # seeds left out: they ended at chance
+  no_value: int = 0  # seeds with no finite value (e.g. never reached)
+  collapsed: int = 0  # seeds left out: they diverged or ended at chance
   basis: str = ''  # 'restored best epoch', 'last epoch', ''
   at_chance: int = 0  # seeds kept although they collapsed to chance
 
@@ -257,8 +257,8 @@ class Sample:
     text = f'{self.name} {describe(self.values, fmt)}'
     dropped = [f'{k} of {self.seeds} {why}' for k, why in (
         (self.no_value, 'without a finite value'),
-        (self.collapsed, 'collapsed to chance, left out'),
-        (self.at_chance, 'collapsed to chance, kept')) if k]
+        (self.collapsed, 'diverged or collapsed to chance, left out'),
+        (self.at_chance, 'diverged or collapsed to chance, kept')) if k]
     return text + (f' [{"; ".join(dropped)}]' if dropped else '')
 
 
@@ -351,20 +351,22 @@ class Evidence:
 
   def sample(self, trial: str, key: Key, name: Optional[str] = None,
              keep_collapsed: bool = False) -> Sample:
-    """The seeds' finite values; seeds that collapsed to chance are left
-    out (and counted) unless `keep_collapsed`."""
+    """The seeds' finite values. Seeds that failed (diverged, or collapsed
+    to chance) are left out and counted, so that no mean mixes failed and
+    learning seeds; `keep_collapsed` keeps them (a claim about failure)."""
     row = self.table[self.need(trial)]
     raw = self.column(trial, key)
-    gone = row.get('collapsed', [False] * len(raw))
+    states = row.get('status', [DONE] * len(raw))
     kept, no_value, collapsed, at_chance = [], 0, 0, 0
-    for value, down in zip(raw, gone):
-      if down and not keep_collapsed:
+    for value, state in zip(raw, states):
+      failed = state in (DIVERGED, COLLAPSED)
+      if failed and not keep_collapsed:
         collapsed += 1
       elif value is None or not math.isfinite(value):
         no_value += 1
       else:
         kept.append(value)
-        at_chance += bool(down)
+        at_chance += failed
     restored = sum(row.get('restored', []))
     header = key.header if isinstance(key, report.Column) else key
     basis = (f'restored best epoch in {restored} of {len(raw)} seeds'

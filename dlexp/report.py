@@ -131,8 +131,13 @@ class Column:
   restorable: bool = False
 
 
+# Final values that describe the run, not the restored epoch's metrics.
+RUN_KEYS = ('epochs_run', 'best_epoch', 'diverged_epoch', 'stopped_epoch')
+
+
 def final(key: str, header: Optional[str] = None, fmt: str = '.4f') -> Column:
-  return Column(header or key, lambda r: r.final(key), fmt, restorable=True)
+  return Column(header or key, lambda r: r.final(key), fmt,
+                restorable=key not in RUN_KEYS)
 
 
 def at_epoch(key: str, epoch: int, header: str, fmt: str = '.3f') -> Column:
@@ -247,8 +252,7 @@ def epoch_of_best(key: str, header: str, mode: str = 'min') -> Column:
 DEFAULT_COLUMNS = (
     final('val_accuracy', 'val acc'),
     final('test_accuracy', 'test acc'),
-    Column('best epoch', lambda r: r.final('best_epoch'), '.1f',
-           restorable=True),
+    Column('best epoch', lambda r: r.final('best_epoch'), '.1f'),
     Column('wall s', lambda r: _number(r.status.get('train_seconds')), '.0f',
            spread=False),
 )

@@ -237,13 +237,22 @@ def test_evidence_from_runs_counts_collapsed_and_diverged_seeds():
                                             'diverged']
   s = ev.sample('rate=0.3', 'test acc', 'dropout 0.3')
   assert s.values.tolist() == [0.84, 0.85]
-  assert (s.collapsed, s.no_value, s.seeds) == (1, 1, 4)
-  assert '1 of 4 collapsed to chance' in s.describe()
+  assert (s.collapsed, s.no_value, s.seeds) == (2, 0, 4)
+  assert '2 of 4 diverged or collapsed to chance, left out' in s.describe()
   assert ev.count('rate=0.3', claims.COLLAPSED).k == 1
   assert ev.count('rate=0.3', claims.DIVERGED).k == 1
   kept = ev.sample('rate=0.3', 'test acc', keep_collapsed=True)
   assert kept.values.tolist() == [0.84, 0.85, 0.10]
-  assert '1 of 4 collapsed to chance, kept' in kept.describe()
+  assert kept.no_value == 1  # the diverged seed has no finite value
+  assert '1 of 4 diverged or collapsed to chance, kept' in kept.describe()
+
+
+def test_a_diverged_seed_with_a_restored_value_is_left_out():
+  """A seed that diverged keeps the finite metrics of the epoch restored
+  before it blew up (near chance): it is not a comparison arm."""
+  runs = [_run(0, 0.85, 0.84), _run(1, 0.10, 0.10, status='diverged')]
+  ev = claims.Evidence.from_runs({'t': runs}, [report.DEFAULT_COLUMNS[1]])
+  assert ev.sample('t', 'test acc').values.tolist() == [0.84]
 
 
 def test_cross_validation_folds_average_into_one_value_per_seed():
