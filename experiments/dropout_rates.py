@@ -1,79 +1,106 @@
-r"""What does dropout do to training, overfitting and speed, rate by rate?
+r"""What does dropout do to overfitting, to training time and at test time?
 
-The notes claim that dropout prevents overfitting and "works well with deep
-networks", that a rate of 0.3 drops a neuron with probability 30%, that
-dropout slows training "because the network performs more forward and
-backward passes", and that at test time activations are scaled down by the
-dropout rate. This trains the same model at each rate, several seeds each:
-by default the notes' deep MLP (20 hidden ReLU layers of 100 units, dropout
-after every one), or --model=cnn. The rate is traced, so all rates and seeds
-of one variant are ONE compiled, vmapped program. Columns:
+The notes (seed 000 Q2-Q3, seed 001 Q6, seed 003 Q7) say that dropout
+prevents overfitting and "works well with deep networks ... where
+overfitting can be a significant issue", that a rate of 0.3 drops a neuron
+with probability 30%, that dropout slows training "because ... dropout
+forces the network to perform more forward and backward passes", a
+slowdown "not too significant, especially for smaller networks", that it
+does not slow down inference, and that at test time the activations are
+"scaled down by the dropout rate" (seed 001) or increased "by a factor
+equal to the dropout rate" (seed 003).
 
-- train acc (drop on): the runner's train accuracy of the best epoch,
-  averaged over that epoch's steps WITH dropout active;
-- train acc: accuracy on a fixed 10,000-example training subset in inference
-  mode (dropout off), with the final (best-epoch) parameters;
-- val acc, gap: validation accuracy, and train acc (dropout off) - val acc,
-  both in inference mode with the same parameters: the overfitting measure;
-- test acc, best epoch: the epoch whose parameters are kept (lowest val
-  loss); dropout's real cost in time shows here, as epochs to converge;
-- dropped %: measured fraction of units that the model's own Dropout layer
-  (the configured variant; the Dense layer for DropConnect) drops in
-  training mode at the member's rate, on a random probe of 262,144 units;
-- logit scale on/off: RMS of the logits in one training-mode pass (dropout
-  on) over their RMS in inference mode, on 512 validation images with the
-  final parameters. Inverted dropout keeps each unit's mean but multiplies its
-  second moment by 1/(1-rate), layer after layer: in a deep net the training
-  signal is far larger than the one inference sees;
-- step ms, step/no-drop: time of one compiled train step (batch 128, one
-  member, fastest of up to 5 timed runs of 20 steps) at this rate, and its
-  ratio to the same model rebuilt with no dropout layers. Dropout adds no
-  forward or backward pass; it costs a random draw and a multiply per unit,
-  at rate 0 too, since the rate is data, not code. (Inside the grid all
-  rates run one program, so the runner's epoch times are equal by
-  construction.) Other processes on the machine disturb timings: compare
+Design. Each MLP shape of --shapes is trained at each rate of --rates
+(dropout after every hidden layer; the rate is traced, so all rates and
+seeds of a shape are ONE compiled, vmapped program), 5 seeds each, on 2,000
+Fashion-MNIST training examples for 60 epochs with the LAST epoch's
+parameters kept (early_stopping.restore_best=False: restoring the epoch of
+the lowest validation loss is early stopping, a regularizer of its own).
+The two default shapes:
+
+- 3x512, wide layers as in Srivastava et al.'s MLPs: without dropout it
+  fits the 2,000 examples (train accuracy 1.0) and overfits (train - val
+  gap ~0.18): the regime dropout is for. The overfitting claims are judged
+  on the widest shape of the grid, and only where its baseline's gap is at
+  least 0.05 and the dropout arms have passed their best validation loss
+  (converged);
+- 20x100, the notes' exercise net: it overfits too, but with dropout after
+  each of its 20 narrow layers it does not train (it collapses to chance at
+  0.3): the notes' "risk of underfitting", counted per seed.
+
+Columns:
+
+- train acc (drop on): the last epoch's training accuracy, averaged over
+  its steps WITH dropout active; train acc: accuracy on the training
+  examples in inference mode (dropout off); val acc, gap = train acc - val
+  acc (the overfitting measure), test acc; best epoch / after best: the
+  epoch of the lowest validation loss and how many epochs training went on
+  after it (a converged run has passed its best);
+- dropped %: measured fraction of units the model's own Dropout layer
+  drops at the member's rate (a random probe of 262,144 units);
+- out/in train, test scale: the layer's mean output over its mean input
+  on a positive probe, in one training pass and at test time. Inverted
+  dropout (the default here, and Keras' and PyTorch's) scales kept units
+  by 1/(1-rate) in training (out/in ~1) and leaves the activations as they
+  are at test time (scale 1); --variant=classic, the original form, scales
+  by 1-rate at test time instead;
+- logit scale on/off: RMS of the logits in one training-mode pass over
+  their RMS in inference mode;
+- matmuls/step, matmuls/step no-drop: matrix products in the lowered
+  program of one train step, with dropout layers and for the same model
+  rebuilt without them (same optimizer and batch): one more forward and
+  backward pass would double them. step FLOPs/no-drop, predict
+  FLOPs/no-drop: XLA's FLOP count of the compiled train step and of the
+  compiled inference program, with over without dropout layers;
+- step ms, step/no-drop: time of one compiled train step (batch 128) and
+  its ratio to the model without dropout layers; step/no-drop @wN: that
+  ratio for the same network rebuilt N units wide (--sweep_widths): the
+  random masks cost O(batch x width) per layer, the matrix products
+  O(batch x width^2), so the ratio shows the generator's share falling as
+  the layers widen; predict ms, predict/no-drop, MC cost: one compiled
+  prediction of 1,000 test examples, its ratio to the model without
+  dropout layers, and an MC-dropout prediction (--mc_samples passes, 10 if
+  unset) as a multiple of it. The rate is data, so every rate runs the
+  same code: these are timed at rate 0.3 only (the largest rate if 0.3 is
+  not in --rates), n/a elsewhere. Other processes disturb timings: compare
   ratios;
-- predict ms, predict/no-drop, MC cost: time of one compiled prediction
-  (inference mode) of 1,000 test examples with the model as configured, its
-  ratio to the same model rebuilt without dropout layers (in inference mode
-  inverted dropout is the identity: the traced program is the very same,
-  checked by comparing the jaxprs), and the cost
-  of an MC-dropout prediction (--mc_samples stochastic passes, 10 if unset)
-  as a multiple of the ordinary one. Fastest of up to 5 runs each,
-  alternating;
-- with --mc_samples=N: MC-dropout test accuracy and mean predictive entropy
-  (nats) of the prediction averaged over N stochastic passes (dropout on,
-  BatchNorm on its running averages), next to the deterministic entropy.
-
-No activation is scaled at test time: dropout is inverted (kept units are
-scaled by 1/(1-rate) in training), so inference uses the weights as they are;
---variant=classic is the original form, unscaled in training and scaled by
-1-rate at test time (the same function up to that constant).
+- with --mc_samples=N: MC-dropout test accuracy and predictive entropy
+  (nats) of the prediction averaged over N stochastic passes, next to the
+  deterministic entropy.
 
   python experiments/dropout_rates.py                     # defaults below
+  python experiments/dropout_rates.py --shapes=3x512,6x256,20x100
   python experiments/dropout_rates.py --mc_samples=20
-  python experiments/dropout_rates.py --config.model.depth=2 \
-      --config.model.width=512 --config.data.train_limit=5000 --epochs=30
-      # a net that overfits: what dropout is for
   python experiments/dropout_rates.py --model=cnn --variant=spatial \
       --rates=0,0.1,0.3 --epochs=2 --seeds=1 --config.data.train_limit=10000 \
       --config.model.conv_impl=im2col   # the native conv is slow on XLA-CPU
 
+--shapes applies to --model=mlp only (DEPTHxWIDTH, hidden layers x units).
 --variant sets config.model.dropout; --config.model.dropout=NAME does the
 same (any variant, e.g. locked), and giving both with different values is an
 error. The rates are the grid: set them with --rates, not
---config.model.dropout_rate. 'spatial' drops whole feature maps and needs a model whose dropout sees them
-(cnn, alexnet, inception; on rnn inputs it is locked dropout): on the MLP it
-would be standard dropout, so the script stops with a one-line error.
+--config.model.dropout_rate. 'spatial' drops whole feature maps and needs a
+model whose dropout sees them (cnn, alexnet, inception; on rnn inputs it is
+locked dropout): on the MLP it would be standard dropout, so the script
+stops with a one-line error.
 """
+import math
+import re
+
+import numpy as np
 from absl import flags
 
 from dlexp import analysis, claims, cli, report
 from dlexp import data as data_lib
-from dlexp.errors import ConfigError
+from dlexp.analysis import dropout as dropout_analysis
+from dlexp.errors import ConfigError, DlexpError
 
-_RATES = flags.DEFINE_list('rates', ['0', '0.1', '0.2', '0.3', '0.5'],
+_RATES = flags.DEFINE_list('rates', ['0', '0.1', '0.3', '0.5'],
                            'Dropout rates (config.model.dropout_rate).')
+_SHAPES = flags.DEFINE_list(
+    'shapes', ['3x512', '20x100'],
+    'MLP shapes DEPTHxWIDTH (config.model.depth x config.model.width), '
+    'each trained at every rate; --model=mlp only.')
 _VARIANT = flags.DEFINE_enum(
     'variant', 'standard',
     ['standard', 'classic', 'spatial', 'alpha', 'dropconnect'],
@@ -81,24 +108,36 @@ _VARIANT = flags.DEFINE_enum(
 _MC_SAMPLES = flags.DEFINE_integer(
     'mc_samples', 0, 'Stochastic passes for MC-dropout test accuracy and '
     'entropy; 0 = off.')
+_SWEEP_WIDTHS = flags.DEFINE_list(
+    'sweep_widths', ['32', '128', '512'],
+    'Widths at which the train-step time ratio with/without dropout layers '
+    'is measured (the network rebuilt at each width).')
 
 cli.define_flags(
-    'dropout_rates', model='mlp', epochs=8, seeds=3,
-    smoke={'epochs': 1, 'seeds': 2, 'rates': ['0', '0.3'],
-           'config.model.depth': 3, 'config.model.width': 32,
-           'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
-    full={'epochs': 30, 'seeds': 5})
+    'dropout_rates', model='mlp', epochs=60, seeds=5,
+    config={'data.train_limit': 2000, 'data.val_size': 2000,
+            'early_stopping.restore_best': False,
+            'diagnostics.every_epochs': 0},
+    smoke={'epochs': 2, 'seeds': 2, 'rates': ['0', '0.3', '0.5'],
+           'shapes': ['2x32', '3x16'], 'sweep_widths': ['8', '32'],
+           'config.data.train_limit': 1024, 'config.data.val_size': 500,
+           'config.data.test_limit': 1000},
+    full={'epochs': 120, 'seeds': 10})
 
 # MC-dropout passes whose prediction time is measured without --mc_samples.
 _DEFAULT_MC = 10
+# The rate the timing hooks measure at (the rate is data: every rate runs
+# the same compiled code).
+_TIMED_RATE = 0.3
 
 # Dummy input shapes per data layout, only to see which layers dropout meets.
 _PROBE_SHAPES = {'image': (32, 32, 3), 'sequence': (40, 1), 'vector': (64,)}
 
 
 def _drop_on_train_accuracy(run):
-  best = run.final('best_epoch')
-  return None if best is None else run.at_epoch('train_accuracy', int(best))
+  """The last epoch's training accuracy (dropout on), as the runner logs it
+  (mean over the epoch's steps)."""
+  return report.last_value(run, 'train_accuracy')
 
 
 def _gap(run):
@@ -106,26 +145,52 @@ def _gap(run):
   return None if train is None or val is None else train - val
 
 
+def _after_best(run):
+  ran, best = run.final('epochs_run'), run.final('best_epoch')
+  return None if ran is None or best is None else ran - best
+
+
 def _percent(key):
   return lambda r: None if r.final(key) is None else 100 * r.final(key)
 
 
-def columns(mc: bool):
-  cols = [
-      report.Column('train acc (drop on)', _drop_on_train_accuracy, '.4f'),
-      report.final('clean_train_accuracy', 'train acc'),
-      report.final('val_accuracy', 'val acc'),
-      _GAP,
-      report.final('test_accuracy', 'test acc'),
-      report.DEFAULT_COLUMNS[2],  # best epoch
-      report.Column('dropped %', _percent('drop_frequency'), '.1f'),
-      report.final('logit_scale', 'logit scale on/off', '.2f'),
-      report.final('step_ms', 'step ms', '.2f'),
-      report.final('step_time_ratio', 'step/no-drop', '.2f'),
-      report.final('predict_ms', 'predict ms', '.2f'),
-      report.final('predict_time_ratio', 'predict/no-drop', '.2f'),
-      report.final('mc_cost_ratio', 'MC cost', '.1f'),
-  ]
+def _sweep_header(width: int) -> str:
+  return f'step/no-drop @w{width}'
+
+
+_SWEEP = re.compile(r'step/no-drop @w(\d+)$')
+
+TRAIN_ON = report.Column('train acc (drop on)', _drop_on_train_accuracy)
+TRAIN = report.final('clean_train_accuracy', 'train acc')
+VAL = report.final('val_accuracy', 'val acc')
+GAP = report.Column('gap', _gap, '.4f')
+TEST = report.final('test_accuracy', 'test acc')
+BEST = report.DEFAULT_COLUMNS[2]
+AFTER_BEST = report.Column('after best', _after_best, '.1f')
+DROPPED = report.Column('dropped %', _percent('drop_frequency'), '.2f')
+TRAIN_SCALE = report.final('train_mean_ratio', 'out/in train', '.3f')
+TEST_SCALE = report.final('test_scale', 'test scale', '.3f')
+LOGIT_SCALE = report.final('logit_scale', 'logit scale on/off', '.2f')
+MATMULS = report.final('matmuls_per_step', 'matmuls/step', '.0f')
+MATMULS_NODROP = report.final('matmuls_per_step_nodrop',
+                              'matmuls/step no-drop', '.0f')
+STEP_FLOPS = report.final('step_flops_ratio', 'step FLOPs/no-drop', '.3f')
+PREDICT_FLOPS = report.final('predict_flops_ratio', 'predict FLOPs/no-drop',
+                             '.3f')
+STEP_MS = report.final('step_ms', 'step ms', '.2f')
+STEP_RATIO = report.final('step_time_ratio', 'step/no-drop', '.2f')
+PREDICT_MS = report.final('predict_ms', 'predict ms', '.2f')
+PREDICT_RATIO = report.final('predict_time_ratio', 'predict/no-drop', '.2f')
+MC_COST = report.final('mc_cost_ratio', 'MC cost', '.1f')
+
+
+def columns(mc: bool, widths=()):
+  cols = [TRAIN_ON, TRAIN, VAL, GAP, TEST, BEST, AFTER_BEST, DROPPED,
+          TRAIN_SCALE, TEST_SCALE, LOGIT_SCALE, MATMULS, MATMULS_NODROP,
+          STEP_FLOPS, PREDICT_FLOPS, STEP_MS, STEP_RATIO]
+  cols += [report.final(dropout_analysis.sweep_key(w), _sweep_header(w),
+                        '.2f') for w in widths]
+  cols += [PREDICT_MS, PREDICT_RATIO, MC_COST]
   if mc:
     cols += [report.final('mc_test_accuracy', 'MC test acc'),
              report.final('mc_test_entropy', 'MC entropy', '.3f'),
@@ -133,90 +198,385 @@ def columns(mc: bool):
   return cols + [report.DEFAULT_COLUMNS[3]]
 
 
-def _rate(ev: claims.Evidence, rate: float) -> str:
-  trial = ev.trial(dropout_rate=rate)
-  if trial is None:
-    raise KeyError(f'rate {rate} is not in --rates')
-  return trial
+# -- reading the grid (rules read the table, never the flags) ------------------
+CHANCE = 0.1  # Fashion-MNIST's 10 classes
+AT_CHANCE = CHANCE + report.CHANCE_MARGIN  # a run that ends here learned nothing
 
 
+def _axes(ev: claims.Evidence, trial: str):
+  return {k.split('.')[-1]: v
+          for k, v in ev.table[trial].get('overrides', {}).items()}
+
+
+def _shapes(ev: claims.Evidence):
+  """The MLP shapes (depth, width) of the grid in table order; [None] when
+  the grid has no shape axis (a conv net)."""
+  out = []
+  for t in ev.trials:
+    a = _axes(ev, t)
+    if 'depth' in a and 'width' in a:
+      shape = (int(a['depth']), int(a['width']))
+      if shape not in out:
+        out.append(shape)
+  return out or [None]
+
+
+def _name(shape) -> str:
+  return 'the model' if shape is None else f'{shape[0]}x{shape[1]}'
+
+
+def _widest(ev: claims.Evidence):
+  """The shape the overfitting claims are judged on: the widest (then the
+  shallowest) of the grid, 3x512 by default."""
+  shapes = _shapes(ev)
+  if shapes == [None]:
+    return None
+  return max(shapes, key=lambda s: (s[1], -s[0]))
+
+
+def _trial(ev: claims.Evidence, shape, rate: float) -> str:
+  if shape is None:
+    return ev.trial(dropout_rate=rate)
+  return ev.trial(depth=shape[0], width=shape[1], dropout_rate=rate)
+
+
+def _arm(ev, shape, rate, column, name=None) -> claims.Sample:
+  return ev.sample(_trial(ev, shape, rate), column,
+                   name or f'{_name(shape)} at rate {rate:g}')
+
+
+def _rates(ev: claims.Evidence):
+  """The grid's nonzero rates, ascending."""
+  return sorted({float(_axes(ev, t)['dropout_rate']) for t in ev.trials
+                 if 'dropout_rate' in _axes(ev, t)} - {0.0})
+
+
+def _top_rate(ev: claims.Evidence) -> float:
+  rates = _rates(ev)
+  if not rates:
+    raise claims.MissingTrial('no dropout rate above 0 in this grid')
+  return rates[-1]
+
+
+def _timed(ev: claims.Evidence, shape) -> str:
+  """The shape's trial whose seeds were timed (the timing hooks run at one
+  rate: the rate is data, every rate runs the same code)."""
+  for rate in _rates(ev):
+    t = _trial(ev, shape, rate)
+    if any(v is not None and math.isfinite(v)
+           for v in ev.column(t, STEP_RATIO)):
+      return t
+  raise claims.MissingTrial(f'no timed rate for {_name(shape)} in this grid')
+
+
+def _sweep_widths(ev: claims.Evidence):
+  widths = sorted(int(m.group(1)) for m in map(_SWEEP.match, ev.headers())
+                  if m)
+  if len(widths) < 2:
+    raise claims.MissingTrial('fewer than two --sweep_widths in this table')
+  return widths
+
+
+# -- the rules -----------------------------------------------------------------
 def _thirty_percent(ev: claims.Evidence) -> claims.Verdict:
-  # The probe has 262,144 units (65,536 weights for DropConnect): the
-  # binomial std of the measured fraction is at most 0.0018; allow ~4x.
-  return claims.near(ev.values(_rate(ev, 0.3), 'drop_frequency'), 0.3, 0.008,
-                     'fraction of units dropped at rate 0.3', '.4f')
+  shape = _shapes(ev)[0]
+  return claims.within(
+      _arm(ev, shape, 0.3, DROPPED, 'rate 0.3'), 30.0, 1.0,
+      'percent of units dropped in one training pass at rate 0.3',
+      fmt='.2f')
 
 
-def _slower_because_of_passes(ev: claims.Evidence) -> claims.Verdict:
-  """An extra forward and backward pass would make a step about twice as
-  long; the measured step time with dropout layers decides."""
-  rate = max(r for r in (0.1, 0.2, 0.3, 0.5) if ev.trial(dropout_rate=r))
-  trial = _rate(ev, rate)
-  ratio = ev.values(trial, 'step_time_ratio')
-  best = lambda t: claims.describe(ev.values(t, 'best_epoch'), '.1f')
-  text = (f'one step at rate {rate:g} takes {claims.describe(ratio, ".2f")} '
-          'x the step of the same model without dropout layers (a second '
-          'forward and backward pass would be ~2x); epoch of the best '
-          f'validation loss {best(trial)} at rate {rate:g} vs '
-          f'{best(_rate(ev, 0.0))} without dropout')
-  if ratio.size and ratio.mean() < 1.5:
-    return claims.Verdict(claims.CONTRADICTED, text)
-  if ratio.size and ratio.mean() >= 1.8:
-    return claims.Verdict(claims.SUPPORTED, text)
-  return claims.Verdict(claims.INCONCLUSIVE, text)
+def _slows_training(ev: claims.Evidence) -> claims.Verdict:
+  return claims.across([
+      (_name(s), claims.above(
+          ev.sample(_timed(ev, s), STEP_RATIO, _name(s)), 1.05,
+          'train-step time with dropout layers over without', fmt='.3f'))
+      for s in _shapes(ev)], 'all')
+
+
+def _more_passes(ev: claims.Evidence) -> claims.Verdict:
+  cases = []
+  for s in _shapes(ev):
+    t = _trial(ev, s, _top_rate(ev))
+    verdict = claims.greater(
+        ev.sample(t, MATMULS, f'{_name(s)} with dropout'),
+        ev.sample(t, MATMULS_NODROP, f'{_name(s)} without'), margin=1,
+        what='matrix products in one train step', fmt='.0f')
+    flops = claims.describe(ev.values(t, STEP_FLOPS), '.3f')
+    cases.append((_name(s), verdict.with_note(
+        f'XLA counts {flops} x the FLOPs without dropout layers')))
+  verdict = claims.across(cases, 'all')
+  try:
+    widths = _sweep_widths(ev)
+    t = _timed(ev, _shapes(ev)[0])
+  except claims.MissingTrial:
+    return verdict
+  shares = ', '.join(
+      f'{w}: {claims.describe(ev.values(t, _sweep_header(w)), ".2f")}'
+      for w in widths)
+  return verdict.with_note(
+      f'train-step time with over without dropout layers, '
+      f'{_name(_shapes(ev)[0])} rebuilt at widths {shares}')
+
+
+def _small_networks(ev: claims.Evidence) -> claims.Verdict:
+  widths = _sweep_widths(ev)
+  small, large = widths[0], widths[-1]
+  return claims.across([
+      (_name(s), claims.less(
+          ev.sample(_timed(ev, s), _sweep_header(small),
+                    f'{_name(s)} at width {small}'),
+          ev.sample(_timed(ev, s), _sweep_header(large),
+                    f'{_name(s)} at width {large}'),
+          margin=0.05, what='train-step time with over without dropout '
+          'layers', fmt='.3f'))
+      for s in _shapes(ev)], 'all')
 
 
 def _inference_not_slower(ev: claims.Evidence) -> claims.Verdict:
-  """Prediction time with dropout layers over the same model without them,
-  at the largest rate: within 10% supports (timing noise on a shared
-  machine is of that order); the MC-dropout multiple is shown beside."""
-  rate = max(r for r in (0.1, 0.2, 0.3, 0.5) if ev.trial(dropout_rate=r))
-  trial = _rate(ev, rate)
-  ratio = ev.values(trial, 'predict_time_ratio')
-  verdict = claims.near(ratio, 1.0, 0.1, 'prediction time with dropout layers '
-                        f'(rate {rate:g}) over the model without them', '.2f')
-  same = ev.values(trial, 'predict_same_program')
-  mc = ev.values(trial, 'mc_cost_ratio')
-  samples = (ev.groups[trial][0].config.get('script_options') or {}).get(
-      'mc_samples') or _DEFAULT_MC
-  text = (f'{verdict.evidence}; the inference program with dropout layers '
-          f'{"is" if same.size and same.min() == 1 else "is NOT"} the same '
-          'as without them (equal jaxprs); an MC-dropout prediction of '
-          f'{samples} passes costs {claims.describe(mc, ".1f")} x one '
-          'prediction')
-  if same.size and same.min() == 1:
-    # Equal programs: any timing difference is noise, whatever its size.
-    return claims.Verdict(claims.SUPPORTED, text)
-  return claims.Verdict(verdict.verdict, text)
+  cases = []
+  for s in _shapes(ev):
+    t = _trial(ev, s, _top_rate(ev))
+    verdict = claims.within(
+        ev.sample(t, PREDICT_FLOPS, _name(s)), 1.0, 0.01,
+        'FLOPs of the compiled inference program with over without dropout '
+        'layers', fmt='.4f')
+    try:
+      timed = _timed(ev, s)
+      verdict = verdict.with_note(
+          'timed: prediction with over without dropout layers '
+          f'{claims.describe(ev.values(timed, PREDICT_RATIO), ".2f")}, '
+          'an MC-dropout prediction '
+          f'{claims.describe(ev.values(timed, MC_COST), ".1f")} x one')
+    except claims.MissingTrial:
+      pass
+    cases.append((_name(s), verdict))
+  return claims.across(cases, 'all')
+
+
+def _scaled_by_rate(ev: claims.Evidence) -> claims.Verdict:
+  """Read as "multiplied by 1 - rate" (the original dropout's test-time
+  rule, and the kinder reading: "multiplied by the rate" is further
+  still)."""
+  shape = _shapes(ev)[0]
+  return claims.across([
+      (f'rate {r:g}', claims.within(
+          _arm(ev, shape, r, TEST_SCALE, f'rate {r:g}'), 1 - r, 0.05,
+          'factor the dropout layer applies to activations at test time',
+          fmt='.3f'))
+      for r in _rates(ev)], 'all')
+
+
+def _increased_at_inference(ev: claims.Evidence) -> claims.Verdict:
+  shape = _shapes(ev)[0]
+  return claims.across([
+      (f'rate {r:g}', claims.above(
+          _arm(ev, shape, r, TEST_SCALE, f'rate {r:g}'), 1.05,
+          'factor the dropout layer applies to activations at test time',
+          fmt='.3f'))
+      for r in _rates(ev)], 'all')
+
+
+def _notes_about_other_shapes(ev, verdict, judged):
+  """The test accuracy of the other shapes, as context (their verdict is
+  the underfitting claim's)."""
+  parts = []
+  for s in _shapes(ev):
+    if s == judged:
+      continue
+    for r in (0.0, 0.3, 0.5):
+      t = ev.find(depth=s[0], width=s[1], dropout_rate=r)
+      if t is None:
+        continue
+      gone = ev.count(t, key=VAL, where=_at_chance)
+      parts.append(f'{_name(s)} at rate {r:g}: test accuracy '
+                   f'{claims.describe(ev.values(t, TEST))}, '
+                   f'{gone.k}/{gone.n} ended at chance')
+  return verdict.with_note('; '.join(parts)) if parts else verdict
+
+
+_OVERFIT_RATES = (0.3, 0.5)  # the notes' typical range is 0.2 to 0.5
 
 
 def _less_overfitting(ev: claims.Evidence) -> claims.Verdict:
-  return claims.compare(ev.values(_rate(ev, 0.0), _GAP),
-                        ev.values(_rate(ev, 0.3), _GAP),
-                        'train - val accuracy gap (dropout off)', 'rate 0',
-                        'rate 0.3')
+  w = _widest(ev)
+  verdict = claims.across([
+      (f'{_name(w)} rate {r:g}', claims.less(
+          _arm(ev, w, r, GAP), _arm(ev, w, 0.0, GAP), margin=0.01,
+          what='train - val accuracy gap'))
+      for r in _OVERFIT_RATES], 'all')
+  return _notes_about_other_shapes(ev, verdict, w)
 
 
 def _deep_nets(ev: claims.Evidence) -> claims.Verdict:
-  return claims.compare(ev.values(_rate(ev, 0.3), 'test_accuracy'),
-                        ev.values(_rate(ev, 0.0), 'test_accuracy'),
-                        'test accuracy', 'rate 0.3', 'rate 0')
+  w = _widest(ev)
+  verdict = claims.across([
+      (f'{_name(w)} rate {r:g}', claims.greater(
+          _arm(ev, w, r, TEST), _arm(ev, w, 0.0, TEST), margin=0.005,
+          what='test accuracy'))
+      for r in _OVERFIT_RATES], 'all')
+  return _notes_about_other_shapes(ev, verdict, w)
 
 
-_GAP = report.Column('gap', _gap, '.4f')
-CLAIMS = (
-    claims.Claim('000 Q3', 'a dropout rate of 0.3 ... [the probability that '
-                 'a neuron is dropped is] 30%', _thirty_percent),
-    claims.Claim('003 Q7', 'dropout does slow down training, because ... the '
-                 'network [performs] more forward and backward passes',
-                 _slower_because_of_passes),
-    claims.Claim('003 Q7', 'During inference ... dropout does not need to '
-                 'be applied ... Therefore, dropout does not slow down '
-                 'inference', _inference_not_slower),
-    claims.Claim('000 Q2', 'dropout ... prevents overfitting',
-                 _less_overfitting),
-    claims.Claim('001 Q6', 'Works Well with Deep Networks', _deep_nets),
+def _at_chance(v) -> bool:
+  return v is None or not math.isfinite(v) or v <= AT_CHANCE
+
+
+def _underfits(ev: claims.Evidence) -> claims.Verdict:
+  top = _top_rate(ev)
+  return claims.across([
+      (f'{_name(s)} rate {top:g}', claims.rate_greater(
+          ev.count(_trial(ev, s, top), key=VAL, where=_at_chance,
+                   name=f'{_name(s)} at rate {top:g}',
+                   what='ended at chance'),
+          ev.count(_trial(ev, s, 0.0), key=VAL, where=_at_chance,
+                   name=f'{_name(s)} at rate 0', what='ended at chance'),
+          'seeds whose validation accuracy ended at chance (<= '
+          f'{AT_CHANCE:g}) or without a value'))
+      for s in _shapes(ev)], 'any')
+
+
+# -- preconditions --------------------------------------------------------------
+def _widest_requires(what: str, rate: float, column, op: str,
+                     threshold: float) -> claims.Requirement:
+  return claims.requires(
+      f'{what} (the widest shape, rate {rate:g})',
+      lambda ev: _arm(ev, _widest(ev), rate, column), op, threshold)
+
+
+OVERFITS = _widest_requires("the baseline overfits: train - val accuracy "
+                            'gap', 0.0, GAP, '>=', 0.05)
+OVERFIT_REGIME = (OVERFITS,) + tuple(
+    _widest_requires('dropout trains above chance: val acc', r, VAL, '>=',
+                     CHANCE + 0.1) for r in _OVERFIT_RATES) + tuple(
+    _widest_requires('converged: epochs trained after the best validation '
+                     'loss', r, AFTER_BEST, '>=', 5) for r in _OVERFIT_RATES)
+
+
+def _baselines_train(ev: claims.Evidence) -> float:
+  """The lowest mean val accuracy of a shape without dropout."""
+  means = []
+  for s in _shapes(ev):
+    values = _arm(ev, s, 0.0, VAL).values
+    means.append(float(np.mean(values)) if values.size else math.nan)
+  return math.nan if any(math.isnan(m) for m in means) else min(means)
+
+
+INVERTED = (
+    claims.requires('training keeps the expected output (the notes\' '
+                    '"scaled to maintain the expected output"): out/in in a '
+                    'training pass at rate 0.3, at least',
+                    lambda ev: _arm(ev, _shapes(ev)[0], 0.3, TRAIN_SCALE),
+                    '>=', 0.95),
+    claims.requires('training keeps the expected output: out/in in a '
+                    'training pass at rate 0.3, at most',
+                    lambda ev: _arm(ev, _shapes(ev)[0], 0.3, TRAIN_SCALE),
+                    '<=', 1.05),
 )
+
+CLAIMS = (
+    claims.Claim(
+        '000 Q3', 'a dropout rate of 0.3, calculate the probability that a '
+        'specific neuron is dropped during a forward pass? ... 30%',
+        tested_as='percent of units that the model\'s own Dropout layer '
+        'drops in one training pass at rate 0.3, measured on a random probe '
+        'of 262,144 units, against 30 ± 1 points',
+        rule=_thirty_percent),
+    claims.Claim(
+        '003 Q7', 'dropout does slow down training',
+        tested_as='time of one compiled train step (batch 128, CPU) with '
+        'dropout layers over the same model without them, per shape, above '
+        '1.05 (a 5% slowdown is the smallest that matters)',
+        rule=_slows_training),
+    claims.Claim(
+        '003 Q7', 'dropout does slow down training, because during '
+        'training, dropout forces the network to perform more forward and '
+        'backward passes than it would without dropout',
+        tested_as='the stated cause, counted: matrix products in the '
+        'lowered program of one train step with dropout layers against the '
+        'same model without them (one more pass would add at least the '
+        'forward\'s count), per shape; the time ratio as the network is '
+        'rebuilt wider is shown beside',
+        rule=_more_passes),
+    claims.Claim(
+        '003 Q7', 'the slowdown is usually not too significant, especially '
+        'for smaller networks',
+        tested_as='train-step time with over without dropout layers for '
+        'each shape rebuilt at the narrowest and the widest --sweep_widths '
+        '(32 and 512 units by default): smaller at the narrow width, by a '
+        'margin of 0.05',
+        rule=_small_networks),
+    claims.Claim(
+        '003 Q7', 'During inference ... dropout does not need to be '
+        'applied ... Therefore, dropout does not slow down inference',
+        tested_as='counted, not timed: XLA\'s FLOPs of the compiled '
+        'inference program with dropout layers over the same model '
+        'without them, 1 within 1%, per shape; the timed ratio (a shared '
+        'CPU) and an MC-dropout prediction\'s cost are shown beside',
+        rule=_inference_not_slower),
+    claims.Claim(
+        '003 Q7', 'it is common to increase the activations during '
+        'inference by a factor equal to the dropout rate',
+        tested_as='the factor by which the model\'s own dropout layer '
+        '(inverted, as in Keras and PyTorch) multiplies activations at '
+        'test time, mean output over mean input on a positive probe, at '
+        'each rate of the grid: above 1.05 would be an increase',
+        rule=_increased_at_inference),
+    claims.Claim(
+        '001 Q6', 'the remaining neurons are scaled to maintain the expected '
+        'output ... During Testing: Dropout is turned off, and all neurons '
+        'are used, but their activations are scaled down by the dropout '
+        'rate',
+        tested_as='the factor by which the dropout layer multiplies '
+        'activations at test time (mean output over mean input on a '
+        'positive probe) at each rate r of the grid, against 1 - r ± 0.05 '
+        '(the kinder reading of "scaled down by the rate"; x r is further '
+        'still), where training scales kept units up as the notes say '
+        '(inverted dropout, checked)',
+        rule=_scaled_by_rate, regime=INVERTED),
+    claims.Claim(
+        '000 Q2', 'dropout ... prevents overfitting',
+        tested_as='proxy: train - val accuracy gap after 60 epochs (last '
+        'epoch, no early stopping) of a 3x512 MLP on 2,000 Fashion-MNIST '
+        'examples, at rates 0.3 and 0.5 against none, smaller by Welch\'s '
+        'test, a reduction under 0.01 counting as none; the 20x100 net is '
+        'shown beside',
+        rule=_less_overfitting, regime=OVERFIT_REGIME),
+    claims.Claim(
+        '001 Q6', 'Works Well with Deep Networks: Dropout is especially '
+        'effective in deep neural networks where overfitting can be a '
+        'significant issue',
+        tested_as='proxy: test accuracy (last epoch, no early stopping) of '
+        'a 3x512 MLP that overfits 2,000 Fashion-MNIST examples (a checked '
+        'precondition), at rates 0.3 and 0.5 against none, margin 0.005; '
+        'the notes\' 20x100 net, which overfits too, is shown beside (its '
+        'dropout runs end at chance: the underfitting claim)',
+        rule=_deep_nets, regime=OVERFIT_REGIME),
+    claims.Claim(
+        '001 Q6', 'Risk of Underfitting: If the dropout rate is too high, '
+        'the model might struggle to learn meaningful features, leading to '
+        'underfitting',
+        tested_as='seeds whose validation accuracy ends at chance (<= 0.12) '
+        'at the grid\'s highest rate (0.5) against none, per shape, '
+        'Fisher\'s exact test; an existence claim ("might"), so a shape '
+        'where it does not happen does not refute it',
+        rule=_underfits, existence=True,
+        regime=(claims.requires('every shape trains above chance without '
+                                'dropout (lowest mean val acc)',
+                                _baselines_train, '>=', CHANCE + 0.1),)),
+)
+
+
+def _parse_shapes(values):
+  shapes = []
+  for v in values:
+    m = re.fullmatch(r'(\d+)x(\d+)', v.strip())
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+      raise DlexpError(f'--shapes: {v!r} is not DEPTHxWIDTH (e.g. 3x512)')
+    shapes.append((int(m.group(1)), int(m.group(2))))
+  if not shapes or len(set(shapes)) != len(shapes):
+    raise DlexpError('--shapes needs at least one shape, each once')
+  return shapes
 
 
 def main(_):
@@ -224,24 +584,61 @@ def main(_):
   cli.apply_shortcut(config, 'variant', 'model.dropout')
   variant = config.model.dropout
   rates = cli.list_flag(_RATES.value, float, 'rates')
+  widths = cli.list_flag(_SWEEP_WIDTHS.value, int, 'sweep_widths')
+  if any(w < 1 for w in widths):
+    raise DlexpError(f'--sweep_widths={",".join(map(str, widths))}: need '
+                     'positive widths')
   if _MC_SAMPLES.value < 0:
     raise ConfigError(f'--mc_samples={_MC_SAMPLES.value} not allowed; need '
                       '0 (off) or more')
   if variant == 'spatial':
     layout = data_lib.DATASETS.get(config.data.name).layout
     analysis.check_spatial_dropout(config.model, _PROBE_SHAPES[layout])
+  axes = {'model.dropout_rate': rates}
+  title = f'Dropout rates ({variant})'
+  if config.model.name == 'mlp':
+    if tuple(config.model.hidden):
+      raise DlexpError('--config.model.hidden would override --shapes; give '
+                       'the shapes with --shapes')
+    given = cli.config_overrides()
+    if not flags.FLAGS['shapes'].present and (
+        'model.depth' in given or 'model.width' in given):
+      # --config.model.depth / width without --shapes: that one shape.
+      shapes = [(config.model.depth, config.model.width)]
+    else:
+      shapes = _parse_shapes(_SHAPES.value)
+    # The run line names the first shape; the title names them all.
+    config.model.depth, config.model.width = shapes[0]
+    if len(shapes) > 1 or flags.FLAGS['shapes'].present:
+      axes = {'shape': [{'model.depth': d, 'model.width': w}
+                        for d, w in shapes], **axes}
+    title += ', MLP ' + ', '.join(f'{d}x{w}' for d, w in shapes)
+  else:
+    if flags.FLAGS['shapes'].present:
+      raise DlexpError(f'--shapes applies to --model=mlp, not '
+                       f'{config.model.name}')
+    widths = []  # the sweep rebuilds an MLP's width
+  timed = [_TIMED_RATE] if _TIMED_RATE in rates else [max(rates)]
+  at_timed = lambda hook: dropout_analysis.only_at_rates(hook, timed)
   hooks = [analysis.clean_train_accuracy_hook(),
            analysis.drop_frequency_hook(variant),
+           dropout_analysis.inference_scale_hook(variant),
            analysis.logit_scale_hook,
-           analysis.step_time_hook(),
-           analysis.predict_time_hook(_MC_SAMPLES.value or _DEFAULT_MC)]
+           dropout_analysis.program_hook(),
+           at_timed(analysis.step_time_hook()),
+           at_timed(analysis.predict_time_hook(_MC_SAMPLES.value
+                                               or _DEFAULT_MC))]
+  if widths:
+    hooks.append(at_timed(dropout_analysis.width_sweep_hook(widths)))
   if _MC_SAMPLES.value:
     hooks.append(analysis.mc_dropout_hook(_MC_SAMPLES.value))
-  cli.run_ablation({'model.dropout_rate': rates},
-                   columns(mc=bool(_MC_SAMPLES.value)), config=config,
-                   title=f'Dropout rates ({variant})', final_hooks=hooks,
-                   options={'mc_samples': _MC_SAMPLES.value},
-                   axis_flags={'model.dropout_rate': 'rates'},
+  cli.run_ablation(axes, columns(bool(_MC_SAMPLES.value), widths),
+                   config=config, title=title, final_hooks=hooks,
+                   options={'mc_samples': _MC_SAMPLES.value,
+                            'sweep_widths': widths},
+                   axis_flags={'model.dropout_rate': 'rates',
+                               'model.depth': 'shapes',
+                               'model.width': 'shapes'},
                    claims=CLAIMS)
 
 

@@ -753,3 +753,4 @@ def test_rnn_dropout_smoke(tmp_path):
     assert 0 <= _mean(row['train acc']) <= 1
     assert _mean(row['gap']) == pytest.approx(
         _mean(row['train acc']) - _mean(row['val acc']), abs=2e-4)
+    assert 0 <= _mean(row['after best']) <= 2  # epochs after the best

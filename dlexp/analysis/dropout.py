@@ -2,16 +2,29 @@
 how much larger dropout makes the logits, Monte-Carlo dropout accuracy and
 entropy, and the zeros dropout leaves in the activations; also the model
 rebuilt without dropout layers and one stochastic pass with the rest of the
-model in inference mode (dropout_apply)."""
+model in inference mode (dropout_apply).
+
+What dropout costs, as counts rather than times: the matrix products and
+XLA's FLOPs of the compiled train step and inference program with dropout
+layers against the same model without them (program_hook); the factor the
+layer applies to activations at test time (inference_scale_hook); and the
+train-step time ratio as the layers widen (width_sweep_hook), where the
+random masks' share of a step shows. `only_at_rates` runs a costly hook on
+the members of some rates only."""
+import copy
 import dataclasses
 import functools
-from typing import Dict, Sequence
+import math
+import re
+from typing import Dict, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from dlexp.analysis.common import member_keys, model_variables
+from dlexp import timing
+from dlexp.analysis.common import member_hp, member_keys, model_variables
 from dlexp.errors import ConfigError
 from dlexp.layers import dropout as dropout_lib
 
@@ -238,3 +251,234 @@ def activation_zeros_hook(ctx) -> Dict[str, jax.Array]:
   return _activation_zeros(ctx.model, ctx.params, ctx.batch_stats,
                            ctx.hp['model.dropout_rate'],
                            member_keys(ctx.members), ctx.data.probe_x)
+
+
+# -- what dropout changes at test time -----------------------------------------
+def mean_scales(variant: str, rate, key, shape=(256, 4, 4, 64)
+                ) -> Tuple[jax.Array, jax.Array]:
+  """(train, test): the mean output of the model's own dropout layer over
+  its mean input, in one training-mode pass (one random mask) and in
+  inference mode, on a probe of 262,144 positive units (|N(0, 1)|, as ReLU
+  outputs are nonnegative). 'test' is the factor the layer applies to the
+  activations at test time; 'train' is what a unit's output is worth on
+  average in training. Inverted dropout (the default, Keras' and PyTorch's)
+  scales kept units by 1/(1-rate) in training: train ~ 1 and test = 1, no
+  scaling at test time. Classic dropout: train ~ 1-rate and test = 1-rate.
+  'dropconnect' masks the weights of `Dense(dropconnect=True)`: an all-ones
+  256x256 kernel on a positive probe."""
+  rate = jnp.asarray(rate, jnp.float32)
+  x = jnp.abs(jax.random.normal(jax.random.fold_in(key, 2), shape))
+  if variant == 'dropconnect':
+    x = x.reshape(-1, 256)[:256]
+    layer = dropout_lib.Dense(256, kernel_init=nn.initializers.ones,
+                              dropconnect=True)
+    variables = layer.init(key, x)
+    ref = layer.apply(variables, x, rate, False)  # the plain kernel
+    on = layer.apply(variables, x, rate, True, rngs={'dropout': key})
+    return jnp.mean(on) / jnp.mean(ref), jnp.float32(1.0)
+  layer = dropout_lib.Dropout(variant=variant)
+  on = layer.apply({}, x, rate, True, rngs={'dropout': key})
+  off = layer.apply({}, x, rate, False)
+  return jnp.mean(on) / jnp.mean(x), jnp.mean(off) / jnp.mean(x)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _mean_scales(variant, rates, keys):
+  return jax.vmap(lambda r, k: mean_scales(variant, r, k))(rates, keys)
+
+
+def inference_scale_hook(variant: str):
+  """Hook: 'train_mean_ratio' and 'test_scale' of `mean_scales` at each
+  member's rate: what the configured variant does to the activations in
+  training (on average) and at test time."""
+
+  def hook(ctx) -> Dict[str, jax.Array]:
+    train, test = _mean_scales(variant, ctx.hp['model.dropout_rate'],
+                               member_keys(ctx.members))
+    return {'train_mean_ratio': train, 'test_scale': test}
+
+  return hook
+
+
+# -- what dropout adds to the compiled program ---------------------------------
+_MATMUL = re.compile(r'\bstablehlo\.(dot_general|dot|convolution)\b')
+
+
+def matmul_count(lowered) -> int:
+  """Matrix products and convolutions (dot_general, dot, convolution) in a
+  lowered program's StableHLO: a forward pass of an n-layer MLP has n, its
+  backward pass about 2n; a second pass would add as many again."""
+  return len(_MATMUL.findall(lowered.as_text()))
+
+
+def compiled_flops(compiled) -> float:
+  """XLA's FLOP count of a compiled program (cost analysis), nan where the
+  backend gives none."""
+  cost = compiled.cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else {}
+  return float((cost or {}).get('flops', math.nan))
+
+
+def _train_step_program(steps, state, hp, x, y):
+  return jax.jit(lambda s, h, a, b: steps.train_step(s, h, a, b)[0]).lower(
+      state, hp, x, y)
+
+
+def program_hook(batch_size: Optional[int] = None):
+  """Hook: what dropout layers add to the compiled programs of the member's
+  model, against the same model rebuilt without them (same optimizer,
+  batch, parameters; `without_dropout`), counted, not timed:
+
+  - 'matmuls_per_step' / 'matmuls_per_step_nodrop': matrix products and
+    convolutions in one train step's program (`matmul_count`); one more
+    forward and backward pass would double them;
+  - 'step_flops_ratio': XLA's FLOPs of the compiled train step with dropout
+    layers over without (the masks' random bits and multiplies);
+  - 'predict_flops_ratio': the same for the inference program
+    (train=False) on a batch of the test set.
+
+  The rate is traced, so every member of a program shares one count; one
+  count per model (cached)."""
+  cache = {}
+
+  def counts(ctx):
+    if ctx.model in cache:
+      return cache[ctx.model]
+    b = batch_size or ctx.steps.batch_size
+    x, y = ctx.data.train_x[:b], ctx.data.train_y[:b]
+    hp = member_hp(ctx.hp, 0)
+    nodrop = copy.copy(ctx.steps)
+    nodrop.model = without_dropout(ctx.steps.model)
+    out = {}
+    for name, steps in (('drop', ctx.steps), ('nodrop', nodrop)):
+      state = jax.jit(steps.init)(jnp.int32(ctx.members[0].seed), x[:1])
+      lowered = _train_step_program(steps, state, hp, x, y)
+      out[f'matmuls_{name}'] = matmul_count(lowered)
+      out[f'step_flops_{name}'] = compiled_flops(lowered.compile())
+      variables = steps.variables(state.params, state.batch_stats)
+      rate = hp['model.dropout_rate']
+      predict = jax.jit(lambda v, xx, r, m=steps.model: m.apply(
+          v, xx, train=False, dropout_rate=r)).lower(variables, x, rate)
+      out[f'predict_flops_{name}'] = compiled_flops(predict.compile())
+    cache[ctx.model] = out
+    return out
+
+  def hook(ctx) -> Dict[str, np.ndarray]:
+    c = counts(ctx)
+    n = len(ctx.members)
+    return {
+        'matmuls_per_step': np.full(n, c['matmuls_drop'], np.float64),
+        'matmuls_per_step_nodrop': np.full(n, c['matmuls_nodrop'],
+                                           np.float64),
+        'step_flops_ratio': np.full(
+            n, c['step_flops_drop'] / c['step_flops_nodrop']),
+        'predict_flops_ratio': np.full(
+            n, c['predict_flops_drop'] / c['predict_flops_nodrop'])}
+
+  return hook
+
+
+def sweep_key(width: int) -> str:
+  """The final-metric name of `width_sweep_hook`'s ratio at `width`."""
+  return f'sweep_step_ratio_w{int(width)}'
+
+
+def width_sweep_hook(widths: Sequence[int], num_steps: int = 20,
+                     repeats: int = 5, budget_s: float = 3.0):
+  """Hook: where dropout's training cost goes as the layers grow. For each
+  width, the member's model rebuilt at that width (its depth, activation
+  and dropout variant kept; fresh parameters from the member's seed), one
+  compiled train step with dropout layers at the member's rate against the
+  same model without them: `sweep_key(width)` is the time ratio (fastest
+  of up to `repeats` alternating runs of `num_steps` steps, as
+  analysis.step_time_hook). The masks cost one random draw and a multiply
+  per unit, O(batch x width) per layer, the matrix products
+  O(batch x width^2): the ratio falls toward 1 as the width grows, if the
+  cost is the generator's and not a second pass. One member at a time."""
+  from dlexp import models  # pylint: disable=g-import-not-at-top
+  widths = tuple(int(w) for w in widths)
+  cache = {}
+
+  def programs(ctx, member, width, hp, xs, ys):
+    cfg = copy.deepcopy(member.trial.config.model)
+    key = (repr(sorted(cfg.items())), width)
+    if key not in cache:
+      cfg.width = width
+      cfg.hidden = ()
+      model = models.build_model(cfg, ctx.model.num_classes,
+                                 tuple(ctx.data.train_x.shape[1:]))
+      built = {}
+      for name, m in (('drop', model), ('nodrop', without_dropout(model))):
+        steps = copy.copy(ctx.steps)
+        steps.model = m
+        init = jax.jit(steps.init)
+        state = init(jnp.int32(0), xs[0][:1])
+        run = _steps_program(steps).lower(state, hp, xs, ys).compile()
+        built[name] = (init, run)
+      cache[key] = built
+    return cache[key]
+
+  def hook(ctx) -> Dict[str, np.ndarray]:
+    b = ctx.steps.batch_size
+    n = ctx.data.train_x.shape[0]
+    idx = jnp.arange(num_steps * b).reshape(num_steps, b) % n
+    xs, ys = ctx.data.train_x[idx], ctx.data.train_y[idx]
+    out = {sweep_key(w): [] for w in widths}
+    for i, m in enumerate(ctx.members):
+      hp = member_hp(ctx.hp, i)
+      for w in widths:
+        built = programs(ctx, m, w, hp, xs, ys)
+        fns = {}
+        for name, (init, run) in built.items():
+          state = init(jnp.int32(m.seed), xs[0][:1])
+          fns[name] = functools.partial(run, state, hp, xs, ys)
+        best = timing.interleave(fns, repeats=repeats, warmup=0,
+                                 budget_s=budget_s)
+        out[sweep_key(w)].append(best['drop'].best_s / best['nodrop'].best_s)
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+  return hook
+
+
+def _steps_program(steps):
+  """jit(state, hp, xs, ys) -> state after len(xs) train steps."""
+
+  def run(state, hp, xs, ys):
+    def body(st, batch):
+      return steps.train_step(st, hp, *batch)[0], None
+    return jax.lax.scan(body, state, (xs, ys))[0]
+
+  return jax.jit(run)
+
+
+def only_at_rates(hook, rates: Sequence[float]):
+  """`hook` run on the members whose dropout rate is one of `rates` (a
+  costly measurement, such as timing, that does not depend on the rate:
+  the rate is data and every member of a program runs the same code); the
+  other members get nan for each of its metrics."""
+  wanted = [float(r) for r in rates]
+
+  def selected(ctx) -> Dict[str, np.ndarray]:
+    member_rates = np.asarray(ctx.hp['model.dropout_rate'], np.float64)
+    pick = [i for i, r in enumerate(member_rates.reshape(-1))
+            if any(math.isclose(r, w, abs_tol=1e-6) for w in wanted)]
+    if not pick:
+      return {}
+    idx = np.asarray(pick)
+    take = lambda t: None if t is None else jax.tree_util.tree_map(
+        lambda a: a[idx], t)
+    sub = dataclasses.replace(
+        ctx, params=take(ctx.params), batch_stats=take(ctx.batch_stats),
+        hp={k: v[idx] for k, v in ctx.hp.items()},
+        members=[ctx.members[i] for i in pick],
+        last_params=take(ctx.last_params),
+        last_batch_stats=take(ctx.last_batch_stats))
+    out = {}
+    for k, v in hook(sub).items():
+      full = np.full(len(ctx.members), np.nan)
+      full[idx] = np.asarray(v, np.float64)
+      out[k] = full
+    return out
+
+  return selected

@@ -1,0 +1,155 @@
+"""Fabricated tables for experiments/dropout_rates.py: two MLP shapes (the
+wide 3x512 the overfitting claims are judged on, the notes' 20x100) at
+rates 0, 0.3 and 0.5, five seeds, every column a rule reads."""
+from dlexp import claims
+
+SHAPES = ((3, 512), (20, 100))
+RATES = (0.0, 0.3, 0.5)
+TIMED = 0.3
+N = 5
+
+
+def _seeds(value, spread=0.0):
+  """Five values around `value` (deterministic jitter of size `spread`)."""
+  offsets = (-2, -1, 0, 1, 2)
+  return [value + spread * o for o in offsets]
+
+
+def _trial(shape, rate):
+  return f'depth={shape[0]},width={shape[1]},dropout_rate={rate:g}'
+
+
+def _row(shape, rate, **over):
+  """Plausible values of every column; `over` replaces some (header ->
+  per-seed values, or one value for all seeds)."""
+  wide = shape == (3, 512)
+  base_test = 0.824 if wide else 0.81
+  row = {
+      'train acc (drop on)': _seeds(0.92, 0.002),
+      'train acc': _seeds(1.0 if rate == 0 else 0.99, 0.0005),
+      'val acc': _seeds(0.823 if wide else 0.81, 0.002),
+      'gap': _seeds(0.177 if wide else 0.18, 0.002),
+      'test acc': _seeds(base_test, 0.001),
+      'best epoch': _seeds(6.0 if rate == 0 else 30.0, 1.0),
+      'after best': _seeds(54.0 if rate == 0 else 30.0, 1.0),
+      'dropped %': _seeds(100 * rate, 0.05),
+      'out/in train': _seeds(1.0, 0.001),
+      'test scale': [1.0] * N,
+      'logit scale on/off': _seeds(1.0 + rate, 0.01),
+      'matmuls/step': [3 * (shape[0] + 1) - 1] * N,
+      'matmuls/step no-drop': [3 * (shape[0] + 1) - 1] * N,
+      'step FLOPs/no-drop': [1.08] * N,
+      'predict FLOPs/no-drop': [1.0] * N,
+      'step ms': [None] * N,
+      'step/no-drop': [None] * N,
+      'step/no-drop @w32': [None] * N,
+      'step/no-drop @w512': [None] * N,
+      'predict ms': [None] * N,
+      'predict/no-drop': [None] * N,
+      'MC cost': [None] * N,
+  }
+  if rate == TIMED:
+    row.update({
+        'step ms': _seeds(4.8, 0.05),
+        'step/no-drop': _seeds(2.0 if not wide else 1.3, 0.02),
+        'step/no-drop @w32': _seeds(2.1, 0.02),
+        'step/no-drop @w512': _seeds(1.2, 0.02),
+        'predict ms': _seeds(5.0, 0.1),
+        'predict/no-drop': _seeds(1.02, 0.02),
+        'MC cost': _seeds(30.0, 1.0)})
+  for header, values in over.items():
+    row[header] = values if isinstance(values, list) else [values] * N
+  return row
+
+
+def table(changes=None):
+  """{(shape, rate): {header: values}} changes over the plausible table."""
+  changes = changes or {}
+  return claims.fabricate({
+      _trial(s, r): _row(s, r, **changes.get((s, r), {}))
+      for s in SHAPES for r in RATES})
+
+
+WIDE, NOTES = SHAPES
+TIMED_ROWS = [(s, TIMED) for s in SHAPES]
+
+
+def _everywhere(rows, **over):
+  return {k: over for k in rows}
+
+
+ALL_ROWS = [(s, r) for s in SHAPES for r in RATES]
+DROPOUT_ROWS = [(s, r) for s in SHAPES for r in RATES if r]
+
+# The overfitting regime reached: the wide baseline overfits, dropout
+# trains and has passed its best validation loss.
+LESS_GAP = {(WIDE, 0.3): {'gap': _seeds(0.150, 0.002)},
+            (WIDE, 0.5): {'gap': _seeds(0.110, 0.002)}}
+SAME_GAP = {(WIDE, 0.3): {'gap': _seeds(0.1768, 0.001)},
+            (WIDE, 0.5): {'gap': _seeds(0.1772, 0.001)}}
+BETTER = {(WIDE, 0.3): {'test acc': _seeds(0.832, 0.001)},
+          (WIDE, 0.5): {'test acc': _seeds(0.833, 0.001)}}
+WORSE = {(WIDE, 0.3): {'test acc': _seeds(0.80, 0.001)},
+         (WIDE, 0.5): {'test acc': _seeds(0.79, 0.001)}}
+NO_OVERFIT = {(WIDE, 0.0): {'gap': _seeds(0.017, 0.002)}}
+UNCONVERGED = {(WIDE, 0.5): {'after best': _seeds(1.0, 0.5)}}
+
+
+def _merge(*dicts):
+  out = {}
+  for d in dicts:
+    for k, v in d.items():
+      out.setdefault(k, {}).update(v)
+  return out
+
+
+COLLAPSE = {(NOTES, r): {'val acc': _seeds(0.10, 0.002),
+                         'test acc': _seeds(0.10, 0.002)}
+            for r in (0.3, 0.5)}
+
+CASES = {
+    # 000 Q3: 30% of units dropped at rate 0.3.
+    0: {'supported': table(),
+        'contradicted': table({(s, 0.3): {'dropped %': _seeds(33.0, 0.05)}
+                               for s in SHAPES})},
+    # 003 Q7: dropout slows a train step down.
+    1: {'supported': table(),
+        'contradicted': table(_everywhere(
+            TIMED_ROWS, **{'step/no-drop': _seeds(1.0, 0.005)}))},
+    # 003 Q7: ... because of more forward and backward passes.
+    2: {'supported': table({(s, r): {'matmuls/step': 6 * (s[0] + 1) - 2}
+                            for s, r in DROPOUT_ROWS}),
+        'contradicted': table()},
+    # 003 Q7: the slowdown is smaller for smaller networks.
+    3: {'supported': table(_everywhere(
+            TIMED_ROWS, **{'step/no-drop @w32': _seeds(1.05, 0.01),
+                           'step/no-drop @w512': _seeds(1.4, 0.01)})),
+        'contradicted': table()},
+    # 003 Q7: inference is not slower.
+    4: {'supported': table(),
+        'contradicted': table(_everywhere(
+            DROPOUT_ROWS, **{'predict FLOPs/no-drop': 1.3}))},
+    # 003 Q7: activations increased at inference by the rate.
+    5: {'supported': table({(s, r): {'test scale': 1 + r}
+                            for s, r in DROPOUT_ROWS}),
+        'contradicted': table()},
+    # 001 Q6: activations scaled down by the rate at test time.
+    6: {'supported': table({(s, r): {'test scale': 1 - r}
+                            for s, r in DROPOUT_ROWS}),
+        'contradicted': table(),
+        'regime': table({(s, r): {'test scale': 1 - r,
+                                  'out/in train': _seeds(1 - r, 0.001)}
+                         for s, r in DROPOUT_ROWS})},
+    # 000 Q2: dropout prevents overfitting (smaller gap).
+    7: {'supported': table(_merge(LESS_GAP, COLLAPSE)),
+        'contradicted': table(SAME_GAP),
+        'regime': table(_merge(LESS_GAP, NO_OVERFIT))},
+    # 001 Q6: works well with deep networks where overfitting matters.
+    8: {'supported': table(_merge(BETTER, COLLAPSE)),
+        'contradicted': table(WORSE),
+        'regime': table(_merge(BETTER, UNCONVERGED))},
+    # 001 Q6: too high a rate can make the model underfit (existence).
+    9: {'supported': table(COLLAPSE),
+        'contradicted': table(),
+        'regime': table({(NOTES, 0.0): {'val acc': _seeds(0.10, 0.001)}})},
+}
