@@ -71,13 +71,34 @@ QUESTIONS: Tuple[Tuple[str, str], ...] = (
 WHY_NOT: Dict[str, str] = {
     '004 K1': 'a definition: the model is built and checked by '
               'tests/test_api.py (dlexp.Sequential / fit)',
-    '004 K2': 'a definition: optimizer, loss and metric are config fields '
-              'checked by tests/test_optim.py and tests/test_losses.py',
-    '004 K4': 'a definition: scaling and standardization are checked by '
-              'tests/test_data_transforms.py',
+    '004 K3': 'a definition: epochs, batch size and the validation split '
+              'are config fields, checked by tests/test_api.py and '
+              'tests/test_data.py',
     '004 K7': 'a definition: evaluation on the test split is checked by '
               'tests/test_api.py',
 }
+
+
+# Questions and statements of the notes that no script tests yet: open work
+# (issue 27), shown in COVERAGE.md as such, never as covered.
+NOT_YET: Dict[str, str] = {
+    '004 G1': 'sigmoid vs ReLU (saturation, when to choose which): no '
+              'script quotes this group yet; activation_choice measures both',
+    '004 G3': 'overfitting and two mitigations: no script quotes this group '
+              'yet (dropout_rates and keras_workflow measure the '
+              'mitigations)',
+    '004 G4': 'CNN vs MLP on images: no experiment yet',
+    '004 G5': 'recurrent networks: no claim of this group is tested yet',
+    '004 G10': 'dropout: no script quotes this group yet (dropout_rates '
+               'tests the same statements from 000 and 001)',
+}
+# Statements inside covered questions that have no row yet.
+OPEN_STATEMENTS: Tuple[Tuple[str, str], ...] = (
+    ('003 Q1', 'small random initialization (std 0.01 / 0.1)'),
+    ('002 Q1', 'batch norm as a regularizer'),
+    ('002 Q4', 'AlexNet\'s ReLU against tanh'),
+    ('002 Q6', 'Inception\'s parallel kernel sizes'),
+)
 
 
 def claims_by_label(directory: str) -> Dict[str, List[Tuple[str, Dict]]]:
@@ -107,8 +128,12 @@ def build(found: Dict[str, List[Tuple[str, Dict]]]) -> str:
       kind = ' (existence claim)' if c['existence'] else ''
       lines.append(f'- "{c["quote"]}"{kind}: {c["tested_as"]} '
                    f'([{script}](../experiments/{script}.py))')
-    if not mine:
+    if not mine and label in NOT_YET:
+      lines.append(f'- **Not tested yet** (open): {NOT_YET[label]}')
+    elif not mine:
       lines.append(f'- No claim tested: {WHY_NOT.get(label, "MISSING")}')
+    lines += [f'- **Not tested yet** (open): {what}'
+              for at, what in OPEN_STATEMENTS if at == label]
     lines.append('')
   outside = [(label, s, c) for label, cs in sorted(found.items())
              for s, c in cs if c['outside']]
@@ -124,13 +149,14 @@ def problems(found: Dict[str, List[Tuple[str, Dict]]]) -> List[str]:
   nor a reason, and reasons kept for questions that now have claims."""
   labels = {label for label, _ in QUESTIONS}
   out = [f'{s}: label {label!r} is no question of the notes'
-         for label, cs in found.items() for s, _ in cs if label not in labels]
+         for label, cs in found.items() for s, c in cs
+         if label not in labels and not c['outside']]
   for label in labels:
     has = any(not c['outside'] for _, c in found.get(label, []))
-    if not has and label not in WHY_NOT:
+    if not has and label not in WHY_NOT and label not in NOT_YET:
       out.append(f'{label}: no claim and no reason in WHY_NOT')
-    if has and label in WHY_NOT:
-      out.append(f'{label}: has claims; drop its WHY_NOT entry')
+    if has and (label in WHY_NOT or label in NOT_YET):
+      out.append(f'{label}: has claims; drop its WHY_NOT / NOT_YET entry')
   return sorted(out)
 
 
