@@ -21,8 +21,8 @@ seen (dlexp/stats.py has the tests):
 
 - `greater(a, b, margin)` / `less`: A > B. Supported when Welch's test
   finds the difference at alpha in the stated direction; contradicted
-  when it finds it the other way, or when TOST shows |A - B| < margin (no
-  effect that matters).
+  when a one-sided test shows the effect falls short of the margin (the
+  smallest effect that matters): A below B, equal, or above by less.
 - `equivalent(a, b, margin)`: A = B within the margin (TOST); contradicted
   when A differs from B by more than the margin, significantly.
 - `not_worse(a, b, margin)`: A is no worse than B by more than the margin
@@ -252,6 +252,7 @@ class Sample:
   collapsed: int = 0  # seeds left out: they diverged or ended at chance
   basis: str = ''  # 'restored best epoch', 'last epoch', ''
   at_chance: int = 0  # seeds kept although they collapsed to chance
+  exact: bool = False  # a deterministic measurement (report.Column.exact)
 
   def describe(self, fmt: str = '.4f') -> str:
     text = f'{self.name} {describe(self.values, fmt)}'
@@ -373,7 +374,8 @@ class Evidence:
              if restored and header in row.get('restored_columns', [])
              else '')
     return Sample(np.array(kept, np.float64), name or trial, len(raw),
-                  no_value, collapsed, basis, at_chance)
+                  no_value, collapsed, basis, at_chance,
+                  header in row.get('exact_columns', []))
 
   def values(self, trial: str, key: Key) -> np.ndarray:
     return self.sample(trial, key).values
@@ -433,15 +435,18 @@ def _trial_record(runs: Sequence[report.Run],
       restored=[any(report.restored_early(r) for r in by_seed[s])
                 for s in seeds],
       restored_columns=[c.header for c in columns if c.restorable],
+      exact_columns=[c.header for c in columns if c.exact],
       columns={c.header: per_seed(c.value) for c in columns})
 
 
 def fabricate(table: Dict[str, Dict[str, Sequence[Optional[float]]]],
               overrides: Optional[Dict[str, Dict[str, Any]]] = None,
-              status: Optional[Dict[str, Sequence[str]]] = None) -> Evidence:
+              status: Optional[Dict[str, Sequence[str]]] = None,
+              exact: Sequence[str] = ()) -> Evidence:
   """Evidence made up for a test: {trial: {column header: per-seed values}}
   (None: no value). Axis values default to the trial name parsed as
-  'key=value,key=value'; every seed is 'done' unless `status` says."""
+  'key=value,key=value'; every seed is 'done' unless `status` says;
+  `exact` names the deterministic columns (report.Column.exact)."""
   rows = {}
   for trial, columns in table.items():
     n = max((len(v) for v in columns.values()), default=0)
@@ -456,6 +461,7 @@ def fabricate(table: Dict[str, Dict[str, Sequence[Optional[float]]]],
     rows[trial] = dict(
         overrides=given, seeds=list(range(n)), status=states,
         collapsed=[s == COLLAPSED for s in states], restored=[False] * n,
+        exact_columns=list(exact),
         columns={h: [None if v is None else float(v) for v in vals]
                  for h, vals in columns.items()})
   return Evidence(rows)
@@ -548,28 +554,29 @@ def _issue(what: str, form: str, text: str, result: stats.Result,
                  p_contradict=p_contradict, alpha=a)
 
 
-def _unless_trivial(p_support: float, p_tost: float) -> float:
-  """A difference that is real but shown smaller than the margin (TOST)
-  supports nothing: it is not an effect that matters."""
-  return 1.0 if math.isfinite(p_tost) and p_tost < alpha() else p_support
+def _unless_trivial(p_support: float, p_short: float) -> float:
+  """A difference that is real but shown smaller than the margin supports
+  nothing: it is not an effect that matters."""
+  return 1.0 if math.isfinite(p_short) and p_short < alpha() else p_support
 
 
 def greater(a: Sample, b: Sample, margin: float, what: str,
             fmt: str = '.4f') -> Verdict:
-  """Claim: mean(A) > mean(B). Supported: Welch's test at alpha with A
-  above B. Contradicted: A significantly below B, or equivalent to B
-  within `margin` (TOST): no effect as large as the one that matters, even
-  where a smaller difference is significant."""
+  """Claim: mean(A) > mean(B) by an effect that matters (`margin`).
+  Supported: Welch's test at alpha with A above B. Contradicted: the effect
+  is significantly below the margin (one-sided Welch test of A - B <
+  margin: the upper confidence bound is under it), which covers A below B
+  and A equal to B; a significant effect smaller than the margin is
+  contradicted too."""
   if not margin > 0:
     raise ValueError(f'margin {margin!r}: a positive smallest effect that '
                      'matters')
-  r = stats.welch(a.values, b.values, alpha())
-  p_tost = stats.tost(a.values, b.values, margin)
-  p_sup = _unless_trivial(r.p if r.effect > 0 else 1.0, p_tost)
-  p_below = r.p if r.effect < 0 else 1.0
-  p_con = min(p_below, p_tost)
+  ex = a.exact and b.exact
+  r = stats.welch(a.values, b.values, alpha(), ex)
+  p_con = stats.shifted_p(a.values, b.values, margin, 'less', ex)
+  p_sup = _unless_trivial(r.p if r.effect > 0 else 1.0, p_con)
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
-          f'margin {margin:g}{_basis(a, b)}')
+          f'below the margin {margin:g}: p{_p(p_con)}{_basis(a, b)}')
   return _issue(what, f'{a.name} > {b.name} (margin {margin:g})', text, r,
                 p_sup, p_con)
 
@@ -581,13 +588,12 @@ def less(a: Sample, b: Sample, margin: float, what: str,
   if not margin > 0:
     raise ValueError(f'margin {margin!r}: a positive smallest effect that '
                      'matters')
-  r = stats.welch(a.values, b.values, alpha())
-  p_tost = stats.tost(a.values, b.values, margin)
-  p_sup = _unless_trivial(r.p if r.effect < 0 else 1.0, p_tost)
-  p_above = r.p if r.effect > 0 else 1.0
-  p_con = min(p_above, p_tost)
+  ex = a.exact and b.exact
+  r = stats.welch(a.values, b.values, alpha(), ex)
+  p_con = stats.shifted_p(a.values, b.values, -margin, 'greater', ex)
+  p_sup = _unless_trivial(r.p if r.effect < 0 else 1.0, p_con)
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
-          f'margin {margin:g}{_basis(a, b)}')
+          f'short of the margin {margin:g}: p{_p(p_con)}{_basis(a, b)}')
   return _issue(what, f'{a.name} < {b.name} (margin {margin:g})', text, r,
                 p_sup, p_con)
 
@@ -596,10 +602,11 @@ def equivalent(a: Sample, b: Sample, margin: float, what: str,
                fmt: str = '.4f') -> Verdict:
   """Claim: A = B within `margin`. Supported: TOST at alpha. Contradicted:
   |A - B| > margin, by a one-sided Welch test."""
-  r = stats.welch(a.values, b.values, alpha())
-  p_sup = stats.tost(a.values, b.values, margin)
-  p_con = min(stats.shifted_p(a.values, b.values, margin, 'greater'),
-              stats.shifted_p(a.values, b.values, -margin, 'less'))
+  ex = a.exact and b.exact
+  r = stats.welch(a.values, b.values, alpha(), ex)
+  p_sup = stats.tost(a.values, b.values, margin, ex)
+  p_con = min(stats.shifted_p(a.values, b.values, margin, 'greater', ex),
+              stats.shifted_p(a.values, b.values, -margin, 'less', ex))
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
           f'TOST p{_p(p_sup)} for margin ±{margin:g}{_basis(a, b)}')
   return _issue(what, f'{a.name} ≈ {b.name} (±{margin:g})', text, r, p_sup,
@@ -612,11 +619,12 @@ def not_worse(a: Sample, b: Sample, margin: float, what: str,
   one-sided at alpha). Contradicted: A is worse than B by more than the
   margin, significantly."""
   sign = 1.0 if higher_is_better else -1.0
-  r = stats.welch(a.values, b.values, alpha())
+  ex = a.exact and b.exact
+  r = stats.welch(a.values, b.values, alpha(), ex)
   good, bad = ('greater', 'less') if higher_is_better else ('less',
                                                              'greater')
-  p_sup = stats.shifted_p(a.values, b.values, -sign * margin, good)
-  p_con = stats.shifted_p(a.values, b.values, -sign * margin, bad)
+  p_sup = stats.shifted_p(a.values, b.values, -sign * margin, good, ex)
+  p_con = stats.shifted_p(a.values, b.values, -sign * margin, bad, ex)
   direction = 'higher' if higher_is_better else 'lower'
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
           f'non-inferiority p{_p(p_sup)} for margin {margin:g} '
@@ -650,11 +658,12 @@ def within(x: Sample, target: float, margin: float, what: str,
            fmt: str = '.4f') -> Verdict:
   """Claim: the mean is `target` within ±`margin` (one-sample TOST).
   Contradicted: it is outside, significantly."""
-  r = stats.one_sample(x.values, target, alpha())
-  p_sup = max(stats.one_sample_p(x.values, target - margin, 'greater'),
-              stats.one_sample_p(x.values, target + margin, 'less'))
-  p_con = min(stats.one_sample_p(x.values, target + margin, 'greater'),
-              stats.one_sample_p(x.values, target - margin, 'less'))
+  ex = x.exact
+  r = stats.one_sample(x.values, target, alpha(), ex)
+  p_sup = max(stats.one_sample_p(x.values, target - margin, 'greater', ex),
+              stats.one_sample_p(x.values, target + margin, 'less', ex))
+  p_con = min(stats.one_sample_p(x.values, target + margin, 'greater', ex),
+              stats.one_sample_p(x.values, target - margin, 'less', ex))
   text = (f'{x.describe(fmt)} against {target:{fmt}} ± {margin:g}; '
           f'{_stated(r, fmt)}{_basis(x)}')
   return _issue(what, f'{x.name} = {target:g} ± {margin:g}', text, r, p_sup,
@@ -664,22 +673,22 @@ def within(x: Sample, target: float, margin: float, what: str,
 def below(x: Sample, bound: float, what: str, fmt: str = '.4f') -> Verdict:
   """Claim: the mean is below `bound` (one-sample t, one-sided).
   Contradicted: significantly above it."""
-  r = stats.one_sample(x.values, bound, alpha())
+  r = stats.one_sample(x.values, bound, alpha(), x.exact)
   text = f'{x.describe(fmt)} against {bound:{fmt}}; {_stated(r, fmt)}' \
       f'{_basis(x)}'
   return _issue(what, f'{x.name} < {bound:g}', text, r,
-                stats.one_sample_p(x.values, bound, 'less'),
-                stats.one_sample_p(x.values, bound, 'greater'))
+                stats.one_sample_p(x.values, bound, 'less', x.exact),
+                stats.one_sample_p(x.values, bound, 'greater', x.exact))
 
 
 def above(x: Sample, bound: float, what: str, fmt: str = '.4f') -> Verdict:
   """Claim: the mean is above `bound`. Contradicted: significantly below."""
-  r = stats.one_sample(x.values, bound, alpha())
+  r = stats.one_sample(x.values, bound, alpha(), x.exact)
   text = f'{x.describe(fmt)} against {bound:{fmt}}; {_stated(r, fmt)}' \
       f'{_basis(x)}'
   return _issue(what, f'{x.name} > {bound:g}', text, r,
-                stats.one_sample_p(x.values, bound, 'greater'),
-                stats.one_sample_p(x.values, bound, 'less'))
+                stats.one_sample_p(x.values, bound, 'greater', x.exact),
+                stats.one_sample_p(x.values, bound, 'less', x.exact))
 
 
 # -- claims -------------------------------------------------------------------

@@ -129,15 +129,20 @@ class Column:
   # Read from the run's final metrics, which are the restored best epoch's
   # where early stopping restored one (a verdict names that basis).
   restorable: bool = False
+  # A deterministic measurement (a FLOP or parameter count, a stored size):
+  # equal across seeds by construction, so decided by the numbers
+  # themselves rather than tested as a sample of seeds.
+  exact: bool = False
 
 
 # Final values that describe the run, not the restored epoch's metrics.
 RUN_KEYS = ('epochs_run', 'best_epoch', 'diverged_epoch', 'stopped_epoch')
 
 
-def final(key: str, header: Optional[str] = None, fmt: str = '.4f') -> Column:
+def final(key: str, header: Optional[str] = None, fmt: str = '.4f',
+          exact: bool = False) -> Column:
   return Column(header or key, lambda r: r.final(key), fmt,
-                restorable=key not in RUN_KEYS)
+                restorable=key not in RUN_KEYS, exact=exact)
 
 
 def at_epoch(key: str, epoch: int, header: str, fmt: str = '.3f') -> Column:

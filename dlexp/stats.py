@@ -16,9 +16,11 @@ would detect at 80% power (the minimum detectable effect, MDE). A verdict
 - Several tests in one claim: Holm's step-down adjustment; over a whole
   report: Benjamini-Hochberg q-values.
 
-A measurement with no spread at all (a count of passes in a compiled
-program, a parameter count) is exact: its difference is decided by the
-numbers themselves, named 'exact (no spread)'.
+Where the numbers have no spread at all (a count of passes in a compiled
+program, every seed at exactly 0), the t-tests are undefined: two samples
+are compared by the exact permutation test and one against a target by the
+sign test, so a handful of identical seeds decides only as much as their
+number allows.
 """
 import dataclasses
 import math
@@ -99,24 +101,42 @@ def permutation_p(a: np.ndarray, b: np.ndarray) -> Optional[float]:
   splits are few enough to enumerate; None otherwise."""
   if math.comb(a.size + b.size, a.size) > MAX_PERMUTATIONS:
     return None
+  return _permutation(a, b, 'two-sided')
+
+
+def _permutation(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
   res = stats.permutation_test(
       (a, b), lambda x, y, axis: np.mean(x, axis) - np.mean(y, axis),
-      permutation_type='independent', alternative='two-sided',
+      permutation_type='independent', alternative=alternative,
       n_resamples=MAX_PERMUTATIONS, vectorized=True)
   return float(res.pvalue)
 
 
-def welch(a, b, alpha: float = ALPHA) -> Result:
+def _no_spread_p(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
+  """Both sides without spread, where Welch's t is undefined: the exact
+  permutation test (the smallest p it can give is 1 / C(n_a + n_b, n_a),
+  so a handful of seeds decides only clear separations); with too many
+  runs to enumerate, the separation itself (0 or 1)."""
+  if math.comb(a.size + b.size, a.size) <= MAX_PERMUTATIONS:
+    return _permutation(a, b, alternative)
+  return _holds(a.mean() - b.mean(), alternative)
+
+
+def welch(a, b, alpha: float = ALPHA, exact: bool = False) -> Result:
   """mean(a) - mean(b): Welch's t-test, its CI and MDE, and the exact
-  permutation p where feasible."""
+  permutation p where feasible. `exact`: both are deterministic
+  measurements (a FLOP count), decided by the numbers themselves."""
   a, b = finite(a), finite(b)
   n = (int(a.size), int(b.size))
   effect = float(a.mean() - b.mean()) if a.size and b.size else math.nan
   if min(n) < 2:
     return _undecidable('Welch t', effect, n)
+  if exact and _exact(a, b):
+    return Result('exact (deterministic)', effect, (effect, effect),
+                  float(effect == 0), n, 0.0)
   if _exact(a, b):
-    p = 1.0 if effect == 0 else 0.0
-    return Result('exact (no spread)', effect, (effect, effect), p, n, 0.0)
+    return Result('permutation (no spread)', effect, (effect, effect),
+                  _no_spread_p(a, b, 'two-sided'), n, math.nan)
   with warnings.catch_warnings():  # one side without spread: not a loss
     warnings.simplefilter('ignore', RuntimeWarning)
     res = stats.ttest_ind(a, b, equal_var=False)
@@ -127,39 +147,51 @@ def welch(a, b, alpha: float = ALPHA) -> Result:
                 permutation_p(a, b))
 
 
-def shifted_p(a, b, shift: float, alternative: str) -> float:
+def shifted_p(a, b, shift: float, alternative: str,
+              exact: bool = False) -> float:
   """One-sided Welch p of H1: mean(a) - mean(b) > shift ('greater') or
-  < shift ('less'). With no spread on either side, 0 or 1 exactly."""
+  < shift ('less'); with no spread on either side, the permutation test."""
   a, b = finite(a), finite(b)
   if min(a.size, b.size) < 2:
     return math.nan
-  diff = a.mean() - b.mean() - shift
+  if exact and _exact(a, b):
+    return _holds(a.mean() - b.mean() - shift, alternative)
   if _exact(a, b):
-    holds = diff > 0 if alternative == 'greater' else diff < 0
-    return 0.0 if holds else 1.0
+    return _no_spread_p(a - shift, b, alternative)
   with warnings.catch_warnings():
     warnings.simplefilter('ignore', RuntimeWarning)
     return float(stats.ttest_ind(a - shift, b, equal_var=False,
                                  alternative=alternative).pvalue)
 
 
-def tost(a, b, margin: float) -> float:
+def tost(a, b, margin: float, exact: bool = False) -> float:
   """p of equivalence: |mean(a) - mean(b)| < margin, by two one-sided
   Welch tests (the larger of their p-values)."""
-  return max(shifted_p(a, b, -margin, 'greater'),
-             shifted_p(a, b, margin, 'less'))
+  return max(shifted_p(a, b, -margin, 'greater', exact),
+             shifted_p(a, b, margin, 'less', exact))
 
 
-def one_sample(x, target: float, alpha: float = ALPHA) -> Result:
-  """mean(x) - target: the one-sample t-test."""
+def _holds(diff: float, alternative: str) -> float:
+  """A deterministic comparison as a p-value: 0 if it holds, else 1."""
+  holds = {'greater': diff > 0, 'less': diff < 0,
+           'two-sided': diff != 0}[alternative]
+  return 0.0 if holds else 1.0
+
+
+def one_sample(x, target: float, alpha: float = ALPHA,
+               exact: bool = False) -> Result:
+  """mean(x) - target: the one-sample t-test (`exact`: see welch)."""
   x = finite(x)
   n = (int(x.size),)
   effect = float(x.mean() - target) if x.size else math.nan
   if x.size < 2:
     return _undecidable('one-sample t', effect, n)
+  if exact and np.ptp(x) == 0:
+    return Result('exact (deterministic)', effect, (effect, effect),
+                  float(effect == 0), n, 0.0)
   if np.ptp(x) == 0:
-    p = 1.0 if effect == 0 else 0.0
-    return Result('exact (no spread)', effect, (effect, effect), p, n, 0.0)
+    return Result('sign test (no spread)', effect, (effect, effect),
+                  _sign_p(x, target, 'two-sided'), n, math.nan)
   res = stats.ttest_1samp(x, target)
   ci = res.confidence_interval(1 - alpha)
   se = x.std(ddof=1) / math.sqrt(x.size)
@@ -168,15 +200,28 @@ def one_sample(x, target: float, alpha: float = ALPHA) -> Result:
                 float(res.pvalue), n, detectable(se, x.size - 1, alpha))
 
 
-def one_sample_p(x, target: float, alternative: str) -> float:
+def one_sample_p(x, target: float, alternative: str,
+                 exact: bool = False) -> float:
   """One-sided p of H1: mean(x) > target ('greater') or < target."""
   x = finite(x)
   if x.size < 2:
     return math.nan
+  if exact and np.ptp(x) == 0:
+    return _holds(x[0] - target, alternative)
   if np.ptp(x) == 0:
-    above = x[0] > target if alternative == 'greater' else x[0] < target
-    return 0.0 if above else 1.0
+    return _sign_p(x, target, alternative)
   return float(stats.ttest_1samp(x, target, alternative=alternative).pvalue)
+
+
+def _sign_p(x: np.ndarray, target: float, alternative: str) -> float:
+  """The sign test of the median against `target` (ties dropped): valid
+  where the one-sample t is not, e.g. every seed at exactly 0; five seeds
+  on one side give one-sided p = 1/32."""
+  above, below = int((x > target).sum()), int((x < target).sum())
+  if above + below == 0:
+    return 1.0
+  return float(stats.binomtest(above, above + below, 0.5,
+                               alternative=alternative).pvalue)
 
 
 def _wilson(k: int, n: int, alpha: float) -> Tuple[float, float]:

@@ -114,14 +114,14 @@ def _at_end(key):
 
 
 PARAMS = report.Column('params', lambda r: r.final('params'), ',.0f',
-                       spread=False)
+                       spread=False, exact=True)
 MFLOPS = report.Column('MFLOPs', lambda r: _scaled(r.final('flops'), 1e-6),
-                       '.2f', spread=False)
+                       '.2f', spread=False, exact=True)
 REF_PARAMS = report.Column('params @ref', lambda r: r.final('ref_params'),
-                           ',.0f', spread=False)
+                           ',.0f', spread=False, exact=True)
 REF_GFLOPS = report.Column(
     'GFLOPs @ref', lambda r: _scaled(r.final('ref_flops'), 1e-9), '.3f',
-    spread=False)
+    spread=False, exact=True)
 RATE = report.Column('ex/s', _mean_rate, ',.0f', spread=False)
 VAL = report.Column('val acc', _at_end('val_accuracy'), '.4f')
 TEST = report.final('test_accuracy', 'test acc')

@@ -169,14 +169,15 @@ BEST = report.DEFAULT_COLUMNS[2]
 AFTER_BEST = report.Column('after best', _after_best, '.1f')
 DROPPED = report.Column('dropped %', _percent('drop_frequency'), '.2f')
 TRAIN_SCALE = report.final('train_mean_ratio', 'out/in train', '.3f')
-TEST_SCALE = report.final('test_scale', 'test scale', '.3f')
+TEST_SCALE = report.final('test_scale', 'test scale', '.3f', exact=True)
 LOGIT_SCALE = report.final('logit_scale', 'logit scale on/off', '.2f')
-MATMULS = report.final('matmuls_per_step', 'matmuls/step', '.0f')
+MATMULS = report.final('matmuls_per_step', 'matmuls/step', '.0f', exact=True)
 MATMULS_NODROP = report.final('matmuls_per_step_nodrop',
-                              'matmuls/step no-drop', '.0f')
-STEP_FLOPS = report.final('step_flops_ratio', 'step FLOPs/no-drop', '.3f')
+                              'matmuls/step no-drop', '.0f', exact=True)
+STEP_FLOPS = report.final('step_flops_ratio', 'step FLOPs/no-drop', '.3f',
+                          exact=True)
 PREDICT_FLOPS = report.final('predict_flops_ratio', 'predict FLOPs/no-drop',
-                             '.3f')
+                             '.3f', exact=True)
 STEP_MS = report.final('step_ms', 'step ms', '.2f')
 STEP_RATIO = report.final('step_time_ratio', 'step/no-drop', '.2f')
 PREDICT_MS = report.final('predict_ms', 'predict ms', '.2f')

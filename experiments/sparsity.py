@@ -96,9 +96,9 @@ SMALL = _percent('kernel_small_fraction', 'abs<1e-3 %')
 COLUMNS = (
     report.final('test_accuracy', 'test acc'),
     ZERO, SMALL,
-    report.final('dense_kb', 'dense KB', '.0f'),
-    report.final('sparse_kb', 'sparse KB', '.0f'),
-    report.final('size_ratio', 'size ratio', '.2f'),
+    report.final('dense_kb', 'dense KB', '.0f', exact=True),
+    report.final('sparse_kb', 'sparse KB', '.0f', exact=True),
+    report.final('size_ratio', 'size ratio', '.2f', exact=True),
     _percent('act_zero_train', 'act zero % train'),
     _percent('act_zero_inference', 'act zero % inference'),
     report.DEFAULT_COLUMNS[3],

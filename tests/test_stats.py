@@ -53,13 +53,22 @@ def test_fewer_than_two_runs_or_non_finite_values_decide_nothing():
   assert not stats.one_sample([3.0], 0.0).decidable
 
 
-def test_measurements_without_spread_are_exact():
+def test_without_spread_the_permutation_and_sign_tests_decide():
+  """No spread: Welch's t is undefined; 3 vs 3 separated gives the exact
+  permutation p = 2 / C(6, 3) = 0.1 (two-sided), 5 seeds at 0 against a
+  bound give the sign test's one-sided 1/32."""
   r = stats.welch([4, 4, 4], [2, 2, 2])
-  assert r.test == 'exact (no spread)' and r.p == 0.0 and r.effect == 2
+  assert r.test == 'permutation (no spread)' and r.effect == 2
+  assert r.p == pytest.approx(0.1)
+  assert stats.welch([4] * 5, [2] * 5).p == pytest.approx(2 / 252)
   assert stats.welch([4, 4], [4, 4]).p == 1.0
-  assert stats.shifted_p([4, 4], [2, 2], 1.0, 'greater') == 0.0
-  assert stats.shifted_p([4, 4], [2, 2], 3.0, 'greater') == 1.0
-  assert stats.one_sample_p([0, 0, 0], 0.01, 'less') == 0.0
+  assert stats.shifted_p([4] * 5, [2] * 5, 1.0, 'greater') == \
+      pytest.approx(1 / 252)
+  assert stats.shifted_p([4] * 5, [2] * 5, 3.0, 'greater') == 1.0
+  assert stats.one_sample_p([0] * 5, 0.01, 'less') == pytest.approx(1 / 32)
+  assert stats.one_sample_p([0] * 4, 0.01, 'less') == pytest.approx(1 / 16)
+  r = stats.one_sample([0] * 5, 0.01)
+  assert r.test == 'sign test (no spread)' and r.p == pytest.approx(2 / 32)
 
 
 def test_tost_is_the_larger_of_two_hand_computed_one_sided_tests():

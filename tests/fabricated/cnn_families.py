@@ -19,7 +19,7 @@ def _pair(family, on_acc, off_acc, on_cost=1.0, off_cost=1.0,
     row = {TEST: _acc(acc), PARAMS: [1e6] * 5, GFLOPS: [0.3] * 5}
     row[column] = [cost] * 5  # a count of the design: no spread
     rows[f'{family},{_SWITCH[family]}={switch}'] = row
-  return claims.fabricate(rows)
+  return claims.fabricate(rows, exact=(PARAMS, GFLOPS, column))
 
 
 _SWITCH = {'alexnet': 'lrn', 'vgg11': 'stacked_3x3',
