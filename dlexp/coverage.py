@@ -71,6 +71,14 @@ QUESTIONS: Tuple[Tuple[str, str], ...] = (
 WHY_NOT: Dict[str, str] = {
     '004 K1': 'a definition: the model is built and checked by '
               'tests/test_api.py (dlexp.Sequential / fit)',
+    '004 K2': 'a definition (the optimizer, the loss and the metric a '
+              'Keras model compiles with): dlexp\'s optimizers and losses are '
+              'checked by tests/test_optim.py and tests/test_losses.py; '
+              'experiments/optimizers.py measures which optimizer and '
+              'schedule train fastest but tests no claim',
+    '004 K8': 'a description of Keras\' API (save, load_model): dlexp\'s '
+              'own save/load round trip is checked by tests/test_api.py and '
+              'keras_workflow.py\'s API table, which is no test of Keras',
     '004 K3': 'a definition: epochs, batch size and the validation split '
               'are config fields, checked by tests/test_api.py and '
               'tests/test_data.py',

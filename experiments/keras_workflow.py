@@ -40,12 +40,15 @@ more epochs.
 
 The claims (004's Keras groups, labelled K5-K9; 5 seeds, the seeds as n;
 each checked in its regime first): K5, l2(0.01) and Dropout(0.3) each
-shrink the gap, where the plain model overfits (gap >= 0.02); K6, early
-stopping trains fewer epochs and ends with a lower test loss, where the
-plain run's validation loss rises for at least the patience; K8, the loaded
-model's probabilities equal the trained one's; K9, the grid's refit beats
-the default point's on test, and the random search's refit is not worse
-than the grid's by more than 0.01.
+shrink the gap AND keep the test accuracy (non-inferiority, 0.005), where
+the plain model overfits (gap >= 0.02): a gap shrunk by losing accuracy is
+underfitting; K6, early stopping trains fewer epochs and ends with a lower
+test loss, where the plain run's validation loss rises for at least the
+patience; K9, the grid's refit beats the default point's on test. Not
+claims: K8's save/load (dlexp's, not Keras'; the API table shows it,
+tests/test_api.py checks it) and K9's naming of GridSearchCV and
+RandomizedSearchCV (tools, not an outcome; the random search is run and
+shown, not judged).
 
   python experiments/keras_workflow.py
   python experiments/keras_workflow.py --classes=5,7 --samples=24 --folds=5
@@ -124,13 +127,10 @@ CHANCE = 0.5  # two classes
 GAP_MARGIN = 0.005  # train - val accuracy: half a point of overfitting
 ACC_MARGIN = 0.005  # test accuracy: half a point, the smallest gain that
 # would justify a search
-SEARCH_MARGIN = 0.01  # test accuracy that the cheaper search may lose
-# against the grid's and still count as an alternative to it
+KEEP_MARGIN = 0.005  # test accuracy a regularizer may cost and still count
+# as removing overfitting rather than fit: the same half point
 LOSS_MARGIN = 0.01  # test binary cross-entropy (nats)
 EPOCH_MARGIN = 1.0  # epochs: stopping at least one epoch early
-SAME = 1e-6  # probabilities: a loaded model computes the same function
-# (float32 round-off of a reload is exactly 0; any change of the weights or
-# the preprocessing moves them far more)
 PLAIN, STOP = 'no callback', 'EarlyStopping(patience=3)'
 PATIENCE = 3
 
@@ -145,13 +145,18 @@ def _arm(pev, trial: str, column, label: str = '') -> claims.Sample:
 
 
 def _regularizers_help(pev: claims.PartEvidence) -> claims.Verdict:
-  plain = _arm(pev, PLAIN, GAP, 'no regularization')
-  return claims.across([(name, claims.less(
-      _arm(pev, name, GAP), plain, GAP_MARGIN,
-      'train - val accuracy gap')) for name in ('l2(0.01)', 'Dropout(0.3)')],
-                       'all').with_note(
-      'test accuracy ' + ', '.join(_arm(pev, t, TEST).describe() for t in
-                                   (PLAIN, 'l2(0.01)', 'Dropout(0.3)')))
+  """Per regularizer, a conjunction (Holm over its two parts): the train -
+  val accuracy gap shrinks AND the test accuracy is no worse (a gap shrunk
+  by losing accuracy is underfitting, not less overfitting); then every
+  regularizer ('all')."""
+  name0 = 'no regularization'
+  gap0, acc0 = _arm(pev, PLAIN, GAP, name0), _arm(pev, PLAIN, TEST, name0)
+  return claims.across([(name, claims.across([
+      ('gap', claims.less(_arm(pev, name, GAP), gap0, GAP_MARGIN,
+                          'train - val accuracy gap')),
+      ('test accuracy', claims.not_worse(_arm(pev, name, TEST), acc0,
+                                         KEEP_MARGIN, 'test accuracy')),
+  ], 'and')) for name in ('l2(0.01)', 'Dropout(0.3)')], 'all')
 
 
 def _early_stopping(pev: claims.PartEvidence) -> claims.Verdict:
@@ -176,28 +181,11 @@ def _rising(pev: claims.PartEvidence) -> np.ndarray:
                    if ran is not None and best is not None], np.float64)
 
 
-def _save_load(pev: claims.PartEvidence) -> claims.Verdict:
-  ev = pev.part('API')
-  t = ev.need(API)
-  return claims.below(
-      ev.sample(t, DP, 'loaded vs trained'), SAME,
-      'largest |probability difference| on the test images', fmt='.2e'
-  ).with_note(f'the loaded model trained 2 more epochs: '
-              f'{ev.sample(t, API_MORE, "test accuracy").describe()}')
-
-
 def _tuning_helps(pev: claims.PartEvidence) -> claims.Verdict:
   return claims.greater(
       _arm(pev, 'grid best refit', TEST, 'the grid\'s best point, refit'),
       _arm(pev, 'default refit', TEST, 'the default point, refit'),
       ACC_MARGIN, 'test accuracy')
-
-
-def _random_search(pev: claims.PartEvidence) -> claims.Verdict:
-  return claims.not_worse(
-      _arm(pev, 'random best refit', TEST, 'random search\'s best, refit'),
-      _arm(pev, 'grid best refit', TEST, 'grid search\'s best, refit'),
-      SEARCH_MARGIN, 'test accuracy')
 
 
 def _learns(trial: str) -> claims.Requirement:
@@ -214,11 +202,15 @@ CLAIMS = (
     claims.Claim(
         '004 K5', 'Regularization prevents overfitting ... Dropout and L2 '
         'regularization are two common methods',
-        tested_as='dlexp\'s equivalents of the Keras layers: train '
-        '(inference mode) minus validation accuracy after '
-        '20 epochs (the default) of Dense(32, relu) -> Dense(1, sigmoid) on '
-        'Fashion-MNIST T-shirt vs shirt, l2(0.01) and Dropout(0.3) each '
-        f'against no regularization (margin {GAP_MARGIN}; both must hold)',
+        tested_as='dlexp\'s equivalents of the Keras layers, after 20 '
+        'epochs (the default) of Dense(32, relu) -> Dense(1, sigmoid) on '
+        'Fashion-MNIST T-shirt vs shirt: l2(0.01) and Dropout(0.3) each '
+        'against no regularization, a smaller train (inference mode) - '
+        f'validation accuracy gap (margin {GAP_MARGIN}) AND a test accuracy '
+        f'no worse (non-inferiority, margin {KEEP_MARGIN}), both (Holm), '
+        'for each regularizer; the elided mechanism, "by adding penalty '
+        'terms to the loss function", is L2\'s (dlexp adds l2/2 * sum w^2 '
+        'to the loss) and not dropout\'s, which adds none: not tested',
         rule=_regularizers_help, regime=(_OVERFITS,)),
     claims.Claim(
         '004 K6', 'Early stopping is a technique to prevent overfitting by '
@@ -233,19 +225,6 @@ CLAIMS = (
             'the plain run\'s validation loss starts increasing: epochs '
             'trained after its lowest one', _rising, '>=', PATIENCE),)),
     claims.Claim(
-        '004 K8', 'To load a saved model, use ... load_model',
-        tested_as='proxy: dlexp\'s Trained.save and dlexp.load in place of '
-        'Keras\' model.save and load_model; per seed of the grid\'s refit, '
-        'the largest difference between the loaded and the trained '
-        'model\'s probabilities on raw uint8 test images, against '
-        f'{SAME:g}; continued training beside it',
-        rule=_save_load,
-        regime=(claims.requires(
-            'the refit learned the task (test acc, evaluate)',
-            lambda pev: pev.part('API').sample(pev.part('API').need(API),
-                                               API_EVALUATE),
-            '>=', CHANCE + 0.2),)),
-    claims.Claim(
         '004 K9', 'Tuning hyperparameters is crucial for achieving the best '
         'model performance',
         tested_as='test accuracy of the grid search\'s best point (width, '
@@ -253,15 +232,6 @@ CLAIMS = (
         'training split, against the default point (Dense(32), Adam 1e-3, '
         f'no L2, no dropout) refit the same way (margin {ACC_MARGIN})',
         rule=_tuning_helps, regime=(_learns('default refit'),)),
-    claims.Claim(
-        '004 K9', 'Hyperparameter tuning ... using libraries like '
-        'GridSearchCV or RandomizedSearchCV',
-        tested_as='proxy: dlexp\'s grid and random searches with k-fold CV '
-        'in place of scikit-learn\'s; RandomizedSearchCV as an alternative '
-        'to GridSearchCV: the random search\'s best point (12 points '
-        'against the grid\'s 24 by default), refit, is not worse on test than the grid\'s best, refit '
-        f'(margin {SEARCH_MARGIN})',
-        rule=_random_search, regime=(_learns('grid best refit'),)),
 )
 
 

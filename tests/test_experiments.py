@@ -411,7 +411,7 @@ def test_learning_rate_smoke_with_its_plot(tmp_path):
 
 def test_optimizers_smoke(tmp_path):
   out, _, verdicts = _smoke('optimizers', tmp_path)
-  _all_decided(verdicts, 2)
+  _all_decided(verdicts, 0)  # a measurement: no claim of the notes
   rows = _table(out)
   assert list(rows) == [
       'optimizer.name=sgd,learning_rate=0.1,momentum=0,'
@@ -428,7 +428,6 @@ def test_optimizers_smoke(tmp_path):
     assert 0.1 < _mean(row['test acc']) <= 1
     # seed 002's 5 epochs are past the smoke size's 2: the last one counts
     assert _mean(row['val acc @ep2']) == _mean(row['val acc @last'])
-  assert 'validation accuracy (val acc @ep2)' in out
 
 
 def test_backprop_check_smoke(tmp_path):
@@ -657,7 +656,7 @@ def test_issue11_bad_input_is_a_one_line_error(tmp_path, script, flags,
 # -- issue 12 (suite II) scripts, at their --smoke size as CI runs them ----------
 def test_early_stopping_smoke(tmp_path):
   out, _, verdicts = _smoke('early_stopping', tmp_path)
-  _all_decided(verdicts, 4)
+  _all_decided(verdicts, 5)
   rows = _table(out)
   assert list(rows) == ['patience=0', 'patience=2,min_delta=0']
   assert all(row['seeds'] == '2' for row in rows.values())

@@ -148,12 +148,12 @@ def test_keras_workflow(tmp_path):
   assert list(rows)[-3:] == ['grid best refit', 'random best refit',
                              'default refit']
   # The API table: per seed, the loaded model's probabilities are the
-  # trained one's exactly (the K8 rule reads this column).
+  # trained one's exactly (dlexp's save/load: no claim of the notes,
+  # tests/test_api.py checks it).
   (api,) = [line for line in out.splitlines()
             if line.startswith('| API on the grid best refit |')]
   assert api.split('|')[3].strip() == '0.00e+00 ± 0.00e+00', api
-  assert 'SUPPORTED' in verdict_of(verdicts, '004 K8')
-  assert len(verdicts) == 5
+  assert len(verdicts) == 3
 
 
 @pytest.mark.parametrize('name, flags, message', [

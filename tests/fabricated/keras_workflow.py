@@ -17,7 +17,7 @@ def _seeds(mean, sd, seed=0):
 # Per trial: (test acc, test loss, gap, epochs run, best epoch)
 GOOD = {
     'no callback': (0.861, 0.371, 0.039, 20, 8),
-    'l2(0.01)': (0.845, 0.334, 0.001, 20, 18),
+    'l2(0.01)': (0.864, 0.334, 0.001, 20, 18),
     'Dropout(0.3)': (0.863, 0.326, 0.021, 20, 12),
     'EarlyStopping(patience=3)': (0.864, 0.315, 0.028, 14.3, 11.3),
     'grid best refit': (0.866, 0.317, None, 10, 9),
@@ -48,29 +48,21 @@ def _parts(runs=None, dp=0.0, api_acc=0.865):
 
 
 CASES = {
-    # K5: dropout and L2 prevent overfitting
+    # K5: dropout and L2 prevent overfitting (contradicted: each shrinks
+    # the gap only by losing 1.5-2 points of test accuracy: they underfit)
     0: {'supported': _parts(),
-        'contradicted': _parts(runs={'l2(0.01)': (0.86, 0.37, 0.039, 20, 8),
-                                     'Dropout(0.3)': (0.86, 0.37, 0.040, 20,
-                                                      8)}),
+        'contradicted': _parts(runs={
+            'l2(0.01)': (0.840, 0.37, 0.001, 20, 18),
+            'Dropout(0.3)': (0.846, 0.35, 0.021, 20, 12)}),
         'regime': _parts(runs={'no callback': (0.86, 0.37, 0.004, 20, 8)})},
     # K6: early stopping prevents overfitting, stopping when val loss rises
     1: {'supported': _parts(),
         'contradicted': _parts(runs={
             'EarlyStopping(patience=3)': (0.86, 0.390, 0.04, 19.8, 16)}),
         'regime': _parts(runs={'no callback': (0.86, 0.37, 0.04, 20, 19)})},
-    # K8: load_model gives the saved model back
-    2: {'supported': _parts(),
-        'contradicted': _parts(dp=0.03),
-        'regime': _parts(api_acc=0.5)},
     # K9: tuning is crucial for the best performance
-    3: {'supported': _parts(),
+    2: {'supported': _parts(),
         'contradicted': _parts(runs={
             'grid best refit': (0.8552, 0.335, None, 10, 9)}),
         'regime': _parts(runs={'default refit': (0.5, 0.69, None, 10, 9)})},
-    # K9: GridSearchCV or RandomizedSearchCV
-    4: {'supported': _parts(),
-        'contradicted': _parts(runs={
-            'random best refit': (0.840, 0.34, None, 10, 9)}),
-        'regime': _parts(runs={'grid best refit': (0.5, 0.69, None, 10, 9)})},
 }
