@@ -126,18 +126,40 @@ class Verdict:
     if self.regime or (self.result is None and not self.cases):
       return INCONCLUSIVE
     if self.cases:
-      return _combine([(n, v.derive()) for n, v in self._adjusted()],
+      return _combine([(n, v.verdict) for n, v in self._adjusted()],
                       self.mode)[0]
     return _decide(self.p_support, self.p_contradict, self.alpha)
 
+  def summary(self) -> Tuple[float, float]:
+    """(p of support, p of contradiction) of this verdict as one test: a
+    leaf's own; for cases combined, from their Holm-adjusted p-values: all
+    must hold ('all', 'and': an intersection-union test, the largest p of
+    support; contradicted by any part, the smallest p of contradiction),
+    or some must ('any': the smallest p of support; never contradicted)."""
+    if not self.cases:
+      return self.p_support, self.p_contradict
+    if self.regime:
+      return math.nan, math.nan
+    parts = [v for _, v in self._adjusted()]
+    sup = [v.p_support for v in parts]
+    con = [v.p_contradict for v in parts if math.isfinite(v.p_contradict)]
+    if self.mode == 'any':
+      finite = [p for p in sup if math.isfinite(p)]
+      return (min(finite) if finite else math.nan), math.nan
+    best_con = min(con) if con else math.nan
+    return (max(sup) if sup and all(map(math.isfinite, sup)) else math.nan,
+            best_con)
+
   def _adjusted(self) -> List[Tuple[str, 'Verdict']]:
-    """The cases with Holm-adjusted p-values (support and contradiction
-    each adjusted over the cases)."""
-    sup = stats.holm([v.p_support for _, v in self.cases])
-    con = stats.holm([v.p_contradict for _, v in self.cases])
+    """The cases as single tests (nested combinations by their summary),
+    with p-values Holm-adjusted over the cases (support and contradiction
+    each), and each case's decision at those p-values."""
+    pairs = [v.summary() for _, v in self.cases]
+    sup = stats.holm([ps for ps, _ in pairs])
+    con = stats.holm([pc for _, pc in pairs])
     out = []
     for (name, v), ps, pc in zip(self.cases, sup, con):
-      if v.cases or v.regime:
+      if v.regime:
         out.append((name, v))
       else:
         out.append((name, dataclasses.replace(
@@ -151,19 +173,15 @@ class Verdict:
 
   @property
   def p(self) -> float:
-    """The p-value shown for the verdict: the deciding test's (adjusted
-    for a combined claim), else the smaller of the two."""
-    if self.cases:
-      adjusted = [v for _, v in self._adjusted() if not v.cases]
-      ps = [min(_nan_big(v.p_support), _nan_big(v.p_contradict))
-            for v in adjusted]
-      return min(ps) if ps and min(ps) <= 1 else math.nan
+    """The p-value shown for the verdict: the deciding test's (for cases
+    combined, the summary of their Holm-adjusted p-values), else the
+    smaller of the two."""
+    p_support, p_contradict = self.summary()
     if self.verdict == CONTRADICTED:
-      return self.p_contradict
+      return p_contradict
     if self.verdict == SUPPORTED:
-      return self.p_support
-    finite = [p for p in (self.p_support, self.p_contradict)
-              if math.isfinite(p)]
+      return p_support
+    finite = [p for p in (p_support, p_contradict) if math.isfinite(p)]
     return min(finite) if finite else math.nan
 
   def shown(self) -> Optional[stats.Result]:
@@ -794,13 +812,22 @@ def _check_verdict(claim: Claim, verdict: Any) -> None:
   if not isinstance(verdict, Verdict):
     raise RuleError(f'the rule returned {type(verdict).__name__}, not a '
                     'claims.Verdict from one of the declared forms')
-  derived = verdict.derive()
-  if derived != verdict.verdict:
-    raise RuleError(f'verdict {verdict.verdict!r} is not what its tests give '
-                    f'({derived!r}): a rule cannot remap a verdict')
+  for v in _nested(verdict):
+    derived = v.derive()
+    if derived != v.verdict:
+      raise RuleError(f'verdict {v.verdict!r} is not what its tests give '
+                      f'({derived!r}): a rule cannot remap a verdict')
   if claim.existence and verdict.verdict not in (SUPPORTED, INCONCLUSIVE):
     raise RuleError(f'an existence claim cannot be {verdict.verdict}: '
                     'combine its cases with across(..., "any")')
+
+
+def _nested(verdict: Verdict) -> List[Verdict]:
+  """The verdict and every case inside it, at any depth."""
+  out = [verdict]
+  for _, v in verdict.cases:
+    out += _nested(v)
+  return out
 
 
 def _finite_or_none(x):

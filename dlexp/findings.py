@@ -276,12 +276,18 @@ def _section(r: Dict[str, Any], plot_dir: Optional[str], out_dir: str,
   return lines
 
 
+NOT_RUN = 'not run'  # inconclusive because the trial is not in the grid
+
+
 def counts(records_: Sequence[Dict[str, Any]]) -> Dict[str, int]:
-  """How many claims got each verdict."""
+  """How many claims got each verdict; those whose trial the grid lacks
+  are counted apart, as 'not run'."""
   out: Dict[str, int] = {}
   for r in records_:
     for c in r.get('claims', []):
-      out[c['verdict']] = out.get(c['verdict'], 0) + 1
+      kind = (NOT_RUN if c['evidence'].startswith('not in this grid')
+              else c['verdict'])
+      out[kind] = out.get(kind, 0) + 1
   return out
 
 

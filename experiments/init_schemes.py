@@ -124,7 +124,8 @@ _VAL_GAIN = report.Column(f'val gain last {PLATEAU_EPOCHS}', _val_gain,
                           '+.3f')
 _DEAD_EP1 = report.at_epoch('diag/dead_fraction', 1, 'dead @ep1')
 _DEAD_END = _at_end('diag/dead_fraction', 'dead @end')
-_DISTINCT = report.final('distinct_units', 'distinct units L1', '.0f')
+_DISTINCT = report.final('distinct_units', 'distinct units L1', '.0f',
+                         exact=True)  # by construction: 1 for a constant init
 COLUMNS = report.DEFAULT_COLUMNS[:3] + (
     _act_std('first', 'first'), _act_std('middle', 'mid'),
     _act_std('last', 'last'), _DEAD_EP1, _DEAD_END,

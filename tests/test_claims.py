@@ -281,3 +281,27 @@ def test_a_restored_table_shows_the_last_epoch_beside():
 def test_smoke_verdicts_are_labelled():
   assert claims.label('supported', 'default') == 'SUPPORTED'
   assert claims.label('supported', 'smoke').startswith('not evaluated')
+
+
+def test_nested_cases_are_adjusted_as_one_test_each():
+  """An 'any' over two 'and' cases: each case counts as one test (its
+  largest p of support), and Holm adjusts over the two."""
+  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # Welch p = 0.0805
+  with claims.alpha_of(0.1):
+    strong = claims.less(_s(LO), _s(HI), 0.005, 'x')
+    weak = claims.less(a, b, 0.1, 'x')
+    case = claims.across([('strong', strong), ('weak', weak)], 'and')
+    assert case.verdict == claims.SUPPORTED  # 0.0805 < 0.1 (no Holm: IUT)
+    assert case.p == pytest.approx(weak.p_support, rel=1e-6)
+    both = claims.across([('bias 0', case), ('bias 0.1', case)], 'any')
+    assert both.verdict == claims.INCONCLUSIVE  # Holm: 2 x 0.0805 > 0.1
+    assert both.derive() == both.verdict
+
+
+def test_a_bent_verdict_inside_cases_is_caught():
+  inner = claims.across([('a', I)], 'all')
+  bent = dataclasses.replace(inner, verdict=claims.SUPPORTED)
+  outer = claims.across([('x', bent)], 'any')
+  claim = claims.Claim('003 Q3', 'q', 't', lambda ev: outer)
+  assert claims.evaluate([claim], claims.fabricate({}))[0]['verdict'] == \
+      claims.ERROR

@@ -137,3 +137,12 @@ def test_a_crashing_rule_prints_everything_records_it_and_exits_1(tmp_path):
     data = json.load(f)
   assert [c['verdict'] for c in data['claims']] == ['supported', 'error']
   assert data['evidence']['learning_rate=0.1']['columns']['test acc']
+
+
+def test_claims_whose_trial_did_not_run_are_counted_apart():
+  records_ = [{'claims': [
+      {'verdict': 'inconclusive', 'evidence': 'not in this grid: no trial'},
+      {'verdict': 'inconclusive', 'evidence': 'regime not reached: x'},
+      {'verdict': 'supported', 'evidence': 'e'}]}]
+  assert findings.counts(records_) == {'not run': 1, 'inconclusive': 1,
+                                       'supported': 1}

@@ -34,7 +34,7 @@ def table(changes=None, collapsed=('constant',)):
       rows[_name(init, bias)] = _row(**fields)
       if init in collapsed:
         status[_name(init, bias)] = ['collapsed'] * 5
-  return claims.fabricate(rows, status=status)
+  return claims.fabricate(rows, status=status, exact=('distinct units L1',))
 
 
 # Bias 0.1 cuts the dead units for three initializers, not for He.
