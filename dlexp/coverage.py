@@ -71,6 +71,10 @@ QUESTIONS: Tuple[Tuple[str, str], ...] = (
 WHY_NOT: Dict[str, str] = {
     '004 K1': 'a definition: the model is built and checked by '
               'tests/test_api.py (dlexp.Sequential / fit)',
+    '002 Q4': 'historical statements (AlexNet introduced LRN, ReLU, '
+              'dropout, GPUs), not effects; Krizhevsky et al. 2012\'s own '
+              'claim that LRN lowers the error is tested as an outside '
+              'claim in cnn_families',
     '004 K2': 'a definition (the optimizer, the loss and the metric a '
               'Keras model compiles with): dlexp\'s optimizers and losses are '
               'checked by tests/test_optim.py and tests/test_losses.py; '

@@ -38,7 +38,8 @@ The verdicts:
   than He normal's (Fisher's exact test): both must hold;
 - Q2 "bias 0.1 can help": dead @end with bias 0.1 below bias 0's by more than
   0.02 for some random initializer (He, Glorot, LeCun, orthogonal; Holm);
-  needs dead units at bias 0 and converged runs;
+  needs dead units at bias 0; convergence is judged per initializer (both
+  bias starts), one not converged is left out of the comparison and named;
 - Q2 "okay to initialize the bias terms to 0": test accuracy with bias 0 not
   worse than with 0.1 by more than 1 point (non-inferiority) for every
   random initializer (Holm), after the same 15 epochs (a fixed budget, as a
@@ -60,7 +61,7 @@ Per-layer statistics for every epoch are in each run's metrics.jsonl
 (diag/<layer>/act_std, dead_fraction, never_positive_fraction, grad_norm).
 """
 import copy
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import jax
 import numpy as np
@@ -197,14 +198,38 @@ def _same_value(ev: claims.Evidence) -> claims.Verdict:
   return claims.across(cases, 'any')
 
 
+def _converged_inits(ev: claims.Evidence) -> Tuple[List[str], List[str]]:
+  """The random initializers whose runs converged with both bias starts
+  (val gain, each bias start's seed mean, at most PLATEAU: "stuck" is
+  judged at the end of training, so the end must be reached), and, for each
+  other one, why it is left out."""
+  kept, left = [], []
+  for i in _random_inits(ev):
+    gains = {b: ev.sample(_trial(ev, i, b), _VAL_GAIN).values
+             for b in (0.0, 0.1)}
+    if all(g.size and g.mean() <= PLATEAU for g in gains.values()):
+      kept.append(i)
+    else:
+      left.append(f'{NAMES[i]} (not converged: val acc still gained ' +
+                  ', '.join(f'bias {b:g} ' + (f'{g.mean():+.3f}' if g.size
+                                              else 'n/a')
+                            for b, g in gains.items()) + f'; at most '
+                  f'{PLATEAU:g} needed)')
+  return kept, left
+
+
 def _positive_bias(ev: claims.Evidence) -> claims.Verdict:
-  """Per random initializer: bias 0.1 leaves fewer dead units at the end of
-  training than bias 0 (the claim is "can help": any one suffices)."""
-  return claims.across([(NAMES[i], claims.less(
+  """Per random initializer whose runs converged: bias 0.1 leaves fewer
+  dead units at the end of training than bias 0 (the claim is "can help":
+  any one suffices); the others are left out and named."""
+  inits, left = _converged_inits(ev)
+  verdict = claims.across([(NAMES[i], claims.less(
       ev.sample(_trial(ev, i, 0.1), _DEAD_END, 'bias 0.1'),
       ev.sample(_trial(ev, i, 0.0), _DEAD_END, 'bias 0'),
       margin=DEAD_MARGIN, what=f'dead fraction at the end ({NAMES[i]})',
-      fmt='.3f')) for i in _random_inits(ev)], 'any')
+      fmt='.3f')) for i in inits], 'any')
+  return verdict.with_note('left out: ' + '; '.join(left)) if left else (
+      verdict)
 
 
 def _zero_bias_fine(ev: claims.Evidence) -> claims.Verdict:
@@ -234,11 +259,10 @@ _DEAD_AT_ZERO = claims.requires(
     '>=', 0.01)
 
 _CONVERGED = claims.requires(
-    'training converged with the random initializers: val acc still gained '
-    f'(mean of the last {PLATEAU_EPOCHS} epochs minus the {PLATEAU_EPOCHS} '
-    'before), their seeds pooled',
-    lambda ev: np.concatenate([_pooled(ev, _VAL_GAIN, b) for b in (0.0, 0.1)]),
-    '<=', PLATEAU)
+    'a random initializer whose runs converged with both bias starts (val '
+    f'acc still gained, mean of the last {PLATEAU_EPOCHS} epochs minus the '
+    f'{PLATEAU_EPOCHS} before, <= {PLATEAU:g} for each): how many',
+    lambda ev: float(len(_converged_inits(ev)[0])), '>=', 1)
 
 CLAIMS = (
     claims.Claim(
@@ -263,9 +287,10 @@ CLAIMS = (
         tested_as='dead fraction of the hidden ReLU units (zero output and '
         'zero derivative on every probe example) after the last epoch, bias '
         '0.1 against bias 0, per random initializer (He, Glorot, LeCun, '
-        'orthogonal; Holm), 20x100 MLP on 10,000 Fashion-MNIST images, 15 '
-        'epochs, in converged runs, margin 0.02; an existence claim ("can '
-        'help")',
+        'orthogonal; Holm) whose runs converged with both bias starts (an '
+        'initializer not converged is left out and named in the note), '
+        '20x100 MLP on 10,000 Fashion-MNIST images, 15 epochs, margin 0.02; '
+        'an existence claim ("can help")',
         rule=_positive_bias, existence=True,
         regime=(_RANDOM_TRAIN, _DEAD_AT_ZERO, _CONVERGED)),
     claims.Claim(

@@ -37,10 +37,18 @@ effective". This runs four parts, several seeds each:
       --regression_epochs=300
 
 The claims (seeds as n, 5 by default; Welch tests with the margins stated
-in the script, each checked in its regime first):
+in the script, each checked in its regime first). Every claim is judged
+only where the arms it compares converged: each arm's best validation
+epoch at least 2 epochs before its last (mean over seeds; columns best
+epoch and epochs run). A best epoch at the last epoch means the arm was
+still improving, and a comparison there is one at a fixed budget, not of
+the losses (at the default 8 epochs the MSE and MAE arms of the balanced
+part end at their best: 'regime not reached'; more --epochs, e.g.
+--full's 30, may reach it; that needs new runs):
 
 - "Classification: Use cross-entropy loss": cross-entropy's test accuracy
-  above MSE's and MAE's (both must hold), where cross-entropy learns;
+  above MSE's and MAE's (both must hold), where cross-entropy learns and
+  all three converged;
 - "For imbalanced datasets, using focal loss or weighted cross-entropy can
   be effective": balanced accuracy (mean recall over the classes) above
   plain cross-entropy's for either loss (an existence claim), where the
@@ -101,23 +109,28 @@ cli.define_flags(
 _CLASSES, _IMBALANCED = 'balanced classes', 'imbalanced classes'
 _CLEAN, _NOISY = 'regression, clean targets', 'regression, training outliers'
 
+# Epochs trained, beside the best (validation) epoch: a run whose best
+# epoch is its last was still improving (the convergence preconditions).
+EPOCHS_RUN = report.final('epochs_run', 'epochs run', '.1f')
+BEST, RAN = report.DEFAULT_COLUMNS[2].header, EPOCHS_RUN.header
+
 CLASS_COLUMNS = (
     report.final('test_accuracy', 'test acc'),
     report.final('ece', 'ECE'),
     report.final('confidence', 'confidence'),
-    report.DEFAULT_COLUMNS[2], report.DEFAULT_COLUMNS[3])
+    report.DEFAULT_COLUMNS[2], EPOCHS_RUN, report.DEFAULT_COLUMNS[3])
 IMBALANCE_COLUMNS = (
     report.final('test_accuracy', 'test acc'),
     report.final('balanced_accuracy', 'balanced acc'),
     report.final('minority_recall', 'minority recall'),
     report.final('majority_recall', 'majority recall'),
     report.final('ece', 'ECE'),
-    report.DEFAULT_COLUMNS[2], report.DEFAULT_COLUMNS[3])
+    report.DEFAULT_COLUMNS[2], EPOCHS_RUN, report.DEFAULT_COLUMNS[3])
 REGRESSION_COLUMNS = (
     report.final('test_mae', 'test MAE'),
     report.final('test_mse', 'test MSE'),
     report.final('val_loss', 'val loss'),
-    report.DEFAULT_COLUMNS[2], report.DEFAULT_COLUMNS[3])
+    report.DEFAULT_COLUMNS[2], EPOCHS_RUN, report.DEFAULT_COLUMNS[3])
 
 
 def balanced_weights(num_classes: int, minority, ratio: float):
@@ -164,6 +177,9 @@ MAE_MARGIN = 0.01  # test MAE in target-std units: 1% of a standard
 # deviation (0.8 of the original units)
 LEARNED_MSE = 0.9  # test MSE below this (1 = predicting the mean): the
 # regression learned something
+SETTLED_EPOCHS = 2  # converged: the best validation epoch at least this many
+# epochs before the last (mean over seeds), so that a longer run would not
+# move the arm's best epoch; a best epoch at the last means still improving
 
 
 def _arm(ev: claims.Evidence, loss: str, column, label: str = ''
@@ -244,6 +260,50 @@ def _mae_robust(pev: claims.PartEvidence) -> claims.Verdict:
                      'the training targets')
 
 
+def _settled(ev: claims.Evidence, trial: str) -> np.ndarray:
+  """Per seed: epochs run minus the best epoch."""
+  return np.array([r - b for r, b in zip(ev.column(trial, RAN),
+                                         ev.column(trial, BEST))
+                   if r is not None and b is not None], np.float64)
+
+
+def _converged(part: str, arms, what: str) -> claims.Requirement:
+  """Every arm compared converged: the least settled arm's mean (over
+  seeds) of epochs run minus best epoch is at least SETTLED_EPOCHS.
+  `arms(ev)` gives the arms' trial names in the part's evidence."""
+  def least(pev):
+    ev = pev.part(part)
+    gaps = [_settled(ev, t) for t in arms(ev)]
+    means = [g.mean() if g.size else -math.inf for g in gaps]
+    return gaps[int(np.argmin(means))]
+  return claims.requires(
+      f'{what} converged in the {part} part (the least settled arm: epochs '
+      'run minus best epoch, a best epoch at the last is still improving)',
+      least, '>=', SETTLED_EPOCHS)
+
+
+def _losses(*names):
+  """The trials of these losses (MissingTrial if one is not in the grid)."""
+  return lambda ev: [ev.trial(name=n) for n in names]
+
+
+def _class_arms(ev: claims.Evidence):
+  """Cross-entropy and the regression losses it is compared with (as
+  _cross_entropy compares them)."""
+  others = [t for t in (ev.find(name=n) for n in ('mse', 'mae', 'huber'))
+            if t]
+  if not others:
+    raise claims.MissingTrial('no regression loss in --class_losses')
+  return [ev.trial(name='cross_entropy')] + others
+
+
+def _imbalance_arms(ev: claims.Evidence):
+  weighted = [t for t in ev.trials if t.startswith('class_weights=')]
+  if not weighted:
+    raise claims.MissingTrial('no class-weighted trial in this grid')
+  return _losses('cross_entropy', 'focal')(ev) + weighted[:1]
+
+
 def _learned(part: str, loss: str) -> claims.Requirement:
   return claims.requires(
       f'{loss.upper()} learns the {part} task (test MSE; 1 = predicting the '
@@ -257,12 +317,14 @@ CLAIMS = (
         tested_as='test accuracy of an MLP (256 ReLU units, Adam) on '
         'Fashion-MNIST trained with cross-entropy, against the same trained '
         'with MSE and with MAE on one-hot targets (margin '
-        f'{ACC_MARGIN}; both must hold); ECE beside it',
+        f'{ACC_MARGIN}; both must hold), where every arm converged (best '
+        f'epoch at least {SETTLED_EPOCHS} before the last); ECE beside it',
         rule=_cross_entropy,
         regime=(claims.requires(
             'cross-entropy trains above chance (test acc)',
             lambda pev: _arm(pev.part(_CLASSES), 'cross_entropy',
-                             'test acc'), '>=', CHANCE + 0.3),)),
+                             'test acc'), '>=', CHANCE + 0.3),
+                _converged(_CLASSES, _class_arms, 'every loss compared'))),
     claims.Claim(
         '001 Q9', 'For imbalanced datasets, using focal loss or weighted '
         'cross-entropy can be effective',
@@ -276,7 +338,9 @@ CLAIMS = (
         regime=(claims.requires(
             'the imbalance hurts the minority classes under plain '
             'cross-entropy (majority minus minority recall)',
-            _imbalance_hurts, '>=', 0.1),)),
+            _imbalance_hurts, '>=', 0.1),
+                _converged(_IMBALANCED, _imbalance_arms,
+                           'plain, weighted cross-entropy and focal loss'))),
     claims.Claim(
         '001 Q9', 'Mean Squared Error (MSE): ... Used For: Regression '
         'problems, especially when the goal is to minimize large errors',
@@ -285,7 +349,8 @@ CLAIMS = (
         'trained with MSE against trained with MAE (margin '
         f'{MSE_MARGIN} target variances)',
         rule=_mse_for_large_errors,
-        regime=(_learned(_CLEAN, 'mse'), _learned(_CLEAN, 'mae'))),
+        regime=(_learned(_CLEAN, 'mse'), _learned(_CLEAN, 'mae'),
+                _converged(_CLEAN, _losses('mse', 'mae'), 'MSE and MAE'))),
     claims.Claim(
         '001 Q9', 'MAE is less sensitive to outliers than MSE',
         tested_as='per seed, how much the test MAE rises when some of the '
@@ -294,7 +359,9 @@ CLAIMS = (
         'training with MAE against training '
         f'with MSE (margin {MAE_MARGIN} target stds)',
         rule=_mae_robust,
-        regime=(_learned(_CLEAN, 'mse'), _learned(_CLEAN, 'mae'))),
+        regime=(_learned(_CLEAN, 'mse'), _learned(_CLEAN, 'mae'),
+                _converged(_CLEAN, _losses('mse', 'mae'), 'MSE and MAE'),
+                _converged(_NOISY, _losses('mse', 'mae'), 'MSE and MAE'))),
 )
 
 
