@@ -19,8 +19,8 @@ written in one of the declared forms below:
 The forms, each with its direction and margin fixed before any number is
 seen (dlexp/stats.py has the tests):
 
-- `greater(a, b, margin)` / `less`: A > B. Supported when Welch's test
-  finds the difference at alpha in the stated direction; contradicted
+- `greater(a, b, margin)` / `less`: A > B. Supported when Welch's test,
+  one-sided in the stated direction, finds the difference at alpha; contradicted
   when a one-sided test shows the effect falls short of the margin (the
   smallest effect that matters): A below B, equal, or above by less.
 - `equivalent(a, b, margin)`: A = B within the margin (TOST); contradicted
@@ -581,7 +581,8 @@ def _unless_trivial(p_support: float, p_short: float) -> float:
 def greater(a: Sample, b: Sample, margin: float, what: str,
             fmt: str = '.4f') -> Verdict:
   """Claim: mean(A) > mean(B) by an effect that matters (`margin`).
-  Supported: Welch's test at alpha with A above B. Contradicted: the effect
+  Supported: Welch's one-sided test at alpha with A above B (the
+  direction is fixed before any number). Contradicted: the effect
   is significantly below the margin (one-sided Welch test of A - B <
   margin: the upper confidence bound is under it), which covers A below B
   and A equal to B; a significant effect smaller than the margin is
@@ -592,7 +593,9 @@ def greater(a: Sample, b: Sample, margin: float, what: str,
   ex = a.exact and b.exact
   r = stats.welch(a.values, b.values, alpha(), ex)
   p_con = stats.shifted_p(a.values, b.values, margin, 'less', ex)
-  p_sup = _unless_trivial(r.p if r.effect > 0 else 1.0, p_con)
+  # The direction is stated before any number: a one-sided test.
+  p_sup = _unless_trivial(
+      stats.shifted_p(a.values, b.values, 0.0, 'greater', ex), p_con)
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
           f'below the margin {margin:g}: p{_p(p_con)}{_basis(a, b)}')
   return _issue(what, f'{a.name} > {b.name} (margin {margin:g})', text, r,
@@ -609,7 +612,8 @@ def less(a: Sample, b: Sample, margin: float, what: str,
   ex = a.exact and b.exact
   r = stats.welch(a.values, b.values, alpha(), ex)
   p_con = stats.shifted_p(a.values, b.values, -margin, 'greater', ex)
-  p_sup = _unless_trivial(r.p if r.effect < 0 else 1.0, p_con)
+  p_sup = _unless_trivial(
+      stats.shifted_p(a.values, b.values, 0.0, 'less', ex), p_con)
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
           f'short of the margin {margin:g}: p{_p(p_con)}{_basis(a, b)}')
   return _issue(what, f'{a.name} < {b.name} (margin {margin:g})', text, r,
@@ -653,10 +657,13 @@ def not_worse(a: Sample, b: Sample, margin: float, what: str,
 
 def rate_greater(a: Count, b: Count, what: str) -> Verdict:
   """Claim: a larger share of A's seeds than of B's have the outcome:
-  Fisher's exact test (two-sided; the direction decides)."""
+  Fisher's exact test, one-sided each way (the direction is the claim's);
+  the shown interval and p of the difference are two-sided."""
   r = stats.fisher(a.k, a.n, b.k, b.n, alpha())
-  p_sup = r.p if r.effect > 0 else 1.0
-  p_con = r.p if r.effect < 0 else 1.0
+  p_sup = stats.fisher_p(a.k, a.n, b.k, b.n, 'greater') if a.n and b.n \
+      else math.nan
+  p_con = stats.fisher_p(a.k, a.n, b.k, b.n, 'less') if a.n and b.n \
+      else math.nan
   text = f'{a.describe()} vs {b.describe()}; {_stated(r, ".2f")}'
   return _issue(what, f'rate({a.name}) > rate({b.name})', text, r, p_sup,
                 p_con)

@@ -43,13 +43,14 @@ def test_a_significant_difference_smaller_than_the_margin_contradicts():
 
 
 def test_greater_decides_at_alpha():
-  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # Welch p = 0.0805
-  with claims.alpha_of(0.05):
+  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # one-sided p = 0.0403
+  with claims.alpha_of(0.04):
     assert claims.less(a, b, 0.1, 'x').verdict == claims.INCONCLUSIVE
-  with claims.alpha_of(0.081):
+  with claims.alpha_of(0.041):
     assert claims.less(a, b, 0.1, 'x').verdict == claims.SUPPORTED
-  with claims.alpha_of(0.080):
-    assert claims.less(a, b, 0.1, 'x').verdict == claims.INCONCLUSIVE
+  with claims.alpha_of(0.05):
+    assert claims.less(a, b, 0.1, 'x').p_support == pytest.approx(
+        0.0805162 / 2, rel=1e-5)
 
 
 def test_fewer_than_two_seeds_is_inconclusive_and_says_so():
@@ -127,12 +128,12 @@ def test_across_any_is_an_existence_claim():
 
 
 def test_holm_can_undo_a_case_that_is_significant_alone():
-  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # p = 0.0805
-  with claims.alpha_of(0.1):
+  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # one-sided p = 0.0403
+  with claims.alpha_of(0.05):
     alone = claims.less(a, b, 0.1, 'x')
     assert alone.verdict == claims.SUPPORTED
     both = claims.across([('one', alone), ('two', alone)])
-    assert both.verdict == claims.INCONCLUSIVE  # Holm: 2 x 0.0805 > 0.1
+    assert both.verdict == claims.INCONCLUSIVE  # Holm: 2 x 0.0403 > 0.05
     assert both.derive() == both.verdict
 
 
@@ -286,15 +287,15 @@ def test_smoke_verdicts_are_labelled():
 def test_nested_cases_are_adjusted_as_one_test_each():
   """An 'any' over two 'and' cases: each case counts as one test (its
   largest p of support), and Holm adjusts over the two."""
-  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # Welch p = 0.0805
-  with claims.alpha_of(0.1):
+  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # one-sided p = 0.0403
+  with claims.alpha_of(0.05):
     strong = claims.less(_s(LO), _s(HI), 0.005, 'x')
     weak = claims.less(a, b, 0.1, 'x')
     case = claims.across([('strong', strong), ('weak', weak)], 'and')
-    assert case.verdict == claims.SUPPORTED  # 0.0805 < 0.1 (no Holm: IUT)
+    assert case.verdict == claims.SUPPORTED  # the larger part's p, 0.0403
     assert case.p == pytest.approx(weak.p_support, rel=1e-6)
     both = claims.across([('bias 0', case), ('bias 0.1', case)], 'any')
-    assert both.verdict == claims.INCONCLUSIVE  # Holm: 2 x 0.0805 > 0.1
+    assert both.verdict == claims.INCONCLUSIVE  # Holm over the two cases
     assert both.derive() == both.verdict
 
 
