@@ -31,9 +31,13 @@ degradation), and the verdict counts such seeds. The degradation claim
 compares the deepest plain net with the shallowest; "ResNets came to solve
 this issue" needs both the residual net below its plain twin at the largest
 depth AND no degradation left among the residual nets (the deepest not
-worse in training error than the shallowest by more than 0.01); "deeper
-models again behave as expected" is the ordering of the residual nets by
-depth: each deeper one has a lower test error than the next shallower one.
+worse in training error than the shallowest by more than half the
+shallowest's mean training error); the mechanism the notes give (learning
+the identity is easy) is not measured. "Deeper models again behave as
+expected" is the ordering of the residual nets by depth: each deeper one
+has a lower test error than the next shallower one, decided only where the
+shallowest residual net leaves depth room to improve (training error at
+least 0.02).
 
 Columns:
 - params: trainable parameters (a plain net has its twin's exactly);
@@ -42,7 +46,8 @@ Columns:
 - train loss @end: the same epoch's mean training loss;
 - loss drop last 3 ep: the training loss 3 epochs before the end minus at
   the end, the convergence check;
-- test err: 1 - test accuracy of the restored best-validation epoch;
+- test err: 1 - test accuracy of the restored best-validation epoch (the
+  verdicts name in how many seeds it was restored);
 - val err @end: 1 - validation accuracy after the last epoch.
 The learning curves (train loss, train and validation accuracy per epoch)
 are drawn for the findings; every epoch's numbers are in metrics.jsonl.
@@ -87,6 +92,14 @@ CHANCE = 0.9  # error of a 10-class guess
 # effect in He et al. is several points), half a point of test error (5 of
 # MNIST-1D's 1,000 test sequences).
 ERR_MARGIN, TEST_MARGIN = 0.01, 0.005
+# No degradation among residual nets: the deepest may be worse than the
+# shallowest by at most this share of the shallowest's mean training error
+# (a fixed 0.01 would be about all of a residual-8's error on MNIST-1D).
+NO_DEGRADE_SHARE = 0.5
+# Deeper residual nets can only be better where the shallowest leaves room:
+# its training error at least 0.02 (two points; below it the nets are all
+# near zero training error and depth has nothing to fix).
+ROOM = 0.02
 
 
 def _err(value):
@@ -114,7 +127,7 @@ TRAIN_ERR = report.Column('train err @end',
 TRAIN_LOSS = report.Column('train loss @end', _last('train_loss'), '.4f')
 DROP = report.Column(f'loss drop last {LAST} ep', _loss_drop, '+.3f')
 TEST_ERR = report.Column('test err', lambda r: _err(r.final('test_accuracy')),
-                         '.4f')
+                         '.4f', restorable=True)
 VAL_ERR = report.Column('val err @end',
                         lambda r: _err(_last('val_accuracy')(r)), '.4f')
 PARAMS = report.Column('params', lambda r: r.final('params'), ',.0f',
@@ -192,14 +205,18 @@ def _plain_degrades(ev: claims.Evidence) -> claims.Verdict:
 def _residual_fixes(ev: claims.Evidence) -> claims.Verdict:
   depths = _depths(ev)
   low, high = depths[0], depths[-1]
+  shallow = _arm(ev, low, False, TRAIN_ERR)
+  margin = NO_DEGRADE_SHARE * (float(shallow.values.mean())
+                               if shallow.values.size else 0.0)
   return claims.across([
       (f'residual-{high} below plain-{high}', claims.less(
           _arm(ev, high, False, TRAIN_ERR), _arm(ev, high, True, TRAIN_ERR),
           margin=ERR_MARGIN, what='training error at the end')),
       (f'no degradation: residual-{high} not worse than residual-{low}',
        claims.not_worse(
-           _arm(ev, high, False, TRAIN_ERR), _arm(ev, low, False, TRAIN_ERR),
-           margin=ERR_MARGIN, what='training error at the end',
+           _arm(ev, high, False, TRAIN_ERR), shallow, margin=margin,
+           what=f'training error at the end (margin {NO_DEGRADE_SHARE:g} x '
+           f'residual-{low}\'s mean error = {margin:.4f})',
            higher_is_better=False)),
   ], 'and').with_note(_collapsed(ev, _RES_FIX(depths)))
 
@@ -237,10 +254,11 @@ CLAIMS = (
         '002 Q7', 'ResNets came to solve this issue by making learning the '
         'identity functions with high depth models easy',
         tested_as=f'{_PROXY}: at the largest depth the residual net\'s '
-        'training error is below its plain '
-        'twin\'s, AND the deepest residual net is not worse in training error '
-        'than the shallowest by more than 0.01 (no degradation left), both '
-        'required (Holm)',
+        'training error is below its plain twin\'s (margin 0.01), AND the '
+        'deepest residual net is not worse in training error than the '
+        f'shallowest by more than {NO_DEGRADE_SHARE:g} x the shallowest\'s '
+        'mean training error (no degradation left), both required (Holm); '
+        'the mechanism (learning the identity is easy) is not measured',
         rule=_residual_fixes,
         regime=(_converged('the deepest plain net and the residual nets '
                            'compared', _RES_FIX),
@@ -249,12 +267,19 @@ CLAIMS = (
         '002 Q7', 'now deeper models again behaves as expected (better than '
         'shallower models)',
         tested_as=f'{_PROXY}: the residual nets ordered by depth, each '
-        'deeper one with a lower test '
-        'error than the next shallower one (margin 0.005), every step '
-        'required (Holm)',
+        'deeper one with a lower test error (1 - test accuracy at the '
+        'restored best-validation epoch, not the last) than the next '
+        'shallower one (margin 0.005), every step required (Holm), where '
+        f'the shallowest residual net has room to improve (training error '
+        f'@end >= {ROOM:g})',
         rule=_deeper_residual_better,
         regime=(_converged('the residual nets', _RESIDUAL),
-                _trains('the residual nets', _RESIDUAL))),
+                _trains('the residual nets', _RESIDUAL),
+                claims.requires(
+                    'the shallowest residual net has room to improve '
+                    '(training error @end)',
+                    lambda ev: _arm(ev, _depths(ev)[0], False, TRAIN_ERR),
+                    '>=', ROOM))),
 )
 
 

@@ -43,20 +43,30 @@ budget, and every claim's tested_as says "proxy".
 
 Design (issue 27). Failing to learn is all or nothing per run (a seed
 leaves chance or stays there), so these outcomes are compared as counts of
-seeds (Fisher's exact test), never as means over a mixture of failed and
-learning seeds. The table's 'stuck at chance' is the fraction of seeds
-that ended at ln 10 (the notebook's own failure); its status column counts
-the seeds that ended at chance by any road ('collapsed') or diverged, which
-the fixes' claims count as failures. The notebook's VGG claim is
-reproduced when more than half of the seeds end stuck at ln 10; the
-ResNet's when its test accuracy is above 0.2. Scaling the inputs is
-compared with raw pixels at both initializations (Glorot, He); batch norm
-by the failed seeds with and without it, where the notebook's VGG fails
-at all. He initialization is judged where its derivation applies, on
-inputs of unit scale, by the gradient that reaches the first layer at
+seeds (one-sided Fisher tests), never as means over a mixture of failed
+and learning seeds. Every count uses one definition, the table's 'at
+chance or diverged': a seed ended at chance (last training loss within
+0.01 of ln 10 and test accuracy within 0.05 of 0.1) or its loss went non-
+finite. The notebook's VGG claim is its own contrast: more VGG seeds than
+ResNet seeds fail. The ResNet's claim (test accuracy above 0.2) is decided
+only where the proxy ResNet learns at all (training loss @end < 1.5).
+Scaling the inputs is compared with raw pixels per initialization (Glorot,
+He) where the scaled arm propagates a signal at init (|log10 grad
+first/logits| < 1); a case that fails it is left out and named. Batch norm
+is judged by failed seeds with and without it, only where the notebook's
+VGG fails in at least 4 of 5 seeds (below that, 5 seeds cannot show a
+reduction). The at-init diagnostics run with diagnostics.train_mode off:
+batch norm then applies its initial running averages (the identity), so
+the batch_norm row's @init columns equal the plain VGG's by construction.
+He initialization is judged where its derivation applies, on inputs of
+unit scale, by the gradient that reaches the first layer at
 initialization (|log10| of its norm over the logits', 0 = neither
 vanishing nor exploding) against Glorot's on the same inputs; raw 0-255
 pixels break He's assumption (the he_init row shows what happens then).
+The learning-rate sentence is tested for overshooting (a rise of the
+epoch's training loss by >= 0.1 above an earlier epoch's, or divergence;
+only where the large rate shows one) and for slow or stuck at a small
+rate; "faster" is not tested.
 
   python experiments/vgg_cifar_failure.py
   python experiments/vgg_cifar_failure.py --fixes=batch_norm,he_init --epochs=16
@@ -134,12 +144,17 @@ def _pinned(run):
 
 
 def _stuck(run):
-  """1 when the run ended at chance: last training loss within 0.01 of
-  ln 10 and test accuracy within 0.05 of 1/10; else 0."""
-  gap, acc = _pinned(run), run.final('test_accuracy')
-  if gap is None or acc is None:
+  """1 when the run failed: it diverged (status 'diverged', or a last
+  training loss that is not finite), or it ended at chance (last training
+  loss within 0.01 of ln 10 and test accuracy within 0.05 of 1/10); else
+  0. The one definition of failure every claim counts."""
+  loss, acc = _at_end('train_loss')(run), run.final('test_accuracy')
+  if report.status_of(run) == 'diverged' or (
+      loss is not None and not math.isfinite(loss)):
+    return 1.0
+  if loss is None or acc is None:
     return None
-  return float(gap <= 0.01 and abs(acc - 0.1) <= 0.05)
+  return float(abs(loss - LN10) <= 0.01 and abs(acc - 0.1) <= 0.05)
 
 
 def _log_ratio(run):
@@ -147,11 +162,28 @@ def _log_ratio(run):
   return None if ratio is None or not ratio > 0 else abs(math.log10(ratio))
 
 
+def _loss_rise(run):
+  """The largest rise of the epoch's mean training loss above its lowest
+  value at an earlier epoch (0 with under 2 epochs); none (no finite value)
+  where a training loss is not finite: the run diverged."""
+  end = int(run.final('epochs_run') or 0)
+  losses = [run.at_epoch('train_loss', e) for e in range(1, end + 1)]
+  losses = [v for v in losses if v is not None]
+  if any(not math.isfinite(v) for v in losses):
+    return None
+  rise, low = 0.0, math.inf
+  for v in losses:
+    rise, low = max(rise, v - low), min(low, v)
+  return rise
+
+
 LOSS = report.Column('train loss @end', _at_end('train_loss'), '.4f')
 GRAD_LOG = report.Column('abs log10 grad first/logits @init', _log_ratio, '.3f')
 TEST = report.final('test_accuracy', 'test acc')
 PINNED = report.Column('loss - ln 10 (abs)', _pinned, '.4f')
-STUCK = report.Column('stuck at chance (fraction of seeds)', _stuck, '.2f')
+STUCK = report.Column('at chance or diverged (fraction of seeds)', _stuck,
+                      '.2f')
+RISE = report.Column('train loss rise (max over epochs)', _loss_rise, '.3f')
 SPREAD = report.final('logit_spread_examples', 'logit spread', '.2e')
 COLUMNS = (
     report.Column('act std first @init', _stat('act_std', 'first', 0), '.3g'),
@@ -160,7 +192,7 @@ COLUMNS = (
     report.Column('dead last @end', _stat('dead_fraction', 'last', 'end'),
                   '.3f'),
     report.Column('grad first/logits @init', _ratio, '.3g'), GRAD_LOG,
-    SPREAD, LOSS, STUCK, TEST, report.DEFAULT_COLUMNS[3])
+    SPREAD, LOSS, RISE, STUCK, TEST, report.DEFAULT_COLUMNS[3])
 
 
 # -- claims -------------------------------------------------------------------
@@ -169,6 +201,21 @@ COLUMNS = (
 NOTEBOOK_VGG = 'notebook VGG,learning_rate=0.001'
 NOTEBOOK_RESNET = 'notebook ResNet (batch norm)'
 CHANCE = 0.1  # ten classes
+# The ResNet learns in this proxy when its last training loss is below 1.5
+# nats (ln 10 = 2.30 is chance; the notebook's ResNet reached 0.74 test
+# accuracy, a loss well under 1).
+LEARNS_LOSS = 1.5
+# A signal propagates at initialization when the first layer's gradient is
+# within a factor of 10 of the logits' (|log10 ratio| < 1).
+PROPAGATES = 1.0
+# Batch norm's effect on failures is decidable by Fisher's test on 5 seeds
+# only where the baseline fails in at least 4 of 5 (against 0 of 5:
+# one-sided p = 0.024; 3 of 5 against 0 gives p = 0.083).
+BASELINE_FAILS = 0.8
+# Overshooting shows as a rise of the epoch's mean training loss above its
+# earlier minimum by at least 0.1 nats (a net at chance moves by ~0.01 from
+# epoch to epoch), or as divergence.
+RISE_MIN = 0.1
 
 
 def _lr_trial(lr: float) -> str:
@@ -176,17 +223,15 @@ def _lr_trial(lr: float) -> str:
 
 
 def _failed(ev: claims.Evidence, trial: str, name: str) -> claims.Count:
-  """Seeds of `trial` that learned nothing: the table's status 'collapsed'
-  (last validation accuracy within 0.02 of 0.1: stuck at ln 10, or with
-  the logits blown up and the accuracy at chance all the same) or
-  'diverged'."""
-  ev.need(trial)
-  k = sum(ev.count(trial, what).k for what in ('collapsed', 'diverged'))
-  return claims.Count(k, ev.seeds(trial), name, 'at chance or diverged')
+  """Seeds of `trial` that failed by the table's one definition (column
+  'at chance or diverged'): ended at chance (|loss - ln 10| <= 0.01 and
+  test accuracy within 0.05 of 0.1) or diverged."""
+  return ev.count(ev.need(trial), key=STUCK, where=lambda v: v == 1.0,
+                  name=name, what='at chance or diverged')
 
 
 def _failed_share(trial: str):
-  """A precondition's value: the share of `trial`'s seeds at chance."""
+  """A precondition's value: the share of `trial`'s seeds that failed."""
   def share(ev):
     c = _failed(ev, trial, trial)
     return c.k / c.n if c.n else float('nan')
@@ -194,14 +239,13 @@ def _failed_share(trial: str):
 
 
 def _vgg_at_chance(ev: claims.Evidence) -> claims.Verdict:
-  """The notebook ran once; its outcome is one draw of an all-or-nothing
-  event. Reproduced when the setting ends at chance in more than half of
-  the seeds: an exact binomial test of the count against 1/2."""
-  return claims.share_above(
-      ev.count(ev.need(NOTEBOOK_VGG), key=STUCK, where=lambda v: v == 1.0,
-               name='notebook VGG', what='at chance'), 0.5,
-      'share of seeds that ended at chance (|loss - ln 10| <= 0.01, test '
-      'accuracy within 0.05 of 0.1)')
+  """The notebook's own contrast: its VGG ended at chance, its ResNet did
+  not, in the same setting; more VGG seeds than ResNet seeds fail (one-
+  sided Fisher)."""
+  return claims.rate_greater(
+      _failed(ev, NOTEBOOK_VGG, 'notebook VGG'),
+      _failed(ev, NOTEBOOK_RESNET, 'notebook ResNet'),
+      'seeds at chance or diverged, VGG against ResNet')
 
 
 def _resnet_learns(ev: claims.Evidence) -> claims.Verdict:
@@ -216,16 +260,46 @@ def _fewer_failed(ev, base: str, fixed: str, what: str) -> claims.Verdict:
                              _failed(ev, fixed, fixed), what)
 
 
+def _grad_mean(ev: claims.Evidence, trial: str) -> float:
+  values = _at_init(ev, trial, trial).values
+  return float(values.mean()) if values.size else math.nan
+
+
+# Raw against scaled pixels: (case, raw trial, scaled trial).
+_SCALING = (('Glorot init', NOTEBOOK_VGG, 'scaled_inputs'),
+            ('He init', 'he_init', 'he_init+scaled_inputs'))
+
+
+def _scaling_pairs(ev: claims.Evidence):
+  pairs = [p for p in _SCALING if p[1] in ev.table and p[2] in ev.table]
+  if not pairs:
+    raise claims.MissingTrial('no raw/scaled pair in this grid')
+  return pairs
+
+
+def _best_scaled_propagation(ev: claims.Evidence) -> float:
+  return min(_grad_mean(ev, scaled) for _, _, scaled in _scaling_pairs(ev))
+
+
 def _scaling_helps(ev: claims.Evidence) -> claims.Verdict:
-  """Raw against scaled pixels at each initialization that has both."""
-  return claims.across([
-      ('Glorot init', _fewer_failed(ev, NOTEBOOK_VGG, 'scaled_inputs',
-                                    'seeds at chance or diverged, raw vs '
-                                    'scaled pixels')),
-      ('He init', _fewer_failed(ev, 'he_init', 'he_init+scaled_inputs',
-                                'seeds at chance or diverged, raw vs '
-                                'scaled pixels')),
-  ], 'all')
+  """Raw against scaled pixels at each initialization whose scaled arm
+  propagates a signal at init (mean |log10 grad first/logits| < 1); a case
+  whose scaled arm does not (its net is broken by its initialization,
+  whatever the inputs) is left out and named."""
+  cases, left_out = [], []
+  for case, raw, scaled in _scaling_pairs(ev):
+    grad = _grad_mean(ev, scaled)
+    if not grad < PROPAGATES:
+      left_out.append(f'{case} (scaled arm |log10 grad first/logits| at '
+                      f'init {grad:.2f} >= {PROPAGATES:g}: no signal)')
+      continue
+    cases.append((case, _fewer_failed(
+        ev, raw, scaled, 'seeds at chance or diverged, raw vs scaled '
+        'pixels')))
+  verdict = claims.across(cases, 'all')
+  if left_out:
+    verdict = verdict.with_note('left out: ' + '; '.join(left_out))
+  return verdict
 
 
 def _batch_norm_stabilizes(ev: claims.Evidence) -> claims.Verdict:
@@ -255,28 +329,41 @@ def _he_gradients(ev: claims.Evidence) -> claims.Verdict:
   return verdict
 
 
+def _overshot(ev: claims.Evidence, trial: str, name: str) -> claims.Count:
+  """Seeds whose training loss rose by RISE_MIN or more above an earlier
+  epoch's, or diverged (no finite rise)."""
+  return ev.count(ev.need(trial), key=RISE,
+                  where=lambda v: v is None or v >= RISE_MIN, name=name,
+                  what=f'loss rose >= {RISE_MIN:g} or diverged')
+
+
 def _learning_rates(ev: claims.Evidence) -> claims.Verdict:
-  """The sentence's three parts on the notebook's VGG, each against the
+  """The sentence's tested parts on the notebook's VGG, each against the
   notebook's rate 0.001; "may": an existence claim, supported where some
   part shows in this setting (the verdict names which), never refuted by
-  its absence here."""
+  its absence here. The overshooting part is tested only where the large
+  rate shows a loss rise or divergence in some seed; else it is left out
+  and named."""
   base, low, high = (NOTEBOOK_VGG, _lr_trial(LOW_LR), _lr_trial(HIGH_LR))
-  return claims.across([
-      (f'faster: fewer at chance at {HIGH_LR:g} than at 0.001',
-       claims.rate_greater(
-           _failed(ev, base, 'lr 0.001'),
-           _failed(ev, high, f'lr {HIGH_LR:g}'),
-           'seeds at chance or diverged')),
-      (f'overshooting: more diverged at {HIGH_LR:g} than at 0.001',
-       claims.rate_greater(
-           ev.count(ev.need(high), 'diverged', name=f'lr {HIGH_LR:g}'),
-           ev.count(ev.need(base), 'diverged', name='lr 0.001'),
-           'seeds diverged')),
-      (f'slow: more at chance at {LOW_LR:g} than at 0.001',
-       claims.rate_greater(
-           _failed(ev, low, f'lr {LOW_LR:g}'),
-           _failed(ev, base, 'lr 0.001'), 'seeds at chance or diverged')),
-  ], 'any')
+  cases = []
+  shown = _overshot(ev, high, f'lr {HIGH_LR:g}')
+  if shown.k:
+    cases.append((
+        f'overshooting: more loss rises or divergence at {HIGH_LR:g} than '
+        'at 0.001', claims.rate_greater(
+            shown, _overshot(ev, base, 'lr 0.001'),
+            f'seeds whose training loss rose >= {RISE_MIN:g} or diverged')))
+  cases.append((
+      f'slow or stuck: more at chance at {LOW_LR:g} than at 0.001',
+      claims.rate_greater(
+          _failed(ev, low, f'lr {LOW_LR:g}'),
+          _failed(ev, base, 'lr 0.001'), 'seeds at chance or diverged')))
+  verdict = claims.across(cases, 'any')
+  if not shown.k:
+    verdict = verdict.with_note(
+        f'overshooting left out: no seed at {HIGH_LR:g} shows a training '
+        f'loss rise >= {RISE_MIN:g} or divergence ({shown.describe()})')
+  return verdict
 
 
 # The rates the learning-rate claim reads (the default --fix_lrs).
@@ -284,42 +371,62 @@ LOW_LR, HIGH_LR = 0.0001, 0.01
 _PROXY = ('proxy: Fashion-MNIST resized to 32x32x3 (not CIFAR-10), VGG16 '
           'and ResNet-50 at 1/16 width from random initialization (no '
           'ImageNet weights), 160 steps')
+_FAILED = ('seeds at chance or diverged (the table\'s one definition: '
+           '|loss - ln 10| <= 0.01 and test accuracy within 0.05 of 0.1, or '
+           'a non-finite loss)')
 
 CLAIMS = (
     claims.Claim(
         '002 PA', 'Our VGG model final results on cifar10 dataset: ... '
         'loss= 2.3026132583618164 accuracy= 0.10000000149011612',
-        tested_as=f'{_PROXY}: the notebook\'s setting (raw pixels, Glorot, '
-        'SGD 0.001 momentum 0.9, batch 100) ends at chance (loss ln 10, '
-        'accuracy 0.1) in more than half of the seeds',
+        tested_as=f'{_PROXY}: in the notebook\'s setting (raw pixels, '
+        f'Glorot, SGD 0.001 momentum 0.9, batch 100), {_FAILED}, the VGG '
+        'against the ResNet (the notebook\'s own contrast; one-sided '
+        'Fisher)',
         rule=_vgg_at_chance),
     claims.Claim(
         '002 PA', 'Our ResNet model final results on cifar10 dataset: ... '
         'accuracy= 0.7361999750137329',
         tested_as=f'{_PROXY}: the ResNet with batch norm in the notebook\'s '
         'setting learns: test accuracy above 0.2 (chance + 0.1), not the '
-        'pretrained 0.7362',
-        rule=_resnet_learns),
+        'pretrained 0.7362; decided only where the proxy ResNet trains '
+        f'(training loss @end < {LEARNS_LOSS:g}), which 160 steps (the '
+        'notebook ran ~1,750) may not reach: a longer re-run is needed',
+        rule=_resnet_learns,
+        regime=(claims.requires(
+            'the proxy ResNet learns (train loss @end)',
+            lambda ev: ev.sample(ev.need(NOTEBOOK_RESNET), LOSS,
+                                 'notebook ResNet', keep_collapsed=True),
+            '<', LEARNS_LOSS),)),
     claims.Claim(
         '004 K4', 'Data preprocessing ... helps improve model convergence '
         '... normalization (scaling input features to a specific range)',
-        tested_as=f'{_PROXY}: seeds that end at chance or diverge with raw '
-        '0-255 pixels against pixels / 255 standardized, at Glorot and at He '
-        'initialization (Fisher, both required, Holm)',
-        rule=_scaling_helps),
+        tested_as=f'{_PROXY}: {_FAILED} with raw 0-255 pixels against '
+        'pixels / 255 standardized, per initialization (Glorot, He) where '
+        'the scaled arm propagates a signal at init (mean |log10 grad '
+        f'first/logits| < {PROPAGATES:g}; a case failing it is left out and '
+        'named: Glorot with scaled inputs vanishes here); one-sided Fisher, '
+        'every case kept required (Holm)',
+        rule=_scaling_helps,
+        regime=(claims.requires(
+            'the scaled arm propagates a signal at init in some case '
+            '(smallest mean |log10 grad first/logits| over the cases)',
+            _best_scaled_propagation, '<', PROPAGATES),)),
     claims.Claim(
         '002 Q1', 'Batch norm. layers help improving model overall '
         'performance by specifically boosting training stability and '
         'accelerating training process',
-        tested_as=f'{_PROXY}: stability as seeds that learn: seeds that end '
-        'at chance or diverge, the notebook\'s VGG against the same VGG with '
-        'batch norm after every layer (Fisher), where the notebook\'s VGG '
-        'fails in some seed',
+        tested_as=f'{_PROXY}: stability only, as {_FAILED}, the notebook\'s '
+        'VGG against the same VGG with batch norm after every layer (one-'
+        'sided Fisher), decided only where the notebook\'s VGG fails in at '
+        'least 4 of 5 seeds (fewer leaves Fisher\'s test on 5 seeds unable '
+        'to succeed); "accelerating" and "overall performance" are not '
+        'tested',
         rule=_batch_norm_stabilizes,
         regime=(claims.requires(
-            'the notebook\'s VGG is unstable: some seed ends at chance or '
-            'diverges (share of its seeds)', _failed_share(NOTEBOOK_VGG), '>',
-            0.0),)),
+            'the notebook\'s VGG is unstable: share of its seeds at chance '
+            'or diverged', _failed_share(NOTEBOOK_VGG), '>=',
+            BASELINE_FAILS),)),
     claims.Claim(
         '003 Q1', 'He initialization ... is designed to alleviate the '
         'vanishing/exploding gradients problem',
@@ -333,15 +440,20 @@ CLAIMS = (
             lambda ev: _at_init(ev, 'scaled_inputs', 'Glorot'),
             '>=', 1.0),)),
     claims.Claim(
-        '004 G6', 'A large learning rate may lead to faster convergence but '
-        'risks overshooting the optimal weights, while a small learning rate '
-        'may converge slowly',
-        tested_as=f'{_PROXY}: the notebook\'s VGG at lr 0.01 and 0.0001 '
-        'against its 0.001: fewer seeds at chance or diverged at 0.01 '
-        '(faster), more diverged at 0.01 (overshooting), more at chance or '
-        'diverged at 0.0001 (slow); '
-        'Fisher, Holm over the three; "may": supported where a part shows '
-        '(the verdict names it), else inconclusive',
+        '004 G6', 'A large learning rate ... risks overshooting the optimal '
+        'weights, while a small learning rate may converge slowly and get '
+        'stuck in local minima',
+        tested_as=f'{_PROXY}; on the notebook\'s VGG (Glorot on raw pixels, '
+        'a net already broken by its initialization), lr 0.01 and 0.0001 '
+        'against 0.001: overshooting as more seeds whose epoch training '
+        f'loss rose >= {RISE_MIN:g} above an earlier epoch\'s or diverged at '
+        '0.01 (tested only where some seed at 0.01 shows it), slow or stuck '
+        f'as more {_FAILED} at 0.0001 (which does not tell slow from stuck, '
+        'and ln 10 is the uniform-output point, not a local minimum); '
+        '"faster convergence" (elided) is not tested: 8 logged epochs of '
+        'seeds that stay at chance or leave it give no speed that is not a '
+        'mean over a mixture; one-sided Fisher, Holm; "may": supported '
+        'where a part shows (the verdict names it), else inconclusive',
         rule=_learning_rates, existence=True),
 )
 
