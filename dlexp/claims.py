@@ -19,10 +19,10 @@ written in one of the declared forms below:
 The forms, each with its direction and margin fixed before any number is
 seen (dlexp/stats.py has the tests):
 
-- `greater(a, b, margin)` / `less`: A > B. Supported when Welch's test,
-  one-sided in the stated direction, finds the difference at alpha; contradicted
-  when a one-sided test shows the effect falls short of the margin (the
-  smallest effect that matters): A below B, equal, or above by less.
+- `greater(a, b, margin)` / `less`: A > B by at least the margin (the
+  smallest effect that matters). Two one-sided Welch tests at the margin:
+  supported when the effect is significantly beyond it, contradicted when
+  significantly short of it (A below B, equal, or above by less).
 - `equivalent(a, b, margin)`: A = B within the margin (TOST); contradicted
   when A differs from B by more than the margin, significantly.
 - `not_worse(a, b, margin)`: A is no worse than B by more than the margin
@@ -572,32 +572,25 @@ def _issue(what: str, form: str, text: str, result: stats.Result,
                  p_contradict=p_contradict, alpha=a)
 
 
-def _unless_trivial(p_support: float, p_short: float) -> float:
-  """A difference that is real but shown smaller than the margin supports
-  nothing: it is not an effect that matters."""
-  return 1.0 if math.isfinite(p_short) and p_short < alpha() else p_support
-
-
 def greater(a: Sample, b: Sample, margin: float, what: str,
             fmt: str = '.4f') -> Verdict:
-  """Claim: mean(A) > mean(B) by an effect that matters (`margin`).
-  Supported: Welch's one-sided test at alpha with A above B (the
-  direction is fixed before any number). Contradicted: the effect
-  is significantly below the margin (one-sided Welch test of A - B <
-  margin: the upper confidence bound is under it), which covers A below B
-  and A equal to B; a significant effect smaller than the margin is
-  contradicted too."""
+  """Claim: mean(A) > mean(B) by an effect that matters (`margin`), by
+  two one-sided Welch tests at the margin (a minimum-effect test).
+  Supported: A - B significantly above the margin.
+  Contradicted: A - B significantly below it (A below B, equal, or above
+  by less). In between, inconclusive: the interval holds the margin.
+  """
   if not margin > 0:
     raise ValueError(f'margin {margin!r}: a positive smallest effect that '
                      'matters')
   ex = a.exact and b.exact
   r = stats.welch(a.values, b.values, alpha(), ex)
+  # Two one-sided tests at the margin, fixed before any number was seen.
+  p_sup = stats.shifted_p(a.values, b.values, margin, 'greater', ex)
   p_con = stats.shifted_p(a.values, b.values, margin, 'less', ex)
-  # The direction is stated before any number: a one-sided test.
-  p_sup = _unless_trivial(
-      stats.shifted_p(a.values, b.values, 0.0, 'greater', ex), p_con)
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
-          f'below the margin {margin:g}: p{_p(p_con)}{_basis(a, b)}')
+          f'beyond the margin {margin:g}: p{_p(p_sup)}, short of it: '
+          f'p{_p(p_con)}{_basis(a, b)}')
   return _issue(what, f'{a.name} > {b.name} (margin {margin:g})', text, r,
                 p_sup, p_con)
 
@@ -611,11 +604,11 @@ def less(a: Sample, b: Sample, margin: float, what: str,
                      'matters')
   ex = a.exact and b.exact
   r = stats.welch(a.values, b.values, alpha(), ex)
+  p_sup = stats.shifted_p(a.values, b.values, -margin, 'less', ex)
   p_con = stats.shifted_p(a.values, b.values, -margin, 'greater', ex)
-  p_sup = _unless_trivial(
-      stats.shifted_p(a.values, b.values, 0.0, 'less', ex), p_con)
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
-          f'short of the margin {margin:g}: p{_p(p_con)}{_basis(a, b)}')
+          f'beyond the margin {margin:g}: p{_p(p_sup)}, short of it: '
+          f'p{_p(p_con)}{_basis(a, b)}')
   return _issue(what, f'{a.name} < {b.name} (margin {margin:g})', text, r,
                 p_sup, p_con)
 

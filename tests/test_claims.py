@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from dlexp import claims, report
 
@@ -43,14 +44,16 @@ def test_a_significant_difference_smaller_than_the_margin_contradicts():
 
 
 def test_greater_decides_at_alpha():
-  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # one-sided p = 0.0403
-  with claims.alpha_of(0.04):
+  """A - B = -2 with SE 1 and 8 df; 'less by 0.1': t = -1.9, one-sided
+  p = 0.0470 beyond the margin."""
+  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])
+  with claims.alpha_of(0.046):
     assert claims.less(a, b, 0.1, 'x').verdict == claims.INCONCLUSIVE
-  with claims.alpha_of(0.041):
-    assert claims.less(a, b, 0.1, 'x').verdict == claims.SUPPORTED
-  with claims.alpha_of(0.05):
-    assert claims.less(a, b, 0.1, 'x').p_support == pytest.approx(
-        0.0805162 / 2, rel=1e-5)
+  with claims.alpha_of(0.048):
+    v = claims.less(a, b, 0.1, 'x')
+    assert v.verdict == claims.SUPPORTED
+    assert v.p_support == pytest.approx(
+        stats.t.sf(1.9, 8), rel=1e-6)
 
 
 def test_fewer_than_two_seeds_is_inconclusive_and_says_so():
