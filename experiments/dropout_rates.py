@@ -84,10 +84,13 @@ model whose dropout sees them (cnn, alexnet, inception; on rnn inputs it is
 locked dropout): on the MLP it would be standard dropout, so the script
 stops with a one-line error.
 """
+import dataclasses
 import math
 import re
 
 import numpy as np
+from typing import Callable
+
 from absl import flags
 
 from dlexp import analysis, claims, cli, report
@@ -246,19 +249,33 @@ def _arm(ev, shape, rate, column, name=None) -> claims.Sample:
                    name or f'{_name(shape)} at rate {rate:g}')
 
 
+def _untrained(ev: claims.Evidence, trial: str, column, name: str
+               ) -> claims.Sample:
+  """A measurement that does not depend on training (a program's time,
+  FLOPs or matmuls; the dropout layer's drop share or scaling): every seed
+  counts, whether or not its net then trained, and no seed is noted as
+  collapsed (its collapse does not touch this number)."""
+  return dataclasses.replace(
+      ev.sample(trial, column, name, keep_collapsed=True), at_chance=0)
+
+
 def _cost(ev: claims.Evidence, trial: str, column, name: str
           ) -> claims.Sample:
-  """A program's cost (time, FLOPs, matmuls) does not depend on whether
-  training collapsed: every seed counts."""
-  return ev.sample(trial, column, name, keep_collapsed=True)
+  """A program's cost (time, FLOPs, matmuls): every seed counts."""
+  return _untrained(ev, trial, column, name)
 
 
 def _mechanism(ev, shape, rate, column, name=None) -> claims.Sample:
-  """What the dropout layer does (its drop share, its scaling) is the same
-  whether or not the net then trained: every seed counts."""
-  return ev.sample(_trial(ev, shape, rate), column,
-                   name or f'{_name(shape)} at rate {rate:g}',
-                   keep_collapsed=True)
+  """What the dropout layer does (its drop share, its scaling): every seed
+  counts."""
+  return _untrained(ev, _trial(ev, shape, rate), column,
+                    name or f'{_name(shape)} at rate {rate:g}')
+
+
+def _all_seeds(ev: claims.Evidence, trial: str, column) -> np.ndarray:
+  """Every seed's finite value of a measurement that does not depend on
+  training (for notes)."""
+  return _untrained(ev, trial, column, trial).values
 
 
 def _rates(ev: claims.Evidence):
@@ -310,7 +327,14 @@ def _slows_training(ev: claims.Evidence) -> claims.Verdict:
       for s in _shapes(ev)], 'all')
 
 
+# The rate at which "more passes in total" is read: the notes' example rate.
+_PASSES_RATE = 0.3
+
+
 def _more_passes(ev: claims.Evidence) -> claims.Verdict:
+  """Two readings, each a case: more passes per step (matrix products in
+  one train step, counted) and more passes in total to converge (epochs to
+  the lowest validation loss of the widest net, which trains)."""
   cases = []
   for s in _shapes(ev):
     t = _trial(ev, s, _top_rate(ev))
@@ -318,17 +342,26 @@ def _more_passes(ev: claims.Evidence) -> claims.Verdict:
         _cost(ev, t, MATMULS, f'{_name(s)} with dropout'),
         _cost(ev, t, MATMULS_NODROP, f'{_name(s)} without'), margin=1,
         what='matrix products in one train step', fmt='.0f')
-    flops = claims.describe(ev.values(t, STEP_FLOPS), '.3f')
+    flops = claims.describe(_all_seeds(ev, t, STEP_FLOPS), '.3f')
     cases.append((_name(s), verdict.with_note(
         f'XLA counts {flops} x the FLOPs without dropout layers')))
-  verdict = claims.across(cases, 'all')
+  w = _widest(ev)
+  total = claims.greater(
+      _arm(ev, w, _PASSES_RATE, BEST),
+      _arm(ev, w, 0.0, BEST), margin=1.0,  # one more pass over the data
+      what='epochs to the lowest validation loss (passes over the data '
+      'to converge)', fmt='.1f')
+  verdict = claims.across([
+      ('per step', claims.across(cases, 'all')),
+      (f'total to converge ({_name(w)} at rate {_PASSES_RATE:g})',
+       total)], 'all')
   try:
     widths = _sweep_widths(ev)
     t = _timed(ev, _shapes(ev)[0])
   except claims.MissingTrial:
     return verdict
   shares = ', '.join(
-      f'{w}: {claims.describe(ev.values(t, _sweep_header(w)), ".2f")}'
+      f'{w}: {claims.describe(_all_seeds(ev, t, _sweep_header(w)), ".2f")}'
       for w in widths)
   return verdict.with_note(
       f'train-step time with over without dropout layers, '
@@ -353,17 +386,20 @@ def _inference_not_slower(ev: claims.Evidence) -> claims.Verdict:
   cases = []
   for s in _shapes(ev):
     t = _trial(ev, s, _top_rate(ev))
+    # Exact: the count is deterministic, so any extra op (an applied mask
+    # adds ~0.1-0.3% FLOPs) contradicts; 1e-9 only absorbs float rounding.
     verdict = claims.within(
-        _cost(ev, t, PREDICT_FLOPS, _name(s)), 1.0, 0.01,
+        _cost(ev, t, PREDICT_FLOPS, _name(s)), 1.0, 1e-9,
         'FLOPs of the compiled inference program with over without dropout '
-        'layers', fmt='.4f')
+        'layers', fmt='.6f')
     try:
       timed = _timed(ev, s)
       verdict = verdict.with_note(
-          'timed: prediction with over without dropout layers '
-          f'{claims.describe(ev.values(timed, PREDICT_RATIO), ".2f")}, '
+          'timed on a shared, loaded CPU (a note, not the test): prediction '
+          'with over without dropout layers '
+          f'{claims.describe(_all_seeds(ev, timed, PREDICT_RATIO), ".2f")}, '
           'an MC-dropout prediction '
-          f'{claims.describe(ev.values(timed, MC_COST), ".1f")} x one')
+          f'{claims.describe(_all_seeds(ev, timed, MC_COST), ".1f")} x one')
     except claims.MissingTrial:
       pass
     cases.append((_name(s), verdict))
@@ -424,32 +460,77 @@ def _less_overfitting(ev: claims.Evidence) -> claims.Verdict:
   return _notes_about_other_shapes(ev, verdict, w)
 
 
+def _deep_and_shallow(ev: claims.Evidence):
+  """The deepest and the shallowest MLP shape of the grid (20x100 and
+  3x512 by default)."""
+  shapes = [s for s in _shapes(ev) if s is not None]
+  if len({s[0] for s in shapes}) < 2:
+    raise claims.MissingTrial('no two MLP shapes of different depth in '
+                              'this grid')
+  return (max(shapes, key=lambda s: (s[0], -s[1])),
+          min(shapes, key=lambda s: (s[0], -s[1])))
+
+
+def _gain(ev: claims.Evidence, shape, rate: float) -> claims.Sample:
+  """Per seed, test accuracy at `rate` minus at rate 0 (paired by seed).
+  Seeds that diverged or collapsed are KEPT: a net that dropout breaks has
+  a real (negative) gain; the sample notes how many."""
+  on, off = _trial(ev, shape, rate), _trial(ev, shape, 0.0)
+  with_dropout = dict(zip(ev.table[on]['seeds'], ev.column(on, TEST)))
+  without = dict(zip(ev.table[off]['seeds'], ev.column(off, TEST)))
+  failed = {s for s, state in zip(ev.table[on]['seeds'],
+                                  ev.table[on]['status'])
+            if state in (claims.DIVERGED, claims.COLLAPSED)}
+  seeds = sorted(set(with_dropout) & set(without))
+  gains, kept_failed, no_value = [], 0, 0
+  for s in seeds:
+    a, b = with_dropout[s], without[s]
+    if a is None or b is None or not math.isfinite(a - b):
+      no_value += 1
+      continue
+    gains.append(a - b)
+    kept_failed += s in failed
+  return claims.Sample(np.array(gains, np.float64),
+                       f'{_name(shape)} gain at rate {rate:g}', len(seeds),
+                       no_value=no_value, at_chance=kept_failed)
+
+
 def _deep_nets(ev: claims.Evidence) -> claims.Verdict:
-  w = _widest(ev)
-  verdict = claims.across([
-      (f'{_name(w)} rate {r:g}', claims.greater(
-          _arm(ev, w, r, TEST), _arm(ev, w, 0.0, TEST), margin=0.005,
-          what='test accuracy'))
-      for r in _OVERFIT_RATES], 'all')
-  return _notes_about_other_shapes(ev, verdict, w)
+  deep, shallow = _deep_and_shallow(ev)
+  return claims.across([
+      (f'rate {r:g}', claims.greater(
+          _gain(ev, deep, r), _gain(ev, shallow, r), margin=0.005,
+          what='gain in test accuracy from dropout (rate r minus rate 0, '
+          'per seed), deep over shallow'))
+      for r in _rates(ev)], 'all')
 
 
 def _at_chance(v) -> bool:
   return v is None or not math.isfinite(v) or v <= AT_CHANCE
 
 
+def _underfit_count(ev: claims.Evidence, shape, rate: float) -> claims.Count:
+  """Seeds whose final TRAIN accuracy (inference mode) is a finite value at
+  chance: the net did not learn its own training set. A diverged seed is
+  not counted (divergence is not underfitting) but stays in n."""
+  t = _trial(ev, shape, rate)
+  states = ev.table[t].get('status') or [claims.DONE] * ev.seeds(t)
+  k = sum(state != claims.DIVERGED and v is not None and math.isfinite(v)
+          and v <= AT_CHANCE
+          for v, state in zip(ev.column(t, TRAIN), states))
+  return claims.Count(int(k), len(states), f'{_name(shape)} at rate {rate:g}',
+                      'ended at chance in train accuracy')
+
+
 def _underfits(ev: claims.Evidence) -> claims.Verdict:
-  top = _top_rate(ev)
+  """Per shape and per nonzero rate ("too high" is the net's, not the
+  grid's highest), against the same shape without dropout."""
   return claims.across([
-      (f'{_name(s)} rate {top:g}', claims.rate_greater(
-          ev.count(_trial(ev, s, top), key=VAL, where=_at_chance,
-                   name=f'{_name(s)} at rate {top:g}',
-                   what='ended at chance'),
-          ev.count(_trial(ev, s, 0.0), key=VAL, where=_at_chance,
-                   name=f'{_name(s)} at rate 0', what='ended at chance'),
-          'seeds whose validation accuracy ended at chance (<= '
-          f'{AT_CHANCE:g}) or without a value'))
-      for s in _shapes(ev)], 'any')
+      (f'{_name(s)} rate {r:g}', claims.rate_greater(
+          _underfit_count(ev, s, r), _underfit_count(ev, s, 0.0),
+          'seeds whose final train accuracy is a finite value at chance '
+          f'(<= {AT_CHANCE:g}; diverged seeds not counted)'))
+      for s in _shapes(ev) for r in _rates(ev)], 'any')
 
 
 # -- preconditions --------------------------------------------------------------
@@ -476,6 +557,41 @@ def _baselines_train(ev: claims.Evidence) -> float:
     values = _arm(ev, s, 0.0, VAL).values
     means.append(float(np.mean(values)) if values.size else math.nan)
   return math.nan if any(math.isnan(m) for m in means) else min(means)
+
+
+def _every_shape(rate: float, column, pick) -> Callable:
+  """The lowest (pick=min) of the shapes' mean `column` at `rate`."""
+  def get(ev):
+    means = []
+    for s in _shapes(ev):
+      values = _arm(ev, s, rate, column).values
+      means.append(float(np.mean(values)) if values.size else math.nan)
+    return math.nan if any(math.isnan(m) for m in means) else pick(means)
+  return get
+
+
+# The interaction of depth and dropout needs both baselines in the regime
+# dropout is for: trained, overfitting, converged (the dropout arms are not
+# required to train: a net that dropout breaks has a real, negative gain).
+DEEP_REGIME = (
+    claims.requires('every shape overfits without dropout: train - val '
+                    'accuracy gap (lowest mean over the shapes)',
+                    _every_shape(0.0, GAP, min), '>=', 0.05),
+    claims.requires('every shape trains above chance without dropout: val '
+                    'acc (lowest mean over the shapes)',
+                    _every_shape(0.0, VAL, min), '>=', CHANCE + 0.1),
+    claims.requires('every shape converged without dropout: epochs after '
+                    'the best validation loss (fewest over the shapes)',
+                    _every_shape(0.0, AFTER_BEST, min), '>=', 5),
+)
+
+# "More passes in total" reads epochs to the best validation loss, which
+# only means that where the run went on past it (converged).
+PASSES_REGIME = tuple(
+    _widest_requires('converged: epochs trained after the best validation '
+                     'loss', r, AFTER_BEST, '>=', 5) for r in (0.0, 0.3)) + (
+    _widest_requires('dropout trains above chance: val acc', 0.3, VAL, '>=',
+                     CHANCE + 0.1),)
 
 
 INVERTED = (
@@ -508,12 +624,16 @@ CLAIMS = (
         '003 Q7', 'dropout does slow down training, because during '
         'training, dropout forces the network to perform more forward and '
         'backward passes than it would without dropout',
-        tested_as='the stated cause, counted: matrix products in the '
-        'lowered program of one train step with dropout layers against the '
-        'same model without them (one more pass would add at least the '
-        'forward\'s count), per shape; the time ratio as the network is '
-        'rebuilt wider is shown beside',
-        rule=_more_passes),
+        tested_as='the stated cause, in its two readings as two cases '
+        '(the verdict "depends" on the reading where one holds and the '
+        'other fails): per step, matrix products in the lowered program of '
+        'one train step with dropout layers against the same model without '
+        'them, per shape (counted, exact; one more pass would add at least '
+        'the forward\'s count); in total, epochs to the lowest validation '
+        'loss of the widest net (3x512, which trains and converged, checked) '
+        'at rate 0.3 against none, margin 1 epoch; the time ratio as the '
+        'network is rebuilt wider is shown beside',
+        rule=_more_passes, regime=PASSES_REGIME),
     claims.Claim(
         '003 Q7', 'the slowdown is usually not too significant, especially '
         'for smaller networks',
@@ -527,14 +647,17 @@ CLAIMS = (
         'applied ... Therefore, dropout does not slow down inference',
         tested_as='counted, not timed: XLA\'s FLOPs of the compiled '
         'inference program with dropout layers over the same model '
-        'without them, 1 within 1%, per shape; the timed ratio (a shared '
+        'without them, exactly 1 (within 1e-9, a deterministic count: any '
+        'extra op, e.g. an applied mask at ~0.1-0.3% of the FLOPs, would '
+        'contradict), per shape; the timed ratio (taken on a shared, loaded '
         'CPU) and an MC-dropout prediction\'s cost are shown beside',
         rule=_inference_not_slower),
     claims.Claim(
         '003 Q7', 'it is common to increase the activations during '
         'inference by a factor equal to the dropout rate',
-        tested_as='the factor by which the model\'s own dropout layer '
-        '(inverted, as in Keras and PyTorch) multiplies activations at '
+        tested_as='proxy: this library\'s inverted dropout layer (factor 1 '
+        'by design), not common practice: the factor by which the model\'s '
+        'own dropout layer (inverted, as in Keras and PyTorch) multiplies activations at '
         'test time, mean output over mean input on a positive probe, at '
         'each rate of the grid: above 1.05 would be an increase',
         rule=_increased_at_inference),
@@ -543,8 +666,9 @@ CLAIMS = (
         'output ... During Testing: Dropout is turned off, and all neurons '
         'are used, but their activations are scaled down by the dropout '
         'rate',
-        tested_as='the factor by which the dropout layer multiplies '
-        'activations at test time (mean output over mean input on a '
+        tested_as='proxy: this library\'s inverted dropout layer (factor 1 '
+        'by design), not common practice: the factor by which the dropout '
+        'layer multiplies activations at test time (mean output over mean input on a '
         'positive probe) at each rate r of the grid, against 1 - r ± 0.05 '
         '(the kinder reading of "scaled down by the rate"; x r is further '
         'still), where training scales kept units up as the notes say '
@@ -562,19 +686,23 @@ CLAIMS = (
         '001 Q6', 'Works Well with Deep Networks: Dropout is especially '
         'effective in deep neural networks where overfitting can be a '
         'significant issue',
-        tested_as='proxy: test accuracy (last epoch, no early stopping) of '
-        'a 3x512 MLP that overfits 2,000 Fashion-MNIST examples (a checked '
-        'precondition), at rates 0.3 and 0.5 against none, margin 0.005; '
-        'the notes\' 20x100 net, which overfits too, is shown beside (its '
-        'dropout runs end at chance: the underfitting claim)',
-        rule=_deep_nets, regime=OVERFIT_REGIME),
+        tested_as='proxy: "especially" as an interaction: at each rate of '
+        'the grid, the per-seed gain of dropout in test accuracy (rate r '
+        'minus rate 0, paired by seed; last epoch, no early stopping) of the '
+        'deep 20x100 MLP against that of the shallow 3x512, both trained on '
+        '2,000 Fashion-MNIST examples and both overfitting without dropout '
+        '(checked), greater by a margin of 0.005; seeds that diverge or '
+        'collapse with dropout are kept (their gain is real)',
+        rule=_deep_nets, regime=DEEP_REGIME),
     claims.Claim(
         '001 Q6', 'Risk of Underfitting: If the dropout rate is too high, '
         'the model might struggle to learn meaningful features, leading to '
         'underfitting',
-        tested_as='seeds whose validation accuracy ends at chance (<= 0.12) '
-        'at the grid\'s highest rate (0.5) against none, per shape, '
-        'Fisher\'s exact test; an existence claim ("might"), so a shape '
+        tested_as='underfitting as low TRAIN accuracy: seeds whose final '
+        'train accuracy (dropout off) is a finite value at chance (<= 0.12) '
+        'at each nonzero rate of the grid against none, per shape, Fisher\'s '
+        'exact test; a diverged seed is not counted (divergence is not '
+        'underfitting); an existence claim ("might"), so a shape or rate '
         'where it does not happen does not refute it',
         rule=_underfits, existence=True,
         regime=(claims.requires('every shape trains above chance without '

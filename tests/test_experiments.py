@@ -202,10 +202,11 @@ def test_dropout_rates(tmp_path):
   record = [n for n in os.listdir(record_dir) if n.endswith('.json')][0]
   with open(os.path.join(record_dir, record)) as f:
     verdicts = {c['quote']: c for c in json.load(f)['claims']}
-  # Exact counts decide these whatever the size: no extra pass, no extra
-  # inference work, no test-time scaling.
+  # Exact counts decide these whatever the size: no extra inference work, no
+  # test-time scaling. "More passes" has two readings, the total one needs
+  # converged runs: not at smoke size (the per-step count is checked above).
   passes = [c for q, c in verdicts.items() if 'forward and backward' in q]
-  assert passes[0]['verdict'] == 'contradicted', passes
+  assert passes[0]['evidence'].startswith('regime not reached'), passes
   inference = [c for q, c in verdicts.items() if 'slow down inference' in q]
   assert inference[0]['verdict'] == 'supported', inference
   scaled = [c for q, c in verdicts.items() if 'scaled down' in q]

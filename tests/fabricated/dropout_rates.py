@@ -92,12 +92,7 @@ LESS_GAP = {(WIDE, 0.3): {'gap': _seeds(0.150, 0.002)},
             (WIDE, 0.5): {'gap': _seeds(0.110, 0.002)}}
 SAME_GAP = {(WIDE, 0.3): {'gap': _seeds(0.1768, 0.001)},
             (WIDE, 0.5): {'gap': _seeds(0.1772, 0.001)}}
-BETTER = {(WIDE, 0.3): {'test acc': _seeds(0.832, 0.001)},
-          (WIDE, 0.5): {'test acc': _seeds(0.833, 0.001)}}
-WORSE = {(WIDE, 0.3): {'test acc': _seeds(0.80, 0.001)},
-         (WIDE, 0.5): {'test acc': _seeds(0.79, 0.001)}}
 NO_OVERFIT = {(WIDE, 0.0): {'gap': _seeds(0.017, 0.002)}}
-UNCONVERGED = {(WIDE, 0.5): {'after best': _seeds(1.0, 0.5)}}
 
 
 def _merge(*dicts):
@@ -108,9 +103,19 @@ def _merge(*dicts):
   return out
 
 
-COLLAPSE = {(NOTES, r): {'val acc': _seeds(0.10, 0.002),
+COLLAPSE = {(NOTES, r): {'train acc': _seeds(0.105, 0.002),
+                         'val acc': _seeds(0.10, 0.002),
                          'test acc': _seeds(0.10, 0.002)}
             for r in (0.3, 0.5)}
+
+# Dropout's per-seed gain in test accuracy: about +0.03 in the deep 20x100
+# net, about +0.005 in the shallow 3x512 (its baseline is 0.824 + jitter).
+DEEP_GAINS = {(NOTES, r): {'test acc': [0.842, 0.838, 0.845, 0.836, 0.841]}
+              for r in (0.3, 0.5)}
+SHALLOW_GAINS = {(WIDE, r): {'test acc': [0.829, 0.826, 0.831, 0.827, 0.830]}
+                 for r in (0.3, 0.5)}
+# Dropout does not lengthen training: best epoch as without it.
+SAME_BEST = {(WIDE, 0.3): {'best epoch': _seeds(6.0, 1.0)}}
 
 CASES = {
     # 000 Q3: 30% of units dropped at rate 0.3.
@@ -122,9 +127,11 @@ CASES = {
         'contradicted': table(_everywhere(
             TIMED_ROWS, **{'step/no-drop': _seeds(1.0, 0.005)}))},
     # 003 Q7: ... because of more forward and backward passes.
+    # Two readings: per step (matmuls) and in total (best epoch).
     2: {'supported': table({(s, r): {'matmuls/step': 6 * (s[0] + 1) - 2}
                             for s, r in DROPOUT_ROWS}),
-        'contradicted': table()},
+        'contradicted': table(SAME_BEST),
+        'regime': table({(WIDE, 0.3): {'after best': _seeds(1.0, 0.5)}})},
     # 003 Q7: the slowdown is smaller for smaller networks.
     3: {'supported': table(_everywhere(
             TIMED_ROWS, **{'step/no-drop @w32': _seeds(1.05, 0.01),
@@ -133,7 +140,7 @@ CASES = {
     # 003 Q7: inference is not slower.
     4: {'supported': table(),
         'contradicted': table(_everywhere(
-            DROPOUT_ROWS, **{'predict FLOPs/no-drop': 1.3}))},
+            DROPOUT_ROWS, **{'predict FLOPs/no-drop': 1.002}))},
     # 003 Q7: activations increased at inference by the rate.
     5: {'supported': table({(s, r): {'test scale': 1 + r}
                             for s, r in DROPOUT_ROWS}),
@@ -149,10 +156,11 @@ CASES = {
     7: {'supported': table(_merge(LESS_GAP, COLLAPSE)),
         'contradicted': table(SAME_GAP),
         'regime': table(_merge(LESS_GAP, NO_OVERFIT))},
-    # 001 Q6: works well with deep networks where overfitting matters.
-    8: {'supported': table(_merge(BETTER, COLLAPSE)),
-        'contradicted': table(WORSE),
-        'regime': table(_merge(BETTER, UNCONVERGED))},
+    # 001 Q6: especially effective in deep networks (deep gain > shallow).
+    8: {'supported': table(_merge(DEEP_GAINS, SHALLOW_GAINS)),
+        'contradicted': table(_merge(COLLAPSE, SHALLOW_GAINS)),
+        'regime': table(_merge(DEEP_GAINS, SHALLOW_GAINS, {
+            (NOTES, 0.0): {'gap': _seeds(0.017, 0.002)}}))},
     # 001 Q6: too high a rate can make the model underfit (existence).
     9: {'supported': table(COLLAPSE),
         'contradicted': table(),
