@@ -312,7 +312,9 @@ class Evidence:
     return cls({t: _trial_record(groups[t], columns) for t in names})
 
   def record(self) -> Dict[str, Any]:
-    return self.table
+    """As findings records store it: the table order kept explicitly (the
+    records are written with sorted keys)."""
+    return {'order': list(self.trials), 'trials': self.table}
 
   # trials
   def find(self, **overrides) -> Optional[str]:
@@ -513,8 +515,14 @@ class PartEvidence:
 def from_record(data: Dict[str, Any]) -> Union[Evidence, PartEvidence]:
   """The evidence a findings record stored."""
   if 'parts' in data:
-    return PartEvidence({n: Evidence(t) for n, t in data['parts'].items()})
-  return Evidence(data)
+    return PartEvidence({n: _evidence(t) for n, t in data['parts'].items()})
+  return _evidence(data)
+
+
+def _evidence(data: Dict[str, Any]) -> Evidence:
+  if 'order' in data and 'trials' in data:
+    return Evidence({t: data['trials'][t] for t in data['order']})
+  return Evidence(data)  # written before the order was kept
 
 
 def _same(a, b) -> bool:

@@ -251,7 +251,7 @@ def _claim_lines(c: Dict[str, Any], q: Dict[int, float], size: str
 
 
 def _section(r: Dict[str, Any], plot_dir: Optional[str], out_dir: str,
-             q: Dict[int, float]) -> List[str]:
+             q: Dict[int, float], copy_plots: bool = True) -> List[str]:
   lines = [f'<a id="{r["script"]}"></a>', f'## {r["title"]}', '',
            f'Script: `experiments/{r["script"]}.py`. {r.get("question", "")}',
            '']
@@ -264,7 +264,7 @@ def _section(r: Dict[str, Any], plot_dir: Optional[str], out_dir: str,
     if not plot_dir:
       continue
     target = os.path.join(plot_dir, f'{r["script"]}-{os.path.basename(plot)}')
-    if os.path.exists(plot):
+    if copy_plots and os.path.exists(plot):
       shutil.copyfile(plot, target)
     if os.path.exists(target):  # re-judged: the committed copy
       rel = os.path.relpath(target, out_dir)
@@ -295,9 +295,11 @@ def counts(records_: Sequence[Dict[str, Any]]) -> Dict[str, int]:
 
 
 def build(records_: Sequence[Dict[str, Any]], command: str,
-          plot_dir: Optional[str] = None, out_dir: str = '.') -> str:
-  """The whole FINDINGS.md text."""
-  if plot_dir:
+          plot_dir: Optional[str] = None, out_dir: str = '.',
+          copy_plots: bool = True) -> str:
+  """The whole FINDINGS.md text; plots are copied into `plot_dir` (unless
+  not `copy_plots`: then the copies already there are linked)."""
+  if plot_dir and copy_plots:
     os.makedirs(plot_dir, exist_ok=True)
   dates = sorted(r['written'][:10] for r in records_)
   machines = sorted({r['machine'] for r in records_})
@@ -323,7 +325,7 @@ def build(records_: Sequence[Dict[str, Any]], command: str,
       '## Claims from outside the notes', '', *_summary(records_, q, True),
       '']
   for r in records_:
-    lines += _section(r, plot_dir, out_dir, q)
+    lines += _section(r, plot_dir, out_dir, q, copy_plots)
   return '\n'.join(lines).rstrip() + '\n'
 
 

@@ -91,7 +91,8 @@ def test_the_committed_findings_are_what_the_committed_records_give():
   for r in found:
     assert [c['verdict'] for c in findings.rejudge(r)] == [
         c['verdict'] for c in r['claims']], r['script']
-  built = findings.build(found, 'x')
+  built = findings.build(found, 'x', os.path.join(ROOT, 'docs', 'findings'),
+                         ROOT, copy_plots=False)
   assert text.split('\n', 3)[3] == built.split('\n', 3)[3]
 
 
@@ -136,7 +137,7 @@ def test_a_crashing_rule_prints_everything_records_it_and_exits_1(tmp_path):
   with open(record) as f:
     data = json.load(f)
   assert [c['verdict'] for c in data['claims']] == ['supported', 'error']
-  assert data['evidence']['learning_rate=0.1']['columns']['test acc']
+  assert data['evidence']['trials']['learning_rate=0.1']['columns']['test acc']
 
 
 def test_claims_whose_trial_did_not_run_are_counted_apart():
@@ -146,3 +147,12 @@ def test_claims_whose_trial_did_not_run_are_counted_apart():
       {'verdict': 'supported', 'evidence': 'e'}]}]
   assert findings.counts(records_) == {'not run': 1, 'inconclusive': 1,
                                        'supported': 1}
+
+
+def test_the_record_keeps_the_table_order_through_sorted_json(tmp_path):
+  ev = claims.fabricate({'b=2': {'acc': [1.0, 2.0]}, 'a=1': {'acc': [3.0,
+                                                                   4.0]}})
+  path = str(tmp_path / 'r.json')
+  records.write_json(path, {'evidence': ev.record()})
+  back = claims.from_record(records.read_json(path)['evidence'])
+  assert back.trials == ['b=2', 'a=1']
