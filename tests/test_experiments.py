@@ -684,10 +684,12 @@ def test_sparsity_smoke(tmp_path):
                         'dropout_rate=0.5', gradual, one_shot]
   for name in ('l1=0', 'l1=0.001', 'dropout_rate=0.5'):
     assert _mean(rows[name]['zero %']) == 0, name  # SGD: no exact zeros
-  # Exact counts decide these whatever the size: dropout leaves no weight
-  # at exactly 0; pruning to 90% stores the kernels in about a fifth.
+  # Pruning to 90% stores the kernels in about a fifth: a deterministic
+  # size, decided at any n. Dropout leaves no weight at exactly 0 in either
+  # arm, but two seeds a side without spread (an exact permutation test's
+  # smallest p is 1/3) cannot decide it.
   verdicts = [c['verdict'] for c in record['claims']]
-  assert verdicts[1] == 'contradicted' and verdicts[2] == 'supported'
+  assert verdicts[1] == 'inconclusive' and verdicts[2] == 'supported'
   # Pruned to 90%: 90% exact zeros (the last epoch's weights), CSR smaller.
   for trial in (gradual, one_shot):
     row = rows[trial]
