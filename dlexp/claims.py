@@ -185,13 +185,22 @@ class Verdict:
     return min(finite) if finite else math.nan
 
   def shown(self) -> Optional[stats.Result]:
-    """The result a summary row shows: its own, or the case with the
-    smallest adjusted p."""
+    """The result a summary row shows: its own, or that of the case whose
+    p-value is the verdict's p (the case that decides it), so that the
+    effect, interval and p of a row belong together."""
     if self.result is not None or not self.cases:
       return self.result
-    best = min(((min(_nan_big(v.p_support), _nan_big(v.p_contradict)), v)
-                for _, v in self._adjusted()), key=lambda x: x[0])[1]
-    return best.shown()
+    target = self.p
+    parts = [v for _, v in self._adjusted()]
+    if not parts:
+      return None
+
+    def distance(v):
+      ps = [x for x in v.summary() if math.isfinite(x)]
+      return min((abs(x - target) for x in ps), default=math.inf) \
+          if math.isfinite(target) else min(ps, default=math.inf)
+
+    return min(parts, key=distance).shown()
 
 
 def _nan_big(p: float) -> float:

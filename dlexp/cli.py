@@ -227,7 +227,8 @@ def run_line(config) -> str:
     model += ' ' + ('x'.join(str(h) for h in hidden) if len(set(hidden)) > 1
                     else f'{len(hidden)}x{hidden[0]}' if hidden else '0x0')
   limit = config.data.train_limit
-  data = config.data.name + (f' ({limit} training examples)' if limit else '')
+  data = config.data.name + (f' (at most {limit} training examples)'
+                              if limit else '')
   return (f'{data}, model {model}, {config.epochs} '
           f'epochs, seeds {config.seed}..{config.seed + config.num_seeds - 1}'
           f'{folds} (mean ± std over {"runs" if folds else "seeds"})')

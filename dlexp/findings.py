@@ -208,6 +208,8 @@ def _q_values(records_: Sequence[Dict[str, Any]]) -> Dict[int, float]:
 
 def _verdict_text(c: Dict[str, Any], size: str) -> str:
   text = c['verdict']
+  if c['evidence'].startswith('not in this grid'):
+    text = f'{NOT_RUN} ({text})'
   if c.get('existence'):
     text += ' (existence claim: cannot be contradicted)'
   if size == 'smoke':
