@@ -415,7 +415,7 @@ CLAIMS = (
         f'{HEAD_MARGIN} test accuracy, at some label fraction (Holm over the '
         'fractions); an existence claim ("you can")',
         rule=_output_layer, existence=True,
-        regime=(_learns(FT, 'full fine-tuning'),)),
+        regime=(_learns(FT, 'full fine-tuning'), KNOWLEDGE)),
 )
 
 

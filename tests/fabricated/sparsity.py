@@ -76,7 +76,9 @@ CASES = {
     1: {'supported': table(**{DROP: dict(zero=5.0)}),
         'contradicted': table(),
         'regime': table(**{DROP: dict(test=0.1, zero=5.0)})},
-    # Pruning: a smaller memory footprint, at every sparsity.
+    # Pruning can give a smaller memory footprint (existence): at some
+    # sparsity; the 'contradicted' table (larger at every one) is
+    # inconclusive.
     2: {'supported': table(**_all_pruned(lambda s: min(CSR[s], 0.8))),
         'contradicted': table(**_all_pruned(lambda s: 2.0)),
         'regime': table(**{ONE_SHOT: dict(TOP, test=0.1)})},
