@@ -26,8 +26,9 @@ demo: install data
 # since scripts are forked from tests/cli_zygote.py; 327-340 s since each
 # test program compiles as one LLVM module, tests/conftest.py; 301-314 s
 # since a group leaves out the optimizer transformations all its members
-# have at 0 and after_epoch has no cond, 343 s with the install). A third
-# worker on the 2 cores: 323 s, each test 1.5x slower.
+# have at 0 and after_epoch has no cond, 343 s with the install; 2026-12-07,
+# with the statistics and rule tests: 252.5 s, 4m40s with the install). A
+# third worker on the 2 cores: 323 s, each test 1.5x slower.
 test: install data
 	$(PY) -m pytest -n 2 --dist worksteal tests
 
