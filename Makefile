@@ -13,6 +13,7 @@ OLDEST_VENV ?= .venv-oldest
 OLDEST_TESTS := tests/test_config.py tests/test_activations.py \
   tests/test_dropout.py tests/test_diagnostics.py tests/test_report.py \
   tests/test_engine.py tests/test_data.py tests/test_models_conv.py \
+  tests/test_stats.py tests/test_claims.py \
   tests/test_experiments.py::test_elu_vs_relu
 
 .PHONY: demo test test-oldest data install bench clean findings rejudge
@@ -39,7 +40,7 @@ test-oldest: data
 	$(OLDEST_VENV)/bin/python -m pip install --quiet \
 	  -c tests/constraints-oldest.txt -e . pytest
 	$(OLDEST_VENV)/bin/python -m pip list 2>/dev/null | \
-	  grep -iE '^(jax|jaxlib|flax|optax|orbax-checkpoint|numpy|tensorflow-datasets) '
+	  grep -iE '^(jax|jaxlib|flax|optax|orbax-checkpoint|numpy|scipy|tensorflow-datasets) '
 	$(OLDEST_VENV)/bin/python -m pytest -W ignore::DeprecationWarning $(OLDEST_TESTS)
 
 install: $(VENV)/.installed
