@@ -589,6 +589,26 @@ def _issue(what: str, form: str, text: str, result: stats.Result,
                  p_contradict=p_contradict, alpha=a)
 
 
+def _beyond(a: Sample, b: Sample, margin: float, sign: int, what: str,
+            fmt: str) -> Verdict:
+  """greater (sign +1) or less (-1): two one-sided Welch tests at the
+  margin, fixed before any number was seen."""
+  if not margin > 0:
+    raise ValueError(f'margin {margin!r}: a positive smallest effect that '
+                     'matters')
+  ex = a.exact and b.exact
+  r = stats.welch(a.values, b.values, alpha(), ex)
+  beyond, short = ('greater', 'less') if sign > 0 else ('less', 'greater')
+  p_sup = stats.shifted_p(a.values, b.values, sign * margin, beyond, ex)
+  p_con = stats.shifted_p(a.values, b.values, sign * margin, short, ex)
+  text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
+          f'beyond the margin {margin:g}: p{_p(p_sup)}, short of it: '
+          f'p{_p(p_con)}{_basis(a, b)}')
+  relation = '>' if sign > 0 else '<'
+  return _issue(what, f'{a.name} {relation} {b.name} (margin {margin:g})',
+                text, r, p_sup, p_con)
+
+
 def greater(a: Sample, b: Sample, margin: float, what: str,
             fmt: str = '.4f') -> Verdict:
   """Claim: mean(A) > mean(B) by an effect that matters (`margin`), by
@@ -597,37 +617,14 @@ def greater(a: Sample, b: Sample, margin: float, what: str,
   Contradicted: A - B significantly below it (A below B, equal, or above
   by less). In between, inconclusive: the interval holds the margin.
   """
-  if not margin > 0:
-    raise ValueError(f'margin {margin!r}: a positive smallest effect that '
-                     'matters')
-  ex = a.exact and b.exact
-  r = stats.welch(a.values, b.values, alpha(), ex)
-  # Two one-sided tests at the margin, fixed before any number was seen.
-  p_sup = stats.shifted_p(a.values, b.values, margin, 'greater', ex)
-  p_con = stats.shifted_p(a.values, b.values, margin, 'less', ex)
-  text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
-          f'beyond the margin {margin:g}: p{_p(p_sup)}, short of it: '
-          f'p{_p(p_con)}{_basis(a, b)}')
-  return _issue(what, f'{a.name} > {b.name} (margin {margin:g})', text, r,
-                p_sup, p_con)
+  return _beyond(a, b, margin, +1, what, fmt)
 
 
 def less(a: Sample, b: Sample, margin: float, what: str,
          fmt: str = '.4f') -> Verdict:
   """Claim: mean(A) < mean(B) (greater with the sides as the claim says
   them; the effect shown is A - B)."""
-  if not margin > 0:
-    raise ValueError(f'margin {margin!r}: a positive smallest effect that '
-                     'matters')
-  ex = a.exact and b.exact
-  r = stats.welch(a.values, b.values, alpha(), ex)
-  p_sup = stats.shifted_p(a.values, b.values, -margin, 'less', ex)
-  p_con = stats.shifted_p(a.values, b.values, -margin, 'greater', ex)
-  text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
-          f'beyond the margin {margin:g}: p{_p(p_sup)}, short of it: '
-          f'p{_p(p_con)}{_basis(a, b)}')
-  return _issue(what, f'{a.name} < {b.name} (margin {margin:g})', text, r,
-                p_sup, p_con)
+  return _beyond(a, b, margin, -1, what, fmt)
 
 
 def equivalent(a: Sample, b: Sample, margin: float, what: str,

@@ -224,6 +224,20 @@ def trained_curve(run: Run, key: str) -> np.ndarray:
   return np.array(values, np.float64)
 
 
+def still_gaining(key: str, epochs: int, fmt: str = '+.3f') -> Column:
+  """`key` still gained at the end, a convergence check: the mean of the
+  last `epochs` epochs minus the mean of the `epochs` before (means, so one
+  epoch's noise does not decide it); none for a run that diverged or ran
+  fewer epochs."""
+  def value(run: Run) -> Optional[float]:
+    curve = trained_curve(run, key)
+    if status_of(run) == 'diverged' or curve.size < 2 * epochs:
+      return None
+    return float(curve[-epochs:].mean() - curve[-2 * epochs:-epochs].mean())
+  return Column(f'val gain last {epochs}' if key == 'val_accuracy'
+                else f'{key} gain last {epochs}', value, fmt)
+
+
 def rises(key: str, header: str) -> Column:
   """Fraction of epoch-to-epoch changes of `key` that are increases (for a
   loss: how often an epoch ended worse than the one before)."""

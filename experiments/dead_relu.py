@@ -187,18 +187,6 @@ def _test_acc(run) -> Optional[float]:
   return None if _diverged(run) else run.final('test_accuracy')
 
 
-def _val_gain(run) -> Optional[float]:
-  """Validation accuracy still gained at the end: the mean of the last
-  PLATEAU_EPOCHS epochs minus the mean of the PLATEAU_EPOCHS before (means
-  of 3, so one epoch's noise does not decide it); none for a run that
-  diverged or ran fewer epochs."""
-  curve = report.trained_curve(run, 'val_accuracy')
-  if report.status_of(run) == 'diverged' or curve.size < 2 * PLATEAU_EPOCHS:
-    return None
-  k = PLATEAU_EPOCHS
-  return float(curve[-k:].mean() - curve[-2 * k:-k].mean())
-
-
 def unit_fates(masks: np.ndarray) -> Dict[str, int]:
   """Units followed through their dead masks (epochs x units, epoch 0 the
   untrained network): died, dead at an epoch after being alive at an
@@ -270,8 +258,7 @@ DEAD_PEAK = report.Column('dead peak', _peak, '.3f')
 DEAD_END = report.Column('dead @end', _at_end(_DEAD), '.3f')
 NEVER_POS_END = report.Column(
     'never-pos @end', _at_end('diag/never_positive_fraction'), '.3f')
-VAL_GAIN = report.Column(f'val gain last {PLATEAU_EPOCHS}', _val_gain,
-                         '+.3f')
+VAL_GAIN = report.still_gaining('val_accuracy', PLATEAU_EPOCHS)
 DIED = report.Column('died', _fate('died'), '.0f')
 RECOVERED = report.Column('recovered', _fate('recovered'), '.0f')
 RECOVERED_PCT = report.Column('recovered %', _recovered_percent(), '.0f')

@@ -61,7 +61,7 @@ Per-layer statistics for every epoch are in each run's metrics.jsonl
 (diag/<layer>/act_std, dead_fraction, never_positive_fraction, grad_norm).
 """
 import copy
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import jax
 import numpy as np
@@ -105,24 +105,11 @@ def _at_end(key: str, header: str) -> report.Column:
       header, lambda r: r.at_epoch(key, r.final('epochs_run') or 0), '.3f')
 
 
-def _val_gain(run) -> Optional[float]:
-  """Validation accuracy still gained at the end: the mean of the last
-  PLATEAU_EPOCHS epochs minus the mean of the PLATEAU_EPOCHS before (means
-  of 3, so one epoch's noise does not decide it); none for a run that
-  diverged or ran fewer epochs."""
-  curve = report.trained_curve(run, 'val_accuracy')
-  if report.status_of(run) == 'diverged' or curve.size < 2 * PLATEAU_EPOCHS:
-    return None
-  k = PLATEAU_EPOCHS
-  return float(curve[-k:].mean() - curve[-2 * k:-k].mean())
-
-
 # Converged: validation accuracy still rising by less than 1 point (the mean
 # of the last 3 epochs against the 3 before; a 5,000-example validation
 # split's standard error is ~0.5 point an epoch).
 PLATEAU_EPOCHS, PLATEAU = 3, 0.01
-_VAL_GAIN = report.Column(f'val gain last {PLATEAU_EPOCHS}', _val_gain,
-                          '+.3f')
+_VAL_GAIN = report.still_gaining('val_accuracy', PLATEAU_EPOCHS)
 _DEAD_EP1 = report.at_epoch('diag/dead_fraction', 1, 'dead @ep1')
 _DEAD_END = _at_end('diag/dead_fraction', 'dead @end')
 _DISTINCT = report.final('distinct_units', 'distinct units L1', '.0f',
