@@ -124,7 +124,7 @@ def make_program(cfg, dataset, mesh) -> program_lib.Program:
   """The Program the runner builds for this config (program.build); one epoch
   is len(dataset.train_y) // batch steps."""
   return program_lib.build(cfg, dataset, mesh,
-                           **program_lib.member_statics([cfg]))
+                           program_lib.left_out([cfg]))
 
 
 def default_driver(cfg) -> str:

@@ -95,7 +95,7 @@ def make_program(cfg, input_shape, batch_examples: int, mesh
                                input_shape=shape,
                                train_y=np.zeros(batch_examples, np.int32))
   return program_lib.build(cfg, spec, mesh,
-                           **program_lib.member_statics([cfg]))
+                           program_lib.left_out([cfg]))
 
 
 def engine_throughput(cfg, x, y, steps: int, mesh) -> float:

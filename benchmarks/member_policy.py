@@ -60,7 +60,7 @@ def measure(model: str, members: int, epochs: int, dataset, mesh, sets=()):
   from dlexp.train.device_data import replicate, to_device  # pylint: disable=g-import-not-at-top
   cfg = _config(model, members, 0, sets)
   prog = program_lib.build(cfg, dataset, mesh,
-                           **program_lib.member_statics([cfg]))
+                           program_lib.left_out([cfg]))
   driver = program_lib.epoch_driver_for(cfg)
   ddata = to_device(dataset, cfg, mesh)
   sample = jnp.zeros((1,) + tuple(dataset.input_shape), jnp.float32)

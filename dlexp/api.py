@@ -31,9 +31,17 @@ import shutil
 import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import jax
+import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
+from dlexp import config as config_lib
+from dlexp import data as data_lib
+from dlexp import losses, models, records
+from dlexp.data import transforms
 from dlexp.errors import ConfigError, DataError, DlexpError
+from dlexp.train import model_io, runner
 
 Data = Union[str, Tuple[Any, Any]]
 
@@ -42,8 +50,6 @@ Data = Union[str, Tuple[Any, Any]]
 def _config(config):
   """A validated copy: a ConfigDict, a {path: value} dict of overrides of the
   defaults, or None (the defaults)."""
-  from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
-  import ml_collections  # pylint: disable=g-import-not-at-top
   if config is None or isinstance(config, Mapping) and not isinstance(
       config, ml_collections.ConfigDict):
     cfg = config_lib.default_config()
@@ -65,8 +71,6 @@ def _config(config):
 def _check_data_fields(cfg, dataset) -> None:
   """With a Dataset given, config.data has nothing to say: a changed field
   would be silently ignored."""
-  from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
-  from dlexp import data as data_lib  # pylint: disable=g-import-not-at-top
   defaults = config_lib.flatten(data_lib.defaults())
   for key, value in config_lib.flatten(cfg.data).items():
     if key != 'name' and value != defaults[key]:
@@ -98,7 +102,6 @@ def fit(config=None, data=None, workdir: Optional[str] = None,
     None trains in a temporary directory that is removed afterwards.
   out: None prints progress; a callable gets each line; False is quiet.
   """
-  from dlexp import data as data_lib  # pylint: disable=g-import-not-at-top
   cfg = _config(config)
   if data is None:
     return _fit(cfg, data_lib.load(cfg.data), True, workdir, out)
@@ -113,7 +116,6 @@ def _fit(cfg, dataset, named: bool, workdir: Optional[str], out
          ) -> 'Trained':
   """fit on `dataset`: the one config.data names (`named`), or one passed
   in, whose fingerprint then joins the runs' identity."""
-  from dlexp.train import runner  # pylint: disable=g-import-not-at-top
   options = None if named else {
       'data': f'{dataset.name}:{fingerprint(dataset)}'}
   printer = runner.Printer(quiet=True) if out is False else out
@@ -124,7 +126,6 @@ def _fit(cfg, dataset, named: bool, workdir: Optional[str], out
                          script_options=options)
     failed = [r for r in results if r['status'] == 'failed']
     if failed:
-      from dlexp import records  # pylint: disable=g-import-not-at-top
       status = records.read_json(os.path.join(failed[0]['directory'],
                                               'status.json')) or {}
       raise DlexpError(f'training seed {failed[0]["seed"]} failed: '
@@ -140,7 +141,6 @@ def _fit(cfg, dataset, named: bool, workdir: Optional[str], out
 
 
 def _from_run_dirs(directories: Sequence[str], dataset) -> 'Trained':
-  from dlexp.train import model_io  # pylint: disable=g-import-not-at-top
   saved = [model_io.read(d, 'run directory') for d in directories]
   state = model_io.stack([model_io.take(s.state(), 0) for s in saved])
   history = {}
@@ -160,7 +160,6 @@ def load(path: Union[str, Sequence[str]]) -> 'Trained':
   directories (one seed each, e.g. a trial's seeds), as one Trained holding
   every seed, in the order given (save() then writes one model of all of
   them, from which init.from_path starts each seed from its own)."""
-  from dlexp.train import model_io  # pylint: disable=g-import-not-at-top
   if not isinstance(path, (str, os.PathLike)):
     paths = list(path)
     if not paths:
@@ -184,7 +183,6 @@ class Trained:
   def __init__(self, flat_config: Dict[str, Any], meta: Dict[str, Any],
                state: Dict[str, Any], history: Dict[int, List[dict]],
                dataset=None, path: Optional[str] = None):
-    from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
     cfg = config_lib.default_config()
     for key, value in flat_config.items():
       config_lib.set_value(cfg, key, value)
@@ -243,24 +241,20 @@ class Trained:
 
   def params(self, seed: Optional[int] = None):
     """The parameters of one seed (nested dicts of numpy arrays)."""
-    from dlexp.train import model_io  # pylint: disable=g-import-not-at-top
     return model_io.take(self.state['params'], self._index(seed))
 
   def batch_stats(self, seed: Optional[int] = None):
-    from dlexp.train import model_io  # pylint: disable=g-import-not-at-top
     return model_io.take(self.state.get('batch_stats', {}), self._index(seed))
 
   @property
   def model(self):
     """The flax module."""
     if self._model is None:
-      from dlexp import models  # pylint: disable=g-import-not-at-top
       self._model = models.build_model(
           self.config.model, int(self.meta['output_dim']), self.input_shape)
     return self._model
 
   def summary(self) -> str:
-    from dlexp import models  # pylint: disable=g-import-not-at-top
     return models.summary(self.model, self.input_shape,
                           self.num_classes or None)
 
@@ -270,7 +264,6 @@ class Trained:
     data.scale says), resized and given channels as data.resize and
     data.channels say (dlexp.data.transforms), standardized with the
     training statistics."""
-    from dlexp.data import transforms  # pylint: disable=g-import-not-at-top
     x = np.asarray(x)
     shape, data_cfg = self.input_shape, self.config.data
     after = lambda a: transforms.output_shape(a.shape[1:], data_cfg)
@@ -288,7 +281,6 @@ class Trained:
   def _outputs(self, fn, x: np.ndarray, batch_size: int, seed) -> np.ndarray:
     """fn(params, batch_stats, rate, xb) over batches of x (standardized):
     one compiled program per padded batch shape."""
-    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
     n = len(x)
     if batch_size < 1:
       raise ConfigError(f'batch_size={batch_size} must be >= 1')
@@ -307,7 +299,6 @@ class Trained:
 
   def _logits_fn(self):
     if self._apply is None:
-      import jax  # pylint: disable=g-import-not-at-top
       model = self.model
 
       def logits(params, bstats, rate, x):
@@ -338,7 +329,6 @@ class Trained:
                seed: Optional[int] = None) -> Dict[str, float]:
     """Loss and metrics ({'loss', 'accuracy', ...}) on a split of the
     training dataset ('train', 'val', 'test') or on raw (x, y)."""
-    from dlexp import losses  # pylint: disable=g-import-not-at-top
     x, y, standardized = self._eval_data(data)
     logits = self.logits(x, batch_size, seed, standardized=standardized)
     hp = {p: float(self.config.loss[p.split('.', 1)[1]])
@@ -380,7 +370,6 @@ class Trained:
     """The training dataset (standardized): held since fit, or loaded from
     config.data if this model was trained on a named dataset."""
     if self.dataset is None:
-      from dlexp import data as data_lib  # pylint: disable=g-import-not-at-top
       if not self._named_data():
         raise DataError(f'this model was trained on '
                         f'{self.meta["dataset"]["name"]!r} passed as arrays; '
@@ -390,7 +379,6 @@ class Trained:
 
   # -- save, fit further ---------------------------------------------------------
   def flat_config(self) -> Dict[str, Any]:
-    from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
     flat = config_lib.flatten(self.config)
     seeds = self.seeds
     if seeds != list(range(seeds[0], seeds[0] + len(seeds))):
@@ -400,7 +388,6 @@ class Trained:
 
   def save(self, path: str) -> str:
     """Writes the model directory (see dlexp.train.model_io); returns it."""
-    from dlexp.train import model_io  # pylint: disable=g-import-not-at-top
     meta = {k: v for k, v in self.meta.items()
             if k not in ('format', 'version')}
     return model_io.write(path, self.state, self.flat_config(), meta,
@@ -434,7 +421,6 @@ class Trained:
       cfg.epochs = done.pop() + epochs
       if data is None:
         return _fit(cfg, self._dataset(), self._named_data(), workdir, out)
-      from dlexp import data as data_lib  # pylint: disable=g-import-not-at-top
       cfg.data = data_lib.defaults()  # the dataset passed replaces it
       return fit(cfg, data, workdir, out)
     finally:
@@ -444,9 +430,6 @@ class Trained:
 
 def probabilities(logits: np.ndarray, loss_name: str) -> np.ndarray:
   """Class probabilities from a model's outputs (see the module docstring)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from dlexp import losses  # pylint: disable=g-import-not-at-top
   if loss_name in losses.REGRESSION:
     return np.asarray(logits)
   z = jnp.asarray(logits, jnp.float32)

@@ -116,6 +116,9 @@ class Verdict:
   mode: str = ''  # across(): 'all' or 'any'
   regime: str = ''  # why the regime was not reached ('' if it was)
   alpha: float = stats.ALPHA
+  # A combination's (p support, p contradict) once Holm-adjusted as a case
+  # of an enclosing across(); None: its own summary.
+  adjusted: Optional[Tuple[float, float]] = None
 
   def __post_init__(self):
     if self.verdict not in VERDICTS:
@@ -140,9 +143,11 @@ class Verdict:
       return self.p_support, self.p_contradict
     if self.regime:
       return math.nan, math.nan
-    parts = [v for _, v in self._adjusted()]
-    sup = [v.p_support for v in parts]
-    con = [v.p_contradict for v in parts if math.isfinite(v.p_contradict)]
+    if self.adjusted is not None:
+      return self.adjusted
+    pairs = [v.summary() for _, v in self._adjusted()]
+    sup = [ps for ps, _ in pairs]
+    con = [pc for _, pc in pairs if math.isfinite(pc)]
     if self.mode == 'any':
       finite = [p for p in sup if math.isfinite(p)]
       return (min(finite) if finite else math.nan), math.nan
@@ -161,6 +166,9 @@ class Verdict:
     for (name, v), ps, pc in zip(self.cases, sup, con):
       if v.regime:
         out.append((name, v))
+      elif v.cases:  # a combination: its own cases keep their own p's
+        out.append((name, dataclasses.replace(
+            v, adjusted=(ps, pc), verdict=_decide(ps, pc, v.alpha))))
       else:
         out.append((name, dataclasses.replace(
             v, p_support=ps, p_contradict=pc,
@@ -191,16 +199,18 @@ class Verdict:
     if self.result is not None or not self.cases:
       return self.result
     target = self.p
-    parts = [v for _, v in self._adjusted()]
+    parts = [v for _, v in self._adjusted()]  # p's at this level
     if not parts:
       return None
 
-    def distance(v):
-      ps = [x for x in v.summary() if math.isfinite(x)]
+    def distance(i):
+      ps = [x for x in parts[i].summary() if math.isfinite(x)]
       return min((abs(x - target) for x in ps), default=math.inf) \
           if math.isfinite(target) else min(ps, default=math.inf)
 
-    return min(parts, key=distance).shown()
+    # The deciding case as it was built (a combination's own cases carry
+    # p's adjusted within it, which its own shown() compares).
+    return self.cases[min(range(len(parts)), key=distance)][1].shown()
 
 
 def _nan_big(p: float) -> float:

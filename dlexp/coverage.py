@@ -73,8 +73,9 @@ WHY_NOT: Dict[str, str] = {
               'tests/test_api.py (dlexp.Sequential / fit)',
     '002 Q4': 'historical statements (AlexNet introduced LRN, ReLU, '
               'dropout, GPUs), not effects; Krizhevsky et al. 2012\'s own '
-              'claim that LRN lowers the error is tested as an outside '
-              'claim in cnn_families',
+              'claims that LRN lowers the error (Section 3.3) and that ReLU '
+              'nets train several times faster than tanh nets (Section 3.1) '
+              'are tested as outside claims in cnn_families',
     '004 K2': 'a definition (the optimizer, the loss and the metric a '
               'Keras model compiles with): dlexp\'s optimizers and losses are '
               'checked by tests/test_optim.py and tests/test_losses.py; '
@@ -93,23 +94,38 @@ WHY_NOT: Dict[str, str] = {
 
 # Questions and statements of the notes that no script tests yet: open work
 # (issue 27), shown in COVERAGE.md as such, never as covered.
-NOT_YET: Dict[str, str] = {
-    '004 G1': 'sigmoid vs ReLU (saturation, when to choose which): no '
-              'script quotes this group yet; activation_choice measures both',
-    '004 G3': 'overfitting and two mitigations: no script quotes this group '
-              'yet (dropout_rates and keras_workflow measure the '
-              'mitigations)',
-    '004 G4': 'CNN vs MLP on images: no experiment yet',
-    '004 G5': 'recurrent networks: no claim of this group is tested yet',
-    '004 G10': 'dropout: no script quotes this group yet (dropout_rates '
-               'tests the same statements from 000 and 001)',
-}
+NOT_YET: Dict[str, str] = {}
 # Statements inside covered questions that have no row yet.
 OPEN_STATEMENTS: Tuple[Tuple[str, str], ...] = (
-    ('003 Q1', 'small random initialization (std 0.01 / 0.1)'),
-    ('002 Q1', 'batch norm as a regularizer'),
-    ('002 Q4', 'AlexNet\'s ReLU against tanh'),
-    ('002 Q6', 'Inception\'s parallel kernel sizes'),
+)
+
+
+# Statements inside covered questions that no claim tests, each with its
+# reason (a definition checked by a unit test, a statement of usage or
+# history, a setting that cannot run here).
+UNTESTED_STATEMENTS: Tuple[Tuple[str, str], ...] = (
+    ('004 G1', 'sigmoid "often used in binary classification problems and '
+               'as an output activation in the final layer": a statement of '
+               'usage, not an effect; sigmoid outputs with one-vs-rest binary '
+               'cross-entropy are trained in activation_choice against '
+               'softmax (003 Q4)'),
+    ('004 G10', '"During inference, dropout is turned off, and the full '
+                'network is used to make predictions": an implementation '
+                'fact, checked by tests/test_dropout.py (inference is the '
+                'identity for inverted dropout) and tests/test_final_hooks.py '
+                '(the compiled inference program with dropout layers is the '
+                'one without them)'),
+    ('004 G4', '"These filters slide over the input, computing dot '
+               'products at each position": a definition, checked by '
+               'tests/test_cnn_vs_mlp.py::test_conv_is_a_sliding_dot_product'),
+    ('004 G4', '"Features like edges, textures, and patterns are captured in '
+               'lower layers": what the lower layers detect is not measured; '
+               'cnn_vs_mlp\'s probe claim tests only how well the classes '
+               'decode at each depth'),
+    ('004 G5', 'RNNs "beneficial in natural language processing tasks like '
+               'language translation": no parallel corpus is stored here and '
+               'nothing may be downloaded; rnn_sequence\'s MNIST-1D is a '
+               'synthetic sequence task, not language'),
 )
 
 
@@ -146,6 +162,8 @@ def build(found: Dict[str, List[Tuple[str, Dict]]]) -> str:
       lines.append(f'- No claim tested: {WHY_NOT.get(label, "MISSING")}')
     lines += [f'- **Not tested yet** (open): {what}'
               for at, what in OPEN_STATEMENTS if at == label]
+    lines += [f'- Not tested, and why: {why}'
+              for at, why in UNTESTED_STATEMENTS if at == label]
     lines.append('')
   outside = [(label, s, c) for label, cs in sorted(found.items())
              for s, c in cs if c['outside']]
@@ -169,6 +187,9 @@ def problems(found: Dict[str, List[Tuple[str, Dict]]]) -> List[str]:
       out.append(f'{label}: no claim and no reason in WHY_NOT')
     if has and (label in WHY_NOT or label in NOT_YET):
       out.append(f'{label}: has claims; drop its WHY_NOT / NOT_YET entry')
+  out += [f'{label}: a statement listed under no question of the notes'
+          for label, _ in OPEN_STATEMENTS + UNTESTED_STATEMENTS
+          if label not in labels]
   return sorted(out)
 
 

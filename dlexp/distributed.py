@@ -40,7 +40,10 @@ import os
 import re
 from typing import List, Mapping, Optional, Sequence, Tuple, TypeVar
 
+import jax
 import ml_collections
+import numpy as np
+from jax.experimental import multihost_utils
 
 from dlexp.errors import ConfigError
 
@@ -190,7 +193,6 @@ def initialize(cfg=None, environ: Optional[Mapping[str, str]] = None) -> Plan:
   Idempotent; a single process is a no-op. Returns the Plan it followed.
   """
   p = plan(cfg, environ)
-  import jax  # pylint: disable=g-import-not-at-top
   if not p.multi or jax.distributed.is_initialized():
     return p
   # Older jax had no CPU collectives unless asked (0.10.2 defaults to gloo):
@@ -209,7 +211,6 @@ def initialize(cfg=None, environ: Optional[Mapping[str, str]] = None) -> Plan:
 def is_primary() -> bool:
   """True in the process that writes files (metrics, status, TensorBoard,
   reports): process 0, or the only one."""
-  import jax  # pylint: disable=g-import-not-at-top
   return jax.process_index() == 0
 
 
@@ -223,11 +224,8 @@ def directory_is_shared(path: str) -> bool:
   listed by every process, so resuming needs a shared directory; on local
   disks the processes disagree about the latest checkpoint and hang.
   """
-  import jax  # pylint: disable=g-import-not-at-top
   if jax.process_count() == 1:
     return True
-  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
   nonce = int(multihost_utils.broadcast_one_to_all(
       np.int32(int.from_bytes(os.urandom(3), 'little'))))
   token = os.path.join(path, '.dlexp_shared_check')
@@ -328,11 +326,8 @@ def trial_shard(text: str = '', environ: Optional[Mapping[str, str]] = None
 # -- what the runner shares across processes -----------------------------------
 def broadcast(values: Sequence[int]) -> List[int]:
   """Process 0's integers, in every process (one process: unchanged)."""
-  import jax  # pylint: disable=g-import-not-at-top
   if jax.process_count() == 1:
     return list(values)
-  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
   return [int(v) for v in multihost_utils.broadcast_one_to_all(
       np.asarray(values, np.int32))]
 
@@ -340,9 +335,6 @@ def broadcast(values: Sequence[int]) -> List[int]:
 def any_process(flag: int) -> int:
   """The largest of every process's `flag` (e.g. a signal number, 0 = none):
   all processes stop together when one of them was signalled."""
-  import jax  # pylint: disable=g-import-not-at-top
   if jax.process_count() == 1:
     return int(flag)
-  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
   return int(multihost_utils.process_allgather(np.int32(flag)).max())

@@ -11,3 +11,9 @@ class ConfigError(DlexpError):
 
 class DataError(DlexpError):
   """A dataset could not be found, read or validated."""
+
+
+class RunFailed(DlexpError):
+  """The run finished but something in it failed (a member's training, a
+  claim's rule): what it could write is written; exit status 1."""
+  exit_code = 1

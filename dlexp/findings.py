@@ -24,7 +24,7 @@ The file is generated: never edit it by hand (`make findings`).
 import argparse
 import glob
 import hashlib
-import json
+import importlib.util
 import os
 import platform
 import shutil
@@ -32,7 +32,9 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from dlexp import records, tables
+from absl import flags
+
+from dlexp import claims, records, stats, tables
 
 FINDINGS_DIR = 'findings'
 
@@ -124,8 +126,6 @@ def load_script(name: str, directory: str = EXPERIMENTS_DIR):
   defines absl flags of its own; they are removed again after the import
   so that every script can be loaded into one process (rules read only
   their Evidence, never a flag)."""
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
   path = os.path.join(directory, f'{name}.py')
   if not os.path.isfile(path):
     raise FileNotFoundError(f'no experiment script {path}')
@@ -143,7 +143,6 @@ def load_script(name: str, directory: str = EXPERIMENTS_DIR):
 def rejudge(record: Dict[str, Any], module=None) -> List[Dict[str, Any]]:
   """The record's verdicts decided again by the script's current rules
   from the per-seed evidence the record stores, without training."""
-  from dlexp import claims  # pylint: disable=g-import-not-at-top
   if not record.get('evidence'):
     raise ValueError(f'record of {record["script"]} has no evidence '
                      '(written before records kept it): rerun the script')
@@ -199,7 +198,6 @@ def _p(p: Optional[float]) -> str:
 
 
 def _q_values(records_: Sequence[Dict[str, Any]]) -> Dict[int, float]:
-  from dlexp import stats  # pylint: disable=g-import-not-at-top
   found = [c for r in records_ for c in r.get('claims', [])
            if c.get('p') is not None]
   qs = stats.bh([c['p'] for c in found])

@@ -6,9 +6,11 @@ and `schedule_defaults()` returns `config.schedule` (`validate` and
 
 Every numeric knob that changes no shapes is *traced*: `update` and
 `learning_rate` read it from the flat `hp` dict (keys in `TRACED`), falling back
-to the config value when a key is absent. The optax chain is wrapped in
-`optax.inject_hyperparams`, and `update` writes the member's values into the
-state's `hyperparams` before each step, so one compiled program serves any
+to the config value when a key is absent. The optax chain is a function of
+those values, rebuilt at every update from the member's values, passed as the
+update's extra argument `hyperparams` (optax.GradientTransformationExtraArgs:
+what optax.inject_hyperparams does, without keeping the values in the state,
+since they come from hp at every step), so one compiled program serves any
 values and `jax.vmap` over `hp` trains one grid member per lane. The optimizer
 state's structure never depends on a value (e.g. SGD always keeps a momentum
 trace), so momentum 0 is exactly plain SGD and 0.99999 needs no recompilation.
@@ -27,7 +29,7 @@ Conventions:
 - Parameters matched by `config.train.freeze` get zero updates: the chain is
   wrapped in `optax.multi_transform({'train': chain, 'frozen':
   optax.set_to_zero()})`, so they hold no optimizer state and no decay (see
-  dlexp.train.transfer).
+  dlexp.train.transfer; patterns: dlexp.tree_paths).
 - Parameters matched by `config.train.lr_scale_params` have their updates
   multiplied by the traced `train.lr_scale`: since the learning rate is the
   chain's last factor, that is exactly training them at lr_scale x the rate
@@ -44,8 +46,7 @@ import optax
 
 from dlexp.errors import ConfigError
 from dlexp.registry import Registry
-from dlexp.regularizers import kernel_mask
-from dlexp.train import transfer
+from dlexp import tree_paths
 
 OPTIMIZERS = Registry('optimizer')
 SCHEDULES = Registry('schedule')
@@ -285,9 +286,9 @@ def _chain_factory(direction: Callable, ocfg: ml_collections.ConfigDict,
                    decay_mask: Any, off=()) -> Callable:
   """The optax chain as a function of the traced `optimizer.*` values.
 
-  `optax.inject_hyperparams` keeps its arguments in the optimizer state;
-  `update` overwrites them with each member's values (learning_rate is the
-  full rate at the step), so any values share one compiled program.
+  `_traced` rebuilds it at every update from each member's values
+  (learning_rate is the full rate at the step), so any values share one
+  compiled program.
   The knobs named in `off` (all 0) get `_skipped` transformations.
   """
 
@@ -421,21 +422,28 @@ class PlateauState(NamedTuple):
 
 
 class OptState(NamedTuple):
-  # hyperparams: last values used; inside optax.multi_transform's
-  # inner_states['train'] when parameters are frozen.
-  inner: Any
+  inner: Any  # the optax chain's state (in multi_transform's when frozen)
   plateau: PlateauState
 
 
-def _with_hyperparams(inner, values):
-  """`inner` (the inject_hyperparams state, or the multi_transform state
-  around it) with `values` as its hyperparams."""
-  if isinstance(inner, optax.InjectStatefulHyperparamsState):
-    return inner._replace(hyperparams=values)
-  train = inner.inner_states['train']
-  return inner._replace(inner_states=dict(
-      inner.inner_states, train=train._replace(
-          inner_state=_with_hyperparams(train.inner_state, values))))
+def _f32(values: Dict[str, Any]) -> Dict[str, jnp.ndarray]:
+  return {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
+
+
+def _traced(factory: Callable, initial: Dict[str, Any]
+            ) -> optax.GradientTransformationExtraArgs:
+  """The transformation `factory(**values)` with the values given to every
+  update as the extra argument `hyperparams` (float32, traced); its state
+  is the chain's own, initialized at `initial`."""
+
+  def init(params):
+    return factory(**_f32(initial)).init(params)
+
+  def update(updates, state, params=None, *, hyperparams, **unused):
+    del unused  # other transformations' extra arguments
+    return factory(**_f32(hyperparams)).update(updates, state, params)
+
+  return optax.GradientTransformationExtraArgs(init, update)
 
 
 class Optimizer(NamedTuple):
@@ -450,15 +458,15 @@ def _transformation(config, off=()) -> optax.GradientTransformation:
   """The optax chain with its hyperparameters injected (traced), frozen
   parameters (config.train.freeze) set to zero updates."""
   ocfg = config.optimizer
-  decay_mask = None if ocfg.decay_all_params else kernel_mask
-  tx = optax.inject_hyperparams(
+  decay_mask = None if ocfg.decay_all_params else tree_paths.kernel_mask
+  tx = _traced(
       _chain_factory(OPTIMIZERS.get(ocfg.name), ocfg, decay_mask, off),
-      hyperparam_dtype=jnp.float32)(**_values({}, 'optimizer', ocfg))
+      _values({}, 'optimizer', ocfg))
   freeze = tuple(config.train.freeze) if 'train' in config else ()
   if freeze:
     tx = optax.multi_transform(
         {'train': tx, 'frozen': optax.set_to_zero()},
-        lambda params: transfer.labels(params, freeze))
+        lambda params: tree_paths.labels(params, freeze))
   return tx
 
 
@@ -494,7 +502,7 @@ def _lr_scaling(config: ml_collections.ConfigDict):
   train.lr_scale_params names multiplied by train.lr_scale (traced); None
   when it names none."""
   train = config.train if 'train' in config else None
-  slow = transfer.frozen_predicate(
+  slow = tree_paths.frozen_predicate(
       tuple(train.lr_scale_params) if train is not None else (),
       'train.lr_scale_params')
   if slow is None:
@@ -504,8 +512,8 @@ def _lr_scaling(config: ml_collections.ConfigDict):
     scale = jnp.asarray((hp or {}).get('train.lr_scale', train.lr_scale),
                         jnp.float32)
     return jax.tree_util.tree_map_with_path(
-        lambda p, u: u * scale.astype(u.dtype) if slow(
-            [transfer.key_name(k) for k in p]) else u, updates)
+        lambda p, u: u * scale.astype(u.dtype) if slow(tree_paths.names(p))
+        else u, updates)
 
   return scale_updates
 
@@ -545,8 +553,8 @@ def make_optimizer(config: ml_collections.ConfigDict,
   def update(grads, opt_state, params, hp, step):
     values = _values(hp, 'optimizer', ocfg)
     values['learning_rate'] = rate(step, hp, opt_state)
-    inner = _with_hyperparams(opt_state.inner, values)
-    updates, inner = tx.update(grads, inner, params)
+    updates, inner = tx.update(grads, opt_state.inner, params,
+                               hyperparams=values)
     if scale_updates is not None:
       updates = scale_updates(updates, hp)
     plateau = opt_state.plateau._replace(**_plateau_knobs(hp, scfg))

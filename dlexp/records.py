@@ -13,6 +13,7 @@ seed holding:
 JSON files are written atomically (temporary file, then rename); metrics lines
 are flushed as written.
 """
+import fcntl
 import importlib.metadata
 import json
 import math
@@ -23,6 +24,10 @@ import sys
 import tempfile
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+import jax
+
+from dlexp.errors import DlexpError
 
 STATUSES = ('running', 'done', 'diverged', 'failed', 'interrupted')
 LAYERS_FILE = 'layers.json'
@@ -126,7 +131,7 @@ def _summary_writer_class():
   if block:
     sys.modules['torch'] = None  # `import torch` raises ImportError
   try:
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top; behind the torch block above
   finally:
     if block and sys.modules.get('torch', 0) is None:
       del sys.modules['torch']
@@ -157,7 +162,6 @@ def git_commit() -> str:
 
 def environment() -> Dict[str, Any]:
   """Written once per run into status.json: enough to reproduce it."""
-  import jax  # pylint: disable=g-import-not-at-top
   versions = {}
   # Read from the installed metadata: importing tensorflow_datasets only for
   # its version cost every run 0.2 s.
@@ -275,7 +279,6 @@ class TrialLock:
     self._fd = None
 
   def acquire(self) -> None:
-    import fcntl  # pylint: disable=g-import-not-at-top
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
     fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -283,7 +286,6 @@ class TrialLock:
     except OSError:
       holder = os.read(fd, 200).decode(errors='replace').strip() or 'unknown'
       os.close(fd)
-      from dlexp.errors import DlexpError  # pylint: disable=g-import-not-at-top
       raise DlexpError(f'{os.path.dirname(self.path)} is being trained by '
                        f'another process ({holder}); wait for it or use '
                        'another --workdir') from None

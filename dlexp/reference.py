@@ -381,7 +381,11 @@ def defaults_sources(fn: Callable, prefix: str,
     if call.args and isinstance(call.args[0], ast.Call):
       inner = call.args[0]
     for kw in inner.keywords:
-      if kw.arg is None:  # **kwargs: nothing to name
+      if kw.arg is None:  # **part(): the fields a helper function returns
+        if isinstance(kw.value, ast.Call):
+          part = _resolve(kw.value.func, namespace)
+          if inspect.isfunction(part):
+            defaults_sources(part, base, out)
         continue
       path = base + kw.arg
       if not (isinstance(kw.value, ast.Call) and value(kw.value, path)):

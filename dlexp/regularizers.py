@@ -32,13 +32,14 @@ Conventions:
   together. The target sparsity is traced: a grid over it shares one
   program.
 """
-from typing import Any, Dict
+from typing import Dict
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 
 from dlexp.errors import ConfigError
+from dlexp import tree_paths
 from dlexp.registry import closest
 
 TRACED = ('reg.l1', 'reg.l2', 'reg.prune_sparsity')
@@ -106,31 +107,15 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
 # ---------------------------------------------------------------------------
 # Kernel selection.
 
-def _key_name(k) -> str:
-  for attr in ('key', 'name', 'idx'):
-    if hasattr(k, attr):
-      return str(getattr(k, attr))
-  return str(k)
-
-
-def _is_kernel(path) -> bool:
-  return bool(path) and _key_name(path[-1]) == 'kernel'
-
-
 def _layer_name(path) -> str:
-  names = [_key_name(k) for k in path]
+  names = tree_paths.names(path)
   return '/'.join(names[:-1]) or names[-1]
-
-
-def kernel_mask(params) -> Any:
-  """Pytree of Python bools: True where the leaf is a kernel."""
-  return jax.tree_util.tree_map_with_path(lambda p, _: _is_kernel(p), params)
 
 
 def _kernels(params):
   """[(layer name, kernel leaf)] in tree order."""
   flat, _ = jax.tree_util.tree_flatten_with_path(params)
-  return [(_layer_name(p), x) for p, x in flat if _is_kernel(p)]
+  return [(_layer_name(p), x) for p, x in flat if tree_paths.is_kernel(p)]
 
 
 def _hp(hp, path, cfg_value):
@@ -176,8 +161,8 @@ def proximal_l1(params, hp, learning_rate, reg_cfg: ml_collections.ConfigDict):
     return params
   threshold = _hp(hp, 'reg.l1', reg_cfg.l1) * learning_rate
   return jax.tree_util.tree_map_with_path(
-      lambda p, x: soft_threshold(x, threshold) if _is_kernel(p) else x,
-      params)
+      lambda p, x: (soft_threshold(x, threshold) if tree_paths.is_kernel(p)
+                    else x), params)
 
 
 def max_norm(w, bound):
@@ -197,8 +182,8 @@ def apply_constraints(params, reg_cfg: ml_collections.ConfigDict):
   if bound <= 0:
     return params
   return jax.tree_util.tree_map_with_path(
-      lambda p, x: max_norm(x, bound) if _is_kernel(p) and x.ndim >= 2 else x,
-      params)
+      lambda p, x: (max_norm(x, bound)
+                    if tree_paths.is_kernel(p) and x.ndim >= 2 else x), params)
 
 
 # ---------------------------------------------------------------------------
@@ -266,10 +251,9 @@ def _prune(params, masks, sparsity, scope: str, exclude=None):
   Kernels `exclude` names (frozen ones) are neither ranked nor pruned."""
   flat_p, treedef = jax.tree_util.tree_flatten_with_path(params)
   flat_m = treedef.flatten_up_to(masks)
-  excluded = lambda p: exclude is not None and exclude(
-      [_key_name(k) for k in p])
+  excluded = lambda p: exclude is not None and exclude(tree_paths.names(p))
   idx = [i for i, (p, _) in enumerate(flat_p)
-         if _is_kernel(p) and not excluded(p)]
+         if tree_paths.is_kernel(p) and not excluded(p)]
   # -1 ranks a pruned weight below every kept one, even an exact zero.
   scores = [jnp.where(flat_m[i], jnp.abs(flat_p[i][1]).astype(jnp.float32),
                       -1.0) for i in idx]

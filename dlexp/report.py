@@ -5,15 +5,19 @@
 prints a markdown table (one row per trial, mean ± std over seeds) and, with
 --plot, writes PNG learning curves into WORKDIR.
 """
+import argparse
 import dataclasses
 import math
 import os
+import re
 import sys
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from dlexp import records, tables
+from dlexp import analysis, records, tables
+from dlexp.data import DATASETS
+from dlexp.train import workdir
 
 
 @dataclasses.dataclass
@@ -34,7 +38,6 @@ class Run:
     computed from config.json for runs written before ids existed."""
     if self.config.get('config_id'):
       return self.config['config_id']
-    from dlexp.train import workdir  # pylint: disable=g-import-not-at-top
     return workdir.config_id(self.config.get('config', {}),
                              self.config.get('script_options'))
 
@@ -77,7 +80,6 @@ def chance(run: Run) -> Optional[float]:
   if classes:
     return 1.0 / len(classes)
   # Kept off report's import: the data registry pulls in the loaders.
-  from dlexp.data import DATASETS  # pylint: disable=g-import-not-at-top
   try:
     spec = DATASETS.get(cfg.get('data.name', ''))
   except Exception:  # pylint: disable=broad-except
@@ -303,7 +305,6 @@ def by_trial(runs: Sequence[Run]) -> Dict[str, List[Run]]:
 def settings_legend(groups: Dict[str, List[Run]]) -> List[str]:
   """For trials run under several settings: one line per config id naming
   the fields in which it differs from the trial's other settings."""
-  from dlexp.train import workdir  # pylint: disable=g-import-not-at-top
   by_name: Dict[str, Dict[str, Dict]] = {}
   for name, runs in groups.items():
     if ' [' in name and name.endswith(']'):
@@ -442,9 +443,9 @@ def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str,
          groups: Optional[Dict[str, List[Run]]] = None) -> List[str]:
   """One PNG per metric: mean over seeds with a min-max band per trial (or
   per group of `groups`)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib  # pylint: disable=g-import-not-at-top; ~0.5 s, only when plotting
   matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top; only when plotting
   paths = []
   for metric in metrics:
     data = curves(runs, metric, groups)
@@ -482,9 +483,9 @@ def plot_sweep(runs: Sequence[Run], path: str, column: Column,
   test). Mean over seeds with a min-max band, one line per combination of
   the other axis values; a seed with no finite value (diverged) is an x on
   the top edge at its x."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib  # pylint: disable=g-import-not-at-top; ~0.5 s, only when plotting
   matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top; only when plotting
   lines: Dict[str, Dict[float, List[Optional[float]]]] = {}
   for r in runs:
     x = _number(r.config.get('config', {}).get(path))
@@ -532,8 +533,6 @@ def layer_profile(runs: Sequence[Run], stat: str, epoch: int,
   """trial -> (seeds, layers) array of diag/<layer>/<stat> at `epoch`, the
   layers in network order (nan where missing); `layers`, a regular
   expression, keeps those whose name it fully matches (e.g. 'dense\\d+')."""
-  import re  # pylint: disable=g-import-not-at-top
-  from dlexp import analysis  # pylint: disable=g-import-not-at-top
   out = {}
   for trial, rs in by_trial(runs).items():
     order = analysis.run_layer_order(rs[0]) or []
@@ -554,9 +553,9 @@ def plot_layers(runs: Sequence[Run], stat: str, epochs: Sequence[int],
   """One PNG: diag/<layer>/<stat> against depth (layer index, input first),
   mean over seeds, one line per trial and epoch; `layers` as in
   layer_profile."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib  # pylint: disable=g-import-not-at-top; ~0.5 s, only when plotting
   matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top; only when plotting
   fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
   drawn = False
   for epoch, style in zip(epochs, ('-', '--', ':', '-.')):
@@ -582,7 +581,6 @@ def plot_layers(runs: Sequence[Run], stat: str, epochs: Sequence[int],
 
 
 def main(argv: Sequence[str]) -> int:
-  import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(
       prog='python -m dlexp.report', description=__doc__.split('\n')[0])
   parser.add_argument('workdirs', nargs='+', metavar='WORKDIR',
@@ -593,11 +591,11 @@ def main(argv: Sequence[str]) -> int:
   parser.add_argument('--metrics', default='val_accuracy,val_loss,train_loss',
                       help='comma-separated metrics to plot')
   args = parser.parse_args(argv)
-  for workdir in args.workdirs:
-    if not os.path.isdir(workdir):
-      print(f'error: workdir {workdir!r} is not a directory', file=sys.stderr)
+  for path in args.workdirs:
+    if not os.path.isdir(path):
+      print(f'error: workdir {path!r} is not a directory', file=sys.stderr)
       return 2
-  runs = [r for workdir in args.workdirs for r in load_runs(workdir)]
+  runs = [r for path in args.workdirs for r in load_runs(path)]
   if not runs:
     print(f'error: no runs (status.json + config.json) under '
           f'{", ".join(args.workdirs)}', file=sys.stderr)

@@ -52,29 +52,18 @@ measured at initialization.
   python experiments/activation_choice.py --depths=2 --epochs=10 \
       --activations=relu,tanh,sigmoid
   python experiments/activation_choice.py --outputs=    # no output-layer pass
+
+From Python: `run(size='smoke')`, or `run(config, workdir, depths=[2])`.
 """
 import math
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
-from absl import flags
 
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp.errors import ConfigError
 
-_ACTIVATIONS = flags.DEFINE_list(
-    'activations', ['relu', 'leaky_relu', 'elu', 'selu', 'gelu', 'swish',
-                    'tanh', 'sigmoid'],
-    'Hidden activations (config.model.activation).')
-_DEPTHS = flags.DEFINE_list('depths', ['2', '20'],
-                            'Hidden layers (config.model.depth).')
-_OUTPUTS = flags.DEFINE_list(
-    'outputs', ['bce'], 'Output losses besides softmax cross-entropy, trained '
-    'with ReLU at every depth (config.loss.name); empty = none.')
-_TARGET = flags.DEFINE_float('target', 0.75,
-                             'Validation accuracy for the ep-to column.')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'activation_choice', model='mlp', epochs=5, seeds=5,
     smoke={'epochs': 1, 'seeds': 2, 'activations': ['relu', 'elu', 'tanh',
                                                     'sigmoid'],
@@ -83,6 +72,17 @@ cli.define_flags(
     full={'epochs': 30, 'seeds': 5, 'target': 0.85,
           'config.data.train_limit': 0},
     config={'data.train_limit': 10000})
+_ACTIVATIONS = SCRIPT.list_flag(
+    'activations', ['relu', 'leaky_relu', 'elu', 'selu', 'gelu', 'swish',
+                    'tanh', 'sigmoid'],
+    'Hidden activations (config.model.activation).')
+_DEPTHS = SCRIPT.list_flag('depths', ['2', '20'],
+                           'Hidden layers (config.model.depth).')
+_OUTPUTS = SCRIPT.list_flag(
+    'outputs', ['bce'], 'Output losses besides softmax cross-entropy, trained '
+    'with ReLU at every depth (config.loss.name); empty = none.')
+_TARGET = SCRIPT.flag('float', 'target', 0.75,
+                      'Validation accuracy for the ep-to column.')
 
 ACTS = r'act\d+'  # the hidden layers' activation outputs
 DENSE = r'dense\d+'  # the hidden layers' kernels (the logits excluded)
@@ -363,22 +363,41 @@ CLAIMS = (
 )
 
 
-def main(_):
-  config = cli.resolved_config()
-  depths = cli.list_flag(_DEPTHS.value, int, 'depths')
-  activations = [a for a in _ACTIVATIONS.value if a]
-  outputs = [o for o in _OUTPUTS.value if o]
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, activations: Optional[Sequence[str]] = None,
+        depths: Optional[Sequence] = None,
+        outputs: Optional[Sequence[str]] = None,
+        target: Optional[float] = None, session=None) -> ablation.Result:
+  """Trains every activation at every depth (and the output-layer pass)
+  and decides the claims. From Python: `run(size='smoke')`, or
+  `run(config, 'runs/mine', depths=[2], outputs=[])`; the command line's
+  flags give the same arguments."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  activations = (SCRIPT.axis('activations', session.size)
+                 if activations is None else activations)
+  depths = SCRIPT.axis('depths', session.size) if depths is None else depths
+  outputs = SCRIPT.axis('outputs', session.size) if outputs is None else outputs
+  target = SCRIPT.axis('target', session.size) if target is None else target
+  depths = cli.list_flag(depths, int, 'depths')
+  activations = [a for a in activations if a]
+  outputs = [o for o in outputs if o]
   if not activations:
     raise ConfigError('--activations needs at least one value')
   grids = [{'model.activation': activations, 'model.depth': depths}]
   if outputs:
     grids.append({'loss.name': outputs, 'model.depth': depths})
-  cli.run_ablation(grids, columns(_TARGET.value), config=config,
-                   title='Activation functions by depth, and output layers',
-                   axis_flags={'model.activation': 'activations',
-                               'model.depth': 'depths',
-                               'loss.name': 'outputs'},
-                   claims=CLAIMS)
+  return ablation.run_ablation(
+      session, grids, config, columns(target),
+      title='Activation functions by depth, and output layers',
+      axis_flags={'model.activation': 'activations', 'model.depth': 'depths',
+                  'loss.name': 'outputs'},
+      claims=CLAIMS)
+
+
+def main(_):
+  run(cli.resolved_config(), activations=_ACTIVATIONS.value,
+      depths=_DEPTHS.value, outputs=_OUTPUTS.value, target=_TARGET.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

@@ -55,32 +55,32 @@ Tolerances (float64, machine epsilon 2.2e-16):
   python experiments/backprop_check.py --activations=sigmoid,elu \
       --config.model.hidden=64,32 --seeds=5
   python experiments/backprop_check.py --smoke         # seconds (CI)
+
+From Python: `run(size='smoke')`, or `run(config, workdir, batch=64)`.
 """
 import math
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from absl import flags
 
-from dlexp import claims, cli, models
+from dlexp import ablation, claims, cli, models
 from dlexp import data as data_lib
 from dlexp.errors import ConfigError
 
-_ACTIVATIONS = flags.DEFINE_list(
-    'activations', ['relu', 'tanh'],
-    'Hidden activations to check (config.model.activation).')
-_BATCH = flags.DEFINE_integer('batch', 32, 'Training examples in the loss.')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'backprop_check', model='mlp', epochs=1, seeds=5,
     config={'model.depth': 3, 'model.width': 16},
     smoke={'seeds': 3, 'dataset': 'synthetic', 'activations': ['relu'],
            'config.model.width': 8, 'config.data.val_size': 500},
     full={'seeds': 10, 'activations': ['relu', 'leaky_relu', 'elu', 'tanh',
                                        'sigmoid']})
+_ACTIVATIONS = SCRIPT.list_flag(
+    'activations', ['relu', 'tanh'],
+    'Hidden activations to check (config.model.activation).')
+_BATCH = SCRIPT.flag('integer', 'batch', 32, 'Training examples in the loss.')
 
 STEP = 1e-6  # finite-difference step h
 EXACT_TOL = 1e-10  # jax.grad vs hand-written chain rule
@@ -188,7 +188,7 @@ def rel_error(a: np.ndarray, b: np.ndarray, keep=None) -> float:
 
 
 # -- the library's model, in float64 -------------------------------------------
-def _check_supported(config, activations) -> None:
+def _check_supported(session, config, activations) -> None:
   if config.model.name != 'mlp':
     raise ConfigError(f'--model={config.model.name} not allowed; the '
                       'hand-written backward pass is for mlp')
@@ -202,10 +202,15 @@ def _check_supported(config, activations) -> None:
     if act not in ACTIVATIONS:
       raise ConfigError(f'--activations: {act!r} not allowed; allowed: '
                         f'{", ".join(ACTIVATIONS)}')
-  for flag in ('epochs', 'plot', 'rerun_failed'):
-    if flags.FLAGS[flag].present:
-      raise ConfigError(f'--{flag} has no meaning here: the check trains '
-                        'nothing')
+  # '--epochs=3' or '--config.epochs=3': named as given
+  meaningless = ([session.given['epochs'].split('=')[0]]
+                 if 'epochs' in session.given else [])
+  meaningless += [flag for flag, on in (('--plot', session.plot),
+                                        ('--rerun_failed',
+                                         session.rerun_failed)) if on]
+  if meaningless:
+    raise ConfigError(f'{meaningless[0]} has no meaning here: the check '
+                      'trains nothing')
 
 
 def one_seed(config, dataset, act: str, seed: int, batch: int) -> Dict:
@@ -365,23 +370,42 @@ CLAIMS = (
 )
 
 
-def main(_):
-  config = cli.resolved_config()
-  activations = list(_ACTIVATIONS.value or [])
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, activations: Optional[Sequence[str]] = None,
+        batch: Optional[int] = None, session=None) -> ablation.Result:
+  """Checks the gradients of every activation and decides the claim. From
+  Python: `run(size='smoke')`, or `run(config, 'runs/mine',
+  activations=['elu'])`; the command line's flags give the same arguments.
+  The check computes in float64 and leaves JAX's x64 setting as it was."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  activations = (SCRIPT.axis('activations', session.size)
+                 if activations is None else activations)
+  batch = SCRIPT.axis('batch', session.size) if batch is None else batch
+  activations = list(activations or [])
   if not activations:
     raise ConfigError('--activations needs at least one value')
-  if _BATCH.value < 1:
-    raise ConfigError(f'--batch={_BATCH.value} not allowed; need >= 1')
-  _check_supported(config, activations)
-  cli.check_axes({'model.activation': activations},
-                 {'model.activation': 'activations'})
-  jax.config.update('jax_enable_x64', True)  # this script only
+  if batch < 1:
+    raise ConfigError(f'--batch={batch} not allowed; need >= 1')
+  _check_supported(session, config, activations)
+  ablation.check_axes(session, {'model.activation': activations},
+                      {'model.activation': 'activations'})
+  x64 = jax.config.jax_enable_x64
+  jax.config.update('jax_enable_x64', True)  # this check only
+  try:
+    return _check(session, config, activations, batch)
+  finally:  # a caller's later work in this process keeps its precision
+    jax.config.update('jax_enable_x64', x64)
+
+
+def _check(session, config, activations: List[str], batch: int
+           ) -> ablation.Result:
+  """The gradients three ways, the table, the verdict and the record."""
   dataset = data_lib.load(config.data)
-  if _BATCH.value > len(dataset.train_y):
-    raise ConfigError(f'--batch={_BATCH.value} is larger than the training '
+  if batch > len(dataset.train_y):
+    raise ConfigError(f'--batch={batch} is larger than the training '
                       f'set ({len(dataset.train_y)})')
   seeds = range(config.seed, config.seed + config.num_seeds)
-  results = {act: [one_seed(config, dataset, act, s, _BATCH.value)
+  results = {act: [one_seed(config, dataset, act, s, batch)
                    for s in seeds] for act in activations}
   ev = evidence(results, seeds)
   text = table(ev)
@@ -389,15 +413,21 @@ def main(_):
   hidden = (tuple(config.model.hidden)
             or (config.model.width,) * config.model.depth)
   preamble = (f'{dataset.name}, mlp {"-".join(map(str, hidden))}, '
-              f'{_BATCH.value} training examples, float64, initializations '
+              f'{batch} training examples, float64, initializations '
               f'{seeds[0]}..{seeds[-1]} (errors: max over them; max grad: '
               f'mean; "{ALL}": the worst parameter of each initialization); '
               f'finite-difference step {STEP:g}; numpy and flax '
               f'losses agree to {gap:.1e}')
   print(f'\n## Backpropagation check\n{preamble}\n{text}')
-  cli.publish('Backpropagation: three gradients', text, CLAIMS, ev,
-              directories=[], preamble=preamble,
-              alpha=config.claims.alpha)
+  verdicts, path = ablation.publish(
+      session, 'Backpropagation: three gradients', text, CLAIMS, ev,
+      directories=[], preamble=preamble, alpha=config.claims.alpha)
+  return ablation.Result(text, ev, verdicts, path, None)
+
+
+def main(_):
+  run(cli.resolved_config(), activations=_ACTIVATIONS.value,
+      batch=_BATCH.value, session=cli.session())
 
 
 if __name__ == '__main__':

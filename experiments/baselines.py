@@ -56,16 +56,16 @@ against the published training set, params.
   python experiments/baselines.py                        # CPU scale
   python experiments/baselines.py --rows=mnist1d_cnn,mnist1d_gru
   python experiments/baselines.py --full
+
+From Python: `run(size='smoke')`, or `run(config, workdir, rows=[...])`.
 """
 import copy
 import dataclasses
 import math
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
-from absl import flags
-
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp import config as config_lib
 from dlexp import data as data_lib
 from dlexp.errors import ConfigError
@@ -133,12 +133,7 @@ ROWS = {
                         cpu_steps=500, cpu_default=False),
 }
 
-_ROWS = flags.DEFINE_list('rows', [k for k, r in ROWS.items()
-                                   if r.cpu_default], 'Rows to reproduce.')
-_MAX_STEPS = flags.DEFINE_integer('max_steps', 0, 'Caps every row\'s training '
-                                  'steps (0: the size\'s own budget).')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'baselines', model='mlp', epochs=1, seeds=5,
     # The papers report the last step's weights, not the best validation
     # epoch's (dlexp's default): on MNIST-1D's noisy 400-example validation
@@ -149,6 +144,10 @@ cli.define_flags(
            'rows': ['mnist1d_logistic', 'mnist1d_cnn', 'fmnist_mlp'],
            'config.data.train_limit': 1000, 'config.data.test_limit': 500},
     full={'seeds': 5, 'rows': list(ROWS)})
+_ROWS = SCRIPT.list_flag('rows', [k for k, r in ROWS.items()
+                                  if r.cpu_default], 'Rows to reproduce.')
+_MAX_STEPS = SCRIPT.flag('integer', 'max_steps', 0, 'Caps every row\'s '
+                         'training steps (0: the size\'s own budget).')
 
 
 # -- columns ---------------------------------------------------------------
@@ -240,18 +239,19 @@ CLAIMS = tuple(_claim(key) for key in ROWS)
 
 
 # -- the runs ------------------------------------------------------------------
-def _plan(base, key: str) -> Dict[str, Any]:
-  """The row's config and training budget at this size."""
+def _plan(base, key: str, size: str, max_steps: int) -> Dict[str, Any]:
+  """The row's config and training budget at `size` (steps capped at
+  `max_steps` unless 0)."""
   row = ROWS[key]
   config = copy.deepcopy(base)
   for path, value in row.overrides.items():
     config_lib.set_value(config, path, value)
-  full = cli.size() == 'full'
+  full = size == 'full'
   limit = base.data.train_limit or (0 if full else row.cpu_train_limit)
   config.data.train_limit = limit
   steps = row.steps if full or row.cpu_steps is None else row.cpu_steps
-  if _MAX_STEPS.value:
-    steps = min(steps, _MAX_STEPS.value)
+  if max_steps:
+    steps = min(steps, max_steps)
   dataset = data_lib.load(config.data)
   per_epoch = max(dataset.num_train // config.batch_size, 1)
   config.epochs = max(1, math.ceil(steps / per_epoch))
@@ -260,34 +260,55 @@ def _plan(base, key: str) -> Dict[str, Any]:
               published=steps == row.steps and not limit)
 
 
-def main(_):
-  for flag in ('epochs', 'model', 'dataset'):
-    if flags.FLAGS[flag].present:
-      raise ConfigError(f'--{flag} does not apply: each row trains its '
+# Config paths each row sets itself: a value given for one would be
+# replaced without a word.
+_ROW_SET = ('epochs', 'model.name', 'data.name')
+
+
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, rows: Optional[Sequence[str]] = None,
+        max_steps: Optional[int] = None, session=None) -> ablation.Result:
+  """Trains every row its published way and judges it against its paper.
+  From Python: `run(size='smoke')`, or `run(config, 'runs/mine',
+  rows=['mnist1d_cnn'], max_steps=100)`; the command line's flags give the
+  same arguments."""
+  session, base = SCRIPT.start(config, workdir, size, session)
+  rows = SCRIPT.axis('rows', session.size) if rows is None else rows
+  max_steps = (SCRIPT.axis('max_steps', session.size) if max_steps is None
+               else max_steps)
+  for path in _ROW_SET:
+    if path in session.given:  # '--epochs=3' or '--config.epochs=3'
+      flag = session.given[path].split('=')[0]
+      raise ConfigError(f'{flag} does not apply: each row trains its '
                         'published model on its published data; choose rows '
                         'with --rows and cap steps with --max_steps')
-  unknown = [r for r in _ROWS.value if r not in ROWS]
-  if unknown or not _ROWS.value:
+  unknown = [r for r in rows if r not in ROWS]
+  if unknown or not rows:
     raise ConfigError(f'--rows: {unknown[0] if unknown else "(none)"} not '
                       f'allowed; allowed: {", ".join(ROWS)}')
-  base = cli.resolved_config()
   parts, plans, owner = [], {}, {}
-  for key in _ROWS.value:
-    plans[key] = plan = _plan(base, key)
-    grid = cli.run_grid({}, plan['config'],
-                        final_hooks=[analysis.model_cost_hook()],
-                        dataset=plan['dataset'])
+  for key in rows:
+    plans[key] = plan = _plan(base, key, session.size, max_steps)
+    grid = ablation.run_grid(session, {}, plan['config'],
+                             final_hooks=[analysis.model_cost_hook()],
+                             dataset=plan['dataset'])
     owner.update({os.path.realpath(r.directory): key for r in grid.runs})
     parts.append((key, grid))
-  grid = cli.combine(parts)
+  grid = ablation.combine(parts)
   cols = columns(plans, owner)
   text = grid.table(cols)
   title = 'Published baselines reproduced'
   line = (f'seeds {base.seed}..{base.seed + base.num_seeds - 1} (mean ± std '
           'over seeds); each row its published model, optimizer, batch and '
-          'steps' + ('' if cli.size() == 'full' else
+          'steps' + ('' if session.size == 'full' else
                      ' (Fashion-MNIST rows: a CPU-scale budget)'))
-  cli.conclude(grid, title, line, text, CLAIMS, plots=(), columns=cols)
+  return ablation.conclude(session, grid, title, line, text, CLAIMS,
+                           plots=(), columns=cols)
+
+
+def main(_):
+  run(cli.resolved_config(), rows=_ROWS.value, max_steps=_MAX_STEPS.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

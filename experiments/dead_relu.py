@@ -83,28 +83,15 @@ nothing is seen.
   python experiments/dead_relu.py --lrs=0.001,0.01,0.1 --contrast_lrs=0.01 \
       --gains= --activations=leaky_relu                   # '' skips a pass
   python experiments/dead_relu.py --config.model.depth=5 --epochs=10
+
+From Python: `run(size='smoke')`, or `run(config, workdir, gains=[])`.
 """
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from absl import flags
 
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp.errors import ConfigError
-
-_LRS = flags.DEFINE_list(
-    'lrs', ['0.003', '0.01', '0.03', '0.1'],
-    'ReLU learning-rate sweep (config.optimizer.learning_rate).')
-_CONTRAST_LRS = flags.DEFINE_list(
-    'contrast_lrs', ['0.01', '0.03'],
-    'Learning rates of the contrasting passes (each one of --lrs).')
-_GAINS = flags.DEFINE_list('gains', ['1.1'],
-                           'Initializer gains to contrast (model.init_gain).')
-_BIAS_INITS = flags.DEFINE_list('bias_inits', ['0.1', '-0.1'],
-                                'Bias starts to contrast (model.bias_init).')
-_ACTIVATIONS = flags.DEFINE_list(
-    'activations', ['leaky_relu', 'elu', 'selu'],
-    'Activations to contrast with ReLU (model.activation).')
 
 # 5 seeds: at lr >= 0.03 this 20-layer net turns float-level differences
 # into percent-level ones within 16 steps (loop vs vmap: 1e-7 after 8 steps,
@@ -114,7 +101,7 @@ _ACTIVATIONS = flags.DEFINE_list(
 # (validation accuracy no longer rising, PLATEAU below); in a 2-seed pilot
 # at lr 0.003 and 0.01 it still rose 6-7 points from epochs 1-3 to 4-6 and
 # less than 0.5 point from epochs 10-12 to 13-15 (lr 0.03 diverged).
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'dead_relu', model='mlp', epochs=15, seeds=5,
     smoke={'epochs': 6, 'seeds': 2, 'lrs': ['0.01', '0.1'],
            'contrast_lrs': ['0.1'], 'gains': ['1.1'],
@@ -125,6 +112,19 @@ cli.define_flags(
     full={'epochs': 20, 'seeds': 5, 'config.data.train_limit': 0,
           'lrs': ['0.001', '0.003', '0.01', '0.03', '0.1', '0.3']},
     config={'data.train_limit': 10000})
+_LRS = SCRIPT.list_flag(
+    'lrs', ['0.003', '0.01', '0.03', '0.1'],
+    'ReLU learning-rate sweep (config.optimizer.learning_rate).')
+_CONTRAST_LRS = SCRIPT.list_flag(
+    'contrast_lrs', ['0.01', '0.03'],
+    'Learning rates of the contrasting passes (each one of --lrs).')
+_GAINS = SCRIPT.list_flag('gains', ['1.1'],
+                          'Initializer gains to contrast (model.init_gain).')
+_BIAS_INITS = SCRIPT.list_flag('bias_inits', ['0.1', '-0.1'],
+                               'Bias starts to contrast (model.bias_init).')
+_ACTIVATIONS = SCRIPT.list_flag(
+    'activations', ['leaky_relu', 'elu', 'selu'],
+    'Activations to contrast with ReLU (model.activation).')
 
 LR = 'optimizer.learning_rate'
 _DEAD = 'diag/dead_fraction'
@@ -669,8 +669,9 @@ CLAIMS = (
 
 
 # -- the grid ------------------------------------------------------------------
-def _floats(values: List[str], name: str, allow_empty: bool) -> List[float]:
-  if allow_empty and not [v for v in values if v]:
+def _floats(values: Sequence, name: str, allow_empty: bool) -> List[float]:
+  # '' is an empty flag item; a float 0.0 from Python is a value
+  if allow_empty and not [v for v in values if v != '']:
     return []
   return cli.list_flag(values, float, name)
 
@@ -691,20 +692,45 @@ def passes(lrs, contrast_lrs, gains, bias_inits, activations) -> List[Dict]:
   return grids
 
 
-def main(_):
-  config = cli.resolved_config()
-  if 'diagnostics.unit_masks' not in cli.config_overrides():
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, lrs: Optional[Sequence] = None,
+        contrast_lrs: Optional[Sequence] = None,
+        gains: Optional[Sequence] = None,
+        bias_inits: Optional[Sequence] = None,
+        activations: Optional[Sequence[str]] = None,
+        session=None) -> ablation.Result:
+  """Trains the learning-rate sweep and the contrasts and decides the
+  claims. From Python: `run(size='smoke')`, or `run(config, 'runs/mine',
+  lrs=[0.01, 0.1], contrast_lrs=[0.1], gains=[])` ([] skips a pass); the
+  command line's flags give the same arguments."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  lrs = SCRIPT.axis('lrs', session.size) if lrs is None else lrs
+  contrast_lrs = (SCRIPT.axis('contrast_lrs', session.size)
+                  if contrast_lrs is None else contrast_lrs)
+  gains = SCRIPT.axis('gains', session.size) if gains is None else gains
+  bias_inits = (SCRIPT.axis('bias_inits', session.size)
+                if bias_inits is None else bias_inits)
+  activations = (SCRIPT.axis('activations', session.size)
+                 if activations is None else activations)
+  if 'diagnostics.unit_masks' not in session.given:
     config.diagnostics.unit_masks = True  # revival needs per-unit masks
-  grids = passes(_floats(_LRS.value, 'lrs', False),
-                 _floats(_CONTRAST_LRS.value, 'contrast_lrs', True),
-                 _floats(_GAINS.value, 'gains', True),
-                 _floats(_BIAS_INITS.value, 'bias_inits', True),
-                 [a for a in _ACTIVATIONS.value if a])
-  cli.run_ablation(grids, COLUMNS, config=config, title='Dead ReLUs',
-                   axis_flags={LR: 'lrs', 'model.init_gain': 'gains',
-                               'model.bias_init': 'bias_inits',
-                               'model.activation': 'activations'},
-                   claims=CLAIMS)
+  grids = passes(_floats(lrs, 'lrs', False),
+                 _floats(contrast_lrs, 'contrast_lrs', True),
+                 _floats(gains, 'gains', True),
+                 _floats(bias_inits, 'bias_inits', True),
+                 [a for a in activations if a])
+  return ablation.run_ablation(
+      session, grids, config, COLUMNS, title='Dead ReLUs',
+      axis_flags={LR: 'lrs', 'model.init_gain': 'gains',
+                  'model.bias_init': 'bias_inits',
+                  'model.activation': 'activations'},
+      claims=CLAIMS)
+
+
+def main(_):
+  run(cli.resolved_config(), lrs=_LRS.value, contrast_lrs=_CONTRAST_LRS.value,
+      gains=_GAINS.value, bias_inits=_BIAS_INITS.value,
+      activations=_ACTIVATIONS.value, session=cli.session())
 
 
 if __name__ == '__main__':

@@ -57,7 +57,18 @@ Columns:
   ratio for the same network rebuilt N units wide (--sweep_widths): the
   random masks cost O(batch x width) per layer, the matrix products
   O(batch x width^2), so the ratio shows the generator's share falling as
-  the layers widen; predict ms, predict/no-drop, MC cost: one compiled
+  the layers widen; step/no-drop @wN IMPL: the same ratio with the masks
+  drawn by another PRNG implementation (--sweep_impls, by default every
+  one but the run's own config.rng_impl, which is threefry unless set;
+  timed in the same interleaved rounds). Where the time goes: a step with
+  dropout adds no matrix product (counted above) but one random draw and
+  one multiply per unit and layer, and what a draw costs is the
+  implementation's (threefry2x32: 20 rounds of integer arithmetic per 64
+  bits; rbg and unsafe_rbg: XLA's RngBitGenerator, whose algorithm the
+  backend picks), not dropout's: where the ratio
+  moves with the generator, that part is an implementation cost, and the
+  claims about the slowdown are judged, or shown, under each generator;
+  predict ms, predict/no-drop, MC cost: one compiled
   prediction of 1,000 test examples, its ratio to the model without
   dropout layers, and an MC-dropout prediction (--mc_samples passes, 10 if
   unset) as a multiple of it. The rate is data, so every rate runs the
@@ -94,6 +105,7 @@ from typing import Callable
 from absl import flags
 
 from dlexp import analysis, claims, cli, report
+from dlexp import config as config_lib
 from dlexp import data as data_lib
 from dlexp.analysis import dropout as dropout_analysis
 from dlexp.errors import ConfigError, DlexpError
@@ -115,6 +127,11 @@ _SWEEP_WIDTHS = flags.DEFINE_list(
     'sweep_widths', ['32', '128', '512'],
     'Widths at which the train-step time ratio with/without dropout layers '
     'is measured (the network rebuilt at each width).')
+_SWEEP_IMPLS = flags.DEFINE_list(
+    'sweep_impls', None,
+    'Other PRNG implementations (config.rng_impl values) under which the '
+    'width sweep also times the ratio; default: every one but the run\'s '
+    'own (config.rng_impl); "none" for none.')
 
 cli.define_flags(
     'dropout_rates', model='mlp', epochs=60, seeds=5,
@@ -157,11 +174,14 @@ def _percent(key):
   return lambda r: None if r.final(key) is None else 100 * r.final(key)
 
 
-def _sweep_header(width: int) -> str:
-  return f'step/no-drop @w{width}'
+def _sweep_header(width: int, impl: str = '') -> str:
+  """The sweep's column at `width`: under the run's own generator (config.
+  rng_impl), or under another implementation `impl`."""
+  return f'step/no-drop @w{width}' + (f' {impl}' if impl else '')
 
 
 _SWEEP = re.compile(r'step/no-drop @w(\d+)$')
+_SWEEP_IMPL = re.compile(r'step/no-drop @w(\d+) (\w+)$')
 
 TRAIN_ON = report.Column('train acc (drop on)', _drop_on_train_accuracy)
 TRAIN = report.final('clean_train_accuracy', 'train acc')
@@ -188,12 +208,14 @@ PREDICT_RATIO = report.final('predict_time_ratio', 'predict/no-drop', '.2f')
 MC_COST = report.final('mc_cost_ratio', 'MC cost', '.1f')
 
 
-def columns(mc: bool, widths=()):
+def columns(mc: bool, widths=(), impls=()):
+  """The table's columns; `impls`: the other generators the width sweep
+  also times (a column per width and impl)."""
   cols = [TRAIN_ON, TRAIN, VAL, GAP, TEST, BEST, AFTER_BEST, DROPPED,
           TRAIN_SCALE, TEST_SCALE, LOGIT_SCALE, MATMULS, MATMULS_NODROP,
           STEP_FLOPS, PREDICT_FLOPS, STEP_MS, STEP_RATIO]
-  cols += [report.final(dropout_analysis.sweep_key(w), _sweep_header(w),
-                        '.2f') for w in widths]
+  cols += [report.final(dropout_analysis.sweep_key(w, i), _sweep_header(w, i),
+                        '.2f') for i in ('',) + tuple(impls) for w in widths]
   cols += [PREDICT_MS, PREDICT_RATIO, MC_COST]
   if mc:
     cols += [report.final('mc_test_accuracy', 'MC test acc'),
@@ -310,6 +332,29 @@ def _sweep_widths(ev: claims.Evidence):
   return widths
 
 
+def _other_impls(ev: claims.Evidence):
+  """The other generators (config.rng_impl) the sweep timed, in table
+  order: the run's own generator is '' (its columns have no suffix)."""
+  found = [m.group(2) for m in map(_SWEEP_IMPL.match, ev.headers()) if m]
+  return list(dict.fromkeys(found))
+
+
+def _generator_note(ev: claims.Evidence, verdict: claims.Verdict, trial: str
+                    ) -> claims.Verdict:
+  """`verdict` with the sweep's ratios under the other generators: what
+  part of the cost is the generator's implementation, not dropout's."""
+  parts = []
+  for impl in _other_impls(ev):
+    values = lambda w, impl=impl: _all_seeds(ev, trial, _sweep_header(w, impl))
+    cells = ', '.join(f'{w}: {claims.describe(values(w), ".2f")}'
+                      for w in _sweep_widths(ev))
+    parts.append(f'{impl} at widths {cells}')
+  if not parts:
+    return verdict
+  return verdict.with_note('the same ratio under the other generators '
+                           '(config.rng_impl): ' + '; '.join(parts))
+
+
 # -- the rules -----------------------------------------------------------------
 def _thirty_percent(ev: claims.Evidence) -> claims.Verdict:
   shape = _shapes(ev)[0]
@@ -320,11 +365,15 @@ def _thirty_percent(ev: claims.Evidence) -> claims.Verdict:
 
 
 def _slows_training(ev: claims.Evidence) -> claims.Verdict:
-  return claims.across([
+  verdict = claims.across([
       (_name(s), claims.above(
           _cost(ev, _timed(ev, s), STEP_RATIO, _name(s)), 1.05,
           'train-step time with dropout layers over without', fmt='.3f'))
       for s in _shapes(ev)], 'all')
+  try:
+    return _generator_note(ev, verdict, _timed(ev, _shapes(ev)[0]))
+  except claims.MissingTrial:
+    return verdict
 
 
 # The rate at which "more passes in total" is read: the notes' example rate.
@@ -363,23 +412,28 @@ def _more_passes(ev: claims.Evidence) -> claims.Verdict:
   shares = ', '.join(
       f'{w}: {claims.describe(_all_seeds(ev, t, _sweep_header(w)), ".2f")}'
       for w in widths)
-  return verdict.with_note(
+  return _generator_note(ev, verdict.with_note(
       f'train-step time with over without dropout layers, '
-      f'{_name(_shapes(ev)[0])} rebuilt at widths {shares}')
+      f'{_name(_shapes(ev)[0])} rebuilt at widths {shares}'), t)
 
 
 def _small_networks(ev: claims.Evidence) -> claims.Verdict:
+  """Per shape and per generator the table timed: a property of dropout
+  holds whatever implementation draws the masks."""
   widths = _sweep_widths(ev)
   small, large = widths[0], widths[-1]
-  return claims.across([
-      (_name(s), claims.less(
-          _cost(ev, _timed(ev, s), _sweep_header(small),
-                    f'{_name(s)} at width {small}'),
-          _cost(ev, _timed(ev, s), _sweep_header(large),
-                    f'{_name(s)} at width {large}'),
+  cases = []
+  for impl in [''] + _other_impls(ev):
+    for s in _shapes(ev):
+      name = _name(s) + (f' ({impl})' if impl else '')
+      cases.append((name, claims.less(
+          _cost(ev, _timed(ev, s), _sweep_header(small, impl),
+                f'{name} at width {small}'),
+          _cost(ev, _timed(ev, s), _sweep_header(large, impl),
+                f'{name} at width {large}'),
           margin=0.05, what='train-step time with over without dropout '
-          'layers', fmt='.3f'))
-      for s in _shapes(ev)], 'all')
+          'layers', fmt='.3f')))
+  return claims.across(cases, 'all')
 
 
 def _inference_not_slower(ev: claims.Evidence) -> claims.Verdict:
@@ -618,7 +672,9 @@ CLAIMS = (
         '003 Q7', 'dropout does slow down training',
         tested_as='time of one compiled train step (batch 128, CPU) with '
         'dropout layers over the same model without them, per shape, above '
-        '1.05 (a 5% slowdown is the smallest that matters)',
+        '1.05 (a 5% slowdown is the smallest that matters), with the run\'s '
+        'generator (config.rng_impl); the ratio under the other generators '
+        'at the sweep widths is shown beside',
         rule=_slows_training),
     claims.Claim(
         '003 Q7', 'dropout does slow down training, because during '
@@ -640,7 +696,9 @@ CLAIMS = (
         tested_as='train-step time with over without dropout layers for '
         'each shape rebuilt at the narrowest and the widest --sweep_widths '
         '(32 and 512 units by default): smaller at the narrow width, by a '
-        'margin of 0.05',
+        'margin of 0.05, per shape and per generator timed (the run\'s '
+        'config.rng_impl and --sweep_impls: a property of dropout holds '
+        'whatever implementation draws the masks)',
         rule=_small_networks),
     claims.Claim(
         '003 Q7', 'During inference ... dropout does not need to be '
@@ -723,6 +781,44 @@ def _parse_shapes(values):
   return shapes
 
 
+def _sweep_impls(own: str):
+  """--sweep_impls as a list: the other generators the sweep times."""
+  values = _SWEEP_IMPLS.value
+  if values is None:
+    return [i for i in config_lib.RNG_IMPLS if i != own]
+  if [v.strip() for v in values] == ['none']:
+    return []
+  out = []
+  for v in (v.strip() for v in values):
+    if v not in config_lib.RNG_IMPLS or v == own or v in out:
+      raise DlexpError(
+          f'--sweep_impls: {v!r} not allowed; need distinct values of '
+          f'{", ".join(i for i in config_lib.RNG_IMPLS if i != own)} (the '
+          f'run\'s own {own!r} is always timed), or none')
+    out.append(v)
+  return out
+
+
+def _hooks(variant: str, rates, widths, impls):
+  """The final hooks: the costly timing ones at one rate only."""
+  timed = [_TIMED_RATE] if _TIMED_RATE in rates else [max(rates)]
+  at_timed = lambda hook: dropout_analysis.only_at_rates(hook, timed)
+  hooks = [analysis.clean_train_accuracy_hook(),
+           analysis.drop_frequency_hook(variant),
+           dropout_analysis.inference_scale_hook(variant),
+           analysis.logit_scale_hook,
+           dropout_analysis.program_hook(),
+           at_timed(analysis.step_time_hook()),
+           at_timed(analysis.predict_time_hook(_MC_SAMPLES.value
+                                               or _DEFAULT_MC))]
+  if widths:
+    hooks.append(at_timed(dropout_analysis.width_sweep_hook(widths,
+                                                            impls=impls)))
+  if _MC_SAMPLES.value:
+    hooks.append(analysis.mc_dropout_hook(_MC_SAMPLES.value))
+  return hooks
+
+
 def main(_):
   config = cli.resolved_config()
   cli.apply_shortcut(config, 'variant', 'model.dropout')
@@ -735,6 +831,7 @@ def main(_):
   if _MC_SAMPLES.value < 0:
     raise ConfigError(f'--mc_samples={_MC_SAMPLES.value} not allowed; need '
                       '0 (off) or more')
+  impls = _sweep_impls(config.rng_impl)
   if variant == 'spatial':
     layout = data_lib.DATASETS.get(config.data.name).layout
     analysis.check_spatial_dropout(config.model, _PROBE_SHAPES[layout])
@@ -761,25 +858,12 @@ def main(_):
     if flags.FLAGS['shapes'].present:
       raise DlexpError(f'--shapes applies to --model=mlp, not '
                        f'{config.model.name}')
-    widths = []  # the sweep rebuilds an MLP's width
-  timed = [_TIMED_RATE] if _TIMED_RATE in rates else [max(rates)]
-  at_timed = lambda hook: dropout_analysis.only_at_rates(hook, timed)
-  hooks = [analysis.clean_train_accuracy_hook(),
-           analysis.drop_frequency_hook(variant),
-           dropout_analysis.inference_scale_hook(variant),
-           analysis.logit_scale_hook,
-           dropout_analysis.program_hook(),
-           at_timed(analysis.step_time_hook()),
-           at_timed(analysis.predict_time_hook(_MC_SAMPLES.value
-                                               or _DEFAULT_MC))]
-  if widths:
-    hooks.append(at_timed(dropout_analysis.width_sweep_hook(widths)))
-  if _MC_SAMPLES.value:
-    hooks.append(analysis.mc_dropout_hook(_MC_SAMPLES.value))
-  cli.run_ablation(axes, columns(bool(_MC_SAMPLES.value), widths),
-                   config=config, title=title, final_hooks=hooks,
+    widths, impls = [], []  # the sweep rebuilds an MLP's width
+  cli.run_ablation(axes, columns(bool(_MC_SAMPLES.value), widths, impls),
+                   config=config, title=title,
+                   final_hooks=_hooks(variant, rates, widths, impls),
                    options={'mc_samples': _MC_SAMPLES.value,
-                            'sweep_widths': widths},
+                            'sweep_widths': widths, 'sweep_impls': impls},
                    axis_flags={'model.dropout_rate': 'rates',
                                'model.depth': 'shapes',
                                'model.width': 'shapes'},

@@ -40,6 +40,8 @@ on/off is a paired comparison within each seed. Columns:
   python experiments/early_stopping.py --patiences=0,3,8 --min_deltas=0
   python experiments/early_stopping.py --config.early_stopping.monitor=val_accuracy
 
+From Python: `run(size='smoke')`, or `run(config, workdir, patiences=[0, 3])`.
+
 The patience 0 row ignores --min_deltas (it never stops; min_delta would
 only change which epoch counts as best), so it is run once.
 
@@ -70,24 +72,12 @@ patience 0 with the last epoch's parameters (the no-restore columns):
   count). Whether early stopping helps is the other 004 K6 quote's claim,
   in keras_workflow.
 """
-from absl import flags
+from typing import Optional, Sequence
 
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp.errors import DlexpError
 
-_PATIENCES = flags.DEFINE_list(
-    'patiences', ['0', '2', '5', '10'],
-    'Early-stopping patiences (config.early_stopping.patience); 0 = train '
-    'to the end.')
-_MONITORS = flags.DEFINE_list(
-    'monitors', ['val_loss', 'val_accuracy'],
-    'Monitored metrics (config.early_stopping.monitor): the first with every '
-    'patience x min_delta, the others with every patience at min_delta 0.')
-_MIN_DELTAS = flags.DEFINE_list(
-    'min_deltas', ['0', '0.01'],
-    'Smallest improvement that counts (config.early_stopping.min_delta).')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'early_stopping', model='mlp', epochs=40, seeds=5,
     config={'model.hidden': (512,), 'optimizer.name': 'adam',
             'optimizer.learning_rate': 1e-3, 'diagnostics.every_epochs': 0,
@@ -97,6 +87,17 @@ cli.define_flags(
            'config.model.hidden': (128,), 'config.data.train_limit': 256,
            'config.data.val_size': 500, 'config.data.test_limit': 1000},
     full={'epochs': 100, 'seeds': 5})
+_PATIENCES = SCRIPT.list_flag(
+    'patiences', ['0', '2', '5', '10'],
+    'Early-stopping patiences (config.early_stopping.patience); 0 = train '
+    'to the end.')
+_MONITORS = SCRIPT.list_flag(
+    'monitors', ['val_loss', 'val_accuracy'],
+    'Monitored metrics (config.early_stopping.monitor): the first with every '
+    'patience x min_delta, the others with every patience at min_delta 0.')
+_MIN_DELTAS = SCRIPT.list_flag(
+    'min_deltas', ['0', '0.01'],
+    'Smallest improvement that counts (config.early_stopping.min_delta).')
 
 
 def _epochs_saved(run):
@@ -392,14 +393,29 @@ CLAIMS = (
 )
 
 
-def main(_):
-  patiences = cli.list_flag(_PATIENCES.value, int, 'patiences')
-  deltas = cli.list_flag(_MIN_DELTAS.value, float, 'min_deltas')
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, patiences: Optional[Sequence] = None,
+        monitors: Optional[Sequence[str]] = None,
+        min_deltas: Optional[Sequence] = None,
+        session=None) -> ablation.Result:
+  """Trains every patience (x min_delta, x monitor) and decides the claims.
+  From Python: `run(size='smoke')`, or `run(config, 'runs/mine',
+  patiences=[0, 3], monitors=['val_loss'])`; the command line's flags give
+  the same arguments."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  patiences = (SCRIPT.axis('patiences', session.size) if patiences is None
+               else patiences)
+  monitors = (SCRIPT.axis('monitors', session.size) if monitors is None
+              else monitors)
+  min_deltas = (SCRIPT.axis('min_deltas', session.size) if min_deltas is None
+                else min_deltas)
+  patiences = cli.list_flag(patiences, int, 'patiences')
+  deltas = cli.list_flag(min_deltas, float, 'min_deltas')
   grids = []
   if 0 in patiences:
     grids.append({'early_stopping.patience': [0]})
   rest = [p for p in patiences if p != 0]
-  monitors = _MONITORS.value
+  monitors = list(monitors)
   if not monitors:
     raise DlexpError('--monitors needs at least one metric')
   if rest:
@@ -412,12 +428,19 @@ def main(_):
       grids.append({'early_stopping.monitor': monitors[1:],
                     'early_stopping.patience': rest,
                     'early_stopping.min_delta': [0.0]})
-  cli.run_ablation(grids, COLUMNS, title='Early stopping',
-                   final_hooks=[analysis.last_epoch_hook],
-                   axis_flags={'early_stopping.patience': 'patiences',
-                               'early_stopping.min_delta': 'min_deltas',
-                               'early_stopping.monitor': 'monitors'},
-                   claims=CLAIMS, plots=('val_loss', 'val_accuracy'))
+  return ablation.run_ablation(
+      session, grids, config, COLUMNS, title='Early stopping',
+      final_hooks=[analysis.last_epoch_hook],
+      axis_flags={'early_stopping.patience': 'patiences',
+                  'early_stopping.min_delta': 'min_deltas',
+                  'early_stopping.monitor': 'monitors'},
+      claims=CLAIMS, plots=('val_loss', 'val_accuracy'))
+
+
+def main(_):
+  run(cli.resolved_config(), patiences=_PATIENCES.value,
+      monitors=_MONITORS.value, min_deltas=_MIN_DELTAS.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

@@ -35,20 +35,19 @@ how many seeds of each collapsed.
 Per-layer statistics are in each run's metrics.jsonl (keys diag/...);
 `python -m dlexp.report runs/elu_vs_relu --plot` draws the learning curves.
 """
-from absl import flags
+from typing import Optional, Sequence
 
-from dlexp import claims, cli, report
+from dlexp import ablation, claims, cli, report
 
-_ACTIVATIONS = flags.DEFINE_list(
-    'activations', ['relu', 'leaky_relu', 'elu', 'selu'],
-    'Activations to compare (config.model.activation).')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'elu_vs_relu', model='mlp', epochs=10, seeds=5,
     smoke={'epochs': 1, 'seeds': 2, 'activations': ['relu', 'elu'],
            'config.model.depth': 3, 'config.model.width': 32,
            'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
     full={'epochs': 40, 'seeds': 5})
+_ACTIVATIONS = SCRIPT.list_flag(
+    'activations', ['relu', 'leaky_relu', 'elu', 'selu'],
+    'Activations to compare (config.model.activation).')
 
 
 def _at_end(key: str, header: str) -> report.Column:
@@ -133,11 +132,23 @@ CLAIMS = (
 )
 
 
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        activations: Optional[Sequence[str]] = None,
+        session=None) -> ablation.Result:
+  """Trains every activation and decides the claims. From Python:
+  `run(size='smoke')`, or `run(config, 'runs/mine', activations=['elu'])`;
+  the command line's flags give the same arguments."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  activations = list(activations or SCRIPT.axis('activations', session.size))
+  return ablation.run_ablation(
+      session, {'model.activation': activations}, config, COLUMNS,
+      title='ELU/SELU vs ReLU', axis_flags={'model.activation': 'activations'},
+      claims=CLAIMS)
+
+
 def main(_):
-  cli.run_ablation({'model.activation': _ACTIVATIONS.value}, COLUMNS,
-                   title='ELU/SELU vs ReLU',
-                   axis_flags={'model.activation': 'activations'},
-                   claims=CLAIMS)
+  run(cli.resolved_config(), activations=_ACTIVATIONS.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

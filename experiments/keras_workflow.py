@@ -52,33 +52,23 @@ shown, not judged).
 
   python experiments/keras_workflow.py
   python experiments/keras_workflow.py --classes=5,7 --samples=24 --folds=5
+
+From Python: `run(size='smoke')`, or `run(config, workdir, classes=[5, 7])`.
 """
 import copy
 import math
 import os
-from typing import Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
-from absl import flags
 
 import dlexp
-from dlexp import analysis, claims, cli, report, tables
+from dlexp import ablation, analysis, claims, cli, report, tables
 from dlexp import config as config_lib
 from dlexp import data as data_lib
 from dlexp.errors import ConfigError
 
-_CLASSES = flags.DEFINE_list('classes', ['0', '6'], 'The binary task: two '
-                             'class ids (config.data.classes).')
-_WIDTHS = flags.DEFINE_list('widths', ['16', '32', '64'], 'Grid: widths.')
-_LRS = flags.DEFINE_list('lrs', ['0.001', '0.01'], 'Grid: learning rates.')
-_L2S = flags.DEFINE_list('l2s', ['0', '0.001'], 'Grid: L2 (dlexp reg.l2).')
-_DROPOUTS = flags.DEFINE_list('dropouts', ['0', '0.3'], 'Grid: dropout.')
-_SAMPLES = flags.DEFINE_integer('samples', 12, 'Random search: points.')
-_FOLDS = flags.DEFINE_integer('folds', 3, 'k of the k-fold cross-validation.')
-_SEARCH_EPOCHS = flags.DEFINE_integer('search_epochs', 10, 'Epochs of each '
-                                      'search point and of the refits.')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'keras_workflow', model='mlp', epochs=20, seeds=5,
     config={'data.classes': (0, 6), 'model.hidden': (32,),
             'loss.name': 'bce', 'optimizer.name': 'adam',
@@ -89,6 +79,17 @@ cli.define_flags(
            'dropouts': ['0', '0.3'], 'config.data.train_limit': 1024,
            'config.data.test_limit': 500, 'config.batch_size': 128},
     full={'seeds': 5, 'folds': 5, 'samples': 24, 'search_epochs': 20})
+_CLASSES = SCRIPT.list_flag('classes', ['0', '6'], 'The binary task: two '
+                            'class ids (config.data.classes).')
+_WIDTHS = SCRIPT.list_flag('widths', ['16', '32', '64'], 'Grid: widths.')
+_LRS = SCRIPT.list_flag('lrs', ['0.001', '0.01'], 'Grid: learning rates.')
+_L2S = SCRIPT.list_flag('l2s', ['0', '0.001'], 'Grid: L2 (dlexp reg.l2).')
+_DROPOUTS = SCRIPT.list_flag('dropouts', ['0', '0.3'], 'Grid: dropout.')
+_SAMPLES = SCRIPT.flag('integer', 'samples', 12, 'Random search: points.')
+_FOLDS = SCRIPT.flag('integer', 'folds', 3,
+                     'k of the k-fold cross-validation.')
+_SEARCH_EPOCHS = SCRIPT.flag('integer', 'search_epochs', 10, 'Epochs of each '
+                             'search point and of the refits.')
 
 KERAS_L2 = 0.01  # kernel_regularizer=l2(0.01)
 REGULARIZATION = [('no callback', 0.0, 0.0), ('l2(0.01)', 2 * KERAS_L2, 0.0),
@@ -236,12 +237,13 @@ CLAIMS = (
 
 
 # -- the searches ----------------------------------------------------------------
-def _grid_axes():
-  return {'model.hidden': [(w,) for w in cli.list_flag(_WIDTHS.value, int,
+def _grid_axes(opts: Dict[str, Any]):
+  """The grid search's axes from the run's options (widths, lrs, ...)."""
+  return {'model.hidden': [(w,) for w in cli.list_flag(opts['widths'], int,
                                                        'widths')],
-          'optimizer.learning_rate': cli.list_flag(_LRS.value, float, 'lrs'),
-          'reg.l2': cli.list_flag(_L2S.value, float, 'l2s'),
-          'model.dropout_rate': cli.list_flag(_DROPOUTS.value, float,
+          'optimizer.learning_rate': cli.list_flag(opts['lrs'], float, 'lrs'),
+          'reg.l2': cli.list_flag(opts['l2s'], float, 'l2s'),
+          'model.dropout_rate': cli.list_flag(opts['dropouts'], float,
                                               'dropouts')}
 
 
@@ -262,7 +264,7 @@ def _random_points(axes, n: int, seed: int):
   return points
 
 
-def _best(grid: cli.Grid) -> str:
+def _best(grid: ablation.Grid) -> str:
   """The trial with the highest mean validation accuracy over its folds."""
   ev = grid.evidence((VAL,))
   scores = {t: ev.values(t, VAL).mean() for t in grid.trials
@@ -270,7 +272,7 @@ def _best(grid: cli.Grid) -> str:
   return max(scores, key=scores.get)
 
 
-def _top(grid: cli.Grid, k: int = 5) -> str:
+def _top(grid: ablation.Grid, k: int = 5) -> str:
   ev = grid.evidence((VAL,))
   ranked = sorted(grid.trials, key=lambda t: -ev.values(
       t, VAL).mean() if ev.values(t, VAL).size else 0)
@@ -280,15 +282,15 @@ def _top(grid: cli.Grid, k: int = 5) -> str:
                       order=ranked[:k])
 
 
-def _search(base, axes, folds: int, epochs: int):
+def _search(session, base, axes, folds: int, epochs: int):
   config = copy.deepcopy(base)
   config.data.cv_folds, config.data.val_size = folds, 0
   config.num_seeds, config.epochs = 1, epochs
   config.early_stopping.restore_best = False
-  return cli.run_grid(axes, config)
+  return ablation.run_grid(session, axes, config)
 
 
-def _refit(base, overrides, epochs: int):
+def _refit(session, base, overrides, epochs: int):
   """The search's best point trained on the whole training split, all
   seeds, through the API (dlexp.fit: the runs land in the workdir like the
   grids', so a relaunch reuses them); returns (Trained, its grid)."""
@@ -297,12 +299,13 @@ def _refit(base, overrides, epochs: int):
     config_lib.set_value(config, path, value)
   config.epochs = epochs
   config.early_stopping.restore_best = False
-  trained = dlexp.fit(config, workdir=cli.FLAGS.workdir, out=False)
+  trained = dlexp.fit(config, workdir=session.workdir, out=False)
   dirs = {os.path.realpath(d) for d in trained.directories}
-  runs = [r for r in report.load_runs(cli.FLAGS.workdir)
+  runs = [r for r in report.load_runs(session.workdir)
           if os.path.realpath(r.directory) in dirs]
   results = [dict(r, trial='run') for r in trained.results]
-  return trained, cli.Grid(config, results, runs, {'run': runs}, ['run'])
+  return trained, ablation.Grid(config, results, runs, {'run': runs},
+                                ['run'])
 
 
 def _workflow(trained, workdir: str) -> Dict[str, List[float]]:
@@ -350,11 +353,31 @@ def _raw_test_images(config):
   return np.round(ds.test_x * 255).astype(np.uint8), ds.test_y
 
 
-def main(_):
-  base = cli.resolved_config()
-  classes = tuple(cli.list_flag(_CLASSES.value, int, 'classes'))
-  if 'data.classes' in cli.config_overrides():
-    if flags.FLAGS['classes'].present:
+_OPTIONS = ('classes', 'widths', 'lrs', 'l2s', 'dropouts', 'samples',
+            'folds', 'search_epochs')
+
+
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, classes: Optional[Sequence] = None,
+        widths: Optional[Sequence] = None, lrs: Optional[Sequence] = None,
+        l2s: Optional[Sequence] = None, dropouts: Optional[Sequence] = None,
+        samples: Optional[int] = None, folds: Optional[int] = None,
+        search_epochs: Optional[int] = None,
+        session=None) -> ablation.Result:
+  """Runs the workflow (regularizers, early stopping, both searches, the
+  refits, the API) and decides the claims. From Python:
+  `run(size='smoke')`, or `run(config, 'runs/mine', classes=[5, 7],
+  folds=5)`; the command line's flags give the same arguments. `classes`
+  and config.data.classes given both is an error."""
+  session, base = SCRIPT.start(config, workdir, size, session)
+  args = dict(classes=classes, widths=widths, lrs=lrs, l2s=l2s,
+              dropouts=dropouts, samples=samples, folds=folds,
+              search_epochs=search_epochs)
+  opts = {k: SCRIPT.axis(k, session.size) if args[k] is None else args[k]
+          for k in _OPTIONS}
+  classes = tuple(cli.list_flag(opts['classes'], int, 'classes'))
+  if 'data.classes' in session.given:
+    if args['classes'] is not None:
       raise ConfigError('--classes and --config.data.classes both given; '
                         'give one')
     classes = tuple(base.data.classes)
@@ -362,77 +385,100 @@ def main(_):
     raise ConfigError(f'--classes={",".join(map(str, classes))} must name '
                       'two classes')
   base.data.classes = classes
-  if _FOLDS.value < 2 or _SAMPLES.value < 1 or _SEARCH_EPOCHS.value < 1:
+  if opts['folds'] < 2 or opts['samples'] < 1 or opts['search_epochs'] < 1:
     raise ConfigError('--folds must be >= 2, --samples and --search_epochs '
                       '>= 1')
+  axes = _grid_axes(opts)  # a bad value is an error before any training
+  combined, searches, refits = _train(session, base, axes, opts)
+  return _conclude(session, base, opts, combined, searches, refits)
+
+
+def _train(session, base, axes, opts):
+  """Group 5-6's runs, the two searches and the refits: (their grids as
+  one, (grid search, random search), {label: Trained})."""
   hooks = [analysis.clean_train_accuracy_hook()]
   plain = copy.deepcopy(base)
   plain.early_stopping.restore_best = False
-  parts = [('', cli.run_grid(
-      {'regularizer': [{'reg.l2': l2, 'model.dropout_rate': rate}
-                       for _, l2, rate in REGULARIZATION]},
+  parts = [('', ablation.run_grid(
+      session, {'regularizer': [{'reg.l2': l2, 'model.dropout_rate': rate}
+                                for _, l2, rate in REGULARIZATION]},
       plain, final_hooks=hooks))]
   names = {f'l2={l2:g},dropout_rate={d:g}': n for n, l2, d in REGULARIZATION}
   stop = copy.deepcopy(base)
   stop.early_stopping.patience = 3
   parts.append(('EarlyStopping(patience=3)',
-                cli.run_grid({}, stop, final_hooks=hooks)))
-  axes = _grid_axes()
-  grid = _search(base, axes, _FOLDS.value, _SEARCH_EPOCHS.value)
-  points = _random_points(axes, _SAMPLES.value, base.seed)
-  rand = _search(base, {'point': [dict(zip(SEARCH, p)) for p in points]},
-                 _FOLDS.value, _SEARCH_EPOCHS.value)
+                ablation.run_grid(session, {}, stop, final_hooks=hooks)))
+  folds, epochs = opts['folds'], opts['search_epochs']
+  grid = _search(session, base, axes, folds, epochs)
+  points = _random_points(axes, opts['samples'], base.seed)
+  rand = _search(session, base, {'point': [dict(zip(SEARCH, p))
+                                           for p in points]}, folds, epochs)
   grid_best, rand_best = _best(grid), _best(rand)
-  best_names = {'grid': f'grid best (CV): {grid_best}',
-                'random': f'random best (CV): {rand_best}'}
-  parts += [(best_names['grid'], _subset(grid, grid_best)),
-            (best_names['random'], _subset(rand, rand_best))]
+  parts += [(f'grid best (CV): {grid_best}', _subset(grid, grid_best)),
+            (f'random best (CV): {rand_best}', _subset(rand, rand_best))]
   refits = {}
   for label, overrides in (
       ('grid best', grid.groups[grid_best][0].config['overrides']),
       ('random best', rand.groups[rand_best][0].config['overrides']),
       ('default', {})):
-    refits[label], refit_grid = _refit(base, overrides, _SEARCH_EPOCHS.value)
+    refits[label], refit_grid = _refit(session, base, overrides, epochs)
     parts.append((f'{label} refit', refit_grid))
-  api = _workflow(refits['grid best'], os.path.join(cli.FLAGS.workdir, 'api'))
-  combined = cli.combine(parts)
-  combined = _rename(combined, names)
+  return _rename(ablation.combine(parts), names), (grid, rand), refits
+
+
+def _conclude(session, base, opts, combined, searches, refits
+              ) -> ablation.Result:
+  """The API on the grid's refit, the tables and the verdicts."""
+  grid, rand = searches
+  api = _workflow(refits['grid best'], os.path.join(session.workdir, 'api'))
   text = combined.table(COLUMNS)
   seeds = refits['grid best'].seeds
-  text += (f'\n\nGrid search ({len(grid.trials)} points x {_FOLDS.value} '
+  folds = opts['folds']
+  text += (f'\n\nGrid search ({len(grid.trials)} points x {folds} '
            f'folds), top 5 by CV accuracy:\n\n{_top(grid)}\n\nRandom search '
-           f'({len(rand.trials)} points x {_FOLDS.value} folds), top 5:\n\n'
+           f'({len(rand.trials)} points x {folds} folds), top 5:\n\n'
            f'{_top(rand)}\n\nThe API on the grid\'s refit (evaluate; predict '
            'on raw uint8 test images; save, load, predict again; fit 2 more '
            f'epochs):\n\n{_api_table(seeds, api)}')
   title = 'Keras workflow through dlexp (binary task)'
-  line = (f'{base.data.name} classes {classes}, Dense({base.model.hidden[0]}'
-          f', relu) -> Dense(1, sigmoid), {base.epochs} epochs (searches '
-          f'and refits {_SEARCH_EPOCHS.value}), seeds {base.seed}..'
+  line = (f'{base.data.name} classes {tuple(base.data.classes)}, '
+          f'Dense({base.model.hidden[0]}, relu) -> Dense(1, sigmoid), '
+          f'{base.epochs} epochs (searches and refits '
+          f'{opts["search_epochs"]}), seeds {base.seed}..'
           f'{base.seed + base.num_seeds - 1} (mean ± std over seeds; CV rows '
           'over folds)')
   evidence = claims.PartEvidence({
       'runs': combined.evidence(COLUMNS),
       'API': _api_evidence(seeds, api)})
-  cli.conclude(combined, title, line, text, CLAIMS, plots=(),
-               evidence=evidence)
+  return ablation.conclude(session, combined, title, line, text, CLAIMS,
+                           plots=(), evidence=evidence)
 
 
-def _subset(grid: cli.Grid, trial: str) -> cli.Grid:
+def main(_):
+  # --classes given or not decides whether --config.data.classes may stand
+  run(cli.resolved_config(),
+      classes=_CLASSES.value if _CLASSES.present else None,
+      widths=_WIDTHS.value, lrs=_LRS.value, l2s=_L2S.value,
+      dropouts=_DROPOUTS.value, samples=_SAMPLES.value, folds=_FOLDS.value,
+      search_epochs=_SEARCH_EPOCHS.value, session=cli.session())
+
+
+def _subset(grid: ablation.Grid, trial: str) -> ablation.Grid:
   """The grid reduced to one trial (its runs: the folds), named 'run'."""
   runs = grid.groups[trial]
   dirs = {r.directory for r in runs}
-  return cli.Grid(grid.config, [dict(r, trial='run') for r in grid.results
-                                if r['directory'] in dirs], runs,
-                  {'run': runs}, ['run'])
+  return ablation.Grid(grid.config, [dict(r, trial='run')
+                                     for r in grid.results
+                                     if r['directory'] in dirs], runs,
+                       {'run': runs}, ['run'])
 
 
-def _rename(grid: cli.Grid, names) -> cli.Grid:
+def _rename(grid: ablation.Grid, names) -> ablation.Grid:
   rename = lambda t: names.get(t, t)
-  return cli.Grid(grid.config, [dict(r, trial=rename(r['trial']))
-                                for r in grid.results], grid.runs,
-                  {rename(t): g for t, g in grid.groups.items()},
-                  [rename(t) for t in grid.trials])
+  return ablation.Grid(grid.config, [dict(r, trial=rename(r['trial']))
+                                     for r in grid.results], grid.runs,
+                       {rename(t): g for t, g in grid.groups.items()},
+                       [rename(t) for t in grid.trials])
 
 
 if __name__ == '__main__':

@@ -59,23 +59,17 @@ against the learning rate (log x), diverged seeds marked on the top edge.
       --config.optimizer.momentum=0.9                   # heavy ball instead
   python experiments/learning_rate.py --smoke           # seconds (CI)
   python experiments/learning_rate.py --full            # GPU: all data
+
+From Python: `run(size='smoke')`, or `run(config, workdir, lrs=[0.01, 0.1])`.
 """
 import math
 import os
+from typing import Optional, Sequence
 
-from absl import flags
-
-from dlexp import claims, cli, report
+from dlexp import ablation, claims, cli, report
 from dlexp.errors import ConfigError
 
-_LRS = flags.DEFINE_list(
-    'lrs', ['1e-4', '3e-4', '1e-3', '3e-3', '0.01', '0.03', '0.1', '0.3', '1',
-            '3'],
-    'Learning rates (config.optimizer.learning_rate).')
-_TARGET = flags.DEFINE_float(
-    'target', 0.8, 'Validation accuracy for the "steps to" column.')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'learning_rate', model='mlp', epochs=15, seeds=5,
     config={'model.depth': 2, 'model.width': 100, 'optimizer.name': 'sgd',
             'optimizer.momentum': 0.0, 'data.train_limit': 10000},
@@ -83,6 +77,12 @@ cli.define_flags(
            'config.model.width': 32, 'config.data.train_limit': 2048,
            'config.data.test_limit': 1000},
     full={'epochs': 30, 'seeds': 5, 'config.data.train_limit': 0})
+_LRS = SCRIPT.list_flag(
+    'lrs', ['1e-4', '3e-4', '1e-3', '3e-3', '0.01', '0.03', '0.1', '0.3', '1',
+            '3'],
+    'Learning rates (config.optimizer.learning_rate).')
+_TARGET = SCRIPT.flag(
+    'float', 'target', 0.8, 'Validation accuracy for the "steps to" column.')
 
 _LR = 'optimizer.learning_rate'
 SMALL, REF, LARGE = 0.001, 0.01, 0.1  # a tenth of, and ten times, Keras' SGD
@@ -314,17 +314,29 @@ def _optimizer(config) -> str:
   return f'{o.name}, momentum {o.momentum:g}'
 
 
-def main(_):
-  lrs = cli.list_flag(_LRS.value, float, 'lrs')
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, lrs: Optional[Sequence] = None, target: Optional[float] = None,
+        session=None) -> ablation.Result:
+  """Trains every learning rate and decides the claims. From Python:
+  `run(size='smoke')`, or `run(config, 'runs/mine', lrs=[0.01, 0.1])`;
+  the command line's flags give the same arguments."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  lrs = SCRIPT.axis('lrs', session.size) if lrs is None else lrs
+  target = SCRIPT.axis('target', session.size) if target is None else target
+  lrs = cli.list_flag(lrs, float, 'lrs')
   bad = [lr for lr in lrs if not lr > 0]
   if bad:
     raise ConfigError(f'--lrs: {bad[0]:g} not allowed; learning rates must '
                       'be > 0')
-  config = cli.resolved_config()
-  cli.run_ablation({_LR: lrs}, columns(_TARGET.value), config=config,
-                   title=f'Learning rate sweep ({_optimizer(config)})',
-                   axis_flags={_LR: 'lrs'}, claims=CLAIMS,
-                   plotters=(loss_vs_rate,))
+  return ablation.run_ablation(
+      session, {_LR: lrs}, config, columns(target),
+      title=f'Learning rate sweep ({_optimizer(config)})',
+      axis_flags={_LR: 'lrs'}, claims=CLAIMS, plotters=(loss_vs_rate,))
+
+
+def main(_):
+  run(cli.resolved_config(), lrs=_LRS.value, target=_TARGET.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

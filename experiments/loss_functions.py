@@ -36,6 +36,8 @@ effective". This runs four parts, several seeds each:
   python experiments/loss_functions.py --outliers=0.2 --outlier_scale=5 \
       --regression_epochs=300
 
+From Python: `run(size='smoke')`, or `run(config, workdir, ratio=20)`.
+
 The claims (seeds as n, 5 by default; Welch tests with the margins stated
 in the script, each checked in its regime first). Every claim is judged
 only where the arms it compares converged: each arm's best validation
@@ -70,30 +72,13 @@ there balanced accuracy equals accuracy; the recalls tell the classes
 apart.
 """
 import math
+from typing import Optional, Sequence
 
 import numpy as np
-from absl import flags
 
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 
-_MINORITY = flags.DEFINE_list('minority_classes', ['2', '4', '6'],
-                              'Classes subsampled in the imbalanced part.')
-_RATIO = flags.DEFINE_float('ratio', 50.0, 'The minority classes keep 1 in '
-                            'this many training examples.')
-_OUTLIERS = flags.DEFINE_float('outliers', 0.1, 'Fraction of regression '
-                               'training targets made outliers.')
-_OUTLIER_SCALE = flags.DEFINE_float('outlier_scale', 10.0, 'Outliers are '
-                                    'shifted up by this many target stds.')
-_REG_EPOCHS = flags.DEFINE_integer('regression_epochs', 150,
-                                   'Epochs of the regression parts.')
-_CLASS_LOSSES = flags.DEFINE_list(
-    'class_losses', ['cross_entropy', 'mse', 'mae'],
-    'Losses of the balanced classification part (config.loss.name).')
-_REG_LOSSES = flags.DEFINE_list(
-    'regression_losses', ['mse', 'mae', 'huber'],
-    'Losses of the regression parts (config.loss.name).')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'loss_functions', model='mlp', epochs=8, seeds=5,
     config={'model.hidden': (256,), 'optimizer.name': 'adam',
             'optimizer.learning_rate': 1e-3, 'diagnostics.every_epochs': 0,
@@ -105,6 +90,22 @@ cli.define_flags(
            'config.data.test_limit': 1000},
     full={'epochs': 30, 'seeds': 5, 'regression_epochs': 500,
           'config.data.train_limit': 0})
+_MINORITY = SCRIPT.list_flag('minority_classes', ['2', '4', '6'],
+                             'Classes subsampled in the imbalanced part.')
+_RATIO = SCRIPT.flag('float', 'ratio', 50.0, 'The minority classes keep 1 in '
+                     'this many training examples.')
+_OUTLIERS = SCRIPT.flag('float', 'outliers', 0.1, 'Fraction of regression '
+                        'training targets made outliers.')
+_OUTLIER_SCALE = SCRIPT.flag('float', 'outlier_scale', 10.0, 'Outliers are '
+                             'shifted up by this many target stds.')
+_REG_EPOCHS = SCRIPT.flag('integer', 'regression_epochs', 150,
+                          'Epochs of the regression parts.')
+_CLASS_LOSSES = SCRIPT.list_flag(
+    'class_losses', ['cross_entropy', 'mse', 'mae'],
+    'Losses of the balanced classification part (config.loss.name).')
+_REG_LOSSES = SCRIPT.list_flag(
+    'regression_losses', ['mse', 'mae', 'huber'],
+    'Losses of the regression parts (config.loss.name).')
 
 _CLASSES, _IMBALANCED = 'balanced classes', 'imbalanced classes'
 _CLEAN, _NOISY = 'regression, clean targets', 'regression, training outliers'
@@ -140,29 +141,37 @@ def balanced_weights(num_classes: int, minority, ratio: float):
   return tuple(round(total / (num_classes * n), 4) for n in sizes)
 
 
-def parts():
-  minority = tuple(cli.list_flag(_MINORITY.value, int, 'minority_classes'))
-  weights = balanced_weights(10, minority, _RATIO.value)
+# The script's own settings (its flags): run()'s keywords.
+OPTIONS = ('minority_classes', 'ratio', 'outliers', 'outlier_scale',
+           'regression_epochs', 'class_losses', 'regression_losses')
+
+
+def parts(minority_classes: Sequence, ratio: float, outliers: float,
+          outlier_scale: float, regression_epochs: int,
+          class_losses: Sequence[str], regression_losses: Sequence[str]):
+  """The four sweeps, from the script's settings (OPTIONS)."""
+  minority = tuple(cli.list_flag(minority_classes, int, 'minority_classes'))
+  weights = balanced_weights(10, minority, ratio)
   imbalance = {'data.imbalance_classes': minority,
-               'data.imbalance_ratio': _RATIO.value}
+               'data.imbalance_ratio': ratio}
   regression = {'data.name': 'diabetes', 'model.name': 'mlp',
                 'model.hidden': (64, 64), 'batch_size': 32,
                 'checkpoint.every_epochs': 50}
-  epochs = {'epochs': _REG_EPOCHS.value}  # --epochs: classification only
-  losses = {'loss.name': _REG_LOSSES.value}
+  epochs = {'epochs': regression_epochs}  # --epochs: classification only
+  losses = {'loss.name': regression_losses}
   return [
-      cli.Part(_CLASSES, {'loss.name': _CLASS_LOSSES.value},
+      ablation.Part(_CLASSES, {'loss.name': class_losses},
                CLASS_COLUMNS, final_hooks=[analysis.calibration_hook()]),
-      cli.Part(_IMBALANCED, [{'loss.name': ['cross_entropy', 'focal']},
+      ablation.Part(_IMBALANCED, [{'loss.name': ['cross_entropy', 'focal']},
                              {'loss.class_weights': [weights]}],
                IMBALANCE_COLUMNS, settings=imbalance,
                final_hooks=[analysis.class_recall_hook(minority),
                             analysis.calibration_hook()]),
-      cli.Part(_CLEAN, losses, REGRESSION_COLUMNS, settings=regression,
+      ablation.Part(_CLEAN, losses, REGRESSION_COLUMNS, settings=regression,
                flag_settings=epochs),
-      cli.Part(_NOISY, losses, REGRESSION_COLUMNS, settings=dict(
-          regression, **{'data.target_outliers': _OUTLIERS.value,
-                         'data.target_outlier_scale': _OUTLIER_SCALE.value}),
+      ablation.Part(_NOISY, losses, REGRESSION_COLUMNS, settings=dict(
+          regression, **{'data.target_outliers': outliers,
+                         'data.target_outlier_scale': outlier_scale}),
                flag_settings=epochs),
   ]
 
@@ -365,8 +374,35 @@ CLAIMS = (
 )
 
 
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, minority_classes: Optional[Sequence] = None,
+        ratio: Optional[float] = None, outliers: Optional[float] = None,
+        outlier_scale: Optional[float] = None,
+        regression_epochs: Optional[int] = None,
+        class_losses: Optional[Sequence[str]] = None,
+        regression_losses: Optional[Sequence[str]] = None,
+        session=None) -> ablation.Result:
+  """Trains the four sweeps and decides the claims. From Python:
+  `run(size='smoke')`, or `run(config, 'runs/mine', ratio=20,
+  regression_epochs=300)`; the command line's flags give the same
+  arguments."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  args = dict(minority_classes=minority_classes, ratio=ratio,
+              outliers=outliers, outlier_scale=outlier_scale,
+              regression_epochs=regression_epochs, class_losses=class_losses,
+              regression_losses=regression_losses)
+  settings = {k: SCRIPT.axis(k, session.size) if args[k] is None else args[k]
+              for k in OPTIONS}
+  return ablation.run_parts(session, parts(**settings), config,
+                            title='Loss functions', claims=CLAIMS)
+
+
 def main(_):
-  cli.run_parts(parts(), title='Loss functions', claims=CLAIMS)
+  run(cli.resolved_config(), minority_classes=_MINORITY.value,
+      ratio=_RATIO.value, outliers=_OUTLIERS.value,
+      outlier_scale=_OUTLIER_SCALE.value,
+      regression_epochs=_REG_EPOCHS.value, class_losses=_CLASS_LOSSES.value,
+      regression_losses=_REG_LOSSES.value, session=cli.session())
 
 
 if __name__ == '__main__':

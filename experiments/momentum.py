@@ -49,6 +49,8 @@ vmapped program (Nesterov, a static field, is a second). Columns:
   python experiments/momentum.py --smoke              # seconds (CI)
   python experiments/momentum.py --full               # GPU: all data, 30 ep
 
+From Python: `run(size='smoke')`, or `run(config, workdir, momenta=[0.9])`.
+
 The claims are decided on the heavy-ball trials (Nesterov rows are shown for
 comparison), on the last epoch, never the restored best:
 
@@ -72,21 +74,13 @@ comparison), on the last epoch, never the restored best:
   against a rate tuned per momentum.
 """
 import math
+from typing import Optional, Sequence
 
-from absl import flags
-
-from dlexp import claims, cli, report
+from dlexp import ablation, claims, cli, report
 from dlexp import data as data_lib
 from dlexp.errors import ConfigError
 
-_MOMENTA = flags.DEFINE_list(
-    'momenta', ['0', '0.5', '0.9', '0.99', '0.999', '0.99999'],
-    'Momentum coefficients (config.optimizer.momentum).')
-_NESTEROV = flags.DEFINE_list(
-    'nesterov', ['false', 'true'],
-    'Nesterov momentum off and/or on (config.optimizer.nesterov).')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'momentum', model='mlp', epochs=15, seeds=5,
     config={'model.depth': 2, 'model.width': 100,
             'optimizer.name': 'sgd', 'optimizer.learning_rate': 0.01,
@@ -95,6 +89,12 @@ cli.define_flags(
            'nesterov': ['false'], 'config.model.width': 32,
            'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
     full={'epochs': 30, 'seeds': 5, 'config.data.train_limit': 0})
+_MOMENTA = SCRIPT.list_flag(
+    'momenta', ['0', '0.5', '0.9', '0.99', '0.999', '0.99999'],
+    'Momentum coefficients (config.optimizer.momentum).')
+_NESTEROV = SCRIPT.list_flag(
+    'nesterov', ['false', 'true'],
+    'Nesterov momentum off and/or on (config.optimizer.nesterov).')
 
 HIGH, USUAL = 0.99999, 0.9  # the notes' value and the usual one
 RANGE = (0.9, 0.99)  # the notes' "typically in the range of 0.9 to 0.99"
@@ -339,8 +339,12 @@ CLAIMS = (
 
 
 def _bools(values, name: str):
+  """'true'/'false' items of a list flag (or bools, from Python)."""
   out = []
   for v in values or []:
+    if isinstance(v, bool):
+      out.append(v)
+      continue
     if v.lower() not in ('true', 'false'):
       raise ConfigError(f'--{name}: {v!r} is not true or false')
     out.append(v.lower() == 'true')
@@ -349,21 +353,37 @@ def _bools(values, name: str):
   return out
 
 
-def main(_):
-  config = cli.resolved_config()
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, momenta: Optional[Sequence] = None,
+        nesterov: Optional[Sequence] = None,
+        session=None) -> ablation.Result:
+  """Trains every momentum (x Nesterov off/on) and decides the claims. From
+  Python: `run(size='smoke')`, or `run(config, 'runs/mine', momenta=[0.9,
+  0.99999], nesterov=[False])`; the command line's flags give the same
+  arguments."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  momenta = SCRIPT.axis('momenta', session.size) if momenta is None else momenta
+  nesterov = (SCRIPT.axis('nesterov', session.size) if nesterov is None
+              else nesterov)
   if config.optimizer.name not in ('sgd', 'momentum'):
     # Other optimizers ignore optimizer.momentum and 'nesterov' ignores the
     # --nesterov axis: the grid would not be what it says.
     raise ConfigError(f'optimizer.name={config.optimizer.name!r} not allowed '
                       "here; need 'sgd' or 'momentum' (Nesterov is the "
                       '--nesterov axis)')
-  cli.run_ablation(
-      {'optimizer.momentum': cli.list_flag(_MOMENTA.value, float, 'momenta'),
-       'optimizer.nesterov': _bools(_NESTEROV.value, 'nesterov')},
-      COLUMNS, config=config, title='Momentum too close to 1',
+  return ablation.run_ablation(
+      session,
+      {'optimizer.momentum': cli.list_flag(momenta, float, 'momenta'),
+       'optimizer.nesterov': _bools(nesterov, 'nesterov')},
+      config, COLUMNS, title='Momentum too close to 1',
       axis_flags={'optimizer.momentum': 'momenta',
                   'optimizer.nesterov': 'nesterov'},
       claims=CLAIMS)
+
+
+def main(_):
+  run(cli.resolved_config(), momenta=_MOMENTA.value, nesterov=_NESTEROV.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

@@ -42,12 +42,12 @@ Columns:
       --schedule_optimizer=adam
   python experiments/optimizers.py --smoke             # seconds (CI)
   python experiments/optimizers.py --full              # GPU: 8 x 6, all data
+
+From Python: `run(size='smoke')` (keywords as the flags above).
 """
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
-from absl import flags
-
-from dlexp import cli, config as config_lib, optim, report
+from dlexp import ablation, cli, config as config_lib, optim, report
 from dlexp.errors import ConfigError
 
 OPTIMIZERS = ('sgd', 'momentum', 'nesterov', 'rmsprop', 'adagrad', 'adam',
@@ -69,28 +69,7 @@ NOTES_002 = {'optimizer.name': 'momentum', 'optimizer.learning_rate': 0.001,
              'optimizer.momentum': 0.9}
 NOTES_EPOCHS = 5  # seed 002 trains 5 epochs
 
-_OPTIMIZERS = flags.DEFINE_list('optimizers', list(OPTIMIZERS),
-                                'Optimizers (config.optimizer.name).')
-_SCHEDULES = flags.DEFINE_list('schedules', list(SCHEDULES),
-                               'Schedules (config.schedule.name).')
-_DESIGN = flags.DEFINE_enum(
-    'design', 'split', ['split', 'cross'],
-    'split: every optimizer at a constant rate, and every schedule with '
-    '--schedule_optimizer; cross: every optimizer x every schedule.')
-_SCHEDULE_OPTIMIZER = flags.DEFINE_string(
-    'schedule_optimizer', 'momentum',
-    'The optimizer the schedules are compared with (design split).')
-_HPARAMS = flags.DEFINE_list(
-    'hparams', [], 'Per-optimizer settings over the defaults, as '
-    'optimizer:field=value with any config.optimizer field, e.g. '
-    'adam:learning_rate=3e-4,sgd:momentum=0.5.')
-_NOTES = flags.DEFINE_bool(
-    'notes_setting', True, "Also train seed 002's SGD(learning_rate=0.001, "
-    'momentum=0.9).')
-_TARGET = flags.DEFINE_float(
-    'target', 0.84, 'Validation accuracy for the "epochs to" column.')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'optimizers', model='mlp', epochs=10, seeds=5,
     config={'model.depth': 2, 'model.width': 100, 'data.train_limit': 10000,
             'diagnostics.every_epochs': 0},
@@ -99,6 +78,28 @@ cli.define_flags(
            'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
     full={'epochs': 30, 'seeds': 5, 'design': 'cross',
           'config.data.train_limit': 0})
+_OPTIMIZERS = SCRIPT.list_flag('optimizers', list(OPTIMIZERS),
+                               'Optimizers (config.optimizer.name).')
+_SCHEDULES = SCRIPT.list_flag('schedules', list(SCHEDULES),
+                              'Schedules (config.schedule.name).')
+# A string checked by axes(), which run() from Python needs anyway (an absl
+# enum flag checks only the command line).
+_DESIGN = SCRIPT.flag(
+    'string', 'design', 'split',
+    'split: every optimizer at a constant rate, and every schedule with '
+    '--schedule_optimizer; cross: every optimizer x every schedule.')
+_SCHEDULE_OPTIMIZER = SCRIPT.flag(
+    'string', 'schedule_optimizer', 'momentum',
+    'The optimizer the schedules are compared with (design split).')
+_HPARAMS = SCRIPT.list_flag(
+    'hparams', [], 'Per-optimizer settings over the defaults, as '
+    'optimizer:field=value with any config.optimizer field, e.g. '
+    'adam:learning_rate=3e-4,sgd:momentum=0.5.')
+_NOTES = SCRIPT.flag(
+    'bool', 'notes_setting', True, "Also train seed 002's "
+    'SGD(learning_rate=0.001, momentum=0.9).')
+_TARGET = SCRIPT.flag(
+    'float', 'target', 0.84, 'Validation accuracy for the "epochs to" column.')
 
 
 # -- the grid ------------------------------------------------------------------
@@ -148,18 +149,23 @@ def schedule_settings(name: str, epochs: int) -> Dict[str, Any]:
   return out
 
 
-def axes(config) -> Dict[str, List[Dict[str, Any]]]:
+def axes(config, optimizers: Sequence[str], schedules: Sequence[str],
+         design: str, schedule_optimizer: str, hparams: Sequence[str],
+         notes_setting: bool) -> Dict[str, List[Dict[str, Any]]]:
   """The grid: one joint axis whose values set an optimizer, its settings
   and a schedule (split or cross design), plus seed 002's setting."""
-  opts = _names(_OPTIMIZERS.value, OPTIMIZERS, 'optimizers')
-  scheds = _names(_SCHEDULES.value, SCHEDULES, 'schedules')
-  table = per_optimizer(_HPARAMS.value)
+  opts = _names(list(optimizers), OPTIMIZERS, 'optimizers')
+  scheds = _names(list(schedules), SCHEDULES, 'schedules')
+  table = per_optimizer(list(hparams))
   epochs = config.epochs
-  if _DESIGN.value == 'cross':
+  if design not in ('split', 'cross'):
+    raise ConfigError(f'--design: {design!r} not allowed; allowed: split, '
+                      'cross')
+  if design == 'cross':
     trials = [{**optimizer_settings(o, table), **schedule_settings(s, epochs)}
               for o in opts for s in scheds]
   else:
-    base = _names([_SCHEDULE_OPTIMIZER.value], OPTIMIZERS,
+    base = _names([schedule_optimizer], OPTIMIZERS,
                   'schedule_optimizer')[0]
     first = 'constant' if 'constant' in scheds else scheds[0]
     trials = [{**optimizer_settings(o, table),
@@ -167,13 +173,13 @@ def axes(config) -> Dict[str, List[Dict[str, Any]]]:
     trials += [{**optimizer_settings(base, table),
                 **schedule_settings(s, epochs)} for s in scheds if s != first]
   trained = {t['optimizer.name'] for t in trials}
-  for item in _HPARAMS.value:
+  for item in hparams:
     if item.partition(':')[0] not in trained:
       raise ConfigError(f'--hparams: {item!r} sets an optimizer this grid '
                         'does not train (see --optimizers, '
                         '--schedule_optimizer)')
   notes = {**NOTES_002, **schedule_settings('constant', epochs)}
-  if _NOTES.value and notes not in trials:
+  if notes_setting and notes not in trials:
     trials.append(notes)
   return {'setting': trials}
 
@@ -206,15 +212,42 @@ _LOSS_END = report.last('train_loss', 'train loss @end')
 CLAIMS = ()
 
 
-def main(_):
-  config = cli.resolved_config()
-  grid = axes(config)
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, optimizers: Optional[Sequence[str]] = None,
+        schedules: Optional[Sequence[str]] = None,
+        design: Optional[str] = None,
+        schedule_optimizer: Optional[str] = None,
+        hparams: Optional[Sequence[str]] = None,
+        notes_setting: Optional[bool] = None,
+        target: Optional[float] = None, session=None) -> ablation.Result:
+  """Trains every optimizer and schedule of the design and prints the
+  table. From Python: `run(size='smoke')`, or `run(config, 'runs/mine',
+  optimizers=['sgd', 'adam'], schedules=['constant'])`; each keyword is
+  the flag of that name."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  arguments = dict(optimizers=optimizers, schedules=schedules, design=design,
+                   schedule_optimizer=schedule_optimizer, hparams=hparams,
+                   notes_setting=notes_setting, target=target)
+  # An argument left None takes the size preset's value, else the flag's.
+  value = {k: SCRIPT.axis(k, session.size) if v is None else v
+           for k, v in arguments.items()}
+  target = value.pop('target')
+  grid = axes(config, **value)
   fields = {p for values in grid.values() for v in values for p in v}
-  cli.run_ablation(grid, columns(_TARGET.value, config.epochs), config=config,
-                   title='Optimizers and learning-rate schedules',
-                   axis_flags={p: ('schedules' if p.startswith('schedule.')
-                                   else 'hparams') for p in fields},
-                   claims=CLAIMS)
+  return ablation.run_ablation(
+      session, grid, config, columns(target, config.epochs),
+      title='Optimizers and learning-rate schedules',
+      axis_flags={p: ('schedules' if p.startswith('schedule.')
+                      else 'hparams') for p in fields},
+      claims=CLAIMS)
+
+
+def main(_):
+  run(cli.resolved_config(), optimizers=_OPTIMIZERS.value,
+      schedules=_SCHEDULES.value, design=_DESIGN.value,
+      schedule_optimizer=_SCHEDULE_OPTIMIZER.value, hparams=_HPARAMS.value,
+      notes_setting=_NOTES.value, target=_TARGET.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

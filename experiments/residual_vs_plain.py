@@ -55,20 +55,15 @@ are drawn for the findings; every epoch's numbers are in metrics.jsonl.
   python experiments/residual_vs_plain.py                 # MNIST-1D, 8/20/32
   python experiments/residual_vs_plain.py --depths=20,56 --epochs=40
   python experiments/residual_vs_plain.py --full --data_dir=~/tensorflow_datasets
-"""
-from absl import flags
 
-from dlexp import analysis, claims, cli, report
+From Python: `run(size='smoke')` (keywords as the flags above).
+"""
+from typing import Optional, Sequence
+
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp.errors import ConfigError
 
-_DEPTHS = flags.DEFINE_list('depths', ['8', '20', '32'],
-                            'Depths 6n+2 (config.model.variant resnet<d>).')
-_DECAY_AT = flags.DEFINE_list(
-    'decay_at', ['0.5', '0.75'], 'Fractions of the epochs after which the '
-    'learning rate is divided by 10 (config.schedule.boundaries, as the '
-    'paper); empty: a constant rate.')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'residual_vs_plain', model='resnet', epochs=20, seeds=5,
     dataset='mnist1d',
     config={'optimizer.learning_rate': 0.1, 'optimizer.momentum': 0.9,
@@ -79,6 +74,12 @@ cli.define_flags(
            'config.data.test_limit': 500},
     full={'dataset': 'cifar10', 'epochs': 100, 'seeds': 5,
           'depths': ['20', '32', '56'], 'config.model.width_mult': 1.0})
+_DEPTHS = SCRIPT.list_flag('depths', ['8', '20', '32'],
+                           'Depths 6n+2 (config.model.variant resnet<d>).')
+_DECAY_AT = SCRIPT.list_flag(
+    'decay_at', ['0.5', '0.75'], 'Fractions of the epochs after which the '
+    'learning rate is divided by 10 (config.schedule.boundaries, as the '
+    'paper); empty: a constant rate.')
 
 # The convergence check: the training loss may fall by less than CONVERGED
 # nats over the last LAST epochs (a net still losing more is still learning,
@@ -283,29 +284,42 @@ CLAIMS = (
 )
 
 
-def main(_):
-  depths = cli.list_flag(_DEPTHS.value, int, 'depths')
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, depths: Optional[Sequence[int]] = None,
+        decay_at: Optional[Sequence[float]] = None,
+        session=None) -> ablation.Result:
+  """Trains every depth plain and residual and decides the claims. From
+  Python: `run(size='smoke')`, or `run(config, 'runs/mine', depths=[8, 20],
+  decay_at=[0.5])`; the keywords are the flags of those names."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  depths = SCRIPT.axis('depths', session.size) if depths is None else depths
+  decay_at = (SCRIPT.axis('decay_at', session.size) if decay_at is None
+              else decay_at)
+  depths = cli.list_flag(depths, int, 'depths')
   bad = [d for d in depths if d < 8 or (d - 2) % 6]
   if bad:
     raise ConfigError(f'--depths: {bad[0]} is not 6n+2 with n >= 1 (8, '
                          '14, 20, 32, 44, 56, 110, ...)')
-  config = cli.resolved_config()
-  decay = cli.list_flag(_DECAY_AT.value, float, 'decay_at')
+  decay = cli.list_flag(decay_at, float, 'decay_at')
   if any(not 0 < f < 1 for f in decay):
-    raise ConfigError(f'--decay_at={",".join(_DECAY_AT.value)}: fractions '
-                      'of the epochs in (0, 1)')
-  given = cli.config_overrides()
-  if decay and not any(k.startswith('schedule.') for k in given):
+    raise ConfigError(f'--decay_at={",".join(str(f) for f in decay_at)}: '
+                      'fractions of the epochs in (0, 1)')
+  if decay and not any(k.startswith('schedule.') for k in session.given):
     config.schedule.name = 'step'
     config.schedule.boundaries = tuple(
         sorted({max(1, round(f * config.epochs)) for f in decay}))
-  cli.run_ablation(
-      {'model.variant': [f'resnet{d}' for d in depths],
-       'model.plain': [True, False]},
-      COLUMNS, config=config, title='Plain vs residual networks by depth',
+  return ablation.run_ablation(
+      session, {'model.variant': [f'resnet{d}' for d in depths],
+                'model.plain': [True, False]},
+      config, COLUMNS, title='Plain vs residual networks by depth',
       final_hooks=[analysis.model_cost_hook()],
       axis_flags={'model.variant': 'depths', 'model.plain': 'depths'},
       claims=CLAIMS, plots=('train_loss', 'train_accuracy', 'val_accuracy'))
+
+
+def main(_):
+  run(cli.resolved_config(), depths=_DEPTHS.value, decay_at=_DECAY_AT.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

@@ -58,22 +58,15 @@ read "regime not reached" until an arm that masks h per step exists).
   python experiments/rnn_dropout.py --cells=lstm --config.model.hidden="(128,128)"
   python experiments/rnn_dropout.py --dataset=fashion_mnist --epochs=5 \
       --config.data.train_limit=10000     # images read row by row
-"""
-from absl import flags
 
-from dlexp import analysis, claims, cli, report
+From Python: `run(size='smoke')` (keywords as the flags above).
+"""
+from typing import Optional, Sequence
+
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp.errors import DlexpError
 
-_CELLS = flags.DEFINE_list('cells', ['gru'],
-                           'Recurrent models (config.model.name).')
-_VARIANTS = flags.DEFINE_list(
-    'variants', ['standard', 'variational'],
-    'Dropout variants at --rate (config.model.dropout); no dropout is '
-    'always trained as the reference.')
-_RATE = flags.DEFINE_float('rate', 0.25, 'Dropout rate of every variant '
-                           '(config.model.dropout_rate).')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'rnn_dropout', model='lstm', epochs=150, seeds=5, dataset='mnist1d',
     config={'optimizer.name': 'adam', 'optimizer.learning_rate': 0.01,
             'model.hidden': (32, 32), 'model.rnn_input_dropout': False,
@@ -84,6 +77,14 @@ cli.define_flags(
            'config.data.test_limit': 500},
     full={'epochs': 400, 'seeds': 10, 'cells': ['gru', 'lstm'],
           'variants': ['standard', 'locked', 'variational']})
+_CELLS = SCRIPT.list_flag('cells', ['gru'],
+                          'Recurrent models (config.model.name).')
+_VARIANTS = SCRIPT.list_flag(
+    'variants', ['standard', 'variational'],
+    'Dropout variants at --rate (config.model.dropout); no dropout is '
+    'always trained as the reference.')
+_RATE = SCRIPT.flag('float', 'rate', 0.25, 'Dropout rate of every variant '
+                    '(config.model.dropout_rate).')
 
 
 def _gap(run):
@@ -289,35 +290,51 @@ CLAIMS = (
 )
 
 
-def main(_):
-  if flags.FLAGS['model'].present:
-    raise DlexpError(f'--model={flags.FLAGS.model}: this script trains the '
-                     'models of --cells')
-  cells = _CELLS.value
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, cells: Optional[Sequence[str]] = None,
+        variants: Optional[Sequence[str]] = None,
+        rate: Optional[float] = None, session=None) -> ablation.Result:
+  """Trains each cell without dropout and with every variant at `rate`,
+  and decides the claims. From Python: `run(size='smoke')`, or
+  `run(config, 'runs/mine', cells=['gru'], rate=0.5)`; the keywords are
+  the flags of those names."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  if 'model.name' in session.given:
+    raise DlexpError(f'{session.given["model.name"]}: this script trains '
+                     'the models of --cells')
+  cells = list(SCRIPT.axis('cells', session.size) if cells is None
+               else cells)
+  variants = list(SCRIPT.axis('variants', session.size) if variants is None
+                  else variants)
+  rate = SCRIPT.axis('rate', session.size) if rate is None else rate
   for c in cells:
     if c not in ('lstm', 'gru'):
       raise DlexpError(f'--cells: {c!r} not allowed; allowed: lstm, gru')
-  if not cells or not _VARIANTS.value:
+  if not cells or not variants:
     raise DlexpError('--cells and --variants need at least one value each')
-  if not 0 < _RATE.value < 1:
-    raise DlexpError(f'--rate={_RATE.value} not allowed; need 0 < rate < 1')
+  if not 0 < rate < 1:
+    raise DlexpError(f'--rate={rate} not allowed; need 0 < rate < 1')
   # The run line names the first cell (it said the flag default, lstm,
   # above GRU trials); the title names them all. Every trial sets
   # model.name, so nothing trained changes.
-  config = cli.resolved_config()
   config.model.name = cells[0]
   grids = [{'model.name': cells, 'model.dropout': ['standard'],
             'model.dropout_rate': [0.0]},
-           {'model.name': cells, 'model.dropout': _VARIANTS.value,
-            'model.dropout_rate': [_RATE.value]}]
-  cli.run_ablation(grids, COLUMNS, config=config,
-                   title='Dropout in recurrent networks '
-                   f'({", ".join(c.upper() for c in cells)})',
-                   final_hooks=[analysis.clean_train_accuracy_hook()],
-                   axis_flags={'model.name': 'cells',
-                               'model.dropout': 'variants',
-                               'model.dropout_rate': 'rate'},
-                   claims=CLAIMS, plots=('val_accuracy', 'train_loss'))
+           {'model.name': cells, 'model.dropout': variants,
+            'model.dropout_rate': [rate]}]
+  return ablation.run_ablation(
+      session, grids, config, COLUMNS,
+      title='Dropout in recurrent networks '
+      f'({", ".join(c.upper() for c in cells)})',
+      final_hooks=[analysis.clean_train_accuracy_hook()],
+      axis_flags={'model.name': 'cells', 'model.dropout': 'variants',
+                  'model.dropout_rate': 'rate'},
+      claims=CLAIMS, plots=('val_accuracy', 'train_loss'))
+
+
+def main(_):
+  run(cli.resolved_config(), cells=_CELLS.value, variants=_VARIANTS.value,
+      rate=_RATE.value, session=cli.session())
 
 
 if __name__ == '__main__':

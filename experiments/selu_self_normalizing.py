@@ -73,15 +73,16 @@ training (report.plot_layers).
   python experiments/selu_self_normalizing.py              # defaults below
   python experiments/selu_self_normalizing.py --config.model.width=256 \
       --contrasts=batch_norm --lrs=0.003 --epochs=10
+
+From Python: `run(size='smoke')` (keywords as the flags above).
 """
 import math
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from absl import flags
 
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp import data as data_lib
 from dlexp.errors import ConfigError
 
@@ -92,17 +93,9 @@ CONTRASTS = {'batch_norm': {'model.activation': ['relu'],
                                'model.dropout': ['alpha']},
              'he_init': {'model.activation': ['selu'],
                          'model.kernel_init': ['he_normal']}}
-_CONTRASTS = flags.DEFINE_list(
-    'contrasts', list(CONTRASTS),
-    f'Trials besides SELU and ReLU: {", ".join(CONTRASTS)}; empty = none.')
-_ALPHA_RATE = flags.DEFINE_float('alpha_rate', 0.05,
-                                 'Alpha dropout rate of alpha_dropout.')
-_LRS = flags.DEFINE_list('lrs', ['0.001', '0.01'],
-                         'Learning rates of every trial (traced: one '
-                         'program per trial kind).')
 LR = 'optimizer.learning_rate'
 
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'selu_self_normalizing', model='mlp', epochs=3, seeds=5,
     smoke={'epochs': 1, 'seeds': 2, 'contrasts': ['batch_norm'],
            'lrs': ['0.01'],
@@ -112,6 +105,14 @@ cli.define_flags(
           'config.model.width': 256, 'config.data.train_limit': 0},
     config={'model.depth': 50, 'model.width': 64,
             'data.train_limit': 10000})
+_CONTRASTS = SCRIPT.list_flag(
+    'contrasts', list(CONTRASTS),
+    f'Trials besides SELU and ReLU: {", ".join(CONTRASTS)}; empty = none.')
+_ALPHA_RATE = SCRIPT.flag('float', 'alpha_rate', 0.05,
+                          'Alpha dropout rate of alpha_dropout.')
+_LRS = SCRIPT.list_flag('lrs', ['0.001', '0.01'],
+                        'Learning rates of every trial (traced: one '
+                        'program per trial kind).')
 
 ACTS = r'act\d+'  # the hidden layers' activation outputs
 # "About 0" and "about 1": a layer of n units sits at the fixed point only up
@@ -461,20 +462,36 @@ def _layer_plots(epochs: int):
   return [plot(s, e) for s in ('act_mean', 'act_std') for e in (0, epochs)]
 
 
-def main(_):
-  config = cli.resolved_config()
-  if 'diagnostics.train_mode' not in cli.config_overrides():
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, contrasts: Optional[Sequence[str]] = None,
+        alpha_rate: Optional[float] = None,
+        lrs: Optional[Sequence[float]] = None,
+        session=None) -> ablation.Result:
+  """Trains SELU, ReLU and the contrasts at every rate and decides the
+  claims. From Python: `run(size='smoke')`, or `run(config, 'runs/mine',
+  contrasts=[], lrs=[0.01])`; the keywords are the flags of those names."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  contrasts = (SCRIPT.axis('contrasts', session.size) if contrasts is None
+               else contrasts)
+  alpha_rate = (SCRIPT.axis('alpha_rate', session.size) if alpha_rate is None
+                else alpha_rate)
+  lrs = SCRIPT.axis('lrs', session.size) if lrs is None else lrs
+  if 'diagnostics.train_mode' not in session.given:
     config.diagnostics.train_mode = True  # BatchNorm with batch statistics
-  grids = passes([c for c in _CONTRASTS.value if c], _ALPHA_RATE.value,
-                 cli.list_flag(_LRS.value, float, 'lrs'))
-  cli.run_ablation(grids, COLUMNS, config=config,
-                   title='SELU self-normalization through depth',
-                   axis_flags={'model.norm': 'contrasts',
-                               'model.dropout': 'contrasts',
-                               'model.dropout_rate': 'alpha_rate',
-                               LR: 'lrs',
-                               'model.kernel_init': 'contrasts'},
-                   claims=CLAIMS, plotters=_layer_plots(config.epochs))
+  grids = passes([c for c in contrasts if c], alpha_rate,
+                 cli.list_flag(lrs, float, 'lrs'))
+  return ablation.run_ablation(
+      session, grids, config, COLUMNS,
+      title='SELU self-normalization through depth',
+      axis_flags={'model.norm': 'contrasts', 'model.dropout': 'contrasts',
+                  'model.dropout_rate': 'alpha_rate', LR: 'lrs',
+                  'model.kernel_init': 'contrasts'},
+      claims=CLAIMS, plotters=_layer_plots(config.epochs))
+
+
+def main(_):
+  run(cli.resolved_config(), contrasts=_CONTRASTS.value,
+      alpha_rate=_ALPHA_RATE.value, lrs=_LRS.value, session=cli.session())
 
 
 if __name__ == '__main__':

@@ -48,26 +48,19 @@ Columns (all kernels of the final model together; biases are not counted):
   python experiments/sparsity.py --config.optimizer.momentum=0.9
       # proximal L1 with momentum: the usual heuristic, no longer exact
 
+From Python: `run(size='smoke')` (keywords as the flags above).
+
 The l1, rate and sparsity values are traced, so each method is one compiled,
 vmapped program. Every run keeps its LAST epoch's parameters
 (early_stopping.restore_best=False): the epoch of the lowest validation loss
 can come before pruning has reached its target, and restoring it would
 report an unpruned model.
 """
-from absl import flags
+from typing import Optional, Sequence
 
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 
-_L1S = flags.DEFINE_list('l1s', ['1e-4', '1e-3'],
-                         'L1 strengths (config.reg.l1), as a penalty and as '
-                         'a proximal step.')
-_RATES = flags.DEFINE_list('rates', ['0.3', '0.5'],
-                           'Dropout rates (config.model.dropout_rate).')
-_SPARSITIES = flags.DEFINE_list(
-    'sparsities', ['0.5', '0.8', '0.9', '0.95'],
-    'Pruning targets (config.reg.prune_sparsity), one-shot and gradual.')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'sparsity', model='mlp', epochs=8, seeds=5,
     config={'model.hidden': (300, 100), 'optimizer.name': 'sgd',
             'optimizer.momentum': 0.0, 'optimizer.learning_rate': 0.1,
@@ -84,6 +77,14 @@ cli.define_flags(
     full={'epochs': 30, 'seeds': 5, 'config.data.train_limit': 0,
           'config.data.val_size': -1, 'config.reg.prune_start_epoch': 10,
           'config.reg.prune_end_epoch': 25})
+_L1S = SCRIPT.list_flag('l1s', ['1e-4', '1e-3'],
+                        'L1 strengths (config.reg.l1), as a penalty and as '
+                        'a proximal step.')
+_RATES = SCRIPT.list_flag('rates', ['0.3', '0.5'],
+                          'Dropout rates (config.model.dropout_rate).')
+_SPARSITIES = SCRIPT.list_flag(
+    'sparsities', ['0.5', '0.8', '0.9', '0.95'],
+    'Pruning targets (config.reg.prune_sparsity), one-shot and gradual.')
 
 
 def _percent(key, header):
@@ -270,11 +271,23 @@ CLAIMS = (
 )
 
 
-def main(_):
-  l1s = cli.list_flag(_L1S.value, float, 'l1s')
-  rates = cli.list_flag(_RATES.value, float, 'rates')
-  sparsities = cli.list_flag(_SPARSITIES.value, float, 'sparsities')
-  config = cli.resolved_config()
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, l1s: Optional[Sequence[float]] = None,
+        rates: Optional[Sequence[float]] = None,
+        sparsities: Optional[Sequence[float]] = None,
+        session=None) -> ablation.Result:
+  """Trains L1 (penalty and proximal), dropout and pruning (gradual and
+  one-shot) and decides the claims. From Python: `run(size='smoke')`, or
+  `run(config, 'runs/mine', l1s=[1e-3], sparsities=[0.9])`; the keywords
+  are the flags of those names."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  l1s = cli.list_flag(SCRIPT.axis('l1s', session.size) if l1s is None
+                      else l1s, float, 'l1s')
+  rates = cli.list_flag(SCRIPT.axis('rates', session.size) if rates is None
+                        else rates, float, 'rates')
+  sparsities = cli.list_flag(
+      SCRIPT.axis('sparsities', session.size) if sparsities is None
+      else sparsities, float, 'sparsities')
   # One-shot pruning at the epoch where the gradual schedule reaches its
   # target: both are fine-tuned as long after it.
   end = config.reg.prune_end_epoch
@@ -285,18 +298,23 @@ def main(_):
             'reg.prune_sparsity': sparsities},
            {'reg.prune_method': ['one_shot'], 'reg.prune_start_epoch': [end],
             'reg.prune_sparsity': sparsities}]
-  cli.run_ablation(grids, COLUMNS, config=config,
-                   title='Sparse models: L1, dropout, pruning',
-                   final_hooks=[analysis.weight_sparsity_hook(),
-                                analysis.activation_zeros_hook],
-                   axis_flags={'reg.l1': 'l1s', 'reg.l1_method': 'l1s',
-                               'model.dropout_rate': 'rates',
-                               'reg.prune_method': 'sparsities',
-                               'reg.prune_sparsity': 'sparsities',
-                               'reg.prune_start_epoch':
-                                   'config.reg.prune_end_epoch (one-shot '
-                                   'pruning happens there)'},
-                   claims=CLAIMS, plots=('val_accuracy',))
+  return ablation.run_ablation(
+      session, grids, config, COLUMNS,
+      title='Sparse models: L1, dropout, pruning',
+      final_hooks=[analysis.weight_sparsity_hook(),
+                   analysis.activation_zeros_hook],
+      axis_flags={'reg.l1': 'l1s', 'reg.l1_method': 'l1s',
+                  'model.dropout_rate': 'rates',
+                  'reg.prune_method': 'sparsities',
+                  'reg.prune_sparsity': 'sparsities',
+                  'reg.prune_start_epoch': 'config.reg.prune_end_epoch '
+                                           '(one-shot pruning happens there)'},
+      claims=CLAIMS, plots=('val_accuracy',))
+
+
+def main(_):
+  run(cli.resolved_config(), l1s=_L1S.value, rates=_RATES.value,
+      sparsities=_SPARSITIES.value, session=cli.session())
 
 
 if __name__ == '__main__':

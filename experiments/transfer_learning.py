@@ -61,43 +61,26 @@ starts each target seed from its own.
   python experiments/transfer_learning.py --model=cnn --fractions=0.01,1
   python experiments/transfer_learning.py --source=runs/big/model --fractions=0.01
   python experiments/transfer_learning.py --full --data_dir=~/tensorflow_datasets
+
+From Python: `run(size='smoke')` (keywords as the flags above).
 """
 import copy
 import math
 import os
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
-from absl import flags
 
 import dlexp
-from dlexp import claims, cli, report
+from dlexp import ablation, claims, cli, report
 from dlexp import config as config_lib
 from dlexp import data as data_lib
 from dlexp.errors import ConfigError
 
-_SOURCE_CLASSES = flags.DEFINE_list('source_classes', ['0', '1', '2', '3', '4'],
-                                    'Classes of the source task.')
-_TARGET_CLASSES = flags.DEFINE_list('target_classes', ['5', '6', '7', '8', '9'],
-                                    'Classes of the target task.')
-_FRACTIONS = flags.DEFINE_list('fractions', ['0.01', '0.1', '1'],
-                               'Fractions of the target training labels.')
-_TARGET = flags.DEFINE_float('target', 0.9, 'Validation accuracy for the '
-                             'time-to-accuracy columns (steps to T, seconds '
-                             'to T).')
-_MIN_STEPS = flags.DEFINE_integer('min_steps', 400, 'Each target run trains '
-                                  'at least this many steps ...')
-_MAX_EPOCHS = flags.DEFINE_integer('max_epochs', 60, '... in at most this '
-                                   'many epochs.')
-_SLOW = flags.DEFINE_float('base_lr_scale', 0.1, 'Learning-rate multiplier '
-                           'of the base in the slow fine-tuning runs.')
-_SOURCE = flags.DEFINE_string('source', '', 'A saved dlexp model to transfer '
-                              'from instead of training the source here.')
-
 BASE = '(?!logits).*'  # every layer but the head
 
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'transfer_learning', model='mlp', epochs=5, seeds=5,
     config={'model.hidden': (256, 128), 'diagnostics.every_epochs': 0},
     smoke={'epochs': 1, 'seeds': 2, 'fractions': ['0.1', '1'],
@@ -107,6 +90,22 @@ cli.define_flags(
     full={'dataset': 'cifar10', 'model': 'resnet', 'epochs': 30,
           'config.model.variant': 'resnet20', 'min_steps': 3000,
           'max_epochs': 200})
+_SOURCE_CLASSES = SCRIPT.list_flag('source_classes', ['0', '1', '2', '3', '4'],
+                                   'Classes of the source task.')
+_TARGET_CLASSES = SCRIPT.list_flag('target_classes', ['5', '6', '7', '8', '9'],
+                                   'Classes of the target task.')
+_FRACTIONS = SCRIPT.list_flag('fractions', ['0.01', '0.1', '1'],
+                              'Fractions of the target training labels.')
+_TARGET = SCRIPT.flag('float', 'target', 0.9, 'Validation accuracy for the '
+                      'time-to-accuracy columns (steps to T, seconds to T).')
+_MIN_STEPS = SCRIPT.flag('integer', 'min_steps', 400, 'Each target run '
+                         'trains at least this many steps ...')
+_MAX_EPOCHS = SCRIPT.flag('integer', 'max_epochs', 60, '... in at most this '
+                          'many epochs.')
+_SLOW = SCRIPT.flag('float', 'base_lr_scale', 0.1, 'Learning-rate multiplier '
+                    'of the base in the slow fine-tuning runs.')
+_SOURCE = SCRIPT.flag('string', 'source', '', 'A saved dlexp model to '
+                      'transfer from instead of training the source here.')
 
 
 def _pct(fraction: float) -> str:
@@ -424,7 +423,7 @@ def _classes(values, flag):
   return tuple(cli.list_flag(values, int, flag))
 
 
-def _source(base, classes, label, noise, domain=None):
+def _source(session, base, classes, label, noise, domain=None):
   """Trains the source task; returns (grid, path of its seeds saved as one
   model, named by its settings so a changed source is a new path).
   `domain`: other data.* settings (another dataset: the domain-shift
@@ -434,9 +433,9 @@ def _source(base, classes, label, noise, domain=None):
   for path, value in (domain or {}).items():
     config_lib.set_value(config, path, value)
   config.init.from_path = ''
-  grid = cli.run_grid({}, config)
+  grid = ablation.run_grid(session, {}, config)
   runs = sorted(grid.runs, key=lambda r: r.seed)
-  path = os.path.join(os.path.abspath(cli.FLAGS.workdir), 'sources',
+  path = os.path.join(os.path.abspath(session.workdir), 'sources',
                       f'{label}-{runs[0].config_id}')
   dlexp.load([r.directory for r in runs]).save(path)
   return grid, path
@@ -457,9 +456,10 @@ def _target_size(config) -> int:
   return data_lib.load(config.data).num_train
 
 
-def _epochs(limit: int, batch: int, epochs: int) -> int:
+def _epochs(limit: int, batch: int, epochs: int, min_steps: int,
+            max_epochs: int) -> int:
   steps = max(limit // batch, 1)
-  return min(_MAX_EPOCHS.value, max(epochs, math.ceil(_MIN_STEPS.value / steps)))
+  return min(max_epochs, max(epochs, math.ceil(min_steps / steps)))
 
 
 def _transfers(config, source: str, prefix: str, slow: float,
@@ -478,58 +478,102 @@ def _transfers(config, source: str, prefix: str, slow: float,
       (f'{prefix}fine-tune', axes, tune)]
 
 
-def main(_):
-  base = cli.resolved_config()
-  for path in ('data.classes', 'init.from_path'):
-    if path in cli.config_overrides():
-      raise ConfigError(f'--config.{path} is set by this script; use '
-                        '--source_classes/--target_classes and --source')
-  source_classes = _classes(_SOURCE_CLASSES.value, 'source_classes')
-  target_classes = _classes(_TARGET_CLASSES.value, 'target_classes')
-  fractions = cli.list_flag(_FRACTIONS.value, float, 'fractions')
-  if any(not 0 < f <= 1 for f in fractions):
-    raise ConfigError(f'--fractions={_FRACTIONS.value} must be in (0, 1]')
-  slow = _SLOW.value
-  if not 0 < slow < 1:
-    raise ConfigError(f'--base_lr_scale={slow} must be in (0, 1)')
+def _train(session, base, args: Dict[str, Any]):
+  """Every source, then per label fraction the scratch and transfer runs:
+  (the grids combined, the target's training examples at 100 %)."""
+  source_classes, slow = args['source_classes'], args['base_lr_scale']
   parts = []
-  if _SOURCE.value:
-    source = os.path.abspath(_SOURCE.value)
+  if args['source']:
+    source = os.path.abspath(args['source'])
   else:
-    grid, source = _source(base, source_classes, 'source', 0.0)
+    grid, source = _source(session, base, source_classes, 'source', 0.0)
     parts.append(('source', grid))
-  noise_grid, noisy = _source(base, source_classes, 'random_labels', 1.0)
+  noise_grid, noisy = _source(session, base, source_classes, 'random_labels',
+                              1.0)
   parts.append((RANDOM_SOURCE, noise_grid))
   target = copy.deepcopy(base)
-  target.data.classes = target_classes
-  domain_grid, other = _source(base, source_classes, 'synthetic_domain', 0.0,
-                               _other_domain(target))
+  target.data.classes = args['target_classes']
+  domain_grid, other = _source(session, base, source_classes,
+                               'synthetic_domain', 0.0, _other_domain(target))
   parts.append((DOMAIN_SOURCE, domain_grid))
   limit = base.data.train_limit
   n = _target_size(target)
   n = min(n, limit) if limit else n
-  for fraction in fractions:
+  for fraction in args['fractions']:
     config = copy.deepcopy(target)
     config.data.train_limit = max(base.batch_size, round(fraction * n))
     config.epochs = _epochs(config.data.train_limit, base.batch_size,
-                            base.epochs)
-    parts.append((name(fraction, 'scratch'), cli.run_grid({}, config)))
+                            base.epochs, args['min_steps'],
+                            args['max_epochs'])
+    parts.append((name(fraction, 'scratch'),
+                  ablation.run_grid(session, {}, config)))
     runs = (_transfers(config, source, '', slow)
             + _transfers(config, noisy, f'{RANDOM_SOURCE},', slow)
             + _transfers(config, other, f'{DOMAIN_SOURCE},', slow,
                          frozen_base=False))
     for label, axes, run_config in runs:
-      parts.append((name(fraction, label), cli.run_grid(axes, run_config)))
-  grid = cli.combine(parts)
-  table_columns = columns(_TARGET.value)
+      parts.append((name(fraction, label),
+                    ablation.run_grid(session, axes, run_config)))
+  return ablation.combine(parts), n
+
+
+def _arguments(session, keywords: Dict[str, Any]) -> Dict[str, Any]:
+  """run()'s keywords, each None taking the size preset's value (else the
+  flag's), parsed and checked as the flags are."""
+  args = {k: SCRIPT.axis(k, session.size) if v is None else v
+          for k, v in keywords.items()}
+  args['source_classes'] = _classes(args['source_classes'], 'source_classes')
+  args['target_classes'] = _classes(args['target_classes'], 'target_classes')
+  fractions = cli.list_flag(args['fractions'], float, 'fractions')
+  if any(not 0 < f <= 1 for f in fractions):
+    raise ConfigError(f'--fractions={args["fractions"]} must be in (0, 1]')
+  args['fractions'] = fractions
+  slow = args['base_lr_scale']
+  if not 0 < slow < 1:
+    raise ConfigError(f'--base_lr_scale={slow} must be in (0, 1)')
+  return args
+
+
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, source_classes: Optional[Sequence[int]] = None,
+        target_classes: Optional[Sequence[int]] = None,
+        fractions: Optional[Sequence[float]] = None,
+        target: Optional[float] = None, min_steps: Optional[int] = None,
+        max_epochs: Optional[int] = None,
+        base_lr_scale: Optional[float] = None,
+        source: Optional[str] = None, session=None) -> ablation.Result:
+  """Trains the sources, then scratch and transfer runs per label fraction,
+  and decides the claims. From Python: `run(size='smoke')`, or
+  `run(config, 'runs/mine', fractions=[0.01, 1], source='runs/big/model')`;
+  the keywords are the flags of those names."""
+  session, base = SCRIPT.start(config, workdir, size, session)
+  for path in ('data.classes', 'init.from_path'):
+    if path in session.given:
+      raise ConfigError(f'--config.{path} is set by this script; use '
+                        '--source_classes/--target_classes and --source')
+  args = _arguments(session, dict(
+      source_classes=source_classes, target_classes=target_classes,
+      fractions=fractions, target=target, min_steps=min_steps,
+      max_epochs=max_epochs, base_lr_scale=base_lr_scale, source=source))
+  grid, n = _train(session, base, args)
+  table_columns = columns(args['target'])
   text = grid.table(table_columns)
   title = 'Transfer learning by label fraction'
-  line = (f'{base.data.name} classes {source_classes} -> {target_classes}, '
-          f'model {base.model.name}, source {base.epochs} epochs, target '
-          f'{n} labels at 100 %, seeds {base.seed}..'
-          f'{base.seed + base.num_seeds - 1} (mean ± std over seeds)')
-  cli.conclude(grid, title, line, text, CLAIMS, plots=('val_accuracy',),
-               columns=table_columns)
+  line = (f'{base.data.name} classes {args["source_classes"]} -> '
+          f'{args["target_classes"]}, model {base.model.name}, source '
+          f'{base.epochs} epochs, target {n} labels at 100 %, seeds '
+          f'{base.seed}..{base.seed + base.num_seeds - 1} (mean ± std over '
+          'seeds)')
+  return ablation.conclude(session, grid, title, line, text, CLAIMS,
+                           plots=('val_accuracy',), columns=table_columns)
+
+
+def main(_):
+  run(cli.resolved_config(), source_classes=_SOURCE_CLASSES.value,
+      target_classes=_TARGET_CLASSES.value, fractions=_FRACTIONS.value,
+      target=_TARGET.value, min_steps=_MIN_STEPS.value,
+      max_epochs=_MAX_EPOCHS.value, base_lr_scale=_SLOW.value,
+      source=_SOURCE.value, session=cli.session())
 
 
 if __name__ == '__main__':

@@ -60,32 +60,25 @@ before training and after the last epoch (report.plot_layers).
   python experiments/vanishing_gradients.py --config.model.depth=50 \
       --config.model.width=64 --fixes=batch_norm --fix_activations=sigmoid
   python experiments/vanishing_gradients.py --fixes= --plot  # plain nets only
+
+From Python: `run(size='smoke')` (keywords as the flags above).
 """
 import dataclasses
 import os
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from absl import flags
 
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp.errors import ConfigError
 
-_ACTIVATIONS = flags.DEFINE_list(
-    'activations', ['sigmoid', 'tanh', 'relu', 'elu', 'selu'],
-    'Activations trained as plain stacks (model.activation).')
-_FIX_ACTIVATIONS = flags.DEFINE_list(
-    'fix_activations', ['sigmoid', 'tanh', 'relu'],
-    'Activations trained again with each of --fixes.')
 # Each fix: the config fields it sets.
 FIXES = {'batch_norm': {'model.norm': ['batch']},
          'residual': {'model.residual': [True]},
          'residual_batch_norm': {'model.norm': ['batch'],
                                  'model.residual': [True]}}
-_FIXES = flags.DEFINE_list('fixes', ['batch_norm', 'residual'],
-                           f'Fixes to add: {", ".join(FIXES)}; empty = none.')
 
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'vanishing_gradients', model='mlp', epochs=3, seeds=5,
     smoke={'epochs': 1, 'seeds': 2,
            'activations': ['sigmoid', 'tanh', 'relu', 'elu'],
@@ -97,6 +90,14 @@ cli.define_flags(
           'fix_activations': ['sigmoid', 'tanh', 'relu', 'elu', 'selu'],
           'fixes': ['batch_norm', 'residual', 'residual_batch_norm']},
     config={'data.train_limit': 10000})
+_ACTIVATIONS = SCRIPT.list_flag(
+    'activations', ['sigmoid', 'tanh', 'relu', 'elu', 'selu'],
+    'Activations trained as plain stacks (model.activation).')
+_FIX_ACTIVATIONS = SCRIPT.list_flag(
+    'fix_activations', ['sigmoid', 'tanh', 'relu'],
+    'Activations trained again with each of --fixes.')
+_FIXES = SCRIPT.list_flag('fixes', ['batch_norm', 'residual'],
+                          f'Fixes to add: {", ".join(FIXES)}; empty = none.')
 
 DENSE = r'dense\d+'  # the hidden layers' kernels (and the logits excluded)
 
@@ -239,6 +240,19 @@ def _elu_good(ev: claims.Evidence) -> claims.Verdict:
           f'{relu.describe()}')
 
 
+def _relu_mitigates(ev: claims.Evidence) -> claims.Verdict:
+  """004 G1's reason for ReLU in hidden layers, against the notes' other
+  activation of that group (sigmoid): its gradient reaches the first layer
+  (|log10| first/last closer to 0) AND training is not hindered as with
+  sigmoid (fewer seeds collapsed to chance: Fisher on the counts)."""
+  return claims.across([
+      ('gradient flow', _flows_better('relu', others=('sigmoid',))(ev)),
+      ('training not hindered', claims.rate_greater(
+          _collapsed(ev, 'sigmoid'), _collapsed(ev, 'relu'),
+          'seeds collapsed to chance after training')),
+  ], 'all')
+
+
 _SETTING = ('plain MLP of 100-unit hidden layers, SGD with momentum 0.9 on '
             '10,000 Fashion-MNIST training images, each activation with its '
             'default initializer; gradient norms on 512 validation probe '
@@ -281,6 +295,17 @@ CLAIMS = (
                     'sigmoid\'s log10 first/last gradient norm at init',
                     lambda ev: _arm(ev, 'sigmoid', RATIO_INIT), '<=',
                     VANISHED))),
+    claims.Claim(
+        '004 G1', 'ReLU ... widely used in hidden layers due to its '
+        'simplicity and ability to mitigate the vanishing gradient problem',
+        tested_as='the "ability to mitigate" half, against sigmoid in the '
+        'same hidden layers: ReLU\'s |log10| first/last hidden-layer '
+        'gradient norm at initialization less than sigmoid\'s (Welch, '
+        f'margin {RATIO_MARGIN} in log10) AND fewer seeds collapsed to '
+        f'chance after training than with sigmoid (Fisher) ({_SETTING}); '
+        'both required (Holm); "widely used" and "simplicity" are not '
+        'measured',
+        rule=_relu_mitigates, regime=(_IS_DEEP, _trains('relu'))),
 )
 
 
@@ -312,21 +337,38 @@ def _layer_plots(epochs: int):
           plot_at(epochs, f'grad_norm_by_layer_epoch{epochs}.png')]
 
 
-def main(_):
-  config = cli.resolved_config()
-  if 'diagnostics.train_mode' not in cli.config_overrides():
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, activations: Optional[Sequence[str]] = None,
+        fix_activations: Optional[Sequence[str]] = None,
+        fixes: Optional[Sequence[str]] = None,
+        session=None) -> ablation.Result:
+  """Trains the plain stacks and the fixed ones and decides the claims.
+  From Python: `run(size='smoke')`, or `run(config, 'runs/mine',
+  activations=['sigmoid', 'relu'], fixes=[])`; the keywords are the flags
+  of those names."""
+  session, config = SCRIPT.start(config, workdir, size, session)
+  if 'diagnostics.train_mode' not in session.given:
     # The gradients a training step sees: BatchNorm with batch statistics
     # (its running averages are the identity at init).
     config.diagnostics.train_mode = True
-  nonempty = lambda values: [v for v in values if v]
-  grids = passes(nonempty(_ACTIVATIONS.value),
-                 nonempty(_FIX_ACTIVATIONS.value), nonempty(_FIXES.value))
-  cli.run_ablation(grids, COLUMNS, config=config,
-                   title='Vanishing gradients by depth',
-                   axis_flags={'model.activation': 'activations',
-                               'model.norm': 'fixes',
-                               'model.residual': 'fixes'},
-                   claims=CLAIMS, plotters=_layer_plots(config.epochs))
+  # A None argument takes the size preset's value, else the flag's; empty
+  # items are dropped as from an empty flag (--fixes=).
+  nonempty = lambda name, values: [v for v in (
+      SCRIPT.axis(name, session.size) if values is None else values) if v]
+  grids = passes(nonempty('activations', activations),
+                 nonempty('fix_activations', fix_activations),
+                 nonempty('fixes', fixes))
+  return ablation.run_ablation(
+      session, grids, config, COLUMNS, title='Vanishing gradients by depth',
+      axis_flags={'model.activation': 'activations', 'model.norm': 'fixes',
+                  'model.residual': 'fixes'},
+      claims=CLAIMS, plotters=_layer_plots(config.epochs))
+
+
+def main(_):
+  run(cli.resolved_config(), activations=_ACTIVATIONS.value,
+      fix_activations=_FIX_ACTIVATIONS.value, fixes=_FIXES.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

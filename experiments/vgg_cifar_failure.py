@@ -71,13 +71,14 @@ rate; "faster" is not tested.
   python experiments/vgg_cifar_failure.py
   python experiments/vgg_cifar_failure.py --fixes=batch_norm,he_init --epochs=16
   python experiments/vgg_cifar_failure.py --full --data_dir=~/tensorflow_datasets
+
+From Python: `run(size='smoke')` (keywords as the flags above).
 """
 import copy
 import math
+from typing import Dict, Optional, Sequence
 
-from absl import flags
-
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp import config as config_lib
 from dlexp.errors import ConfigError
 
@@ -94,15 +95,7 @@ HE = {'model.kernel_init': 'he_normal'}
 FIXES = {'scaled_inputs': SCALED, 'batch_norm': {'model.norm': 'batch'},
          'he_init': HE, 'he_init+scaled_inputs': dict(HE, **SCALED)}
 
-_FIXES = flags.DEFINE_list('fixes', list(FIXES), 'Changes to try, one at a '
-                           'time (the learning rate is always tried).')
-_VGG = flags.DEFINE_string('vgg', 'vgg16', 'The VGG (config.model.variant).')
-_RESNET = flags.DEFINE_string('resnet', 'resnet50', 'The ResNet with batch '
-                              'norm (config.model.variant).')
-_FIX_LRS = flags.DEFINE_list('fix_lrs', ['0.0001', '0.01'], 'Learning rates '
-                             'tried against the notebook\'s 0.001.')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'vgg_cifar_failure', model='vgg', epochs=8, seeds=5,
     config={'model.width_mult': 0.0625, 'data.resize': 32,
             'data.channels': 3, 'data.train_limit': 2000,
@@ -120,6 +113,14 @@ cli.define_flags(
     full={'dataset': 'cifar10', 'epochs': 5, 'config.model.width_mult': 1.0,
           'config.data.train_limit': 0, 'config.data.val_size': 15000,
           'config.data.test_limit': 0})
+_FIXES = SCRIPT.list_flag('fixes', list(FIXES), 'Changes to try, one at a '
+                          'time (the learning rate is always tried).')
+_VGG = SCRIPT.flag('string', 'vgg', 'vgg16',
+                   'The VGG (config.model.variant).')
+_RESNET = SCRIPT.flag('string', 'resnet', 'resnet50', 'The ResNet with batch '
+                      'norm (config.model.variant).')
+_FIX_LRS = SCRIPT.list_flag('fix_lrs', ['0.0001', '0.01'], 'Learning rates '
+                            'tried against the notebook\'s 0.001.')
 
 
 # -- columns ---------------------------------------------------------------------
@@ -457,46 +458,76 @@ CLAIMS = (
 
 
 # -- the runs ------------------------------------------------------------------------
-def _config(base, changes):
+def _config(base, changes, given: Dict[str, str]):
+  """`base` with `changes`, except the paths the user gave (`given`)."""
   config = copy.deepcopy(base)
   for path, value in changes.items():
-    if path not in cli.config_overrides():
+    if path not in given:
       config_lib.set_value(config, path, value)
   return config
 
 
-def main(_):
-  base = cli.resolved_config()
-  unknown = [f for f in _FIXES.value if f not in FIXES]
+def _train(session, base, fixes: Sequence[str], vgg: str, resnet: str,
+           lrs: Sequence[float]) -> ablation.Grid:
+  """The notebook's VGG at every rate, its ResNet, then each fix: one
+  grid each, combined in that order."""
+  given = session.given
+  hooks = [analysis.logit_spread_hook]
+  notebook = _config(base, dict(NOTEBOOK, **{'model.variant': vgg}), given)
+  parts = [('notebook VGG', ablation.run_grid(
+      session, {'optimizer.learning_rate': lrs}, notebook,
+      final_hooks=hooks))]
+  resnet_config = _config(notebook, dict(RESNET, **{'model.variant': resnet}),
+                          given)
+  parts.append(('notebook ResNet (batch norm)', ablation.run_grid(
+      session, {}, resnet_config, final_hooks=hooks)))
+  for name in fixes:
+    parts.append((name, ablation.run_grid(
+        session, {}, _config(notebook, FIXES[name], given),
+        final_hooks=hooks)))
+  return ablation.combine(parts)
+
+
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, fixes: Optional[Sequence[str]] = None, vgg: Optional[str] = None,
+        resnet: Optional[str] = None,
+        fix_lrs: Optional[Sequence[float]] = None,
+        session=None) -> ablation.Result:
+  """Trains the notebook's VGG at its rate and at `fix_lrs`, the ResNet and
+  each fix, and decides the claims. From Python: `run(size='smoke')`, or
+  `run(config, 'runs/mine', fixes=['batch_norm'], vgg='vgg11')`; the
+  keywords are the flags of those names."""
+  session, base = SCRIPT.start(config, workdir, size, session)
+  fixes = SCRIPT.axis('fixes', session.size) if fixes is None else fixes
+  vgg = SCRIPT.axis('vgg', session.size) if vgg is None else vgg
+  resnet = SCRIPT.axis('resnet', session.size) if resnet is None else resnet
+  fix_lrs = SCRIPT.axis('fix_lrs', session.size) if fix_lrs is None else fix_lrs
+  unknown = [f for f in fixes if f not in FIXES]
   if unknown:
     raise ConfigError(f'--fixes: {unknown[0]} not allowed; allowed: '
                       f'{", ".join(FIXES)}')
-  lrs = [0.001] + cli.list_flag(_FIX_LRS.value, float, 'fix_lrs')
-  if flags.FLAGS['model'].present or 'model.variant' in cli.config_overrides():
+  lrs = [0.001] + cli.list_flag(fix_lrs, float, 'fix_lrs')
+  if 'model.name' in session.given or 'model.variant' in session.given:
     raise ConfigError('--model / --config.model.variant do not apply: the '
                       'models are the notebook\'s; choose them with --vgg '
                       'and --resnet')
-  hooks = [analysis.logit_spread_hook]
-  notebook = _config(base, dict(NOTEBOOK, **{'model.variant': _VGG.value}))
-  parts = [('notebook VGG', cli.run_grid(
-      {'optimizer.learning_rate': lrs}, notebook, final_hooks=hooks))]
-  resnet = _config(notebook, dict(RESNET, **{'model.variant': _RESNET.value}))
-  parts.append(('notebook ResNet (batch norm)',
-                cli.run_grid({}, resnet, final_hooks=hooks)))
-  for name in _FIXES.value:
-    parts.append((name, cli.run_grid({}, _config(notebook, FIXES[name]),
-                                     final_hooks=hooks)))
-  grid = cli.combine(parts)
+  grid = _train(session, base, fixes, vgg, resnet, lrs)
   text = grid.table(COLUMNS)
   title = 'VGG16 at chance on raw pixels: diagnosis and fixes'
   line = (f'{base.data.name} as 32x32x3 ({base.data.train_limit or "all"} '
-          f'training images), {_VGG.value} and {_RESNET.value} at width_mult '
+          f'training images), {vgg} and {resnet} at width_mult '
           f'{base.model.width_mult:g}, '
           f'{base.epochs} epochs of batch 100, seeds {base.seed}..'
           f'{base.seed + base.num_seeds - 1} (mean ± std over seeds); '
           f'ln 10 = {LN10:.4f}')
-  cli.conclude(grid, title, line, text, CLAIMS,
-               plots=('train_loss', 'val_accuracy'), columns=COLUMNS)
+  return ablation.conclude(session, grid, title, line, text, CLAIMS,
+                           plots=('train_loss', 'val_accuracy'),
+                           columns=COLUMNS)
+
+
+def main(_):
+  run(cli.resolved_config(), fixes=_FIXES.value, vgg=_VGG.value,
+      resnet=_RESNET.value, fix_lrs=_FIX_LRS.value, session=cli.session())
 
 
 if __name__ == '__main__':

@@ -36,22 +36,18 @@ inconclusive here: one task's grid cannot say whether it is "complex".
   python experiments/width_depth.py                       # defaults below
   python experiments/width_depth.py --depths=1,2,4,8 --widths=32,128,512 \
       --config.data.cv_folds=10
+
+From Python: `run(size='smoke')` (keywords as the flags above).
 """
 import math
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from absl import flags
 
-from dlexp import analysis, claims, cli, report
+from dlexp import ablation, analysis, claims, cli, report
 from dlexp.errors import ConfigError
 
-_DEPTHS = flags.DEFINE_list('depths', ['1', '2', '4'],
-                            'Hidden layers (config.model.depth).')
-_WIDTHS = flags.DEFINE_list('widths', ['32', '128', '512'],
-                            'Units per hidden layer (config.model.width).')
-
-cli.define_flags(
+SCRIPT = cli.define_flags(
     'width_depth', model='mlp', epochs=10, seeds=5,
     config={'data.train_limit': 10000, 'data.cv_folds': 3, 'batch_size': 64},
     smoke={'epochs': 1, 'depths': ['1', '2'], 'widths': ['16'],
@@ -60,6 +56,10 @@ cli.define_flags(
     full={'epochs': 30, 'seeds': 5, 'depths': ['1', '2', '3', '4', '6', '8'],
           'widths': ['32', '64', '128', '256', '512', '1024'],
           'config.data.train_limit': 0, 'config.data.cv_folds': 5})
+_DEPTHS = SCRIPT.list_flag('depths', ['1', '2', '4'],
+                           'Hidden layers (config.model.depth).')
+_WIDTHS = SCRIPT.list_flag('widths', ['32', '128', '512'],
+                           'Units per hidden layer (config.model.width).')
 
 CV = report.final('val_accuracy', 'cv acc')
 FOLD_TEST = report.final('test_accuracy', 'fold-model test acc')
@@ -256,10 +256,11 @@ def _trains(pev: claims.PartEvidence) -> np.ndarray:
 
 
 def _grid_line(config, depths: List[int], widths: List[int]) -> str:
-  """cli.run_line names the config's one MLP shape (the model default,
-  20x100), which no cell trains: name the grid's depths x widths."""
+  """ablation.run_line names the config's one MLP shape (the model
+  default, 20x100), which no cell trains: name the grid's depths x
+  widths."""
   shape = f'model mlp {config.model.depth}x{config.model.width}'
-  return cli.run_line(config).replace(
+  return ablation.run_line(config).replace(
       shape, f'model mlp, depths {",".join(map(str, depths))} x widths '
       f'{",".join(map(str, widths))}', 1)
 
@@ -303,38 +304,52 @@ CLAIMS = (
 )
 
 
-def main(_):
-  config = cli.resolved_config()
+def run(config=None, workdir: Optional[str] = None, size: str = 'default',
+        *, depths: Optional[Sequence[int]] = None,
+        widths: Optional[Sequence[int]] = None,
+        session=None) -> ablation.Result:
+  """Cross-validates every depth x width, refits the chosen size and
+  decides the claims. From Python: `run(size='smoke')`, or `run(config,
+  'runs/mine', depths=[1, 2], widths=[64])`; the keywords are the flags of
+  those names."""
+  session, config = SCRIPT.start(config, workdir, size, session)
   if not config.data.cv_folds:
     raise ConfigError('width_depth selects by cross-validation: '
                       '--config.data.cv_folds must be >= 2')
-  axes = {'model.depth': cli.list_flag(_DEPTHS.value, int, 'depths'),
-          'model.width': cli.list_flag(_WIDTHS.value, int, 'widths')}
-  cv = cli.run_grid(axes, config, final_hooks=[analysis.param_count_hook],
-                    axis_flags={'model.depth': 'depths',
-                                'model.width': 'widths'})
+  depths = SCRIPT.axis('depths', session.size) if depths is None else depths
+  widths = SCRIPT.axis('widths', session.size) if widths is None else widths
+  axes = {'model.depth': cli.list_flag(depths, int, 'depths'),
+          'model.width': cli.list_flag(widths, int, 'widths')}
+  cv = ablation.run_grid(session, axes, config,
+                         final_hooks=[analysis.param_count_hook],
+                         axis_flags={'model.depth': 'depths',
+                                     'model.width': 'widths'})
   cv_table = cv.table(CV_COLUMNS)
   title = 'Depth and width by cross-validation'
   line = _grid_line(cv.config, axes['model.depth'], axes['model.width'])
-  if cli.trial_shard()[1] > 1:
+  if session.shard[1] > 1:
     # The choice needs every cell: a shard prints its part and refits none.
-    cli.conclude(cv, title, line, cv_table, CLAIMS)
-    return
+    return ablation.conclude(session, cv, title, line, cv_table, CLAIMS)
   chosen = _choose(cv.evidence(CV_COLUMNS))
   cell = cv.groups[chosen][0].config['config']
   refit_config = config.copy_and_resolve_references()
   refit_config.data.cv_folds = 0
   refit_config.model.depth = cell['model.depth']
   refit_config.model.width = cell['model.width']
-  refit = cli.run_grid({}, refit_config)
+  refit = ablation.run_grid(session, {}, refit_config)
   refit_table = refit.table(REFIT_COLUMNS).replace('| run |',
                                                    f'| {chosen} (refit) |')
   evidence = claims.PartEvidence({'cv': cv.evidence(CV_COLUMNS),
                                   'refit': refit.evidence(REFIT_COLUMNS)})
-  cli.conclude(cli.combine([('cv', cv), ('refit', refit)]), title, line,
-               f'{cv_table}\n\nChosen by cv acc: {chosen}; retrained on the '
-               f'whole training split:\n\n{refit_table}', CLAIMS,
-               evidence=evidence)
+  return ablation.conclude(
+      session, ablation.combine([('cv', cv), ('refit', refit)]), title, line,
+      f'{cv_table}\n\nChosen by cv acc: {chosen}; retrained on the whole '
+      f'training split:\n\n{refit_table}', CLAIMS, evidence=evidence)
+
+
+def main(_):
+  run(cli.resolved_config(), depths=_DEPTHS.value, widths=_WIDTHS.value,
+      session=cli.session())
 
 
 if __name__ == '__main__':

@@ -68,7 +68,7 @@ def _child(request, reply):
   sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
   # A script's wall time counts from its import of dlexp.cli, which a fresh
   # process does just now, not when this zygote started.
-  sys.modules['dlexp.cli']._SCRIPT['start'] = time.time()  # pylint: disable=protected-access
+  sys.modules['dlexp.cli']._STATE['start'] = time.time()  # pylint: disable=protected-access
   runpy.run_path(sys.argv[0], run_name='__main__')
   sys.exit(0)
 

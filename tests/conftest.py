@@ -66,7 +66,7 @@ os.environ.setdefault('DLEXP_COMPILE_CACHE', os.path.join(
 import pytest  # pylint: disable=g-import-not-at-top
 
 from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
-from dlexp.train import compile_cache  # pylint: disable=g-import-not-at-top
+from dlexp import compile_cache  # pylint: disable=g-import-not-at-top
 
 compile_cache.enable('auto')
 

@@ -10,12 +10,13 @@ import pytest
 from conftest import member_dir, tiny_config
 import dlexp
 from dlexp import data as data_lib
+from dlexp import tree_paths
 from dlexp.errors import ConfigError, DataError
 from dlexp.train import model_io
 
 
 def _equal_trees(a, b):
-  fa, fb = model_io.flat(a), model_io.flat(b)
+  fa, fb = tree_paths.flat(a), tree_paths.flat(b)
   assert fa.keys() == fb.keys()
   for k in fa:
     np.testing.assert_array_equal(fa[k], fb[k], err_msg='/'.join(k))

@@ -130,6 +130,21 @@ def test_across_any_is_an_existence_claim():
       claims.INCONCLUSIVE
 
 
+def test_a_nested_case_shows_its_outer_holm_p_and_its_deciding_test():
+  # The deciding case is a combination: its printed Holm p is the one
+  # adjusted over the outer cases (3 of them), and the row's result is the
+  # test inside it that decides, not a case whose p happens to be close.
+  inner = claims.across([('i1', S), ('i2', C)], 'and')  # contradicted by i2
+  outer = claims.across([('nested', inner), ('b', I), ('c', I)], 'all')
+  assert outer.verdict == claims.CONTRADICTED
+  p_inner = inner.summary()[1]
+  p_outer = min(1.0, 3 * p_inner)  # Holm's first step over 3 cases
+  assert outer.p == pytest.approx(p_outer)
+  assert f'[nested: contradicted, Holm p{claims._p(p_outer)}]' in \
+      outer.evidence  # pylint: disable=protected-access
+  assert outer.shown() is C.result
+
+
 def test_holm_can_undo_a_case_that_is_significant_alone():
   a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # one-sided p = 0.0403
   with claims.alpha_of(0.05):

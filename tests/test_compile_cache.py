@@ -9,7 +9,7 @@ import pytest
 
 from dlexp import config as config_lib
 from dlexp.errors import ConfigError
-from dlexp.train import compile_cache
+from dlexp import compile_cache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

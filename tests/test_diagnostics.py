@@ -193,4 +193,4 @@ def test_explicit_probe_larger_than_its_split_is_an_error(
   with pytest.raises(ConfigError, match=(
       f'diagnostics.probe_size={probe_size} is larger than the {split} '
       fr'split \({n} examples\)')):
-    config_lib.validate_against_data(config, ds, 1)
+    device_data.probe_size(config, ds)  # runner checks it before compiling

@@ -15,6 +15,7 @@ from conftest import tiny_config, xla_flags
 from dlexp import config as config_lib
 from dlexp import data as data_lib
 from dlexp import optim
+from dlexp import grid as grid_lib
 from dlexp import records
 from dlexp.errors import ConfigError
 from dlexp.train import program
@@ -121,8 +122,8 @@ def test_programs_lowered_from_shapes_serve_the_real_states(driver):
 def test_traced_axis_is_one_group_and_matches_separate_runs(tmp_path):
   axes = {'optimizer.learning_rate': [0.01, 0.1],
           'optimizer.momentum': [0.0, 0.9], 'model.dropout_rate': [0.0, 0.3]}
-  trials = runner.make_trials(tiny_config(), axes)
-  assert len(trials) == 8 and len(runner.group_trials(trials)) == 1
+  trials = grid_lib.make_trials(tiny_config(), axes)
+  assert len(trials) == 8 and len(grid_lib.group_trials(trials)) == 1
   grid = _by(_run(tiny_config(), {'optimizer.learning_rate': [0.01, 0.1],
                                   'model.dropout_rate': [0.0, 0.3]},
                   tmp_path / 'g'))
@@ -137,7 +138,7 @@ def test_traced_axis_is_one_group_and_matches_separate_runs(tmp_path):
 
 def test_a_group_without_penalty_trains_as_a_traced_zero_penalty(tmp_path):
   """Every member at l1 = l2 = 0: the penalty is left out of the program
-  (Steps.static_no_penalty), with the numbers of the l2 = 0 member of a
+  (LeftOut.penalty), with the numbers of the l2 = 0 member of a
   grid that traces it."""
   grid = _by(_run(tiny_config(), {'reg.l2': [0.0, 0.01]}, tmp_path / 'g'))
   single = _run(tiny_config(), {}, tmp_path / 's')[0]
@@ -147,30 +148,32 @@ def test_a_group_without_penalty_trains_as_a_traced_zero_penalty(tmp_path):
   cfg = tiny_config()
   dataset = data_lib.load(cfg.data)
   mesh = Mesh(np.array(jax.devices()), ('data',))
-  build = lambda pens: program.build(cfg, dataset, mesh,
-                                     penalties=pens).steps.static_no_penalty
-  assert build({(0.0, 0.0)}) and not build({(0.0, 0.0), (0.0, 0.01)})
-  assert not build(None)
+  penalized = tiny_config()
+  penalized.reg.l2 = 0.01
+  left = program.left_out([cfg])
+  assert left.penalty and not program.left_out([cfg, penalized]).penalty
+  assert program.build(cfg, dataset, mesh, left).steps.left_out.penalty
+  assert not program.build(cfg, dataset, mesh).steps.left_out.penalty
 
 
-def test_member_statics_name_what_every_member_has_off():
+def test_left_out_names_what_every_member_has_off():
   plain, decayed = tiny_config(), tiny_config()
   decayed.optimizer.weight_decay = 1e-3
   decayed.model.dropout_rate = 0.2
-  both = program.member_statics([plain, decayed])
-  assert both['optimizer_off'] == {'optimizer.clip_global_norm'}
-  assert both['dropout_rates'] == {0.0, 0.2}
-  assert program.member_statics([plain, plain])['optimizer_off'] == set(
+  both = program.left_out([plain, decayed])
+  assert both.optimizer == {'optimizer.clip_global_norm'}
+  assert not both.dropout and program.left_out([plain]).dropout
+  assert program.left_out([plain, plain]).optimizer == set(
       optim.OFF_AT_ZERO)
 
 
 def test_shape_or_code_axes_are_separate_groups():
-  trials = runner.make_trials(
+  trials = grid_lib.make_trials(
       tiny_config(), {'model.activation': ['relu', 'elu'],
                       'model.width': [8, 16],
                       'optimizer.learning_rate': [0.1, 0.2]})
   assert len(trials) == 8
-  assert len(runner.group_trials(trials)) == 4
+  assert len(grid_lib.group_trials(trials)) == 4
 
 
 def test_joint_axis_sets_several_fields_per_value():
@@ -179,7 +182,7 @@ def test_joint_axis_sets_several_fields_per_value():
   settings = [{'optimizer.name': 'sgd', 'optimizer.learning_rate': 0.1},
               {'optimizer.name': 'adam', 'optimizer.learning_rate': 0.001,
                'schedule.name': 'cosine'}]
-  trials = runner.make_trials(tiny_config(), {
+  trials = grid_lib.make_trials(tiny_config(), {
       'setting': settings, 'model.dropout_rate': [0.0, 0.3]})
   assert [t.name for t in trials] == [
       'optimizer.name=sgd,learning_rate=0.1,dropout_rate=0',
@@ -195,8 +198,8 @@ def test_joint_axis_sets_several_fields_per_value():
   # sgd does not name a schedule: it keeps the base config's
   assert trials[0].config.schedule.name == 'constant'
   # the rate and dropout are traced: one program per optimizer + schedule
-  assert len(runner.group_trials(trials)) == 2
-  assert runner.axis_paths({'setting': settings, 'model.dropout_rate': [0]}) \
+  assert len(grid_lib.group_trials(trials)) == 2
+  assert grid_lib.axis_paths({'setting': settings, 'model.dropout_rate': [0]}) \
       == {'optimizer.name': 'setting', 'optimizer.learning_rate': 'setting',
           'schedule.name': 'setting', 'model.dropout_rate': 'model.dropout_rate'}
 
@@ -220,7 +223,7 @@ def test_joint_axis_sets_several_fields_per_value():
 ])
 def test_bad_joint_axes_are_one_line_errors(axes, message):
   with pytest.raises(ConfigError, match=message):
-    runner.make_trials(tiny_config(), axes)
+    grid_lib.make_trials(tiny_config(), axes)
 
 
 def test_passes_are_the_union_of_their_products(tmp_path):
@@ -230,18 +233,18 @@ def test_passes_are_the_union_of_their_products(tmp_path):
             {'model.activation': ['elu'],
              'optimizer.learning_rate': [0.1, 0.2]},
             {'optimizer.learning_rate': [0.2]}]
-  trials = runner.make_trials(tiny_config(), passes)
+  trials = grid_lib.make_trials(tiny_config(), passes)
   assert [t.name for t in trials] == [
       'learning_rate=0.1', 'learning_rate=0.2',
       'activation=elu,learning_rate=0.1', 'activation=elu,learning_rate=0.2']
   assert trials[2].config.model.activation == 'elu'
   assert trials[0].config.model.activation == 'relu'
-  assert len(runner.group_trials(trials)) == 2
+  assert len(grid_lib.group_trials(trials)) == 2
   with pytest.raises(ConfigError, match='learning_rate=-0.1'):
     _run(tiny_config(), passes + [{'optimizer.learning_rate': [-0.1]}],
          tmp_path)
   with pytest.raises(ConfigError, match='no passes'):
-    runner.make_trials(tiny_config(), [])
+    grid_lib.make_trials(tiny_config(), [])
   assert not os.listdir(tmp_path)
 
 

@@ -97,7 +97,7 @@ def test_the_committed_findings_are_what_the_committed_records_give():
 
 
 BROKEN_SCRIPT = '''"""A script whose second rule crashes."""
-from dlexp import claims, cli, report
+from dlexp import ablation, claims, cli, report
 
 cli.define_flags('broken', model='mlp', epochs=1, seeds=2)
 TEST = report.DEFAULT_COLUMNS[1]
@@ -109,8 +109,8 @@ CLAIMS = (
 
 
 def main(_):
-  cli.run_ablation({'optimizer.learning_rate': [0.1]},
-                   report.DEFAULT_COLUMNS, claims=CLAIMS)
+  ablation.run_ablation(cli.session(), {'optimizer.learning_rate': [0.1]},
+                        cli.resolved_config(), claims=CLAIMS)
 
 
 if __name__ == '__main__':

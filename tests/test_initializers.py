@@ -48,6 +48,23 @@ def test_variance_matches_fan_formula(family, dist, gain):
     assert 0.035 < np.mean(np.abs(w) > 2 * std) < 0.057
 
 
+@pytest.mark.parametrize('shape', [(784, 100), CONV])
+@pytest.mark.parametrize('std', [0.01, 0.1])
+def test_normal_std_is_the_gain_whatever_the_fan(shape, std):
+  # 'normal' is N(0, gain^2) with no fan scaling (init_schemes' "small
+  # random values", 003 Q1): the same std for a 784x100 dense kernel and a
+  # 3x3x32x64 conv kernel. 18,432 or 78,400 draws: the sample std's relative
+  # standard error is at most sqrt(1/(2*18432)) ~ 0.5%, so 3% is 6 sigma.
+  w = make_initializer('normal', gain=std)(jax.random.key(1), shape,
+                                           jnp.float32)
+  w = np.asarray(w, np.float64)
+  assert w.shape == shape
+  np.testing.assert_allclose(w.std(), std, rtol=0.03)
+  assert abs(w.mean()) < 5 * std / math.sqrt(w.size)
+  # Untruncated: ~4.6% of the draws beyond 2 std.
+  assert 0.035 < np.mean(np.abs(w) > 2 * std) < 0.057
+
+
 def test_gain_multiplies_std():
   key = jax.random.key(3)
   w1 = make_initializer('he_normal')(key, (64, 64))
@@ -124,11 +141,24 @@ def test_he_init_keeps_deep_relu_signal_while_small_gain_collapses_it():
   assert ratio < 1e-10, ratio
 
 
+def test_fixed_std_normal_keeps_the_signal_only_at_he_scale():
+  # A fixed std sigma multiplies a ReLU layer's second moment by
+  # sigma^2 * fan_in / 2: at sigma = sqrt(2/256) that is He's 1 ...
+  he_std = math.sqrt(2 / 256)
+  ratio = second_moment_after_relu_mlp(make_initializer('normal',
+                                                        gain=he_std))
+  assert 0.25 < ratio < 4, ratio
+  # ... and at sigma = 0.01 it is 0.0128 per layer: 0.0128**49 ~ 1e-93,
+  # float32's 0 (the notes' std in a deep net; init_schemes trains it).
+  ratio = second_moment_after_relu_mlp(make_initializer('normal', gain=0.01))
+  assert ratio < 1e-30, ratio
+
+
 def test_registered_names():
   for family in ('he', 'glorot', 'lecun'):
     for dist in ('normal', 'uniform', 'truncated_normal'):
       assert f'{family}_{dist}' in INITIALIZERS
-  for name in ('orthogonal', 'zeros', 'constant'):
+  for name in ('orthogonal', 'zeros', 'constant', 'normal'):
     assert name in INITIALIZERS
 
 

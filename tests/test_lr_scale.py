@@ -9,6 +9,7 @@ from conftest import tiny_config
 import dlexp
 from dlexp import config as config_lib
 from dlexp import optim
+from dlexp import grid as grid_lib
 from dlexp.errors import ConfigError
 from dlexp.train import runner
 
@@ -61,7 +62,7 @@ def test_lr_scale_is_traced_one_program_per_grid(tmp_path):
   the unscaled run, scale 0.5 on every parameter is lr / 2."""
   c = tiny_config(epochs=1, train__lr_scale_params=('.*',))
   axes = {'train.lr_scale': [1.0, 0.5]}
-  assert len(runner.group_trials(runner.make_trials(c, axes))) == 1
+  assert len(grid_lib.group_trials(grid_lib.make_trials(c, axes))) == 1
   scaled = runner.run(c, axes, str(tmp_path / 'scaled'), out=QUIET)
   plain = tiny_config(epochs=1)
   lrs = {'optimizer.learning_rate': [0.05, 0.025]}

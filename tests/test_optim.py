@@ -167,27 +167,32 @@ def test_state_structure_is_stable_and_checkpointable():
 
 
 
-def test_state_holds_each_members_last_hyperparameters():
-  # optax.inject_hyperparams keeps the values in the state: per member under
-  # vmap, with learning_rate the full scheduled rate of the step.
+def test_each_member_steps_with_its_own_hyperparameters():
+  # Under vmap each member's update uses its own rate (the full scheduled
+  # rate of the step) and momentum: two SGD steps on one gradient g give
+  # -lr_2 g, then -lr_3 (1 + m) g, with lr_t = lr 0.5^(t/2).
   cfg = make_config(**{'schedule.name': 'exponential',
                        'schedule.decay_rate': 0.5})
   opt = optim.make_optimizer(cfg, steps_per_epoch=2)
   params, loss = _quadratic_problem()
+  g = jax.grad(loss)(params)
   hp = {'optimizer.learning_rate': jnp.array([0.1, 0.4]),
         'optimizer.momentum': jnp.array([0.0, 0.7])}
 
-  def one(h):
+  def two(h):
     s = opt.init(params)
-    _, s = opt.update(jax.grad(loss)(params), s, params, h, 2)
-    return s
+    u2, s = opt.update(g, s, params, h, 2)
+    u3, _ = opt.update(g, s, params, h, 3)
+    return u2, u3
 
-  s = jax.jit(jax.vmap(one))(hp)
-  np.testing.assert_allclose(s.inner.hyperparams['learning_rate'],
-                             [0.05, 0.2], rtol=1e-6)
-  np.testing.assert_array_equal(s.inner.hyperparams['momentum'],
-                                np.float32([0.0, 0.7]))
-  np.testing.assert_array_equal(s.inner.count, [1, 1])
+  u2, u3 = jax.jit(jax.vmap(two))(hp)
+  kernel = np.asarray(g['Dense']['kernel'])
+  for i, (lr, m) in enumerate([(0.1, 0.0), (0.4, 0.7)]):
+    np.testing.assert_allclose(u2['Dense']['kernel'][i], -lr * 0.5 * kernel,
+                               rtol=1e-6)
+    np.testing.assert_allclose(u3['Dense']['kernel'][i],
+                               -lr * 0.5 ** 1.5 * (1 + m) * kernel, rtol=1e-5)
+
 
 # ---------------------------------------------------------------------------
 # Other optimizers, weight decay and clipping.
@@ -241,7 +246,7 @@ def test_weight_decay_is_decoupled_and_kernel_only():
   np.testing.assert_allclose(u['kernel'], [-0.1, 0.2], rtol=1e-6)
   np.testing.assert_array_equal(u['bias'], [0.0])
   # Decay never enters the momentum buffer.
-  trace = state.inner.inner_state[2]  # clip, clip, direction, decay, lr.
+  trace = state.inner[2]  # clip, clip, direction, decay, lr.
   np.testing.assert_array_equal(trace.trace['kernel'], [0.0, 0.0])
   cfg.optimizer.decay_all_params = True
   opt = optim.make_optimizer(cfg, steps_per_epoch=10)

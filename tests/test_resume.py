@@ -18,6 +18,7 @@ import pytest
 from conftest import member_dir, tiny_config
 from dlexp import optim
 from dlexp import records
+from dlexp import grid as grid_lib
 from dlexp.errors import DlexpError
 from dlexp.train import checkpoint as checkpoint_lib
 from dlexp.train import runner
@@ -189,7 +190,7 @@ def test_checkpoint_of_another_model_shape_is_refused(tmp_path):
   runner.run(tiny_config(epochs=2), {}, str(tmp_path / 'a'), out=QUIET)
   (group,) = os.listdir(tmp_path / 'a' / '.checkpoints')
   source = str(tmp_path / 'a' / '.checkpoints' / group)
-  wide = runner.make_trials(tiny_config(epochs=2, model__width=24), {})
+  wide = grid_lib.make_trials(tiny_config(epochs=2, model__width=24), {})
   ckpt = checkpoint_lib.GroupCheckpoints(source, keep=2, member_axis=True)
   from dlexp.train import program as program_lib  # pylint: disable=g-import-not-at-top
   from dlexp import data as data_lib  # pylint: disable=g-import-not-at-top
@@ -336,7 +337,7 @@ def test_group_checkpoints_keep_names_and_refuse_another_model(tmp_path):
     np.testing.assert_array_equal(a, b)
   # Orbax stored the real names, e.g. the momentum trace of the kernel.
   saved = ck._mgr.item_metadata(1)['state'].tree  # pylint: disable=protected-access
-  trace = saved['0']['0']['opt_state']['inner']['inner_state']['2']['trace']
+  trace = saved['0']['0']['opt_state']['inner']['2']['trace']
   assert tuple(trace['dense1']['kernel'].shape) == (2, 3, 4)
   with pytest.raises(DlexpError) as e:
     ck.restore_latest(group(5))

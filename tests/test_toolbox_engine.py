@@ -18,6 +18,7 @@ from flax import traverse_util
 from conftest import tiny_config
 from dlexp import data as data_lib
 from dlexp import models, records
+from dlexp import grid as grid_lib
 from dlexp.train import runner
 
 QUIET = runner.Printer(quiet=True)
@@ -150,7 +151,7 @@ def grid_run(dataset, tmp_path_factory):
   base.diagnostics.every_epochs = 1
   # Patience 0 never stops; the best epoch must be restored all the same.
   assert base.early_stopping.patience == 0
-  groups = runner.group_trials(runner.make_trials(base, axes))
+  groups = grid_lib.group_trials(grid_lib.make_trials(base, axes))
   grid = _by_trial(_run(base, axes, tmp_path_factory.mktemp('grid'),
                         dataset))
   alone = _by_trial(_run(_config(epochs=4, members='loop'),

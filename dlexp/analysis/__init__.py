@@ -35,6 +35,8 @@ One module per concern; every public name is re-exported here, so
   BatchNorm in training mode (batch statistics) next to inference mode.
 - common: what the hooks share (member keys and hyperparameters).
 """
+from dlexp.analysis.ablation import unit_ablation_hook
+from dlexp.analysis.ablation import weight_size_hook
 from dlexp.analysis.batch_norm import batch_norm_hook
 from dlexp.analysis.common import member_hp
 from dlexp.analysis.common import member_keys

@@ -5,15 +5,19 @@ from typing import Any, Dict
 import jax
 import jax.numpy as jnp
 
+from dlexp.train import state as state_lib
+
 # A member's analysis randomness (MC passes, drop-frequency probe) is its own
 # stream of the member seed, independent of the training streams.
 _ANALYSIS_STREAM = 0x616e61
 
 
 def member_keys(members) -> jax.Array:
-  """One PRNG key per member, from its seed."""
-  return jnp.stack([jax.random.fold_in(jax.random.PRNGKey(m.seed),
-                                       _ANALYSIS_STREAM) for m in members])
+  """One typed PRNG key per member, from its seed, of its run's
+  config.rng_impl (the members of a chunk are one group: one impl)."""
+  return jnp.stack([jax.random.fold_in(
+      state_lib.make_key(m.seed, m.trial.config.rng_impl), _ANALYSIS_STREAM)
+                    for m in members])
 
 
 def member_hp(hp: Dict[str, jax.Array], i: int) -> Dict[str, jax.Array]:

@@ -7,6 +7,9 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import jax
 import numpy as np
 
+from dlexp import models
+from dlexp.models.summary import trace
+
 
 def param_count_hook(ctx) -> Dict[str, np.ndarray]:
   """'params': trainable parameters of each member's model."""
@@ -17,8 +20,6 @@ def param_count_hook(ctx) -> Dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=32)
 def _cost(model, input_shape: Tuple[int, ...]) -> Tuple[int, float]:
-  from dlexp import models  # pylint: disable=g-import-not-at-top
-  from dlexp.models.summary import trace  # pylint: disable=g-import-not-at-top
   params = models.count_params(trace(model, input_shape)[0])['trainable']
   return params, models.flops(model, input_shape)
 
@@ -31,7 +32,6 @@ def model_cost_hook(input_shape: Optional[Sequence[int]] = None,
   `model_overrides` (model config fields, e.g. width_mult=1.0), of that
   model rebuilt from the member's config instead: what the design costs at
   full size, whatever size was trained. Shapes only: nothing runs."""
-  from dlexp import models  # pylint: disable=g-import-not-at-top
 
   def hook(ctx) -> Dict[str, Any]:
     shape = tuple(input_shape or ctx.data.probe_x.shape[1:])

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dlexp import timing
+from dlexp import models, timing
 from dlexp.analysis.common import member_hp, member_keys, model_variables
 from dlexp.errors import ConfigError
 from dlexp.layers import dropout as dropout_lib
@@ -75,7 +75,6 @@ def drop_frequency_hook(variant: str):
 def check_spatial_dropout(model_cfg, input_shape: Sequence[int]) -> None:
   """ConfigError unless some Dropout layer of the model sees feature maps
   (N, ..., C): channel dropout on (N, C) is plain unit dropout."""
-  from dlexp import models  # pylint: disable=g-import-not-at-top
   model = models.build_model(model_cfg, 10, tuple(input_shape))
   ranks = []
 
@@ -379,13 +378,39 @@ def program_hook(batch_size: Optional[int] = None):
   return hook
 
 
-def sweep_key(width: int) -> str:
-  """The final-metric name of `width_sweep_hook`'s ratio at `width`."""
-  return f'sweep_step_ratio_w{int(width)}'
+def sweep_key(width: int, impl: str = '') -> str:
+  """The final-metric name of `width_sweep_hook`'s ratio at `width`, under
+  the run's own rng_impl ('') or under `impl`."""
+  return f'sweep_step_ratio_w{int(width)}' + (f'_{impl}' if impl else '')
+
+
+def _sweep_programs(ctx, member, width, impls, hp, xs, ys):
+  """{name: (init, compiled S-step program)} of the member's model rebuilt
+  at `width`: 'drop' (the run's rng_impl), 'nodrop' (no dropout layers: it
+  draws nothing, the same program under every impl) and 'drop_<impl>' per
+  other impl (the same Steps with only rng_impl changed)."""
+  cfg = copy.deepcopy(member.trial.config.model)
+  cfg.width = width
+  cfg.hidden = ()
+  model = models.build_model(cfg, ctx.model.num_classes,
+                             tuple(ctx.data.train_x.shape[1:]))
+  variants = [('drop', model, ctx.steps.rng_impl),
+              ('nodrop', without_dropout(model), ctx.steps.rng_impl)]
+  variants += [(f'drop_{impl}', model, impl) for impl in impls]
+  built = {}
+  for name, m, impl in variants:
+    steps = copy.copy(ctx.steps)
+    steps.model, steps.rng_impl = m, impl
+    init = jax.jit(steps.init)
+    state = init(jnp.int32(0), xs[0][:1])
+    run = _steps_program(steps).lower(state, hp, xs, ys).compile()
+    built[name] = (init, run)
+  return built
 
 
 def width_sweep_hook(widths: Sequence[int], num_steps: int = 20,
-                     repeats: int = 5, budget_s: float = 3.0):
+                     repeats: int = 5, budget_s: float = 3.0,
+                     impls: Sequence[str] = ()):
   """Hook: where dropout's training cost goes as the layers grow. For each
   width, the member's model rebuilt at that width (its depth, activation
   and dropout variant kept; fresh parameters from the member's seed), one
@@ -395,47 +420,36 @@ def width_sweep_hook(widths: Sequence[int], num_steps: int = 20,
   analysis.step_time_hook). The masks cost one random draw and a multiply
   per unit, O(batch x width) per layer, the matrix products
   O(batch x width^2): the ratio falls toward 1 as the width grows, if the
-  cost is the generator's and not a second pass. One member at a time."""
-  from dlexp import models  # pylint: disable=g-import-not-at-top
+  cost is the generator's and not a second pass. `impls`: other PRNG
+  implementations (config.rng_impl values) whose ratio is also timed,
+  `sweep_key(width, impl)`, in the same interleaved rounds: how much of the
+  cost is the generator's implementation rather than dropout's. One member
+  at a time."""
   widths = tuple(int(w) for w in widths)
+  impls = tuple(impls)
   cache = {}
-
-  def programs(ctx, member, width, hp, xs, ys):
-    cfg = copy.deepcopy(member.trial.config.model)
-    key = (repr(sorted(cfg.items())), width)
-    if key not in cache:
-      cfg.width = width
-      cfg.hidden = ()
-      model = models.build_model(cfg, ctx.model.num_classes,
-                                 tuple(ctx.data.train_x.shape[1:]))
-      built = {}
-      for name, m in (('drop', model), ('nodrop', without_dropout(model))):
-        steps = copy.copy(ctx.steps)
-        steps.model = m
-        init = jax.jit(steps.init)
-        state = init(jnp.int32(0), xs[0][:1])
-        run = _steps_program(steps).lower(state, hp, xs, ys).compile()
-        built[name] = (init, run)
-      cache[key] = built
-    return cache[key]
 
   def hook(ctx) -> Dict[str, np.ndarray]:
     b = ctx.steps.batch_size
     n = ctx.data.train_x.shape[0]
     idx = jnp.arange(num_steps * b).reshape(num_steps, b) % n
     xs, ys = ctx.data.train_x[idx], ctx.data.train_y[idx]
-    out = {sweep_key(w): [] for w in widths}
-    for i, m in enumerate(ctx.members):
-      hp = member_hp(ctx.hp, i)
+    names = {'drop': ''} | {f'drop_{i}': i for i in impls}
+    out = {sweep_key(w, i): [] for w in widths for i in names.values()}
+    for k, m in enumerate(ctx.members):
+      hp = member_hp(ctx.hp, k)
       for w in widths:
-        built = programs(ctx, m, w, hp, xs, ys)
-        fns = {}
-        for name, (init, run) in built.items():
-          state = init(jnp.int32(m.seed), xs[0][:1])
-          fns[name] = functools.partial(run, state, hp, xs, ys)
+        key = (repr(sorted(m.trial.config.model.items())), w)
+        if key not in cache:
+          cache[key] = _sweep_programs(ctx, m, w, impls, hp, xs, ys)
+        fns = {name: functools.partial(run, init(jnp.int32(m.seed),
+                                                 xs[0][:1]), hp, xs, ys)
+               for name, (init, run) in cache[key].items()}
         best = timing.interleave(fns, repeats=repeats, warmup=0,
                                  budget_s=budget_s)
-        out[sweep_key(w)].append(best['drop'].best_s / best['nodrop'].best_s)
+        for name, impl in names.items():
+          out[sweep_key(w, impl)].append(best[name].best_s
+                                         / best['nodrop'].best_s)
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
   return hook

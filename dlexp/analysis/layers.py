@@ -9,7 +9,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dlexp import records
+from dlexp import config as config_lib
+from dlexp import data, models, records
 from dlexp.errors import ConfigError
 
 
@@ -35,7 +36,6 @@ def layer_names(row: Dict[str, Any], order: Sequence[str],
 def _config_section(flat: Dict[str, Any], prefix: str):
   """config.<prefix> from a run's flattened config.json (JSON lists back to
   tuples, 'nan' strings back to floats); fields unknown today are skipped."""
-  from dlexp import config as config_lib  # pylint: disable=g-import-not-at-top
   config = config_lib.default_config()
   for path, value in flat.items():
     if path.startswith(prefix + '.'):
@@ -48,7 +48,6 @@ def _config_section(flat: Dict[str, Any], prefix: str):
 
 @functools.lru_cache(maxsize=64)
 def _order_for(model_items: Tuple, data_items: Tuple) -> Tuple[str, ...]:
-  from dlexp import data, models  # pylint: disable=g-import-not-at-top
   model_cfg = _config_section(dict(model_items), 'model')
   data_cfg = _config_section(dict(data_items), 'data')
   spec = data.DATASETS.get(data_cfg.name)

@@ -5,13 +5,13 @@ from typing import Dict
 
 import jax
 import numpy as np
+import scipy.sparse
 from flax import traverse_util
 
 
 def sparse_bytes(kernel: np.ndarray) -> int:
   """Bytes of `kernel` (fan-in x fan-out view) stored as scipy's CSR matrix:
   values, column indices and row pointers."""
-  import scipy.sparse  # pylint: disable=g-import-not-at-top
   m = scipy.sparse.csr_matrix(kernel.reshape(-1, kernel.shape[-1]))
   return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes)
 

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import traverse_util
 
+from dlexp import models
 from dlexp.errors import ConfigError
 
 
@@ -62,7 +63,6 @@ def _symmetry(kernel):
 
 @functools.lru_cache(maxsize=16)
 def _model_order(model, input_shape: Tuple[int, ...]) -> Tuple[str, ...]:
-  from dlexp import models  # pylint: disable=g-import-not-at-top
   return tuple(models.layer_order(model, input_shape))
 
 

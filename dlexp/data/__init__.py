@@ -111,6 +111,13 @@ def defaults() -> ml_collections.ConfigDict:
   c.resize = 0  # Images resized (bilinear) to resize x resize; 0 = as stored.
   c.channels = 0  # Image channels: 0 = as stored; 3 = grayscale repeated
                   # into RGB.
+  c.shuffle_steps = False  # Each example's steps (an image's rows) in a
+                           # random order of its own, fixed by split_seed and
+                           # the example: values kept, order destroyed.
+  c.permute_pixels = 0  # Images' pixel positions shuffled by one fixed
+                        # permutation drawn from this seed, the same for
+                        # every image and split: spatial structure destroyed,
+                        # pixel values kept; 0 = off.
   return c
 
 

@@ -28,7 +28,7 @@ INPUT_SHAPE = (10,)
 @functools.lru_cache(maxsize=1)
 def _arrays():
   try:
-    from sklearn.datasets import load_diabetes  # pylint: disable=g-import-not-at-top
+    from sklearn.datasets import load_diabetes  # pylint: disable=g-import-not-at-top; optional: the dev extra
   except ImportError:
     raise DataError("dataset 'diabetes' is read from scikit-learn, which is "
                     "not installed: pip install 'dlexp[regression]' (or "

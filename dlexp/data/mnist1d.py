@@ -37,8 +37,9 @@ def cache_path(args: dict):
 
 def generate(args: dict) -> dict:
   """Runs the mnist1d generator; x (N, L) float32, y (N,) int32."""
-  from mnist1d.data import make_dataset
-  from mnist1d.utils import ObjectView
+  # mnist1d imports matplotlib (~1 s): loaded only when data is generated.
+  from mnist1d.data import make_dataset  # pylint: disable=g-import-not-at-top
+  from mnist1d.utils import ObjectView  # pylint: disable=g-import-not-at-top
   # make_dataset reseeds the global `random` and numpy generators; restore
   # them so that loading data does not change anyone else's random stream.
   py_state, np_state = random.getstate(), np.random.get_state()

@@ -2,7 +2,11 @@
 
 Fans follow the usual convention for kernels shaped (..., in, out): for a
 conv kernel (H, W, Cin, Cout), fan_in = H*W*Cin and fan_out = H*W*Cout.
-`gain` multiplies the standard deviation (so the variance by gain**2).
+`gain` multiplies the standard deviation (so the variance by gain**2), except
+for 'normal', a fixed-std normal that needs no fan: there `gain` IS the
+standard deviation, so `--config.model.kernel_init=normal
+--config.model.init_gain=0.01` draws every weight from N(0, 0.01^2) (the
+notes' "small random values ... (e.g. 0.01 or 0.1)", seed 003 Q1).
 """
 import math
 
@@ -53,6 +57,17 @@ def _orthogonal(gain, value):
   return jax.nn.initializers.orthogonal(scale=gain)
 
 
+@INITIALIZERS.register('normal')
+def _normal(gain, value):
+  """Normal with mean 0 and standard deviation gain, whatever the fans.
+
+  No fan scaling: a fixed std keeps each layer's signal only where
+  gain * sqrt(fan_in / 2) is about 1 (ReLU), so a deep stack of such layers
+  shrinks or grows it geometrically (init_schemes measures where).
+  """
+  return jax.nn.initializers.normal(stddev=gain)
+
+
 @INITIALIZERS.register('zeros')
 def _zeros(gain, value):
   return jax.nn.initializers.zeros
@@ -78,7 +93,8 @@ def make_initializer(name: str, gain: float = 1.0, value: float = math.nan,
   """init_fn(key, shape, dtype) for `name`; 'default' means `default`.
 
   `value` is only read by 'constant': a finite value is used as is (gain
-  ignored); nan draws one He-normal scalar whose std gain multiplies.
+  ignored); nan draws one He-normal scalar whose std gain multiplies. For
+  'normal', gain is the standard deviation itself.
   """
   gain, value = float(gain), float(value)
   if not (math.isfinite(gain) and gain >= 0):

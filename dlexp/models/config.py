@@ -12,7 +12,7 @@ Sentinels (ml_collections cannot hold None):
 """
 import dataclasses
 import math
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import ml_collections
 
@@ -38,6 +38,9 @@ SWITCHES = {
     'bottleneck': "inception's 1x1 bottlenecks",
     'stacked_3x3': "vgg's stacked 3x3 convs",
 }
+# model.inception_kernels default: the paper's parallel 1x1, 3x3 and 5x5
+# branches.
+INCEPTION_KERNELS = (1, 3, 5)
 # Activations that saturate (Glorot & Bengio's case) and the self-normalizing
 # one (LeCun normal is part of SELU's fixed-point argument); everything else is
 # ReLU-like and gets He normal.
@@ -46,7 +49,14 @@ _GLOROT_ACTIVATIONS = ('tanh', 'sigmoid', 'softplus', 'linear')
 
 def defaults() -> ml_collections.ConfigDict:
   """Default section: the notes' exercise MLP (20 hidden layers of 100)."""
-  return ml_collections.ConfigDict(dict(
+  return ml_collections.ConfigDict(dict(**_unit_defaults(),
+                                        **_architecture_defaults()))
+
+
+def _unit_defaults() -> Dict[str, Any]:
+  """What each layer computes: activation, initialization, normalization,
+  dropout."""
+  return dict(
       name='mlp',  # A model family.
       activation='relu',  # Activation of every hidden layer.
       leaky_slope=0.01,  # leaky_relu: slope for x < 0.
@@ -69,6 +79,12 @@ def defaults() -> ml_collections.ConfigDict:
       bn_epsilon=1e-5,  # BatchNorm epsilon.
       dropout='standard',  # Dropout variant.
       dropout_rate=0.0,  # Dropout (or DropConnect) rate; 0 = off.
+  )
+
+
+def _architecture_defaults() -> Dict[str, Any]:
+  """The network's shape, per family."""
+  return dict(
       depth=20,  # mlp: hidden layers (when model.hidden is empty); 0 = none
                  # (logistic regression).
       width=100,  # mlp: units per hidden layer (when model.hidden is empty).
@@ -87,10 +103,16 @@ def defaults() -> ml_collections.ConfigDict:
                         # branches; False = they convolve the module's input.
       stacked_3x3=True,  # vgg: each block's stack of n 3x3 convs; False =
                          # one (2n+1)x(2n+1) conv, the same receptive field.
+      inception_kernels=(1, 3, 5),  # inception: kernel sizes of each
+                                    # module's parallel conv branches; one
+                                    # odd size (k,) = one 1x1 reduce -> kxk
+                                    # branch, parameters matched.
       bidirectional=False,  # rnn: each recurrent layer also reads the
                             # sequence backwards (outputs concatenated).
       readout='last',  # rnn: the classifier reads the 'last' step's output
                        # or 'all' steps' outputs flattened.
+      recurrent=True,  # rnn: False cuts the recurrence (each step starts
+                       # from a zero state: a per-step network, no memory).
       head=(),  # Dense head sizes of conv and rnn classifiers; empty = family
                 # default.
       cell='lstm',  # rnn: recurrent cell.
@@ -101,7 +123,7 @@ def defaults() -> ml_collections.ConfigDict:
                        # is empty.
       conv_impl='auto',  # Convolution / pooling implementation
                          # (dlexp/layers/conv.py).
-  ))
+  )
 
 
 def _no_variants(variant: str) -> None:
@@ -242,14 +264,55 @@ def _check_switches(model_cfg, spec) -> None:
     if not model_cfg[key] and key not in spec.switches:
       raise ConfigError(f'model.{key}=False not allowed for model '
                         f'{model_cfg.name!r}; it switches off {what} only')
-  if not isinstance(model_cfg.bidirectional, bool):
-    raise ConfigError(f'model.bidirectional={model_cfg.bidirectional!r} must '
-                      'be True or False')
-  for key, default in (('bidirectional', False), ('readout', 'last')):
+  for key in ('bidirectional', 'recurrent'):
+    if not isinstance(model_cfg[key], bool):
+      raise ConfigError(f'model.{key}={model_cfg[key]!r} must be True or '
+                        'False')
+  for key, default in (('bidirectional', False), ('readout', 'last'),
+                       ('recurrent', True)):
     if model_cfg[key] != default and not spec.recurrent:
       raise ConfigError(f'model.{key}={model_cfg[key]!r} not allowed for '
                         f'model {model_cfg.name!r}; it configures rnn, lstm '
                         'and gru only')
+
+
+def _check_recurrence(model_cfg) -> None:
+  """Options that need the recurrent state that model.recurrent=False
+  removes."""
+  if model_cfg.recurrent:
+    return
+  if model_cfg.dropout == 'variational':
+    raise ConfigError("model.dropout='variational' masks the recurrent "
+                      'state, which model.recurrent=False removes; use '
+                      "'locked' or 'standard'")
+  if model_cfg.bidirectional:
+    raise ConfigError('model.bidirectional=True reads the sequence both ways '
+                      'through the recurrent state, which '
+                      'model.recurrent=False removes; set one of them')
+
+
+def _check_inception_kernels(model_cfg) -> None:
+  """model.inception_kernels: the paper's (1, 3, 5) or one odd size, for
+  inception only, whose 1x1 reduce sets the single branch's parameters."""
+  kernels = model_cfg.inception_kernels
+  if kernels == INCEPTION_KERNELS:
+    return
+  single = isinstance(kernels, tuple) and len(kernels) == 1
+  size = kernels[0] if single else None
+  if not (isinstance(size, int) and not isinstance(size, bool)
+          and size >= 1 and size % 2 == 1):
+    raise ConfigError(f'model.inception_kernels={kernels!r} not allowed; '
+                      'need (1, 3, 5) (the parallel branches) or one odd '
+                      'size such as (3,)')
+  if model_cfg.name != 'inception':
+    raise ConfigError(f'model.inception_kernels={kernels!r} not allowed for '
+                      f'model {model_cfg.name!r}; it sets the kernel sizes '
+                      'of inception modules only')
+  if not model_cfg.bottleneck:
+    raise ConfigError(f'model.inception_kernels={kernels!r} needs '
+                      'model.bottleneck=True: the 1x1 reduce width is what '
+                      "matches the single branch's parameters to the "
+                      "parallel module's")
 
 
 def _check_layer_knobs(model_cfg) -> None:
@@ -272,6 +335,8 @@ def validate(model_cfg) -> None:
   _check_choices(model_cfg)
   _check_structure(model_cfg, spec)
   _check_switches(model_cfg, spec)
+  _check_recurrence(model_cfg)
+  _check_inception_kernels(model_cfg)
   _check_layer_knobs(model_cfg)
 
 

@@ -13,6 +13,15 @@ model.bottleneck=False removes the two 1x1 reduce convs: the 3x3 and 5x5
 branches convolve the module's full input (the paper's 'naive' module, with
 the pool projection kept so that every module keeps its output channels and
 the rest of the network is unchanged).
+
+model.inception_kernels=(k,) gives every module one conv branch instead of
+the parallel 1x1, 3x3 and 5x5 ones: a 1x1 reduce, then a kxk conv with the
+branches' c1 + c3 + c5 output channels (the pool branch kept), so the rest
+of the network is unchanged. The reduce width is set so that the module's
+parameters equal the parallel module's (closed form: single_size_reduce, to
+within rounding): the single-size nets differ from the Inception net in the
+kernel sizes a module sees, not in its parameter budget. This is the
+ablation of the notes' "multiple/all conv kernel sizes in same level".
 """
 from typing import Tuple, Union
 
@@ -21,8 +30,8 @@ import jax.numpy as jnp
 
 from dlexp.models.cnn import (check_spatial_input, conv_head, conv_unit,
                               spatial_dropout)
-from dlexp.models.config import (MODELS, ModelSpec, Parts, make_parts,
-                                 named_variants, scaled)
+from dlexp.models.config import (INCEPTION_KERNELS, MODELS, ModelSpec, Parts,
+                                 make_parts, named_variants, scaled)
 
 # Branch channels (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj), from
 # Table 1 of the paper.
@@ -47,9 +56,42 @@ VARIANTS = {
 DEFAULT_VARIANT = 'googlenet'
 
 
+def conv_params(k: int, cin: int, cout: int, dims: int,
+                per_channel: int) -> int:
+  """Parameters of a k-sized conv over `dims` spatial axes, with
+  `per_channel` more per output channel (a bias: 1; BatchNorm's scale and
+  bias: 2)."""
+  return k ** dims * cin * cout + per_channel * cout
+
+
+def parallel_params(cin: int, c1: int, c3_reduce: int, c3: int,
+                    c5_reduce: int, c5: int, dims: int,
+                    per_channel: int) -> int:
+  """Parameters of the parallel conv branches (pool projection excluded:
+  both designs have the same one)."""
+  p = lambda k, i, o: conv_params(k, i, o, dims, per_channel)
+  return (p(1, cin, c1) + p(1, cin, c3_reduce) + p(3, c3_reduce, c3)
+          + p(1, cin, c5_reduce) + p(5, c5_reduce, c5))
+
+
+def single_size_reduce(k: int, cin: int, c1: int, c3_reduce: int, c3: int,
+                       c5_reduce: int, c5: int, dims: int,
+                       per_channel: int) -> int:
+  """The 1x1 reduce width r of a single 1x1 (r) -> kxk (c1 + c3 + c5)
+  branch whose parameters, r * (cin + per_channel + k^dims * out) +
+  per_channel * out, are closest to the parallel branches' (at least 1)."""
+  out = c1 + c3 + c5
+  target = parallel_params(cin, c1, c3_reduce, c3, c5_reduce, c5, dims,
+                           per_channel)
+  return max(1, round((target - per_channel * out)
+                      / (cin + per_channel + k ** dims * out)))
+
+
 class InceptionModule(nn.Module):
   """Four parallel branches concatenated along channels; output channels are
-  c1 + c3 + c5 + pool_proj."""
+  c1 + c3 + c5 + pool_proj. kernel_size k > 0: one 1x1 reduce -> kxk branch
+  with c1 + c3 + c5 channels instead of the three conv branches, its reduce
+  width matching their parameters (single_size_reduce)."""
   parts: Parts
   c1: int
   c3_reduce: int
@@ -58,19 +100,34 @@ class InceptionModule(nn.Module):
   c5: int
   pool_proj: int
   bottleneck: bool = True
+  kernel_size: int = 0  # 0: the parallel 1x1, 3x3 and 5x5 branches
 
   @nn.compact
   def __call__(self, x, train: bool):
     unit = lambda h, ch, k, name: conv_unit(
         self.parts, h, ch, k, train=train, name=name,
         use_bias=not self.parts.has_norm)
-    reduce = lambda h, ch, name: unit(h, ch, 1, name) if self.bottleneck else h
-    b1 = unit(x, self.c1, 1, 'b1x1')
-    b3 = unit(reduce(x, self.c3_reduce, 'b3x3_reduce'), self.c3, 3, 'b3x3')
-    b5 = unit(reduce(x, self.c5_reduce, 'b5x5_reduce'), self.c5, 5, 'b5x5')
+    if self.kernel_size:
+      branches = [self._single(x, unit)]
+    else:
+      reduce = lambda h, ch, name: (unit(h, ch, 1, name) if self.bottleneck
+                                    else h)
+      branches = [
+          unit(x, self.c1, 1, 'b1x1'),
+          unit(reduce(x, self.c3_reduce, 'b3x3_reduce'), self.c3, 3, 'b3x3'),
+          unit(reduce(x, self.c5_reduce, 'b5x5_reduce'), self.c5, 5, 'b5x5')]
     bp = self.parts.pool(3, 1, 'SAME', name='bpool')(x)
     bp = unit(bp, self.pool_proj, 1, 'bpool_proj')
-    return jnp.concatenate([b1, b3, b5, bp], axis=-1)
+    return jnp.concatenate(branches + [bp], axis=-1)
+
+  def _single(self, x, unit):
+    """The one 1x1 reduce -> kxk branch (kernel_size k)."""
+    k = self.kernel_size
+    r = single_size_reduce(k, x.shape[-1], self.c1, self.c3_reduce, self.c3,
+                           self.c5_reduce, self.c5, x.ndim - 2,
+                           2 if self.parts.has_norm else 1)
+    return unit(unit(x, r, 1, f'b{k}x{k}_reduce'),
+                self.c1 + self.c3 + self.c5, k, f'b{k}x{k}')
 
 
 class Inception(nn.Module):
@@ -80,6 +137,7 @@ class Inception(nn.Module):
   head: Tuple[int, ...]
   num_classes: int
   bottleneck: bool = True
+  kernel_size: int = 0  # InceptionModule's
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
@@ -95,6 +153,7 @@ class Inception(nn.Module):
       else:
         name, channels = item
         x = InceptionModule(self.parts, *channels, self.bottleneck,
+                            self.kernel_size,
                             name=f'inception{name}')(x, train)
     # Global average pooling, as in the paper (no large dense layers).
     x = jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
@@ -108,9 +167,11 @@ def build_inception(model_cfg, num_classes: int, input_shape) -> Inception:
       item if item == 'M'
       else (item, tuple(scaled(c, wm) for c in MODULES[item]))
       for item in VARIANTS[model_cfg.variant or DEFAULT_VARIANT])
+  kernels = tuple(model_cfg.inception_kernels)
   return Inception(make_parts(model_cfg, norm_default='batch'),
                    scaled(STEM, wm), layout, tuple(model_cfg.head),
-                   num_classes, bool(model_cfg.bottleneck))
+                   num_classes, bool(model_cfg.bottleneck),
+                   0 if kernels == INCEPTION_KERNELS else kernels[0])
 
 
 MODELS.register('inception', ModelSpec(

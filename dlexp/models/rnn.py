@@ -8,6 +8,10 @@ step. The classifier reads (model.readout) the 'last' step's output (with
 bidirectional layers: each direction's final output), or 'all' steps'
 outputs flattened (MNIST-1D's GRU baseline).
 
+model.recurrent=False cuts the recurrence: every step starts from the zero
+state (MemorylessCell), so step t's output depends on input t alone, with
+the same parameters and readout (the control for what the state carries).
+
 Dropout (model.dropout), on the input (unless model.rnn_input_dropout is
 False), between stacked layers and on the output (the last step's
 features); the recurrent state is masked only by 'variational':
@@ -57,6 +61,24 @@ class StateDropoutCell(nn.RNNCellBase):
     return self.cell.num_feature_axes
 
 
+class MemorylessCell(nn.RNNCellBase):
+  """Runs `cell` on a zero state at every step: the carry it is given is
+  dropped, so nothing reaches step t from earlier steps (model.recurrent
+  False). The recurrent kernels stay in the tree, unused, so both settings
+  have the same parameters."""
+  cell: nn.RNNCellBase
+
+  def __call__(self, carry, x):
+    return self.cell(jax.tree_util.tree_map(jnp.zeros_like, carry), x)
+
+  def initialize_carry(self, rng, input_shape):
+    return self.cell.initialize_carry(rng, input_shape)
+
+  @property
+  def num_feature_axes(self) -> int:
+    return self.cell.num_feature_axes
+
+
 class VariationalGRUCell(nn.GRUCell):
   """flax's GRUCell (same parameters, same names) with Gal & Ghahramani's
   mask on h in the three recurrent matmuls only. Hand-written because
@@ -93,6 +115,7 @@ class Recurrent(nn.Module):
   kernel_init: Optional[Callable] = None
   state_dropout: bool = False
   reverse: bool = False  # read the sequence backwards (outputs in order)
+  recurrent: bool = True  # False: a zero state at every step (no memory)
 
   @nn.compact
   def __call__(self, x, rate=0.0, train: bool = False):
@@ -101,6 +124,8 @@ class Recurrent(nn.Module):
             else CELLS[self.cell])
     cell = kind(self.features, bias_init=self.bias_init, name='cell', **init)
     scan = dict(reverse=self.reverse, keep_order=True)
+    if not self.recurrent:
+      return nn.RNN(MemorylessCell(cell), **scan)(x)
     if not self.state_dropout:
       return nn.RNN(cell, **scan)(x)
     mask = sequence_mask(self, rate, (x.shape[0], self.features), train)
@@ -121,6 +146,7 @@ class RNNClassifier(nn.Module):
   input_dropout: bool = True
   bidirectional: bool = False
   readout: str = 'last'
+  recurrent: bool = True
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
@@ -136,7 +162,7 @@ class RNNClassifier(nn.Module):
       layer = lambda reverse, name, h=h, size=size: Recurrent(
           self.cell, size, self.parts.bias_init, self.kernel_init,
           state_dropout=self.parts.dropout == 'variational', reverse=reverse,
-          name=name)(h, dropout_rate, train)
+          recurrent=self.recurrent, name=name)(h, dropout_rate, train)
       h = layer(False, f'{self.cell}{i}')
       if self.bidirectional:
         h = jnp.concatenate([h, layer(True, f'{self.cell}{i}_reverse')], -1)
@@ -164,7 +190,8 @@ def _builder(fixed_cell: str):
     return RNNClassifier(parts, fixed_cell or model_cfg.cell, sizes,
                          tuple(model_cfg.head), num_classes, init,
                          bool(model_cfg.rnn_input_dropout),
-                         bool(model_cfg.bidirectional), model_cfg.readout)
+                         bool(model_cfg.bidirectional), model_cfg.readout,
+                         bool(model_cfg.recurrent))
   return build
 
 

@@ -7,6 +7,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from dlexp.layers import Activation
+
 _RULE_WIDTH = 78
 
 
@@ -118,7 +120,6 @@ def layer_order(model: nn.Module, input_shape) -> List[str]:
   Sorting names cannot give this order: resnet's 'stem' sorts after its
   'head_' layers, and jax's tree functions sort dict keys.
   """
-  from dlexp.layers import Activation  # pylint: disable=g-import-not-at-top
   called: List[str] = []
   activations = set()
 

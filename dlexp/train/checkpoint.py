@@ -8,7 +8,7 @@ next epoch trains; the next save, a restore, a listing and close() wait for
 it. A process killed mid-write leaves an uncommitted checkpoint, which resume
 never reads (the previous one is used).
 
-The tree is saved under its own names (`_named`: nested dicts of the field,
+The tree is saved under its own names (`tree_paths.nested`: nested dicts of the field,
 key and index names) and restored against an abstract target. Orbax restores
 a different shape without complaint, so a checkpoint of another model is
 refused first, from Orbax's stored metadata, with the first mismatching
@@ -24,36 +24,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from dlexp.errors import DlexpError
-
-
-def _key(k) -> str:
-  for attr in ('key', 'name', 'idx'):
-    if hasattr(k, attr):
-      return str(getattr(k, attr))
-  return str(k)
-
-
-def _named(tree) -> Dict[str, Any]:
-  """The tree as nested dicts keyed by field / key / index names, the form
-  Orbax saves under those names (containers without leaves drop out)."""
-  out = {}
-  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-    *parents, last = [_key(k) for k in path]
-    node = out
-    for name in parents:
-      node = node.setdefault(name, {})
-    node[last] = leaf
-  return out
-
-
-def _flat(named, prefix=()) -> Dict[Tuple[str, ...], Any]:
-  """{path: leaf} of a `_named` tree, in order."""
-  if not isinstance(named, dict):
-    return {prefix: named}
-  out = {}
-  for k, v in named.items():
-    out.update(_flat(v, prefix + (k,)))
-  return out
+from dlexp import tree_paths
 
 
 class GroupCheckpoints:
@@ -78,7 +49,7 @@ class GroupCheckpoints:
   def save(self, epoch: int, tree: Any, meta: Dict[str, Any]) -> None:
     # Copies (np.array, not np.asarray, which can be a view of a device
     # buffer that the next epoch's donated step overwrites mid-write).
-    state = _named(jax.tree_util.tree_map(np.array, tree))
+    state = tree_paths.nested(jax.tree_util.tree_map(np.array, tree))
     if epoch in self.epochs():
       # An unreadable checkpoint that resume skipped: replaced by this one.
       if jax.process_index() == 0:  # one writer on a shared directory
@@ -103,7 +74,7 @@ class GroupCheckpoints:
     """
     warn = warn or (lambda m: print(m, file=sys.stderr))
     flat, treedef = jax.tree_util.tree_flatten_with_path(target)
-    abstract = _named(jax.tree_util.tree_map(
+    abstract = tree_paths.nested(jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype),
         target))
     for epoch in reversed(self.epochs()):
@@ -126,7 +97,7 @@ class GroupCheckpoints:
       for path, _ in flat:
         node = state
         for k in path:
-          node = node[_key(k)]
+          node = node[tree_paths.key_name(k)]
         leaves.append(np.asarray(node))
       return epoch, jax.tree_util.tree_unflatten(treedef, leaves), (
           restored['meta'])
@@ -156,8 +127,8 @@ def _check_compatible(saved, abstract, where: str, member_axis: bool) -> None:
   if not isinstance(saved, dict) or not saved:
     raise ValueError('no readable state metadata')
   cut = 1 if member_axis else 0
-  have = {p: tuple(m.shape)[cut:] for p, m in _flat(saved).items()}
-  want = {p: tuple(x.shape)[cut:] for p, x in _flat(abstract).items()}
+  have = {p: tuple(m.shape)[cut:] for p, m in tree_paths.flat(saved).items()}
+  want = {p: tuple(x.shape)[cut:] for p, x in tree_paths.flat(abstract).items()}
   prefix = f'checkpoint {where} is of a different model: '
   for path, shape in want.items():
     if path not in have:

@@ -7,12 +7,8 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from dlexp.config import AUTO_PROBE_MAX, AUTO_PROBE_SIZE
 from dlexp.errors import ConfigError
-
-# diagnostics.probe_size = AUTO_PROBE_SIZE: the first AUTO_PROBE_MAX examples
-# of the probe's split, or all of a smaller split.
-AUTO_PROBE_SIZE = -1
-AUTO_PROBE_MAX = 512
 
 
 @dataclasses.dataclass

@@ -42,6 +42,8 @@ import jax
 import jax.numpy as jnp
 from flax import traverse_util
 
+from dlexp.train import state as state_lib
+
 # |w| below this counts as "small" (L1 with SGD drives weights near zero but
 # rarely to exactly zero; pruning gives exact zeros).
 SMALL_WEIGHT = 1e-3
@@ -118,7 +120,8 @@ def options(diag_cfg) -> Dict[str, Any]:
 
 def compute(model, params, batch_stats, loss_fn, hp, probe_x, probe_y,
             dropout_rate=None, unit_masks: bool = False,
-            train_mode: bool = False) -> Dict[str, jnp.ndarray]:
+            train_mode: bool = False,
+            rng_impl: str = 'threefry') -> Dict[str, jnp.ndarray]:
   variables = {'params': params}
   if batch_stats:
     variables['batch_stats'] = batch_stats
@@ -128,8 +131,10 @@ def compute(model, params, batch_stats, loss_fn, hp, probe_x, probe_y,
   mode = dict(train=False, dropout_rate=dropout_rate,
               mutable=['intermediates'])
   if train_mode:  # batch statistics of the probe; their update is dropped
+    # Rate 0 draws no mask; rrelu's slopes come from this fixed key, of the
+    # run's rng_impl as every key the engine makes.
     mode = dict(train=True, dropout_rate=0.0,
-                rngs={'dropout': jax.random.PRNGKey(0)},
+                rngs={'dropout': state_lib.make_key(0, rng_impl)},
                 mutable=['intermediates', 'batch_stats'])
 
   def probe_loss(p):

@@ -29,9 +29,11 @@ import shutil
 import tempfile
 from typing import Any, Dict, List, Optional, Tuple
 
+import jax
 import numpy as np
+import orbax.checkpoint as ocp
 
-from dlexp import records
+from dlexp import records, tree_paths
 from dlexp.errors import ConfigError
 
 FORMAT = 'dlexp.model'
@@ -62,8 +64,6 @@ def _local_checkpointer():
   """An Orbax checkpointer of this process alone: a model directory holds
   host numpy arrays written by one process (process 0 of a multi-process
   run), so no barrier may wait for the others."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   me = jax.process_index()
   return ocp.StandardCheckpointer(
       multiprocessing_options=ocp.options.MultiprocessingOptions(
@@ -92,7 +92,7 @@ class SavedModel:
     with _local_checkpointer() as ckpt:
       tree = ckpt.metadata(os.path.join(self.path, 'state')).item_metadata
     tree = getattr(tree, 'tree', tree)
-    return {p: tuple(m.shape)[1:] for p, m in flat(tree).items()}
+    return {p: tuple(m.shape)[1:] for p, m in tree_paths.flat(tree).items()}
 
   def history(self) -> Dict[int, List[Dict[str, Any]]]:
     """Per-epoch metrics per seed: history.json, or the run directory's
@@ -167,16 +167,6 @@ def write(path: str, state: Dict[str, Any], flat_config: Dict[str, Any],
 
 
 # -- trees by name -------------------------------------------------------------
-def flat(tree, prefix: Path = ()) -> Dict[Path, Any]:
-  """{('params', 'dense1', 'kernel'): leaf} of a nested-dict tree."""
-  if not isinstance(tree, dict):
-    return {prefix: tree}
-  out = {}
-  for k, v in tree.items():
-    out.update(flat(v, prefix + (str(k),)))
-  return out
-
-
 def _to_numpy(tree):
   if isinstance(tree, dict):
     return {k: _to_numpy(v) for k, v in tree.items()}

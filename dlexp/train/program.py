@@ -11,7 +11,7 @@ A group compiles four programs: `init` (state and tracker), the epoch
 driver), `eval_sums` (one evaluation batch: validation and test share it) and
 `after_epoch` (tracking, plateau and diagnostics). `Program.precompile`
 compiles them concurrently; with the persistent compilation cache
-(dlexp.train.compile_cache) a rerun loads them from disk.
+(dlexp.compile_cache) a rerun loads them from disk.
 """
 import concurrent.futures
 import contextlib
@@ -25,10 +25,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dlexp import losses, models, optim, xla_flags
 from dlexp.train import device_data
-from dlexp.train import diagnostics as diag_lib
-from dlexp import xla_flags
-from dlexp.train.steps import Steps
+from dlexp.train.steps import LeftOut, Steps
 
 # Programs that run once per run (init) or once per epoch on a small probe
 # (after_epoch) skip LLVM's optimizations: on XLA:CPU that cuts their compile
@@ -296,7 +295,6 @@ class Program:
 # (jax 0.10) runs convolution gradients inside a while loop pathologically
 # slowly (a conv net: 38 examples/s in a scan against ~1,000 per step; see
 # benchmarks/README.md), so 'auto' uses 'step' for conv nets on CPU.
-EPOCH_DRIVERS = ('auto', 'scan', 'step')
 
 
 def epoch_driver(requested: str, conv_net: bool) -> str:
@@ -368,24 +366,11 @@ def take(tree: Any, index: int) -> Any:
 
 
 # -- building a group's program ------------------------------------------------
-def monitor_mode(cfg) -> str:
-  es = cfg.early_stopping
-  if es.mode != 'auto':
-    return es.mode
-  return 'min' if 'loss' in es.monitor else 'max'
-
-
-def build(cfg, dataset, mesh, dropout_rates=None, penalties=None,
-          optimizer_off=()) -> Program:
+def build(cfg, dataset, mesh, left_out: LeftOut = LeftOut()) -> Program:
   """The Program of a group with static config `cfg` on `dataset` (sizes,
   classes, input shape): what the runner and the benchmarks train.
-  `dropout_rates`, the set of the members' rates, lets a group without
-  dropout compile without it (see Steps.static_dropout_rate); `penalties`,
-  the set of the members' (reg.l1, reg.l2), one without a weight penalty
-  (Steps.static_no_penalty); `optimizer_off`, the optimizer knobs all
-  members have at 0, one without their transformations
-  (optim.make_optimizer's `off`)."""
-  from dlexp import losses, models, optim  # pylint: disable=g-import-not-at-top
+  `left_out`: what every member of the group has off (left_out(configs)),
+  compiled away."""
   model = models.build_model(
       cfg.model, losses.output_dim(cfg.loss, dataset.num_classes,
                                    dataset.target_dim), dataset.input_shape)
@@ -394,44 +379,30 @@ def build(cfg, dataset, mesh, dropout_rates=None, penalties=None,
   if folds:  # every member trains on k - 1 of k equal folds
     trained_on = (folds - 1) * (len(dataset.train_y) // folds)
   steps_per_epoch = trained_on // cfg.batch_size
-  no_dropout = dropout_rates is not None and set(dropout_rates) == {0.0}
-  no_penalty = penalties is not None and set(penalties) == {(0.0, 0.0)}
   return Program(Steps(
       model=model, optimizer=optim.make_optimizer(cfg, steps_per_epoch,
-                                                  off=optimizer_off),
+                                                  off=left_out.optimizer),
       loss_fn=losses.make_loss(cfg.loss, dataset.num_classes),
       metric_fns=losses.make_metrics(cfg.loss,
                                      regression=dataset.num_classes == 0),
-      reg_cfg=cfg.reg,
-      batch_size=cfg.batch_size, steps_per_epoch=steps_per_epoch, mesh=mesh,
-      es_mode=monitor_mode(cfg), es_patience=cfg.early_stopping.patience,
-      es_min_delta=cfg.early_stopping.min_delta,
-      monitor=cfg.early_stopping.monitor,
-      plateau_monitor=cfg.schedule.plateau_monitor,
-      diagnostics=bool(cfg.diagnostics.every_epochs),
-      diag_options=diag_lib.options(cfg.diagnostics),
-      static_dropout_rate=0.0 if no_dropout else None,
-      static_no_penalty=no_penalty,
-      freeze=tuple(cfg.train.freeze), cv_folds=folds,
-      cv_seed=cfg.data.split_seed, eval_batch_size=cfg.eval_batch_size),
+      config=cfg, steps_per_epoch=steps_per_epoch, mesh=mesh,
+      left_out=left_out),
       quick_after_epoch=not is_conv_net(cfg),
       some_epochs_quiet=cfg.diagnostics.every_epochs > 1)
 
 
-def member_statics(configs) -> Dict[str, Any]:
-  """build()'s `dropout_rates`, `penalties` and `optimizer_off` for a group
-  whose members have `configs`: the values that decide whether it compiles
-  without dropout, a weight penalty, clipping or weight decay."""
-  from dlexp import optim  # pylint: disable=g-import-not-at-top
+def left_out(configs) -> LeftOut:
+  """What every one of a group's member `configs` has off: dropout (rate
+  0), the weight penalty (reg.l1 = reg.l2 = 0), the optimizer knobs at 0."""
   configs = list(configs)
-  return dict(
-      dropout_rates={float(c.model.dropout_rate) for c in configs},
-      penalties={(float(c.reg.l1), float(c.reg.l2)) for c in configs},
-      optimizer_off=optim.off_knobs(configs))
+  return LeftOut(
+      dropout={float(c.model.dropout_rate) for c in configs} == {0.0},
+      penalty={(float(c.reg.l1), float(c.reg.l2)) for c in configs}
+      == {(0.0, 0.0)},
+      optimizer=frozenset(optim.off_knobs(configs)))
 
 
 def is_conv_net(cfg) -> bool:
-  from dlexp import models  # pylint: disable=g-import-not-at-top
   # Conv families are the ones registered as not vmap-friendly.
   return not models.MODELS.get(cfg.model.name).vmap_friendly
 

@@ -1,10 +1,28 @@
 """The pytrees a run carries: the train state of one member and its tracker
-(early stopping, divergence, best parameters). Both are vmapped over members."""
+(early stopping, divergence, best parameters). Both are vmapped over members.
+
+Also the PRNG implementations a run may use (config.rng_impl) and how its
+keys are made: the state holds a key's raw uint32 data, which Orbax, numpy
+copies and jnp.where treat as any array, and the code that draws from it
+wraps it with the run's implementation (`wrap_key`)."""
 from typing import Any
 
 import flax
 import jax
 import jax.numpy as jnp
+
+from dlexp.config import RNG_IMPLS
+
+
+def make_key(seed, impl: str) -> jax.Array:
+  """A typed PRNG key of config.rng_impl `impl` from an integer seed."""
+  return jax.random.key(seed, impl=RNG_IMPLS[impl])
+
+
+def wrap_key(data: jax.Array, impl: str) -> jax.Array:
+  """The typed key of `impl` whose raw data (jax.random.key_data) is
+  `data`, e.g. a TrainState's dropout_key."""
+  return jax.random.wrap_key_data(data, impl=RNG_IMPLS[impl])
 
 
 @flax.struct.dataclass
@@ -16,6 +34,8 @@ class TrainState:
   batch_stats: Any  # {} when the model has no BatchNorm
   opt_state: Any
   masks: Any  # pruning masks ({} when not pruning)
+  # Raw key data of the run's rng_impl (uint32, (2,) for threefry, (4,) for
+  # rbg and unsafe_rbg), wrapped by state.wrap_key where it is drawn from.
   dropout_key: jnp.ndarray  # folded with the step: per-step dropout masks
   data_key: jnp.ndarray  # folded with the epoch: per-epoch permutation
 

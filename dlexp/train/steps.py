@@ -7,37 +7,51 @@ Everything numeric that an ablation turns arrives in `hp` (traced), so a grid
 over those values shares one compiled program.
 """
 import copy
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+import dataclasses
+from typing import Callable, Dict, FrozenSet, Mapping
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from dlexp import regularizers
+from dlexp import regularizers, tree_paths
 from dlexp.train import diagnostics as diag_lib
-from dlexp.train import transfer
+from dlexp.train import state as state_lib
 from dlexp.train.state import Tracker, TrainState, all_finite, new_tracker
 
 HP = Mapping[str, jnp.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class LeftOut:
+  """What every member of a group has switched off, so that the group's
+  program is compiled without it instead of tracing it at zero (decided
+  once per group by dlexp.train.program.left_out; the numbers are those of
+  the traced zero):
+  - dropout: every dropout rate is 0: the rate is the Python constant 0.0,
+    and the dropout layers compile to nothing (no masks drawn per step);
+  - penalty: reg.l1 = reg.l2 = 0: no weight penalty in the loss (its trace
+    and lowering cost the 20x100 MLP's cached group 0.18 of 1.94 s);
+  - optimizer: the optimizer knobs of optim.OFF_AT_ZERO all at 0 (clipping,
+    weight decay): their transformations are left out (optim.make_optimizer
+    `off`).
+  """
+  dropout: bool = False
+  penalty: bool = False
+  optimizer: FrozenSet[str] = frozenset()
 
 
 class Steps:
   """The static parts of a program (model, optimizer, loss, sizes) and the
   pure functions over its array parts.
 
-  `static_dropout_rate`: when every member of a group trains without dropout,
-  the rate is the Python constant 0.0 rather than a traced value, so the
-  dropout layers compile to nothing (no random masks drawn per step) and the
-  numbers are those of a traced rate 0, which keeps every unit exactly.
-
-  `static_no_penalty`: when every member of a group has reg.l1 = reg.l2 = 0,
-  the weight penalty is left out of the loss rather than traced with zero
-  coefficients (its trace and lowering cost the 20x100 MLP's cached group
-  0.18 of 1.94 s); adding exact zeros changes no number.
-
-  `freeze`: parameter patterns (config.train.freeze) whose parameters and
-  batch statistics every step keeps bit for bit (see dlexp.train.transfer).
+  It reads the group's static config: batch_size, eval_batch_size,
+  rng_impl (the PRNG of the member's init, dropout and data-order keys),
+  reg, early_stopping, schedule.plateau_monitor, diagnostics, data.cv_folds
+  and data.split_seed, and train.freeze (parameters and batch statistics
+  every step keeps bit for bit; see dlexp.train.transfer). `left_out`: what
+  the group compiles without (LeftOut).
 
   `diagnostics`: after_epoch computes the probe diagnostics; a run that
   diagnoses only some epochs also uses a copy without them
@@ -48,40 +62,33 @@ class Steps:
   """
 
   def __init__(self, *, model: nn.Module, optimizer, loss_fn: Callable,
-               metric_fns: Dict[str, Callable], reg_cfg, batch_size: int,
-               steps_per_epoch: int, mesh, es_mode: str, es_patience: int,
-               es_min_delta: float, monitor: str,
-               plateau_monitor: str = 'val_loss', diagnostics: bool = True,
-               static_dropout_rate: Optional[float] = None,
-               static_no_penalty: bool = False,
-               freeze: Sequence[str] = (), cv_folds: int = 0,
-               cv_seed: int = 0, eval_batch_size: int = 1000,
-               diag_options: Optional[Mapping[str, Any]] = None):
+               metric_fns: Dict[str, Callable], config, steps_per_epoch: int,
+               mesh, left_out: LeftOut = LeftOut()):
     self.model = model
     self.optimizer = optimizer
     self.loss_fn = loss_fn
     self.metric_fns = metric_fns
-    self.reg_cfg = reg_cfg
-    self.pruning = reg_cfg.prune_method != 'none'
-    self.batch_size = batch_size
+    self.left_out = left_out
     self.steps_per_epoch = steps_per_epoch
     self.batch_sharding = NamedSharding(mesh, P('data'))
-    self.es_mode = es_mode
-    self.es_patience = es_patience
-    self.es_min_delta = es_min_delta
-    self.monitor = monitor
-    self.plateau_monitor = plateau_monitor
-    self.diagnostics = diagnostics
-    # Keyword options of diagnostics.compute (diagnostics.options(config)).
-    self.diag_options = dict(diag_options or {})
-    self.static_dropout_rate = static_dropout_rate
-    self.static_no_penalty = static_no_penalty
-    self.frozen = transfer.frozen_predicate(freeze)
+    self.batch_size = config.batch_size
+    self.eval_batch_size = config.eval_batch_size
+    self.rng_impl = config.rng_impl
+    self.reg_cfg = config.reg
+    self.pruning = config.reg.prune_method != 'none'
+    es = config.early_stopping
+    self.es_mode = monitor_mode(es)
+    self.es_patience, self.es_min_delta = es.patience, es.min_delta
+    self.monitor = es.monitor
+    self.plateau_monitor = config.schedule.plateau_monitor
+    self.diagnostics = bool(config.diagnostics.every_epochs)
+    # Keyword options of diagnostics.compute.
+    self.diag_options = diag_lib.options(config.diagnostics)
+    self.frozen = tree_paths.frozen_predicate(tuple(config.train.freeze))
     # k-fold cross-validation: member i trains on all folds but
     # hp['data.cv_fold'] and validates on that one (see fold_indices).
-    self.cv_folds = cv_folds
-    self.cv_seed = cv_seed
-    self.eval_batch_size = eval_batch_size
+    self.cv_folds = config.data.cv_folds
+    self.cv_seed = config.data.split_seed
     # The name of the vmap axis over members, where the functions run
     # vmapped with one (see with_member_axis); None: called per member.
     self.member_axis = None
@@ -101,15 +108,13 @@ class Steps:
     return out
 
   def dropout_rate(self, hp: HP):
-    if self.static_dropout_rate is not None:
-      return self.static_dropout_rate
-    return hp['model.dropout_rate']
+    return 0.0 if self.left_out.dropout else hp['model.dropout_rate']
 
   # -- init ----------------------------------------------------------------
   def init(self, seed: jnp.ndarray, sample_x: jnp.ndarray) -> TrainState:
     """Member state from an integer seed (init, dropout and data-order keys
     are independent streams of it)."""
-    key = jax.random.PRNGKey(seed)
+    key = state_lib.make_key(seed, self.rng_impl)
     init_key, dropout_key, data_key = jax.random.split(key, 3)
     variables = self.model.init({'params': init_key, 'dropout': dropout_key},
                                 sample_x, train=False)
@@ -120,7 +125,8 @@ class Steps:
         step=jnp.array(0, jnp.int32), epoch=jnp.array(0, jnp.int32),
         params=params, batch_stats=batch_stats,
         opt_state=self.optimizer.init(params), masks=masks,
-        dropout_key=dropout_key, data_key=data_key)
+        dropout_key=jax.random.key_data(dropout_key),
+        data_key=jax.random.key_data(data_key))
 
   def init_run(self, seed: jnp.ndarray, sample_x: jnp.ndarray):
     """(state, tracker) of a fresh member: one program, compiled once."""
@@ -146,7 +152,7 @@ class Steps:
       logits, updates = self.model.apply(variables, x, **kwargs), {}
     per_example = self.loss_fn(logits, y, hp)
     loss = jnp.mean(per_example)
-    if not self.static_no_penalty:
+    if not self.left_out.penalty:
       loss = loss + regularizers.penalty(params, hp, self.reg_cfg)
     metrics = {'loss': jnp.mean(per_example)}
     for name, fn in self.metric_fns.items():
@@ -155,7 +161,8 @@ class Steps:
 
   # -- training ------------------------------------------------------------
   def train_step(self, state: TrainState, hp: HP, x, y):
-    key = jax.random.fold_in(state.dropout_key, state.step)
+    key = jax.random.fold_in(
+        state_lib.wrap_key(state.dropout_key, self.rng_impl), state.step)
     grads, (batch_stats, metrics) = jax.grad(self._loss, has_aux=True)(
         state.params, state.batch_stats, hp, x, y, key)
     updates, opt_state = self.optimizer.update(
@@ -174,8 +181,8 @@ class Steps:
                                         member_axis=self.member_axis)
       params = regularizers.apply_masks(params, masks)
     # Frozen leaves stay the very arrays they were (no +0, -0.0 or rescale).
-    params = transfer.keep_frozen(self.frozen, state.params, params)
-    batch_stats = transfer.keep_frozen(self.frozen, state.batch_stats,
+    params = tree_paths.keep_frozen(self.frozen, state.params, params)
+    batch_stats = tree_paths.keep_frozen(self.frozen, state.batch_stats,
                                        batch_stats)
     metrics['learning_rate'] = learning_rate
     return state.replace(step=state.step + 1, params=params,
@@ -186,7 +193,8 @@ class Steps:
     """(steps, batch) example indices of this member's current epoch: a fresh
     permutation per epoch, drawn in the program from the data-order key (of
     the member's training folds under cross-validation)."""
-    key = jax.random.fold_in(state.data_key, state.epoch)
+    key = jax.random.fold_in(
+        state_lib.wrap_key(state.data_key, self.rng_impl), state.epoch)
     if self.cv_folds:
       train_idx, _ = self.fold_indices(hp, train_y.shape[0])
       order = train_idx[jax.random.permutation(key, train_idx.shape[0])]
@@ -202,7 +210,11 @@ class Steps:
     every member's program the same shape."""
     k = self.cv_folds
     size = n // k
-    base = jax.random.permutation(jax.random.PRNGKey(self.cv_seed), n)
+    # threefry whatever config.rng_impl is: the folds belong to the data
+    # split (data.split_seed), so runs under every implementation hold out
+    # the same examples and stay comparable.
+    base = jax.random.permutation(
+        state_lib.make_key(self.cv_seed, 'threefry'), n)
     base = base[:k * size]
     fold = hp['data.cv_fold'].astype(jnp.int32)
     held_out = jnp.roll(base, -fold * size)[:size]
@@ -276,7 +288,7 @@ class Steps:
     return diag_lib.compute(self.model, state.params, state.batch_stats,
                             self.loss_fn, hp, probe_x, probe_y,
                             dropout_rate=self.dropout_rate(hp),
-                            **self.diag_options)
+                            rng_impl=self.rng_impl, **self.diag_options)
 
   # -- once per epoch ------------------------------------------------------
   def after_epoch(self, state: TrainState, tracker: Tracker, hp: HP,
@@ -350,3 +362,11 @@ def summarize(metrics: Dict[str, jnp.ndarray]) -> Dict[str, jnp.ndarray]:
   out = {k: jnp.mean(v, axis=0) for k, v in metrics.items()}
   out['learning_rate'] = lr[-1]
   return out
+
+
+def monitor_mode(es) -> str:
+  """'min' or 'max' for the early_stopping section `es` (auto: min for a
+  loss)."""
+  if es.mode != 'auto':
+    return es.mode
+  return 'min' if 'loss' in es.monitor else 'max'

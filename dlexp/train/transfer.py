@@ -37,140 +37,17 @@ rate of lr_scale x the rate for every optimizer here (the rate multiplies
 the finished direction, decoupled weight decay included; see dlexp.optim).
 lr_scale is traced, so a grid over it shares one program.
 """
-import re
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
-import ml_collections
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
 
+from dlexp import losses, models, tree_paths
 from dlexp.errors import ConfigError
-
-RESTORE_MODES = ('params', 'state')
-# Numeric knobs of these sections that the engine passes traced (see
-# dlexp.config.traced_fields).
-TRACED = ('train.lr_scale',)
-
-
-def init_defaults() -> ml_collections.ConfigDict:
-  """The `config.init` section."""
-  return ml_collections.ConfigDict(dict(
-      from_path='',      # Saved model (or run directory) to start from; ''
-                         # = train from a fresh initialization.
-      skip=(),           # Parameters not loaded (re-initialized), as
-                         # regexes on '/'-paths, e.g. ('logits',) for a new
-                         # head.
-      restore='params',  # 'params' (transfer) or 'state' (continue
-                         # training: optimizer state, step, data order).
-  ))
-
-
-def train_defaults() -> ml_collections.ConfigDict:
-  """The `config.train` section."""
-  return ml_collections.ConfigDict(dict(
-      freeze=(),  # Parameters never trained, as regexes on '/'-paths of
-                  # parameters or layers, e.g. ('dense[1-3]',).
-      lr_scale_params=(),  # Parameters whose learning rate is multiplied by
-                           # lr_scale (same patterns as freeze), e.g.
-                           # ('(?!logits).*',): all but the head.
-      lr_scale=1.0,  # Learning-rate multiplier of train.lr_scale_params.
-  ))
-
-
-def _patterns(value, path: str) -> Tuple[re.Pattern, ...]:
-  if isinstance(value, str) or not all(isinstance(p, str) for p in value):
-    raise ConfigError(f'{path}={value!r} must be a tuple of regular '
-                      "expressions, e.g. ('logits',)")
-  compiled = []
-  for p in value:
-    try:
-      compiled.append(re.compile(p))
-    except re.error as e:
-      raise ConfigError(f'{path}: {p!r} is not a regular expression ({e})'
-                        ) from None
-  return tuple(compiled)
-
-
-def validate_init(cfg: ml_collections.ConfigDict) -> None:
-  """Checks the `config.init` section (the files: see `check`)."""
-  if not isinstance(cfg.from_path, str):
-    raise ConfigError(f'init.from_path={cfg.from_path!r} must be a string '
-                      "('' = none)")
-  _patterns(cfg.skip, 'init.skip')
-  if cfg.restore not in RESTORE_MODES:
-    raise ConfigError(f'init.restore={cfg.restore!r} not allowed; allowed: '
-                      f'{", ".join(RESTORE_MODES)}')
-  if cfg.skip and not cfg.from_path:
-    raise ConfigError(f'init.skip={tuple(cfg.skip)!r} needs init.from_path '
-                      '(there is nothing to skip loading)')
-  if cfg.skip and cfg.restore == 'state':
-    raise ConfigError(f'init.skip={tuple(cfg.skip)!r} not allowed with '
-                      "init.restore='state' (it continues the whole state); "
-                      "use init.restore='params'")
-
-
-def validate_train(cfg: ml_collections.ConfigDict) -> None:
-  _patterns(cfg.freeze, 'train.freeze')
-  _patterns(cfg.lr_scale_params, 'train.lr_scale_params')
-  scale = cfg.lr_scale
-  if not (isinstance(scale, (int, float)) and 0 < scale < float('inf')):
-    raise ConfigError(f'train.lr_scale={scale!r} must be a finite float > 0')
-  if scale != 1.0 and not cfg.lr_scale_params:
-    raise ConfigError(f'train.lr_scale={scale!r} needs train.lr_scale_params '
-                      "(the parameters it slows down), e.g. ('(?!logits).*',)")
-
-
-SECTIONS = {
-    'init': (init_defaults, validate_init),
-    'train': (train_defaults, validate_train),
-}
-
-
-# -- patterns -----------------------------------------------------------------
-def key_name(k) -> str:
-  for attr in ('key', 'name', 'idx'):
-    if hasattr(k, attr):
-      return str(getattr(k, attr))
-  return str(k)
-
-
-def matches(patterns: Sequence[re.Pattern], names: Sequence[str]) -> bool:
-  """Whether a pattern fully matches the path `names` or one of its layers."""
-  prefixes = ['/'.join(names[:i]) for i in range(1, len(names) + 1)]
-  return any(p.fullmatch(s) for p in patterns for s in prefixes)
-
-
-def frozen_predicate(patterns: Sequence[str], key: str = 'train.freeze'
-                     ) -> Optional[Callable[[Sequence[str]], bool]]:
-  """names -> matched by `patterns` (frozen?), or None when none are
-  given."""
-  compiled = _patterns(tuple(patterns), key)
-  if not compiled:
-    return None
-  return lambda names: matches(compiled, names)
-
-
-def labels(params, patterns: Sequence[str]):
-  """'frozen' / 'train' per leaf of `params` (optax.multi_transform labels)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  frozen = frozen_predicate(patterns)
-  return jax.tree_util.tree_map_with_path(
-      lambda p, _: 'frozen' if frozen([key_name(k) for k in p]) else 'train',
-      params)
-
-
-def keep_frozen(frozen: Optional[Callable], old, new):
-  """`new` with the frozen leaves of `old` (the same object: bit for bit)."""
-  if frozen is None:
-    return new
-  import jax  # pylint: disable=g-import-not-at-top
-  return jax.tree_util.tree_map_with_path(
-      lambda p, o, n: o if frozen([key_name(k) for k in p]) else n, old, new)
-
-
-def _names(tree) -> Dict[str, Tuple[int, ...]]:
-  """{'dense1/kernel': shape} of a params or batch_stats tree."""
-  import jax  # pylint: disable=g-import-not-at-top
-  flat, _ = jax.tree_util.tree_flatten_with_path(tree)
-  return {'/'.join(key_name(k) for k in p): tuple(x.shape) for p, x in flat}
+from dlexp.tree_paths import compile_patterns, matches
+from dlexp.train import model_io, program
 
 
 # -- checks before anything compiles -----------------------------------------
@@ -185,10 +62,10 @@ def check(config, dataset) -> None:
   if not needs_check(config):
     return
   variables = _abstract_variables(config, dataset)
-  collections = {c: _names(variables.get(c, {}))
+  collections = {c: tree_paths.shapes(variables.get(c, {}))
                  for c in ('params', 'batch_stats')}
   for key in ('freeze', 'lr_scale_params'):
-    for p in _patterns(config.train[key], f'train.{key}'):
+    for p in compile_patterns(config.train[key], f'train.{key}'):
       if not any(matches([p], n.split('/')) for c in collections.values()
                  for n in c):
         raise ConfigError(f'train.{key} pattern {p.pattern!r} matches no '
@@ -196,14 +73,13 @@ def check(config, dataset) -> None:
                           f'{_listing(collections["params"])}')
   if not config.init.from_path:
     return
-  from dlexp.train import model_io  # pylint: disable=g-import-not-at-top
   saved = model_io.read(config.init.from_path, 'init.from_path')
   _check_seeds(config, saved)
   if config.init.restore == 'state':
     _check_state(config, dataset, saved)
     return
   have = saved.shapes()
-  skip = _patterns(config.init.skip, 'init.skip')
+  skip = compile_patterns(config.init.skip, 'init.skip')
   stored = {c: {'/'.join(p[1:]): s for p, s in have.items() if p[0] == c}
             for c in collections}
   for p in skip:
@@ -217,9 +93,6 @@ def check(config, dataset) -> None:
 
 
 def _abstract_variables(config, dataset) -> Dict[str, Any]:
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from dlexp import losses, models  # pylint: disable=g-import-not-at-top
   model = models.build_model(
       config.model, losses.output_dim(config.loss, dataset.num_classes,
                                       dataset.target_dim),
@@ -310,17 +183,12 @@ def _check_state(config, dataset, saved) -> None:
 
 def _abstract_state(config, dataset) -> Dict[Tuple[str, ...], Any]:
   """{named path: ShapeDtypeStruct} of one member's fresh TrainState."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from jax.sharding import Mesh  # pylint: disable=g-import-not-at-top
-  from dlexp.train import checkpoint, model_io, program  # pylint: disable=g-import-not-at-top
   mesh = Mesh(np.array(jax.devices()), ('data',))
   steps = program.build(config, dataset, mesh).steps
   sample = jax.ShapeDtypeStruct((1,) + tuple(dataset.input_shape),
                                 jnp.float32)
   state = jax.eval_shape(steps.init, jnp.int32(0), sample)
-  return model_io.flat(checkpoint._named(state))  # pylint: disable=protected-access
+  return tree_paths.flat(tree_paths.nested(state))
 
 
 # -- the starting states -------------------------------------------------------
@@ -328,12 +196,10 @@ def start_states(config, chunks, states, trackers):
   """(states, trackers, start epoch) of a group whose config names
   init.from_path: each chunk's fresh states (stacked over its members, as
   `Program.init` made them) with the saved values put in; on the host."""
-  import jax  # pylint: disable=g-import-not-at-top
-  from dlexp.train import model_io  # pylint: disable=g-import-not-at-top
   saved = model_io.read(config.init.from_path, 'init.from_path')
-  skip = _patterns(config.init.skip, 'init.skip')
+  skip = compile_patterns(config.init.skip, 'init.skip')
   whole = config.init.restore == 'state'
-  source = model_io.flat(saved.state())
+  source = tree_paths.flat(saved.state())
   new_states, new_trackers = [], []
   for c, st, tr in zip(chunks, jax.device_get(states),
                        jax.device_get(trackers)):
@@ -357,11 +223,9 @@ def start_states(config, chunks, states, trackers):
 def _put(tree, prefix: Tuple[str, ...], pick: Callable, keep: Callable):
   """`tree` with every leaf not kept replaced by the saved leaf of the same
   name (cast to the leaf's dtype)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
 
   def leaf(path, x):
-    names = [key_name(k) for k in path]
+    names = tree_paths.names(path)
     if keep(names):
       return x
     return np.asarray(pick(prefix + tuple(names)), dtype=np.asarray(x).dtype)

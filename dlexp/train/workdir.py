@@ -14,6 +14,7 @@ import json
 import os
 from typing import Any, Dict, Optional
 
+from dlexp import records
 from dlexp.errors import ConfigError, DlexpError
 
 # Fields that cannot change what a member trains or logs: checkpoint cadence,
@@ -42,7 +43,6 @@ def config_id(flat_config: Dict[str, Any],
 
 def _comparable(obj):
   """As config.json stores it (tuples as lists, nan as 'nan')."""
-  from dlexp import records  # pylint: disable=g-import-not-at-top
   return json.loads(json.dumps(records.jsonable(obj), default=repr))
 
 

@@ -60,3 +60,79 @@ CASES = {
         'regime': _pair('inception-mini', 0.930, 0.10, 0.480, 1.257,
                         GFLOPS, _INCEPTION_MFLOPS)},
 }
+
+
+# Krizhevsky et al. 2012, Section 3.1: ReLU against tanh, training steps to
+# 25% training error, each at its fastest SGD rate of three.
+STEPS, VAL = 'steps to 25% train err', 'val acc'
+_RATES = (0.01, 0.03, 0.1)
+
+
+def _steps(mean):
+  return [None if mean is None else mean + 4 * d for d in (-2, -1, 0, 1, 2)]
+
+
+def _speed(relu, tanh, tanh_fastest=None):
+  """Per activation, mean steps at each rate (None: no seed reaches);
+  `tanh_fastest` replaces tanh's fastest row's seeds."""
+  rows = {}
+  for act, by_rate in (('relu', relu), ('tanh', tanh)):
+    for lr, mean in zip(_RATES, by_rate):
+      rows[f'alexnet-sgd,activation={act},learning_rate={lr}'] = {
+          STEPS: _steps(mean)}
+  if tanh_fastest is not None:
+    fastest = min((m, lr) for lr, m in zip(_RATES, tanh) if m is not None)[1]
+    rows[f'alexnet-sgd,activation=tanh,learning_rate={fastest}'][STEPS] = (
+        tanh_fastest)
+  return claims.fabricate(rows)
+
+
+CASES[3] = {
+    # ReLU ~44 steps at 0.03, tanh ~160: 3.6x
+    'supported': _speed((70, 44, 90), (260, 160, 200)),
+    # tanh ~62 steps: 1.4x, significantly under twice
+    'contradicted': _speed((70, 44, 90), (120, 62, 100)),
+    # two of tanh's seeds never reach the target at its fastest rate (the
+    # others, none)
+    'regime': _speed((70, 44, 90), (None, 160, None),
+                     tanh_fastest=[150, 155, 160, None, None]),
+    # ReLU fastest at the sweep's largest rate: a faster one may lie beyond
+    'edge': _speed((70, 60, 44), (260, 160, 200)),
+}
+
+
+# 002 Q6: the parallel kernel sizes against the best single size.
+_PARALLEL_PARAMS = 16_858
+
+
+def _kernels(parallel, singles, params=None):
+  """parallel: (val, test) means; singles: {k: (val, test)}; params: {k:
+  parameters} (default: the parallel net's, within rounding)."""
+  rows = {'inception-mini,bottleneck=True': (parallel, _PARALLEL_PARAMS),
+          'inception-mini,bottleneck=False': ((0.93, 0.92), 27_514)}
+  for k, accs in singles.items():
+    rows[f'inception-mini,inception_kernels={k}'] = (
+        accs, (params or {}).get(k, _PARALLEL_PARAMS + 3 * k))
+  return claims.fabricate(
+      {t: {VAL: _acc(val), TEST: _acc(test), TRAINED_PARAMS: [p] * 5}
+       for t, ((val, test), p) in rows.items()}, exact=(TRAINED_PARAMS,))
+
+
+_SINGLES = {1: (0.925, 0.905), 3: (0.955, 0.944), 5: (0.945, 0.938)}
+CASES[4] = {
+    # parallel 0.946 against the best by validation (3: 0.944)
+    'supported': _kernels((0.950, 0.946), _SINGLES),
+    # parallel 0.915: three points under the best single size
+    'contradicted': _kernels((0.925, 0.915), _SINGLES),
+    # the size does not matter here: the singles within half a point
+    'regime': _kernels((0.950, 0.940), {1: (0.946, 0.94), 3: (0.950, 0.944),
+                                        5: (0.948, 0.94)}),
+    # the 1-only net holds 20% more parameters: not matched
+    'unmatched': _kernels((0.950, 0.940), _SINGLES,
+                          params={1: int(1.2 * _PARALLEL_PARAMS)}),
+}
+# a single-size net at chance (0.10): the regime's first precondition
+CASES[4]['at_chance'] = _kernels((0.950, 0.946), {**_SINGLES, 1: (0.1, 0.1)})
+# validation picks 5 (0.960), test would pick 3: the rule compares with 5
+CASES[4]['picked_by_validation'] = _kernels(
+    (0.950, 0.932), {1: (0.925, 0.905), 3: (0.950, 0.944), 5: (0.960, 0.930)})

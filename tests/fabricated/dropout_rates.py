@@ -7,6 +7,8 @@ SHAPES = ((3, 512), (20, 100))
 RATES = (0.0, 0.3, 0.5)
 TIMED = 0.3
 N = 5
+# The other generators the width sweep timed (config.rng_impl values).
+IMPLS = ('rbg', 'unsafe_rbg')
 
 
 def _seeds(value, spread=0.0):
@@ -44,6 +46,8 @@ def _row(shape, rate, **over):
       'step/no-drop': [None] * N,
       'step/no-drop @w32': [None] * N,
       'step/no-drop @w512': [None] * N,
+      **{f'step/no-drop @w{w} {i}': [None] * N
+         for i in IMPLS for w in (32, 512)},
       'predict ms': [None] * N,
       'predict/no-drop': [None] * N,
       'MC cost': [None] * N,
@@ -54,6 +58,8 @@ def _row(shape, rate, **over):
         'step/no-drop': _seeds(2.0 if not wide else 1.3, 0.02),
         'step/no-drop @w32': _seeds(2.1, 0.02),
         'step/no-drop @w512': _seeds(1.2, 0.02),
+        **{f'step/no-drop @w{w} {i}': _seeds(1.8 if w == 32 else 1.1, 0.02)
+           for i in IMPLS for w in (32, 512)},
         'predict ms': _seeds(5.0, 0.1),
         'predict/no-drop': _seeds(1.02, 0.02),
         'MC cost': _seeds(30.0, 1.0)})
@@ -132,10 +138,13 @@ CASES = {
                             for s, r in DROPOUT_ROWS}),
         'contradicted': table(SAME_BEST),
         'regime': table({(WIDE, 0.3): {'after best': _seeds(1.0, 0.5)}})},
-    # 003 Q7: the slowdown is smaller for smaller networks.
+    # 003 Q7: the slowdown is smaller for smaller networks, under every
+    # generator timed.
     3: {'supported': table(_everywhere(
-            TIMED_ROWS, **{'step/no-drop @w32': _seeds(1.05, 0.01),
-                           'step/no-drop @w512': _seeds(1.4, 0.01)})),
+            TIMED_ROWS, **{f'step/no-drop @w{w}{i}': _seeds(
+                1.05 if w == 32 else 1.4, 0.01)
+                           for i in ('',) + tuple(f' {j}' for j in IMPLS)
+                           for w in (32, 512)})),
         'contradicted': table()},
     # 003 Q7: inference is not slower.
     4: {'supported': table(),

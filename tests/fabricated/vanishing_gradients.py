@@ -50,4 +50,11 @@ CASES = {
         'contradicted': grid({'activation=elu': {
             TEST: _around(0.74, 0.01), RATIO: _around(-1.6, 0.1)}}),
         'regime': grid(SIGMOID_FINE, status={})},
+    # ReLU against sigmoid (004 G1): sigmoid's gradient vanishes and its
+    # seeds collapse; or sigmoid's flows as well and it trains.
+    3: {'supported': grid(),
+        'contradicted': grid({'activation=sigmoid': {
+            TEST: _around(0.80, 0.01), RATIO: _around(-0.1, 0.05)},
+            'activation=relu': {RATIO: _around(1.5, 0.1)}}, status={}),
+        'regime': grid(layers=6)},
 }

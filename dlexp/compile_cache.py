@@ -60,6 +60,7 @@ def enable(setting: str) -> Optional[str]:
   if current != path:
     jax.config.update('jax_compilation_cache_dir', path)
     if current is not None:
+      # Private module: needed only to rebind the cache to a new directory.
       from jax._src import compilation_cache  # pylint: disable=g-import-not-at-top
       compilation_cache.reset_cache()
   return path
