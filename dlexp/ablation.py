@@ -102,7 +102,7 @@ def run_grid(session: Session, axes, config, final_hooks=(),
                        final_hooks=final_hooks,
                        rerun_failed=session.rerun_failed,
                        script_options=options, shard=session.shard,
-                       dataset=dataset)
+                       dataset=dataset, show_models=session.summary)
   # A grid with no axes has one trial, '' (reports call it 'run').
   trials = list(dict.fromkeys(r['trial'] or 'run' for r in results))
   dirs = {os.path.realpath(r['directory']) for r in results}

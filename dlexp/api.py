@@ -122,8 +122,9 @@ def _fit(cfg, dataset, named: bool, workdir: Optional[str], out
   temporary = workdir is None
   workdir = tempfile.mkdtemp(prefix='dlexp-fit-') if temporary else workdir
   try:
+    # The summary is Trained.summary()'s to print, not fit's.
     results = runner.run(cfg, {}, workdir, out=printer, dataset=dataset,
-                         script_options=options)
+                         script_options=options, show_models=False)
     failed = [r for r in results if r['status'] == 'failed']
     if failed:
       status = records.read_json(os.path.join(failed[0]['directory'],

@@ -516,7 +516,7 @@ def _parse(text: str):
 
 
 class PartEvidence:
-  """The evidence of a script of several parts (cli.run_parts): one
+  """The evidence of a script of several parts (ablation.run_parts): one
   Evidence per part, by part name."""
 
   def __init__(self, parts: Dict[str, Evidence]):

@@ -3,10 +3,11 @@ the config and Session they resolve to, one-line errors for bad input.
 
 The only module that reads absl flags. A script declares its sizes with
 `define_flags` (which returns its `Script`: the same defaults without the
-command line, for `run()` from Python), its own axis flags, and a `main`
-that passes their values to its `run()`; the library (dlexp.ablation) runs
-the grid for a dlexp.session.Session. See experiments/elu_vs_relu.py.
+command line, for `run()` from Python), its own flags through that Script,
+and a `main` that passes their values and `session()` to its `run()`, which
+runs the grid with dlexp.ablation. See experiments/elu_vs_relu.py.
 """
+import contextlib
 import copy
 import dataclasses
 import os
@@ -19,7 +20,6 @@ from typing import Any, Dict, Optional, Sequence
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from dlexp import ablation
 from dlexp import config as config_lib
 from dlexp import distributed
 from dlexp.errors import DlexpError, RunFailed
@@ -176,14 +176,7 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
   flags.DEFINE_integer('epochs', epochs, 'Epochs per trial (config.epochs).')
   flags.DEFINE_integer('seeds', seeds, 'Seeds per trial, trained as one '
                        'vmapped program (config.num_seeds).')
-  flags.DEFINE_string('workdir', os.path.join('runs', name),
-                      'Directory for one subdirectory per trial and seed.')
-  flags.DEFINE_bool('plot', False, 'Also write PNG learning curves.')
-  flags.DEFINE_bool('rerun_failed', False, 'Rerun members whose status is '
-                    'failed (done ones are always skipped on relaunch).')
-  flags.DEFINE_string('trial_shard', '', 'i/n: run the i-th of n contiguous '
-                      'blocks of the grid\'s members (default: a SLURM array '
-                      "task's, else all); see dlexp.distributed.shard.")
+  _define_session_flags(name)
   try:  # config_flags parses overrides right here, with a traceback on typos
     _check_config_overrides(sys.argv)
     defaults = config_lib.default_config()
@@ -199,8 +192,23 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
   return script
 
 
+def _define_session_flags(name: str) -> None:
+  """The flags a Session is built from (besides the size)."""
+  flags.DEFINE_string('workdir', os.path.join('runs', name),
+                      'Directory for one subdirectory per trial and seed.')
+  flags.DEFINE_bool('plot', False, 'Also write PNG learning curves.')
+  flags.DEFINE_bool('summary', False, 'Print each distinct model\'s summary '
+                    '(layers, output shapes, parameters) once.')
+  flags.DEFINE_bool('rerun_failed', False, 'Rerun members whose status is '
+                    'failed (done ones are always skipped on relaunch).')
+  flags.DEFINE_string('trial_shard', '', 'i/n: run the i-th of n contiguous '
+                      'blocks of the grid\'s members (default: a SLURM array '
+                      "task's, else all); see dlexp.distributed.shard.")
+
+
 SHARED_FLAGS = ('epochs', 'seeds', 'model', 'dataset', 'data_dir', 'workdir',
-                'smoke', 'full', 'plot', 'rerun_failed', 'trial_shard')
+                'smoke', 'full', 'plot', 'summary', 'rerun_failed',
+                'trial_shard')
 
 
 def _preset_help(preset: Optional[Dict[str, Any]]) -> str:
@@ -217,6 +225,19 @@ def _preset_help(preset: Optional[Dict[str, Any]]) -> str:
 # parsed flags (session()).
 _STATE: Dict[str, Any] = {'script': None, 'session': None,
                           'start': time.time()}
+
+
+@contextlib.contextmanager
+def flags_removed_after():
+  """Removes again the flags defined inside the block (a script imported
+  for its claims or its run(), so that every script loads into one
+  process)."""
+  before = set(FLAGS)
+  try:
+    yield
+  finally:
+    for flag in set(FLAGS) - before:
+      delattr(FLAGS, flag)
 
 
 def config_overrides():
@@ -269,52 +290,10 @@ def session() -> Session:
         workdir=FLAGS.workdir, script=script.name if script else 'script',
         size=size(), rerun_failed=FLAGS.rerun_failed,
         shard=distributed.trial_shard(FLAGS.trial_shard), plot=FLAGS.plot,
+        summary=FLAGS.summary,
         command=command_line(), question=script.question if script else '',
         given=given(), start=_STATE['start'])
   return _STATE['session']
-
-
-# -- the library's entry points with this invocation's Session -----------------
-# (scripts written before run(): they read the Session the flags built).
-Grid, Part, Plotter = ablation.Grid, ablation.Part, ablation.Plotter
-combine, run_line = ablation.combine, ablation.run_line
-
-
-def check_axes(axes, axis_flags: Optional[Dict[str, str]] = None) -> None:
-  ablation.check_axes(session(), axes, axis_flags)
-
-
-def run_grid(axes, config=None, final_hooks=(), options=None,
-             axis_flags=None, dataset=None) -> ablation.Grid:
-  return ablation.run_grid(session(), axes, config or resolved_config(),
-                           final_hooks, options, axis_flags, dataset)
-
-
-def run_ablation(axes, columns=ablation.report.DEFAULT_COLUMNS, config=None,
-                 **kwargs) -> ablation.Result:
-  return ablation.run_ablation(session(), axes, config or resolved_config(),
-                               columns, **kwargs)
-
-
-def run_parts(parts, config=None, **kwargs) -> ablation.Result:
-  return ablation.run_parts(session(), parts, config or resolved_config(),
-                            **kwargs)
-
-
-def conclude(grid, title, line, text, claims, *args, **kwargs
-             ) -> ablation.Result:
-  return ablation.conclude(session(), grid, title, line, text, claims,
-                           *args, **kwargs)
-
-
-def publish(title, table, claims, evidence, directories, **kwargs) -> str:
-  return ablation.publish(session(), title, table, claims, evidence,
-                          directories, **kwargs)[1]
-
-
-def trial_shard():
-  """(i, n) from --trial_shard or a SLURM array job; (0, 1) = everything."""
-  return session().shard
 
 
 def command_line() -> str:

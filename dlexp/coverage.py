@@ -104,6 +104,13 @@ OPEN_STATEMENTS: Tuple[Tuple[str, str], ...] = (
 # reason (a definition checked by a unit test, a statement of usage or
 # history, a setting that cannot run here).
 UNTESTED_STATEMENTS: Tuple[Tuple[str, str], ...] = (
+    ('003 Q7', '"it is common to increase the activations during inference '
+               'by a factor equal to the dropout rate": a statement of common '
+               'practice, not an effect this library can measure (its own '
+               'inverted dropout layer has factor 1 by design, so a test of '
+               'it could not fail); Keras\' and PyTorch\'s Dropout layers '
+               'scale the kept units by 1/(1 - rate) at training time and do '
+               'nothing at inference (their documented behaviour)'),
     ('004 G1', 'sigmoid "often used in binary classification problems and '
                'as an output activation in the final layer": a statement of '
                'usage, not an effect; sigmoid outputs with one-vs-rest binary '

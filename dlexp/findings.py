@@ -32,9 +32,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from absl import flags
-
-from dlexp import claims, records, stats, tables
+from dlexp import claims, cli, records, stats, tables
 
 FINDINGS_DIR = 'findings'
 
@@ -129,14 +127,10 @@ def load_script(name: str, directory: str = EXPERIMENTS_DIR):
   path = os.path.join(directory, f'{name}.py')
   if not os.path.isfile(path):
     raise FileNotFoundError(f'no experiment script {path}')
-  before = set(flags.FLAGS)
   spec = importlib.util.spec_from_file_location(f'dlexp_script_{name}', path)
   module = importlib.util.module_from_spec(spec)
-  try:
+  with cli.flags_removed_after():
     spec.loader.exec_module(module)
-  finally:
-    for flag in set(flags.FLAGS) - before:
-      delattr(flags.FLAGS, flag)
   return module
 
 

@@ -24,6 +24,7 @@ class Session:
     reused).
   shard: (i, n): run the i-th of n contiguous blocks of the members.
   plot: draw every learning curve, at any size.
+  summary: print each distinct model's summary (layers, shapes, params).
   command: the line that reproduces this invocation (in the findings).
   question: the experiment's question (its docstring's first line).
   given: config paths the user set explicitly -> how ('--config.epochs=3',
@@ -35,6 +36,7 @@ class Session:
   rerun_failed: bool = False
   shard: Tuple[int, int] = (0, 1)
   plot: bool = False
+  summary: bool = False
   command: str = ''
   question: str = ''
   given: Dict[str, str] = dataclasses.field(default_factory=dict)

@@ -35,16 +35,28 @@ over the last 3 epochs against the 3 before) and match in size (within
 - "CNNs are well-suited for image recognition": test accuracy, CNN above
   the MLP by at least a point (two one-sided Welch tests at the margin);
 - "... because they can automatically learn and detect hierarchical
-  features" (proxy): the CNN's gain over the MLP shrinks by at least a point
-  when the pixels are permuted (the per-seed gains, natural against
+  features": a conjunction of two parts, each judged by its own test. The
+  spatial structure part: the CNN's gain over the MLP shrinks by at least a
+  point when the pixels are permuted (the per-seed gains, natural against
   permuted), only where the MLP is unchanged by the permutation (TOST at a
   point) and the CNN has an advantage to explain (a mean gain of at least a
-  point on natural pixels);
+  point on natural pixels). It cannot tell a hierarchy from locality and
+  weight sharing, so the hierarchy part is the probe test below, under its
+  regime; where that regime is not reached (here) the claim is at best
+  inconclusive ("spatial structure: supported; hierarchy: regime not
+  reached"), and only the spatial part can contradict it;
 - "more complex object representations are learned in deeper layers"
   (proxy): linear probes (dlexp/analysis/probes.py) read the class from
-  each conv stage's pooled output; the probe's accuracy rises from the
-  first stage to the second, and rises more in the trained CNN than in the
-  same CNN at its initialization (what training added).
+  each probed layer; the probe's accuracy rises from the shallowest conv
+  stage to the deepest probed layer, and rises more in the trained CNN
+  than in the same CNN at its initialization (what training added). Its
+  regime, checked from the table: real depth (at least 3 conv stages
+  probed) and the dense layer probed, matched probe capacity (each layer's
+  dimension recorded, '<layer> dims', and within the probe's 256 inputs,
+  so that the random projection discards nothing) and room for a rise.
+  This two-stage half-width CNN, probed at pool1 (2,704 dimensions) and
+  pool2 (800) through 256 random directions and not at its dense layer,
+  does not reach it: inconclusive until a deeper CNN is probed so.
 The definition "filters slide over the input, computing dot products at
 each position" is checked by tests/test_cnn_vs_mlp.py (the conv against
 explicit dot products), not here.
@@ -72,7 +84,9 @@ check), probe input / pool1 / pool2 (linear probe accuracy on the pixels
 and on each conv stage's pooled output of the trained CNN; natural images
 only) and pool1 / pool2 @init (the same CNN before training).
 """
+import dataclasses
 import math
+import re
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -105,6 +119,8 @@ MODELS = ('cnn', 'mlp')
 NATURAL, PERMUTED = 'natural pixels', 'permuted pixels'
 PLATEAU_EPOCHS = 3
 PROBE_LAYERS = ('pool1', 'pool2')  # the CNN's two conv stages, pooled
+PROBE_PREFIX, INIT_SUFFIX = 'probe ', ' @init'  # the probe columns' headers
+DENSE_PREFIX = 'head_'  # the CNN's dense head layers (head_dense1, head_act1)
 
 PARAMS = report.Column('params', lambda r: r.final('params'), ',.0f',
                        spread=False, exact=True)
@@ -136,6 +152,15 @@ SIZE_RATIO = 2.0
 # Plateaued: the last epochs gained less than the margin, so more epochs
 # could not close a gap of that size.
 PLATEAU = MARGIN
+# "Deeper layers" needs a network with real depth: with two conv stages a
+# single difference cannot tell a trend with depth from what one pooling
+# does. Three conv stages and the dense layer give four levels to rank.
+MIN_CONV_STAGES = 3
+# Room for a rise: the shallowest stage's probe must sit at least two
+# margins below the net's own test accuracy (about what a probe of the
+# last hidden layer reads), so that a rise of one margin fits with a
+# margin to spare for seed noise; nearer, a "contradiction" is forced.
+ROOM = 2 * MARGIN
 
 
 # -- trials ------------------------------------------------------------------
@@ -304,32 +329,144 @@ def _spatial(pev: claims.PartEvidence) -> claims.Verdict:
           + _arm(pev, NATURAL, 'cnn').describe())
 
 
-def _cnn_stage(pev: claims.PartEvidence, columns, name: str, first: str,
-               second: str) -> claims.Sample:
-  """Per seed of the chosen CNN (natural pixels): the probe accuracy of the
-  `second` stage minus the `first`'s."""
+# -- the probes' regime (a hierarchy needs depth to show) ---------------------
+def _chosen_cnn(pev: claims.PartEvidence) -> Tuple[claims.Evidence, str]:
   ev = pev.part(NATURAL)
-  trial = chosen(ev, 'cnn')
-  return paired(ev, (trial, columns[second]), (trial, columns[first]), name)
+  return ev, chosen(ev, 'cnn')
+
+
+def _is_dense(layer: str) -> bool:
+  return layer.startswith(DENSE_PREFIX)
+
+
+def _depth(layer: str) -> Tuple[bool, int, str]:
+  """Depth order: the conv stages by their number (pool1, pool2, ...),
+  then the dense head's layers (head_act1, ...)."""
+  digits = re.search(r'(\d+)$', layer)
+  return _is_dense(layer), int(digits.group(1)) if digits else 0, layer
+
+
+def probed_layers(pev: claims.PartEvidence) -> List[str]:
+  """The layers whose probe the chosen CNN's table holds (a column
+  'probe <layer>' with a finite value; the pixels and @init left out),
+  shallowest first."""
+  ev, trial = _chosen_cnn(pev)
+  found = []
+  for header, values in ev.table[trial]['columns'].items():
+    if (not header.startswith(PROBE_PREFIX) or header.endswith(INIT_SUFFIX)
+        or header == PROBE_INPUT.header):
+      continue
+    if any(v is not None and math.isfinite(v) for v in values):
+      found.append(header[len(PROBE_PREFIX):])
+  return sorted(found, key=_depth)
+
+
+def _read_whole(ev: claims.Evidence, trial: str, layer: str) -> bool:
+  """Whether the probe reads all of `layer`: its dimension is recorded
+  ('<layer> dims') and fits the probe's PROBE_DIM inputs, so that the
+  fixed random projection is one-to-one and every layer's probe has the
+  same inputs. Projected to fewer inputs than it has, a layer loses more
+  the larger it is, which handicaps the shallow, larger maps."""
+  dims = [v for v in ev.table[trial]['columns'].get(f'{layer} dims', [])
+          if v is not None and math.isfinite(v)]
+  return bool(dims) and max(dims) <= probes.PROBE_DIM
+
+
+def _not_read_whole(pev: claims.PartEvidence) -> float:
+  ev, trial = _chosen_cnn(pev)
+  return float(sum(not _read_whole(ev, trial, layer)
+                   for layer in probed_layers(pev)))
+
+
+def _room(pev: claims.PartEvidence) -> claims.Sample:
+  """Per seed, the chosen CNN's test accuracy minus the probe accuracy of
+  its shallowest probed stage: how far a deeper layer's probe can rise (a
+  probe of the last hidden layer reads about what the net itself does)."""
+  layers = probed_layers(pev)
+  if not layers:
+    return claims.Sample(np.array([]), 'no probed layer')
+  ev, trial = _chosen_cnn(pev)
+  return paired(ev, (trial, TEST), (trial, PROBE_PREFIX + layers[0]),
+                f'test acc - probe {layers[0]}')
+
+
+_PROBES_WORK = claims.requires(
+    'the probe reads images: its accuracy on the pixels themselves',
+    lambda pev: _mean(pev.part(NATURAL).sample(
+        chosen(pev.part(NATURAL), 'cnn'), PROBE_INPUT, keep_collapsed=True)),
+    '>=', LEARNS)
+HIERARCHY_REGIME = (
+    _PROBES_WORK,
+    claims.requires(
+        'real depth: conv stages probed in the chosen CNN',
+        lambda pev: float(sum(not _is_dense(x) for x in probed_layers(pev))),
+        '>=', MIN_CONV_STAGES),
+    claims.requires(
+        f'the dense layer probed: dense head layers ({DENSE_PREFIX}*) probed '
+        'in the chosen CNN',
+        lambda pev: float(sum(map(_is_dense, probed_layers(pev)))),
+        '>=', 1),
+    claims.requires(
+        'matched probe capacity: probed layers the probe does not read whole '
+        f'(dimension not recorded in a "<layer> dims" column, or above the '
+        f"probe's {probes.PROBE_DIM} inputs)", _not_read_whole, '<=', 0),
+    claims.requires(
+        'room for a rise: the chosen CNN\'s test accuracy minus its '
+        'shallowest probed stage\'s probe accuracy, per seed', _room, '>=',
+        ROOM),
+)
+
+
+def _cnn_stage(pev: claims.PartEvidence, suffix: str, name: str,
+               first: str, last: str) -> claims.Sample:
+  """Per seed of the chosen CNN (natural pixels): the probe accuracy of
+  layer `last` minus layer `first`'s (columns 'probe <layer><suffix>')."""
+  ev, trial = _chosen_cnn(pev)
+  return paired(ev, (trial, f'{PROBE_PREFIX}{last}{suffix}'),
+                (trial, f'{PROBE_PREFIX}{first}{suffix}'), name)
 
 
 def _deeper(pev: claims.PartEvidence) -> claims.Verdict:
-  rise = _cnn_stage(pev, PROBE, 'trained CNN, pool2 - pool1', *PROBE_LAYERS)
-  at_init = _cnn_stage(pev, PROBE_INIT, 'the same CNN at init, pool2 - '
-                       'pool1', *PROBE_LAYERS)
+  layers = probed_layers(pev)
+  first, last = layers[0], layers[-1]
+  rise = _cnn_stage(pev, '', f'trained CNN, {last} - {first}', first, last)
+  at_init = _cnn_stage(pev, INIT_SUFFIX, f'the same CNN at init, {last} - '
+                       f'{first}', first, last)
   return claims.across([
       ('rises with depth', claims.above(
-          rise, MARGIN, 'linear probe accuracy, second conv stage minus '
-          f'first (at least {MARGIN:g})')),
+          rise, MARGIN, f'linear probe accuracy, deepest probed layer '
+          f'({last}) minus shallowest ({first}) (at least {MARGIN:g})')),
       ('learned', claims.greater(
           rise, at_init, MARGIN, 'the rise with depth, trained against at '
           f'initialization (margin {MARGIN:g})')),
   ], 'and')
 
 
-def _probes_work(pev: claims.PartEvidence) -> float:
-  ev = pev.part(NATURAL)
-  return _mean(ev.sample(chosen(ev, 'cnn'), PROBE_INPUT, keep_collapsed=True))
+def _hierarchy(pev: claims.PartEvidence) -> claims.Verdict:
+  """The probe test (_deeper) where its regime (HIERARCHY_REGIME) is
+  reached, else a part that is not judged: inconclusive, saying why."""
+  checks = [r.check(pev) for r in HIERARCHY_REGIME]
+  failed = [c.describe() for c in checks if not c.ok]
+  if not failed:
+    return _deeper(pev)
+  text = 'regime not reached: ' + '; '.join(failed)
+  return claims.Verdict(claims.INCONCLUSIVE, text, form='regime not reached',
+                        regime=text, alpha=claims.alpha())
+
+
+def _because(pev: claims.PartEvidence) -> claims.Verdict:
+  """The notes' "well-suited because ... hierarchical features" asks for
+  both what the CNN takes from the images' spatial structure (the
+  permutation) and a hierarchy (the probes): a conjunction, each part
+  judged by its own test."""
+  spatial, hierarchy = _spatial(pev), _hierarchy(pev)
+  verdict = claims.across([('spatial structure', spatial),
+                           ('hierarchy', hierarchy)], 'and')
+  if hierarchy.regime:  # no p: Holm adjusts over the spatial test alone
+    verdict = dataclasses.replace(verdict, evidence=(
+        f'spatial structure: {spatial.verdict}; hierarchy: regime not '
+        f'reached. {verdict.evidence}'))
+  return verdict
 
 
 _SETTING = ('Fashion-MNIST (10,000 training, 2,000 validation images), the '
@@ -352,19 +489,28 @@ CLAIMS = (
     claims.Claim(
         '004 G4', 'CNNs are well-suited for image recognition because they '
         'can automatically learn and detect hierarchical features',
-        tested_as=f'proxy: the "because" read as "because of what the images\' '
-        'spatial structure lets a conv net learn"; it does not separate '
-        'hierarchy from locality and weight sharing. '
-        f'{_SETTING}, trained again on the same images with their pixel '
-        'positions shuffled by one fixed permutation (data.permute_pixels): '
-        'the CNN\'s per-seed test accuracy gain over the MLP on natural '
-        f'pixels above its gain on permuted pixels by at least {MARGIN:g}; '
-        'judged only where the MLP is unchanged by the permutation (TOST, '
-        f'margin ±{INVARIANCE_MARGIN:g}: the control works), where the CNN '
-        f'has an advantage to explain (its mean gain on natural pixels at '
-        f'least {MARGIN:g}), and both models learn, chose a rate inside their '
-        'grid and have plateaued in both passes',
-        rule=_spatial,
+        tested_as='proxy: "hierarchical features" read through the next '
+        'claim\'s linear probes. Two parts, both required (an "and", Holm). '
+        f'(1) Spatial structure: {_SETTING}, trained again on the same '
+        'images with their pixel positions shuffled by one fixed permutation '
+        '(data.permute_pixels): the CNN\'s per-seed test accuracy gain over '
+        f'the MLP on natural pixels above its gain on permuted pixels by at '
+        f'least {MARGIN:g}. This shows that the CNN uses the images\' '
+        'spatial structure, which locality and weight sharing would explain '
+        'as well as a hierarchy. (2) Hierarchy: the probe test of "more '
+        'complex object representations are learned in deeper layers" (the '
+        'next claim), under its regime (at least '
+        f'{MIN_CONV_STAGES} conv stages and the dense layer probed, each '
+        'read whole by a probe of the same inputs, room for a rise). The '
+        'network here has 2 probed conv stages and no dense-layer probe, so '
+        'the hierarchy part is not judged and this claim cannot be supported '
+        'here, only contradicted by the spatial part. Judged only where the '
+        'MLP is unchanged by the permutation (TOST, margin '
+        f'±{INVARIANCE_MARGIN:g}: the control works), where the CNN has an '
+        'advantage to explain (its mean gain on natural pixels at least '
+        f'{MARGIN:g}), and both models learn, chose a rate inside their grid '
+        'and have plateaued in both passes',
+        rule=_because,
         regime=(_learn((NATURAL, PERMUTED)), _MATCHED,
                 _inside((NATURAL, PERMUTED)), _plateau((NATURAL, PERMUTED)),
                 _CONTROL, _ADVANTAGE)),
@@ -373,22 +519,34 @@ CLAIMS = (
         'layers',
         tested_as='proxy: "more complex" read as "more linearly decodable '
         'class" (a linear probe: ridge regression onto one-hot labels, its '
-        'ridge picked on held-out fit examples, on each stage\'s output '
-        f'projected to {probes.PROBE_DIM} random directions so that both '
-        'stages get a probe of the same capacity, fitted on 4,000 training '
-        'and scored on 4,000 test images); edges and textures in lower '
-        f'layers are not measured. {_SETTING}: the chosen CNN\'s probe '
-        'accuracy on its second conv stage\'s pooled output minus its first '
+        'ridge picked on held-out fit examples, on each layer\'s output '
+        f'through a fixed random projection to {probes.PROBE_DIM} inputs, '
+        'fitted on 4,000 training and scored on 4,000 test images); edges and '
+        'textures in lower layers are not measured. The chosen CNN\'s probe '
+        'accuracy on its deepest probed layer minus its shallowest conv '
         f'stage\'s, per seed, at least {MARGIN:g} AND above the same rise in '
         f'the same CNN at its initialization by at least {MARGIN:g} (what '
         'training added, beyond what the architecture gives at random), both '
-        'required (Holm); judged only where the CNN learns, chose a rate '
-        'inside its grid and has plateaued',
+        'required (Holm). The regime it needs, checked: a network with real '
+        f'depth (at least {MIN_CONV_STAGES} conv stages probed) and the dense '
+        'layer probed; matched probe capacity (each layer\'s dimension '
+        f'recorded and at most the probe\'s {probes.PROBE_DIM} inputs, so that '
+        'the projection keeps all of it and no layer loses more than another); '
+        f'room for a rise (the shallowest stage\'s probe at least {ROOM:g} '
+        'below the net\'s test accuracy); a probe that reads the pixels; and '
+        f'a CNN that learns, chose a rate inside its grid and has plateaued. '
+        f'{_SETTING}: only pool1 (13x13x16 = 2,704 dimensions) and pool2 '
+        f'(5x5x32 = 800) are probed, both projected to {probes.PROBE_DIM} '
+        'directions (pool1 keeps less of itself than pool2), and the dense '
+        'layer is not: the regime is not reached. A proper test probes a CNN '
+        f'of at least {MIN_CONV_STAGES} conv stages (e.g. a VGG-style net on '
+        'CIFAR-10) at every stage and at its dense layer, each at matched '
+        'dimensions (e.g. every stage average-pooled to at most '
+        f'{probes.PROBE_DIM} features), on a task its first stage does not '
+        'nearly solve already',
         rule=_deeper,
         regime=(_learn((NATURAL,), ('cnn',)), _inside((NATURAL,), ('cnn',)),
-                _plateau((NATURAL,), ('cnn',)), claims.requires(
-            'the probe reads images: its accuracy on the pixels themselves',
-            _probes_work, '>=', LEARNS))),
+                _plateau((NATURAL,), ('cnn',))) + HIERARCHY_REGIME),
 )
 
 

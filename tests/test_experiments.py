@@ -158,7 +158,7 @@ def test_init_schemes(tmp_path):
     assert -1 <= _mean(row['val gain last 3']) <= 1
     assert _final(workdir, trial)['distinct_units'] == (
         1 if 'constant' in trial else 32)
-  check_findings('init_schemes', out, workdir, 5)
+  check_findings('init_schemes', out, workdir, 4)
   he = rows['kernel_init=he_normal,bias_init=0']
   assert _mean(he['distinct units L1']) == 32
   assert _mean(he['spread L1']) > 0.5
@@ -176,7 +176,7 @@ def test_dropout_rates(tmp_path):
   shapes, rates = ('2x32', '3x16'), ('0', '0.3', '0.5')
   trials = [f'depth={s.split("x")[0]},width={s.split("x")[1]},'
             f'dropout_rate={r}' for s in shapes for r in rates]
-  rows, workdir = _check('dropout_rates', tmp_path, trials, 10,
+  rows, workdir = _check('dropout_rates', tmp_path, trials, 9,
                          epochs=(1, 2))
   for trial, row in rows.items():
     rate = float(trial.rsplit('=', 1)[1])

@@ -6,9 +6,18 @@ from typing import Callable, Optional
 import numpy as np
 
 
-def nanmean(values) -> float:
-  finite = [v for v in values if np.isfinite(v)]
-  return float(np.mean(finite)) if finite else float('nan')
+def spread(values, fmt: str = '.4f') -> str:
+  """The members' values as one value, or their range (min-max): members
+  of a group may train with different settings, whose mean would describe
+  none of them. Non-finite values are counted apart."""
+  finite = [float(v) for v in np.ravel(values) if np.isfinite(v)]
+  bad = np.size(values) - len(finite)
+  if not finite:
+    return 'nan'
+  lo, hi = min(finite), max(finite)
+  text = (f'{lo:{fmt}}' if f'{lo:{fmt}}' == f'{hi:{fmt}}'
+          else f'{lo:{fmt}}-{hi:{fmt}}')
+  return text + (f' ({bad} not finite)' if bad else '')
 
 
 class Printer:
@@ -33,7 +42,7 @@ class Printer:
             metric: str, values, throughput: float, seconds: float,
             eta: float) -> None:
     self(f'[{label}] epoch {epoch}/{epochs}  train_loss '
-         f'{nanmean(train_losses):.4f}  {metric} {nanmean(values):.4f}'
+         f'{spread(train_losses)}  {metric} {spread(values)}'
          f'  {throughput:,.0f} ex/s  {seconds:.1f}s  ETA {eta:.0f}s')
 
   def group(self, label: str, members: int, mode: str, chunks: int,

@@ -34,6 +34,10 @@ from dlexp.train.progress import Printer
 from dlexp.train.signals import Interrupted, SignalGuard
 from dlexp.train.steps import Steps
 
+# Model summaries this process printed, and the model configs it made them
+# for (each is printed once: a script's groups and parts often share one).
+_SHOWN_SUMMARIES = set()
+
 __all__ = ('DeviceData', 'FinalContext', 'Interrupted', 'Printer', 'run',
            'to_device')
 
@@ -75,7 +79,7 @@ class Context:
   script_options: Optional[Dict[str, Any]] = None
   primary: bool = True  # this process writes files (process 0)
   checkpoints: bool = True  # a directory every process shares
-  shown_models: set = dataclasses.field(default_factory=set)
+  show_models: bool = True  # print each distinct model summary once
 
 
 def _member_hp(chunk: Sequence[Member]) -> Dict[str, jax.Array]:
@@ -144,13 +148,21 @@ class GroupRun:
         self.ckpt.close()
 
   def show_model(self) -> None:
-    key = repr(sorted(config_lib.flatten(self.cfg.model).items()))
-    if key not in self.ctx.shown_models:
-      self.ctx.shown_models.add(key)
-      self.ctx.out(models.summary(self.steps.model,
-                                  self.ctx.dataset.input_shape,
-                                  num_classes=self.ctx.dataset.num_classes
-                                  or None))  # None: regression targets
+    """Each distinct summary once per process: groups that differ only in
+    what the summary does not show (an activation, a rate) print none."""
+    if not self.ctx.show_models:
+      return
+    key = repr((sorted(config_lib.flatten(self.cfg.model).items()),
+                tuple(self.ctx.dataset.input_shape)))
+    if key in _SHOWN_SUMMARIES:  # this model's summary was made already
+      return
+    _SHOWN_SUMMARIES.add(key)
+    text = models.summary(self.steps.model, self.ctx.dataset.input_shape,
+                          num_classes=self.ctx.dataset.num_classes
+                          or None)  # None: regression targets
+    if text not in _SHOWN_SUMMARIES:
+      _SHOWN_SUMMARIES.add(text)
+      self.ctx.out(text)
 
   def start(self) -> None:
     """Fresh states (or those of init.from_path), or the latest
@@ -466,7 +478,8 @@ def run(base: ml_collections.ConfigDict, axes: Axes,
         dataset=None,
         final_hooks: Sequence[FinalHook] = (), rerun_failed: bool = False,
         script_options: Optional[Dict[str, Any]] = None,
-        shard: Tuple[int, int] = (0, 1)) -> List[Dict[str, Any]]:
+        shard: Tuple[int, int] = (0, 1),
+        show_models: bool = True) -> List[Dict[str, Any]]:
   """Runs every trial x seed of the grid (`axes`: see make_trials); returns
   one result per member.
 
@@ -478,6 +491,7 @@ def run(base: ml_collections.ConfigDict, axes: Axes,
   `shard` (i, n) runs the i-th of n contiguous blocks of the grid's members
   (dlexp.distributed.shard). In a multi-process run every process calls this
   with the same arguments; process 0 alone prints and writes files.
+  `show_models`: print each distinct model summary (once per process).
   """
   primary = distributed.is_primary()
   out = _printer(out, primary)
@@ -507,7 +521,8 @@ def run(base: ml_collections.ConfigDict, axes: Axes,
       with SignalGuard(out) as signals:
         ctx = Context(to_device(dataset, base, mesh), dataset, mesh, workdir,
                       records.environment(), out, signals, final_hooks,
-                      script_options, primary=primary, checkpoints=shared)
+                      script_options, primary=primary, checkpoints=shared,
+                      show_models=show_models)
         for group in group_members(pending):
           for r in GroupRun(group, ctx).run():
             results[r['directory']] = r

@@ -87,6 +87,20 @@ def merge(*parts):
   return out
 
 
+def tasks(gains, status=None):
+  """ELU and ReLU at depths 2 and 20 on three tasks (a data.name axis):
+  ReLU as in BASE, ELU above it by `gains[task index]` at both depths;
+  `status` {trial: per-seed status}."""
+  table = {}
+  for i, task in enumerate(('mnist', 'fashion_mnist', 'kmnist')):
+    for depth in (2, 20):
+      relu = BASE[f'activation=relu,depth={depth}']
+      table[f'data.name={task},activation=relu,depth={depth}'] = dict(relu)
+      table[f'data.name={task},activation=elu,depth={depth}'] = dict(
+          relu, **{TEST: [round(v + gains[i], 4) for v in relu[TEST]]})
+  return claims.fabricate(table, status=status)
+
+
 ELU2, ELU20 = 'activation=elu,depth=2', 'activation=elu,depth=20'
 RELU2, RELU20 = 'activation=relu,depth=2', 'activation=relu,depth=20'
 AT_CHANCE = [0.1, 0.1, 0.1, 0.1, 0.1]
@@ -104,12 +118,17 @@ CASES = {
         'contradicted': grid({ELU2: {LOSS: BASE[RELU2][LOSS]},
                               ELU20: {LOSS: BASE[RELU20][LOSS]}}),
         'regime': grid({RELU20: {TEST: AT_CHANCE}})},
-    # ELU performs better: at both depths, vs worse at both.
-    2: {'supported': grid(merge(shift(ELU2, TEST, 0.015),
-                                {ELU20: {TEST: _around(0.830, 0.006)}})),
-        'contradicted': grid(merge(shift(ELU2, TEST, -0.025),
-                                   {ELU20: {TEST: _around(0.760, 0.006)}})),
-        'regime': grid({RELU2: {TEST: AT_CHANCE}})},
+    # ELU performs better for most tasks: a claim over tasks, the tasks as
+    # the units: better by about two points on each of three tasks, vs
+    # worse on each; the one task of the default grid cannot say (regime);
+    # nor can three tasks where an ELU seed diverged.
+    2: {'supported': tasks((0.020, 0.022, 0.018)),
+        'contradicted': tasks((-0.020, -0.018, -0.022)),
+        'regime': grid(merge(shift(ELU2, TEST, 0.015),
+                             {ELU20: {TEST: _around(0.830, 0.006)}})),
+        'inconclusive': tasks((0.020, 0.022, 0.018), status={
+            'data.name=mnist,activation=elu,depth=20':
+                ['done', 'diverged', 'done', 'done', 'done']})},
     # Tanh a good choice at depth 2: as good as ReLU, vs 3 points worse.
     3: {'supported': grid(),
         'contradicted': grid(shift('activation=tanh,depth=2', TEST, -0.03)),

@@ -45,12 +45,32 @@ def _part(cnn_test, mlp_test, gain=(0.004,) * 5, params=None, probes=None,
   return claims.fabricate(table, overrides=overrides, exact=('params',))
 
 
+# The stored run's shape: two conv stages probed (a rise that would pass
+# the rule), no dense layer, no recorded dimensions: the probe claim's
+# regime is not reached.
 PROBES_RISE = {'probe pool1': _acc(0.84), 'probe pool2': _acc(0.87, 2),
                'probe pool1 @init': _acc(0.82),
                'probe pool2 @init': _acc(0.81, 3)}
-PROBES_FLAT = {'probe pool1': _acc(0.86), 'probe pool2': _acc(0.86, 2),
-               'probe pool1 @init': _acc(0.82),
-               'probe pool2 @init': _acc(0.81, 3)}
+
+# A CNN with real depth, probed as the probe claim's regime needs: three
+# conv stages and the dense layer, each read whole (at most 256 dimensions).
+_DEEP = ('pool1', 'pool2', 'pool3', 'head_act1')
+_DIMS = {f'{layer} dims': [dims] * 5
+         for layer, dims in zip(_DEEP, (256, 256, 128, 64))}
+
+
+def _deep(trained, at_init):
+  out = dict(_DIMS)
+  for i, (layer, a, b) in enumerate(zip(_DEEP, trained, at_init)):
+    out[f'probe {layer}'] = _acc(a, i)
+    out[f'probe {layer} @init'] = _acc(b, i + 2)
+  return out
+
+
+# Trained: deepest - shallowest = +0.08; at init -0.03. Flat: 0 against
+# -0.03 (training added +0.03, but nothing rises with depth).
+DEEP_RISE = _deep((0.80, 0.83, 0.85, 0.88), (0.79, 0.78, 0.77, 0.76))
+DEEP_FLAT = _deep((0.86, 0.86, 0.86, 0.86), (0.79, 0.78, 0.77, 0.76))
 
 
 def _evidence(natural, permuted=None):
@@ -63,25 +83,35 @@ BETTER = _part(_acc(0.89), _acc(0.86, 1))
 EQUAL = _part(_acc(0.86), _acc(0.86, 1))
 UNEQUAL_SIZE = _part(_acc(0.89), _acc(0.86, 1),
                      params={'cnn': 225_034, 'mlp': 79_510})
-STILL_GAINING = _part(_acc(0.89), _acc(0.86, 1), gain=_acc(0.03))
+STILL_GAINING = _part(_acc(0.89), _acc(0.86, 1), gain=_acc(0.03),
+                      probes=DEEP_RISE)
+
+DEEP_BETTER = _part(_acc(0.89), _acc(0.86, 1), probes=DEEP_RISE)
 
 CASES = {
     0: {'supported': _evidence(BETTER),
         'contradicted': _evidence(EQUAL),
         'regime': _evidence(UNEQUAL_SIZE)},  # 2.83x the parameters
-    # The CNN's +0.03 on natural pixels against -0.06 permuted; the MLP at
-    # 0.86 in both (the control works).
-    1: {'supported': _evidence(BETTER),
-        # The CNN keeps its +0.03 under the permutation.
+    # Spatial part: the CNN's +0.03 on natural pixels against -0.06
+    # permuted; the MLP at 0.86 in both (the control works). Hierarchy part:
+    # the probe claim's test (claim 2).
+    1: {'supported': _evidence(DEEP_BETTER),
+        # The CNN keeps its +0.03 under the permutation: the spatial part
+        # contradicts, whatever the (here unprobed) hierarchy.
         'contradicted': _evidence(BETTER, _part(_acc(0.89, 2),
                                                 _acc(0.86, 3))),
+        # Spatial structure supported, but two conv stages probed (the
+        # stored run's shape): the hierarchy part is not judged.
+        'inconclusive': _evidence(BETTER),
         # The MLP moves by 3 points: the permutation is not what it claims.
         'regime': _evidence(BETTER, _part(_acc(0.80, 2), _acc(0.83, 3)))},
-    # Trained: pool2 - pool1 = +0.03; at init -0.01.
-    2: {'supported': _evidence(BETTER),
+    2: {'supported': _evidence(DEEP_BETTER),
         'contradicted': _evidence(_part(_acc(0.89), _acc(0.86, 1),
-                                        probes=PROBES_FLAT)),
-        'regime': _evidence(STILL_GAINING)},  # +0.03 in the last epochs
+                                        probes=DEEP_FLAT)),
+        # Two conv stages, no dense layer, dimensions not recorded.
+        'regime': _evidence(BETTER),
+        # Probed as it needs, but +0.03 in the last epochs: not plateaued.
+        'inconclusive': _evidence(STILL_GAINING)},
 }
 
 # The best validation accuracy at the highest rate: tuning not shown fair.

@@ -120,6 +120,13 @@ DEEP_GAINS = {(NOTES, r): {'test acc': [0.842, 0.838, 0.845, 0.836, 0.841]}
               for r in (0.3, 0.5)}
 SHALLOW_GAINS = {(WIDE, r): {'test acc': [0.829, 0.826, 0.831, 0.827, 0.830]}
                  for r in (0.3, 0.5)}
+# The deep net gains nothing from dropout (about -0.005, and it still
+# trains): less than the shallow net's +0.005.
+DEEP_NO_GAIN = {(NOTES, r): {'test acc': [0.805, 0.806, 0.804, 0.807, 0.805]}
+                for r in (0.3, 0.5)}
+# The deep net overfits less than the shallow one without dropout (its gap
+# 0.12 < 0.177, still above the 0.05 every shape needs).
+DEEP_OVERFITS_LESS = {(NOTES, 0.0): {'gap': _seeds(0.12, 0.002)}}
 # Dropout does not lengthen training: best epoch as without it.
 SAME_BEST = {(WIDE, 0.3): {'best epoch': _seeds(6.0, 1.0)}}
 
@@ -150,28 +157,30 @@ CASES = {
     4: {'supported': table(),
         'contradicted': table(_everywhere(
             DROPOUT_ROWS, **{'predict FLOPs/no-drop': 1.002}))},
-    # 003 Q7: activations increased at inference by the rate.
-    5: {'supported': table({(s, r): {'test scale': 1 + r}
-                            for s, r in DROPOUT_ROWS}),
-        'contradicted': table()},
     # 001 Q6: activations scaled down by the rate at test time.
-    6: {'supported': table({(s, r): {'test scale': 1 - r}
+    5: {'supported': table({(s, r): {'test scale': 1 - r}
                             for s, r in DROPOUT_ROWS}),
         'contradicted': table(),
         'regime': table({(s, r): {'test scale': 1 - r,
                                   'out/in train': _seeds(1 - r, 0.001)}
                          for s, r in DROPOUT_ROWS})},
-    # 000 Q2: dropout prevents overfitting (smaller gap).
-    7: {'supported': table(_merge(LESS_GAP, COLLAPSE)),
+    # 000 Q2: dropout prevents overfitting (smaller gap) at some rate
+    # ('any', an existence reading): rate 0.5 alone suffices, the same gap
+    # at both rates is inconclusive, never contradicted.
+    6: {'supported': table(_merge(
+            {(WIDE, 0.3): SAME_GAP[(WIDE, 0.3)],
+             (WIDE, 0.5): LESS_GAP[(WIDE, 0.5)]}, COLLAPSE)),
         'contradicted': table(SAME_GAP),
         'regime': table(_merge(LESS_GAP, NO_OVERFIT))},
-    # 001 Q6: especially effective in deep networks (deep gain > shallow).
-    8: {'supported': table(_merge(DEEP_GAINS, SHALLOW_GAINS)),
-        'contradicted': table(_merge(COLLAPSE, SHALLOW_GAINS)),
-        'regime': table(_merge(DEEP_GAINS, SHALLOW_GAINS, {
-            (NOTES, 0.0): {'gap': _seeds(0.017, 0.002)}}))},
+    # 001 Q6: especially effective in deep networks (deep gain > shallow),
+    # judged where the deep net overfits at least as much and still trains
+    # with dropout: a deep net that collapses and overfits less is
+    # 'regime not reached', not a contradiction.
+    7: {'supported': table(_merge(DEEP_GAINS, SHALLOW_GAINS)),
+        'contradicted': table(_merge(DEEP_NO_GAIN, SHALLOW_GAINS)),
+        'regime': table(_merge(COLLAPSE, SHALLOW_GAINS, DEEP_OVERFITS_LESS))},
     # 001 Q6: too high a rate can make the model underfit (existence).
-    9: {'supported': table(COLLAPSE),
+    8: {'supported': table(COLLAPSE),
         'contradicted': table(),
         'regime': table({(NOTES, 0.0): {'val acc': _seeds(0.10, 0.001)}})},
 }

@@ -48,12 +48,18 @@ def _parts(runs=None, dp=0.0, api_acc=0.865):
 
 
 CASES = {
-    # K5: dropout and L2 prevent overfitting (contradicted: each shrinks
-    # the gap only by losing 1.5-2 points of test accuracy: they underfit)
-    0: {'supported': _parts(),
+    # K5: dropout and L2 prevent overfitting, read as the train - val gap:
+    # supported even where l2 costs two points of test accuracy (stated
+    # beside, not judged); contradicted where neither shrinks the gap;
+    # depends where l2 does and dropout does not; regime: the plain model
+    # does not overfit
+    0: {'supported': _parts(runs={
+            'l2(0.01)': (0.840, 0.37, 0.001, 20, 18)}),
         'contradicted': _parts(runs={
-            'l2(0.01)': (0.840, 0.37, 0.001, 20, 18),
-            'Dropout(0.3)': (0.846, 0.35, 0.021, 20, 12)}),
+            'l2(0.01)': (0.862, 0.37, 0.040, 20, 18),
+            'Dropout(0.3)': (0.861, 0.35, 0.041, 20, 12)}),
+        'depends': _parts(runs={
+            'Dropout(0.3)': (0.861, 0.35, 0.041, 20, 12)}),
         'regime': _parts(runs={'no callback': (0.86, 0.37, 0.004, 20, 8)})},
     # K6: early stopping prevents overfitting, stopping when val loss rises
     1: {'supported': _parts(),
