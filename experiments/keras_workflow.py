@@ -46,8 +46,9 @@ is about overfitting, so the test accuracy each one costs or gains is
 stated beside the verdict, not judged (one L2 strength is trained here:
 whether it is a well chosen one is a question of tuning, which the
 searches' choices on validation, stated beside it, speak to); K6,
-early stopping trains fewer epochs and ends with a lower test loss, where the plain run's validation loss rises for at least the
-patience; K9, the grid's refit beats the default point's on test. Not
+early stopping trains fewer epochs and ends with a lower test loss,
+where the plain run's validation loss rises for at least the patience;
+K9, the grid's refit beats the default point's on test. Not
 claims: K8's save/load (dlexp's, not Keras'; the API table shows it,
 tests/test_api.py checks it) and K9's naming of GridSearchCV and
 RandomizedSearchCV (tools, not an outcome; the random search is run and
