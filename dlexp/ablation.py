@@ -318,7 +318,8 @@ def plot_curves(session: Session, grid: Grid, metrics: Sequence[str],
                         findings.invocation_id(directories, session.workdir),
                         re.sub(r'[^\w.-]+', '_', subdir))
   os.makedirs(outdir, exist_ok=True)
-  paths = report.plot(runs, metrics, outdir, grid.groups)
+  paths = report.plot(runs, metrics, outdir, grid.groups,
+                      source=session.script)
   paths += [p for p in (fn(runs, outdir) for fn in plotters) if p]
   for path in paths:
     print(f'wrote {path}')

@@ -46,6 +46,7 @@ class Script:
   sizes: Dict[str, Optional[Dict[str, Any]]]  # 'smoke'/'full' -> preset
   question: str = ''
   module: str = ''  # the script's module, whose --help lists the flags
+  path: str = ''  # the script's file (the reproduce line names it)
   flag_defaults: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
   def list_flag(self, name: str, default: Sequence[str], help_: str):
@@ -131,7 +132,9 @@ class Script:
     """A Session for a call from Python; its command is the equivalent
     command line."""
     workdir = workdir or os.path.join('runs', self.name)
-    command = ' '.join(['python', f'experiments/{self.name}.py']
+    path = (os.path.relpath(self.path, ROOT) if self.path.startswith(ROOT)
+            else self.path or f'experiments/{self.name}.py')
+    command = ' '.join(['python', path]
                        + ([f'--{size}'] if size != 'default' else [])
                        + [f'--workdir={shlex.quote(workdir)}'])
     return Session(workdir=workdir, script=self.name, size=size,
@@ -163,7 +166,8 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
                              seeds=seeds), dict(config or {}),
                   {'smoke': smoke, 'full': full},
                   (doc.splitlines() or [''])[0],
-                  sys.argv[0] if module == '__main__' else module)
+                  sys.argv[0] if module == '__main__' else module,
+                  _abspath(caller.get('__file__')))
   _STATE['script'] = script
   flags.DEFINE_bool('smoke', False, 'The smoke size: seconds, for CI, never '
                     'evidence.' + _preset_help(smoke))
@@ -190,6 +194,10 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
   for flag in SHARED_FLAGS:
     script.show_in_help(flag)
   return script
+
+
+def _abspath(path: Optional[str]) -> str:
+  return os.path.abspath(path) if path else ''
 
 
 def _define_session_flags(name: str) -> None:

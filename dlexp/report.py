@@ -3,7 +3,8 @@
   python -m dlexp.report WORKDIR... [--plot] [--metrics=val_accuracy,...]
 
 prints a markdown table (one row per trial, mean ± std over seeds) and, with
---plot, writes PNG learning curves into WORKDIR.
+--plot, writes PNG learning curves into WORKDIR (a line per trial and
+setting, diverged and at-chance seeds marked).
 """
 import argparse
 import dataclasses
@@ -11,6 +12,8 @@ import math
 import os
 import re
 import sys
+import textwrap
+import warnings
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -302,26 +305,42 @@ def by_trial(runs: Sequence[Run]) -> Dict[str, List[Run]]:
   return groups
 
 
+def _result_fields(run: Run) -> Dict:
+  """The run's result-changing config fields and its script options
+  ('script.<name>')."""
+  fields = workdir.result_fields(run.config.get('config', {}))
+  fields.update({f'script.{k}': v for k, v in
+                 (run.config.get('script_options') or {}).items()})
+  return fields
+
+
+def _differing(fields: Sequence[Dict]) -> List[str]:
+  """The keys whose values are not the same in every one of `fields`."""
+  keys = sorted({k for f in fields for k in f})
+  return [k for k in keys if len({repr(f.get(k)) for f in fields}) > 1]
+
+
+def setting_fields(groups: Dict[str, List[Run]]) -> Dict[str, str]:
+  """For trials run under several settings: group name ('trial [config
+  id]') -> 'field=value, ...' of the fields in which that config id
+  differs from the trial's other settings."""
+  by_name: Dict[str, Dict[str, Dict]] = {}
+  for name, runs in groups.items():
+    if runs and ' [' in name and name.endswith(']'):
+      by_name.setdefault(runs[0].trial, {})[name] = _result_fields(runs[0])
+  out = {}
+  for variants in by_name.values():
+    differ = _differing(list(variants.values()))
+    for name, fields in variants.items():
+      out[name] = ', '.join(f'{k}={fields.get(k)!r}' for k in differ)
+  return out
+
+
 def settings_legend(groups: Dict[str, List[Run]]) -> List[str]:
   """For trials run under several settings: one line per config id naming
   the fields in which it differs from the trial's other settings."""
-  by_name: Dict[str, Dict[str, Dict]] = {}
-  for name, runs in groups.items():
-    if ' [' in name and name.endswith(']'):
-      r = runs[0]
-      fields = workdir.result_fields(r.config.get('config', {}))
-      fields.update({f'script.{k}': v for k, v in
-                     (r.config.get('script_options') or {}).items()})
-      by_name.setdefault(r.trial, {})[r.config_id] = fields
-  lines = []
-  for trial, variants in by_name.items():
-    keys = sorted({k for f in variants.values() for k in f})
-    differ = [k for k in keys
-              if len({repr(f.get(k)) for f in variants.values()}) > 1]
-    for cid, fields in variants.items():
-      shown = ', '.join(f'{k}={fields.get(k)!r}' for k in differ)
-      lines.append(f'- {trial} [{cid}]: {shown}')
-  return lines
+  return [f'- {name}: {shown}' for name, shown in
+          setting_fields(groups).items()]
 
 
 def _finite(value) -> bool:
@@ -420,6 +439,28 @@ def table(groups: Dict[str, List[Run]],
   return '\n'.join(lines)
 
 
+# -- plots ------------------------------------------------------------------
+# Each figure is built by a *_figure function (tests read its artists back)
+# and written by plot, plot_sweep or plot_layers. On every figure a run
+# that failed is marked, never just left out of a mean: MARKS[status].
+MARKS = {'diverged': ('x', 'diverged'), 'collapsed': ('v', 'at chance')}
+# A seed with no finite value that did not diverge (e.g. a target it never
+# reached): marked on the top edge like a diverged one, but not called so.
+NO_VALUE = ('^', 'with no value')
+# Line styles after matplotlib's four named ones: each figure's lines must
+# differ in colour or style, whatever their number (see line_styles).
+_DASHES = ('-', '--', ':', '-.', (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)),
+           (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1, 1, 1)))
+_COLORS = 10  # matplotlib's default cycle, 'C0'..'C9'
+_LOSS_UNITS = {'cross_entropy': 'nats', 'binary_cross_entropy': 'nats',
+               'bce': 'nats', 'focal': 'nats', 'mse': 'squared target units',
+               'mae': 'target units', 'huber': 'target units'}
+_LAYER_STATS = {
+    'grad_norm': 'gradient norm (L2, per layer)',
+    'act_mean': 'activation mean (per layer)',
+    'act_std': 'activation std (per layer)'}
+
+
 def curves(runs: Sequence[Run], metric: str,
            groups: Optional[Dict[str, List[Run]]] = None
            ) -> Dict[str, np.ndarray]:
@@ -439,92 +480,343 @@ def curves(runs: Sequence[Run], metric: str,
   return out
 
 
+def _dash(k: int):
+  return _DASHES[k] if k < len(_DASHES) else (0, (k, 1, 1, 1))
+
+
+def line_styles(keys: Sequence[tuple]) -> Dict[tuple, Dict]:
+  """(group, variant) -> {'color', 'linestyle'}: one colour per group (the
+  default cycle's ten, then again), one line style per variant of a group
+  (its settings, its epoch) and per pass through the colours, so no two
+  keys share both and the variants of a group share its colour."""
+  keys = list(dict.fromkeys(keys))
+  variants: Dict[str, List] = {}
+  for group, variant in keys:
+    variants.setdefault(group, []).append(variant)
+  width = max((len(v) for v in variants.values()), default=1)
+  out = {}
+  for i, (group, names) in enumerate(variants.items()):
+    for j, variant in enumerate(names):
+      out[(group, variant)] = dict(color=f'C{i % _COLORS}',
+                                   linestyle=_dash(i // _COLORS * width + j))
+  return out
+
+
+def _split(name: str) -> tuple:
+  """'trial [config id]' -> ('trial', 'config id'); 'trial' -> ('trial',
+  '')."""
+  if name.endswith(']') and ' [' in name:
+    base, _, cid = name[:-1].rpartition(' [')
+    return base, cid
+  return name, ''
+
+
+def _label(name: str, fields: Dict[str, str]) -> str:
+  """A group's name, its config id replaced by the fields that differ."""
+  base, cid = _split(name)
+  return f'{base} [{fields[name]}]' if cid and fields.get(name) else name
+
+
+def quantity(name: str, runs: Sequence[Run] = ()) -> str:
+  """`name` (a metric or column header) with its unit: accuracies are
+  fractions (not percent), a loss is in nats for the classification losses
+  (of `runs`' config), steps, seconds or epochs where the name says so."""
+  words = set(re.split(r'[^a-z0-9]+', name.lower()))
+  if words & {'accuracy', 'acc'}:
+    unit = 'fraction'
+  elif 'loss' in words:
+    names = dict.fromkeys(r.config.get('config', {}).get(
+        'loss.name', 'cross_entropy') for r in runs) or ['cross_entropy']
+    unit = ' or '.join(dict.fromkeys(_LOSS_UNITS.get(n, n) for n in names))
+  elif words & {'mse', 'mae'}:
+    unit = 'squared target units' if 'mse' in words else 'target units'
+  elif words & {'step', 'steps'}:
+    unit = 'steps'
+  elif words & {'s', 'seconds'}:
+    unit = 's'
+  elif words & {'ep', 'epoch', 'epochs'}:
+    unit = 'epoch'
+  else:
+    return name
+  return f'{name} ({unit})'
+
+
+def _workdir_name(run: Run) -> str:
+  """The name of the workdir the run is in (WORKDIR/<trial>/<config
+  id>/seed_<n>[/fold_<k>])."""
+  d = os.path.normpath(run.directory)
+  if os.path.basename(d).startswith('fold_'):
+    d = os.path.dirname(d)
+  for _ in range(3):
+    d = os.path.dirname(d)
+  return os.path.basename(d)
+
+
+def _title(runs: Sequence[Run], what: str, source: Optional[str],
+           note: str) -> str:
+  """'<script or workdir>: <what>; varies <fields>', then `note` (how to
+  read the marks) on a second line."""
+  if not source:
+    names = list(dict.fromkeys(n for n in map(_workdir_name, runs) if n))
+    source = ' + '.join(names[:2]) + (f' + {len(names) - 2} more'
+                                      if len(names) > 2 else '')
+  varying = _differing([_result_fields(r) for r in runs])
+  shown = ', '.join(varying[:3]) + (f' (+{len(varying) - 3} more)'
+                                    if len(varying) > 3 else '')
+  head = f'{source or "runs"}: {what}' + (f'; varies {shown}' if shown else
+                                          '')
+  return '\n'.join(textwrap.wrap(head, 90) + textwrap.wrap(note, 100))
+
+
+def _failures(runs: Sequence[Run]) -> List[str]:
+  """['2 diverged', '1 at chance', ...]: the runs that did not finish
+  well, by status."""
+  states = [status_of(r) for r in runs]
+  return [f'{states.count(s)} {MARKS[s][1] if s in MARKS else s}'
+          for s in sorted(set(states)) if s != 'done']
+
+
+def _new_axes():
+  """A figure and its axes, off pyplot (no global state, no display)."""
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top; ~0.5 s, only when plotting
+  fig = Figure(figsize=(6.4, 4.2), dpi=120)
+  return fig, fig.subplots()
+
+
+def _integer_ticks(axis) -> None:
+  from matplotlib.ticker import MaxNLocator  # pylint: disable=g-import-not-at-top; only when plotting
+  axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _log_scale(ax, axis: str, values) -> None:
+  """A log axis; symlog (linear below the smallest positive value) where
+  some values are <= 0, which a log axis would silently drop."""
+  v = np.asarray([x for x in values if _finite(x)], np.float64)
+  setter = ax.set_xscale if axis == 'x' else ax.set_yscale
+  if v.size and (v <= 0).any():
+    positive = v[v > 0]
+    setter('symlog', linthresh=float(positive.min()) if positive.size else 1)
+  else:
+    setter('log')
+
+
+def _mark(ax, x, y, marker: str, color: str, **kw) -> None:
+  ax.plot([x], [y], marker, color=color, linestyle='none', markersize=8,
+          markeredgewidth=1.5, zorder=3, **kw)
+
+
+def _edge_marks(ax, edge: Sequence[tuple]) -> None:
+  """(x, marker, colour) marks on the top edge, for seeds with no finite
+  value to draw: one per distinct mark, those of other groups at the same
+  x stacked downwards so none hides another. The y range is frozen first
+  so they sit on it."""
+  from matplotlib.transforms import offset_copy  # pylint: disable=g-import-not-at-top; only when plotting
+  if not edge:
+    return
+  top = ax.set_ylim(ax.get_ylim())[1]
+  stacks: Dict[float, List[tuple]] = {}
+  for x, marker, color in edge:
+    stack = stacks.setdefault(x, [])
+    if (marker, color) not in stack:
+      shift = offset_copy(ax.transData, fig=ax.figure, y=-9 * len(stack),
+                          units='points')
+      stack.append((marker, color))
+      _mark(ax, x, top, marker, color, clip_on=False, transform=shift)
+
+
+def _finish(ax, marks: set) -> None:
+  """Legend keys for the marks drawn, the grid and the legend (outside the
+  axes, so it never hides a line)."""
+  for marker, word in (*MARKS.values(), NO_VALUE):
+    if marker in marks:
+      ax.plot([], [], marker, color='0.25', linestyle='none',
+              label=f'{marker}: a seed {word}')
+  ax.grid(alpha=0.3, which='both')
+  if ax.get_legend_handles_labels()[0]:
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0),
+              frameon=False)
+
+
+def _mean_band(ax, arr: np.ndarray, style: Dict, label: str) -> None:
+  """Mean over seeds (rows) where some seed has a value, min-max band; a
+  lone point gets a marker, or it would not show."""
+  x = np.arange(arr.shape[1])
+  ok = np.isfinite(arr).any(axis=0)
+  mean = np.nanmean(arr[:, ok], axis=0) if ok.any() else np.zeros(0)
+  ax.plot(x[ok], mean, marker='o' if ok.sum() == 1 else None,
+          label=label, **style)
+  if arr.shape[0] > 1 and ok.any():
+    ax.fill_between(x[ok], np.nanmin(arr[:, ok], axis=0),
+                    np.nanmax(arr[:, ok], axis=0), alpha=0.15, linewidth=0,
+                    color=style['color'])
+
+
+def _seed_marks(ax, runs: Sequence[Run], arr: np.ndarray, color: str,
+                marks: set) -> List[tuple]:
+  """Marks each failed seed (MARKS) at its last finite value; returns the
+  edge marks of those with none (at the epoch it diverged in)."""
+  edge = []
+  for i, run in enumerate(runs):
+    state = status_of(run)
+    if state not in MARKS:
+      continue
+    marker = MARKS[state][0]
+    marks.add(marker)
+    finite = np.flatnonzero(np.isfinite(arr[i]))
+    if finite.size:
+      _mark(ax, finite[-1], arr[i, finite[-1]], marker, color)
+    else:
+      edge.append((run.final('diverged_epoch') or 1, marker, color))
+  return edge
+
+
+def _chance_line(ax, metric: str, runs: Sequence[Run]) -> None:
+  """An accuracy's chance level (1 / classes), where the runs share one."""
+  levels = {chance(r) for r in runs} - {None}
+  if 'accuracy' in metric and len(levels) == 1:
+    level = levels.pop()
+    ax.axhline(level, color='0.35', linestyle=(0, (1, 2)), linewidth=1,
+               label=f'chance (1/{round(1 / level)})')
+
+
+def curve_figure(runs: Sequence[Run], metric: str,
+                 groups: Optional[Dict[str, List[Run]]] = None,
+                 source: Optional[str] = None):
+  """The learning curves of `metric`: per group (by_trial's: a trial, or a
+  trial under one of its settings) the mean over seeds with a min-max
+  band, each a colour per trial and a line style per setting; a diverged
+  seed is an x at its last finite value (on the top edge if it has none),
+  a seed at chance a v at its last value; accuracies get the chance level.
+  None when no run logged a finite value of `metric`."""
+  groups = {n: rs for n, rs in (groups if groups is not None
+                                else by_trial(runs)).items() if rs}
+  data = curves(runs, metric, groups)
+  if not any(np.isfinite(a).any() for a in data.values()):
+    return None
+  fig, ax = _new_axes()
+  styles = line_styles([_split(name) for name in data])
+  fields = setting_fields(groups)
+  edge, marks = [], set()
+  for name, arr in data.items():
+    style = styles[_split(name)]
+    note = ', '.join([f'n={arr.shape[0]}'] + _failures(groups[name]))
+    _mean_band(ax, arr, style, f'{_label(name, fields)} ({note})')
+    edge += _seed_marks(ax, groups[name], arr, style['color'], marks)
+  _chance_line(ax, metric, runs)
+  _edge_marks(ax, edge)
+  _integer_ticks(ax.xaxis)
+  drawn0 = any(np.isfinite(a[:, 0]).any() for a in data.values())
+  ax.set_xlabel('epoch (0 = before training)' if drawn0 else 'epoch')
+  ax.set_ylabel(quantity(metric, runs))
+  note = 'line: mean over seeds; band: min-max over seeds' + (
+      "; a mark: a failed seed's last finite value (top edge: it has none)"
+      if marks else '')
+  ax.set_title(_title(runs, f'{metric} per epoch', source, note),
+               fontsize=8)
+  _finish(ax, marks)
+  return fig
+
+
 def plot(runs: Sequence[Run], metrics: Sequence[str], outdir: str,
-         groups: Optional[Dict[str, List[Run]]] = None) -> List[str]:
-  """One PNG per metric: mean over seeds with a min-max band per trial (or
-  per group of `groups`)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top; ~0.5 s, only when plotting
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top; only when plotting
+         groups: Optional[Dict[str, List[Run]]] = None,
+         source: Optional[str] = None) -> List[str]:
+  """One PNG per metric, `outdir`/<metric>.png (curve_figure); `source`
+  (the script) titles it, else the runs' workdir."""
   paths = []
   for metric in metrics:
-    data = curves(runs, metric, groups)
-    if not any(np.isfinite(a).any() for a in data.values()):
-      continue
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for trial, arr in data.items():
-      x = np.arange(arr.shape[1])
-      ok = np.isfinite(arr).any(axis=0)
-      if not ok.any():
-        continue
-      with np.errstate(all='ignore'):
-        mean = np.nanmean(arr[:, ok], axis=0)
-        lo, hi = np.nanmin(arr[:, ok], axis=0), np.nanmax(arr[:, ok], axis=0)
-      line, = ax.plot(x[ok], mean, label=f'{trial} (n={arr.shape[0]})')
-      if arr.shape[0] > 1:
-        ax.fill_between(x[ok], lo, hi, alpha=0.2, color=line.get_color())
-    ax.set_xlabel('epoch')
-    ax.set_ylabel(metric)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(outdir, f'{metric}.png')
-    fig.savefig(path)
-    plt.close(fig)
-    paths.append(path)
+    fig = curve_figure(runs, metric, groups, source)
+    if fig is not None:
+      path = os.path.join(outdir, f'{metric}.png')
+      fig.savefig(path, bbox_inches='tight')
+      paths.append(path)
   return paths
 
 
-def plot_sweep(runs: Sequence[Run], path: str, column: Column,
-               out: str, logx: bool = True, logy: bool = False
-               ) -> Optional[str]:
-  """One PNG: `column` (one value per seed) against the numeric config
-  value at `path`, e.g. final train loss vs learning rate (an LR range
-  test). Mean over seeds with a min-max band, one line per combination of
-  the other axis values; a seed with no finite value (diverged) is an x on
-  the top edge at its x."""
-  import matplotlib  # pylint: disable=g-import-not-at-top; ~0.5 s, only when plotting
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top; only when plotting
-  lines: Dict[str, Dict[float, List[Optional[float]]]] = {}
+def _sweep_points(runs: Sequence[Run], path: str, column: Column
+                  ) -> Dict[str, Dict[float, List[tuple]]]:
+  """line label (the other axes' values) -> {x: [(value, run), ...]}."""
+  lines: Dict[str, Dict[float, List[tuple]]] = {}
   for r in runs:
     x = _number(r.config.get('config', {}).get(path))
     if x is None:
       continue
     rest = ','.join(f'{k.split(".")[-1]}={v}' for k, v in
                     (r.config.get('overrides') or {}).items() if k != path)
-    lines.setdefault(rest, {}).setdefault(x, []).append(column.value(r))
+    lines.setdefault(rest, {}).setdefault(x, []).append((column.value(r), r))
+  return lines
+
+
+def _sweep_line(ax, label: str, points: Dict[float, List[tuple]],
+                style: Dict, marks: set) -> List[tuple]:
+  """One line of sweep_figure; returns its edge marks."""
+  xs = sorted(points)
+  ys = [np.array([v for v, _ in points[x] if _finite(v)]) for x in xs]
+  ok = [i for i, y in enumerate(ys) if y.size]
+  counts = sorted({len(points[x]) for x in xs})
+  n = str(counts[0]) if len(counts) == 1 else f'{counts[0]}-{counts[-1]}'
+  runs = [r for x in xs for _, r in points[x]]
+  note = ', '.join([f'n={n} per point'] + _failures(runs))
+  ax.plot([xs[i] for i in ok], [ys[i].mean() for i in ok], marker='o',
+          label=f'{label or "mean over seeds"} ({note})', **style)
+  ax.fill_between([xs[i] for i in ok], [ys[i].min() for i in ok],
+                  [ys[i].max() for i in ok], alpha=0.15, linewidth=0,
+                  color=style['color'])
+  edge = []
+  for x in xs:
+    for v, r in points[x]:
+      state = status_of(r)
+      if not _finite(v):
+        marker = MARKS[state][0] if state in MARKS else NO_VALUE[0]
+        edge.append((x, marker, style['color']))
+        marks.add(marker)
+      elif state in MARKS:
+        _mark(ax, x, v, MARKS[state][0], style['color'])
+        marks.add(MARKS[state][0])
+  return edge
+
+
+def sweep_figure(runs: Sequence[Run], path: str, column: Column,
+                 logx: bool = True, logy: bool = False,
+                 source: Optional[str] = None):
+  """`column` (one value per seed) against the numeric config value at
+  `path`: mean over seeds with a min-max band, one line per combination of
+  the other axis values. A seed with no finite value is marked on the top
+  edge at its x (an x if it diverged, else a ^), a seed at chance is a v at
+  its value. None when no run has the config value."""
+  lines = _sweep_points(runs, path, column)
   if not lines:
     return None
-  fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-  failed = []
+  fig, ax = _new_axes()
+  styles = line_styles([(label, '') for label in lines])
+  edge, marks = [], set()
   for label, points in lines.items():
-    xs = sorted(points)
-    ys = [np.array([v for v in points[x] if _finite(v)]) for x in xs]
-    ok = [i for i, y in enumerate(ys) if y.size]
-    failed += [x for x in xs for v in points[x] if not _finite(v)]
-    if ok:
-      line, = ax.plot([xs[i] for i in ok], [ys[i].mean() for i in ok], 'o-',
-                      label=label or None)
-      ax.fill_between([xs[i] for i in ok], [ys[i].min() for i in ok],
-                      [ys[i].max() for i in ok], alpha=0.2,
-                      color=line.get_color())
+    edge += _sweep_line(ax, label, points, styles[(label, '')], marks)
   if logx:
-    ax.set_xscale('log')
+    _log_scale(ax, 'x', [x for p in lines.values() for x in p])
   if logy:
-    ax.set_yscale('log')
-  if failed:
-    top = ax.get_ylim()[1]
-    ax.plot(failed, [top] * len(failed), 'kx', clip_on=False,
-            label='no finite value (diverged)')
+    _log_scale(ax, 'y', [v for p in lines.values() for vs in p.values()
+                         for v, _ in vs])
+  _edge_marks(ax, edge)
   ax.set_xlabel(path)
-  ax.set_ylabel(column.header)
-  ax.grid(alpha=0.3, which='both')
-  if ax.get_legend_handles_labels()[0]:
-    ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(out)
-  plt.close(fig)
+  ax.set_ylabel(quantity(column.header, runs))
+  note = 'line: mean over seeds; band: min-max over seeds' + (
+      "; a mark: a seed's value (top edge: it has no finite one)"
+      if marks else '')
+  ax.set_title(_title(runs, f'{column.header} against {path}', source, note),
+               fontsize=8)
+  _finish(ax, marks)
+  return fig
+
+
+def plot_sweep(runs: Sequence[Run], path: str, column: Column,
+               out: str, logx: bool = True, logy: bool = False,
+               source: Optional[str] = None) -> Optional[str]:
+  """One PNG, `out` (sweep_figure), e.g. final train loss against the
+  learning rate (an LR range test); None if nothing to draw."""
+  fig = sweep_figure(runs, path, column, logx, logy, source)
+  if fig is None:
+    return None
+  fig.savefig(out, bbox_inches='tight')
   return out
 
 
@@ -532,12 +824,14 @@ def layer_profile(runs: Sequence[Run], stat: str, epoch: int,
                   layers: Optional[str] = None) -> Dict[str, np.ndarray]:
   """trial -> (seeds, layers) array of diag/<layer>/<stat> at `epoch`, the
   layers in network order (nan where missing); `layers`, a regular
-  expression, keeps those whose name it fully matches (e.g. 'dense\\d+')."""
+  expression, keeps those whose name it fully matches (e.g. 'dense\\d+').
+  A layer counts if any seed logged it (the first may have diverged)."""
   out = {}
   for trial, rs in by_trial(runs).items():
     order = analysis.run_layer_order(rs[0]) or []
-    names = [n for n in order if rs[0].at_epoch(f'diag/{n}/{stat}', epoch)
-             is not None and (layers is None or re.fullmatch(layers, n))]
+    names = [n for n in order if (layers is None or re.fullmatch(layers, n))
+             and any(r.at_epoch(f'diag/{n}/{stat}', epoch) is not None
+                     for r in rs)]
     arr = np.full((len(rs), len(names)), np.nan)
     for i, r in enumerate(rs):
       for j, name in enumerate(names):
@@ -547,36 +841,57 @@ def layer_profile(runs: Sequence[Run], stat: str, epoch: int,
   return out
 
 
+def _when(epoch: int) -> str:
+  return 'before training' if epoch == 0 else f'after epoch {epoch}'
+
+
+def layers_figure(runs: Sequence[Run], stat: str, epochs: Sequence[int],
+                  log: bool = True, layers: Optional[str] = None,
+                  source: Optional[str] = None):
+  """diag/<layer>/<stat> against depth (1 = the layer nearest the input),
+  mean over seeds with a marker per layer, a colour per trial and a line
+  style per setting and epoch; `layers` as in layer_profile. None when no
+  run logged the statistic."""
+  groups = by_trial(runs)
+  fields = setting_fields(groups)
+  profiles = {e: layer_profile(runs, stat, e, layers) for e in epochs}
+  drawn = [(e, name, profiles[e][name]) for name in groups for e in epochs
+           if profiles[e][name].size and np.isfinite(profiles[e][name]).any()]
+  if not drawn:
+    return None
+  fig, ax = _new_axes()
+  key = lambda name, e: (_split(name)[0], f'{_split(name)[1]}@{e}')
+  styles = line_styles([key(name, e) for name in groups for e in epochs])
+  for e, name, arr in drawn:
+    note = ', '.join([f'n={arr.shape[0]}'] + _failures(groups[name]))
+    with warnings.catch_warnings():  # a layer no seed has a finite value of
+      warnings.simplefilter('ignore', RuntimeWarning)
+      mean = np.nanmean(arr, axis=0)
+    ax.plot(np.arange(1, arr.shape[1] + 1), mean, marker='.',
+            label=f'{_label(name, fields)}, {_when(e)} ({note})',
+            **styles[key(name, e)])
+  if log:
+    _log_scale(ax, 'y', np.concatenate([a.ravel() for _, _, a in drawn]))
+  _integer_ticks(ax.xaxis)
+  ax.set_xlabel('layer (1 = nearest the input)')
+  ax.set_ylabel(_LAYER_STATS.get(stat, quantity(stat)))
+  ax.set_title(_title(runs, f'{stat} by layer, '
+                      f'{" and ".join(_when(e) for e in epochs)}', source,
+                      'line: mean over seeds of the statistic on a fixed '
+                      'probe batch'), fontsize=8)
+  _finish(ax, set())
+  return fig
+
+
 def plot_layers(runs: Sequence[Run], stat: str, epochs: Sequence[int],
                 path: str, log: bool = True,
-                layers: Optional[str] = None) -> Optional[str]:
-  """One PNG: diag/<layer>/<stat> against depth (layer index, input first),
-  mean over seeds, one line per trial and epoch; `layers` as in
-  layer_profile."""
-  import matplotlib  # pylint: disable=g-import-not-at-top; ~0.5 s, only when plotting
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top; only when plotting
-  fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-  drawn = False
-  for epoch, style in zip(epochs, ('-', '--', ':', '-.')):
-    for trial, arr in layer_profile(runs, stat, epoch, layers).items():
-      if arr.size and np.isfinite(arr).any():
-        with np.errstate(all='ignore'):
-          ax.plot(np.arange(1, arr.shape[1] + 1), np.nanmean(arr, axis=0),
-                  style, label=f'{trial} @ep{epoch}')
-        drawn = True
-  if not drawn:
-    plt.close(fig)
+                layers: Optional[str] = None,
+                source: Optional[str] = None) -> Optional[str]:
+  """One PNG, `path` (layers_figure); None if nothing to draw."""
+  fig = layers_figure(runs, stat, epochs, log, layers, source)
+  if fig is None:
     return None
-  if log:
-    ax.set_yscale('log')
-  ax.set_xlabel('layer (input first)')
-  ax.set_ylabel(stat)
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=6)
-  fig.tight_layout()
-  fig.savefig(path)
-  plt.close(fig)
+  fig.savefig(path, bbox_inches='tight')
   return path
 
 

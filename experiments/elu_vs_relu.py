@@ -139,7 +139,9 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
   `run(size='smoke')`, or `run(config, 'runs/mine', activations=['elu'])`;
   the command line's flags give the same arguments."""
   session, config = SCRIPT.start(config, workdir, size, session)
-  activations = list(activations or SCRIPT.axis('activations', session.size))
+  if activations is None:
+    activations = SCRIPT.axis('activations', session.size)
+  activations = list(activations)
   return ablation.run_ablation(
       session, {'model.activation': activations}, config, COLUMNS,
       title='ELU/SELU vs ReLU', axis_flags={'model.activation': 'activations'},
