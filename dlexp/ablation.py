@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from dlexp import claims as claims_lib
+from dlexp import data as data_lib
 from dlexp import config as config_lib
 from dlexp import distributed, findings, records, report
 from dlexp import grid as grid_lib
@@ -143,9 +144,12 @@ def run_line(config) -> str:
         (config.model.width,) * config.model.depth)
     model += ' ' + ('x'.join(str(h) for h in hidden) if len(set(hidden)) > 1
                     else f'{len(hidden)}x{hidden[0]}' if hidden else '0x0')
+  # A limit at or above the dataset's size limits nothing (diabetes' 353
+  # under a shared 12,000): say so rather than print the limit.
   limit = config.data.train_limit
+  size = data_lib.DATASETS.get(config.data.name).num_train
   data = config.data.name + (f' (at most {limit} training examples)'
-                              if limit else '')
+                              if 0 < limit < size else '')
   return (f'{data}, model {model}, {config.epochs} '
           f'epochs, seeds {config.seed}..{config.seed + config.num_seeds - 1}'
           f'{folds} (mean ± std over {"runs" if folds else "seeds"})')
@@ -356,21 +360,22 @@ def publish(session: Session, title: str, table: str,
 
 def print_verdicts(verdicts: Sequence[Dict[str, Any]], size: str,
                    setting: str = '') -> None:
-  """The verdicts under a header naming the size and what was trained;
-  at smoke size each is labelled a plumbing check, not evidence."""
-  if not verdicts:
-    return
-  mine = [v for v in verdicts if not v.get('outside')]
-  header = ('The notes\' claims' if mine else 'Claims from outside the '
-            'notes')
+  """The verdicts under a header naming the size and what was trained: the
+  notes' claims, then any from outside the notes under a header of their
+  own; at smoke size each is labelled a plumbing check, not evidence."""
+  groups = [('The notes\' claims',
+             [v for v in verdicts if not v.get('outside')]),
+            ('Claims from outside the notes',
+             [v for v in verdicts if v.get('outside')])]
   where = f' ({size} size: {setting})' if setting else f' ({size} size)'
-  print(f'\n{header}, decided by the numbers above{where}:')
-  if size == 'smoke':
-    print('(smoke size is a plumbing check: no verdict below is evidence)')
-  for v in verdicts:
-    origin = f'{v["outside"]}; ' if v.get('outside') else ''
-    print(f'- [{origin}{v["source"]}] "{v["quote"]}": '
-          f'{claims_lib.label(v["verdict"], size)} - {v["evidence"]}')
+  for header, group in [(h, g) for h, g in groups if g]:
+    print(f'\n{header}, decided by the numbers above{where}:')
+    if size == 'smoke':
+      print('(smoke size is a plumbing check: no verdict below is evidence)')
+    for v in group:
+      origin = f'{v["outside"]}; ' if v.get('outside') else ''
+      print(f'- [{origin}{v["source"]}] "{v["quote"]}": '
+            f'{claims_lib.label(v["verdict"], size)} - {v["evidence"]}')
 
 
 def _wall_time(session: Session, directories: Sequence[str]

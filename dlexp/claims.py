@@ -715,22 +715,29 @@ def within(x: Sample, target: float, margin: float, what: str,
 def below(x: Sample, bound: float, what: str, fmt: str = '.4f') -> Verdict:
   """Claim: the mean is below `bound` (one-sample t, one-sided).
   Contradicted: significantly above it."""
-  r = stats.one_sample(x.values, bound, alpha(), x.exact)
-  text = f'{x.describe(fmt)} against {bound:{fmt}}; {_stated(r, fmt)}' \
-      f'{_basis(x)}'
-  return _issue(what, f'{x.name} < {bound:g}', text, r,
-                stats.one_sample_p(x.values, bound, 'less', x.exact),
-                stats.one_sample_p(x.values, bound, 'greater', x.exact))
+  return _against_bound(x, bound, -1, what, fmt)
 
 
 def above(x: Sample, bound: float, what: str, fmt: str = '.4f') -> Verdict:
   """Claim: the mean is above `bound`. Contradicted: significantly below."""
+  return _against_bound(x, bound, +1, what, fmt)
+
+
+def _against_bound(x: Sample, bound: float, sign: int, what: str,
+                   fmt: str) -> Verdict:
+  """above (sign +1) or below (-1) `bound`: one-sided one-sample tests,
+  both printed, since the interval and p stated first are two-sided."""
   r = stats.one_sample(x.values, bound, alpha(), x.exact)
-  text = f'{x.describe(fmt)} against {bound:{fmt}}; {_stated(r, fmt)}' \
-      f'{_basis(x)}'
-  return _issue(what, f'{x.name} > {bound:g}', text, r,
-                stats.one_sample_p(x.values, bound, 'greater', x.exact),
-                stats.one_sample_p(x.values, bound, 'less', x.exact))
+  beyond, short = ('greater', 'less') if sign > 0 else ('less', 'greater')
+  p_sup = stats.one_sample_p(x.values, bound, beyond, x.exact)
+  p_con = stats.one_sample_p(x.values, bound, short, x.exact)
+  side = 'above' if sign > 0 else 'below'
+  text = (f'{x.describe(fmt)} against {bound:{fmt}}; {_stated(r, fmt)}; '
+          f'{side} it (one-sided): p{_p(p_sup)}, not {side}: p{_p(p_con)}'
+          f'{_basis(x)}')
+  relation = '>' if sign > 0 else '<'
+  return _issue(what, f'{x.name} {relation} {bound:g}', text, r, p_sup,
+                p_con)
 
 
 # -- claims -------------------------------------------------------------------

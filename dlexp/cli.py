@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import sys
+import textwrap
 import time
 from typing import Any, Dict, Optional, Sequence
 
@@ -191,6 +192,12 @@ def define_flags(name: str, model: str = 'mlp', epochs: int = 10,
   config_flags.DEFINE_config_dict('config', defaults,
                                   'Any config field: --config.<field>=value.',
                                   lock_config=True)
+  # absl's help re-wraps the YAML dump and drops its indentation
+  # ('checkpoint:' then 'every_epochs: 1' at one level); dotted paths keep
+  # the nesting on any wrapping.
+  FLAGS['config'].default_as_str = '\n' + '\n'.join(
+      f'{path}={value!r}'
+      for path, value in config_lib.flatten(defaults).items())
   for flag in SHARED_FLAGS:
     script.show_in_help(flag)
   return script
@@ -348,7 +355,41 @@ def _apply_size() -> None:
       setattr(FLAGS, key, value)
 
 
+HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort')
+
+
+def _flag_help(name: str) -> str:
+  """One flag as absl lays it out: name and help, then its default."""
+  flag = FLAGS[name]
+  shown = f'--[no]{name}' if flag.boolean else f'--{name}'
+  text = textwrap.fill(f'{shown}: {flag.help}', width=80, initial_indent='  ',
+                       subsequent_indent='    ')
+  default = flag.default_as_str if flag.default_as_str else "''"
+  return f'{text}\n    (default: {default})'
+
+
+def manual(script: 'Script') -> str:
+  """A script's --help: its docstring, its own flags (the axes), then the
+  flags every script shares with this script's defaults and presets.
+  absl's --help lists both sorted together; --helpfull keeps absl's."""
+  doc = (sys.modules['__main__'].__doc__ or '').rstrip()
+  path = script.path or script.name
+  if path.startswith(ROOT + os.sep):
+    path = os.path.relpath(path, ROOT)
+  own = [_flag_help(n) for n in script.flag_defaults]
+  shared = [_flag_help(n) for n in SHARED_FLAGS]
+  parts = [doc, f'Flags of {path}:', *own] if own else [
+      doc]
+  parts += ['Flags every script shares (defaults are this script\'s):',
+            *shared, 'Try --helpfull to get a list of all flags.']
+  return '\n'.join(p if p.startswith('  ') else f'\n{p}'
+                   for p in parts).lstrip('\n') + '\n'
+
+
 def _parse_flags(argv):
+  if _STATE['script'] is not None and set(argv[1:]) & set(HELP_ARGS):
+    print(manual(_STATE['script']), end='')
+    sys.exit(0)
   try:
     _check_config_overrides(argv)
     rest = FLAGS(argv)
@@ -403,7 +444,11 @@ meaning: python -m dlexp.reference, or docs/REFERENCE.md.
 
 
 def list_flag(values: Optional[Sequence[str]], kind: type, name: str):
-  """Parses a list flag's items, naming the bad one."""
+  """Parses a list flag's items, naming the bad one. From Python, one string
+  is refused, not read as a list of its characters."""
+  if isinstance(values, str):
+    raise DlexpError(f'{name}={values!r} must be a list of values, e.g. '
+                     f'[{values!r}]')
   out = []
   for v in values or []:
     try:

@@ -5,9 +5,30 @@ from typing import Any, Callable, Dict, Iterator, Optional
 from dlexp.errors import ConfigError
 
 
+# Abbreviations people type for config fields: difflib cannot see that
+# 'lr' means learning_rate (it suggested 'optimizer.b2').
+ALIASES = {'lr': 'learning_rate', 'wd': 'weight_decay', 'bs': 'batch_size',
+           'num_epochs': 'epochs', 'n_epochs': 'epochs', 'seeds': 'num_seeds'}
+
+
 def closest(name: str, choices) -> Optional[str]:
-  """The closest choice to `name`, or None if nothing is near."""
-  match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+  """The closest choice to `name`, or None if nothing is near: the same name
+  in another case, then a known abbreviation of a dotted path's last part
+  (in the same section first), then the closest spelling."""
+  name, choices = str(name), list(choices)
+  folded = {str(c).lower(): c for c in choices}
+  if name.lower() in folded:
+    return folded[name.lower()]
+  *head, leaf = name.split('.')
+  alias = ALIASES.get(leaf.lower())
+  if alias:
+    same_section = '.'.join(head + [alias])
+    if same_section in choices:
+      return same_section
+    anywhere = [c for c in choices if str(c).split('.')[-1] == alias]
+    if anywhere:
+      return sorted(anywhere, key=lambda c: (str(c).count('.'), str(c)))[0]
+  match = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
   return match[0] if match else None
 
 

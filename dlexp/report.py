@@ -20,6 +20,7 @@ import numpy as np
 
 from dlexp import analysis, records, tables
 from dlexp.data import DATASETS
+from dlexp.errors import ConfigError
 from dlexp.train import workdir
 
 
@@ -280,6 +281,16 @@ DEFAULT_COLUMNS = (
     Column('wall s', lambda r: _number(r.status.get('train_seconds')), '.0f',
            spread=False),
 )
+
+
+def default_column(header: str) -> Column:
+  """One of DEFAULT_COLUMNS by its header ('val acc', 'test acc', 'best
+  epoch', 'wall s'), so a script names the column it reads."""
+  for column in DEFAULT_COLUMNS:
+    if column.header == header:
+      return column
+  raise ConfigError(f'no default column {header!r}; allowed: '
+                    + ', '.join(repr(c.header) for c in DEFAULT_COLUMNS))
 
 
 def load_runs(workdir: str) -> List[Run]:

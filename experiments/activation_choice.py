@@ -403,7 +403,9 @@ CLAIMS = (
         'closer to zero mean than ReLU',
         tested_as='|mean activation| of the hidden layers (over 512 '
         'validation probe images and the units, averaged over the layers), '
-        f'ELU against ReLU, before and after training, at each depth ({_SETTING}); '
+        'ELU against ReLU, before and after training, at each depth '
+        f'({_SETTING}; '
+        'both with He normal initialization, derived for ReLU, not ELU); '
         f'Welch test, margin {MEAN_MARGIN}, all cases (Holm)',
         rule=_zero_mean, regime=(_trains('elu', 'relu'),)),
     claims.Claim(
@@ -458,7 +460,8 @@ CLAIMS = (
     claims.Claim(
         '003 Q4', 'Softmax is typically used in the output layer of a neural '
         'network for multi-class classification problems',
-        tested_as='proxy: "typically used" read as "a sound default for '
+        tested_as='proxy: what practice "typically" does cannot be '
+        'measured; tested instead whether it is "a sound default for '
         'multi-class": ReLU net\'s test accuracy with softmax + '
         'cross-entropy not worse than with one sigmoid per class '
         f'(one-vs-rest binary cross-entropy) by more than {GOOD_MARGIN}, '

@@ -381,9 +381,7 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
   activations = (SCRIPT.axis('activations', session.size)
                  if activations is None else activations)
   batch = SCRIPT.axis('batch', session.size) if batch is None else batch
-  activations = list(activations or [])
-  if not activations:
-    raise ConfigError('--activations needs at least one value')
+  activations = cli.list_flag(activations, str, 'activations')
   if batch < 1:
     raise ConfigError(f'--batch={batch} not allowed; need >= 1')
   _check_supported(session, config, activations)

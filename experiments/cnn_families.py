@@ -686,7 +686,7 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
   if 'model.name' in session.given:
     raise ConfigError('--model does not apply: the families are the axis; '
                       'choose them with --families')
-  families = list(arg['families'])
+  families = cli.list_flag(arg['families'], str, 'families')
   unknown = [f for f in families if f not in SWITCHES]
   if unknown or not families:
     raise ConfigError(f'--families: {unknown[0] if unknown else "(none)"} '

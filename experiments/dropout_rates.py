@@ -199,7 +199,7 @@ TRAIN = report.final('clean_train_accuracy', 'train acc')
 VAL = report.final('val_accuracy', 'val acc')
 GAP = report.Column('gap', _gap, '.4f')
 TEST = report.final('test_accuracy', 'test acc')
-BEST = report.DEFAULT_COLUMNS[2]
+BEST = report.default_column('best epoch')
 AFTER_BEST = report.Column('after best', _after_best, '.1f')
 DROPPED = report.Column('dropped %', _percent('drop_frequency'), '.2f')
 TRAIN_SCALE = report.final('train_mean_ratio', 'out/in train', '.3f')
@@ -232,7 +232,7 @@ def columns(mc: bool, widths=(), impls=()):
     cols += [report.final('mc_test_accuracy', 'MC test acc'),
              report.final('mc_test_entropy', 'MC entropy', '.3f'),
              report.final('test_entropy', 'entropy', '.3f')]
-  return cols + [report.DEFAULT_COLUMNS[3]]
+  return cols + [report.default_column('wall s')]
 
 
 # -- reading the grid (rules read the table, never the flags) ------------------
@@ -738,7 +738,10 @@ CLAIMS = (
     claims.Claim(
         '003 Q7', 'the slowdown is usually not too significant, especially '
         'for smaller networks',
-        tested_as='train-step time with over without dropout layers for '
+        tested_as='proxy: CPU timing (2 cores; a GPU or TPU spends its time '
+        'elsewhere); only "especially for smaller networks" is judged, not '
+        'whether the slowdown is "not too significant" (no scale is given): '
+        'train-step time with over without dropout layers for '
         'each shape rebuilt at the narrowest and the widest --sweep_widths '
         '(32 and 512 units by default): smaller at the narrow width, by a '
         'margin of 0.05, per shape and per generator timed (the run\'s '

@@ -381,7 +381,8 @@ CLAIMS = (
         "callback. Specify the `monitor` (e.g., 'val_loss') and conditions "
         'for stopping (e.g., `patience` for the number of epochs with no '
         'improvement)',
-        tested_as="proxy: dlexp's early stopping in place of Keras' "
+        tested_as="implementation check (a recipe: only a bug could fail "
+        "it); proxy: dlexp's early stopping in place of Keras' "
         'callback; the recipe\'s testable content: training stops '
         '`patience` epochs after the best monitored value, in every '
         'stopping trial of the grid (each monitor, patience, min_delta) '
@@ -415,9 +416,7 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
   if 0 in patiences:
     grids.append({'early_stopping.patience': [0]})
   rest = [p for p in patiences if p != 0]
-  monitors = list(monitors)
-  if not monitors:
-    raise DlexpError('--monitors needs at least one metric')
+  monitors = cli.list_flag(monitors, str, 'monitors')
   if rest:
     first = {'early_stopping.patience': rest,
              'early_stopping.min_delta': deltas}

@@ -141,7 +141,7 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
   session, config = SCRIPT.start(config, workdir, size, session)
   if activations is None:
     activations = SCRIPT.axis('activations', session.size)
-  activations = list(activations)
+  activations = cli.list_flag(activations, str, 'activations')
   return ablation.run_ablation(
       session, {'model.activation': activations}, config, COLUMNS,
       title='ELU/SELU vs ReLU', axis_flags={'model.activation': 'activations'},

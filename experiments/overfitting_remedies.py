@@ -131,7 +131,7 @@ VAL = report.final('val_accuracy', 'val acc')
 GAP = report.Column('gap', _gap, '.4f')
 TEST = report.final('test_accuracy', 'test acc')
 SETTLE = report.Column(f'train Δ{SETTLE_EPOCHS}', _settling, '.4f')
-BEST = report.DEFAULT_COLUMNS[2]
+BEST = report.default_column('best epoch')
 W_RMS = report.final('weight_rms_ratio', 'w1 RMS/init', '.3f')
 W_MAX = report.final('weight_max_ratio', 'w1 max/init', '.3f')
 TOP1 = report.final('ablation_top1_drop', 'top-1 drop')
@@ -141,7 +141,8 @@ K = report.final('ablation_k', 'k units', '.0f', exact=True)
 UNIT_MEAN = report.final('ablation_unit_mean_drop', 'unit mean drop', '.5f')
 UNIT_MAX = report.final('ablation_unit_max_drop', 'unit max drop')
 COLUMNS = (TRAIN, VAL, GAP, TEST, SETTLE, BEST, W_RMS, W_MAX, TOP1, TOPK,
-           RANDOM, K, UNIT_MEAN, UNIT_MAX, report.DEFAULT_COLUMNS[3])
+           RANDOM, K, UNIT_MEAN, UNIT_MAX,
+           report.default_column('wall s'))
 
 CHANCE = 0.1  # Fashion-MNIST's 10 classes
 

@@ -121,8 +121,8 @@ RECURRENT_MASK = report.Column('recurrent mask', _recurrent_mask, '.0f',
                                spread=False, exact=True)
 COLUMNS = (
     VAL, TEST, report.final('clean_train_accuracy', 'train acc'), GAP,
-    report.DEFAULT_COLUMNS[2], AFTER_BEST, RECURRENT_MASK,
-    report.DEFAULT_COLUMNS[3])
+    report.default_column('best epoch'), AFTER_BEST, RECURRENT_MASK,
+    report.default_column('wall s'))
 
 CHANCE = 0.1  # MNIST-1D's 10 classes
 NONE, PER_STEP, VARIATIONAL = 'none', 'standard', 'variational'
@@ -302,10 +302,10 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
   if 'model.name' in session.given:
     raise DlexpError(f'{session.given["model.name"]}: this script trains '
                      'the models of --cells')
-  cells = list(SCRIPT.axis('cells', session.size) if cells is None
-               else cells)
-  variants = list(SCRIPT.axis('variants', session.size) if variants is None
-                  else variants)
+  cells = cli.list_flag(SCRIPT.axis('cells', session.size) if cells is None
+                        else cells, str, 'cells')
+  variants = cli.list_flag(SCRIPT.axis('variants', session.size)
+                           if variants is None else variants, str, 'variants')
   rate = SCRIPT.axis('rate', session.size) if rate is None else rate
   for c in cells:
     if c not in ('lstm', 'gru'):

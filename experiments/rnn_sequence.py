@@ -252,10 +252,10 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
   if 'model.name' in session.given:
     raise DlexpError(f'{session.given["model.name"]}: this script trains '
                      'the models of --cells')
-  cells = list(SCRIPT.axis('cells', session.size) if cells is None
-               else cells)
-  orders = list(SCRIPT.axis('orders', session.size) if orders is None
-                else orders)
+  cells = cli.list_flag(SCRIPT.axis('cells', session.size) if cells is None
+                        else cells, str, 'cells')
+  orders = cli.list_flag(SCRIPT.axis('orders', session.size) if orders is None
+                         else orders, str, 'orders')
   parts = _parts(cells, orders)
   # The run line names the first cell; every trial sets model.name.
   config.model.name = cells[0]

@@ -207,7 +207,7 @@ MEAN_INIT, STD_INIT, LAST_INIT = _columns('init', lambda r: 0)
 MEAN_END, STD_END, LAST_END = _columns('end', _last_epoch)
 DEV_INIT = report.Column('max dev @init', _deviation(lambda r: 0), '.3f')
 DEV_END = report.Column('max dev @end', _deviation(_last_epoch), '.3f')
-TEST = report.DEFAULT_COLUMNS[1]
+TEST = report.default_column('test acc')
 LAYERS = report.Column('layers', _config_number('model.depth'), '.0f',
                        spread=False)
 WIDTH = report.Column('width', _config_number('model.width'), '.0f',
@@ -221,7 +221,8 @@ PER_FEATURE = report.Column('inputs per feature', _per_feature, '.0f',
                             spread=False, exact=True)
 COLUMNS = (TEST, MEAN_INIT, STD_INIT, DEV_INIT, LAST_INIT, FIRST_INIT,
            DEEP_INIT, MEAN_END, STD_END, DEV_END, LAST_END, FIRST_END,
-           DEEP_END, LAYERS, WIDTH, PER_FEATURE, report.DEFAULT_COLUMNS[3])
+           DEEP_END, LAYERS, WIDTH, PER_FEATURE,
+           report.default_column('wall s'))
 
 
 # -- claims --------------------------------------------------------------------

@@ -235,8 +235,14 @@ CLAIMS = (
         regime=(_trains('the largest L1 penalty', lambda ev: ev.exact_trial(
             l1=_penalty_l1(ev))),)),
     claims.Claim(
-        '003 Q6', 'Dropout ... resulting in a sparse network',
-        tested_as='a sparse model in the question\'s sense (fewer stored '
+        '003 Q6', 'Dropout: Dropout is a technique that randomly drops out '
+        'some of the neurons in the network during training. This can force '
+        'the remaining neurons to take on more responsibility, resulting in '
+        'a sparse network',
+        tested_as='the answer names dropout as one of "three ways you can '
+        'produce a sparse model", so the claim is that it produces one, not '
+        'an existence claim about "can force"; a sparse model in the '
+        'question\'s sense (fewer stored '
         'weights): percent of kernel weights exactly 0 after training with '
         'dropout at the grid\'s largest rate against none, margin 1 point; '
         'the zero activations dropout leaves are shown beside',

@@ -144,10 +144,11 @@ def steps_to(target: float) -> report.Column:
 
 
 def columns(target: float):
-  return (EPOCHS, TEST, report.DEFAULT_COLUMNS[2], steps_to(target),
+  return (EPOCHS, TEST, report.default_column('best epoch'),
+          steps_to(target),
           report.epochs_to('val_accuracy', target, f'{EPOCHS_TO}{target:g}'),
           report.seconds_to('val_accuracy', target, f'seconds to {target:g}'),
-          report.DEFAULT_COLUMNS[3])
+          report.default_column('wall s'))
 
 
 # -- claims ------------------------------------------------------------------

@@ -193,7 +193,7 @@ COLUMNS = (
     report.Column('dead last @end', _stat('dead_fraction', 'last', 'end'),
                   '.3f'),
     report.Column('grad first/logits @init', _ratio, '.3g'), GRAD_LOG,
-    SPREAD, LOSS, RISE, STUCK, TEST, report.DEFAULT_COLUMNS[3])
+    SPREAD, LOSS, RISE, STUCK, TEST, report.default_column('wall s'))
 
 
 # -- claims -------------------------------------------------------------------

@@ -18,8 +18,8 @@ SMALL = ['--dataset=synthetic', '--epochs=1', '--seeds=1',
 CASES = [
     ('unknown_flag', ['--bogus=1'], "Unknown command line flag 'bogus'"),
     ('positional_arg', ['relu'], "unexpected arguments ['relu']"),
-    ('unknown_config_key', ['--config.optimizer.learning_rat=0.1'],
-     "unknown config key 'optimizer.learning_rat'; did you mean "
+    ('unknown_config_key', ['--config.optimizer.lr=0.1'],
+     "unknown config key 'optimizer.lr'; did you mean "
      "'optimizer.learning_rate'?"),
     ('unknown_nested_key', ['--config.model.activaton=relu'],
      "did you mean 'model.activation'?"),
@@ -44,7 +44,8 @@ CASES = [
      'batch_size=100000 is larger than the training set (9500 examples)'),
     ('zero_epochs', ['--epochs=0'], 'epochs=0 must be >= 1'),
     ('zero_seeds', ['--seeds=0'], 'num_seeds=0 must be >= 1'),
-    ('unknown_model', ['--model=resnet99'], "unknown model 'resnet99'"),
+    ('unknown_model', ['--model=CNN'],
+     "unknown model 'CNN' (did you mean 'cnn'?)"),
     ('unknown_activation', ['--activations=relu,reluu'],
      "unknown activation 'reluu' (did you mean 'relu'?)"),
     ('unknown_initializer', ['--config.model.kernel_init=he_normall'],
@@ -224,4 +225,47 @@ def test_named_data_dir_without_the_files(tmp_path):
               env={'DLEXP_DATA_DIR': str(empty)})
   _assert_one_line_error(
       proc, f'$DLEXP_DATA_DIR={empty} does not hold the four IDX files')
+  assert not (tmp_path / 'runs').exists()
+
+
+# The Python API refuses the same mistakes with the same one line, before
+# any data is loaded or anything compiled, and writes nothing.
+API_CASES = [
+    ({'optimizer.lr': 0.1},
+     "unknown config key 'optimizer.lr'; did you mean "
+     "'optimizer.learning_rate'?"),
+    ({'model.name': 'CNN'}, "unknown model 'CNN' (did you mean 'cnn'?)"),
+    ({'data.name': 'Fashion_MNIST'},
+     "unknown dataset 'Fashion_MNIST' (did you mean 'fashion_mnist'?)"),
+    ({'optimizer.learning_rate': float('nan')},
+     'optimizer.learning_rate=nan not allowed; need a finite float'),
+    ({'epochs': 0}, 'epochs=0 must be >= 1'),
+    ({'model.activation': 'reluu'},
+     "unknown activation 'reluu' (did you mean 'relu'?)"),
+    ({'early_stopping.monitor': 'val_acc', 'early_stopping.patience': 2},
+     "early_stopping.monitor='val_acc' is not a logged metric"),
+]
+
+
+@pytest.mark.parametrize('overrides,expected', API_CASES,
+                         ids=[c[1].split()[0] for c in API_CASES])
+def test_bad_python_api_input(tmp_path, overrides, expected):
+  import dlexp
+  from dlexp.errors import DlexpError
+  cfg = dict({'data.name': 'synthetic'}, **overrides)
+  with pytest.raises(DlexpError) as raised:
+    dlexp.fit(cfg, workdir=str(tmp_path / 'runs'), out=False)
+  assert str(raised.value).startswith(expected), str(raised.value)
+  assert '\n' not in str(raised.value)
+  assert not (tmp_path / 'runs').exists()
+
+
+def test_a_script_run_from_python_refuses_one_string_for_a_list(tmp_path):
+  from dlexp import findings
+  from dlexp.errors import DlexpError
+  elu = findings.load_script('elu_vs_relu')
+  with pytest.raises(DlexpError, match=r"activations='relu' must be a list"):
+    elu.run(None, str(tmp_path / 'runs'), size='smoke', activations='relu')
+  with pytest.raises(DlexpError, match="size='tiny' not allowed"):
+    elu.run(None, str(tmp_path / 'runs'), size='tiny')
   assert not (tmp_path / 'runs').exists()

@@ -254,6 +254,21 @@ def test_load_from_data_dir(tmp_path, no_system_copy):
   assert ds.input_shape == (28, 28, 1)
 
 
+def test_load_raw_gives_the_stored_arrays(tmp_path, no_system_copy):
+  # What README's predict example feeds a Trained: uint8 pixels as stored,
+  # the official splits uncut.
+  write_fashion(tmp_path / 'd', marker=7, n_train=30, n_test=10)
+  raw = data.load_raw('fashion_mnist', data_dir=str(tmp_path / 'd'))
+  assert raw.train_x.dtype == np.uint8 and raw.train_x.shape == (30, 28, 28, 1)
+  assert raw.test_x.shape == (10, 28, 28, 1)
+  assert int(raw.train_x[0, 0, 0, 0]) == 7
+  with pytest.raises(ConfigError, match="unknown data field 'datadir' "
+                     r"\(did you mean 'data_dir'\?\)"):
+    data.load_raw('fashion_mnist', datadir='x')
+  with pytest.raises(ConfigError, match="did you mean 'mnist1d'"):
+    data.load_raw('MNIST1D')
+
+
 def test_nowhere_error_lists_every_place(tmp_path, no_system_copy):
   cache = data.cache_dir('fashion_mnist')
   write_fashion(cache)

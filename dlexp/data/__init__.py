@@ -31,11 +31,11 @@ from dlexp.data.splits import (AUTO_VAL_SIZE, check_classes,
                                resolve_val_size, split_indices,
                                train_statistics)
 from dlexp.errors import ConfigError
-from dlexp.registry import Registry
+from dlexp.registry import Registry, closest
 
 __all__ = ('AUTO_VAL_SIZE', 'DATASETS', 'Dataset', 'DatasetSpec', 'RawData',
            'cache_dir', 'defaults', 'from_arrays', 'input_shape', 'load',
-           'make_dataset',
+           'load_raw', 'make_dataset',
            'resolve_val_size', 'split_indices', 'train_statistics', 'validate')
 
 DATASETS = Registry('dataset')
@@ -183,3 +183,26 @@ def load(data_cfg) -> Dataset:
   validate(data_cfg)
   raw = DATASETS.get(data_cfg.name).loader(data_cfg)
   return make_dataset(data_cfg.name, raw, data_cfg)
+
+
+def load_raw(name: str = 'fashion_mnist', **fields) -> RawData:
+  """The official train/test splits of dataset `name` as its loader reads
+  them: not split, scaled or standardized (uint8 pixels for image sets), as
+  `Trained.predict` takes them. `fields`: other `config.data` fields, e.g.
+  data_dir='...'.
+
+  Raises:
+    ConfigError: an unknown name or field, or a bad value.
+    DataError: the data could not be found or read.
+  """
+  cfg = defaults()
+  cfg.name = name
+  for key, value in fields.items():
+    if key not in cfg:
+      hint = closest(key, list(cfg))
+      hint = f' (did you mean {hint!r}?)' if hint else ''
+      raise ConfigError(f'unknown data field {key!r}{hint}; allowed: '
+                        f'{", ".join(sorted(cfg))}')
+    cfg[key] = value
+  validate(cfg)
+  return DATASETS.get(name).loader(cfg)

@@ -27,8 +27,8 @@ _SMOOTHINGS = SCRIPT.list_flag(
     '(config.loss.label_smoothing).')
 
 # [3] Columns by header: two defaults, and the ECE the final hook writes.
-_DEFAULT = {c.header: c for c in report.DEFAULT_COLUMNS}
-VAL, TEST = _DEFAULT['val acc'], _DEFAULT['test acc']
+VAL = report.default_column('val acc')
+TEST = report.default_column('test acc')
 ECE = report.final('ece', 'ECE', fmt='.3f')
 COLUMNS = (VAL, TEST, ECE)
 
