@@ -41,6 +41,9 @@ seen (dlexp/stats.py has the tests):
   significantly contradicting; some supported and the rest inconclusive is
   inconclusive, naming the cases. 'any' (an existence claim, "can cause"):
   supported if some case is, else inconclusive; it never contradicts.
+  'some' (a general claim whose setting the notes leave open, e.g. no rate
+  named): supported if some case is, contradicted only if every case is,
+  else inconclusive.
 
 A rule cannot bend a verdict: `evaluate` re-derives every verdict from its
 p-values and cases and rejects one that does not match (a rule that maps
@@ -113,7 +116,7 @@ class Verdict:
   p_support: float = math.nan  # p of the test that supports (nan: none)
   p_contradict: float = math.nan  # p of the test that contradicts
   cases: Tuple[Tuple[str, 'Verdict'], ...] = ()
-  mode: str = ''  # across(): 'all' or 'any'
+  mode: str = ''  # across(): 'all', 'and', 'any' or 'some'
   regime: str = ''  # why the regime was not reached ('' if it was)
   alpha: float = stats.ALPHA
   # A combination's (p support, p contradict) once Holm-adjusted as a case
@@ -138,7 +141,9 @@ class Verdict:
     leaf's own; for cases combined, from their Holm-adjusted p-values: all
     must hold ('all', 'and': an intersection-union test, the largest p of
     support; contradicted by any part, the smallest p of contradiction),
-    or some must ('any': the smallest p of support; never contradicted)."""
+    or some must ('any': the smallest p of support; never contradicted;
+    'some': contradicted only when every case is, the largest p of
+    contradiction)."""
     if not self.cases:
       return self.p_support, self.p_contradict
     if self.regime:
@@ -148,9 +153,12 @@ class Verdict:
     pairs = [v.summary() for _, v in self._adjusted()]
     sup = [ps for ps, _ in pairs]
     con = [pc for _, pc in pairs if math.isfinite(pc)]
-    if self.mode == 'any':
+    if self.mode in ('any', 'some'):
       finite = [p for p in sup if math.isfinite(p)]
-      return (min(finite) if finite else math.nan), math.nan
+      every_con = [pc for _, pc in pairs]  # 'some' fails only if all do
+      return ((min(finite) if finite else math.nan),
+              max(every_con) if self.mode == 'some' and every_con and all(
+                  map(math.isfinite, every_con)) else math.nan)
     best_con = min(con) if con else math.nan
     return (max(sup) if sup and all(map(math.isfinite, sup)) else math.nan,
             best_con)
@@ -239,11 +247,19 @@ def _combine(cases: Sequence[Tuple[str, str]], mode: str
       return CONTRADICTED, f'contradicted in {", ".join(con)}'
     return INCONCLUSIVE, (f'supported in {", ".join(sup) or "no part"}; the '
                           'rest inconclusive')
+  if mode == 'some':
+    if sup:
+      return SUPPORTED, f'supported in {", ".join(sup)}'
+    if len(con) == len(cases):
+      return CONTRADICTED, 'contradicted in every case'
+    return INCONCLUSIVE, 'no case supports it; not every case contradicts it'
   if mode == 'any':
     if sup:
       return SUPPORTED, f'supported in {", ".join(sup)}'
+    against = (f'; significantly against in {", ".join(con)}, which an '
+               'existence claim does not count as a refutation' if con else '')
     return INCONCLUSIVE, 'no case supports it (an existence claim cannot ' \
-        'be contradicted by its absence here)'
+        f'be contradicted by its absence here){against}'
   if len(sup) == len(cases):
     return SUPPORTED, 'supported in every case'
   if sup and con:
@@ -265,8 +281,8 @@ def across(cases: Sequence[Tuple[str, Verdict]], mode: str = 'all'
            ) -> Verdict:
   """One verdict from one per case (see the module docstring), with
   Holm's adjustment over the cases."""
-  if mode not in ('all', 'any', 'and'):
-    raise ValueError(f"mode {mode!r}: 'all', 'any' or 'and'")
+  if mode not in ('all', 'any', 'and', 'some'):
+    raise ValueError(f"mode {mode!r}: 'all', 'any', 'some' or 'and'")
   cases = tuple((str(n), v) for n, v in cases)
   shell = Verdict(INCONCLUSIVE, '', form=f'{mode} of {len(cases)} cases '
                   '(Holm)', cases=cases, mode=mode, alpha=alpha())

@@ -111,6 +111,18 @@ UNTESTED_STATEMENTS: Tuple[Tuple[str, str], ...] = (
                'it could not fail); Keras\' and PyTorch\'s Dropout layers '
                'scale the kept units by 1/(1 - rate) at training time and do '
                'nothing at inference (their documented behaviour)'),
+    ('001 Q6', '"the remaining neurons are scaled to maintain the expected '
+               'output ... During Testing: ... their activations are scaled '
+               'down by the dropout rate": arithmetic, not an effect a run '
+               'can show. With kept units scaled by 1/(1 - r) in training '
+               '(the first half; tests/test_dropout.py checks that the '
+               'training expectation equals the inference output), the '
+               'expected output already matches at test with factor 1, and '
+               'scaling down again would shrink it by (1 - r). Classic '
+               'dropout (model.dropout=\'classic\') scales at test instead, by '
+               'the keep probability 1 - r, not by the rate. A test of the '
+               'library\'s own layer against either could not fail (a '
+               'referee\'s dispute)'),
     ('004 G1', 'sigmoid "often used in binary classification problems and '
                'as an output activation in the final layer": a statement of '
                'usage, not an effect; sigmoid outputs with one-vs-rest binary '

@@ -754,8 +754,8 @@ CLAIMS = (
         '002 Q2', 'normalization: trying to get each batch `mean` to `0` and '
         '`variance` to `1` by subtracting the mean from the batch and '
         'deviding by `STD`',
-        tested_as=f'implementation check (the sentence describes what the '
-        'layer computes, so only a bug could fail it); {_PROXY}: in training '
+        tested_as='implementation check (the sentence describes what the '
+        f'layer computes, so only a bug could fail it); {_PROXY}: in training '
         'mode, on validation batches of '
         'the training batch size, each batch\'s per-unit mean and variance of '
         'the normalized values (each BatchNorm output with its gamma and '

@@ -9,13 +9,17 @@ slowdown "not too significant, especially for smaller networks", that it
 does not slow down inference, and that at test time the activations are
 "scaled down by the dropout rate" (seed 001).
 
-Not a claim: seed 003 Q7's "it is common to increase the activations during
+Not claims: seed 003 Q7's "it is common to increase the activations during
 inference by a factor equal to the dropout rate" is a statement of common
 practice, which no run of this library can measure (its own inverted
 dropout layer has factor 1 by design, so a test of it could not fail); the
 documented behaviour of Keras' and PyTorch's Dropout layers answers it:
 both scale the kept units by 1/(1 - rate) at training time and do nothing
-at inference.
+at inference. Seed 001's test-time "scaled down by the dropout rate" after
+kept units were "scaled to maintain the expected output" in training is
+arithmetic, not an effect: factor 1 already keeps the expectation, so a
+further scaling would shrink it (docs/COVERAGE.md says why; the table's
+out/in train and test scale columns show the layer's factors).
 
 Design. Each MLP shape of --shapes is trained at each rate of --rates
 (dropout after every hidden layer; the rate is traced, so all rates and
@@ -201,6 +205,12 @@ GAP = report.Column('gap', _gap, '.4f')
 TEST = report.final('test_accuracy', 'test acc')
 BEST = report.default_column('best epoch')
 AFTER_BEST = report.Column('after best', _after_best, '.1f')
+# "More passes in total" counted to a level both nets reach (their best
+# validation accuracies were 0.82 and 0.83 at 3x512 in the committed run;
+# this level was fixed after seeing them, below both).
+PASSES_TARGET = 0.8
+TO_TARGET = report.epochs_to('val_accuracy', PASSES_TARGET,
+                             f'epochs to val acc {PASSES_TARGET:g}')
 DROPPED = report.Column('dropped %', _percent('drop_frequency'), '.2f')
 TRAIN_SCALE = report.final('train_mean_ratio', 'out/in train', '.3f')
 TEST_SCALE = report.final('test_scale', 'test scale', '.3f', exact=True)
@@ -222,7 +232,8 @@ MC_COST = report.final('mc_cost_ratio', 'MC cost', '.1f')
 def columns(mc: bool, widths=(), impls=()):
   """The table's columns; `impls`: the other generators the width sweep
   also times (a column per width and impl)."""
-  cols = [TRAIN_ON, TRAIN, VAL, GAP, TEST, BEST, AFTER_BEST, DROPPED,
+  cols = [TRAIN_ON, TRAIN, VAL, GAP, TEST, BEST, AFTER_BEST, TO_TARGET,
+          DROPPED,
           TRAIN_SCALE, TEST_SCALE, LOGIT_SCALE, MATMULS, MATMULS_NODROP,
           STEP_FLOPS, PREDICT_FLOPS, STEP_MS, STEP_RATIO]
   cols += [report.final(dropout_analysis.sweep_key(w, i), _sweep_header(w, i),
@@ -393,8 +404,10 @@ _PASSES_RATE = 0.3
 
 def _more_passes(ev: claims.Evidence) -> claims.Verdict:
   """Two readings, each a case: more passes per step (matrix products in
-  one train step, counted) and more passes in total to converge (epochs to
-  the lowest validation loss of the widest net, which trains)."""
+  one train step, counted) and more passes in total (epochs to a
+  validation accuracy both reach, PASSES_TARGET, on the widest net, which
+  trains: not epochs to each net's own best, which for the net without
+  dropout is where overfitting starts)."""
   cases = []
   for s in _shapes(ev):
     t = _trial(ev, s, _top_rate(ev))
@@ -407,14 +420,14 @@ def _more_passes(ev: claims.Evidence) -> claims.Verdict:
         f'XLA counts {flops} x the FLOPs without dropout layers')))
   w = _widest(ev)
   total = claims.greater(
-      _arm(ev, w, _PASSES_RATE, BEST),
-      _arm(ev, w, 0.0, BEST), margin=1.0,  # one more pass over the data
-      what='epochs to the lowest validation loss (passes over the data '
-      'to converge)', fmt='.1f')
+      _arm(ev, w, _PASSES_RATE, TO_TARGET),
+      _arm(ev, w, 0.0, TO_TARGET), margin=1.0,  # one more pass over the data
+      what=f'epochs to validation accuracy {PASSES_TARGET:g} (passes over '
+      'the data to a common level)', fmt='.1f')
   verdict = claims.across([
       ('per step', claims.across(cases, 'all')),
-      (f'total to converge ({_name(w)} at rate {_PASSES_RATE:g})',
-       total)], 'all')
+      (f'total to val acc {PASSES_TARGET:g} ({_name(w)} at rate '
+       f'{_PASSES_RATE:g})', total)], 'all')
   try:
     widths = _sweep_widths(ev)
     t = _timed(ev, _shapes(ev)[0])
@@ -471,19 +484,6 @@ def _inference_not_slower(ev: claims.Evidence) -> claims.Verdict:
   return claims.across(cases, 'all')
 
 
-def _scaled_by_rate(ev: claims.Evidence) -> claims.Verdict:
-  """Read as "multiplied by 1 - rate" (the original dropout's test-time
-  rule, and the kinder reading: "multiplied by the rate" is further
-  still)."""
-  shape = _shapes(ev)[0]
-  return claims.across([
-      (f'rate {r:g}', claims.within(
-          _mechanism(ev, shape, r, TEST_SCALE, f'rate {r:g}'), 1 - r, 0.05,
-          'factor the dropout layer applies to activations at test time',
-          fmt='.3f'))
-      for r in _rates(ev)], 'all')
-
-
 def _notes_about_other_shapes(ev, verdict, judged):
   """The test accuracy of the other shapes, as context (their verdict is
   the underfitting claim's)."""
@@ -503,21 +503,30 @@ def _notes_about_other_shapes(ev, verdict, judged):
 
 
 _OVERFIT_RATES = (0.3, 0.5)  # the notes' typical range is 0.2 to 0.5
+# Test accuracy a remedy may cost and still count as preventing overfitting
+# (as overfitting_remedies and keras_workflow).
+_KEEP_MARGIN = 0.005
 # A gap cut by under one point is no prevention (as 004 G10's GAP_MARGIN in
 # overfitting_remedies).
 _GAP_MARGIN = 0.01
 
 
 def _less_overfitting(ev: claims.Evidence) -> claims.Verdict:
-  """'any' rate (Holm): the notes name no rate, so "dropout prevents
-  overfitting" holds if some rate of the typical range does it; a rate
-  that does not is no refutation (the claim is read as an existence)."""
+  """'some' rate (Holm): the notes name no rate, so "dropout prevents
+  overfitting" holds if some rate of the typical range shrinks the gap
+  without costing test accuracy ('and': a gap closed by underfitting is not
+  overfitting prevented, the reading of 004 G3, G10 and K5); it is
+  contradicted only where every rate fails significantly."""
   w = _widest(ev)
   verdict = claims.across([
-      (f'{_name(w)} rate {r:g}', claims.less(
-          _arm(ev, w, r, GAP), _arm(ev, w, 0.0, GAP), margin=_GAP_MARGIN,
-          what='train - val accuracy gap'))
-      for r in _OVERFIT_RATES], 'any')
+      (f'{_name(w)} rate {r:g}', claims.across([
+          ('gap', claims.less(
+              _arm(ev, w, r, GAP), _arm(ev, w, 0.0, GAP), margin=_GAP_MARGIN,
+              what='train - val accuracy gap')),
+          ('test accuracy', claims.not_worse(
+              _arm(ev, w, r, TEST), _arm(ev, w, 0.0, TEST), _KEEP_MARGIN,
+              'test accuracy'))], 'and'))
+      for r in _OVERFIT_RATES], 'some')
   return _notes_about_other_shapes(ev, verdict, w)
 
 
@@ -693,18 +702,6 @@ PASSES_REGIME = tuple(
                      CHANCE + 0.1),)
 
 
-INVERTED = (
-    claims.requires('training keeps the expected output (the notes\' '
-                    '"scaled to maintain the expected output"): out/in in a '
-                    'training pass at rate 0.3, at least',
-                    lambda ev: _mechanism(ev, _shapes(ev)[0], 0.3, TRAIN_SCALE),
-                    '>=', 0.95),
-    claims.requires('training keeps the expected output: out/in in a '
-                    'training pass at rate 0.3, at most',
-                    lambda ev: _mechanism(ev, _shapes(ev)[0], 0.3, TRAIN_SCALE),
-                    '<=', 1.05),
-)
-
 CLAIMS = (
     claims.Claim(
         '000 Q3', 'a dropout rate of 0.3, calculate the probability that a '
@@ -715,7 +712,9 @@ CLAIMS = (
         rule=_thirty_percent),
     claims.Claim(
         '003 Q7', 'dropout does slow down training',
-        tested_as='time of one compiled train step (batch 128, CPU) with '
+        tested_as='proxy: CPU timing (2 cores; what a GPU or TPU spends '
+        'is not measured here): time of one compiled train step (batch '
+        '128) with '
         'dropout layers over the same model without them, per shape, above '
         '1.05 (a 5% slowdown is the smallest that matters), with the run\'s '
         'generator (config.rng_impl); the ratio under the other generators '
@@ -730,10 +729,13 @@ CLAIMS = (
         'other fails): per step, matrix products in the lowered program of '
         'one train step with dropout layers against the same model without '
         'them, per shape (counted, exact; one more pass would add at least '
-        'the forward\'s count); in total, epochs to the lowest validation '
-        'loss of the widest net (3x512, which trains and converged, checked) '
-        'at rate 0.3 against none, margin 1 epoch; the time ratio as the '
-        'network is rebuilt wider is shown beside',
+        'the forward\'s count); in total, epochs to a validation accuracy '
+        f'both reach ({PASSES_TARGET:g}, fixed after seeing both nets\' best, '
+        '0.82 and 0.83; not epochs to each net\'s own best, which without '
+        'dropout is where overfitting starts) of the widest net (3x512, '
+        'which trains and converged, checked) at rate 0.3 against none, '
+        'margin 1 epoch; the time ratio as the network is rebuilt wider is '
+        'shown beside',
         rule=_more_passes, regime=PASSES_REGIME),
     claims.Claim(
         '003 Q7', 'the slowdown is usually not too significant, especially '
@@ -759,31 +761,19 @@ CLAIMS = (
         'CPU) and an MC-dropout prediction\'s cost are shown beside',
         rule=_inference_not_slower),
     claims.Claim(
-        '001 Q6', 'the remaining neurons are scaled to maintain the expected '
-        'output ... During Testing: Dropout is turned off, and all neurons '
-        'are used, but their activations are scaled down by the dropout '
-        'rate',
-        tested_as='proxy: this library\'s inverted dropout layer (factor 1 '
-        'by design), not common practice: the factor by which the dropout '
-        'layer multiplies activations at test time (mean output over mean input on a '
-        'positive probe) at each rate r of the grid, against 1 - r ± 0.05 '
-        '(the kinder reading of "scaled down by the rate"; x r is further '
-        'still), where training scales kept units up as the notes say '
-        '(inverted dropout, checked)',
-        rule=_scaled_by_rate, regime=INVERTED),
-    claims.Claim(
         '000 Q2', 'dropout ... prevents overfitting',
         tested_as='proxy: train - val accuracy gap after 60 epochs (last '
         'epoch, no early stopping) of a 3x512 MLP on 2,000 Fashion-MNIST '
         'examples, at rate 0.3 or 0.5 against none, smaller by Welch\'s '
-        'test, a reduction under 0.01 counting as none; the notes name no '
+        'test, a reduction under 0.01 counting as none, and test accuracy '
+        'not worse by more than 0.005 (non-inferiority: a gap closed by '
+        'underfitting is not overfitting prevented); the notes name no '
         'rate, so it is read as "at some rate of the typical range": '
-        'supported if either rate does it (Holm over the two, as 004 G10 '
-        'in overfitting_remedies at rate 0.5), and a rate that does not is '
-        'no refutation (an existence reading: never contradicted); both '
-        'dropout arms must train and converge (checked); the 20x100 net is '
-        'shown beside',
-        rule=_less_overfitting, regime=OVERFIT_REGIME, existence=True),
+        'supported if either rate does both (Holm over the two, as 004 G10 '
+        'in overfitting_remedies at rate 0.5), contradicted only if both '
+        'fail significantly; both dropout arms must train and converge '
+        '(checked); the 20x100 net is shown beside',
+        rule=_less_overfitting, regime=OVERFIT_REGIME),
     claims.Claim(
         '001 Q6', 'Works Well with Deep Networks: Dropout is especially '
         'effective in deep neural networks where overfitting can be a '

@@ -130,6 +130,22 @@ def test_across_any_is_an_existence_claim():
       claims.INCONCLUSIVE
 
 
+def test_across_some_fails_only_where_every_case_fails():
+  assert claims.across([('a', I), ('b', S)], 'some').verdict == \
+      claims.SUPPORTED
+  both = claims.across([('a', C), ('b', C)], 'some')
+  assert both.verdict == claims.CONTRADICTED
+  # The largest of the Holm-adjusted p's of contradiction: every case must
+  # be rejected (an intersection-union test).
+  assert both.p == max(v.p_contradict for _, v in both._adjusted())
+  assert claims.across([('a', C), ('b', I)], 'some').verdict == \
+      claims.INCONCLUSIVE
+  # As a case of an enclosing claim it keeps that meaning.
+  outer = claims.across([('x', both), ('y', C)], 'all')
+  assert outer.verdict == claims.CONTRADICTED
+  assert outer.derive() == outer.verdict
+
+
 def test_a_nested_case_shows_its_outer_holm_p_and_its_deciding_test():
   # The deciding case is a combination: its printed Holm p is the one
   # adjusted over the outer cases (3 of them), and the row's result is the

@@ -176,7 +176,7 @@ def test_dropout_rates(tmp_path):
   shapes, rates = ('2x32', '3x16'), ('0', '0.3', '0.5')
   trials = [f'depth={s.split("x")[0]},width={s.split("x")[1]},'
             f'dropout_rate={r}' for s in shapes for r in rates]
-  rows, workdir = _check('dropout_rates', tmp_path, trials, 9,
+  rows, workdir = _check('dropout_rates', tmp_path, trials, 8,
                          epochs=(1, 2))
   for trial, row in rows.items():
     rate = float(trial.rsplit('=', 1)[1])
@@ -216,15 +216,16 @@ def test_dropout_rates(tmp_path):
   record = [n for n in os.listdir(record_dir) if n.endswith('.json')][0]
   with open(os.path.join(record_dir, record)) as f:
     verdicts = {c['quote']: c for c in json.load(f)['claims']}
-  # Exact counts decide these whatever the size: no extra inference work, no
-  # test-time scaling. "More passes" has two readings, the total one needs
-  # converged runs: not at smoke size (the per-step count is checked above).
+  # Exact counts decide this whatever the size: no extra inference work.
+  # "More passes" has two readings, the total one needs converged runs: not
+  # at smoke size (the per-step count is checked above). The test-time
+  # scaling is no claim (arithmetic; docs/COVERAGE.md says why).
+  assert len(verdicts) == 8
   passes = [c for q, c in verdicts.items() if 'forward and backward' in q]
   assert passes[0]['evidence'].startswith('regime not reached'), passes
   inference = [c for q, c in verdicts.items() if 'slow down inference' in q]
   assert inference[0]['verdict'] == 'supported', inference
-  scaled = [c for q, c in verdicts.items() if 'scaled down' in q]
-  assert scaled[0]['verdict'] == 'contradicted', scaled
+  assert not [q for q in verdicts if 'scaled down' in q]
   # The overfitting claims need a baseline that overfits: not at smoke size.
   overfit = [c for q, c in verdicts.items() if 'prevents overfitting' in q]
   assert overfit[0]['evidence'].startswith('regime not reached'), overfit
