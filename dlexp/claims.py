@@ -254,10 +254,10 @@ def _combine(cases: Sequence[Tuple[str, str]], mode: str
       return CONTRADICTED, 'contradicted in every case'
     return INCONCLUSIVE, 'no case supports it; not every case contradicts it'
   if mode == 'any':
-    if sup:
-      return SUPPORTED, f'supported in {", ".join(sup)}'
     against = (f'; significantly against in {", ".join(con)}, which an '
                'existence claim does not count as a refutation' if con else '')
+    if sup:
+      return SUPPORTED, f'supported in {", ".join(sup)}{against}'
     return INCONCLUSIVE, 'no case supports it (an existence claim cannot ' \
         f'be contradicted by its absence here){against}'
   if len(sup) == len(cases):

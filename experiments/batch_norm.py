@@ -82,8 +82,10 @@ from its header, and each has a checked precondition):
   swept rate, fewer when learned in the MLP and the CNN; only where both
   reach the target in most seeds (read at epoch ends: the runner evaluates
   once per epoch, so a difference under an epoch's steps cannot show);
-- 002 Q3 gamma and beta: resetting them to 1 and 0 after training costs at
-  least a point of accuracy (post hoc, on the net that learned them);
+- 002 Q3 gamma and beta: learned ones give a higher test accuracy than
+  ones frozen at 1 and 0, each net trained from scratch at its best rate
+  (what resetting them after training costs is shown beside: it measures
+  how much the net adapted to them, not whether learning them helps);
 - 002 Q2 the normalization step: per batch, mean within 0.05 of 0 and
   variance within 0.05 of 1.
 
@@ -367,6 +369,9 @@ def _parts(pev: claims.PartEvidence):
 # (31 steps) and under a CNN epoch (15); time is read at epoch ends, so no
 # smaller difference can be seen.
 STEP_MARGIN = 10
+# Test accuracy learned gamma and beta must add over frozen ones to count as
+# helping (half a point, as the other accuracy margins here).
+GAMMA_MARGIN = 0.005
 
 
 def _arms_reach_target(variants):
@@ -503,16 +508,26 @@ def _bn_trains(pev: claims.PartEvidence) -> float:
 
 
 def _gamma_beta(pev: claims.PartEvidence) -> claims.Verdict:
-  """Accuracy lost when every learned gamma and beta is replaced by 1 and
-  0 (the normalization step alone): at least a point, per model."""
-  cases = []
+  """Test accuracy with gamma and beta learned against the same batch norm
+  with them frozen at 1 and 0, each trained from scratch at its best swept
+  rate, per model (all required): learning them helps by more than the
+  margin. The post-hoc reset (learned values replaced by 1 and 0 after
+  training) measures how much the net adapted to them, not whether
+  learning them helps: it is a note."""
+  cases, resets = [], []
   for part, ev in _parts(pev):
-    lr, trial = best_rate_trial(ev, 'batch')
-    cases.append((part, claims.above(
-        ev.sample(trial, AFFINE, f'batch norm (lr {lr:g})'), 1.0,
-        'validation accuracy with the learned gamma and beta minus with '
-        'gamma 1, beta 0, points (bound: one point)', fmt='.2f')))
-  return claims.across(cases, 'all')
+    (lr_l, learned), (lr_f, frozen) = (best_rate_trial(ev, 'batch'),
+                                       best_rate_trial(ev, 'frozen'))
+    cases.append((part, claims.greater(
+        ev.sample(learned, TEST, _name('batch', lr_l)),
+        ev.sample(frozen, TEST, _name('frozen', lr_f)), GAMMA_MARGIN,
+        'test accuracy')))
+    resets.append(f'{part} ' + claims.describe(
+        ev.sample(learned, AFFINE, '').values, '.2f'))
+  return claims.across(cases, 'all').with_note(
+      'validation accuracy lost, in points, when the learned gamma and beta '
+      'are reset to 1 and 0 after training (dependence, not optimality): '
+      + '; '.join(resets))
 
 
 def _batch_statistics(pev: claims.PartEvidence) -> claims.Verdict:
@@ -742,10 +757,13 @@ CLAIMS = (
     claims.Claim(
         '002 Q3', 'Gamma ... and beta ... enable the model to decide the '
         'optimal scale and shift',
-        tested_as=f'{_PROXY}: validation accuracy lost when the trained '
-        'net\'s learned gamma and beta are replaced by 1 and 0 (post hoc, '
-        'no retraining), batch norm before the activation at its best rate, '
-        'above one point; the MLP and the CNN both required',
+        tested_as=f'{_PROXY}: test accuracy with gamma and beta learned '
+        'against frozen at 1 and 0 (train.freeze), each trained from '
+        'scratch at its best swept rate, batch norm before the activation; '
+        'greater by a margin of 0.005 (Welch), the MLP and the CNN both '
+        'required; the accuracy lost when the learned values are reset to '
+        '1 and 0 after training (how much the net adapted to them, not '
+        'whether learning them helps) is stated beside',
         rule=_gamma_beta,
         regime=(claims.requires(
             'the batch-norm nets train (the lower mean validation accuracy)',

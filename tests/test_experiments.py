@@ -380,15 +380,20 @@ def test_momentum_smoke(tmp_path):
   out, workdir, verdicts = _smoke('momentum', tmp_path)
   _all_decided(verdicts, 4)
   rows = _table(out)
+  matched = 'momentum=0.99999,nesterov=False,learning_rate=1e-06'
   assert list(rows) == ['momentum=0.9,nesterov=False',
-                        'momentum=0.99999,nesterov=False']
+                        'momentum=0.99999,nesterov=False', matched]
   high, usual = rows['momentum=0.99999,nesterov=False'], rows[
       'momentum=0.9,nesterov=False']
-  # lr / (1 - m) with the script's default rate 0.01
+  # lr / (1 - m) with the script's default rate 0.01; the matched-step
+  # pass gives 0.99999 the same 0.1 (learning rate 1e-6)
   assert float(usual['lr/(1-m)']) == pytest.approx(0.1)
   assert float(high['lr/(1-m)']) == pytest.approx(1000, rel=1e-3)
+  assert float(rows[matched]['lr/(1-m)']) == pytest.approx(0.1, rel=1e-3)
   # 3 epochs of 16 steps: 0.99999 has summed ~48 gradients, not 1e5
   assert float(high['gain @end']) == pytest.approx(0.01 * 48, rel=1e-3)
+  assert float(rows[matched]['gain @end']) == pytest.approx(1e-6 * 48,
+                                                            rel=1e-3)
   for row in rows.values():
     assert 0 <= _mean(row['ups']) <= 1 and 0 <= _mean(row['reversals']) <= 1
     assert 1 <= _mean(row['lowest @ep']) <= 3

@@ -3,13 +3,15 @@ from dlexp import claims
 
 DONE, COLLAPSED, DIVERGED = claims.DONE, claims.COLLAPSED, claims.DIVERGED
 HI, USUAL = 'momentum=0.99999,nesterov=False', 'momentum=0.9,nesterov=False'
+# The matched-step pass: 0.99999 at the rate giving 0.9's lr/(1-m).
+HI_MATCHED = 'momentum=0.99999,nesterov=False,learning_rate=1e-06'
 
 
 def _row(loss_end, val_last, climbed=(0.0,) * 5, reversals=(0.1,) * 5,
          ups=(0.05,) * 5, lowest=(15.0,) * 5, worse=None):
   return {'train loss @end': loss_end, 'val acc @last': val_last,
           'climbed': climbed, 'reversals': reversals, 'ups': ups,
-          'lowest @ep': lowest,
+          'lowest @ep': lowest, 'gain @end': [0.0012] * 5,
           'loss/uniform': worse or [x / 2.3026 for x in loss_end]}
 
 
@@ -36,19 +38,28 @@ CLIMBED_ROW = _row([2.69, 2.45, 2.93, 2.61, 2.77],
 
 
 def _two(high, status_high=(DONE,) * 5, usual=USUAL_ROW,
-         status_usual=(DONE,) * 5):
-  return claims.fabricate({USUAL: usual, HI: high},
-                          status={USUAL: list(status_usual),
-                                  HI: list(status_high)})
+         status_usual=(DONE,) * 5, matched=None, status_matched=(DONE,) * 5):
+  """0.9 and 0.99999 at the configured rate; 0.99999 at the matched step
+  as `matched` (default: like `high`)."""
+  return claims.fabricate(
+      {USUAL: usual, HI: high, HI_MATCHED: matched or high},
+      status={USUAL: list(status_usual), HI: list(status_high),
+              HI_MATCHED: list(status_matched if matched else status_high)})
 
 
 def _grid(accs, collapsed=()):
-  """Heavy-ball momenta with the given last-epoch val accuracies."""
+  """Heavy-ball momenta with the given last-epoch val accuracies, each at
+  the matched step (0.9 at the configured rate), and the same at the
+  configured rate."""
   table, status = {}, {}
   for m, acc in accs.items():
-    name = f'momentum={m},nesterov=False'
-    table[name] = _row([0.3] * 5, acc)
-    status[name] = [COLLAPSED] * 5 if m in collapsed else [DONE] * 5
+    names = [f'momentum={m},nesterov=False']
+    if m != 0.9:
+      names.append(f'momentum={m},nesterov=False,'
+                   f'learning_rate={0.1 * (1 - m):.6g}')
+    for name in names:
+      table[name] = _row([0.3] * 5, acc)
+      status[name] = [COLLAPSED] * 5 if m in collapsed else [DONE] * 5
   return claims.fabricate(table, status=status)
 
 
@@ -60,9 +71,14 @@ BASE = {0: [0.833, 0.831, 0.836, 0.830, 0.834],
         0.99999: [0.102, 0.098, 0.106, 0.100, 0.103]}
 
 CASES = {
-    0: {'supported': _two(SLOW_ROW),
-        'contradicted': _two(SAME_ROW),
-        'regime': _two(CLIMBED_ROW, status_high=[COLLAPSED] * 5)},
+    # Slow convergence, judged at the matched step: slower than 0.9, or as
+    # fast; regime: the matched arm's loss climbed away.
+    0: {'supported': _two(CLIMBED_ROW, status_high=[COLLAPSED] * 5,
+                          matched=SLOW_ROW),
+        'contradicted': _two(CLIMBED_ROW, status_high=[COLLAPSED] * 5,
+                             matched=SAME_ROW),
+        'regime': _two(SLOW_ROW, matched=CLIMBED_ROW,
+                       status_matched=[COLLAPSED] * 5)},
     1: {'supported': _two(SLOW_ROW),
         'contradicted': _two(SAME_ROW),
         'regime': _two(CLIMBED_ROW, status_high=[COLLAPSED] * 5)},
