@@ -3,7 +3,9 @@ models, a slice of Fashion-MNIST), checked for exit status, the printed
 table, the verdicts on the notes' claims, the findings record (and that
 FINDINGS.md builds from it), the files, and numbers within sane bounds.
 """
+import contextlib
 import glob
+import io
 import json
 import math
 import os
@@ -12,8 +14,8 @@ import re
 import numpy as np
 import pytest
 
-from conftest import (assert_one_line_error, member_dir, run_cli,
-                      run_script, verdict_lines)
+from conftest import (assert_one_line_error, member_dir, run_script,
+                      verdict_lines)
 from dlexp import claims, findings
 
 TINY = ['--dataset=synthetic', '--config.model.depth=2',
@@ -361,12 +363,21 @@ def _smoke(name, tmp_path, extra=()):
   verdicts = {q: v for _, q, v in verdict_lines(proc.stdout)}
   records = os.listdir(os.path.join(workdir, 'findings'))
   assert [r for r in records if r.startswith(name)], records
-  refused = run_cli(['-m', 'dlexp.findings', workdir], timeout=TIMEOUT_S)
-  assert refused.returncode == 2 and 'smoke-size' in refused.stderr
-  built = run_cli(['-m', 'dlexp.findings', workdir, '--allow_smoke'],
-                  timeout=TIMEOUT_S)
-  assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
+  code, _, err = _findings(workdir)
+  assert code == 2 and 'smoke-size' in err
+  code, out, _ = _findings(workdir, '--allow_smoke')
+  assert code == 0 and f'experiments/{name}.py' in out
   return proc.stdout, workdir, verdicts
+
+
+def _findings(*args):
+  """(exit status, stdout, stderr) of findings.main in process: the
+  command itself is tested in test_findings.py, and a new interpreter per
+  script cost seconds each."""
+  out, err = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    code = findings.main(list(args))
+  return code, out.getvalue(), err.getvalue()
 
 
 def _all_decided(verdicts, n):
@@ -493,9 +504,8 @@ def _smoke_checked(name, tmp_path, claims, extra=()):
   with open(records[0]) as f:
     record = json.load(f)
   assert record['size'] == 'smoke' and len(record['claims']) == claims
-  built = run_cli(['-m', 'dlexp.findings', workdir, '--allow_smoke'],
-                  timeout=TIMEOUT_S)
-  assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
+  code, out, _ = _findings(workdir, '--allow_smoke')
+  assert code == 0 and f'experiments/{name}.py' in out
   return rows, proc.stdout, workdir, record
 
 

@@ -1,13 +1,15 @@
 """The ablation suite III scripts at their smoke size, as CI runs them:
 exit status, the table's rows, every claim with a verdict, the findings
 record and FINDINGS.md built from it, and numbers within sane bounds."""
+import contextlib
 import glob
+import io
 import json
 import os
 
 import pytest
 
-from conftest import (assert_one_line_error, run_cli, run_script,
+from conftest import (assert_one_line_error, run_script,
                       verdict_lines)
 from dlexp import claims, findings
 
@@ -28,9 +30,12 @@ def run(name, tmp_path, *extra):
   with open(records[0]) as f:
     record = json.load(f)
   assert len(record['claims']) == len(verdicts) and record['size'] == 'smoke'
-  built = run_cli(['-m', 'dlexp.findings', workdir, '--allow_smoke'],
-                  timeout=120)
-  assert built.returncode == 0 and f'experiments/{name}.py' in built.stdout
+  # In process: `python -m dlexp.findings` as a command is tested in
+  # test_experiments.py; a new interpreter per script cost seconds each.
+  built = io.StringIO()
+  with contextlib.redirect_stdout(built):
+    assert findings.main([workdir, '--allow_smoke']) == 0
+  assert f'experiments/{name}.py' in built.getvalue()
   return out, workdir, table(out), verdicts
 
 

@@ -62,6 +62,21 @@ def test_smoke_records_are_refused_unless_asked(tmp_path, capsys):
   assert '[smoke size: not evidence]' in out
 
 
+def test_the_module_command_refuses_smoke_and_builds_with_allow_smoke(
+    tmp_path):
+  # The one test of `python -m dlexp.findings` as a command; the scripts'
+  # smoke tests call findings.main in process.
+  from conftest import run_cli  # pylint: disable=g-import-not-at-top
+  ev = fabricated.CASES[0]['supported']
+  workdir, _ = _record(tmp_path, ev, size='smoke', verdicts=claims.evaluate(
+      findings.load_script('elu_vs_relu').CLAIMS, ev))
+  refused = run_cli(['-m', 'dlexp.findings', workdir], timeout=120)
+  assert refused.returncode == 2 and 'smoke-size' in refused.stderr
+  built = run_cli(['-m', 'dlexp.findings', workdir, '--allow_smoke'],
+                  timeout=120)
+  assert built.returncode == 0 and 'experiments/elu_vs_relu.py' in built.stdout
+
+
 def test_write_keeps_the_records_and_rejudge_rebuilds_the_same(tmp_path):
   ev = fabricated.CASES[0]['supported']
   verdicts = claims.evaluate(findings.load_script('elu_vs_relu').CLAIMS, ev)
