@@ -36,11 +36,9 @@ the layer's units), before training (@init) and at the last epoch (@end):
 - layers, width: the net's hidden layers and units per layer (the claims
   need at least 20 layers; the tolerance below is read from the width);
 - inputs per feature: 1 where the run's inputs were standardized per input
-  feature (each pixel with its own training mean and std), 0 otherwise;
-  read from the run's config (data.standardize) and dlexp.data's rule
-  (data.train_statistics: one mean and std per channel, so one for all 784
-  pixels of a grayscale image: 0 for every run this library can make
-  today).
+  feature (each pixel with its own training mean and std:
+  data.per_feature, this script's default), 0 otherwise (one mean and std
+  per channel, dlexp's default); read from the run's config.
 
 The claims are Klambauer et al.'s (their abstract), not the notes' (the notes
 never name SELU), and are reported apart from the notes' claims, 5 seeds.
@@ -53,10 +51,12 @@ differ), and it is not farther from it than the first fifth (by more than
 1/sqrt(width), half the tolerance): at initialization, and after training
 at the smallest learning rate of the grid, where SELU must train above
 chance (the larger rates are stated beside it). Both assume the paper's
-premise, inputs standardized per feature, as a precondition: the library
-standardizes with one mean and std for all pixels, so the mean image
-shifts each first-layer unit's mean, and these two claims are not decided
-on such runs ("regime not reached"). An existence claim: SELU beats ReLU +
+premise, inputs standardized per feature, as a precondition: this script
+sets data.per_feature (each pixel its own training mean and std; a pixel
+that is constant in training keeps its scale); with one mean and std for
+all pixels (--config.data.per_feature=False) the mean image shifts each
+first-layer unit's mean, and these two claims are not decided on such runs
+("regime not reached"). An existence claim: SELU beats ReLU +
 He at some learning rate, in test accuracy by a point or in fewer seeds
 collapsed to chance (Fisher; Holm over the cases; ReLU + batch norm stated
 beside), where the SELU net is at the fixed point at initialization (the
@@ -83,7 +83,6 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from dlexp import ablation, analysis, claims, cli, report
-from dlexp import data as data_lib
 from dlexp.errors import ConfigError
 
 # Each contrast: the config fields of its one trial.
@@ -104,7 +103,7 @@ SCRIPT = cli.define_flags(
     full={'epochs': 20, 'seeds': 5, 'config.model.depth': 50,
           'config.model.width': 256, 'config.data.train_limit': 0},
     config={'model.depth': 50, 'model.width': 64,
-            'data.train_limit': 10000})
+            'data.train_limit': 10000, 'data.per_feature': True})
 _CONTRASTS = SCRIPT.list_flag(
     'contrasts', list(CONTRASTS),
     f'Trials besides SELU and ReLU: {", ".join(CONTRASTS)}; empty = none.')
@@ -185,22 +184,13 @@ def _fifth_deviation(epoch_of, last: bool):
 
 def _per_feature(run) -> Optional[float]:
   """1 where the run's inputs were standardized per input feature (each
-  feature its own training mean and std, as Klambauer et al. assume), else
-  0: data.standardize from the run's config, and the number of statistics
-  dlexp.data's standardization (data.train_statistics) takes for the run's
-  input shape against the number of input features."""
+  feature its own training mean and std, as Klambauer et al. assume:
+  data.standardize and data.per_feature in the run's config), else 0."""
   flat = run.config.get('config', {})
-  if 'data.standardize' not in flat or 'data.name' not in flat:
+  if 'data.standardize' not in flat:
     return None
-  if not flat['data.standardize']:
-    return 0.0
-  data_cfg = data_lib.defaults()
-  for key in ('name', 'resize', 'channels'):
-    if f'data.{key}' in flat:
-      data_cfg[key] = flat[f'data.{key}']
-  shape = tuple(data_lib.input_shape(data_cfg))
-  mean, _ = data_lib.train_statistics(np.zeros((2,) + shape, np.float32))
-  return float(np.size(mean) == int(np.prod(shape)))
+  return float(bool(flat['data.standardize'])
+               and bool(flat.get('data.per_feature', False)))
 
 
 MEAN_INIT, STD_INIT, LAST_INIT = _columns('init', lambda r: 0)

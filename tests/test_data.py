@@ -269,6 +269,26 @@ def test_load_raw_gives_the_stored_arrays(tmp_path, no_system_copy):
     data.load_raw('MNIST1D')
 
 
+def test_per_feature_standardization(tmp_path, no_system_copy):
+  # Each pixel its own training mean and std (Klambauer et al.'s premise);
+  # a pixel constant in training (here pixel [0, 0], the marker) keeps its
+  # scale instead of dividing by zero; validation uses the train statistics.
+  write_fashion(tmp_path / 'd', n_train=40, n_test=10)
+  ds = data.load(cfg(data_dir=str(tmp_path / 'd'), val_size=8,
+                     per_feature=True))
+  assert ds.mean.shape == ds.std.shape == (28, 28, 1)
+  flat = ds.train_x.reshape(len(ds.train_x), -1)
+  varying = flat.std(0) > 0
+  np.testing.assert_allclose(flat.mean(0), 0, atol=1e-5)
+  np.testing.assert_allclose(flat.std(0)[varying], 1, rtol=1e-4)
+  assert float(ds.std[0, 0, 0]) == 1.0  # constant pixel: scale kept
+  per_channel = data.load(cfg(data_dir=str(tmp_path / 'd'), val_size=8))
+  assert per_channel.mean.shape == ()
+  with pytest.raises(ConfigError, match='data.per_feature=True needs '
+                     'data.standardize=True'):
+    data.validate(cfg(per_feature=True, standardize=False))
+
+
 def test_nowhere_error_lists_every_place(tmp_path, no_system_copy):
   cache = data.cache_dir('fashion_mnist')
   write_fashion(cache)

@@ -86,6 +86,9 @@ def defaults() -> ml_collections.ConfigDict:
                               # min(5000, 10% of train); 0 = none.
   c.split_seed = 0  # Fixes the train/validation permutation.
   c.standardize = True  # Standardize with mean/std of the training split only.
+  c.per_feature = False  # With standardize: each input feature (pixel, step)
+                         # its own training mean and std (Klambauer et al.
+                         # 2017); False = one per channel.
   c.download = False  # Network access (download) only when True.
   c.train_limit = 0  # 0 = all; else the first N train examples after the
                      # split.
@@ -149,9 +152,12 @@ def validate(cfg) -> None:
          f'data.data_dir={cfg.data_dir!r} not allowed with data.name='
          f'{cfg.name!r}: that dataset is generated and reads no files; leave '
          'data.data_dir unset')
-  for key in ('standardize', 'download'):
+  for key in ('standardize', 'download', 'per_feature'):
     value = getattr(cfg, key)
     _check(isinstance(value, bool), f'data.{key}={value!r} must be a bool')
+  _check(cfg.standardize or not cfg.per_feature,
+         'data.per_feature=True needs data.standardize=True (it says how to '
+         'standardize)')
   check_classes(tuple(cfg.classes))
   check_training_changes(cfg)
   _check(cfg.cv_folds == 0 or cfg.cv_folds >= 2,

@@ -182,10 +182,12 @@ def _stat_view(x: np.ndarray) -> np.ndarray:
   return x.reshape(-1, 1)
 
 
-def train_statistics(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-  """(mean, std) of x, float32, shape () or (C,); accumulated in float64
-  chunk by chunk (two passes, so no cancellation and no float64 copy)."""
-  rows = _stat_view(x)
+def train_statistics(x: np.ndarray, per_feature: bool = False
+                     ) -> Tuple[np.ndarray, np.ndarray]:
+  """(mean, std) of x, float32, shape () or (C,), or with `per_feature`
+  x.shape[1:] (one per input feature); accumulated in float64 chunk by
+  chunk (two passes, so no cancellation and no float64 copy)."""
+  rows = x.reshape(len(x), -1) if per_feature else _stat_view(x)
   n = len(rows)
   total = np.zeros(rows.shape[1], np.float64)
   for start in range(0, n, _CHUNK_ROWS):
@@ -198,7 +200,9 @@ def train_statistics(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   std = np.sqrt(sq / max(n, 1))
   # A constant channel would divide by zero; leave its scale alone.
   std = np.where(std > 1e-12, std, 1.0)
-  if rows.shape[1] == 1:
+  if per_feature:
+    mean, std = mean.reshape(x.shape[1:]), std.reshape(x.shape[1:])
+  elif rows.shape[1] == 1:
     mean, std = mean[0], std[0]
   return np.asarray(mean, np.float32), np.asarray(std, np.float32)
 
@@ -247,7 +251,8 @@ def _standardize(xs: Dict[str, np.ndarray], data_cfg
   (mean, std) when data_cfg.standardize (else mean 0, std 1), makes the
   splits read-only and returns (mean, std)."""
   if data_cfg.standardize:
-    mean, std = train_statistics(xs['train'])
+    mean, std = train_statistics(xs['train'],
+                                 getattr(data_cfg, 'per_feature', False))
   else:
     channels = _stat_view(xs['train'][:0]).shape[1]
     shape = (channels,) if channels > 1 else ()
