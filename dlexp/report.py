@@ -625,6 +625,7 @@ def _edge_marks(ax, edge: Sequence[tuple]) -> None:
   if not edge:
     return
   top = ax.set_ylim(ax.get_ylim())[1]
+  _include_x(ax, [x for x, _, _ in edge])
   stacks: Dict[float, List[tuple]] = {}
   for x, marker, color in edge:
     stack = stacks.setdefault(x, [])
@@ -633,6 +634,21 @@ def _edge_marks(ax, edge: Sequence[tuple]) -> None:
                           units='points')
       stack.append((marker, color))
       _mark(ax, x, top, marker, color, clip_on=False, transform=shift)
+
+
+def _include_x(ax, xs: Sequence[float]) -> None:
+  """Widens the x range to hold `xs` (a seed with no finite value at an x
+  no line reaches, e.g. a learning rate where every seed diverged: its
+  mark would sit outside the axes, beside the legend)."""
+  lo, hi = ax.get_xlim()
+  if min(xs) >= lo and max(xs) <= hi:
+    return
+  if ax.get_xscale() == 'log' and min(xs) > 0:
+    lo, hi = min(lo, min(xs) / 1.5), max(hi, max(xs) * 1.5)
+  else:
+    pad = 0.05 * ((max(hi, max(xs)) - min(lo, min(xs))) or 1.0)
+    lo, hi = min(lo, min(xs) - pad), max(hi, max(xs) + pad)
+  ax.set_xlim(lo, hi)
 
 
 def _finish(ax, marks: set) -> None:

@@ -169,6 +169,9 @@ def test_sweep_marks_diverged_and_unreached_seeds_apart_and_keeps_zero():
   assert list(line.get_xdata()) == [0.0, 0.01, 0.1]
   assert line.get_label() == 'mean over seeds (n=1-2 per point, 1 diverged)'
   assert _marks(ax, 'x') == [(3.0, ax.get_ylim()[1], line.get_color())]
+  # ... inside the x range, though no line reaches lr 3 (it sat beside the
+  # legend, outside the axes)
+  assert ax.get_xlim()[0] <= 3.0 <= ax.get_xlim()[1]
   assert ax.get_ylabel() == 'train loss @end (nats)'
   assert 'train loss @end against optimizer.learning_rate' in (
       ax.get_title())
