@@ -133,6 +133,7 @@ SCRIPT = cli.define_flags(
             'diagnostics.every_epochs': 0},
     smoke={'epochs': 2, 'seeds': 2, 'rates': ['0', '0.3', '0.5'],
            'shapes': ['2x32', '3x16'], 'sweep_widths': ['8', '32'],
+           'sweep_impls': ['none'],
            'config.data.train_limit': 1024, 'config.data.val_size': 500,
            'config.data.test_limit': 1000},
     full={'epochs': 120, 'seeds': 10})
