@@ -49,8 +49,11 @@ def test_second_process_reuses_the_compiled_programs(tmp_path):
   written = _entries(cache)
   assert len(written) >= 4  # init, epoch, evaluation, after-epoch
   warm = _train(tmp_path / 'b', str(cache))
-  assert _entries(cache) == written  # every program came from the cache
-  assert warm < cold
+  # Every program came from the cache: a miss would have written an entry.
+  # (Compile times are not compared: a timing flips on a loaded machine;
+  # benchmarks/bench_compile.py measures them.)
+  assert _entries(cache) == written
+  assert cold > 0 and warm > 0
 
 
 def test_off_writes_nothing(tmp_path):
