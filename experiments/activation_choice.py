@@ -113,7 +113,7 @@ def _log_ratio_init(run) -> Optional[float]:
   return None if ratio is None or ratio <= 0 else float(np.log10(ratio))
 
 
-TEST = report.DEFAULT_COLUMNS[1]
+TEST = report.default_column('test acc')
 # The mean training loss over the first epoch's steps (each step's batch
 # loss, averaged): the area under the early training curve, step by step.
 LOSS_EP1 = report.at_epoch('train_loss', 1, 'train loss ep1', '.3f')
@@ -125,7 +125,7 @@ RATIO_INIT = report.Column('log10 L1/Ln @init', _log_ratio_init, '.2f')
 def columns(target: float):
   return (TEST, LOSS_EP1, epochs_to(target), MEAN_INIT, MEAN_END,
           report.Column('act std @end', _std_end, '.3f'), RATIO_INIT,
-          report.DEFAULT_COLUMNS[3])
+          report.default_column('wall s'))
 
 
 def epochs_to(target: float) -> report.Column:

@@ -176,7 +176,7 @@ def columns(plans, owner):
                         spread=False, exact=True),
           report.Column('published examples', lambda r: row(r).examples,
                         ',.0f', spread=False, exact=True),
-          PARAMS, report.DEFAULT_COLUMNS[3])
+          PARAMS, report.default_column('wall s'))
 
 
 # -- claims ------------------------------------------------------------------

@@ -223,7 +223,7 @@ def _train_test_gap(run):
 # the last epoch's values.
 TRAIN = report.final('clean_train_accuracy', 'train acc')
 GAP = report.Column('train-test gap', _train_test_gap, '.4f')
-OVERFIT_COLUMNS = (TRAIN, VAL, TEST, GAP, report.DEFAULT_COLUMNS[3])
+OVERFIT_COLUMNS = (TRAIN, VAL, TEST, GAP, report.default_column('wall s'))
 STEPS_HEADER = re.compile(r'steps to (\S+)$')
 TRAINS_HEADER = re.compile(r'trains \(val >= (\S+)\)$')
 
@@ -237,7 +237,7 @@ def columns(target: float, threshold: float):
       report.final('bn_gamma_mean', 'gamma', '.3f'),
       report.final('bn_gamma_std', 'gamma sd', '.3f'),
       report.final('bn_beta_mean', 'beta', '.3f'),
-      report.DEFAULT_COLUMNS[3])
+      report.default_column('wall s'))
 
 
 # The script's own settings (its flags): run()'s keywords.

@@ -226,7 +226,7 @@ STEPS = report.Column(f'steps to {TARGET_ERROR:.0%} train err',
 def columns(budget: float):
   return (PARAMS, MFLOPS, REF_PARAMS, REF_GFLOPS, RATE, VAL, TEST,
           report.at_seconds('val_accuracy', budget, f'val acc @{budget:.1f}s'),
-          STEPS, report.DEFAULT_COLUMNS[3])
+          STEPS, report.default_column('wall s'))
 
 
 # -- claims ------------------------------------------------------------------

@@ -124,15 +124,15 @@ DENSE_PREFIX = 'head_'  # the CNN's dense head layers (head_dense1, head_act1)
 
 PARAMS = report.Column('params', lambda r: r.final('params'), ',.0f',
                        spread=False, exact=True)
-VAL, TEST = report.DEFAULT_COLUMNS[0], report.DEFAULT_COLUMNS[1]
+VAL, TEST = report.default_column('val acc'), report.default_column('test acc')
 GAIN = report.still_gaining('val_accuracy', PLATEAU_EPOCHS)
 PROBE_INPUT = report.final('probe_input', 'probe input', '.4f')
 PROBE = {n: report.final(f'probe_{n}', f'probe {n}', '.4f')
          for n in PROBE_LAYERS}
 PROBE_INIT = {n: report.final(f'probe_{n}_init', f'probe {n} @init', '.4f')
               for n in PROBE_LAYERS}
-COLUMNS = (PARAMS, VAL, TEST, report.DEFAULT_COLUMNS[2], GAIN,
-           report.DEFAULT_COLUMNS[3])
+COLUMNS = (PARAMS, VAL, TEST, report.default_column('best epoch'), GAIN,
+           report.default_column('wall s'))
 PROBE_COLUMNS = COLUMNS[:-1] + (PROBE_INPUT,) + tuple(PROBE.values()) + \
     tuple(PROBE_INIT.values()) + COLUMNS[-1:]
 

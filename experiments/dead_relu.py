@@ -268,7 +268,7 @@ DIED_L1 = report.Column('died L1', _fate('died', True), '.0f')
 RECOVERED_L1 = report.Column('recovered L1', _fate('recovered', True), '.0f')
 COLUMNS = (TEST, DEAD_INIT, DEAD_EP1, VAL_EP1, DEAD_PEAK, DEAD_END,
            NEVER_POS_END, VAL_GAIN, DIED, RECOVERED, RECOVERED_PCT,
-           STAYED_PCT, DIED_L1, RECOVERED_L1, report.DEFAULT_COLUMNS[3])
+           STAYED_PCT, DIED_L1, RECOVERED_L1, report.default_column('wall s'))
 
 
 # -- finding trials ------------------------------------------------------------

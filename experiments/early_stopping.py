@@ -75,7 +75,6 @@ patience 0 with the last epoch's parameters (the no-restore columns):
 from typing import Optional, Sequence
 
 from dlexp import ablation, analysis, claims, cli, report
-from dlexp.errors import DlexpError
 
 SCRIPT = cli.define_flags(
     'early_stopping', model='mlp', epochs=40, seeds=5,
@@ -167,11 +166,11 @@ COLUMNS = (
     _RUN,
     report.Column('saved', _epochs_saved, '.1f'),
     _STOP,
-    report.DEFAULT_COLUMNS[2],  # best epoch
+    report.default_column('best epoch'),  # best epoch
     _STOP_GAP,
     _RISE,
     _ACC, _ACC_LAST, _GAIN, _LOSS, _LOSS_LAST, _GAP, _GAP_LAST,
-    report.DEFAULT_COLUMNS[3],
+    report.default_column('wall s'),
 )
 
 # Margins: the smallest effect that matters, fixed before any number is seen.

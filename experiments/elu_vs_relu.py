@@ -58,13 +58,15 @@ def _at_end(key: str, header: str) -> report.Column:
 _DEAD = _at_end('diag/dead_fraction', 'dead @end')
 _INACTIVE = _at_end('diag/inactive_fraction', 'inactive @end')
 _NEVER_POSITIVE = _at_end('diag/never_positive_fraction', 'never-positive @end')
-COLUMNS = report.DEFAULT_COLUMNS[:3] + (
+_USUAL = tuple(map(report.default_column,
+                   ('val acc', 'test acc', 'best epoch')))
+COLUMNS = _USUAL + (
     _DEAD, _INACTIVE, _NEVER_POSITIVE,
-    report.DEFAULT_COLUMNS[3],
+    report.default_column('wall s'),
 )
 
 
-VAL, TEST = report.DEFAULT_COLUMNS[0], report.DEFAULT_COLUMNS[1]
+VAL, TEST = report.default_column('val acc'), report.default_column('test acc')
 CHANCE = 0.1  # Fashion-MNIST's 10 classes
 
 

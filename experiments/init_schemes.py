@@ -174,15 +174,17 @@ _DISTINCT = report.final('distinct_units', 'distinct units L1', '.0f',
 _SPREAD = report.final('unit_spread', 'spread L1', '.3f')
 _ACT = {p: _act_std(p, label) for p, label in (
     ('first', 'first'), ('middle', 'mid'), ('last', 'last'))}
-COLUMNS = report.DEFAULT_COLUMNS[:3] + tuple(_ACT.values()) + (
+_USUAL = tuple(map(report.default_column,
+                   ('val acc', 'test acc', 'best epoch')))
+COLUMNS = _USUAL + tuple(_ACT.values()) + (
     _DEAD_EP1, _DEAD_END,
     report.at_epoch('diag/never_positive_fraction', 1, 'never-positive @ep1'),
     _DISTINCT, _SPREAD, _VAL_GAIN,
-    report.DEFAULT_COLUMNS[3],
+    report.default_column('wall s'),
 )
 
 
-VAL, TEST = report.DEFAULT_COLUMNS[0], report.DEFAULT_COLUMNS[1]
+VAL, TEST = report.default_column('val acc'), report.default_column('test acc')
 CHANCE = 0.1  # Fashion-MNIST's 10 classes
 TRAINED = CHANCE + 0.1  # val acc of a seed that learned: 2x chance
 # The initializers that draw every weight independently ('constant' draws one

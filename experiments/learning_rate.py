@@ -133,7 +133,7 @@ def columns(target: float):
       _DROP, steps_to('val_accuracy', target, f'{STEPS_PREFIX}{target:g}'),
       _VAL_LAST, report.final('test_accuracy', 'test acc'),
       report.final('diverged_epoch', 'NaN @ep', '.1f'),
-      report.DEFAULT_COLUMNS[3],
+      report.default_column('wall s'),
   )
 
 

@@ -113,25 +113,28 @@ _CLEAN, _NOISY = 'regression, clean targets', 'regression, training outliers'
 # Epochs trained, beside the best (validation) epoch: a run whose best
 # epoch is its last was still improving (the convergence preconditions).
 EPOCHS_RUN = report.final('epochs_run', 'epochs run', '.1f')
-BEST, RAN = report.DEFAULT_COLUMNS[2].header, EPOCHS_RUN.header
+BEST, RAN = report.default_column('best epoch').header, EPOCHS_RUN.header
 
 CLASS_COLUMNS = (
     report.final('test_accuracy', 'test acc'),
     report.final('ece', 'ECE'),
     report.final('confidence', 'confidence'),
-    report.DEFAULT_COLUMNS[2], EPOCHS_RUN, report.DEFAULT_COLUMNS[3])
+    report.default_column('best epoch'), EPOCHS_RUN,
+    report.default_column('wall s'))
 IMBALANCE_COLUMNS = (
     report.final('test_accuracy', 'test acc'),
     report.final('balanced_accuracy', 'balanced acc'),
     report.final('minority_recall', 'minority recall'),
     report.final('majority_recall', 'majority recall'),
     report.final('ece', 'ECE'),
-    report.DEFAULT_COLUMNS[2], EPOCHS_RUN, report.DEFAULT_COLUMNS[3])
+    report.default_column('best epoch'), EPOCHS_RUN,
+    report.default_column('wall s'))
 REGRESSION_COLUMNS = (
     report.final('test_mae', 'test MAE'),
     report.final('test_mse', 'test MSE'),
     report.final('val_loss', 'val loss'),
-    report.DEFAULT_COLUMNS[2], EPOCHS_RUN, report.DEFAULT_COLUMNS[3])
+    report.default_column('best epoch'), EPOCHS_RUN,
+    report.default_column('wall s'))
 
 
 def balanced_weights(num_classes: int, minority, ratio: float):

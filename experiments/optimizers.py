@@ -201,7 +201,8 @@ def _epochs_to(target: float) -> report.Column:
 def columns(target: float, epochs: int):
   return (_epochs_to(target), _val_at(_notes_epoch(epochs)),
           report.LAST_VAL, report.final('test_accuracy', 'test acc'),
-          _LOSS_END, report.DEFAULT_COLUMNS[2], report.DEFAULT_COLUMNS[3])
+          _LOSS_END, report.default_column('best epoch'),
+          report.default_column('wall s'))
 
 
 _LOSS_END = report.last('train_loss', 'train loss @end')

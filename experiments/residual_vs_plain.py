@@ -134,8 +134,8 @@ VAL_ERR = report.Column('val err @end',
 PARAMS = report.Column('params', lambda r: r.final('params'), ',.0f',
                        spread=False)
 COLUMNS = (PARAMS, TRAIN_ERR, TRAIN_LOSS, DROP,
-           TEST_ERR, VAL_ERR, report.DEFAULT_COLUMNS[2],
-           report.DEFAULT_COLUMNS[3])
+           TEST_ERR, VAL_ERR, report.default_column('best epoch'),
+           report.default_column('wall s'))
 
 
 # -- claims -------------------------------------------------------------------

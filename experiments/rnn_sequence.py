@@ -90,8 +90,8 @@ VAL = report.final('val_accuracy', 'val acc')
 TEST = report.final('test_accuracy', 'test acc')
 TRAIN = report.final('clean_train_accuracy', 'train acc')
 AFTER_BEST = report.Column('after best', _after_best, '.1f')
-COLUMNS = (VAL, TEST, TRAIN, report.DEFAULT_COLUMNS[2], AFTER_BEST,
-           report.DEFAULT_COLUMNS[3])
+COLUMNS = (VAL, TEST, TRAIN, report.default_column('best epoch'), AFTER_BEST,
+           report.default_column('wall s'))
 
 CHANCE = 0.1  # MNIST-1D's 10 classes
 # 0.02 test accuracy (20 of MNIST-1D's 1,000 test sequences), about one

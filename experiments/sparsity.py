@@ -103,7 +103,7 @@ COLUMNS = (
     report.final('size_ratio', 'size ratio', '.2f', exact=True),
     _percent('act_zero_train', 'act zero % train'),
     _percent('act_zero_inference', 'act zero % inference'),
-    report.DEFAULT_COLUMNS[3],
+    report.default_column('wall s'),
 )
 
 

@@ -120,11 +120,11 @@ def _grad(position: str):
 RATIO_INIT = report.Column('log10 L1/Ln @init', _log_ratio(lambda r: 0), '.2f')
 RATIO_END = report.Column('log10 L1/Ln @end', _log_ratio(_last_epoch), '.2f')
 COLUMNS = (
-    report.DEFAULT_COLUMNS[1], RATIO_INIT, RATIO_END,
+    report.default_column('test acc'), RATIO_INIT, RATIO_END,
     report.Column('L1 grad @init', _grad('first'), '.1e'),
     report.Column('Ln grad @init', _grad('last'), '.1e'),
     report.at_epoch('diag/saturated_fraction', 0, 'saturated @init'),
-    report.DEFAULT_COLUMNS[3],
+    report.default_column('wall s'),
 )
 
 def _depth(run):
@@ -140,7 +140,7 @@ COLUMNS = COLUMNS[:-1] + (LAYERS, COLUMNS[-1])
 
 
 # -- claims --------------------------------------------------------------------
-TEST = report.DEFAULT_COLUMNS[1]
+TEST = report.default_column('test acc')
 CHANCE = 0.1  # Fashion-MNIST's 10 classes
 TRAINS = CHANCE + 0.1  # "trains above chance": mean test accuracy at least
 DEEP = 10  # "deep networks": at least this many hidden layers
