@@ -155,10 +155,10 @@ class Verdict:
     con = [pc for _, pc in pairs if math.isfinite(pc)]
     if self.mode in ('any', 'some'):
       finite = [p for p in sup if math.isfinite(p)]
-      every_con = [pc for _, pc in pairs]  # 'some' fails only if all do
+      # 'some' is contradicted only when every case is: the largest p.
+      every = self.mode == 'some' and con and len(con) == len(pairs)
       return ((min(finite) if finite else math.nan),
-              max(every_con) if self.mode == 'some' and every_con and all(
-                  map(math.isfinite, every_con)) else math.nan)
+              max(con) if every else math.nan)
     best_con = min(con) if con else math.nan
     return (max(sup) if sup and all(map(math.isfinite, sup)) else math.nan,
             best_con)
@@ -358,9 +358,14 @@ class Evidence:
     None if there is none."""
     for name in self.trials:
       given = _axes(self.table[name])
-      if all(k in given and _same(given[k], v) for k, v in overrides.items()):
+      if all(k in given and same(given[k], v) for k, v in overrides.items()):
         return name
     return None
+
+  def axes(self, trial: str) -> Dict[str, Any]:
+    """The trial's axis values, by the config path's last part and by the
+    whole path."""
+    return _axes(self.table[self.need(trial)])
 
   def trial(self, **overrides) -> str:
     """As find(), but a trial this grid lacks is MissingTrial."""
@@ -376,7 +381,7 @@ class Evidence:
       given = {k.split('.')[-1]: v
                for k, v in self.table[name].get('overrides', {}).items()}
       if set(given) == set(overrides) and all(
-          _same(given[k], v) for k, v in overrides.items()):
+          same(given[k], v) for k, v in overrides.items()):
         return name
     raise MissingTrial(f'no trial with exactly {_kv(overrides)}')
 
@@ -560,7 +565,8 @@ def _evidence(data: Dict[str, Any]) -> Evidence:
   return Evidence(data)  # written before the order was kept
 
 
-def _same(a, b) -> bool:
+def same(a, b) -> bool:
+  """Axis values equal: numbers within float rounding, others exactly."""
   if isinstance(a, (int, float)) and isinstance(b, (int, float)):
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
   return a == b

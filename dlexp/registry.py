@@ -32,6 +32,12 @@ def closest(name: str, choices) -> Optional[str]:
   return match[0] if match else None
 
 
+def did_you_mean(name: str, choices) -> str:
+  """" (did you mean 'x'?)" with the closest choice, or '' if none is near."""
+  hint = closest(name, choices)
+  return f' (did you mean {hint!r}?)' if hint else ''
+
+
 class Registry:
   """Maps names to objects; unknown names give a one-line error with a hint."""
 
@@ -49,9 +55,8 @@ class Registry:
 
   def get(self, name: str) -> Any:
     if name not in self._items:
-      hint = closest(name, self._items)
-      hint = f' (did you mean {hint!r}?)' if hint else ''
-      raise ConfigError(f'unknown {self.kind} {name!r}{hint}; '
+      raise ConfigError(f'unknown {self.kind} {name!r}'
+                        f'{did_you_mean(name, self._items)}; '
                         f'allowed: {", ".join(sorted(self._items))}')
     return self._items[name]
 

@@ -40,7 +40,7 @@ import ml_collections
 
 from dlexp.errors import ConfigError
 from dlexp import tree_paths
-from dlexp.registry import closest
+from dlexp.registry import did_you_mean
 
 TRACED = ('reg.l1', 'reg.l2', 'reg.prune_sparsity')
 
@@ -74,9 +74,8 @@ def defaults() -> ml_collections.ConfigDict:
 
 def _choice(path: str, value: str, allowed) -> None:
   if value not in allowed:
-    hint = closest(value, allowed)
-    hint = f' (did you mean {hint!r}?)' if hint else ''
-    raise ConfigError(f'unknown {path} {value!r}{hint}; '
+    raise ConfigError(f'unknown {path} {value!r}'
+                      f'{did_you_mean(value, allowed)}; '
                       f'allowed: {", ".join(allowed)}')
 
 

@@ -251,12 +251,6 @@ def _overrides(ev: claims.Evidence, trial: str) -> Dict[str, Any]:
           for k, v in ev.table[trial].get('overrides', {}).items()}
 
 
-def _same(a, b) -> bool:
-  if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-  return a == b
-
-
 def _trial(ev: claims.Evidence, init: str, bias: float, arm: str = DEEP,
            **number) -> str:
   """The trial of an arm (the shallow arm's set model.hidden) with exactly
@@ -267,7 +261,7 @@ def _trial(ev: claims.Evidence, init: str, bias: float, arm: str = DEEP,
     given = _overrides(ev, t)
     shallow = given.pop('hidden', None) is not None
     if shallow == (arm == SHALLOW) and set(given) == set(want) and all(
-        _same(given[k], v) for k, v in want.items()):
+        claims.same(given[k], v) for k, v in want.items()):
       return t
   shown = ', '.join(f'{k}={v}' for k, v in want.items())
   raise claims.MissingTrial(f'no {arm} trial with exactly {shown}')
@@ -290,7 +284,7 @@ def _numbered(ev: claims.Evidence, init: str, field: str, arm: str = DEEP,
     if ('hidden' in given) == (arm == SHALLOW):
       given.pop('hidden', None)
       if set(given) == {'kernel_init', field, 'bias_init'} and (
-          given['kernel_init'] == init and _same(given['bias_init'], bias)):
+          given['kernel_init'] == init and claims.same(given['bias_init'], bias)):
         out.append((float(given[field]), t))
   return out
 

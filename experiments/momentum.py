@@ -184,24 +184,15 @@ def _heavy(ev: claims.Evidence, m: float) -> str:
 def _matched(ev: claims.Evidence, m: float) -> str:
   """The heavy-ball trial with momentum `m` of the matched-step pass (its
   learning rate gives lr/(1-m) of momentum 0.9); 0.9's own is _heavy."""
-  if _same(m, USUAL):
+  if claims.same(m, USUAL):
     return _heavy(ev, m)
   for name in ev.trials:
-    given = _given(ev, name)
+    given = ev.axes(name)
     if ('learning_rate' in given and not given.get('nesterov', False)
-        and _same(given.get('momentum'), m)):
+        and claims.same(given.get('momentum'), m)):
       return name
   raise claims.MissingTrial(f'no matched-step trial for momentum {m:g} '
                             '(--matched_step)')
-
-
-def _given(ev: claims.Evidence, name: str):
-  return {k.split('.')[-1]: v
-          for k, v in ev.table[name].get('overrides', {}).items()}
-
-
-def _same(a, b) -> bool:
-  return a is not None and math.isclose(float(a), float(b), rel_tol=1e-9)
 
 
 def _name(m: float) -> str:
@@ -212,7 +203,7 @@ def _heavy_momenta(ev: claims.Evidence):
   """The heavy-ball momenta of the grid, in table order."""
   out = []
   for name in ev.trials:
-    given = _given(ev, name)
+    given = ev.axes(name)
     if ('momentum' in given and not given.get('nesterov', False)
         and 'learning_rate' not in given):
       out.append(float(given['momentum']))

@@ -31,7 +31,7 @@ from dlexp.data.splits import (AUTO_VAL_SIZE, check_classes,
                                resolve_val_size, split_indices,
                                train_statistics)
 from dlexp.errors import ConfigError
-from dlexp.registry import Registry, closest
+from dlexp.registry import Registry, did_you_mean
 
 __all__ = ('AUTO_VAL_SIZE', 'DATASETS', 'Dataset', 'DatasetSpec', 'RawData',
            'cache_dir', 'defaults', 'from_arrays', 'input_shape', 'load',
@@ -205,9 +205,8 @@ def load_raw(name: str = 'fashion_mnist', **fields) -> RawData:
   cfg.name = name
   for key, value in fields.items():
     if key not in cfg:
-      hint = closest(key, list(cfg))
-      hint = f' (did you mean {hint!r}?)' if hint else ''
-      raise ConfigError(f'unknown data field {key!r}{hint}; allowed: '
+      raise ConfigError(f'unknown data field {key!r}'
+                        f'{did_you_mean(key, list(cfg))}; allowed: '
                         f'{", ".join(sorted(cfg))}')
     cfg[key] = value
   validate(cfg)
