@@ -762,6 +762,19 @@ def _against_bound(x: Sample, bound: float, sign: int, what: str,
                 p_con)
 
 
+
+def less_overfitting(gap: Sample, gap_without: Sample, test: Sample,
+                     test_without: Sample, gap_margin: float,
+                     keep_margin: float) -> Verdict:
+  """A remedy prevents overfitting: a smaller train - val accuracy gap than
+  without it (beyond `gap_margin`) AND test accuracy not worse by more
+  than `keep_margin` ('and'): a gap closed by underfitting is not
+  overfitting prevented."""
+  return across([
+      ('gap', less(gap, gap_without, gap_margin, 'train - val accuracy gap')),
+      ('test accuracy', not_worse(test, test_without, keep_margin,
+                                  'test accuracy'))], 'and')
+
 # -- claims -------------------------------------------------------------------
 _OPS = {'>=': operator.ge, '>': operator.gt, '<=': operator.le,
         '<': operator.lt}

@@ -157,13 +157,9 @@ def _regularizers_help(pev: claims.PartEvidence) -> claims.Verdict:
   Holm). The same reading as 004 G3 and G10 (overfitting_remedies)."""
   name0 = 'no regularization'
   gap0, acc0 = _arm(pev, PLAIN, GAP, name0), _arm(pev, PLAIN, TEST, name0)
-  verdict = claims.across([(name, claims.across([
-      ('gap', claims.less(_arm(pev, name, GAP), gap0, GAP_MARGIN,
-                          'train - val accuracy gap')),
-      ('test accuracy', claims.not_worse(_arm(pev, name, TEST), acc0,
-                                         KEEP_MARGIN, 'test accuracy'))],
-                                                    'and'))
-                           for name in REGULARIZERS], 'all')
+  verdict = claims.across([(name, claims.less_overfitting(
+      _arm(pev, name, GAP), gap0, _arm(pev, name, TEST), acc0, GAP_MARGIN,
+      KEEP_MARGIN)) for name in REGULARIZERS], 'all')
   return verdict.with_note(_chosen_l2(pev))
 
 

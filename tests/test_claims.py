@@ -130,6 +130,19 @@ def test_across_any_is_an_existence_claim():
       claims.INCONCLUSIVE
 
 
+def test_less_overfitting_needs_the_gap_and_the_test_accuracy():
+  small, big = _s([0.01, 0.012, 0.011, 0.009, 0.01]), _s(
+      [0.05, 0.052, 0.049, 0.051, 0.05])
+  same, worse = _s([0.85, 0.851, 0.849, 0.85, 0.852]), _s(
+      [0.82, 0.821, 0.819, 0.82, 0.822])
+  assert claims.less_overfitting(small, big, same, same, 0.01,
+                                 0.005).verdict == claims.SUPPORTED
+  # The gap closed by underfitting: test accuracy 3 points down.
+  closed = claims.less_overfitting(small, big, worse, same, 0.01, 0.005)
+  assert closed.verdict == claims.CONTRADICTED
+  assert 'contradicted in test accuracy' in closed.evidence
+
+
 def test_across_some_fails_only_where_every_case_fails():
   assert claims.across([('a', I), ('b', S)], 'some').verdict == \
       claims.SUPPORTED
