@@ -60,14 +60,13 @@ From Python: `run(size='smoke')`, or `run(config, workdir, momenta=[0.9])`.
 The claims are decided on the heavy-ball trials (Nesterov rows are shown for
 comparison), on the last epoch, never the restored best:
 
-- "very slow convergence": momentum 0.99999 at the matched step against
-  0.9, the last epoch's training loss (after the same number of steps),
-  Welch test with a 0.05-nat margin, every seed counted. At the same
-  asymptotic step only the time to accumulate the gradients (~1/(1-m)
-  steps) differs, which is the notes' stated cause; at one rate for both,
-  0.99999's step reaches 1,000 and it diverges (the divergence claim). It is
-  judged where the matched arm's loss never climbed away or went
-  non-finite;
+- "very slow convergence": momentum 0.99999 against 0.9 at one rate, the
+  last epoch's training loss (after the same number of steps), Welch test
+  with a 0.05-nat margin, judged only where every 0.99999 seed keeps
+  converging (slow convergence presupposes convergence); otherwise
+  "inconclusive: regime not reached", and the divergence claim counts
+  them. The matched-step arm (rate 1e-6) is shown, not judged: there the
+  slowness follows from arithmetic (its step after T steps is about lr T);
 - "overshooting ... bouncing back and forth around it" (an existence
   claim): the share of loss changes that reverse direction, 0.99999 against
   0.9, in the same regime (near the minimum, not climbing away);
@@ -252,33 +251,16 @@ def _last_epoch(ev: claims.Evidence, m: float) -> str:
 
 
 def _slow(ev: claims.Evidence) -> claims.Verdict:
-  """At the same asymptotic step lr/(1-m) as momentum 0.9 (the matched
-  pass), so that only the time it takes to accumulate differs, slower
+  """With both arms converging at one learning rate (the regime), slower
   convergence is a higher training loss after the same number of steps
-  (the last epoch); every seed counted (a slow run may still be near
-  chance: that is the claim)."""
-  t = _matched(ev, HIGH)
+  (the last epoch). The matched-step arm is not judged here: there its
+  slowness follows from arithmetic (its step after T steps is about lr T,
+  a hundredth of 0.9's), so that test could not fail."""
   return claims.greater(
-      ev.sample(t, _LOSS_END, f'{_name(HIGH)} at the matched step',
-                keep_collapsed=True),
+      ev.sample(_heavy(ev, HIGH), _LOSS_END, _name(HIGH)),
       ev.sample(_heavy(ev, USUAL), _LOSS_END, _name(USUAL)),
       margin=SLOW_MARGIN, fmt='.3f',
-      what='training loss of the last epoch (the same number of steps)'
-  ).with_note(f'gain @end of {_name(HIGH)} at the matched step: '
-              + claims.describe(ev.sample(t, _GAIN, keep_collapsed=True)
-                                .values, '.3g'))
-
-
-def _keeps_falling(m: float) -> claims.Requirement:
-  """The matched arm's loss never climbed away or went non-finite: slow,
-  not failing (what the divergence claim counts)."""
-  return claims.requires(
-      f'{_name(m)} at the matched step keeps converging: share of seeds '
-      f'whose training loss climbed over {CLIMB:g}x its lowest or went '
-      'non-finite (climbed)',
-      lambda ev: [1.0 if v is None else v
-                  for v in ev.column(_matched(ev, m), _CLIMBED)],
-      '<=', 0.0)
+      what='training loss of the last epoch (the same number of steps)')
 
 
 def _bouncing(ev: claims.Evidence) -> claims.Verdict:
@@ -352,15 +334,14 @@ CLAIMS = (
         '(e.g., 0.99999) ... resulting in a very slow convergence to the '
         'minimum of the loss function',
         tested_as='last-epoch training loss (after the same number of '
-        f'steps), momentum {HIGH:g} against {USUAL:g}, both at the same '
-        'asymptotic step lr/(1-m) (0.1 by default: learning rate 1e-6 for '
-        f'{HIGH:g}), so that only the time to accumulate the gradients '
-        '(about 1/(1-m) steps) differs; at one learning rate for both '
-        f'(0.01), {HIGH:g} takes steps of up to 1,000 and diverges (the '
-        'divergence claim); Welch test with a '
-        f'{SLOW_MARGIN:g}-nat margin, every seed counted, judged where its '
-        f'loss keeps falling ({SETTING})',
-        rule=_slow, regime=(_keeps_falling(HIGH), _trains(USUAL))),
+        f'steps), momentum {HIGH:g} against {USUAL:g} at one learning rate, '
+        f'Welch test with a {SLOW_MARGIN:g}-nat margin, judged only where '
+        f'every {HIGH:g} seed keeps converging (slow convergence presupposes '
+        'convergence); at the learning rate matched to 0.9\'s asymptotic '
+        'step (1e-6) the slowness follows from arithmetic (its step after '
+        'T steps is about lr T), so that arm is shown in the table, not '
+        f'judged ({SETTING})',
+        rule=_slow, regime=_converges(HIGH) + (_trains(USUAL),)),
     claims.Claim(
         '003 Q5', 'This can lead to overshooting the minimum and bouncing '
         'back and forth around it',
