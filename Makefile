@@ -30,7 +30,7 @@ demo: install data
 # have at 0 and after_epoch has no cond, 343 s with the install; 2026-12-07,
 # with the statistics and rule tests: 252.5 s, 4m40s with the install). A
 # third worker on the 2 cores: 323 s, each test 1.5x slower. 2026-12-07,
-# 1,177 tests, fresh clone, empty compilation cache: 327-349 s (5m52s-6m16s
+# 1,178 tests, fresh clone, empty compilation cache: 327-357 s (5m52s-6m26s
 # with the install); -n 3: 348 s, and a timing check flipped under the load.
 test: install data
 	$(PY) -m pytest -n 2 --dist worksteal tests
