@@ -204,12 +204,18 @@ class Verdict:
     """The result a summary row shows: its own, or that of the case whose
     p-value is the verdict's p (the case that decides it), so that the
     effect, interval and p of a row belong together."""
+    return self.shown_case()[1]
+
+  def shown_case(self) -> Tuple[str, Optional[stats.Result]]:
+    """(which case, its result) for `shown()`: the deciding case's name,
+    nested names joined by ' / ' ('' for a verdict's own result), so that
+    a row whose effect is one part of a combination says which part."""
     if self.result is not None or not self.cases:
-      return self.result
+      return '', self.result
     target = self.p
     parts = [v for _, v in self._adjusted()]  # p's at this level
     if not parts:
-      return None
+      return '', None
 
     def distance(i):
       ps = [x for x in parts[i].summary() if math.isfinite(x)]
@@ -217,8 +223,10 @@ class Verdict:
           if math.isfinite(target) else min(ps, default=math.inf)
 
     # The deciding case as it was built (a combination's own cases carry
-    # p's adjusted within it, which its own shown() compares).
-    return self.cases[min(range(len(parts)), key=distance)][1].shown()
+    # p's adjusted within it, which its own shown_case() compares).
+    name, case = self.cases[min(range(len(parts)), key=distance)]
+    inner, result = case.shown_case()
+    return (f'{name} / {inner}' if inner else name), result
 
 
 def _nan_big(p: float) -> float:
@@ -864,13 +872,13 @@ def _judge(claim: Claim, evidence: Any, alpha_: float) -> Dict[str, Any]:
     return dict(out, verdict=INCONCLUSIVE, evidence=f'not in this grid: {e}')
   except Exception as e:  # pylint: disable=broad-except
     return dict(out, verdict=ERROR, evidence=f'{type(e).__name__}: {e}')
-  shown = verdict.shown()
+  part, shown = verdict.shown_case()
   out.update(verdict=verdict.verdict, evidence=verdict.evidence,
              form=verdict.form, p=_finite_or_none(verdict.p), regime_ok=True)
   if shown is not None:
     out.update(test=shown.test, effect=_finite_or_none(shown.effect),
                ci=[_finite_or_none(x) for x in shown.ci], n=list(shown.n),
-               mde=_finite_or_none(shown.mde))
+               mde=_finite_or_none(shown.mde), shown_case=part)
   return out
 
 

@@ -341,11 +341,9 @@ def validate(config) -> None:
   data.validate(config.data)
   distributed.validate(config.distributed)
   num_train = data.DATASETS.get(config.data.name).num_train
-  _check(config.data.cv_folds or data.resolve_val_size(
-      config.data.val_size, num_train) >= 1,
-         f'data.val_size={config.data.val_size} must be >= 1 (or '
-         f'{data.AUTO_VAL_SIZE} = auto): validation metrics drive early '
-         'stopping and the best-epoch choice')
+  if not config.data.cv_folds and data.resolve_val_size(
+      config.data.val_size, num_train) == 0:
+    _check_no_validation_needed(config)
   model_config.validate(config.model)
   optim.validate(config.optimizer)
   optim.validate_schedule(config.schedule)
@@ -374,6 +372,21 @@ def validate_against_data(config, dataset, num_devices: int) -> None:
     value = get(config, path)
     _check(value in allowed, f'{path}={value!r} is not a logged metric; '
            f'allowed: {", ".join(allowed)}')
+
+
+def _check_no_validation_needed(config) -> None:
+  """data.val_size=0 trains on the whole training split (as papers that
+  report the last step do) and logs no validation metrics, so nothing may
+  watch one: early stopping and reduce-on-plateau need a train_* metric."""
+  watched = [('early_stopping.monitor', config.early_stopping.monitor)]
+  if config.schedule.name == 'plateau':
+    watched.append(('schedule.plateau_monitor',
+                    config.schedule.plateau_monitor))
+  for path, value in watched:
+    _check(not value.startswith('val_'),
+           f'{path}={value!r} watches the validation split, and '
+           'data.val_size=0 leaves none; allowed without one: a train_* '
+           'metric (e.g. train_loss), or data.val_size >= 1')
 
 
 def member_values(axes: Dict[str, Iterable]) -> Dict[str, list]:

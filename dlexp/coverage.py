@@ -18,7 +18,9 @@ from typing import Dict, List, Sequence, Tuple
 from dlexp import findings
 
 # (label, the question in a few words). 002 opens with a copy of 000's
-# questions; its own (assignment 6) are Q1-Q7 and the practical assignment.
+# questions (its "Assignment No.: 7", labelled as 000's); its own,
+# "Assignment No.: 6", are labelled A6 Q1-Q7 and A6 PA (the practical
+# assignment), so that no label names two questions of the file.
 QUESTIONS: Tuple[Tuple[str, str], ...] = (
     ('000 Q1', 'What is a dead ReLU, and why does it occur?'),
     ('000 Q2', 'What is dropout; how does it prevent overfitting?'),
@@ -29,14 +31,14 @@ QUESTIONS: Tuple[Tuple[str, str], ...] = (
     ('001 Q7', 'How to choose the number of layers and neurons'),
     ('001 Q8', 'Transfer learning: when is it beneficial?'),
     ('001 Q9', 'Loss functions and how to select one'),
-    ('002 Q1', 'The purpose of batch normalization'),
-    ('002 Q2', 'Batch norm\'s two steps: normalization, scale/shift'),
-    ('002 Q3', 'Batch norm\'s gamma and beta'),
-    ('002 Q4', 'AlexNet\'s contribution'),
-    ('002 Q5', 'VGG\'s filter size'),
-    ('002 Q6', 'GoogLeNet\'s inception module'),
-    ('002 Q7', 'ResNet\'s innovation for deep networks'),
-    ('002 PA', 'Practical assignment: VGG16 and ResNet50 on CIFAR-10'),
+    ('002 A6 Q1', 'The purpose of batch normalization'),
+    ('002 A6 Q2', 'Batch norm\'s two steps: normalization, scale/shift'),
+    ('002 A6 Q3', 'Batch norm\'s gamma and beta'),
+    ('002 A6 Q4', 'AlexNet\'s contribution'),
+    ('002 A6 Q5', 'VGG\'s filter size'),
+    ('002 A6 Q6', 'GoogLeNet\'s inception module'),
+    ('002 A6 Q7', 'ResNet\'s innovation for deep networks'),
+    ('002 A6 PA', 'Practical assignment: VGG16 and ResNet50 on CIFAR-10'),
     ('003 Q1', 'Same-value weights drawn with He initialization?'),
     ('003 Q2', 'Bias terms initialized to 0?'),
     ('003 Q3', 'Three advantages of ELU over ReLU'),
@@ -71,7 +73,7 @@ QUESTIONS: Tuple[Tuple[str, str], ...] = (
 WHY_NOT: Dict[str, str] = {
     '004 K1': 'a definition: the model is built and checked by '
               'tests/test_api.py (dlexp.Sequential / fit)',
-    '002 Q4': 'historical statements (AlexNet introduced LRN, ReLU, '
+    '002 A6 Q4': 'historical statements (AlexNet introduced LRN, ReLU, '
               'dropout, GPUs), not effects; Krizhevsky et al. 2012\'s own '
               'claims that LRN lowers the error (Section 3.3) and that ReLU '
               'nets train several times faster than tanh nets (Section 3.1) '

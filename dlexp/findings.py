@@ -161,7 +161,8 @@ HOW_TO_READ = (
     'the margin, counts of seeds that diverged, stuck or collapsed by '
     'Fisher\'s exact test; a verdict needs p < α ({alpha}). A claim over '
     'several cases adjusts its p-values by Holm; "depends" needs one case '
-    'significantly for and one significantly against. q is the '
+    'significantly for and one significantly against; its row shows the '
+    'effect of the case that decides it, named in brackets. q is the '
     'Benjamini-Hochberg q-value over every p on this page. "Inconclusive" '
     'means no effect larger than the detectable effect (the smallest one '
     'these seeds detect with 80% power) was found, not that there is none; '
@@ -179,6 +180,8 @@ def _stat_cells(c: Dict[str, Any], q: Optional[float]) -> List[str]:
   ci = c.get('ci') or [None, None]
   effect = (f'{_fmt(c.get("effect"))} [{_fmt(ci[0])}, {_fmt(ci[1])}]'
             if c.get('effect') is not None else 'n/a')
+  if c.get('shown_case') and c.get('effect') is not None:
+    effect += f' ({c["shown_case"]})'  # the deciding part of a combination
   p = c.get('p')
   pq = 'n/a' if p is None else f'{_p(p)} ({_p(q)})'
   n = '/'.join(str(x) for x in c.get('n') or []) or 'n/a'

@@ -27,10 +27,11 @@ activation and depth is its own compiled program (seeds vmapped). Columns:
 - ep to <target>: first epoch whose validation accuracy reaches --target
   (seeds that never do are left out of the mean: the cell says how many
   seeds it covers); shown, not used by a claim;
-- abs act mean @init, @end: the mean over the hidden layers of |mean
-  activation| (over a fixed probe of 512 validation images and all units of
-  the layer), before training and at the last epoch: how far from zero mean
-  the layers' outputs are;
+- unit abs mean @init, @end: per hidden unit, |its mean activation| over a
+  fixed probe of 512 validation images, averaged over the layer's units and
+  then over the hidden layers, before training and at the last epoch: how
+  far from zero mean the units' outputs are (per unit, so that units with
+  large means of both signs cannot cancel in a layer-wide mean);
 - act std @end: the same average of the activations' standard deviation;
 - log10 L1/Ln @init: log10 of the first hidden layer's gradient norm over
   the last one's, before training (-2: the first layer gets 1% of the last
@@ -94,8 +95,8 @@ DENSE = r'dense\d+'  # the hidden layers' kernels (the logits excluded)
 
 def _abs_mean(epoch_of):
   def value(run) -> Optional[float]:
-    means = analysis.layer_values(run, 'act_mean', epoch_of(run), ACTS)
-    return float(np.mean(np.abs(means))) if means else None
+    means = analysis.layer_values(run, 'unit_abs_mean', epoch_of(run), ACTS)
+    return float(np.mean(means)) if means else None
   return value
 
 
@@ -117,8 +118,8 @@ TEST = report.default_column('test acc')
 # The mean training loss over the first epoch's steps (each step's batch
 # loss, averaged): the area under the early training curve, step by step.
 LOSS_EP1 = report.at_epoch('train_loss', 1, 'train loss ep1', '.3f')
-MEAN_INIT = report.Column('abs act mean @init', _abs_mean(lambda r: 0), '.3f')
-MEAN_END = report.Column('abs act mean @end', _abs_mean(_last_epoch), '.3f')
+MEAN_INIT = report.Column('unit abs mean @init', _abs_mean(lambda r: 0), '.3f')
+MEAN_END = report.Column('unit abs mean @end', _abs_mean(_last_epoch), '.3f')
 RATIO_INIT = report.Column('log10 L1/Ln @init', _log_ratio_init, '.2f')
 
 
@@ -186,7 +187,7 @@ def _act(ev: claims.Evidence, activation: str, depth: int,
 
 # Measured on the untrained network: a seed that later collapsed to chance
 # is as good a measurement there as any other, so it is kept.
-AT_INIT = ('abs act mean @init', 'log10 L1/Ln @init')
+AT_INIT = ('unit abs mean @init', 'log10 L1/Ln @init')
 
 
 def _arm(ev, activation: str, depth: int, column, name: str = '',
@@ -247,7 +248,8 @@ def _zero_mean(ev: claims.Evidence) -> claims.Verdict:
       cases.append((f'depth {depth} @{label}', claims.less(
           _arm(ev, 'elu', depth, column, 'ELU'),
           _arm(ev, 'relu', depth, column, 'ReLU'), MEAN_MARGIN,
-          '|mean activation|, averaged over the hidden layers', fmt='.3f')))
+          'per-unit |mean activation|, averaged over units and hidden '
+          'layers', fmt='.3f')))
   return claims.across(cases, 'all')
 
 
@@ -401,8 +403,9 @@ CLAIMS = (
     claims.Claim(
         '003 Q3', 'The ELU activation function produces outputs that are '
         'closer to zero mean than ReLU',
-        tested_as='|mean activation| of the hidden layers (over 512 '
-        'validation probe images and the units, averaged over the layers), '
+        tested_as='per-unit |mean activation| of the hidden layers (each '
+        'unit\'s mean over 512 validation probe images, its absolute value '
+        'averaged over the units, then over the layers), '
         'ELU against ReLU, before and after training, at each depth '
         f'({_SETTING}; '
         'both with He normal initialization, derived for ReLU, not ELU); '

@@ -68,25 +68,25 @@ from its header, and each has a checked precondition):
   batch norm also changes the optimization, so a gap can shrink because
   the training set is fitted less; the verdict's note splits the gap's
   change into train and test accuracy;
-- 002 Q1 "overall performance": test accuracy, each variant at its best
+- 002 A6 Q1 "overall performance": test accuracy, each variant at its best
   swept rate, higher with batch norm by half a point in every model (the
   4-epoch parts and the overfitting parts);
 - 004 G7 "higher learning rates": per seed, the largest swept rate at which
   the MLP still trains, higher with batch norm; only where the sweep
   reaches rates at which no normalization fails;
-- 002 Q1 "training stability": seeds that fail to train at the other
+- 002 A6 Q1 "training stability": seeds that fail to train at the other
   initial scales (an all-or-nothing outcome: Fisher's exact test on the
   counts), fewer with batch norm;
-- 002 Q2 learnable gamma and beta "make the model converge faster": steps
+- 002 A6 Q2 learnable gamma and beta "make the model converge faster": steps
   to the target, learned against frozen gamma and beta, each at its best
   swept rate, fewer when learned in the MLP and the CNN; only where both
   reach the target in most seeds (read at epoch ends: the runner evaluates
   once per epoch, so a difference under an epoch's steps cannot show);
-- 002 Q3 gamma and beta: learned ones give a higher test accuracy than
+- 002 A6 Q3 gamma and beta: learned ones give a higher test accuracy than
   ones frozen at 1 and 0, each net trained from scratch at its best rate
   (what resetting them after training costs is shown beside: it measures
   how much the net adapted to them, not whether learning them helps);
-- 002 Q2 the normalization step: per batch, mean within 0.05 of 0 and
+- 002 A6 Q2 the normalization step: per batch, mean within 0.05 of 0 and
   variance within 0.05 of 1.
 
   python experiments/batch_norm.py                        # defaults below
@@ -404,7 +404,7 @@ def _faster(pev: claims.PartEvidence) -> claims.Verdict:
   return claims.across(cases, 'all')
 
 
-# 002 Q2: learnable gamma and beta make the model converge faster
+# 002 A6 Q2: learnable gamma and beta make the model converge faster
 def _learnable_faster(pev: claims.PartEvidence) -> claims.Verdict:
   """Steps to the target validation accuracy, batch norm with learned
   gamma and beta against frozen ones (1 and 0), each at its best swept
@@ -457,7 +457,7 @@ def _sweep_edges(pev: claims.PartEvidence, end: int) -> float:
   return _share(ev, trial, header, lambda v: v == 1.0)
 
 
-# 002 Q1: stability
+# 002 A6 Q1: stability
 def _gain_trials(ev: claims.Evidence, norm: str):
   out = [t for t in ev.trials if 'init_gain' in _axes(ev, t)
          and _axes(ev, t).get('norm') == norm]
@@ -495,7 +495,7 @@ def _baseline_trains(pev: claims.PartEvidence) -> float:
   return _share(ev, trial, header, lambda v: v == 1.0)
 
 
-# 002 Q3 and 002 Q2: the batch-norm net at its best rate
+# 002 A6 Q3 and 002 A6 Q2: the batch-norm net at its best rate
 def _bn_trains(pev: claims.PartEvidence) -> float:
   """The lower, over the models, of the batch-norm net's mean validation
   accuracy at its best rate (every seed counted)."""
@@ -639,7 +639,7 @@ def _regularizes(pev: claims.PartEvidence) -> claims.Verdict:
                         for p, ev in _overfit_parts(pev)], 'any')
 
 
-# 002 Q1: overall performance
+# 002 A6 Q1: overall performance
 # Half a point of test accuracy: the smallest gain that matters.
 PERFORMANCE_MARGIN = 0.005
 
@@ -717,7 +717,7 @@ CLAIMS = (
                     'every arm compared trains (the lowest mean validation '
                     'accuracy)', _arms_train(_overfit_parts), '>=', 0.5))),
     claims.Claim(
-        '002 Q1', 'Batch norm. layers help improving model overall '
+        '002 A6 Q1', 'Batch norm. layers help improving model overall '
         'performance',
         tested_as='proxy: Fashion-MNIST; test accuracy, batch norm (before '
         'the activation) against none, each at its best swept rate by '
@@ -731,7 +731,7 @@ CLAIMS = (
             'every arm compared trains (the lowest mean validation '
             'accuracy)', _arms_train(_all_parts), '>=', 0.5),)),
     claims.Claim(
-        '002 Q1', 'boosting training stability',
+        '002 A6 Q1', 'boosting training stability',
         tested_as=f'{_PROXY}: seeds of the MLP that fail to train (diverge '
         'or end below 0.5 validation accuracy) at initial weight scales '
         'other than He\'s, pooled over the scales, without against with '
@@ -741,7 +741,7 @@ CLAIMS = (
             'no normalization trains at its best rate with He\'s scale '
             '(share of seeds)', _baseline_trains, '>=', 0.8),)),
     claims.Claim(
-        '002 Q2', 'learnable hyperparameters `gamma` and `beta` that finds '
+        '002 A6 Q2', 'learnable hyperparameters `gamma` and `beta` that finds '
         'the optimal scale and shift value of the normalized batch which '
         'makes the model converge faster',
         tested_as=f'{_PROXY}: training steps until the validation accuracy '
@@ -755,7 +755,7 @@ CLAIMS = (
             'both arms reach the target in most seeds (the lowest share of '
             'seeds)', _arms_reach_target(('batch', 'frozen')), '>=', 0.8),)),
     claims.Claim(
-        '002 Q3', 'Gamma ... and beta ... enable the model to decide the '
+        '002 A6 Q3', 'Gamma ... and beta ... enable the model to decide the '
         'optimal scale and shift',
         tested_as=f'{_PROXY}: test accuracy with gamma and beta learned '
         'against frozen at 1 and 0 (train.freeze), each trained from '
@@ -769,7 +769,7 @@ CLAIMS = (
             'the batch-norm nets train (the lower mean validation accuracy)',
             _bn_trains, '>=', 0.5),)),
     claims.Claim(
-        '002 Q2', 'normalization: trying to get each batch `mean` to `0` and '
+        '002 A6 Q2', 'normalization: trying to get each batch `mean` to `0` and '
         '`variance` to `1` by subtracting the mean from the batch and '
         'deviding by `STD`',
         tested_as='implementation check (the sentence describes what the '

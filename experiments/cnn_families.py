@@ -35,18 +35,18 @@ learn, i.e. their test accuracy is above chance + 0.1; 5 seeds):
 - Krizhevsky et al. 2012 (Section 3.3; outside the notes): "Response
   normalization reduces our top-1 and top-5 error rates by 1.4% and 1.2%":
   test accuracy with LRN above without (Welch, margin 0.005). The notes'
-  002 Q4 ("introduced very early normalization method called local
+  002 A6 Q4 ("introduced very early normalization method called local
   response normalization") states history, not an effect, and is not
   tested;
-- 002 Q5, VGG's 3x3 filters: a stack of 3x3 convs has fewer weights than
+- 002 A6 Q5, VGG's 3x3 filters: a stack of 3x3 convs has fewer weights than
   one (2n+1)x(2n+1) conv of the same receptive field (counted at full
   width on 32x32x3; exact, no spread) AND accuracy not worse by more than
   a point (non-inferiority), both required;
-- 002 Q6, Inception's bottlenecks: fewer FLOPs at full width on 32x32x3
+- 002 A6 Q6, Inception's bottlenecks: fewer FLOPs at full width on 32x32x3
   AND accuracy not worse by more than a point, both required;
 - Krizhevsky et al. 2012 (Section 3.1; outside the notes): "Deep
   convolutional neural networks with ReLUs train several times faster than
-  their equivalents with tanh units". The notes' 002 Q4 ("Was one of the
+  their equivalents with tanh units". The notes' 002 A6 Q4 ("Was one of the
   first models to use ReLU nonlinearities") is history; this is the effect
   behind it. As the paper's Figure 1: training steps until 25% training
   error (the paper's target on CIFAR-10, fixed before any run), SGD with
@@ -60,7 +60,7 @@ learn, i.e. their test accuracy is above chance + 0.1; 5 seeds):
   target are counted, not averaged: every seed of both chosen rates must
   reach it, and each chosen rate must lie inside the sweep (a
   precondition each);
-- 002 Q6, the parallel kernel sizes ("... effectively eliminating the need
+- 002 A6 Q6, the parallel kernel sizes ("... effectively eliminating the need
   for kernel/filter size as a hyperparameter"): the Inception net (1x1,
   3x3 and 5x5 branches side by side) not worse than the best of the same
   net with one kernel size in every module (model.inception_kernels=(k,)
@@ -77,7 +77,7 @@ counts are the designs' own, at the reference shape. A design claim is
 judged only where the proxy keeps the design's saving in the models it
 trains (params, MFLOPs columns: design on below off): on MNIST-1D's 1-D
 convs VGG's stacks hold MORE weights than one larger kernel (the reverse
-of the 2-D count), so there 002 Q5 is 'inconclusive: regime not reached';
+of the 2-D count), so there 002 A6 Q5 is 'inconclusive: regime not reached';
 --dataset=fashion_mnist (2-D convs) reaches it.
 
 Columns added for these: steps to 25% train err (each epoch's mean
@@ -404,7 +404,7 @@ def _relu_faster(ev: claims.Evidence) -> claims.Verdict:
               f'tanh / ReLU {ratio:.2f}x (ratio of geometric means)')
 
 
-# -- parallel kernel sizes (002 Q6) --------------------------------------------
+# -- parallel kernel sizes (002 A6 Q6) --------------------------------------------
 # One point of test accuracy: half the spread between single sizes that
 # makes the size matter (the regime), so a net within it keeps at least
 # half of what choosing the size is worth.
@@ -472,7 +472,7 @@ _PROXY = ('proxy: MNIST-1D (1-D convolutions over 40-step sequences) at a '
           'quarter width instead of ImageNet/CIFAR images')
 
 CLAIMS = (
-    # 002 Q4 ("Introduced very early normalization method called local
+    # 002 A6 Q4 ("Introduced very early normalization method called local
     # response normalization") states history, not an effect: it is not
     # tested. The effect is the paper's own claim, tested here.
     claims.Claim(
@@ -484,7 +484,7 @@ CLAIMS = (
         rule=_lrn_helps, regime=(_trains('alexnet', 'AlexNet'),),
         outside='Krizhevsky et al. 2012'),
     claims.Claim(
-        '002 Q5', 'only 3x3 s=1 p=1 conv filters making scaling the model '
+        '002 A6 Q5', 'only 3x3 s=1 p=1 conv filters making scaling the model '
         'much easier',
         tested_as=f'{_PROXY} for the accuracy; the weights counted at full '
         'width on 32x32x3: VGG-11 with stacks of 3x3 convs against one '
@@ -498,7 +498,7 @@ CLAIMS = (
             _preserves('vgg', PARAMS, 'parameters of the stacked 3x3 '
                        'against the one larger kernel per block'))),
     claims.Claim(
-        '002 Q6', 'used bottleneck layer (filters) to reduce feature map '
+        '002 A6 Q6', 'used bottleneck layer (filters) to reduce feature map '
         'dimensions before any expensive computation layers',
         tested_as=f'{_PROXY} for the accuracy; the FLOPs counted at full '
         'width on 32x32x3: Inception with 1x1 bottlenecks before its 3x3 '
@@ -509,7 +509,7 @@ CLAIMS = (
             _trains('inception', 'Inception'),
             _preserves('inception', MFLOPS, 'FLOPs with 1x1 bottlenecks '
                        'against without'))),
-    # 002 Q4 ("Was one of the first models to use ReLU nonlinearities") is
+    # 002 A6 Q4 ("Was one of the first models to use ReLU nonlinearities") is
     # history; the effect behind it is the paper's own claim.
     claims.Claim(
         'Section 3.1', 'Deep convolutional neural networks with ReLUs train '
@@ -534,7 +534,7 @@ CLAIMS = (
                 _inside_sweep, '>=', 2.0)),
         outside='Krizhevsky et al. 2012'),
     claims.Claim(
-        '002 Q6', 'Inception module ... works by simultaneously calculating '
+        '002 A6 Q6', 'Inception module ... works by simultaneously calculating '
         'multiple/all conv kernel sizes in same level then concatenate them '
         'effectively eliminating the need for kernel/filter size as a '
         'hyperparameter',

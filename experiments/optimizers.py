@@ -4,7 +4,7 @@ A measurement, not a test of the notes: no claim of the notes is decided
 here (CLAIMS is empty). The notes name the optimizer as the algorithm that
 updates the weights (seed 004, Keras Group 2: a definition) and train with
 `SGD(learning_rate=0.001, momentum=.9, nesterov=False)` for 5 epochs (seed
-002's practical assignment: hyperparameter lines, not a claim; 002 PA's
+002's practical assignment: hyperparameter lines, not a claim; 002 A6 PA's
 claims are vgg_cifar_failure's). This trains one MLP (2 hidden ReLU layers
 of 100 units, on 10,000 Fashion-MNIST training images, batch 128) with:
 
@@ -207,7 +207,7 @@ def columns(target: float, epochs: int):
 
 _LOSS_END = report.last('train_loss', 'train loss @end')
 
-# No claim of the notes is tested here: 004 K2 is a definition and 002 PA's
+# No claim of the notes is tested here: 004 K2 is a definition and 002 A6 PA's
 # training setting is hyperparameter lines (its claims are
 # vgg_cifar_failure's). The script measures; it decides nothing.
 CLAIMS = ()

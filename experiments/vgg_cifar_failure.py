@@ -377,7 +377,7 @@ _FAILED = ('seeds at chance or diverged (the table\'s one definition: '
 
 CLAIMS = (
     claims.Claim(
-        '002 PA', 'Our VGG model final results on cifar10 dataset: ... '
+        '002 A6 PA', 'Our VGG model final results on cifar10 dataset: ... '
         'loss= 2.3026132583618164 accuracy= 0.10000000149011612',
         tested_as=f'{_PROXY}: in the notebook\'s setting (raw pixels, '
         'SGD 0.001 momentum 0.9, batch 100) but with Keras\' random Glorot '
@@ -387,7 +387,7 @@ CLAIMS = (
         'Fisher)',
         rule=_vgg_at_chance),
     claims.Claim(
-        '002 PA', 'Our ResNet model final results on cifar10 dataset: ... '
+        '002 A6 PA', 'Our ResNet model final results on cifar10 dataset: ... '
         'accuracy= 0.7361999750137329',
         tested_as=f'{_PROXY}: the ResNet with batch norm in the notebook\'s '
         'setting learns: test accuracy above 0.2 (chance + 0.1), not the '
@@ -411,7 +411,7 @@ CLAIMS = (
         f'first/logits| >= {PROPAGATES:g}: Glorot here) is named in a note',
         rule=_scaling_helps),
     claims.Claim(
-        '002 Q1', 'Batch norm. layers help improving model overall '
+        '002 A6 Q1', 'Batch norm. layers help improving model overall '
         'performance by specifically boosting training stability and '
         'accelerating training process',
         tested_as=f'{_PROXY}: stability only, as {_FAILED}, the notebook\'s '

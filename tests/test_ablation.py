@@ -88,6 +88,18 @@ def test_random_ablation_averages_the_drawn_sets():
   assert out['ablation_random_drop'][0] != out['ablation_random_drop'][1]
 
 
+def test_random_ablation_takes_its_own_fraction():
+  # k = 1 for the top-k, k = 2 random units (any two of three: their mean
+  # drop over the three pairs is (0.5 + 0.25 + 0.25) / 3).
+  out = analysis.unit_ablation_hook(fraction=0.2, draws=600,
+                                    random_fraction=0.6)(context())
+  assert out['ablation_k'][0] == 1 and out['ablation_random_k'][0] == 2
+  assert out['ablation_top_drop'][0] == pytest.approx(0.25)
+  np.testing.assert_allclose(out['ablation_random_drop'], 1 / 3, atol=0.03)
+  with pytest.raises(ConfigError, match='random_fraction=1.5'):
+    analysis.unit_ablation_hook(random_fraction=1.5)
+
+
 def test_unit_ablation_refuses_a_head_it_cannot_read():
   with pytest.raises(ConfigError, match='features @ W'):
     analysis.unit_ablation_hook()(context(scale=0.5))

@@ -69,8 +69,9 @@ CASES = [
     ('unknown_norm', ['--config.model.norm=layer'], "model.norm='layer'"),
     ('unknown_dropout_variant', ['--config.model.dropout=gaussian'],
      "unknown dropout variant 'gaussian'"),
-    ('zero_val_size', ['--config.data.val_size=0'],
-     'data.val_size=0 must be >= 1 (or -1 = auto)'),
+    ('zero_val_size_watched', ['--config.data.val_size=0'],
+     "early_stopping.monitor='val_loss' watches the validation split, and "
+     'data.val_size=0 leaves none'),
     ('val_size_below_auto', ['--config.data.val_size=-2'],
      'data.val_size=-2 must be >= 0, or -1 for auto'),
     ('zero_probe_size', ['--config.diagnostics.probe_size=0'],

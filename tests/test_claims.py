@@ -172,6 +172,8 @@ def test_a_nested_case_shows_its_outer_holm_p_and_its_deciding_test():
   assert f'[nested: contradicted, Holm p{claims._p(p_outer)}]' in \
       outer.evidence  # pylint: disable=protected-access
   assert outer.shown() is C.result
+  assert outer.shown_case() == ('nested / i2', C.result)
+  assert C.shown_case() == ('', C.result)  # a leaf names no case
 
 
 def test_holm_can_undo_a_case_that_is_significant_alone():

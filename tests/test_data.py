@@ -59,7 +59,7 @@ def test_defaults_are_valid_and_have_contract_keys():
       'train_limit', 'test_limit', 'classes', 'cv_folds', 'imbalance_classes',
       'imbalance_ratio', 'target_outliers', 'target_outlier_scale',
       'label_noise', 'scale', 'resize', 'channels', 'permute_pixels',
-      'shuffle_steps', 'per_feature'])
+      'shuffle_steps', 'per_feature', 'train_part'])
   assert (c.name, c.data_dir, c.val_size, c.download) == (
       'fashion_mnist', '', -1, False)
   data.validate(c)

@@ -62,6 +62,14 @@ def test_dead_means_no_output_and_no_gradient(activation, dead,
   assert 'diag/dense1/grad_norm' in d
 
 
+def test_unit_abs_mean_sees_what_the_layer_mean_hides():
+  # Units of constant output -tanh(1), +tanh(1), ...: the layer's mean is
+  # 0, each unit's |mean| is tanh(1).
+  d = _diag('tanh', [-1.0, 1.0, -1.0, 1.0])
+  assert abs(d['diag/act1/act_mean']) < 1e-7
+  assert d['diag/act1/unit_abs_mean'] == pytest.approx(np.tanh(1.0))
+
+
 @pytest.mark.parametrize('activation,bias', [('tanh', -4.0),
                                              ('sigmoid', -8.0)])
 def test_saturated_units(activation, bias):

@@ -446,3 +446,20 @@ def test_diagnostics_every_other_epoch_match_the_every_epoch_ones(tmp_path):
     np.testing.assert_allclose([other[e][k] for k in sorted(other[e])],
                                [every[e][k] for k in sorted(every[e])],
                                rtol=1e-5, atol=1e-7)
+
+
+def test_no_validation_split_trains_on_every_example(tmp_path):
+  # data.val_size=0: the whole training split trains (2,048 examples, 32
+  # steps of 64), validation metrics are NaN, test metrics are measured,
+  # and the monitor must be a training metric.
+  cfg = tiny_config(data__val_size=0, early_stopping__monitor='train_loss',
+                    early_stopping__restore_best=False)
+  (res,) = _run(cfg, {}, tmp_path)
+  assert res['status'] == 'done'
+  assert np.isnan(res['val_loss']) and np.isnan(res['val_accuracy'])
+  assert 0 < res['test_accuracy'] <= 1
+  assert _curve(res, 'step')[-1] == 2 * (2048 // 64)  # 2 epochs of 32
+  with pytest.raises(ConfigError, match="early_stopping.monitor='val_loss' "
+                     'watches the validation split'):
+    _run(tiny_config(data__val_size=0), {}, tmp_path / "refused")
+  assert not (tmp_path / 'refused').exists()  # refused before anything

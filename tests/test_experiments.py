@@ -624,11 +624,11 @@ def test_activation_choice_smoke(tmp_path):
                                             'name=bce,depth=10'}
   for trial, row in rows.items():
     assert 0 <= _mean(row['test acc']) <= 1
-    assert _mean(row['abs act mean @init']) >= 0
+    assert _mean(row['unit abs mean @init']) >= 0
     assert _mean(row['train loss ep1']) > 0
   # ReLU outputs are >= 0, so their mean is positive; tanh is odd.
   mean = lambda a: _mean(
-      rows[f'activation={a},depth=10']['abs act mean @init'])
+      rows[f'activation={a},depth=10']['unit abs mean @init'])
   assert mean('relu') > 0.2 and mean('tanh') < mean('relu')
   # Sigmoid's first-layer gradient share shrinks with depth (the logistic
   # claim's measure), before any training.

@@ -99,7 +99,7 @@ def test_cnn_families(tmp_path):
   assert mean(rows['vgg11,stacked_3x3=False']['params @ref']) == 11_256_970
   for row in rows.values():
     assert mean(row['ex/s']) > 0 and 0 <= mean(row['test acc']) <= 1
-  q6 = verdict_of(verdicts, '002 Q6')  # Inception is not in the smoke grid
+  q6 = verdict_of(verdicts, '002 A6 Q6')  # Inception is not in the smoke grid
   assert 'INCONCLUSIVE' in q6 and 'not in this grid' in q6
   # The smoke nets are at chance, so the regimes fail; the rules still run
   # on the recorded evidence (the columns they read are the table's).
@@ -145,13 +145,17 @@ def test_baselines(tmp_path):
 
 def test_keras_workflow(tmp_path):
   out, _, rows, verdicts = run('keras_workflow', tmp_path)
-  assert list(rows)[:4] == ['no callback', 'l2(0.01)', 'Dropout(0.3)',
-                            'EarlyStopping(patience=3)']
-  best = list(rows)[4]
+  assert list(rows)[:6] == [
+      'no callback', 'l2(0.01)', 'Dropout(0.3)',
+      'L2 sweep (selection seeds),l2=0.002', 'L2 sweep (selection seeds),l2=0.02',
+      'L2 chosen on validation']
+  assert list(rows)[6] == 'EarlyStopping(patience=3)'
+  best = list(rows)[7]
   assert best.startswith('grid best (CV): hidden=8') and rows[best]['runs'] == (
       '2')  # its 2 folds
-  assert list(rows)[-3:] == ['grid best refit', 'random best refit',
-                             'default refit']
+  assert list(rows)[-4:] == ['grid best refit', 'random best refit',
+                             'default refit', 'random point refit']
+  assert rows['random point refit']['runs'] == '2'  # one point per seed
   # The API table: per seed, the loaded model's probabilities are the
   # trained one's exactly (dlexp's save/load: no claim of the notes,
   # tests/test_api.py checks it).
@@ -159,6 +163,17 @@ def test_keras_workflow(tmp_path):
             if line.startswith('| API on the grid best refit |')]
   assert api.split('|')[3].strip() == '0.00e+00 ± 0.00e+00', api
   assert len(verdicts) == 3
+
+
+def test_keras_l2_note_names_the_chosen_strength_and_the_sweep_edge():
+  from fabricated import keras_workflow as fab  # pylint: disable=g-import-not-at-top
+  module = findings.load_script('keras_workflow')
+  (got,) = claims.evaluate([module.CLAIMS[0]], fab.CASES[0]['supported'])
+  assert got['verdict'] == claims.SUPPORTED
+  assert 'L2 arm: dlexp reg.l2 = 0.0002' in got['evidence']
+  assert "the sweep's weakest strength" in got['evidence']
+  # The notes' l2(0.01) costs two points here: shown, not judged.
+  assert "l2(0.01), not chosen, shown only: contradicted" in got['evidence']
 
 
 @pytest.mark.parametrize('name, flags, message', [
@@ -208,5 +223,5 @@ def test_vgg_cifar_failure(tmp_path):
   stuck = mean(vgg['at chance or diverged (fraction of seeds)'])
   # Seeds at chance or diverged, VGG against ResNet (Fisher).
   assert (f'notebook VGG {round(2 * stuck)}/2 at chance or diverged'
-          in verdict_of(verdicts, '002 PA'))
+          in verdict_of(verdicts, '002 A6 PA'))
   assert 'not in this grid' in verdict_of(verdicts, '004 K4')  # --fixes=

@@ -50,6 +50,17 @@ def test_build_shows_the_statistics_and_how_to_read_them(tmp_path):
   assert 'Verdicts: supported 2.' in text
 
 
+def test_a_row_names_the_part_of_a_combination_its_effect_belongs_to():
+  cell = findings._stat_cells(  # pylint: disable=protected-access
+      dict(effect=0.0049, ci=[0.001, 0.009], p=0.01, n=[5, 5], mde=0.003,
+           shown_case='rate 0.5 / test accuracy'), 0.02)[0]
+  assert cell == '+0.0049 [+0.0010, +0.0090] (rate 0.5 / test accuracy)'
+  plain = findings._stat_cells(  # pylint: disable=protected-access
+      dict(effect=0.0049, ci=[0.001, 0.009], p=0.01, n=[5, 5], mde=0.003,
+           shown_case=''), 0.02)[0]
+  assert plain == '+0.0049 [+0.0010, +0.0090]'
+
+
 def test_smoke_records_are_refused_unless_asked(tmp_path, capsys):
   ev = fabricated.CASES[0]['supported']
   workdir, _ = _record(tmp_path, ev, size='smoke', verdicts=claims.evaluate(

@@ -1,6 +1,7 @@
 """Every claim quotes the notes verbatim ('...' elisions only), under the
 notes' own labels: file, then Q<n> (questions), G<n> / K<n> (004's theory
-and Keras groups) or PA (002's practical assignment). Claims from outside
+and Keras groups), or for 002, whose first assignment copies 000's
+questions, A6 Q<n> / A6 PA (its assignment 6 and practical assignment). Claims from outside
 the notes say where they are from instead. Reads ../shared/seeds where
 present; skips elsewhere."""
 import glob
@@ -15,7 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEEDS = os.path.join(os.path.dirname(ROOT), 'shared', 'seeds')
 SCRIPTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(
     os.path.join(ROOT, 'experiments', '*.py')))
-LABEL = re.compile(r'(00[0-4]) (Q\d+|G\d+|K\d+|PA)')
+LABEL = re.compile(r'(00[0-4]) (A6 Q\d+|A6 PA|Q\d+|G\d+|K\d+)')
+A6_START = 'Assignment No.: 6'
 KERAS_START = 'Group 1: Building a Simple Neural Network'
 
 
@@ -65,6 +67,11 @@ def test_quotes_are_the_notes_words(script):
     assert '[' not in claim.quote, f'{script}: bracketed words in a quote'
     assert claim.tested_as, f'{script}: {claim.quote!r} lacks tested_as'
     text = notes(m.group(1))
+    assert (m.group(1) == '002') == m.group(2).startswith('A6'), (
+        f'{script}: {claim.source!r}: 002\'s labels name assignment 6 (A6), '
+        'and only 002\'s')
+    if m.group(1) == '002':
+      text = text[text.index(normalize(A6_START)):]
     if m.group(1) == '004':
       split = text.index(normalize(KERAS_START))
       text = text[:split] if m.group(2)[0] == 'G' else text[split:]

@@ -212,3 +212,34 @@ def test_experiment_script_starts_from_a_saved_model(source, tmp_path):
   assert bad.returncode == 2
   assert bad.stderr.strip() == ("error: init.from_path '/nonexistent' does "
                                 'not exist')
+
+
+@pytest.mark.parametrize('claim, table, failed', [
+    (0, 'regime', 'scratch needs at least 5 evaluations'),
+    (0, 'regime_never', 'every seed of scratch and fine-tuning reaches'),
+    (0, 'regime_knowledge', 'the source carries transferable knowledge'),
+    (1, 'regime', 'the source carries transferable knowledge'),
+    (1, 'regime_floor', 'scratch needs at least 5 evaluations'),
+    (1, 'regime_chance', 'training from scratch learns the target task'),
+    (2, 'regime', 'the source carries transferable knowledge'),
+    (2, 'regime_chance', 'training from scratch learns the target task'),
+    (3, 'regime', 'the random-label source memorised its random labels'),
+    (3, 'regime_learned', 'the random-label source learned nothing'),
+    (4, 'regime', 'the synthetic-domain source learned its own task'),
+    (4, 'regime_knowledge', 'the source carries transferable knowledge'),
+    (5, 'regime', 'full fine-tuning learns the target task'),
+    (5, 'regime_knowledge', 'the source carries transferable knowledge'),
+])
+def test_transfer_claims_stop_at_the_precondition_that_fails(claim, table,
+                                                             failed):
+  """Each fabricated table of tests/fabricated/transfer_learning.py that
+  breaks one precondition stops its claim there, naming it (test_rules
+  checks only the table called 'regime')."""
+  from dlexp import claims, findings  # pylint: disable=g-import-not-at-top
+  from fabricated import transfer_learning as fabricated  # pylint: disable=g-import-not-at-top
+  script = findings.load_script('transfer_learning')
+  (got,) = claims.evaluate([script.CLAIMS[claim]],
+                           fabricated.CASES[claim][table])
+  assert got['verdict'] == claims.INCONCLUSIVE, got
+  assert got['evidence'].startswith('regime not reached'), got
+  assert failed in got['evidence'].split('regime not reached', 1)[1], got

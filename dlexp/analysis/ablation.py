@@ -18,7 +18,7 @@ costs), and every drop is measured on the TEST split: a unit picked and
 scored on the same examples would make the drops look larger by selection.
 """
 import functools
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -121,7 +121,8 @@ def _ranking(val) -> np.ndarray:
   return np.lexsort((logp, acc))  # ascending accuracy, then log-prob
 
 
-def _member(ctx, i, fraction, draws, key) -> Dict[str, float]:
+def _member(ctx, i, fraction, draws, key, random_fraction
+            ) -> Dict[str, float]:
   take = lambda t: jax.tree_util.tree_map(lambda a: a[i], t)
   params = take(ctx.params)
   variables = model_variables(params, take(ctx.batch_stats))
@@ -138,6 +139,7 @@ def _member(ctx, i, fraction, draws, key) -> Dict[str, float]:
   val, test = (s[:2] + (w,) + s[2:] for s in (splits['val'], splits['test']))
   units = w.shape[0]
   k = max(1, int(round(fraction * units)))
+  k_rand = max(1, int(round(random_fraction * units)))
   order = _ranking(val)
   clean = float(ablated_accuracy(*test, jnp.zeros((1, units)))[0])
   single, _ = single_unit_scores(*test)
@@ -145,12 +147,13 @@ def _member(ctx, i, fraction, draws, key) -> Dict[str, float]:
   top[0, order[:1]] = 1.0
   top[1, order[:k]] = 1.0
   top1_acc, topk_acc = np.asarray(ablated_accuracy(*test, jnp.asarray(top)))
-  picks = jax.vmap(lambda kk: jax.random.permutation(kk, units)[:k])(
+  picks = jax.vmap(lambda kk: jax.random.permutation(kk, units)[:k_rand])(
       jax.random.split(key, draws))
   rand = jnp.zeros((draws, units)).at[
       jnp.arange(draws)[:, None], picks].set(1.0)
   drops = clean - np.asarray(single)
   return {'ablation_units': float(units), 'ablation_k': float(k),
+          'ablation_random_k': float(k_rand),
           'ablation_clean_accuracy': clean,
           'ablation_top1_drop': clean - float(top1_acc),
           'ablation_top_drop': clean - float(topk_acc),
@@ -160,7 +163,8 @@ def _member(ctx, i, fraction, draws, key) -> Dict[str, float]:
           'ablation_unit_max_drop': float(drops.max())}
 
 
-def unit_ablation_hook(fraction: float = 0.1, draws: int = 10):
+def unit_ablation_hook(fraction: float = 0.1, draws: int = 10,
+                       random_fraction: Optional[float] = None):
   """Hook: test accuracy lost when units of the last hidden layer are zeroed
   at inference (see the module docstring), per member:
 
@@ -168,15 +172,19 @@ def unit_ablation_hook(fraction: float = 0.1, draws: int = 10):
   - 'ablation_top1_drop': lost by zeroing the one unit ranked most important
     on validation; 'ablation_top_drop': by zeroing the k = round(`fraction`
     x units) top-ranked units together ('ablation_k' = k);
-  - 'ablation_random_drop': by zeroing k random units, the mean over
-    `draws` draws (the member's analysis key);
+  - 'ablation_random_drop': by zeroing round(`random_fraction` x units)
+    random units ('ablation_random_k'; `random_fraction` defaults to
+    `fraction`), the mean over `draws` draws (the member's analysis key);
   - 'ablation_unit_mean_drop' / 'ablation_unit_max_drop': the mean and the
     largest over units of the test accuracy lost by zeroing each alone (the
     max is picked on the test split itself: shown, not for tests).
   """
-  if not 0.0 < fraction < 1.0:
-    raise ConfigError(f'unit ablation fraction={fraction!r}: need 0 < '
-                      'fraction < 1')
+  random_fraction = fraction if random_fraction is None else random_fraction
+  for name, value in (('fraction', fraction),
+                      ('random_fraction', random_fraction)):
+    if not 0.0 < value < 1.0:
+      raise ConfigError(f'unit ablation {name}={value!r}: need 0 < '
+                        f'{name} < 1')
   if not (isinstance(draws, int) and draws >= 1):
     raise ConfigError(f'unit ablation draws={draws!r}: need an int >= 1')
 
@@ -185,7 +193,7 @@ def unit_ablation_hook(fraction: float = 0.1, draws: int = 10):
       raise ConfigError('unit ablation measures on the test split; this '
                         'data has none')
     keys = member_keys(ctx.members)
-    rows = [_member(ctx, i, fraction, draws, keys[i])
+    rows = [_member(ctx, i, fraction, draws, keys[i], random_fraction)
             for i in range(len(ctx.members))]
     return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 

@@ -27,8 +27,8 @@ from dlexp.data import tfds as tfds_data
 from dlexp.data.base import Dataset, DatasetSpec, RawData, cache_dir
 from dlexp.data.arrays import from_arrays
 from dlexp.data.splits import (AUTO_VAL_SIZE, check_classes,
-                               check_training_changes, make_dataset,
-                               resolve_val_size, split_indices,
+                               check_train_part, check_training_changes,
+                               make_dataset, resolve_val_size, split_indices,
                                train_statistics)
 from dlexp.errors import ConfigError
 from dlexp.registry import Registry, did_you_mean
@@ -92,6 +92,12 @@ def defaults() -> ml_collections.ConfigDict:
   c.download = False  # Network access (download) only when True.
   c.train_limit = 0  # 0 = all; else the first N train examples after the
                      # split.
+  c.train_part = ()  # (i, k): only part i of k disjoint random parts of the
+                     # official training split, before data.classes and the
+                     # validation split; one fixed partition for every
+                     # split_seed, so configs with different parts share no
+                     # training or validation example (e.g. a source and a
+                     # target task); empty = all.
   c.test_limit = 0  # 0 = all; else the first N test examples.
   c.cv_folds = 0  # k-fold cross-validation: each member trains on k - 1
                   # folds of the training split and validates on the other
@@ -159,6 +165,7 @@ def validate(cfg) -> None:
          'data.per_feature=True needs data.standardize=True (it says how to '
          'standardize)')
   check_classes(tuple(cfg.classes))
+  check_train_part(tuple(getattr(cfg, 'train_part', ())))
   check_training_changes(cfg)
   _check(cfg.cv_folds == 0 or cfg.cv_folds >= 2,
          f'data.cv_folds={cfg.cv_folds} not allowed; need 0 (off) or >= 2')

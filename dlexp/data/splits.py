@@ -56,6 +56,35 @@ def check_classes(classes) -> None:
                       'or at least two distinct class ids >= 0')
 
 
+def check_train_part(part) -> None:
+  """data.train_part: empty, or (i, k) with k >= 2 and 0 <= i < k."""
+  ok = all(isinstance(v, int) and not isinstance(v, bool) for v in part)
+  if part and not (ok and len(part) == 2 and part[1] >= 2
+                   and 0 <= part[0] < part[1]):
+    raise ConfigError(f'data.train_part={part!r} must be empty (all) or '
+                      '(i, k): part i of k, with k >= 2 and 0 <= i < k')
+
+
+# The partition of data.train_part: one fixed permutation, independent of
+# split_seed, so that parts stay disjoint whatever else differs.
+_PART_SEED = 0x70617274
+
+
+def keep_part(raw: RawData, part) -> RawData:
+  """Only part i of k (`part` = (i, k)) of raw's official training split:
+  a fixed random partition into k parts whose sizes differ by at most one,
+  kept in their original order; the test split is unchanged."""
+  part = tuple(part)
+  if not part:
+    return raw
+  i, k = part
+  n = len(raw.train_y)
+  perm = np.random.default_rng(_PART_SEED).permutation(n)
+  kept = np.sort(np.array_split(perm, k)[i])
+  return RawData(raw.train_x[kept], raw.train_y[kept], raw.test_x,
+                 raw.test_y, raw.class_names)
+
+
 # Random streams of split_seed for the training-split changes.
 _IMBALANCE_STREAM, _OUTLIER_STREAM = 0x696d62, 0x6f7574
 
@@ -266,12 +295,14 @@ def _standardize(xs: Dict[str, np.ndarray], data_cfg
 
 
 def make_dataset(name: str, raw: RawData, data_cfg) -> Dataset:
-  """Keeps data_cfg.classes, then splits, limits, changes the training split
-  (data.imbalance_*, data.target_outliers), converts and standardizes `raw`
-  as `data_cfg` says. Float labels are regression targets (kept as
-  float32; num_classes 0), integer ones class ids (int32)."""
+  """Keeps data_cfg.train_part and data_cfg.classes, then splits, limits,
+  changes the training split (data.imbalance_*, data.target_outliers),
+  converts and standardizes `raw` as `data_cfg` says. Float labels are
+  regression targets (kept as float32; num_classes 0), integer ones class
+  ids (int32)."""
   regression = np.issubdtype(np.asarray(raw.train_y).dtype, np.floating)
   _check_labels(name, raw, data_cfg, regression)
+  raw = keep_part(raw, getattr(data_cfg, 'train_part', ()))
   raw = keep_classes(name, raw, getattr(data_cfg, 'classes', ()))
   transforms.check_raw(name, raw.train_x, data_cfg)
   train_idx, val_idx = _train_val_indices(name, raw, data_cfg)

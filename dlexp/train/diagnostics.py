@@ -106,6 +106,10 @@ def _unit_states(sown: Dict[tuple, jnp.ndarray],
       out[f'diag/{name}/{stat}'] = frac
       overall.setdefault(stat, []).append(frac)
     out[f'diag/{name}/act_mean'] = jnp.mean(a)
+    # Per unit (channel): a layer mean near 0 can hide units with large
+    # means of both signs; this is the mean over units of |their mean|.
+    out[f'diag/{name}/unit_abs_mean'] = jnp.mean(
+        jnp.abs(jnp.mean(a, axis=tuple(range(a.ndim - 1)))))
     out[f'diag/{name}/act_std'] = jnp.std(a)
   for stat, fracs in overall.items():
     out[f'diag/{stat}'] = jnp.mean(jnp.stack(fracs))

@@ -334,8 +334,14 @@ def evaluate(prog: 'Program', params, batch_stats, hp, split):
 
 def validate(prog: 'Program', params, batch_stats, hp, data):
   """Validation metrics: the held-out fold of each member under
-  cross-validation, else the validation split."""
+  cross-validation, else the validation split; NaN for every member
+  without one (data.val_size=0: nothing to validate on, and config
+  validation lets nothing watch these)."""
   steps = prog.steps
+  if not steps.cv_folds and data.val is None:
+    members = len(jax.tree_util.tree_leaves(params)[0])
+    return {name: np.full(members, np.nan, np.float32)
+            for name in ['loss', *steps.metric_fns]}
   if not steps.cv_folds:
     return evaluate(prog, params, batch_stats, hp, data.val)
   held_out = len(data.train_y) // steps.cv_folds

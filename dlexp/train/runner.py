@@ -311,6 +311,9 @@ class GroupRun:
 
   def log_epoch(self, epoch: int, rows, seconds: float) -> None:
     ran = sum(int(np.sum(r[0])) for r in rows if r is not None)
+    # Without a validation split (data.val_size=0) the line shows training.
+    split = ('train' if self.ctx.ddata.val is None
+             and not self.steps.cv_folds else 'val')
     steps = self.steps.steps_per_epoch
     throughput = ran * steps * self.cfg.batch_size / seconds
     values, train_losses = [], []
@@ -326,9 +329,11 @@ class GroupRun:
                     examples_per_sec=throughput, epoch_seconds=seconds,
                     members=ran)
         self.writer(m).log(line)
-        values.append(float(line.get('val_accuracy', line['val_loss'])))
+        values.append(float(line.get(f'{split}_accuracy',
+                                     line[f'{split}_loss'])))
         train_losses.append(float(line['train_loss']))
-    metric = 'val_acc' if 'accuracy' in self.steps.metric_fns else 'val_loss'
+    metric = (f'{split}_acc' if 'accuracy' in self.steps.metric_fns
+              else f'{split}_loss')
     eta = (self.cfg.epochs - epoch) * float(np.median(self.epoch_times))
     self.ctx.out.epoch(self.label, epoch, self.cfg.epochs, train_losses,
                        metric, values, throughput, seconds, eta)

@@ -44,7 +44,7 @@ CASES = {
     0: {'supported': _pair('alexnet', 0.870, 0.850),
         'contradicted': _pair('alexnet', 0.830, 0.853),
         'regime': _pair('alexnet', 0.10, 0.11)},
-    # 002 Q5: VGG's stacked 3x3 convs
+    # 002 A6 Q5: VGG's stacked 3x3 convs
     1: {'supported': _pair('vgg11', 0.835, 0.830, *_REF_VGG, PARAMS,
                            _VGG_2D),
         'contradicted': _pair('vgg11', 0.780, 0.830, 12_500_000,
@@ -52,7 +52,7 @@ CASES = {
         # the 1-D proxy: the stacks hold more trained weights
         'regime': _pair('vgg11', 0.835, 0.830, *_REF_VGG, PARAMS,
                         _VGG_1D)},
-    # 002 Q6: Inception's bottlenecks
+    # 002 A6 Q6: Inception's bottlenecks
     2: {'supported': _pair('inception-mini', 0.930, 0.922, 0.480, 1.257,
                            GFLOPS, _INCEPTION_MFLOPS),
         'contradicted': _pair('inception-mini', 0.880, 0.922, 1.300, 1.257,
@@ -101,7 +101,7 @@ CASES[3] = {
 }
 
 
-# 002 Q6: the parallel kernel sizes against the best single size.
+# 002 A6 Q6: the parallel kernel sizes against the best single size.
 _PARALLEL_PARAMS = 16_858
 
 

@@ -17,13 +17,18 @@ def _seeds(mean, sd, seed=0):
 # Per trial: (test acc, test loss, gap, epochs run, best epoch)
 GOOD = {
     'no callback': (0.861, 0.371, 0.039, 20, 8),
-    'l2(0.01)': (0.864, 0.334, 0.001, 20, 18),
+    'l2(0.01)': (0.840, 0.370, 0.001, 20, 18),
+    'L2 chosen on validation': (0.864, 0.334, 0.012, 20, 16),
     'Dropout(0.3)': (0.863, 0.326, 0.021, 20, 12),
     'EarlyStopping(patience=3)': (0.864, 0.315, 0.028, 14.3, 11.3),
     'grid best refit': (0.866, 0.317, None, 10, 9),
     'random best refit': (0.862, 0.321, None, 10, 9),
     'default refit': (0.855, 0.335, None, 10, 9),
+    'random point refit': (0.850, 0.345, None, 10, 9),
+    'L2 sweep (selection seeds),l2=0.0002': (0.864, 0.334, None, 20, 16),
+    'L2 sweep (selection seeds),l2=0.002': (0.860, 0.334, None, 20, 16),
 }
+CHOSEN_L2 = 0.0002  # the sweep's weakest strength
 
 
 def _parts(runs=None, dp=0.0, api_acc=0.865):
@@ -36,8 +41,16 @@ def _parts(runs=None, dp=0.0, api_acc=0.865):
         'gap': _seeds(gap, 0.003, i + 20) if gap is not None else [None] * 5,
         'epochs run': _seeds(ran, spread, i + 40),
         'best epoch': _seeds(best, 1.0 if spread == 0 else spread, i + 40)}
-  # Trial names with parentheses are not axis values: give no overrides.
-  runs_ev = claims.fabricate(table, overrides={t: {} for t in table})
+  # Trial names with parentheses are not axis values: give no overrides;
+  # the chosen L2 arm carries its strength.
+  def overrides(trial):
+    if trial == 'L2 chosen on validation':
+      return {'reg.l2': CHOSEN_L2}
+    if trial.startswith('L2 sweep'):
+      return {'reg.l2': float(trial.rsplit('=', 1)[1])}
+    return {}
+  runs_ev = claims.fabricate(table, overrides={t: overrides(t)
+                                               for t in table})
   api = claims.fabricate({API: {
       DP: [dp] * 5 if not dp else _seeds(dp, dp / 10, 7),
       'test acc (evaluate)': _seeds(api_acc, 0.004, 8),
@@ -48,15 +61,17 @@ def _parts(runs=None, dp=0.0, api_acc=0.865):
 
 
 CASES = {
-    # K5: dropout and L2 prevent overfitting: a smaller train - val gap and
-    # test accuracy not worse (non-inferiority); supported where both hold
-    # for both; contradicted where l2 closes the gap by costing two points
-    # of test accuracy (underfitting) and dropout shrinks no gap; depends
-    # where l2 does both and dropout shrinks no gap; regime: the plain model
-    # does not overfit
+    # K5: dropout and L2 (at the strength chosen on validation) prevent
+    # overfitting: a smaller train - val gap and test accuracy not worse
+    # (non-inferiority); supported where both hold for both (the notes'
+    # l2(0.01), which costs two points, is shown, not judged); contradicted
+    # where the chosen L2 closes the gap by costing two points of test
+    # accuracy (underfitting) and dropout shrinks no gap; depends where L2
+    # does both and dropout shrinks no gap; regime: the plain model does
+    # not overfit
     0: {'supported': _parts(),
         'contradicted': _parts(runs={
-            'l2(0.01)': (0.840, 0.37, 0.001, 20, 18),
+            'L2 chosen on validation': (0.840, 0.37, 0.001, 20, 18),
             'Dropout(0.3)': (0.861, 0.35, 0.041, 20, 12)}),
         'depends': _parts(runs={
             'Dropout(0.3)': (0.861, 0.35, 0.041, 20, 12)}),
@@ -66,9 +81,15 @@ CASES = {
         'contradicted': _parts(runs={
             'EarlyStopping(patience=3)': (0.86, 0.390, 0.04, 19.8, 16)}),
         'regime': _parts(runs={'no callback': (0.86, 0.37, 0.04, 20, 19)})},
-    # K9: tuning is crucial for the best performance
+    # K9: tuning is crucial for the best performance: the grid's refit beats
+    # the default point and random points; depends where it beats the
+    # random points but ties the default
     2: {'supported': _parts(),
         'contradicted': _parts(runs={
-            'grid best refit': (0.8552, 0.335, None, 10, 9)}),
+            'grid best refit': (0.8502, 0.335, None, 10, 9)}),
+        'depends': _parts(runs={
+            'grid best refit': (0.8600, 0.335, None, 10, 9),
+            'default refit': (0.8640, 0.335, None, 10, 9),
+            'random point refit': (0.840, 0.345, None, 10, 9)}),
         'regime': _parts(runs={'default refit': (0.5, 0.69, None, 10, 9)})},
 }

@@ -22,6 +22,7 @@ def _base(arm):
       'w1 RMS/init': _seeds(1.05, 0.005), 'w1 max/init': _seeds(1.3, 0.02),
       'top-1 drop': _seeds(0.01, 0.0005), 'top-k drop': _seeds(0.06, 0.002),
       'random-k drop': _seeds(0.015, 0.001), 'k units': [51.0] * 5,
+      'random k': [128.0] * 5,
       'unit mean drop': _seeds(0.0004, 0.00005),
       'unit max drop': _seeds(0.012, 0.0005)}
 
