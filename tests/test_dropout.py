@@ -35,7 +35,7 @@ def test_rate_means_drop_fraction():
 
 
 VARIANTS = ('standard', 'classic', 'spatial', 'alpha', 'variational',
-            'locked', 'none', 'dropconnect')
+            'per_step_recurrent', 'locked', 'none', 'dropconnect')
 
 
 def test_rate_zero_returns_input_exactly():
@@ -105,9 +105,78 @@ def test_variational_mask_is_shared_across_time():
     assert np.all(kept == kept[:, :1, :])  # Identical across T.
     assert_binomial(int((~kept[:, 0, :]).sum()), 32 * 16, rate)
     np.testing.assert_allclose(y[kept], np.asarray(x)[kept] / 0.7, rtol=1e-6)
-  # Standard dropout masks differ across time steps.
-  kept = np.asarray(run('standard', x, rate)) != 0
-  assert not np.all(kept == kept[:, :1, :])
+  # Standard dropout masks differ across time steps, and so does the
+  # input part of per_step_recurrent (its state part: the tests below).
+  for variant in ('standard', 'per_step_recurrent'):
+    kept = np.asarray(run(variant, x, rate)) != 0
+    assert not np.all(kept == kept[:, :1, :]), variant
+
+
+class StateProbe(nn.RNNCellBase):
+  """A stand-in cell whose state h is all ones and whose output at step t
+  is the h the layer fed into it there: the state mask of step t."""
+  features: int
+  bias_init: object = None
+
+  def __call__(self, carry, x):
+    c, h = carry
+    return (c, jnp.ones_like(h)), h
+
+  def initialize_carry(self, rng, input_shape):
+    ones = jnp.ones(input_shape[:-1] + (self.features,))
+    return ones, ones
+
+  @property
+  def num_feature_axes(self):
+    return 1
+
+
+def state_masks(monkeypatch, state_dropout, rate, train=True,
+                shape=(32, 20, 16), seed=0):
+  """The masks (N, L, F) a Recurrent layer puts on h at each step, rate
+  traced (one compile per state_dropout and train)."""
+  from dlexp.models import rnn  # pylint: disable=g-import-not-at-top
+  monkeypatch.setitem(rnn.CELLS, 'lstm', StateProbe)  # no GRU special case
+  layer = rnn.Recurrent('lstm', shape[-1], jax.nn.initializers.zeros,
+                        state_dropout=state_dropout)
+  x = jnp.zeros(shape[:2] + (1,))
+  # Inference gets no 'dropout' stream (as in evaluation): none is needed.
+  rngs = lambda k: {'dropout': k} if train else {}
+  apply = jax.jit(lambda r, k: layer.apply({}, x, r, train, rngs=rngs(k)))
+  return np.asarray(apply(rate, jax.random.key(seed)))
+
+
+def test_per_step_recurrent_state_mask_is_fresh_at_every_step(monkeypatch):
+  # 'per_step_recurrent' masks h with a fresh mask at every step,
+  # 'variational' with one mask per sequence (both: 0 or 1/(1-rate)).
+  rate = 0.3
+  step = state_masks(monkeypatch, 'step', rate)
+  sequence = state_masks(monkeypatch, 'sequence', rate)
+  for masks in (step, sequence):
+    kept = masks != 0
+    np.testing.assert_allclose(masks[kept], 1 / 0.7, rtol=1e-6)
+    assert_binomial(int((~kept[:, 0]).sum()), 32 * 16, rate)
+  assert np.all(sequence == sequence[:, :1])
+  # Each step's mask is its own draw: 512 units a step, equal to step 0's
+  # with probability (0.58)**512.
+  assert not np.any(np.all(step == step[:, :1], axis=(0, 2))[1:])
+  # Over all 10,240 draws, the kept fraction is 1 - rate (binomial 99.9%).
+  assert_binomial(int((step != 0).sum()), step.size, 1 - rate)
+  # Another key, other masks.
+  assert not np.array_equal(step, state_masks(monkeypatch, 'step', rate,
+                                               seed=1))
+
+
+def test_per_step_recurrent_state_mask_at_rate_zero_and_in_inference(
+    monkeypatch):
+  # Rate 0 keeps h exactly; inference applies no mask at any rate.
+  ones = np.ones((4, 6, 3))
+  np.testing.assert_array_equal(
+      state_masks(monkeypatch, 'step', 0.0, shape=(4, 6, 3)), ones)
+  for state_dropout in ('step', 'sequence'):
+    np.testing.assert_array_equal(
+        state_masks(monkeypatch, state_dropout, 0.5, train=False,
+                    shape=(4, 6, 3)), ones)
 
 
 @pytest.mark.parametrize('rate', [0.1, 0.3])

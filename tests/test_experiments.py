@@ -786,7 +786,7 @@ def test_batch_norm_smoke(tmp_path):
 def test_rnn_dropout_smoke(tmp_path):
   rows, _, _, _ = _smoke_checked('rnn_dropout', tmp_path, claims=3)
   assert list(rows) == ['name=lstm,dropout=standard,dropout_rate=0',
-                        'name=lstm,dropout=standard,dropout_rate=0.25',
+                        'name=lstm,dropout=per_step_recurrent,dropout_rate=0.25',
                         'name=lstm,dropout=variational,dropout_rate=0.25']
   for row in rows.values():
     assert 0 <= _mean(row['train acc']) <= 1

@@ -73,6 +73,8 @@ def test_cut_and_intact_networks_have_the_same_parameters(cell):
 @pytest.mark.parametrize('changes,message', [
     (dict(name='mlp'), r"model.recurrent=False not allowed for model 'mlp'"),
     (dict(dropout='variational'), r"'variational' masks the recurrent state"),
+    (dict(dropout='per_step_recurrent'),
+     r"'per_step_recurrent' masks the recurrent state"),
     (dict(bidirectional=True), r'bidirectional=True reads the sequence'),
 ])
 def test_cut_recurrence_rejects_what_needs_the_state(changes, message):
@@ -81,6 +83,48 @@ def test_cut_recurrence_rejects_what_needs_the_state(changes, message):
   validate(cfg)  # alone it is fine
   cfg.update(changes)
   with pytest.raises(ConfigError, match=message):
+    validate(cfg)
+
+
+# -- model.dropout='per_step_recurrent' ---------------------------------------
+def _classifier_outputs(cell, x, rate, train, variants):
+  """{variant: logits} of one tiny classifier's parameters under each
+  dropout variant, the same 'dropout' key for all."""
+  out, params = {}, None
+  for variant in variants:
+    cfg = defaults()
+    cfg.update(name=cell, hidden=(8,), dropout=variant)
+    validate(cfg)
+    model = build_model(cfg, 10, x.shape[1:])
+    if params is None:
+      params = model.init(jax.random.key(0), x, train=False)['params']
+    rngs = {'dropout': jax.random.key(1)} if train else {}
+    out[variant] = np.asarray(model.apply({'params': params}, x, train=train,
+                                          dropout_rate=rate, rngs=rngs))
+  return out
+
+
+@pytest.mark.parametrize('cell', ['gru', 'lstm'])
+def test_per_step_recurrent_is_no_dropout_at_rate_zero_and_in_inference(cell):
+  x = jax.random.normal(jax.random.key(2), (3, 8, 2))
+  for rate, train in ((0.0, True), (0.5, False)):
+    out = _classifier_outputs(cell, x, rate, train,
+                              ('none', 'per_step_recurrent'))
+    np.testing.assert_array_equal(out['per_step_recurrent'], out['none'])
+  # In training it masks h as well: other logits than every other variant's.
+  others = ('none', 'standard', 'variational')
+  out = _classifier_outputs(cell, x, 0.5, True,
+                            others + ('per_step_recurrent',))
+  for other in others:
+    assert not np.allclose(out['per_step_recurrent'], out[other]), other
+
+
+def test_per_step_recurrent_needs_a_recurrent_model():
+  cfg = defaults()
+  cfg.update(name='mlp', dropout='per_step_recurrent')
+  with pytest.raises(ConfigError, match=r"model.dropout='per_step_recurrent' "
+                     r"not allowed for model 'mlp'.*'standard' for a fresh "
+                     'mask per step'):
     validate(cfg)
 
 

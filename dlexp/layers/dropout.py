@@ -18,6 +18,12 @@ from dlexp.registry import Registry
 # name -> fn(module, x, rate, train) -> y.
 DROPOUTS = Registry('dropout variant')
 
+# The variants that, in a recurrent layer, also mask the state h fed back
+# into the cell (dlexp/models/rnn.py), and how often they draw that mask:
+# once per 'sequence', or a fresh one at every 'step'. Both mask the same
+# connections (Gal & Ghahramani 2016's); they differ only in tying the mask.
+STATE_DROPOUT = {'variational': 'sequence', 'per_step_recurrent': 'step'}
+
 # Value a dropped unit takes in alpha dropout: SELU's negative saturation.
 ALPHA_PRIME = -SELU_SCALE * SELU_ALPHA
 
@@ -94,6 +100,25 @@ def _variational(module, x, rate, train):
   state h fed back at every step."""
   # This layer is the input part; the recurrent layer masks h itself.
   return _locked(module, x, rate, train)
+
+
+@DROPOUTS.register('per_step_recurrent')
+def _per_step_recurrent(module, x, rate, train):
+  """The per-step counterpart of 'variational', recurrent models only: the
+  same connections, each with a fresh mask at every time step: the inputs
+  here (as 'standard') and, inside each recurrent layer, the state h fed
+  back into the cell (the notes' "dropout between time steps")."""
+  # This layer is the input part; the recurrent layer masks h itself.
+  return _standard(module, x, rate, train)
+
+
+def step_mask(key, rate, shape) -> jnp.ndarray:
+  """An inverted keep mask of `shape` (0 or 1/(1-rate)) drawn from `key`
+  (a recurrent layer splits one key per time step); all ones at rate 0,
+  exactly."""
+  rate = jnp.asarray(rate, jnp.float32)
+  keep = jax.random.bernoulli(key, 1.0 - rate, shape)
+  return _inverted(jnp.ones(shape, jnp.float32), keep, rate)
 
 
 def sequence_mask(module, rate, shape, train: bool) -> jnp.ndarray:

@@ -21,6 +21,7 @@ from dlexp.layers import (Activation, Dense, Dropout, make_activation,
                           make_bias_init, make_dropout, make_initializer,
                           make_norm)
 from dlexp.layers.conv import CONV_IMPLS, Conv, MaxPool
+from dlexp.layers.dropout import STATE_DROPOUT
 from dlexp.registry import Registry
 
 # Paths of the numeric knobs that change no shapes: the engine passes them
@@ -151,7 +152,8 @@ class ModelSpec:
   ConfigError for a variant the family does not have. tiny: config overrides
   for a small instance that tests and smoke runs train in seconds.
   recurrent: the family has a recurrent state that model.dropout
-  'variational' masks. uses_residual: model.residual applies (mlp).
+  'variational' and 'per_step_recurrent' mask. uses_residual:
+  model.residual applies (mlp).
   norm_after: its norm layers can follow the activation
   (model.norm_position 'after'; not where a residual sum sits between).
   switches: the SWITCHES fields the family reads (False elsewhere is an
@@ -224,13 +226,14 @@ def _check_choices(model_cfg) -> None:
 def _check_structure(model_cfg, spec) -> None:
   """Dropout, norm placement and input dropout options the family `spec`
   supports."""
-  if model_cfg.dropout == 'variational' and not spec.recurrent:
-    # Without a recurrent state it would only be 'locked' under a name that
-    # promises more.
-    raise ConfigError(f"model.dropout='variational' not allowed for model "
-                      f'{model_cfg.name!r}: it masks the recurrent state of '
-                      "rnn, lstm and gru; use 'locked' for one mask per "
-                      'sequence')
+  if model_cfg.dropout in STATE_DROPOUT and not spec.recurrent:
+    # Without a recurrent state it would only be 'locked' (or 'standard')
+    # under a name that promises more.
+    raise ConfigError(f'model.dropout={model_cfg.dropout!r} not allowed for '
+                      f'model {model_cfg.name!r}: it masks the recurrent '
+                      'state of rnn, lstm and gru; use '
+                      + _WITHOUT_STATE.get(model_cfg.dropout,
+                                           "'locked' or 'standard'"))
   if model_cfg.norm_position == 'after':
     if model_cfg.norm != 'batch':
       raise ConfigError(f"model.norm_position='after' places a norm layer "
@@ -276,15 +279,22 @@ def _check_switches(model_cfg, spec) -> None:
                         'and gru only')
 
 
+# What masks the same non-recurrent connections as each STATE_DROPOUT variant
+# where there is no recurrent state to mask.
+_WITHOUT_STATE = {'variational': "'locked' for one mask per sequence",
+                  'per_step_recurrent': "'standard' for a fresh mask per "
+                                        'step'}
+
+
 def _check_recurrence(model_cfg) -> None:
   """Options that need the recurrent state that model.recurrent=False
   removes."""
   if model_cfg.recurrent:
     return
-  if model_cfg.dropout == 'variational':
-    raise ConfigError("model.dropout='variational' masks the recurrent "
-                      'state, which model.recurrent=False removes; use '
-                      "'locked' or 'standard'")
+  if model_cfg.dropout in STATE_DROPOUT:
+    raise ConfigError(f'model.dropout={model_cfg.dropout!r} masks the '
+                      'recurrent state, which model.recurrent=False removes; '
+                      "use 'locked' or 'standard'")
   if model_cfg.bidirectional:
     raise ConfigError('model.bidirectional=True reads the sequence both ways '
                       'through the recurrent state, which '

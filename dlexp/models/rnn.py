@@ -14,13 +14,19 @@ the same parameters and readout (the control for what the state carries).
 
 Dropout (model.dropout), on the input (unless model.rnn_input_dropout is
 False), between stacked layers and on the output (the last step's
-features); the recurrent state is masked only by 'variational':
+features); the recurrent state is masked only by 'variational' and
+'per_step_recurrent' (STATE_DROPOUT):
 - 'standard': a fresh mask at every time step (Zaremba et al. 2014's
   non-recurrent dropout).
 - 'locked': one mask per sequence, shared by every time step.
 - 'variational' (Gal & Ghahramani 2016): the same, and in each recurrent
   layer one more mask per sequence on the state h fed back into the cell at
   every step (the LSTM's cell state c is not masked).
+- 'per_step_recurrent': the same connections as 'variational', each with a
+  fresh mask at every time step: 'standard' on the non-recurrent ones and,
+  in each recurrent layer, a fresh mask on h at every step (the key is
+  split once per step inside the scan). It differs from 'variational' only
+  in not tying the masks across time.
 """
 import functools
 from typing import Callable, Optional, Tuple
@@ -29,7 +35,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from dlexp.layers.dropout import sequence_mask
+from dlexp.errors import ConfigError
+from dlexp.layers.dropout import STATE_DROPOUT, sequence_mask, step_mask
 from dlexp.models.cnn import check_spatial_input
 from dlexp.models.config import MODELS, ModelSpec, Parts, make_parts
 from dlexp.models.mlp import classifier
@@ -49,16 +56,40 @@ class StateDropoutCell(nn.RNNCellBase):
 
   def __call__(self, carry, x):
     state, mask = carry
-    if isinstance(self.cell, VariationalGRUCell):
-      state, y = self.cell(state, x, mask)
-    else:  # LSTM: (c, h)
-      masked = (state[0], state[1] * mask.astype(state[1].dtype))
-      state, y = self.cell(masked, x)
+    state, y = _masked_step(self.cell, state, x, mask)
     return (state, mask), y
 
   @property
   def num_feature_axes(self) -> int:
     return self.cell.num_feature_axes
+
+
+class PerStepStateDropoutCell(nn.RNNCellBase):
+  """StateDropoutCell with a fresh mask at every step: carry = (cell's
+  carry, key, rate). Each step splits the key, draws its mask on h from one
+  half and carries the other on; the rate (a traced scalar) rides along
+  unchanged. The same h is masked as in StateDropoutCell."""
+  cell: nn.RNNCellBase
+
+  def __call__(self, carry, x):
+    state, key, rate = carry
+    key, step_key = jax.random.split(key)
+    h = state if isinstance(self.cell, VariationalGRUCell) else state[1]
+    state, y = _masked_step(self.cell, state, x,
+                            step_mask(step_key, rate, h.shape))
+    return (state, key, rate), y
+
+  @property
+  def num_feature_axes(self) -> int:
+    return self.cell.num_feature_axes
+
+
+def _masked_step(cell, state, x, mask):
+  """One step of `cell` with the h fed into its recurrent matmuls masked."""
+  if isinstance(cell, VariationalGRUCell):
+    return cell(state, x, mask)
+  # LSTM: (c, h)
+  return cell((state[0], state[1] * mask.astype(state[1].dtype)), x)
 
 
 class MemorylessCell(nn.RNNCellBase):
@@ -108,17 +139,21 @@ class VariationalGRUCell(nn.GRUCell):
 
 class Recurrent(nn.Module):
   """One recurrent layer: a cell scanned over the time axis of (N, L, C);
-  with state_dropout, h is masked once per sequence (StateDropoutCell)."""
+  state_dropout masks h once per 'sequence' (StateDropoutCell) or with a
+  fresh mask at every 'step' (PerStepStateDropoutCell); '' not at all."""
   cell: str
   features: int
   bias_init: Callable
   kernel_init: Optional[Callable] = None
-  state_dropout: bool = False
+  state_dropout: str = ''  # '', 'sequence' or 'step' (STATE_DROPOUT values)
   reverse: bool = False  # read the sequence backwards (outputs in order)
   recurrent: bool = True  # False: a zero state at every step (no memory)
 
   @nn.compact
   def __call__(self, x, rate=0.0, train: bool = False):
+    if self.state_dropout not in ('', 'sequence', 'step'):
+      raise ConfigError(f'state_dropout={self.state_dropout!r} not allowed; '
+                        "allowed: '', 'sequence', 'step'")
     init = {} if self.kernel_init is None else {'kernel_init': self.kernel_init}
     kind = (VariationalGRUCell if self.state_dropout and self.cell == 'gru'
             else CELLS[self.cell])
@@ -128,9 +163,15 @@ class Recurrent(nn.Module):
       return nn.RNN(MemorylessCell(cell), **scan)(x)
     if not self.state_dropout:
       return nn.RNN(cell, **scan)(x)
-    mask = sequence_mask(self, rate, (x.shape[0], self.features), train)
     # The initial carry is zeros; the key is unused by flax's cells.
     state = cell.initialize_carry(jax.random.key(0), x[:, 0].shape)
+    if self.state_dropout == 'step' and train:
+      carry = (state, self.make_rng('dropout'),
+               jnp.asarray(rate, jnp.float32))
+      return nn.RNN(PerStepStateDropoutCell(cell), **scan)(
+          x, initial_carry=carry)
+    # One mask per sequence; outside training all ones, for either kind.
+    mask = sequence_mask(self, rate, (x.shape[0], self.features), train)
     return nn.RNN(StateDropoutCell(cell), **scan)(
         x, initial_carry=(state, mask))
 
@@ -161,7 +202,8 @@ class RNNClassifier(nn.Module):
             h, dropout_rate, train)
       layer = lambda reverse, name, h=h, size=size: Recurrent(
           self.cell, size, self.parts.bias_init, self.kernel_init,
-          state_dropout=self.parts.dropout == 'variational', reverse=reverse,
+          state_dropout=STATE_DROPOUT.get(self.parts.dropout, ''),
+          reverse=reverse,
           recurrent=self.recurrent, name=name)(h, dropout_rate, train)
       h = layer(False, f'{self.cell}{i}')
       if self.bidirectional:
