@@ -386,6 +386,7 @@ def main(argv: Sequence[str]) -> int:
   if args.rejudge:
     for r in found:
       r['claims'] = rejudge(r)
+    found.sort(key=_order)  # re-judged claims may carry new labels
   command = 'python -m dlexp.findings ' + ' '.join(argv)
   if args.write:
     out_dir = os.path.dirname(os.path.abspath(args.write))
