@@ -168,8 +168,16 @@ class Verdict:
     with p-values Holm-adjusted over the cases (support and contradiction
     each), and each case's decision at those p-values."""
     pairs = [v.summary() for _, v in self.cases]
-    sup = stats.holm([ps for ps, _ in pairs])
-    con = stats.holm([pc for _, pc in pairs])
+    # A deterministic case (an exact count: p is 0 or 1, no sampling) can
+    # make no false discovery, so it keeps its p and is not counted in
+    # Holm's family.
+    fixed = [_deterministic(v) for _, v in self.cases]
+    sup, con = ([ps for ps, _ in pairs], [pc for _, pc in pairs])
+    rand = [i for i, f in enumerate(fixed) if not f]
+    for ps, adj in ((sup, stats.holm([sup[i] for i in rand])),
+                    (con, stats.holm([con[i] for i in rand]))):
+      for i, p in zip(rand, adj):
+        ps[i] = p
     out = []
     for (name, v), ps, pc in zip(self.cases, sup, con):
       if v.regime:
@@ -227,6 +235,15 @@ class Verdict:
     name, case = self.cases[min(range(len(parts)), key=distance)]
     inner, result = case.shown_case()
     return (f'{name} / {inner}' if inner else name), result
+
+
+def _deterministic(v: Verdict) -> bool:
+  """Whether a verdict rests on exact (deterministic) measurements only."""
+  if v.regime:
+    return False
+  if v.cases:
+    return all(_deterministic(c) for _, c in v.cases)
+  return v.result is not None and v.result.test == stats.EXACT_TEST
 
 
 def _nan_big(p: float) -> float:

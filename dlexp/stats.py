@@ -122,6 +122,9 @@ def _no_spread_p(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
   return _holds(a.mean() - b.mean(), alternative)
 
 
+EXACT_TEST = 'exact (deterministic)'  # a comparison decided by the numbers
+
+
 def welch(a, b, alpha: float = ALPHA, exact: bool = False) -> Result:
   """mean(a) - mean(b): Welch's t-test, its CI and MDE, and the exact
   permutation p where feasible. `exact`: both are deterministic
@@ -132,7 +135,7 @@ def welch(a, b, alpha: float = ALPHA, exact: bool = False) -> Result:
   if min(n) < 2:
     return _undecidable('Welch t', effect, n)
   if exact and _exact(a, b):
-    return Result('exact (deterministic)', effect, (effect, effect),
+    return Result(EXACT_TEST, effect, (effect, effect),
                   float(effect == 0), n, 0.0)
   if _exact(a, b):
     return Result('permutation (no spread)', effect, (effect, effect),
@@ -187,7 +190,7 @@ def one_sample(x, target: float, alpha: float = ALPHA,
   if x.size < 2:
     return _undecidable('one-sample t', effect, n)
   if exact and np.ptp(x) == 0:
-    return Result('exact (deterministic)', effect, (effect, effect),
+    return Result(EXACT_TEST, effect, (effect, effect),
                   float(effect == 0), n, 0.0)
   if np.ptp(x) == 0:
     return Result('sign test (no spread)', effect, (effect, effect),

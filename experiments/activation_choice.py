@@ -27,11 +27,16 @@ activation and depth is its own compiled program (seeds vmapped). Columns:
 - ep to <target>: first epoch whose validation accuracy reaches --target
   (seeds that never do are left out of the mean: the cell says how many
   seeds it covers); shown, not used by a claim;
-- unit abs mean @init, @end: per hidden unit, |its mean activation| over a
-  fixed probe of 512 validation images, averaged over the layer's units and
-  then over the hidden layers, before training and at the last epoch: how
-  far from zero mean the units' outputs are (per unit, so that units with
-  large means of both signs cannot cancel in a layer-wide mean);
+- unit mean/rms @init, @end: per hidden unit, |its mean activation| over
+  its root mean square, on a fixed probe of 512 validation images, averaged
+  over the layer's units (those with any output) and then over the hidden
+  layers, before training and at the last epoch: how far from zero mean the
+  units' outputs are, per unit (so that units with large means of both
+  signs cannot cancel in a layer-wide mean) and scale-free (0: zero mean,
+  1: constant; ELU's activations grow larger than ReLU's in the deep net
+  under He init, which |mean| alone would count against it); the claim
+  reads these;
+- unit abs mean @init, @end: the same without the division (shown);
 - act std @end: the same average of the activations' standard deviation;
 - log10 L1/Ln @init: log10 of the first hidden layer's gradient norm over
   the last one's, before training (-2: the first layer gets 1% of the last
@@ -93,9 +98,10 @@ ACTS = r'act\d+'  # the hidden layers' activation outputs
 DENSE = r'dense\d+'  # the hidden layers' kernels (the logits excluded)
 
 
-def _abs_mean(epoch_of):
+def _layer_mean(stat: str, epoch_of):
+  """A per-layer diagnostic averaged over the hidden layers."""
   def value(run) -> Optional[float]:
-    means = analysis.layer_values(run, 'unit_abs_mean', epoch_of(run), ACTS)
+    means = analysis.layer_values(run, stat, epoch_of(run), ACTS)
     return float(np.mean(means)) if means else None
   return value
 
@@ -118,14 +124,23 @@ TEST = report.default_column('test acc')
 # The mean training loss over the first epoch's steps (each step's batch
 # loss, averaged): the area under the early training curve, step by step.
 LOSS_EP1 = report.at_epoch('train_loss', 1, 'train loss ep1', '.3f')
-MEAN_INIT = report.Column('unit abs mean @init', _abs_mean(lambda r: 0), '.3f')
-MEAN_END = report.Column('unit abs mean @end', _abs_mean(_last_epoch), '.3f')
+ABS_INIT = report.Column('unit abs mean @init',
+                         _layer_mean('unit_abs_mean', lambda r: 0), '.3f')
+ABS_END = report.Column('unit abs mean @end',
+                        _layer_mean('unit_abs_mean', _last_epoch), '.3f')
+# Judged: per unit |mean| / rms, scale-free (ELU's activations grow larger
+# than ReLU's in the deep net under He init, which |mean| alone would count
+# against it).
+MEAN_INIT = report.Column('unit mean/rms @init',
+                          _layer_mean('unit_mean_rms', lambda r: 0), '.3f')
+MEAN_END = report.Column('unit mean/rms @end',
+                         _layer_mean('unit_mean_rms', _last_epoch), '.3f')
 RATIO_INIT = report.Column('log10 L1/Ln @init', _log_ratio_init, '.2f')
 
 
 def columns(target: float):
-  return (TEST, LOSS_EP1, epochs_to(target), MEAN_INIT, MEAN_END,
-          report.Column('act std @end', _std_end, '.3f'), RATIO_INIT,
+  return (TEST, LOSS_EP1, epochs_to(target), MEAN_INIT, MEAN_END, ABS_INIT,
+          ABS_END, report.Column('act std @end', _std_end, '.3f'), RATIO_INIT,
           report.default_column('wall s'))
 
 
@@ -137,7 +152,7 @@ def epochs_to(target: float) -> report.Column:
 CHANCE = 0.1  # Fashion-MNIST's 10 classes
 TRAINS = CHANCE + 0.1  # "trains above chance": mean test accuracy at least
 # Smallest effects that matter, fixed before any run:
-MEAN_MARGIN = 0.05  # |mean activation|: 5% of the activations' std (~1)
+MEAN_MARGIN = 0.05  # |mean| / rms: 5% of the units' root mean square
 LOSS_MARGIN = 0.02  # nats of mean first-epoch training loss (~3% of it)
 ACC_MARGIN = 0.005  # test accuracy: half a point, a real-world difference
 GOOD_MARGIN = 0.01  # "a good choice": at most one point of accuracy worse
@@ -187,7 +202,7 @@ def _act(ev: claims.Evidence, activation: str, depth: int,
 
 # Measured on the untrained network: a seed that later collapsed to chance
 # is as good a measurement there as any other, so it is kept.
-AT_INIT = ('unit abs mean @init', 'log10 L1/Ln @init')
+AT_INIT = ('unit mean/rms @init', 'unit abs mean @init', 'log10 L1/Ln @init')
 
 
 def _arm(ev, activation: str, depth: int, column, name: str = '',
@@ -248,8 +263,8 @@ def _zero_mean(ev: claims.Evidence) -> claims.Verdict:
       cases.append((f'depth {depth} @{label}', claims.less(
           _arm(ev, 'elu', depth, column, 'ELU'),
           _arm(ev, 'relu', depth, column, 'ReLU'), MEAN_MARGIN,
-          'per-unit |mean activation|, averaged over units and hidden '
-          'layers', fmt='.3f')))
+          'per-unit |mean| / rms of the activations, averaged over units and '
+          'hidden layers', fmt='.3f')))
   return claims.across(cases, 'all')
 
 
@@ -403,9 +418,12 @@ CLAIMS = (
     claims.Claim(
         '003 Q3', 'The ELU activation function produces outputs that are '
         'closer to zero mean than ReLU',
-        tested_as='per-unit |mean activation| of the hidden layers (each '
-        'unit\'s mean over 512 validation probe images, its absolute value '
-        'averaged over the units, then over the layers), '
+        tested_as='per unit, |mean activation| over its root mean square '
+        '(each unit\'s mean and rms over 512 validation probe images: 0 is '
+        'zero mean, 1 a constant output; scale-free, so larger activations '
+        'do not count as less centred; units with no output on any probe '
+        'image left out), averaged over the units, then over the hidden '
+        'layers; |mean| alone shown beside; '
         'ELU against ReLU, before and after training, at each depth '
         f'({_SETTING}; '
         'both with He normal initialization, derived for ReLU, not ELU); '

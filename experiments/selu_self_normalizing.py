@@ -98,7 +98,7 @@ SCRIPT = cli.define_flags(
     'selu_self_normalizing', model='mlp', epochs=3, seeds=5,
     smoke={'epochs': 1, 'seeds': 2, 'contrasts': ['batch_norm'],
            'lrs': ['0.01'],
-           'config.model.depth': 20, 'config.model.width': 32,
+           'config.model.depth': 10, 'config.model.width': 32,
            'config.data.train_limit': 2048, 'config.data.test_limit': 1000},
     full={'epochs': 20, 'seeds': 5, 'config.model.depth': 50,
           'config.model.width': 256, 'config.data.train_limit': 0},

@@ -355,3 +355,23 @@ def test_a_bent_verdict_inside_cases_is_caught():
   claim = claims.Claim('003 Q3', 'q', 't', lambda ev: outer)
   assert claims.evaluate([claim], claims.fabricate({}))[0]['verdict'] == \
       claims.ERROR
+
+
+def test_an_exact_case_takes_no_share_of_holms_correction():
+  # A deterministic count (p 0 or 1) cannot be a false discovery: beside it,
+  # a sampled case keeps its own p instead of Holm's doubled one.
+  exact = lambda v: claims.Sample(np.array([v] * 5, np.float64), 'count', 5,
+                                  exact=True)
+  count = claims.greater(exact(11.0), exact(11.0), 1, 'matmuls')
+  assert count.result.test == 'exact (deterministic)'
+  sampled = claims.greater(_s([1, 2, 3, 4, 5]), _s([0, 0.5, 1, 1.5, 2]), 0.1,
+                           'epochs')
+  alone = sampled.p_support
+  both = claims.across([('count', count), ('sampled', sampled)], 'some')
+  adjusted = dict(both._adjusted())  # pylint: disable=protected-access
+  assert adjusted['sampled'].p_support == pytest.approx(alone)
+  assert adjusted['count'].verdict == claims.CONTRADICTED
+  # Two sampled cases are corrected as before.
+  two = claims.across([('a', sampled), ('b', sampled)], 'all')
+  assert dict(two._adjusted())['a'].p_support == pytest.approx(  # pylint: disable=protected-access
+      min(1.0, 2 * alone))

@@ -68,6 +68,11 @@ def test_unit_abs_mean_sees_what_the_layer_mean_hides():
   d = _diag('tanh', [-1.0, 1.0, -1.0, 1.0])
   assert abs(d['diag/act1/act_mean']) < 1e-7
   assert d['diag/act1/unit_abs_mean'] == pytest.approx(np.tanh(1.0))
+  # Constant units: |mean| / rms is 1 whatever their scale.
+  assert d['diag/act1/unit_mean_rms'] == pytest.approx(1.0)
+  # ReLU units at -1 output exactly 0 (rms 0): left out, not counted as 0.
+  d = _diag('relu', [-1.0, -1.0, 2.0, 2.0])
+  assert d['diag/act1/unit_mean_rms'] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize('activation,bias', [('tanh', -4.0),

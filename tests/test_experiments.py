@@ -625,11 +625,15 @@ def test_activation_choice_smoke(tmp_path):
   for trial, row in rows.items():
     assert 0 <= _mean(row['test acc']) <= 1
     assert _mean(row['unit abs mean @init']) >= 0
+    assert 0 <= _mean(row['unit mean/rms @init']) <= 1  # |mean| <= rms
     assert _mean(row['train loss ep1']) > 0
   # ReLU outputs are >= 0, so their mean is positive; tanh is odd.
   mean = lambda a: _mean(
       rows[f'activation={a},depth=10']['unit abs mean @init'])
   assert mean('relu') > 0.2 and mean('tanh') < mean('relu')
+  ratio = lambda a: _mean(
+      rows[f'activation={a},depth=10']['unit mean/rms @init'])
+  assert ratio('relu') > 0.5 > ratio('tanh')  # ReLU units: mean near rms
   # Sigmoid's first-layer gradient share shrinks with depth (the logistic
   # claim's measure), before any training.
   ratio = lambda d: _mean(rows[f'activation=sigmoid,depth={d}'][
@@ -652,7 +656,7 @@ def test_selu_self_normalizing_smoke(tmp_path):
       1 / math.sqrt(2 * math.pi), abs=0.03)
   for row in rows.values():
     assert _mean(row['std L-last @init']) > 0
-    assert (row['layers'], row['width']) == ('20', '32')
+    assert (row['layers'], row['width']) == ('10', '32')
     # max dev is the larger of the two deviations, seed by seed.
     for at in ('init', 'end'):
       if row[f'max dev @{at}'] != 'n/a':

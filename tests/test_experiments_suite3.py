@@ -165,13 +165,16 @@ def test_keras_workflow(tmp_path):
   assert len(verdicts) == 3
 
 
-def test_keras_l2_note_names_the_chosen_strength_and_the_sweep_edge():
+def test_keras_l2_arm_names_its_strength_and_needs_more_than_the_weakest():
   from fabricated import keras_workflow as fab  # pylint: disable=g-import-not-at-top
   module = findings.load_script('keras_workflow')
   (got,) = claims.evaluate([module.CLAIMS[0]], fab.CASES[0]['supported'])
   assert got['verdict'] == claims.SUPPORTED
   assert 'L2 arm: dlexp reg.l2 = 0.0002' in got['evidence']
-  assert "the sweep's weakest strength" in got['evidence']
+  (weakest,) = claims.evaluate([module.CLAIMS[0]],
+                               fab.CASES[0]['regime_weakest'])
+  assert weakest['evidence'].startswith('regime not reached: validation '
+                                        'chose an L2 strength above')
   # The notes' l2(0.01) costs two points here: shown, not judged.
   assert "l2(0.01), not chosen, shown only: contradicted" in got['evidence']
 

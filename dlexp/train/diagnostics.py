@@ -108,8 +108,19 @@ def _unit_states(sown: Dict[tuple, jnp.ndarray],
     out[f'diag/{name}/act_mean'] = jnp.mean(a)
     # Per unit (channel): a layer mean near 0 can hide units with large
     # means of both signs; this is the mean over units of |their mean|.
-    out[f'diag/{name}/unit_abs_mean'] = jnp.mean(
-        jnp.abs(jnp.mean(a, axis=tuple(range(a.ndim - 1)))))
+    examples = tuple(range(a.ndim - 1))
+    unit_mean = jnp.mean(a, axis=examples)
+    out[f'diag/{name}/unit_abs_mean'] = jnp.mean(jnp.abs(unit_mean))
+    # The same, scale-free: |mean| / root mean square per unit (0: zero
+    # mean, 1: a constant output), so that a layer whose activations are
+    # larger does not look less centred; units that output exactly 0 on
+    # every example (rms 0) are left out.
+    rms = jnp.sqrt(jnp.mean(jnp.square(a), axis=examples))
+    live = rms > 0
+    ratio = jnp.where(live, jnp.abs(unit_mean) / jnp.where(live, rms, 1.0),
+                      0.0)
+    out[f'diag/{name}/unit_mean_rms'] = (
+        jnp.sum(ratio) / jnp.maximum(jnp.sum(live), 1))
     out[f'diag/{name}/act_std'] = jnp.std(a)
   for stat, fracs in overall.items():
     out[f'diag/{stat}'] = jnp.mean(jnp.stack(fracs))

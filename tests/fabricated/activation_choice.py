@@ -4,7 +4,7 @@ five seeds, numbers of the size the default run gives."""
 from dlexp import claims
 
 TEST, LOSS, M0, M1, RATIO = ('test acc', 'train loss ep1',
-                             'unit abs mean @init', 'unit abs mean @end',
+                             'unit mean/rms @init', 'unit mean/rms @end',
                              'log10 L1/Ln @init')
 
 

@@ -128,9 +128,10 @@ DEEP_NO_GAIN = {(NOTES, r): {'test acc': [0.805, 0.806, 0.804, 0.807, 0.805]}
 # The deep net overfits less than the shallow one without dropout (its gap
 # 0.12 < 0.177, still above the 0.05 every shape needs).
 DEEP_OVERFITS_LESS = {(NOTES, 0.0): {'gap': _seeds(0.12, 0.002)}}
-# Dropout does not lengthen training: as many epochs to val acc 0.8 as
-# without it.
-SAME_BEST = {(WIDE, 0.3): {'epochs to val acc 0.8': _seeds(3.0, 0.5)}}
+# Dropout does not lengthen training: no more epochs to val acc 0.8 than
+# without it (2 against 3) at either rate.
+SAME_BEST = {(WIDE, r): {'epochs to val acc 0.8': _seeds(2.0, 0.5)}
+             for r in (0.3, 0.5)}
 
 CASES = {
     # 000 Q3: 30% of units dropped at rate 0.3.
