@@ -310,3 +310,31 @@ def test_layer_values_in_network_order(tmp_path):
   assert analysis.layer_values(run, 'act_mean', 3, r'act1') == [0.5]
   assert analysis.layer_values(run, 'act_mean', 0) == []
   assert analysis.layer_values(run, 'act_mean', 7) is None
+
+
+def test_weight_moments_hook_reads_omega_and_tau_per_hidden_layer():
+  import collections  # pylint: disable=g-import-not-at-top
+  import types  # pylint: disable=g-import-not-at-top
+  n, m = 16, 4
+  signs = np.tile([1.0, -1.0], n * m // 2).reshape(n, m)
+  normalized = signs / np.sqrt(n)  # omega 0, tau 1: in the domain
+  shifted = np.full((n, m), 1.0 / n)  # omega 1: out of it
+  params = {'dense1': {'kernel': np.stack([normalized, normalized])},
+            'dense2': {'kernel': np.stack([normalized, shifted])},
+            'logits': {'kernel': np.stack([shifted, shifted])}}  # not hidden
+  # The initial weights (re-made from each member's seed): normalized.
+  state = collections.namedtuple('State', 'params')  # a pytree, as jit needs
+  init = lambda seed, sample: state({'dense1': {'kernel': normalized},
+                                     'dense2': {'kernel': normalized}})
+  ctx = types.SimpleNamespace(
+      params=params, members=[types.SimpleNamespace(seed=s) for s in (0, 1)],
+      steps=types.SimpleNamespace(init=init),
+      data=types.SimpleNamespace(train_x=np.zeros((4, n), np.float32)))
+  out = analysis.weight_moments_hook()(ctx)
+  np.testing.assert_allclose(out['snn_domain_share'], [1.0, 0.5])
+  np.testing.assert_allclose(out['omega_abs_max'], [0.0, 1.0], atol=1e-12)
+  np.testing.assert_allclose(out['tau_dev_max'], [0.0, 1 - 1 / n],
+                             atol=1e-12)
+  np.testing.assert_allclose(out['snn_domain_share_init'], [1.0, 1.0])
+  np.testing.assert_allclose(out['omega_abs_max_init'], [0.0, 0.0],
+                             atol=1e-12)

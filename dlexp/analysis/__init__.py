@@ -33,6 +33,8 @@ One module per concern; every public name is re-exported here, so
   and the model's size stored dense and sparse (CSR).
 - batch_norm: batch_norm_hook, learned gamma/beta, and accuracy with
   BatchNorm in training mode (batch statistics) next to inference mode.
+- weights: weight_moments_hook, Klambauer et al.'s omega and tau of each
+  hidden dense layer and whether they lie in their Theorem 1's domain.
 - common: what the hooks share (member keys and hyperparameters).
 """
 from dlexp.analysis.ablation import unit_ablation_hook
@@ -74,3 +76,4 @@ from dlexp.analysis.symmetry import distinct_units
 from dlexp.analysis.symmetry import distinct_units_hook
 from dlexp.analysis.symmetry import first_kernel
 from dlexp.analysis.symmetry import unit_spread
+from dlexp.analysis.weights import weight_moments_hook
