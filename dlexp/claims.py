@@ -658,9 +658,11 @@ def _beyond(a: Sample, b: Sample, margin: float, sign: int, what: str,
   beyond, short = ('greater', 'less') if sign > 0 else ('less', 'greater')
   p_sup = stats.shifted_p(a.values, b.values, sign * margin, beyond, ex)
   p_con = stats.shifted_p(a.values, b.values, sign * margin, short, ex)
+  how = (' (exact permutation tests at the margin: whole-number counts)'
+         if not ex and stats.counts(a.values, b.values) else '')
   text = (f'{a.describe(fmt)} vs {b.describe(fmt)}; {_stated(r, fmt)}; '
           f'beyond the margin {margin:g}: p{_p(p_sup)}, short of it: '
-          f'p{_p(p_con)}{_basis(a, b)}')
+          f'p{_p(p_con)}{how}{_basis(a, b)}')
   relation = '>' if sign > 0 else '<'
   return _issue(what, f'{a.name} {relation} {b.name} (margin {margin:g})',
                 text, r, p_sup, p_con)

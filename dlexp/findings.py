@@ -156,16 +156,22 @@ HOW_TO_READ = (
     'beyond its margin and contradicted when significantly short of it, by '
     'two one-sided Welch t-tests at the margin over seeds (n = seeds; the '
     'effect\'s interval and an exact permutation p beside it are '
-    'two-sided); '
+    'two-sided; whole-number counts such as epochs or steps to a target '
+    'take exact permutation tests at the margin instead, since ties at a '
+    'handful of seeds make the t approximation unreliable); '
     'equivalence and non-inferiority by two one-sided tests (TOST) against '
     'the margin, counts of seeds that diverged, stuck or collapsed by '
     'Fisher\'s exact test; a verdict needs p < α ({alpha}). A claim over '
-    'several cases adjusts its p-values by Holm (a deterministic case, an '
-    'exact count, keeps its p of 0 or 1 and is not counted); "depends" '
-    'needs one case '
+    'several cases adjusts its p-values by Holm (a deterministic case, the '
+    'same value on every seed by construction such as a FLOP or '
+    'matrix-product count, keeps its p of 0 or 1 and is not counted; '
+    'Fisher\'s counts of seeds are counted); "depends" needs one case '
     'significantly for and one significantly against; its row shows the '
-    'effect of the case that decides it, named in brackets. q is the '
-    'Benjamini-Hochberg q-value over every p on this page. "Inconclusive" '
+    'effect of the case whose p is the row\'s (for a decided row the case '
+    'that decides it, for an undecided one the case nearest to deciding), '
+    'named in brackets. q is the '
+    'Benjamini-Hochberg q-value over every p on this page but the '
+    'deterministic ones (which keep q = p). "Inconclusive" '
     'means no effect larger than the detectable effect (the smallest one '
     'these seeds detect with 80% power) was found, not that there is none; '
     'it is also the verdict when the regime the claim needs was not reached '
@@ -197,10 +203,17 @@ def _p(p: Optional[float]) -> str:
 
 
 def _q_values(records_: Sequence[Dict[str, Any]]) -> Dict[int, float]:
+  """BH q-values over the page's p's; a deterministic row (an exact count,
+  p 0 or 1) can make no false discovery: it keeps q = p and is left out of
+  the family."""
   found = [c for r in records_ for c in r.get('claims', [])
            if c.get('p') is not None]
-  qs = stats.bh([c['p'] for c in found])
-  return {id(c): float(q) for c, q in zip(found, qs)}
+  exact = [c for c in found if c.get('test') == stats.EXACT_TEST]
+  rest = [c for c in found if c.get('test') != stats.EXACT_TEST]
+  qs = stats.bh([c['p'] for c in rest])
+  out = {id(c): float(q) for c, q in zip(rest, qs)}
+  out.update({id(c): float(c['p']) for c in exact})
+  return out
 
 
 def _verdict_text(c: Dict[str, Any], size: str) -> str:

@@ -150,10 +150,21 @@ def welch(a, b, alpha: float = ALPHA, exact: bool = False) -> Result:
                 permutation_p(a, b))
 
 
+def counts(a, b) -> bool:
+  """Whether both samples are whole numbers (epochs, steps) few enough to
+  enumerate every split: then shifted_p is the exact permutation test."""
+  a, b = finite(a), finite(b)
+  return (bool(np.all(a == np.round(a)) and np.all(b == np.round(b)))
+          and math.comb(a.size + b.size, a.size) <= MAX_PERMUTATIONS)
+
+
 def shifted_p(a, b, shift: float, alternative: str,
               exact: bool = False) -> float:
-  """One-sided Welch p of H1: mean(a) - mean(b) > shift ('greater') or
-  < shift ('less'); with no spread on either side, the permutation test."""
+  """One-sided p of H1: mean(a) - mean(b) > shift ('greater') or < shift
+  ('less'): Welch's t; the exact permutation test of a - shift against b
+  where both are whole-number counts (`counts`: ties at a handful of seeds
+  make the t approximation unreliable, and the permutation test needs no
+  normality) or have no spread."""
   a, b = finite(a), finite(b)
   if min(a.size, b.size) < 2:
     return math.nan
@@ -161,6 +172,8 @@ def shifted_p(a, b, shift: float, alternative: str,
     return _holds(a.mean() - b.mean() - shift, alternative)
   if _exact(a, b):
     return _no_spread_p(a - shift, b, alternative)
+  if counts(a, b):
+    return _permutation(a - shift, b, alternative)
   with warnings.catch_warnings():
     warnings.simplefilter('ignore', RuntimeWarning)
     return float(stats.ttest_ind(a - shift, b, equal_var=False,

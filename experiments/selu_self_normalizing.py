@@ -43,7 +43,7 @@ the layer's units), before training (@init) and at the last epoch (@end):
   mean(w) and tau = n mean(w^2) (n its fan-in;
   analysis.weight_moments_hook), the largest |omega| and |tau - 1| over the
   layers, at initialization and after training: the paper's Theorem 1
-  proves the fixed point for |omega| <= 0.1 and 0.8 <= tau <= 1.5 (at 64
+  proves the fixed point for |omega| <= 0.1 and 0.95 <= tau <= 1.1 (at 64
   units a layer's omega is a sample mean, ~0.125 at initialization).
 
 The claims are Klambauer et al.'s (their abstract), not the notes' (the notes
@@ -56,10 +56,12 @@ about 1/sqrt(n), since they average n units whose own means and scales
 differ), and it is not farther from it than the first fifth (by more than
 1/sqrt(width), half the tolerance): at initialization, and after training
 at the smallest learning rate of the grid, where SELU must train above
-chance and training must have kept its weights in Theorem 1's domain
-(tau within 0.2 of 1, omega no more than 0.1 above its initial value;
-outside it the theorem promises nothing, so a deviation there is no
-contradiction) (the larger rates are stated beside it). Both assume the paper's
+chance and training must not have moved its weights farther from Theorem
+1's domain (|omega| <= 0.1, 0.95 <= tau <= 1.1) than initialization put
+them; at 64 units a layer's omega is a sample mean of spread 0.125, so the
+LeCun-initialized net is outside the omega bound from the start, and the
+verdict tests the abstract's claim for such a standard SNN, not the theorem
+inside its domain (the larger rates are stated beside it). Both assume the paper's
 premise, inputs standardized per feature, as a precondition: this script
 sets data.per_feature (each pixel its own training mean and std; a pixel
 that is constant in training keeps its scale); with one mean and std for
@@ -219,7 +221,7 @@ FIRST_INIT, DEEP_INIT, FIRST_END, DEEP_END = (
 PER_FEATURE = report.Column('inputs per feature', _per_feature, '.0f',
                             spread=False, exact=True)
 # The trained weights against Klambauer et al.'s Theorem 1 domain (|omega|
-# <= 0.1, 0.8 <= tau <= 1.5 per hidden layer; analysis.weight_moments_hook).
+# <= 0.1, 0.95 <= tau <= 1.1 per hidden layer; analysis.weight_moments_hook).
 OMEGA0 = report.final('omega_abs_max_init', 'max abs omega @init', '.3f')
 OMEGA = report.final('omega_abs_max', 'max abs omega @end', '.3f')
 TAU0 = report.final('tau_dev_max_init', 'max abs(tau-1) @init', '.3f')
@@ -330,6 +332,7 @@ def _after_training(ev: claims.Evidence) -> claims.Verdict:
   lrs = _lrs(ev)
   v = _converges(ev, _selu(ev, lrs[0]), FIRST_END, DEEP_END, DEV_END,
                  f'SELU + LeCun normal, lr {lrs[0]:g}').with_note(
+                     _domain_note(ev)).with_note(
                       _others(ev, lrs[0], MEAN_END, STD_END) + '; SELU '
                       + _arm(ev, _selu(ev, lrs[0]), MEAN_END,
                              'largest |mean|').describe('.3f') + ', '
@@ -394,31 +397,45 @@ def _fixed_point_at_init(ev) -> np.ndarray:
   return _arm(ev, trial, DEEP_INIT, 'SELU').values / _tol(ev, trial)
 
 
-# Theorem 1 promises the fixed point only for weights in its domain
-# (|omega| <= 0.1, 0.8 <= tau <= 1.5): a trained net whose weights left it is
-# outside the claim's regime. At finite width a layer's omega is a sample
-# mean, ~1/sqrt(units) already at initialization (0.125 at 64 units), so
-# omega is read against its own initial value, tau against the domain.
-OMEGA_DRIFT, TAU_DEV = 0.1, 0.2  # the domain's half-width in omega; tau
-# within [0.8, 1.2], the domain's tighter side
+# Theorem 1 proves the fixed point for weights in its domain (|omega| <=
+# 0.1, 0.95 <= tau <= 1.1). At 64 units a layer's omega is a sample mean of
+# spread 1/sqrt(64) = 0.125, so LeCun normal weights are outside the omega
+# bound already at initialization (the largest over 50 layers ~0.29): the
+# net the abstract's claim is about, not the theorem's. The precondition is
+# that training did not move the weights farther from the domain than
+# initialization put them; the verdict says the rest.
+OMEGA_DRIFT, TAU_DRIFT = 0.1, 0.05  # the domain's half-width in omega;
+# tau's tighter side
 
 
-def _omega_drift(ev) -> np.ndarray:
-  trial = _selu(ev, _lrs(ev)[0])
-  return (ev.sample(trial, OMEGA).values
-          - ev.sample(trial, OMEGA0).values)
+def _drift(end, start):
+  def value(ev) -> np.ndarray:
+    trial = _selu(ev, _lrs(ev)[0])
+    return ev.sample(trial, end).values - ev.sample(trial, start).values
+  return value
 
 
 _TRAINED_IN_DOMAIN = (
     claims.requires(
-        'training kept the SELU weights in Klambauer et al.\'s Theorem 1 '
-        'domain: the largest |tau - 1| over the hidden layers after '
-        'training (tau = n mean(w^2); smallest learning rate)',
-        lambda ev: ev.sample(_selu(ev, _lrs(ev)[0]), TAU), '<=', TAU_DEV),
+        'training moved the SELU weights no farther from Klambauer et al.\'s '
+        'Theorem 1 domain than initialization: the largest |tau - 1| over '
+        'the hidden layers (tau = n mean(w^2)), after training minus at '
+        'initialization (per seed; smallest learning rate)',
+        _drift(TAU, TAU0), '<=', TAU_DRIFT),
     claims.requires(
-        '... and the largest |omega| (omega = n mean(w)) grew by no more '
-        'than the domain\'s half-width over its value at initialization '
-        '(per seed, end minus init)', _omega_drift, '<=', OMEGA_DRIFT))
+        '... and the largest |omega| (omega = n mean(w)), after training '
+        'minus at initialization', _drift(OMEGA, OMEGA0), '<=', OMEGA_DRIFT))
+
+
+def _domain_note(ev) -> str:
+  trial = _selu(ev, _lrs(ev)[0])
+  return ('weights against Theorem 1\'s domain (|omega| <= 0.1, 0.95 <= tau '
+          '<= 1.1): largest |omega| '
+          + ev.sample(trial, OMEGA0).describe('.3f') + ' at initialization, '
+          + ev.sample(trial, OMEGA).describe('.3f') + ' after training; '
+          'largest |tau - 1| ' + ev.sample(trial, TAU).describe('.3f')
+          + ' after training: a standard LeCun-initialized SNN of this '
+          'width, outside the theorem\'s stated omega domain from the start')
 
 
 _SELF_NORMALIZING = claims.requires(
@@ -449,13 +466,15 @@ CLAIMS = (
         SOURCE, 'neuron activations of SNNs automatically converge towards '
         'zero mean and unit variance',
         tested_as='the same after training at the smallest learning rate '
-        f'of the grid (3 epochs) ({_SETTING}), where training kept the '
-        'weights in the domain of the paper\'s Theorem 1 (every hidden '
-        f'layer\'s tau = n mean(w^2) within {TAU_DEV:g} of 1, and the largest '
-        f'|omega| = |n mean(w)| no more than {OMEGA_DRIFT:g} above its '
-        'value at initialization, where finite width already puts it near '
-        '1/sqrt(units): the fixed point is proved only in that domain); the '
-        'larger rates are stated beside it',
+        f'of the grid (3 epochs) ({_SETTING}), where training moved the '
+        'weights no farther from the paper\'s Theorem 1 domain (|omega| <= '
+        '0.1, 0.95 <= tau <= 1.1) than initialization put them (largest '
+        f'|tau - 1| up by at most {TAU_DRIFT:g}, largest |omega| by at most '
+        f'{OMEGA_DRIFT:g}); at 64 units LeCun normal weights are outside '
+        'the omega bound from the start (a layer\'s omega has spread '
+        '1/sqrt(64)), so this tests the abstract\'s claim for a standard '
+        'SNN of this width, not the theorem inside its domain; the larger '
+        'rates are stated beside it',
         rule=_after_training, outside=PAPER,
         regime=(_MANY, _PER_FEATURE, claims.requires(
             'SELU trains above chance at the smallest learning rate (mean '

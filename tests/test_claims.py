@@ -44,13 +44,13 @@ def test_a_significant_difference_smaller_than_the_margin_contradicts():
 
 
 def test_greater_decides_at_alpha():
-  """A - B = -2 with SE 1 and 8 df; 'less by 0.1': t = -1.9, one-sided
-  p = 0.0470 beyond the margin."""
-  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])
+  """A - B = -0.2 with SE 0.1 and 8 df; 'less by 0.01': t = -1.9, one-sided
+  p = 0.0470 beyond the margin (Welch: not whole-number counts)."""
+  a, b = _s([.1, .2, .3, .4, .5]), _s([.3, .4, .5, .6, .7])
   with claims.alpha_of(0.046):
-    assert claims.less(a, b, 0.1, 'x').verdict == claims.INCONCLUSIVE
+    assert claims.less(a, b, 0.01, 'x').verdict == claims.INCONCLUSIVE
   with claims.alpha_of(0.048):
-    v = claims.less(a, b, 0.1, 'x')
+    v = claims.less(a, b, 0.01, 'x')
     assert v.verdict == claims.SUPPORTED
     assert v.p_support == pytest.approx(
         stats.t.sf(1.9, 8), rel=1e-6)
@@ -177,9 +177,10 @@ def test_a_nested_case_shows_its_outer_holm_p_and_its_deciding_test():
 
 
 def test_holm_can_undo_a_case_that_is_significant_alone():
-  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # one-sided p = 0.0403
+  a, b = _s([.1, .2, .3, .4, .5]), _s([.3, .4, .5, .6, .7])  # p = 0.0403
+  # (not whole numbers: whole-number counts take the permutation test)
   with claims.alpha_of(0.05):
-    alone = claims.less(a, b, 0.1, 'x')
+    alone = claims.less(a, b, 0.01, 'x')
     assert alone.verdict == claims.SUPPORTED
     both = claims.across([('one', alone), ('two', alone)])
     assert both.verdict == claims.INCONCLUSIVE  # Holm: 2 x 0.0403 > 0.05
@@ -336,10 +337,11 @@ def test_smoke_verdicts_are_labelled():
 def test_nested_cases_are_adjusted_as_one_test_each():
   """An 'any' over two 'and' cases: each case counts as one test (its
   largest p of support), and Holm adjusts over the two."""
-  a, b = _s([1, 2, 3, 4, 5]), _s([3, 4, 5, 6, 7])  # one-sided p = 0.0403
+  a, b = _s([.1, .2, .3, .4, .5]), _s([.3, .4, .5, .6, .7])  # p = 0.0403
+  # (not whole numbers: whole-number counts take the permutation test)
   with claims.alpha_of(0.05):
     strong = claims.less(_s(LO), _s(HI), 0.005, 'x')
-    weak = claims.less(a, b, 0.1, 'x')
+    weak = claims.less(a, b, 0.01, 'x')
     case = claims.across([('strong', strong), ('weak', weak)], 'and')
     assert case.verdict == claims.SUPPORTED  # the larger part's p, 0.0403
     assert case.p == pytest.approx(weak.p_support, rel=1e-6)

@@ -61,6 +61,15 @@ def test_a_row_names_the_part_of_a_combination_its_effect_belongs_to():
   assert plain == '+0.0049 [+0.0010, +0.0090]'
 
 
+def test_q_values_leave_deterministic_rows_out_of_the_family():
+  exact = dict(p=0.0, test='exact (deterministic)')
+  one, two = dict(p=0.01, test='Welch t'), dict(p=0.04, test='Welch t')
+  q = findings._q_values([dict(claims=[exact, one, two])])  # pylint: disable=protected-access
+  assert q[id(exact)] == 0.0
+  assert q[id(one)] == pytest.approx(0.02) and q[id(two)] == pytest.approx(
+      0.04)  # BH over the two sampled rows only
+
+
 def test_smoke_records_are_refused_unless_asked(tmp_path, capsys):
   ev = fabricated.CASES[0]['supported']
   workdir, _ = _record(tmp_path, ev, size='smoke', verdicts=claims.evaluate(

@@ -44,7 +44,7 @@ BASE = {
 
 
 OMEGA0, OMEGA = 'max abs omega @init', 'max abs omega @end'
-TAU = 'max abs(tau-1) @end'
+TAU0, TAU = 'max abs(tau-1) @init', 'max abs(tau-1) @end'
 
 
 def grid(changes=None, layers=50, width=64, status=None, per_feature=1,
@@ -54,7 +54,7 @@ def grid(changes=None, layers=50, width=64, status=None, per_feature=1,
   table = {t: dict(c, **{LAYERS: [layers] * 5, WIDTH: [width] * 5,
                          PER_FEATURE: [per_feature] * 5,
                          OMEGA0: [0.29] * 5, OMEGA: [omega_end] * 5,
-                         TAU: [tau_end] * 5})
+                         TAU0: [0.05] * 5, TAU: [tau_end] * 5})
            for t, c in BASE.items()}
   for trial, cols in (changes or {}).items():
     table[trial].update(cols)
@@ -90,7 +90,7 @@ CASES = {
         'regime': grid(per_feature=0),
         'regime_chance': grid({SELU1: {TEST: [0.1] * 5}}),
         # training moved the weights out of Theorem 1's domain
-        'regime_tau': grid(tau_end=0.6),
+        'regime_tau': grid(tau_end=0.2),
         'regime_omega': grid(omega_end=0.6)},
     # Existence: SELU beats ReLU + He at lr 0.001 (or ReLU's seeds all
     # collapse at lr 0.01); or matches it everywhere.
