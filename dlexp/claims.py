@@ -226,9 +226,12 @@ class Verdict:
       return '', None
 
     def distance(i):
+      # Nearest to the row's p; among ties (e.g. every case at p = 1) the
+      # case nearest to deciding, its smallest p either way.
       ps = [x for x in parts[i].summary() if math.isfinite(x)]
-      return min((abs(x - target) for x in ps), default=math.inf) \
-          if math.isfinite(target) else min(ps, default=math.inf)
+      near = (min((abs(x - target) for x in ps), default=math.inf)
+              if math.isfinite(target) else min(ps, default=math.inf))
+      return near, min(ps, default=math.inf)
 
     # The deciding case as it was built (a combination's own cases carry
     # p's adjusted within it, which its own shown_case() compares).
@@ -313,8 +316,9 @@ def across(cases: Sequence[Tuple[str, Verdict]], mode: str = 'all'
                   '(Holm)', cases=cases, mode=mode, alpha=alpha())
   adjusted = shell._adjusted()  # pylint: disable=protected-access
   verdict, why = _combine([(n, v.verdict) for n, v in adjusted], mode)
-  text = '; '.join(f'[{n}: {v.verdict}, Holm p{_p(v.p)}] {v.evidence}'
-                   for n, v in adjusted)
+  text = '; '.join(
+      f'[{n}: {v.verdict}, {"exact" if _deterministic(v) else "Holm"} '
+      f'p{_p(v.p)}] {v.evidence}' for n, v in adjusted)
   return dataclasses.replace(shell, verdict=verdict,
                              evidence=f'{why}. {text}')
 

@@ -1,10 +1,12 @@
 """Layer weight moments: Klambauer et al. (2017)'s omega and tau.
 
-For a dense layer with fan-in n, omega = n * mean(w) and tau = n * mean(w^2)
-over its kernel. Their Theorem 1 proves the (0, 1) fixed point of SELU's
-mean/variance map for weights in the domain |omega| <= 0.1 and
-0.95 <= tau <= 1.1 (LeCun normal weights start at omega ~ 0, tau ~ 1 in
-expectation; a layer of m units has omega ~ 1/sqrt(m) as a sample mean).
+Their Theorem 1 proves the (0, 1) fixed point of SELU's mean/variance map
+for a unit whose incoming weights have omega = sum w in [-0.1, 0.1] and
+tau = sum w^2 in [0.95, 1.1]. LeCun normal weights meet that only in
+expectation (per unit, omega ~ N(0, 1)). Here a dense layer with fan-in n
+is summarized by its averages, omega = n * mean(w) and tau = n * mean(w^2)
+over the kernel, which LeCun init sets to about 0 and 1 (a layer of m
+units has omega ~ 1/sqrt(m) as a sample mean): what training moves.
 """
 import re
 from typing import Dict
