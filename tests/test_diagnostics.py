@@ -73,6 +73,8 @@ def test_unit_abs_mean_sees_what_the_layer_mean_hides():
   # ReLU units at -1 output exactly 0 (rms 0): left out, not counted as 0.
   d = _diag('relu', [-1.0, -1.0, 2.0, 2.0])
   assert d['diag/act1/unit_mean_rms'] == pytest.approx(1.0)
+  # No unit with any output: nothing to measure (NaN, not a perfect 0).
+  assert np.isnan(_diag('relu', [-1.0] * 4)['diag/act1/unit_mean_rms'])
 
 
 @pytest.mark.parametrize('activation,bias', [('tanh', -4.0),

@@ -119,8 +119,11 @@ def _unit_states(sown: Dict[tuple, jnp.ndarray],
     live = rms > 0
     ratio = jnp.where(live, jnp.abs(unit_mean) / jnp.where(live, rms, 1.0),
                       0.0)
-    out[f'diag/{name}/unit_mean_rms'] = (
-        jnp.sum(ratio) / jnp.maximum(jnp.sum(live), 1))
+    # NaN, not 0, where nothing is measurable (no unit with output, or a
+    # diverged net's non-finite activations): 0 would read as zero mean.
+    measurable = jnp.any(live) & jnp.all(jnp.isfinite(a))
+    out[f'diag/{name}/unit_mean_rms'] = jnp.where(
+        measurable, jnp.sum(ratio) / jnp.maximum(jnp.sum(live), 1), jnp.nan)
     out[f'diag/{name}/act_std'] = jnp.std(a)
   for stat, fracs in overall.items():
     out[f'diag/{stat}'] = jnp.mean(jnp.stack(fracs))
