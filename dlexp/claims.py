@@ -226,12 +226,13 @@ class Verdict:
       return '', None
 
     def distance(i):
-      # Nearest to the row's p; among ties (e.g. every case at p = 1) the
-      # case nearest to deciding, its smallest p either way.
-      ps = [x for x in parts[i].summary() if math.isfinite(x)]
-      near = (min((abs(x - target) for x in ps), default=math.inf)
-              if math.isfinite(target) else min(ps, default=math.inf))
-      return near, min(ps, default=math.inf)
+      # The case whose own p (the one toward its own verdict) is the row's;
+      # among ties (e.g. every case at p = 1), one with the row's verdict,
+      # then the smallest p.
+      p = parts[i].p
+      own = p if math.isfinite(p) else math.inf
+      near = abs(own - target) if math.isfinite(target) else own
+      return near, parts[i].verdict != self.verdict, own
 
     # The deciding case as it was built (a combination's own cases carry
     # p's adjusted within it, which its own shown_case() compares).
