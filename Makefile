@@ -33,7 +33,7 @@ demo: install data
 # 1,178 tests, fresh clone, empty compilation cache: 327-357 s (5m52s-6m26s
 # with the install); -n 3: 348 s, and a timing check flipped under the load.
 # 2026-12-07 evening, 1,214 tests (new engine modes, hooks and rules):
-# 356-359 s, 6m27s with the install.
+# 341-359 s, 6m11s-6m27s with the install.
 test: install data
 	$(PY) -m pytest -n 2 --dist worksteal tests
 
