@@ -470,6 +470,33 @@ class Evidence:
   def values(self, trial: str, key: Key) -> np.ndarray:
     return self.sample(trial, key).values
 
+  def paired(self, a: Tuple[str, Key], b: Tuple[str, Key],
+             name: str) -> Sample:
+    """Per seed, (trial, column) `a` minus `b`, matched by seed (the same
+    seed: its data order and initialization). A seed that diverged or
+    collapsed to chance on either side is left out and counted, as
+    `sample` leaves it out; one without a finite value on either side is
+    left out as having no value."""
+    sides = [(self.need(t), key) for t, key in (a, b)]
+    by_seed = [dict(zip(self.table[t]['seeds'], self.column(t, key)))
+               for t, key in sides]
+    failed = {s for t, _ in sides
+              for s, state in zip(self.table[t]['seeds'],
+                                  self.table[t].get('status', []))
+              if state in (DIVERGED, COLLAPSED)}
+    seeds = [s for s in by_seed[0] if s in by_seed[1]]
+    diffs, no_value = [], 0
+    for s in seeds:
+      x, y = by_seed[0][s], by_seed[1][s]
+      if s in failed:
+        continue
+      if x is None or y is None or not math.isfinite(x - y):
+        no_value += 1
+      else:
+        diffs.append(x - y)
+    return Sample(np.array(diffs, np.float64), name, len(seeds), no_value,
+                  len([s for s in seeds if s in failed]))
+
   def count(self, trial: str, what: Optional[str] = None,
             key: Optional[Key] = None,
             where: Optional[Callable[[Optional[float]], bool]] = None,

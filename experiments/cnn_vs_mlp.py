@@ -203,19 +203,8 @@ def _rate(ev: claims.Evidence, trial: str) -> str:
 
 def paired(ev: claims.Evidence, a: Tuple[str, report.Column],
            b: Tuple[str, report.Column], name: str) -> claims.Sample:
-  """Per seed, (trial, column) `a` minus `b` (seed i against seed i); a
-  seed that diverged or collapsed to chance on either side is left out and
-  counted, as Evidence.sample leaves it out."""
-  values = [ev.column(t, c) for t, c in (a, b)]
-  n = len(values[0])
-  failed = {i for t, _ in (a, b)
-            for i, state in enumerate(ev.table[t].get('status', []))
-            if state in (claims.DIVERGED, claims.COLLAPSED)}
-  ok = lambda v: v is not None and math.isfinite(v)
-  diffs = [x - y for i, (x, y) in enumerate(zip(*values))
-           if i not in failed and ok(x) and ok(y)]
-  return claims.Sample(np.array(diffs, np.float64), name, n,
-                       n - len(failed) - len(diffs), len(failed))
+  """Per seed, (trial, column) `a` minus `b` (claims.Evidence.paired)."""
+  return ev.paired(a, b, name)
 
 
 def gains(pev: claims.PartEvidence, part: str, name: str) -> claims.Sample:

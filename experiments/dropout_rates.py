@@ -546,25 +546,9 @@ def _gain(ev: claims.Evidence, shape, rate: float) -> claims.Sample:
   Seeds that diverged or collapsed (in either arm) are LEFT OUT and counted
   apart: a training collapse is another outcome, not a regularization gain
   (DEEP_REGIME bounds how many there may be)."""
-  on, off = _trial(ev, shape, rate), _trial(ev, shape, 0.0)
-  with_dropout = dict(zip(ev.table[on]['seeds'], ev.column(on, TEST)))
-  without = dict(zip(ev.table[off]['seeds'], ev.column(off, TEST)))
-  failed = {s for t in (on, off)
-            for s, state in zip(ev.table[t]['seeds'], ev.table[t]['status'])
-            if state in (claims.DIVERGED, claims.COLLAPSED)}
-  seeds = sorted(set(with_dropout) & set(without))
-  gains, left_out, no_value = [], 0, 0
-  for s in seeds:
-    a, b = with_dropout[s], without[s]
-    if s in failed:
-      left_out += 1
-    elif a is None or b is None or not math.isfinite(a - b):
-      no_value += 1
-    else:
-      gains.append(a - b)
-  return claims.Sample(np.array(gains, np.float64),
-                       f'{_name(shape)} gain at rate {rate:g}', len(seeds),
-                       no_value=no_value, collapsed=left_out)
+  return ev.paired((_trial(ev, shape, rate), TEST),
+                   (_trial(ev, shape, 0.0), TEST),
+                   f'{_name(shape)} gain at rate {rate:g}')
 
 
 def _deep_nets(ev: claims.Evidence) -> claims.Verdict:

@@ -318,35 +318,14 @@ def _saves_data(ev: claims.Evidence) -> claims.Verdict:
       ACC_MARGIN, 'test accuracy')
 
 
-def _paired(ev: claims.Evidence, a: str, b: str, column, name: str
-            ) -> claims.Sample:
-  """Per seed, trial a's value minus trial b's (the same seed: its data
-  order and head initialization); seeds without a finite value on either
-  side, or collapsed on either side, are left out and counted."""
-  ta, tb = ev.need(a), ev.need(b)
-  va, vb = ev.column(ta, column), ev.column(tb, column)
-  ca = ev.table[ta].get('collapsed', [False] * len(va))
-  cb = ev.table[tb].get('collapsed', [False] * len(vb))
-  kept, no_value, collapsed = [], 0, 0
-  for x, y, dx, dy in zip(va, vb, ca, cb):
-    if dx or dy:
-      collapsed += 1
-    elif x is None or y is None or not (math.isfinite(x) and
-                                        math.isfinite(y)):
-      no_value += 1
-    else:
-      kept.append(x - y)
-  return claims.Sample(np.array(kept, np.float64), name, len(va), no_value,
-                       collapsed)
-
-
 def _limited_data(ev: claims.Evidence) -> claims.Verdict:
   levels = _levels(ev)
   if len(levels) < 2:
     raise claims.MissingTrial('needs two label fractions')
   low, high = levels[0], levels[-1]
-  gain = lambda level: _paired(ev, f'{level},{FT}', f'{level},scratch', TEST,
-                               f'gain at {level} labels')
+  gain = lambda level: ev.paired((f'{level},{FT}', TEST),
+                                 (f'{level},scratch', TEST),
+                                 f'gain at {level} labels')
   return claims.greater(gain(low), gain(high), ACC_MARGIN,
                         'test-accuracy gain of fine-tuning over scratch')
 

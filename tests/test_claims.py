@@ -377,3 +377,13 @@ def test_an_exact_case_takes_no_share_of_holms_correction():
   two = claims.across([('a', sampled), ('b', sampled)], 'all')
   assert dict(two._adjusted())['a'].p_support == pytest.approx(  # pylint: disable=protected-access
       min(1.0, 2 * alone))
+
+
+def test_paired_differences_match_seeds_and_count_the_failed():
+  ev = claims.fabricate(
+      {'a': {'acc': [0.9, 0.8, None, 0.7]}, 'b': {'acc': [0.5, 0.6, 0.4, 0.1]}},
+      status={'a': ['done', 'done', 'done', 'done'],
+              'b': ['done', 'done', 'done', 'collapsed']})
+  got = ev.paired(('a', 'acc'), ('b', 'acc'), 'a - b')
+  np.testing.assert_allclose(got.values, [0.4, 0.2])  # seeds 0 and 1
+  assert (got.seeds, got.no_value, got.collapsed) == (4, 1, 1)

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from dlexp.analysis.common import member_keys, model_variables
+from dlexp.analysis.common import initial_params, member_keys, model_variables
 from dlexp.errors import ConfigError
 
 # |h W + b - logits| allowed, relative to the logits' scale (float32 matmuls
@@ -215,13 +215,11 @@ def weight_size_hook(layer: str = 'dense1'):
     return np.asarray(flat[(layer, 'kernel')], np.float64)
 
   def hook(ctx) -> Dict[str, np.ndarray]:
-    init = jax.jit(ctx.steps.init)
-    sample = ctx.data.train_x[:1]
     final = jax.device_get(ctx.params)
     out = {'weight_rms_ratio': [], 'weight_max_ratio': []}
-    for i, m in enumerate(ctx.members):
+    for i, start in enumerate(initial_params(ctx)):
       w = kernel(jax.tree_util.tree_map(lambda a: a[i], final))
-      w0 = kernel(jax.device_get(init(jnp.int32(m.seed), sample).params))
+      w0 = kernel(start)
       rms = lambda a: np.sqrt(np.mean(np.square(a)))
       out['weight_rms_ratio'].append(rms(w) / rms(w0))
       out['weight_max_ratio'].append(np.abs(w).max() / np.abs(w0).max())

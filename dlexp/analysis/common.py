@@ -1,6 +1,7 @@
 """What the final hooks share: each member's analysis PRNG key and
-hyperparameters, and a model's variables from (params, batch_stats)."""
-from typing import Any, Dict
+hyperparameters, a model's variables from (params, batch_stats), and each
+member's initial parameters."""
+from typing import Any, Dict, List
 
 import jax
 import jax.numpy as jnp
@@ -32,3 +33,13 @@ def model_variables(params, batch_stats) -> Dict[str, Any]:
   if batch_stats:
     variables['batch_stats'] = batch_stats
   return variables
+
+
+def initial_params(ctx) -> List[Any]:
+  """Each member's parameters at initialization, re-made from its seed (the
+  same init program the run used), on the host: what a hook compares the
+  final weights against."""
+  init = jax.jit(ctx.steps.init)
+  sample = ctx.data.train_x[:1]
+  return [jax.device_get(init(jnp.int32(m.seed), sample).params)
+          for m in ctx.members]

@@ -12,9 +12,10 @@ import re
 from typing import Dict
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
+
+from dlexp.analysis.common import initial_params
 
 # Theorem 1's domain (Klambauer et al. 2017, section 3).
 OMEGA_MAX, TAU_RANGE = 0.1, (0.95, 1.1)
@@ -57,12 +58,10 @@ def weight_moments_hook(pattern: str = r'dense\d+'):
   initial values are the reference for what training changed."""
 
   def hook(ctx) -> Dict[str, np.ndarray]:
-    init = jax.jit(ctx.steps.init)
-    sample = ctx.data.train_x[:1]
     final = _kernels(ctx.params, pattern)
     out = {}
-    for i, m in enumerate(ctx.members):
-      start = _kernels(init(jnp.int32(m.seed), sample).params, pattern)
+    for i, params in enumerate(initial_params(ctx)):
+      start = _kernels(params, pattern)
       for suffix, kernels in (('', [k[i] for k in final]), ('_init', start)):
         for key, value in _summary(kernels).items():
           name = {'share': 'snn_domain_share', 'omega': 'omega_abs_max',
